@@ -1,0 +1,80 @@
+# Makefile - build, test, install sinkd
+#
+#	make			build src/sinkd (runs configure first if needed)
+#	make check		build and run the whole test suite with prove
+#	make sanitize		build with ASan+UBSan and run the suite
+#	make run		run sinkd in the foreground on etc/sinkd.conf
+#	make install		PREFIX=/usr/local DESTDIR= (see README)
+
+-include config.mk
+
+PREFIX ?= $(prefix)
+SYSCONFDIR ?= $(sysconfdir)
+WARN = -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral
+OPT ?= -O2 -g
+ifeq ($(SANITIZE),1)
+OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_LDFLAGS = -fsanitize=address,undefined
+endif
+ALL_CFLAGS = $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP \
+	-DSINKD_VERSION='"$(VERSION)"' -DSINKD_SYSCONFDIR='"$(SYSCONFDIR)"' \
+	$(DEPS_CFLAGS) $(CPPFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
+
+CORE_SRCS = src/cidr.c src/chain.c src/conf.c src/edits.c src/log.c \
+	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
+	src/privs.c src/reply.c src/socket.c src/spool.c src/template.c
+HANDLER_SRCS = milters/registry.c milters/protocol.c
+CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
+UNIT_TESTS = t/unit/conf_test t/unit/chain_test t/unit/util_test
+
+.PHONY: all check sanitize run install clean distclean tests
+
+all: src/sinkd
+
+config.mk: configure.ac config.mk.in
+	autoreconf -fi
+	./configure
+
+%.o: %.c config.mk
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+src/sinkd: src/main.o $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ src/main.o $(CORE_OBJS) $(DEPS_LIBS)
+
+t/unit/%: t/unit/%.o t/unit/tap.o $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< t/unit/tap.o $(CORE_OBJS) $(DEPS_LIBS)
+
+tests: src/sinkd $(UNIT_TESTS)
+
+check: tests
+	prove $(PROVE_FLAGS) t/*.t
+
+sanitize:
+	$(MAKE) clean
+	$(MAKE) SANITIZE=1 check
+	$(MAKE) clean
+
+run: src/sinkd
+	./src/sinkd -f -c etc/sinkd.conf
+
+install: src/sinkd
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSCONFDIR)/sinkd/domains \
+		$(DESTDIR)$(SYSCONFDIR)/sinkd/lists \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 src/sinkd $(DESTDIR)$(PREFIX)/sbin/sinkd
+	install -m 644 man/sinkd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 man/sinkd.conf.5 man/sinkd-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	for f in sinkd.conf domains/default.conf lists/example.com.lists; do \
+		[ -e $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f ] || \
+		install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f; done
+
+clean:
+	rm -f src/*.o src/*.d milters/*.o milters/*.d t/unit/*.o t/unit/*.d \
+		src/sinkd $(UNIT_TESTS)
+	rm -rf t/work
+
+distclean: clean
+	rm -rf config.mk config.status config.log configure autom4te.cache aclocal.m4
+
+-include $(wildcard src/*.d milters/*.d t/unit/*.d)

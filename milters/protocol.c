@@ -1,0 +1,642 @@
+/*
+ * protocol - SMTP-stage policy: who may connect, send and receive, and
+ *	routing edits (list expansion, recipient and sender rewriting, BCC,
+ *	header additions)
+ *
+ * Stages and their keys (sinkd-policy(5) has the full list):
+ *	connect	connect-allow, connect-deny, connect-deny-hosts
+ *	HELO	helo-deny
+ *	MAIL	require-auth, allow-senders, deny-senders
+ *	RCPT	max-recipients, allow-recipients, deny-recipients
+ *	DATA	reject-multi-recipient-bounce
+ *	unknown	unknown-commands, unknown-reply
+ *	end	list-file, rewrite-recipients, bcc, rewrite-sender, add-headers
+ * Every refusal has its own reply key.  Connection-stage keys are read
+ * from sinkd.conf and default.conf only: no domain is known yet.
+ *
+ * Lists: list-file is a key file whose [lists] group maps a list address
+ * to its members; a member may be another list of the same file.  Lists
+ * are expanded when the file is loaded, so a loop is a configuration error
+ * (file:line), and at end of message a list recipient is replaced by its
+ * members (each once, never one already a recipient).
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "../src/cidr.h"
+#include "../src/handler.h"
+#include "../src/log.h"
+#include "../src/match.h"
+#include "../src/policy.h"
+#include "../src/template.h"
+#include "registry.h"
+
+#define LIST_DEPTH_MAX 8
+
+struct verb_reply {
+	char *verb;
+	struct reply reply;
+};
+
+struct header_rule {
+	char *name;
+	char *tmpl;
+};
+
+struct addr_rewrite {
+	char *from;		/* "user@domain" or "@domain", lower case */
+	char *to;		/* "user@domain" or "@domain" */
+};
+
+struct proto_cfg {
+	struct cidr_list *connect_allow, *connect_deny;
+	struct match_list *connect_deny_hosts, *helo_deny;
+	struct match_list *allow_senders, *deny_senders;
+	struct match_list *allow_rcpts, *deny_rcpts;
+	const struct reply *connect_reply, *helo_reply, *sender_reply,
+		*auth_reply, *rcpt_reply, *max_rcpts_reply, *bounce_reply,
+		*unknown_reply;
+	int require_auth, reject_bounce;
+	long long max_rcpts;
+	GPtrArray *unknown;	/* struct verb_reply * */
+	GPtrArray *headers;	/* struct header_rule * */
+	GHashTable *lists;	/* list address -> char ** members */
+	GPtrArray *rcpt_rewrites, *sender_rewrites;	/* addr_rewrite * */
+	char **bcc;
+};
+
+static const struct conf_key protocol_keys[] = {
+	{"connect-allow", CONF_CIDRS, "", .flags = CONF_NODOMAIN,
+	 .doc = "clients never refused at connect, whatever connect-deny says"},
+	{"connect-deny", CONF_CIDRS, "", .flags = CONF_NODOMAIN,
+	 .doc = "client networks refused at connect"},
+	{"connect-deny-hosts", CONF_LIST, "", .flags = CONF_NODOMAIN,
+	 .doc = "client host name globs or /regex/ refused at connect"},
+	{"connect-reply", CONF_REPLY, "554 5.7.1 Access denied", .flags = CONF_NODOMAIN,
+	 .doc = "reply to a refused client"},
+	{"helo-deny", CONF_LIST, "", .flags = CONF_NODOMAIN,
+	 .doc = "HELO/EHLO name globs or /regex/ refused"},
+	{"helo-reply", CONF_REPLY, "550 5.7.1 HELO name rejected", .flags = CONF_NODOMAIN,
+	 .doc = "reply to a refused HELO"},
+	{"require-auth", CONF_BOOL, "no", .merge = MERGE_TRUE,
+	 .doc = "outbound mail from internal hosts must be SMTP-authenticated"},
+	{"auth-reply", CONF_REPLY, "530 5.7.0 Authentication required",
+	 .doc = "reply when require-auth refuses a sender"},
+	{"allow-senders", CONF_LIST, "",
+	 .doc = "senders never refused by deny-senders"},
+	{"deny-senders", CONF_LIST, "", .merge = MERGE_UNION,
+	 .doc = "senders refused: addresses, @domain, @.domain, <> or /regex/"},
+	{"sender-reply", CONF_REPLY, "550 5.7.1 Sender address rejected",
+	 .doc = "reply to a refused sender"},
+	{"allow-recipients", CONF_LIST, "",
+	 .doc = "recipients never refused by deny-recipients"},
+	{"deny-recipients", CONF_LIST, "", .merge = MERGE_UNION,
+	 .doc = "recipients refused: addresses, @domain, @.domain or /regex/"},
+	{"recipient-reply", CONF_REPLY, "550 5.7.1 Recipient address rejected",
+	 .doc = "reply to a refused recipient"},
+	{"max-recipients", CONF_INT, "0", 0, 1000000, .merge = MERGE_MIN,
+	 .doc = "recipients per message; more are refused; 0: no limit"},
+	{"max-recipients-reply", CONF_REPLY, "452 4.5.3 Too many recipients",
+	 .doc = "reply to a recipient over max-recipients"},
+	{"reject-multi-recipient-bounce", CONF_BOOL, "no", .merge = MERGE_TRUE,
+	 .doc = "refuse at DATA a null-sender message with more than one recipient"},
+	{"multi-recipient-bounce-reply", CONF_REPLY,
+	 "550 5.5.3 Multi-recipient bounce rejected",
+	 .doc = "reply to a multi-recipient bounce"},
+	{"unknown-commands", CONF_LIST, "", .flags = CONF_NODOMAIN,
+	 .doc = "replies to unknown SMTP commands, one per verb: VERB 5xx x.y.z text"},
+	{"unknown-reply", CONF_REPLY, "502 5.5.2 Error: command not recognized",
+	 .flags = CONF_NODOMAIN,
+	 .doc = "reply to an unknown command not in unknown-commands"},
+	{"add-headers", CONF_LIST, "", .merge = MERGE_UNION,
+	 .doc = "headers added at end of message: Name: value with ${variables}"},
+	{"list-file", CONF_PATH, "",
+	 .doc = "key file whose [lists] group maps list addresses to members"},
+	{"rewrite-recipients", CONF_LIST, "",
+	 .doc = "recipient rewrites: old@domain => new@domain, or @old => @new"},
+	{"bcc", CONF_LIST, "", .merge = MERGE_UNION,
+	 .doc = "recipients added to every message"},
+	{"rewrite-sender", CONF_LIST, "",
+	 .doc = "envelope sender rewrites: old@domain => new@domain, or @old => @new"},
+	{NULL},
+};
+
+static void
+rewrite_free(struct addr_rewrite *r)
+{
+	g_free(r->from);
+	g_free(r->to);
+	g_free(r);
+}
+
+static void
+verb_free(struct verb_reply *v)
+{
+	g_free(v->verb);
+	reply_clear(&v->reply);
+	g_free(v);
+}
+
+static void
+rule_free(struct header_rule *r)
+{
+	g_free(r->name);
+	g_free(r->tmpl);
+	g_free(r);
+}
+
+static void
+proto_unload(void *p)
+{
+	struct proto_cfg *c = p;
+
+	cidr_list_free(c->connect_allow);
+	cidr_list_free(c->connect_deny);
+	match_free(c->connect_deny_hosts);
+	match_free(c->helo_deny);
+	match_free(c->allow_senders);
+	match_free(c->deny_senders);
+	match_free(c->allow_rcpts);
+	match_free(c->deny_rcpts);
+	if (c->unknown)
+		g_ptr_array_free(c->unknown, TRUE);
+	if (c->headers)
+		g_ptr_array_free(c->headers, TRUE);
+	if (c->lists)
+		g_hash_table_destroy(c->lists);
+	if (c->rcpt_rewrites)
+		g_ptr_array_free(c->rcpt_rewrites, TRUE);
+	if (c->sender_rewrites)
+		g_ptr_array_free(c->sender_rewrites, TRUE);
+	g_strfreev(c->bcc);
+	g_free(c);
+}
+
+/* load_match - compile one pattern-list key */
+static struct match_list *
+load_match(const struct conf_group *g, const char *key, enum match_kind kind,
+	   struct conf_errors *e)
+{
+	char *why = NULL;
+	struct match_list *l = match_compile(kind, conf_list(g, key), &why);
+
+	if (l == NULL) {
+		conf_key_error(e, g, key, "%s", why);
+		g_free(why);
+	}
+	return l;
+}
+
+/* addr_ok - something that looks like local@domain */
+static int
+addr_ok(const char *a)
+{
+	const char *at = strrchr(a, '@');
+
+	return at && at != a && at[1] && !strpbrk(a, " \t<>,;\r\n");
+}
+
+/* load_rewrites - "from => to" entries */
+static GPtrArray *
+load_rewrites(const struct conf_group *g, const char *key, struct conf_errors *e)
+{
+	char *const *l = conf_list(g, key);
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) rewrite_free);
+	unsigned i;
+
+	for (i = 0; l && l[i]; i++) {
+		char **side = g_strsplit(l[i], "=>", 2);
+		struct addr_rewrite *r;
+
+		if (g_strv_length(side) != 2) {
+			conf_key_error(e, g, key, "\"%s\": write old => new", l[i]);
+			g_strfreev(side);
+			continue;
+		}
+		r = g_new0(struct addr_rewrite, 1);
+		r->from = g_ascii_strdown(g_strstrip(side[0]), -1);
+		r->to = g_strdup(g_strstrip(side[1]));
+		g_strfreev(side);
+		g_ptr_array_add(out, r);
+		if ((r->from[0] == '@') != (r->to[0] == '@')
+		    || (r->from[0] == '@' ? !r->from[1] || !r->to[1] || strchr(r->from + 1, '@') || strchr(r->to + 1, '@')
+			: !addr_ok(r->from) || !addr_ok(r->to)))
+			conf_key_error(e, g, key,
+				       "\"%s => %s\": both sides must be addresses, or both @domain",
+				       r->from, r->to);
+	}
+	return out;
+}
+
+/* load_unknown - "VERB 5xx x.y.z text" entries */
+static GPtrArray *
+load_unknown(const struct conf_group *g, struct conf_errors *e)
+{
+	char *const *l = conf_list(g, "unknown-commands");
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) verb_free);
+	unsigned i;
+
+	for (i = 0; l && l[i]; i++) {
+		const char *sp = strchr(l[i], ' '), *why;
+		struct verb_reply *v = g_new0(struct verb_reply, 1);
+
+		if (sp == NULL) {
+			conf_key_error(e, g, "unknown-commands",
+				       "\"%s\": write VERB 502 5.5.1 text", l[i]);
+			g_free(v);
+			continue;
+		}
+		v->verb = g_ascii_strup(l[i], sp - l[i]);
+		if (reply_parse(&v->reply, sp + 1, &why) < 0)
+			conf_key_error(e, g, "unknown-commands", "%s: reply %s",
+				       v->verb, why);
+		g_ptr_array_add(out, v);
+	}
+	return out;
+}
+
+/* load_headers - "Name: template" entries */
+static GPtrArray *
+load_headers(const struct conf_group *g, struct conf_errors *e)
+{
+	char *const *l = conf_list(g, "add-headers");
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) rule_free);
+	unsigned i;
+
+	for (i = 0; l && l[i]; i++) {
+		const char *colon = strchr(l[i], ':');
+		struct header_rule *r;
+		char *why = NULL;
+
+		if (colon == NULL) {
+			conf_key_error(e, g, "add-headers", "\"%s\": write Name: value", l[i]);
+			continue;
+		}
+		r = g_new0(struct header_rule, 1);
+		r->name = g_strstrip(g_strndup(l[i], colon - l[i]));
+		r->tmpl = g_strstrip(g_strdup(colon + 1));
+		g_ptr_array_add(out, r);
+		if (!edits_header_name_ok(r->name))
+			conf_key_error(e, g, "add-headers", "\"%s\": bad header name", r->name);
+		if (tmpl_check(r->tmpl, msg_variables, &why) < 0) {
+			conf_key_error(e, g, "add-headers", "%s: %s", r->name, why);
+			g_free(why);
+		}
+	}
+	return out;
+}
+
+/* expand_list - the members of list, nested lists expanded */
+static int
+expand_list(GHashTable *raw, const char *list, GPtrArray *path,
+	    GPtrArray *out, GString *why)
+{
+	char **members = g_hash_table_lookup(raw, list);
+	unsigned i, j;
+
+	for (i = 0; i < path->len; i++) {
+		if (!strcmp(g_ptr_array_index(path, i), list)) {
+			for (j = 0; j < path->len; j++)
+				g_string_append_printf(why, "%s -> ",
+						       (char *) g_ptr_array_index(path, j));
+			g_string_append(why, list);
+			return -1;
+		}
+	}
+	if (path->len >= LIST_DEPTH_MAX) {
+		g_string_append_printf(why, "lists nested deeper than %d", LIST_DEPTH_MAX);
+		return -1;
+	}
+	g_ptr_array_add(path, (char *) list);
+	for (i = 0; members[i]; i++) {
+		char *low = g_ascii_strdown(members[i], -1);
+
+		if (g_hash_table_contains(raw, low)) {
+			if (expand_list(raw, low, path, out, why) < 0) {
+				g_free(low);
+				return -1;
+			}
+			g_free(low);
+			continue;
+		}
+		g_free(low);
+		for (j = 0; j < out->len; j++)
+			if (!g_ascii_strcasecmp(g_ptr_array_index(out, j), members[i]))
+				break;
+		if (j == out->len)
+			g_ptr_array_add(out, g_strdup(members[i]));
+	}
+	g_ptr_array_remove_index(path, path->len - 1);
+	return 0;
+}
+
+/* load_lists - read list-file and expand every list */
+static GHashTable *
+load_lists(const struct conf_group *g, struct conf_errors *e)
+{
+	const char *path = conf_str(g, "list-file");
+	GHashTable *raw, *lists;
+	struct conf_file *f;
+	char **keys;
+	unsigned i, j;
+
+	lists = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+				      (GDestroyNotify) g_strfreev);
+	if (*path == 0)
+		return lists;
+	if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+		conf_key_error(e, g, "list-file", "%s: no such file", path);
+		return lists;
+	}
+	if ((f = conf_file_read(path, e)) == NULL)
+		return lists;
+	raw = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+				    (GDestroyNotify) g_strfreev);
+	keys = conf_file_keys(f, "lists");
+	if (keys == NULL)
+		conf_errorf(e, "%s: no [lists] group", path);
+	for (i = 0; keys && keys[i]; i++) {
+		char *v = conf_file_get(f, "lists", keys[i]);
+		char **members = conf_split_list(v ? v : "");
+
+		g_free(v);
+		if (!addr_ok(keys[i]))
+			conf_errorf(e, "%s:%d: %s: a list name must be an address",
+				    path, conf_file_key_line(f, "lists", keys[i]), keys[i]);
+		if (members[0] == NULL)
+			conf_errorf(e, "%s:%d: %s: list has no members",
+				    path, conf_file_key_line(f, "lists", keys[i]), keys[i]);
+		for (j = 0; members[j]; j++)
+			if (!addr_ok(members[j]))
+				conf_errorf(e, "%s:%d: %s: member \"%s\" is not an address",
+					    path, conf_file_key_line(f, "lists", keys[i]),
+					    keys[i], members[j]);
+		g_hash_table_insert(raw, g_ascii_strdown(keys[i], -1), members);
+	}
+	for (i = 0; keys && keys[i]; i++) {
+		GPtrArray *path_v = g_ptr_array_new(), *out = g_ptr_array_new_with_free_func(g_free);
+		GString *why = g_string_new(NULL);
+		char *low = g_ascii_strdown(keys[i], -1);
+
+		if (expand_list(raw, low, path_v, out, why) < 0) {
+			conf_errorf(e, "%s:%d: %s: list loop: %s", path,
+				    conf_file_key_line(f, "lists", keys[i]), keys[i], why->str);
+			g_ptr_array_free(out, TRUE);
+			g_free(low);
+		} else {
+			g_ptr_array_set_free_func(out, NULL);
+			g_ptr_array_add(out, NULL);
+			g_hash_table_insert(lists, low, g_ptr_array_free(out, FALSE));
+		}
+		g_string_free(why, TRUE);
+		g_ptr_array_free(path_v, TRUE);
+	}
+	g_strfreev(keys);
+	g_hash_table_destroy(raw);
+	conf_file_free(f);
+	return lists;
+}
+
+/* proto_load - compile one policy's [protocol] group */
+static void *
+proto_load(const struct conf_group *g, struct conf_errors *e)
+{
+	struct proto_cfg *c = g_new0(struct proto_cfg, 1);
+	const char *bad, *why;
+	unsigned before = e->msgs->len;
+
+	c->connect_allow = cidr_list_parse((char **) conf_list(g, "connect-allow"), &bad, &why);
+	c->connect_deny = cidr_list_parse((char **) conf_list(g, "connect-deny"), &bad, &why);
+	c->connect_deny_hosts = load_match(g, "connect-deny-hosts", MATCH_NAME, e);
+	c->helo_deny = load_match(g, "helo-deny", MATCH_NAME, e);
+	c->allow_senders = load_match(g, "allow-senders", MATCH_ADDR, e);
+	c->deny_senders = load_match(g, "deny-senders", MATCH_ADDR, e);
+	c->allow_rcpts = load_match(g, "allow-recipients", MATCH_ADDR, e);
+	c->deny_rcpts = load_match(g, "deny-recipients", MATCH_ADDR, e);
+	c->connect_reply = conf_reply(g, "connect-reply");
+	c->helo_reply = conf_reply(g, "helo-reply");
+	c->sender_reply = conf_reply(g, "sender-reply");
+	c->auth_reply = conf_reply(g, "auth-reply");
+	c->rcpt_reply = conf_reply(g, "recipient-reply");
+	c->max_rcpts_reply = conf_reply(g, "max-recipients-reply");
+	c->bounce_reply = conf_reply(g, "multi-recipient-bounce-reply");
+	c->unknown_reply = conf_reply(g, "unknown-reply");
+	c->require_auth = conf_bool(g, "require-auth");
+	c->reject_bounce = conf_bool(g, "reject-multi-recipient-bounce");
+	c->max_rcpts = conf_num(g, "max-recipients");
+	c->unknown = load_unknown(g, e);
+	c->headers = load_headers(g, e);
+	c->lists = load_lists(g, e);
+	c->rcpt_rewrites = load_rewrites(g, "rewrite-recipients", e);
+	c->sender_rewrites = load_rewrites(g, "rewrite-sender", e);
+	c->bcc = g_strdupv((char **) conf_list(g, "bcc"));
+	for (unsigned i = 0; c->bcc[i]; i++)
+		if (!addr_ok(c->bcc[i]))
+			conf_key_error(e, g, "bcc", "\"%s\" is not an address", c->bcc[i]);
+	if (e->msgs->len != before) {
+		proto_unload(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* refuse_if - the verdict for a match_test result */
+static enum verdict
+refuse_if(int hit, struct conn *conn, const struct reply *r)
+{
+	if (hit < 0)
+		return VERDICT_ERROR;
+	return hit ? handler_refuse(conn, r) : VERDICT_CONTINUE;
+}
+
+static enum verdict
+proto_connect(struct conn *conn, const void *cfg)
+{
+	const struct proto_cfg *c = cfg;
+
+	if (conn->client_addr == NULL
+	    || cidr_list_match(c->connect_allow, conn->client_addr))
+		return VERDICT_CONTINUE;
+	if (cidr_list_match(c->connect_deny, conn->client_addr))
+		return handler_refuse(conn, c->connect_reply);
+	return refuse_if(match_test(c->connect_deny_hosts, conn->client_name),
+			 conn, c->connect_reply);
+}
+
+static enum verdict
+proto_helo(struct conn *conn, const void *cfg)
+{
+	const struct proto_cfg *c = cfg;
+
+	if (conn->client_addr && cidr_list_match(c->connect_allow, conn->client_addr))
+		return VERDICT_CONTINUE;
+	return refuse_if(match_test(c->helo_deny, conn->helo ? conn->helo : ""),
+			 conn, c->helo_reply);
+}
+
+static enum verdict
+proto_envfrom(struct msg *m, const void *cfg)
+{
+	const struct proto_cfg *c = cfg;
+	int hit;
+
+	if (c->require_auth && m->outbound && m->auth_user == NULL
+	    && m->conn->client_addr != NULL)
+		return handler_refuse(m->conn, c->auth_reply);
+	hit = match_test(c->allow_senders, m->sender);
+	if (hit != 0)
+		return hit < 0 ? VERDICT_ERROR : VERDICT_CONTINUE;
+	return refuse_if(match_test(c->deny_senders, m->sender), m->conn,
+			 c->sender_reply);
+}
+
+static enum verdict
+proto_envrcpt(struct msg *m, struct rcpt *r, const void *cfg)
+{
+	const struct proto_cfg *c = cfg;
+	int hit;
+
+	if (c->max_rcpts > 0 && m->rcpts->len >= (guint) c->max_rcpts)
+		return handler_refuse(m->conn, c->max_rcpts_reply);
+	hit = match_test(c->allow_rcpts, r->addr);
+	if (hit != 0)
+		return hit < 0 ? VERDICT_ERROR : VERDICT_CONTINUE;
+	return refuse_if(match_test(c->deny_rcpts, r->addr), m->conn, c->rcpt_reply);
+}
+
+static enum verdict
+proto_data(struct msg *m, const void *cfg)
+{
+	const struct proto_cfg *c = cfg;
+
+	if (c->reject_bounce && *m->sender == 0 && m->rcpts->len > 1)
+		return handler_refuse(m->conn, c->bounce_reply);
+	return VERDICT_CONTINUE;
+}
+
+static enum verdict
+proto_unknown(struct conn *conn, const char *cmd, const void *cfg)
+{
+	const struct proto_cfg *c = cfg;
+	size_t len = strcspn(cmd, " \t\r\n");
+	guint i;
+
+	for (i = 0; i < c->unknown->len; i++) {
+		const struct verb_reply *v = g_ptr_array_index(c->unknown, i);
+
+		if (strlen(v->verb) == len && !g_ascii_strncasecmp(cmd, v->verb, len))
+			return handler_refuse(conn, &v->reply);
+	}
+	return handler_refuse(conn, c->unknown_reply);
+}
+
+/* rewrite_addr - the rewritten address, or NULL when no rule matches */
+static char *
+rewrite_addr(const GPtrArray *rules, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	guint i;
+
+	for (i = 0; i < rules->len; i++) {
+		const struct addr_rewrite *r = g_ptr_array_index(rules, i);
+
+		if (r->from[0] == '@') {
+			if (at && !g_ascii_strcasecmp(at, r->from))
+				return g_strdup_printf("%.*s%s", (int) (at - addr), addr, r->to);
+		} else if (!g_ascii_strcasecmp(addr, r->from)) {
+			return g_strdup(r->to);
+		}
+	}
+	return NULL;
+}
+
+/* has_addr - addr is in v (case-insensitive) */
+static int
+has_addr(GPtrArray *v, const char *addr)
+{
+	guint i;
+
+	for (i = 0; i < v->len; i++)
+		if (!g_ascii_strcasecmp(g_ptr_array_index(v, i), addr))
+			return 1;
+	return 0;
+}
+
+/* route_recipients - list expansion, recipient rewriting and BCC */
+static void
+route_recipients(struct msg *m, struct edits *e, const struct proto_cfg *c)
+{
+	GPtrArray *now = g_ptr_array_new_with_free_func(g_free);
+	guint i, j;
+
+	for (i = 0; i < m->rcpts->len; i++)
+		g_ptr_array_add(now, g_strdup(((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr));
+	for (i = 0; i < m->rcpts->len; i++) {
+		const struct rcpt *r = g_ptr_array_index(m->rcpts, i);
+		const struct proto_cfg *rc = policy_handler_cfg(r->policy, &protocol_handler);
+		char *low = g_ascii_strdown(r->addr, -1), **members, *to;
+
+		if (rc == NULL)
+			rc = c;
+		if ((members = g_hash_table_lookup(rc->lists, low)) != NULL) {
+			edits_del_rcpt(e, protocol_handler.name, r->addr);
+			for (j = 0; members[j]; j++) {
+				if (has_addr(now, members[j]))
+					continue;
+				edits_add_rcpt(e, protocol_handler.name, members[j]);
+				g_ptr_array_add(now, g_strdup(members[j]));
+			}
+		} else if ((to = rewrite_addr(rc->rcpt_rewrites, r->addr)) != NULL) {
+			edits_del_rcpt(e, protocol_handler.name, r->addr);
+			if (!has_addr(now, to)) {
+				edits_add_rcpt(e, protocol_handler.name, to);
+				g_ptr_array_add(now, g_strdup(to));
+			}
+			g_free(to);
+		}
+		g_free(low);
+	}
+	for (i = 0; c->bcc[i]; i++) {
+		if (has_addr(now, c->bcc[i]))
+			continue;
+		edits_add_rcpt(e, protocol_handler.name, c->bcc[i]);
+		g_ptr_array_add(now, g_strdup(c->bcc[i]));
+	}
+	g_ptr_array_free(now, TRUE);
+}
+
+static enum verdict
+proto_eom(struct msg *m, struct edits *e, const void *cfg)
+{
+	const struct proto_cfg *c = cfg;
+	char *from;
+	guint i;
+
+	route_recipients(m, e, c);
+	if (*m->sender && (from = rewrite_addr(c->sender_rewrites, m->sender)) != NULL) {
+		edits_change_from(e, protocol_handler.name, from);
+		g_free(from);
+	}
+	for (i = 0; i < c->headers->len; i++) {
+		const struct header_rule *r = g_ptr_array_index(c->headers, i);
+		char *v = tmpl_expand(r->tmpl, msg_variable, m);
+
+		edits_add_header(e, protocol_handler.name, r->name, v);
+		g_free(v);
+	}
+	return VERDICT_CONTINUE;
+}
+
+const struct handler protocol_handler = {
+	.name = "protocol",
+	.keys = protocol_keys,
+	.load = proto_load,
+	.unload = proto_unload,
+	.connect = proto_connect,
+	.helo = proto_helo,
+	.envfrom = proto_envfrom,
+	.envrcpt = proto_envrcpt,
+	.data = proto_data,
+	.unknown = proto_unknown,
+	.eom = proto_eom,
+};

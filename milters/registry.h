@@ -1,0 +1,16 @@
+/*
+ * registry - the handlers sinkd is built with
+ *
+ * sinkd_handlers is the one list; main.c hands it to the core.  Adding a
+ * handler is one file in milters/ and one line in registry.c.
+ */
+#ifndef SINKD_REGISTRY_H
+#define SINKD_REGISTRY_H
+
+#include "../src/handler.h"
+
+extern const struct handler protocol_handler;
+
+extern const struct handler *const sinkd_handlers[];
+
+#endif

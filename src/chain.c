@@ -1,0 +1,236 @@
+/*
+ * chain - stage dispatch, verdicts, on-error, the per-message log line
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "chain.h"
+#include "log.h"
+#include "policy.h"
+
+enum stage {
+	STAGE_CONNECT, STAGE_HELO, STAGE_UNKNOWN, STAGE_ENVFROM,
+	STAGE_ENVRCPT, STAGE_DATA, STAGE_EOM,
+};
+
+const char *
+verdict_name(enum verdict v)
+{
+	static const char *const names[] = {
+		[VERDICT_CONTINUE] = "accept", [VERDICT_ACCEPT] = "accept",
+		[VERDICT_REJECT] = "reject", [VERDICT_TEMPFAIL] = "tempfail",
+		[VERDICT_DISCARD] = "discard", [VERDICT_QUARANTINE] = "quarantine",
+		[VERDICT_ERROR] = "error",
+	};
+
+	return names[v];
+}
+
+/* handler_refuse - set the reply; its code says reject (5xx) or tempfail */
+enum verdict
+handler_refuse(struct conn *c, const struct reply *r)
+{
+	reply_copy(&c->reply, r);
+	return reply_is_temp(r) ? VERDICT_TEMPFAIL : VERDICT_REJECT;
+}
+
+/* on_error - the failure policy, in one place: the handler at chain
+ * position pos failed; its group's on-error says what that means */
+static enum verdict
+on_error(struct conn *c, const struct policy *p, unsigned pos)
+{
+	const struct handler *h = c->snap->chain[pos];
+	const char *action = conf_str(policy_group(p, pos), "on-error");
+	char *text;
+
+	log_warn("%s: handler %s failed; on-error=%s", msg_queue_id(c->msg),
+		 h->name, action);
+	if (!strcmp(action, "accept"))
+		return VERDICT_CONTINUE;
+	if (!strcmp(action, "reject")) {
+		text = g_strdup_printf("Message could not be processed (%s)", h->name);
+		reply_set(&c->reply, "550", "5.3.0", text);
+		g_free(text);
+		return VERDICT_REJECT;
+	}
+	text = g_strdup_printf("Temporary failure in %s, try again later", h->name);
+	reply_set(&c->reply, "451", "4.3.0", text);
+	g_free(text);
+	return VERDICT_TEMPFAIL;
+}
+
+/* call - one handler's hook for a stage; CONTINUE when it has none */
+static enum verdict
+call(const struct handler *h, enum stage st, struct conn *c, struct msg *m,
+     struct rcpt *r, const char *cmd, const void *cfg)
+{
+	switch (st) {
+	case STAGE_CONNECT:
+		return h->connect ? h->connect(c, cfg) : VERDICT_CONTINUE;
+	case STAGE_HELO:
+		return h->helo ? h->helo(c, cfg) : VERDICT_CONTINUE;
+	case STAGE_UNKNOWN:
+		return h->unknown ? h->unknown(c, cmd, cfg) : VERDICT_CONTINUE;
+	case STAGE_ENVFROM:
+		return h->envfrom ? h->envfrom(m, cfg) : VERDICT_CONTINUE;
+	case STAGE_ENVRCPT:
+		return h->envrcpt ? h->envrcpt(m, r, cfg) : VERDICT_CONTINUE;
+	case STAGE_DATA:
+		return h->data ? h->data(m, cfg) : VERDICT_CONTINUE;
+	case STAGE_EOM:
+		return h->eom ? h->eom(m, &m->edits, cfg) : VERDICT_CONTINUE;
+	}
+	return VERDICT_CONTINUE;
+}
+
+/* run - every handler of the chain at one stage under policy p */
+static enum verdict
+run(enum stage st, struct conn *c, struct msg *m, struct rcpt *r,
+    const char *cmd, const struct policy *p)
+{
+	const struct snapshot *s = c->snap;
+	enum verdict v = VERDICT_CONTINUE;
+	unsigned i;
+
+	if (m && m->accepted)
+		return VERDICT_CONTINUE;
+	for (i = 0; i < s->nchain; i++) {
+		gint64 t0 = m ? g_get_monotonic_time() : 0;
+
+		v = call(s->chain[i], st, c, m, r, cmd, p->cfg[i]);
+		if (m)
+			m->handler_us[i] += g_get_monotonic_time() - t0;
+		if (v == VERDICT_ERROR)
+			v = on_error(c, p, i);
+		if (v != VERDICT_CONTINUE) {
+			c->decided_by = s->chain[i]->name;
+			break;
+		}
+	}
+	if (v == VERDICT_ACCEPT) {
+		if (m && st != STAGE_ENVRCPT)
+			m->accepted = 1;
+		v = VERDICT_CONTINUE;
+	}
+	return v;
+}
+
+enum verdict
+chain_connect(struct conn *c)
+{
+	return run(STAGE_CONNECT, c, NULL, NULL, NULL, c->snap->def);
+}
+
+enum verdict
+chain_helo(struct conn *c)
+{
+	return run(STAGE_HELO, c, NULL, NULL, NULL, c->snap->def);
+}
+
+enum verdict
+chain_unknown(struct conn *c, const char *cmd)
+{
+	return run(STAGE_UNKNOWN, c, NULL, NULL, cmd, c->snap->def);
+}
+
+/* chain_envfrom - outbound: the sender domain's policy; inbound: the
+ * default now, and each recipient domain's own again at RCPT TO */
+enum verdict
+chain_envfrom(struct msg *m)
+{
+	return run(STAGE_ENVFROM, m->conn, m, NULL, NULL, m->mail_policy);
+}
+
+/* chain_envrcpt - one recipient; inbound mail takes its domain's policy,
+ * whose sender rules apply to it as well */
+enum verdict
+chain_envrcpt(struct msg *m, struct rcpt *r)
+{
+	const struct policy *p = m->outbound ? m->mail_policy : r->policy;
+	enum verdict v;
+
+	if (p != m->mail_policy) {
+		v = run(STAGE_ENVFROM, m->conn, m, NULL, NULL, p);
+		if (v != VERDICT_CONTINUE)
+			return v;
+	}
+	return run(STAGE_ENVRCPT, m->conn, m, r, NULL, p);
+}
+
+/* no_policy - the combined policy could not be built: tempfail */
+static enum verdict
+no_policy(struct conn *c)
+{
+	reply_set(&c->reply, "451", "4.3.0", "Temporary local problem, try again later");
+	c->decided_by = "sinkd";
+	return VERDICT_TEMPFAIL;
+}
+
+enum verdict
+chain_data(struct msg *m)
+{
+	const struct policy *p = msg_policy(m);
+
+	if (p == NULL)
+		return no_policy(m->conn);
+	return run(STAGE_DATA, m->conn, m, NULL, NULL, p);
+}
+
+/* chain_eom - the message is complete: size and spool checks, then the
+ * handlers' end-of-message hooks */
+enum verdict
+chain_eom(struct msg *m)
+{
+	struct conn *c = m->conn;
+	const struct policy *p = msg_policy(m);
+
+	if (m->too_big) {
+		reply_set(&c->reply, "552", "5.3.4", "Message size exceeds fixed limit");
+		c->decided_by = "sinkd";
+		return VERDICT_REJECT;
+	}
+	if (m->spool_errno) {
+		reply_set(&c->reply, "451", "4.3.0", "Temporary local problem, try again later");
+		c->decided_by = "sinkd";
+		return VERDICT_TEMPFAIL;
+	}
+	if (p == NULL)
+		return no_policy(c);
+	return run(STAGE_EOM, c, m, NULL, NULL, p);
+}
+
+/* chain_timing - "protocol:0.12ms,..." for the log line */
+char *
+chain_timing(const struct msg *m)
+{
+	const struct snapshot *s = m->conn->snap;
+	GString *t = g_string_new(NULL);
+	unsigned i;
+
+	for (i = 0; i < s->nchain; i++)
+		g_string_append_printf(t, "%s%s:%.2fms", i ? "," : "",
+				       s->chain[i]->name, m->handler_us[i] / 1000.0);
+	g_string_append_printf(t, "%stotal:%.2fms", s->nchain ? "," : "",
+			       (g_get_monotonic_time() - m->started) / 1000.0);
+	return g_string_free(t, FALSE);
+}
+
+/* chain_log_message - the one line per message */
+void
+chain_log_message(struct msg *m, enum verdict v)
+{
+	struct conn *c = m->conn;
+	char *timing = chain_timing(m);
+	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
+
+	log_info("%s: from=<%s> nrcpt=%u size=%zu client=%s[%s] verdict=%s handler=%s%s%s%s%s%s%s edits=%u time=%s",
+		 m->queue_id, m->sender, m->rcpts->len, m->size,
+		 c->client_name ? c->client_name : "localhost",
+		 c->client_addr ? c->client_addr : "local",
+		 verdict_name(v), v == VERDICT_CONTINUE ? "-" : c->decided_by,
+		 refused ? " code=" : "", refused ? c->reply.code : "",
+		 refused ? " xcode=" : "", refused ? c->reply.xcode : "",
+		 refused ? " text=" : "", refused ? c->reply.text : "",
+		 edits_count(&m->edits), timing);
+	g_free(timing);
+}

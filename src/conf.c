@@ -1,0 +1,726 @@
+/*
+ * conf - typed keys, key files with line numbers, collected errors
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+
+#include "cidr.h"
+#include "conf.h"
+#include "log.h"
+#include "socket.h"
+
+struct conf_file {
+	char *path;
+	GKeyFile *kf;
+	GHashTable *lines;	/* "group\nkey" or "group" -> line */
+	GPtrArray *groups;	/* in file order */
+};
+
+/* conf_errors_init - an empty error list */
+void
+conf_errors_init(struct conf_errors *e)
+{
+	e->msgs = g_ptr_array_new_with_free_func(g_free);
+}
+
+void
+conf_errors_free(struct conf_errors *e)
+{
+	if (e->msgs)
+		g_ptr_array_free(e->msgs, TRUE);
+	e->msgs = NULL;
+}
+
+/* conf_errorf - add one preformatted error */
+void
+conf_errorf(struct conf_errors *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_ptr_array_add(e->msgs, g_strdup_vprintf(fmt, ap));
+	va_end(ap);
+}
+
+/* conf_key_error - "file:line: key: message" for a value in a group */
+void
+conf_key_error(struct conf_errors *e, const struct conf_group *g,
+	       const char *key, const char *fmt, ...)
+{
+	const struct conf_value *v = conf_get(g, key);
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (v->file)
+		conf_errorf(e, "%s:%d: %s: %s", v->file, v->line, key, msg);
+	else
+		conf_errorf(e, "built-in default of [%s] %s: %s", g->name, key,
+			    msg);
+	g_free(msg);
+}
+
+/* line_key - the key name on a "key = value" line, or NULL */
+static char *
+line_key(const char *line)
+{
+	const char *eq = strchr(line, '='), *end;
+
+	if (eq == NULL || eq == line)
+		return NULL;
+	end = eq;
+	while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end == line)
+		return NULL;
+	return g_strndup(line, end - line);
+}
+
+/* conf_index - note where groups and keys are; report what GKeyFile would
+ * accept silently (keys set twice) or report without a line number */
+static int
+conf_index(struct conf_file *f, const char *text, struct conf_errors *e)
+{
+	char **lines = g_strsplit(text, "\n", -1), *group = NULL;
+	int i, bad = 0;
+
+	for (i = 0; lines[i]; i++) {
+		char *l = lines[i], *key, *id;
+		gpointer seen;
+		size_t len;
+
+		while (*l == ' ' || *l == '\t')
+			l++;
+		len = strlen(l);
+		if (len && l[len - 1] == '\r')
+			l[--len] = 0;
+		if (*l == 0 || *l == '#')
+			continue;
+		if (*l == '[') {
+			if (len < 3 || l[len - 1] != ']') {
+				conf_errorf(e, "%s:%d: bad group line \"%s\": write [name]",
+					    f->path, i + 1, l);
+				bad++;
+				continue;
+			}
+			g_free(group);
+			group = g_strndup(l + 1, len - 2);
+			if (g_hash_table_lookup_extended(f->lines, group, NULL, &seen)) {
+				conf_errorf(e, "%s:%d: [%s]: group appears twice (first at line %d)",
+					    f->path, i + 1, group, GPOINTER_TO_INT(seen));
+				bad++;
+				continue;
+			}
+			g_hash_table_insert(f->lines, g_strdup(group), GINT_TO_POINTER(i + 1));
+			g_ptr_array_add(f->groups, g_strdup(group));
+			continue;
+		}
+		key = line_key(l);
+		if (key == NULL) {
+			conf_errorf(e, "%s:%d: not a \"key = value\" line, a [group] or a # comment: \"%s\"",
+				    f->path, i + 1, l);
+			bad++;
+			continue;
+		}
+		if (group == NULL) {
+			conf_errorf(e, "%s:%d: %s: key before any [group]",
+				    f->path, i + 1, key);
+			bad++;
+			g_free(key);
+			continue;
+		}
+		id = g_strconcat(group, "\n", key, NULL);
+		if (g_hash_table_lookup_extended(f->lines, id, NULL, &seen)) {
+			conf_errorf(e, "%s:%d: %s: set twice in [%s] (first at line %d)",
+				    f->path, i + 1, key, group, GPOINTER_TO_INT(seen));
+			bad++;
+			g_free(id);
+		} else {
+			g_hash_table_insert(f->lines, id, GINT_TO_POINTER(i + 1));
+		}
+		g_free(key);
+	}
+	g_free(group);
+	g_strfreev(lines);
+	return bad ? -1 : 0;
+}
+
+/* conf_file_read - parse one key file; NULL (errors added) on failure */
+struct conf_file *
+conf_file_read(const char *path, struct conf_errors *e)
+{
+	struct conf_file *f = g_new0(struct conf_file, 1);
+	GError *err = NULL;
+	char *text = NULL;
+	gsize len;
+
+	f->path = g_strdup(path);
+	f->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	f->groups = g_ptr_array_new_with_free_func(g_free);
+	f->kf = g_key_file_new();
+	if (!g_file_get_contents(path, &text, &len, &err)) {
+		conf_errorf(e, "%s: cannot read: %s", path, err->message);
+		goto fail;
+	}
+	if (memchr(text, 0, len) != NULL) {
+		conf_errorf(e, "%s: contains a NUL byte", path);
+		goto fail;
+	}
+	if (conf_index(f, text, e) < 0)
+		goto fail;
+	if (!g_key_file_load_from_data(f->kf, text, len, G_KEY_FILE_NONE, &err)) {
+		conf_errorf(e, "%s: %s", path, err->message);
+		goto fail;
+	}
+	g_free(text);
+	return f;
+fail:
+	g_clear_error(&err);
+	g_free(text);
+	conf_file_free(f);
+	return NULL;
+}
+
+void
+conf_file_free(struct conf_file *f)
+{
+	if (f == NULL)
+		return;
+	g_key_file_free(f->kf);
+	g_hash_table_destroy(f->lines);
+	g_ptr_array_free(f->groups, TRUE);
+	g_free(f->path);
+	g_free(f);
+}
+
+const char *
+conf_file_path(const struct conf_file *f)
+{
+	return f->path;
+}
+
+int
+conf_file_has_group(const struct conf_file *f, const char *group)
+{
+	return g_key_file_has_group(f->kf, group);
+}
+
+/* conf_file_groups - group names in file order (caller frees the vector) */
+char **
+conf_file_groups(const struct conf_file *f)
+{
+	char **v = g_new0(char *, f->groups->len + 1);
+	guint i;
+
+	for (i = 0; i < f->groups->len; i++)
+		v[i] = g_strdup(g_ptr_array_index(f->groups, i));
+	return v;
+}
+
+int
+conf_file_group_line(const struct conf_file *f, const char *group)
+{
+	return GPOINTER_TO_INT(g_hash_table_lookup(f->lines, group));
+}
+
+int
+conf_file_key_line(const struct conf_file *f, const char *group,
+		   const char *key)
+{
+	char *id = g_strconcat(group, "\n", key, NULL);
+	int line = GPOINTER_TO_INT(g_hash_table_lookup(f->lines, id));
+
+	g_free(id);
+	return line;
+}
+
+/* parse_num - integer with an optional unit suffix */
+static int
+parse_num(const char *s, enum conf_type t, long long *out, const char **why)
+{
+	char *end;
+	long long n, mul = 1;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (end == s || errno == ERANGE) {
+		*why = t == CONF_SIZE ? "not a size (a number, optionally with k, m or g)"
+			: t == CONF_TIME ? "not a time (a number, optionally with s, m, h or d)"
+			: "not a number";
+		return -1;
+	}
+	if (*end && t == CONF_SIZE && end[1] == 0) {
+		switch (tolower((unsigned char) *end)) {
+		case 'k': mul = 1024; break;
+		case 'm': mul = 1024 * 1024; break;
+		case 'g': mul = 1024LL * 1024 * 1024; break;
+		default: mul = 0;
+		}
+		end++;
+	} else if (*end && t == CONF_TIME && end[1] == 0) {
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		default: mul = 0;
+		}
+		end++;
+	}
+	if (*end || mul == 0) {
+		*why = t == CONF_SIZE ? "not a size (a number, optionally with k, m or g)"
+			: t == CONF_TIME ? "not a time (a number, optionally with s, m, h or d)"
+			: "not a number";
+		return -1;
+	}
+	if (n > LLONG_MAX / mul || n < LLONG_MIN / mul) {
+		*why = "out of range";
+		return -1;
+	}
+	*out = n * mul;
+	return 0;
+}
+
+/* conf_file_keys - the keys of a group, in file order (caller frees) */
+char **
+conf_file_keys(const struct conf_file *f, const char *group)
+{
+	return g_key_file_get_keys(f->kf, group, NULL, NULL);
+}
+
+/* conf_file_get - a value with key-file escapes undone (caller frees) */
+char *
+conf_file_get(const struct conf_file *f, const char *group, const char *key)
+{
+	char *v = g_key_file_get_string(f->kf, group, key, NULL);
+
+	return v ? g_strstrip(v) : NULL;
+}
+
+/* split_list - comma-separated entries, trimmed, empty ones dropped */
+char **
+conf_split_list(const char *raw)
+{
+	GPtrArray *out = g_ptr_array_new();
+	GString *cur = g_string_new(NULL);
+	const char *p;
+
+	for (p = raw;; p++) {
+		if (*p == '\\' && p[1] == ',') {
+			g_string_append_c(cur, ',');
+			p++;
+			continue;
+		}
+		if (*p == ',' || *p == 0) {
+			char *s = g_strstrip(g_strdup(cur->str));
+
+			if (*s)
+				g_ptr_array_add(out, s);
+			else
+				g_free(s);
+			g_string_truncate(cur, 0);
+			if (*p == 0)
+				break;
+			continue;
+		}
+		g_string_append_c(cur, *p);
+	}
+	g_string_free(cur, TRUE);
+	g_ptr_array_add(out, NULL);
+	return (char **) g_ptr_array_free(out, FALSE);
+}
+
+/* value_clear - release what a value owns */
+static void
+value_clear(struct conf_value *v)
+{
+	g_free(v->raw);
+	g_strfreev(v->list);
+	reply_clear(&v->reply);
+	memset(v, 0, sizeof(*v));
+}
+
+/* value_parse - parse raw text into v by k's type; -1 and *why if bad */
+static int
+value_parse(const struct conf_key *k, struct conf_value *v, const char *raw,
+	    const char *basedir, const char **why)
+{
+	struct conf_value n = {0};
+	unsigned i;
+
+	switch (k->type) {
+	case CONF_BOOL:
+		if (!g_ascii_strcasecmp(raw, "yes") || !g_ascii_strcasecmp(raw, "true")
+		    || !g_ascii_strcasecmp(raw, "on") || !strcmp(raw, "1"))
+			n.num = 1;
+		else if (!g_ascii_strcasecmp(raw, "no") || !g_ascii_strcasecmp(raw, "false")
+			 || !g_ascii_strcasecmp(raw, "off") || !strcmp(raw, "0"))
+			n.num = 0;
+		else {
+			*why = "not a boolean (yes or no)";
+			return -1;
+		}
+		break;
+	case CONF_INT:
+	case CONF_SIZE:
+	case CONF_TIME:
+		if (parse_num(raw, k->type, &n.num, why) < 0)
+			return -1;
+		if (n.num < k->min || n.num > k->max) {
+			static __thread char buf[128];
+
+			snprintf(buf, sizeof(buf), "out of range (%lld to %lld)",
+				 k->min, k->max);
+			*why = buf;
+			return -1;
+		}
+		break;
+	case CONF_MODE:
+		{
+			char *end;
+
+			n.num = strtol(raw, &end, 8);
+			if (*raw == 0 || *end || n.num < 0 || n.num > 0777) {
+				*why = "not an octal file mode (such as 0660)";
+				return -1;
+			}
+		}
+		break;
+	case CONF_ENUM:
+		for (i = 0; k->values[i]; i++)
+			if (!strcmp(raw, k->values[i]))
+				break;
+		if (k->values[i] == NULL) {
+			static __thread char buf[256];
+			char *all = g_strjoinv(", ", (char **) k->values);
+
+			snprintf(buf, sizeof(buf), "\"%s\" is not one of: %s", raw, all);
+			g_free(all);
+			*why = buf;
+			return -1;
+		}
+		n.num = i;
+		break;
+	case CONF_REPLY:
+		if (reply_parse(&n.reply, raw, why) < 0)
+			return -1;
+		break;
+	case CONF_LIST:
+		n.list = conf_split_list(raw);
+		break;
+	case CONF_CIDRS:
+		n.list = conf_split_list(raw);
+		for (i = 0; n.list[i]; i++) {
+			if (cidr_valid(n.list[i], why) < 0) {
+				static __thread char buf[256];
+
+				snprintf(buf, sizeof(buf), "\"%s\": %s", n.list[i], *why);
+				*why = buf;
+				g_strfreev(n.list);
+				return -1;
+			}
+		}
+		break;
+	case CONF_SOCKET:
+		if (sock_check(raw, why) < 0)
+			return -1;
+		break;
+	case CONF_PATH:
+		if (*raw && *raw != '/' && basedir) {
+			n.raw = g_build_filename(basedir, raw, NULL);
+			break;
+		}
+		break;
+	case CONF_STRING:
+		break;
+	}
+	if (n.raw == NULL)
+		n.raw = g_strdup(raw);
+	value_clear(v);
+	*v = n;
+	return 0;
+}
+
+/* conf_group_init - a group holding every key's default */
+void
+conf_group_init(struct conf_group *g, const char *name, const char *domain,
+		const struct conf_key *const *tables, const char *basedir,
+		struct conf_errors *e)
+{
+	unsigned t, i, n = 0;
+	const char *why;
+
+	memset(g, 0, sizeof(*g));
+	g->name = name;
+	g->domain = domain;
+	g->keys = tables;
+	for (t = 0; tables[t]; t++)
+		for (i = 0; tables[t][i].name; i++)
+			n++;
+	g->n = n;
+	g->key = g_new0(const struct conf_key *, n);
+	g->val = g_new0(struct conf_value, n);
+	n = 0;
+	for (t = 0; tables[t]; t++) {
+		for (i = 0; tables[t][i].name; i++, n++) {
+			g->key[n] = &tables[t][i];
+			if (value_parse(g->key[n], &g->val[n], g->key[n]->def,
+					basedir, &why) < 0)
+				conf_errorf(e, "built-in default of [%s] %s: %s",
+					    name, g->key[n]->name, why);
+		}
+	}
+}
+
+/* value_copy - deep copy */
+static void
+value_copy(struct conf_value *dst, const struct conf_value *src)
+{
+	*dst = *src;
+	dst->raw = g_strdup(src->raw);
+	dst->list = g_strdupv(src->list);
+	memset(&dst->reply, 0, sizeof(dst->reply));
+	if (src->reply.text)
+		reply_copy(&dst->reply, &src->reply);
+}
+
+void
+conf_group_copy(struct conf_group *dst, const struct conf_group *src,
+		const char *domain)
+{
+	unsigned i;
+
+	*dst = *src;
+	dst->domain = domain;
+	dst->key = g_memdup2(src->key, src->n * sizeof(*src->key));
+	dst->val = g_new0(struct conf_value, src->n);
+	for (i = 0; i < src->n; i++)
+		value_copy(&dst->val[i], &src->val[i]);
+}
+
+void
+conf_group_free(struct conf_group *g)
+{
+	unsigned i;
+
+	for (i = 0; g->val && i < g->n; i++)
+		value_clear(&g->val[i]);
+	g_free(g->val);
+	g_free(g->key);
+	memset(g, 0, sizeof(*g));
+}
+
+static int
+key_index(const struct conf_group *g, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < g->n; i++)
+		if (!strcmp(g->key[i]->name, name))
+			return (int) i;
+	return -1;
+}
+
+/* conf_group_apply - overlay the values f sets in g's group; count errors */
+int
+conf_group_apply(struct conf_group *g, const struct conf_file *f,
+		 const char *basedir, int per_domain, struct conf_errors *e)
+{
+	char **keys;
+	gsize nkeys, i;
+	int bad = 0;
+
+	keys = g_key_file_get_keys(f->kf, g->name, &nkeys, NULL);
+	for (i = 0; keys && i < nkeys; i++) {
+		int line = conf_file_key_line(f, g->name, keys[i]);
+		int k = key_index(g, keys[i]);
+		GError *err = NULL;
+		const char *why;
+		char *raw;
+
+		if (k < 0) {
+			conf_errorf(e, "%s:%d: %s: unknown key in [%s]",
+				    f->path, line, keys[i], g->name);
+			bad++;
+			continue;
+		}
+		if (per_domain && (g->key[k]->flags & CONF_NODOMAIN)) {
+			conf_errorf(e, "%s:%d: %s: cannot be set per domain; set it in sinkd.conf or default.conf",
+				    f->path, line, keys[i]);
+			bad++;
+			continue;
+		}
+		raw = g_key_file_get_string(f->kf, g->name, keys[i], &err);
+		if (raw == NULL) {
+			conf_errorf(e, "%s:%d: %s: %s", f->path, line, keys[i],
+				    err->message);
+			g_clear_error(&err);
+			bad++;
+			continue;
+		}
+		g_strstrip(raw);
+		if (value_parse(g->key[k], &g->val[k], raw, basedir, &why) < 0) {
+			conf_errorf(e, "%s:%d: %s: %s", f->path, line, keys[i], why);
+			bad++;
+		} else {
+			g->val[k].file = f->path;
+			g->val[k].line = line;
+		}
+		g_free(raw);
+	}
+	g_strfreev(keys);
+	return bad;
+}
+
+/* merge_pick - index of the value that wins for key k among n sources */
+static void
+merge_value(struct conf_value *dst, const struct conf_key *k,
+	    const struct conf_group *const *src, unsigned n, unsigned ki)
+{
+	unsigned i, win = 0;
+
+	switch (k->merge) {
+	case MERGE_FIRST:
+		break;
+	case MERGE_MIN:
+		for (i = 1; i < n; i++) {
+			long long a = src[win]->val[ki].num, b = src[i]->val[ki].num;
+
+			if (b != 0 && (a == 0 || b < a))
+				win = i;
+		}
+		break;
+	case MERGE_TRUE:
+		for (i = 0; i < n; i++)
+			if (src[i]->val[ki].num) {
+				win = i;
+				break;
+			}
+		break;
+	case MERGE_ENUM:
+		for (i = 1; i < n; i++)
+			if (src[i]->val[ki].num < src[win]->val[ki].num)
+				win = i;
+		break;
+	case MERGE_UNION:
+		{
+			GPtrArray *all = g_ptr_array_new();
+			GString *raw = g_string_new(NULL);
+			unsigned j;
+
+			value_copy(dst, &src[0]->val[ki]);
+			for (i = 0; i < n; i++) {
+				for (j = 0; src[i]->val[ki].list && src[i]->val[ki].list[j]; j++) {
+					const char *s = src[i]->val[ki].list[j];
+					char **parts = g_strsplit(s, ",", -1);
+					char *esc = g_strjoinv("\\,", parts);
+
+					g_strfreev(parts);
+
+					g_ptr_array_add(all, g_strdup(s));
+					g_string_append_printf(raw, "%s%s", raw->len ? ", " : "", esc);
+					g_free(esc);
+				}
+			}
+			g_ptr_array_add(all, NULL);
+			g_strfreev(dst->list);
+			dst->list = (char **) g_ptr_array_free(all, FALSE);
+			g_free(dst->raw);
+			dst->raw = g_string_free(raw, FALSE);
+			return;
+		}
+	}
+	value_copy(dst, &src[win]->val[ki]);
+}
+
+/* conf_group_merge - combine n groups of one name, key by key */
+void
+conf_group_merge(struct conf_group *dst, const struct conf_group *const *src,
+		 unsigned n, const char *domain)
+{
+	unsigned i;
+
+	*dst = *src[0];
+	dst->domain = domain;
+	dst->key = g_memdup2(src[0]->key, src[0]->n * sizeof(*src[0]->key));
+	dst->val = g_new0(struct conf_value, src[0]->n);
+	for (i = 0; i < dst->n; i++)
+		merge_value(&dst->val[i], dst->key[i], src, n, i);
+}
+
+/* conf_get - the value of a key; a key not declared is a programming error */
+const struct conf_value *
+conf_get(const struct conf_group *g, const char *key)
+{
+	int k = key_index(g, key);
+
+	if (k < 0)
+		log_panic("conf_get: no key \"%s\" in [%s]", key, g->name);
+	return &g->val[k];
+}
+
+int
+conf_bool(const struct conf_group *g, const char *key)
+{
+	return conf_get(g, key)->num != 0;
+}
+
+long long
+conf_num(const struct conf_group *g, const char *key)
+{
+	return conf_get(g, key)->num;
+}
+
+const char *
+conf_str(const struct conf_group *g, const char *key)
+{
+	return conf_get(g, key)->raw;
+}
+
+char *const *
+conf_list(const struct conf_group *g, const char *key)
+{
+	return conf_get(g, key)->list;
+}
+
+const struct reply *
+conf_reply(const struct conf_group *g, const char *key)
+{
+	return &conf_get(g, key)->reply;
+}
+
+int
+conf_value_equal(const struct conf_value *a, const struct conf_value *b)
+{
+	return strcmp(a->raw, b->raw) == 0;
+}
+
+const char *
+conf_type_name(enum conf_type t)
+{
+	static const char *const names[] = {
+		[CONF_BOOL] = "boolean", [CONF_INT] = "integer",
+		[CONF_SIZE] = "size", [CONF_TIME] = "time",
+		[CONF_STRING] = "string", [CONF_PATH] = "path",
+		[CONF_LIST] = "list", [CONF_ENUM] = "enum",
+		[CONF_REPLY] = "reply", [CONF_CIDRS] = "networks",
+		[CONF_SOCKET] = "socket", [CONF_MODE] = "mode",
+	};
+
+	return names[t];
+}
+
+/* conf_key_describe - "name (type, default X): doc" for sinkd -d */
+char *
+conf_key_describe(const struct conf_key *k)
+{
+	return g_strdup_printf("%s = %s", k->name, k->def);
+}

@@ -1,0 +1,145 @@
+/*
+ * conf - typed configuration keys, key files with line numbers, errors
+ *
+ * Every key sinkd knows is declared once, in a const table of struct
+ * conf_key: its name, type, default, bounds, whether a change needs a
+ * restart, whether it may be set per domain, how inbound mail for several
+ * domains combines it, and a one-line description.  The [sinkd] table is
+ * the core's (policy.c); each handler brings its own table in its vtable.
+ *
+ * A struct conf_group holds one value per key of a table, each knowing the
+ * file and line it came from, so that any later check (a handler compiling
+ * a regex, say) can report "file:line: key: what is wrong".  Errors are
+ * collected in a struct conf_errors and all printed before sinkd refuses
+ * to start.
+ *
+ * Key files are parsed by GLib's GKeyFile.  GKeyFile keeps no line
+ * numbers, so conf_file_read() also indexes where each group and key
+ * starts; the same pass reports lines that are neither a key, a group nor
+ * a comment, and keys set twice, which GKeyFile would silently accept.
+ *
+ * Threading: groups are immutable once loaded and may be read from any
+ * thread.
+ */
+#ifndef SINKD_CONF_H
+#define SINKD_CONF_H
+
+#include <glib.h>
+
+#include "reply.h"
+
+enum conf_type {
+	CONF_BOOL,		/* yes/no, true/false, on/off, 1/0 */
+	CONF_INT,		/* decimal integer within min..max */
+	CONF_SIZE,		/* bytes, with optional k/m/g suffix */
+	CONF_TIME,		/* seconds, with optional s/m/h/d suffix */
+	CONF_STRING,		/* text, key-file escapes (\n, \t) honoured */
+	CONF_PATH,		/* a path; relative ones are taken from the
+				 * directory of sinkd.conf */
+	CONF_LIST,		/* comma-separated entries; "\," is a comma */
+	CONF_ENUM,		/* one of values[] */
+	CONF_REPLY,		/* "550 5.7.1 text" */
+	CONF_CIDRS,		/* a list of addresses and networks */
+	CONF_SOCKET,		/* unix:/path, inet:port@host, inet:host:port */
+	CONF_MODE,		/* octal file mode */
+};
+
+/* How inbound mail with recipients in several domains combines a key. */
+enum conf_merge {
+	MERGE_FIRST,		/* the first recipient's domain decides */
+	MERGE_MIN,		/* the smallest number; 0 ("no limit") loses */
+	MERGE_UNION,		/* lists: every domain's entries */
+	MERGE_TRUE,		/* booleans: yes if any domain says yes */
+	MERGE_ENUM,		/* the value listed first in values[] wins:
+				 * tables list values strictest first */
+};
+
+#define CONF_RESTART	(1u << 0)	/* a change needs a restart */
+#define CONF_NODOMAIN	(1u << 1)	/* not in per-domain files */
+
+struct conf_key {
+	const char *name;
+	enum conf_type type;
+	const char *def;	/* the default, written as in a file */
+	long long min, max;	/* INT, SIZE, TIME bounds */
+	const char *const *values;	/* ENUM: NULL-terminated */
+	unsigned flags;
+	enum conf_merge merge;
+	const char *doc;	/* one line, for -d and the man page check */
+};
+
+struct conf_value {
+	char *raw;		/* the value as written (escapes undone) */
+	const char *file;	/* where set; NULL: the built-in default */
+	int line;
+	long long num;		/* BOOL, INT, SIZE, TIME, MODE, ENUM index */
+	char **list;		/* LIST, CIDRS: NULL-terminated */
+	struct reply reply;	/* REPLY */
+};
+
+struct conf_group {
+	const char *name;	/* group name: "sinkd" or a handler's */
+	const char *domain;	/* policy it belongs to ("default", ...) */
+	const struct conf_key *const *keys;	/* tables, NULL-terminated */
+	unsigned n;
+	const struct conf_key **key;	/* flattened: n entries */
+	struct conf_value *val;	/* n entries */
+};
+
+struct conf_errors {
+	GPtrArray *msgs;
+};
+
+struct conf_file;
+
+/* errors */
+void conf_errors_init(struct conf_errors *e);
+void conf_errors_free(struct conf_errors *e);
+void conf_errorf(struct conf_errors *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void conf_key_error(struct conf_errors *e, const struct conf_group *g,
+		    const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* files */
+struct conf_file *conf_file_read(const char *path, struct conf_errors *e);
+void conf_file_free(struct conf_file *f);
+const char *conf_file_path(const struct conf_file *f);
+int conf_file_has_group(const struct conf_file *f, const char *group);
+char **conf_file_groups(const struct conf_file *f);
+int conf_file_group_line(const struct conf_file *f, const char *group);
+int conf_file_key_line(const struct conf_file *f, const char *group,
+		       const char *key);
+char **conf_file_keys(const struct conf_file *f, const char *group);
+char *conf_file_get(const struct conf_file *f, const char *group,
+		    const char *key);
+char **conf_split_list(const char *raw);
+
+/* groups */
+void conf_group_init(struct conf_group *g, const char *name,
+		     const char *domain, const struct conf_key *const *tables,
+		     const char *basedir, struct conf_errors *e);
+void conf_group_copy(struct conf_group *dst, const struct conf_group *src,
+		     const char *domain);
+void conf_group_free(struct conf_group *g);
+int conf_group_apply(struct conf_group *g, const struct conf_file *f,
+		     const char *basedir, int per_domain,
+		     struct conf_errors *e);
+void conf_group_merge(struct conf_group *dst,
+		      const struct conf_group *const *src, unsigned n,
+		      const char *domain);
+
+/* lookups, by key name; a name not in the group's tables is a panic */
+const struct conf_value *conf_get(const struct conf_group *g,
+				  const char *key);
+int conf_bool(const struct conf_group *g, const char *key);
+long long conf_num(const struct conf_group *g, const char *key);
+const char *conf_str(const struct conf_group *g, const char *key);
+char *const *conf_list(const struct conf_group *g, const char *key);
+const struct reply *conf_reply(const struct conf_group *g, const char *key);
+int conf_value_equal(const struct conf_value *a, const struct conf_value *b);
+
+const char *conf_type_name(enum conf_type t);
+char *conf_key_describe(const struct conf_key *k);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * edits - the edit list
+ */
+#include <string.h>
+
+#include "edits.h"
+
+static void
+edit_free(gpointer p)
+{
+	struct edit *ed = p;
+
+	g_free(ed->name);
+	g_free(ed->value);
+	g_free(ed);
+}
+
+void
+edits_init(struct edits *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->list = g_ptr_array_new_with_free_func(edit_free);
+}
+
+void
+edits_free(struct edits *e)
+{
+	if (e->list)
+		g_ptr_array_free(e->list, TRUE);
+	if (e->body)
+		g_bytes_unref(e->body);
+	memset(e, 0, sizeof(*e));
+}
+
+/* edits_safe_value - a copy whose line breaks are all folds (CRLF + WSP);
+ * any other CR or LF becomes a space */
+char *
+edits_safe_value(const char *value)
+{
+	GString *out = g_string_sized_new(strlen(value));
+	const char *p;
+
+	for (p = value; *p; p++) {
+		if (*p == '\r' && p[1] == '\n' && (p[2] == ' ' || p[2] == '\t')) {
+			g_string_append(out, "\r\n");
+			p++;
+		} else if (*p == '\n' && (p[1] == ' ' || p[1] == '\t')) {
+			g_string_append(out, "\r\n");
+		} else if (*p == '\r' || *p == '\n') {
+			g_string_append_c(out, ' ');
+		} else {
+			g_string_append_c(out, *p);
+		}
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* edits_header_name_ok - printable ASCII, no colon, not empty (RFC 5322) */
+int
+edits_header_name_ok(const char *name)
+{
+	const char *p;
+
+	if (name == NULL || *name == 0)
+		return 0;
+	for (p = name; *p; p++)
+		if (*p < 33 || *p > 126 || *p == ':')
+			return 0;
+	return 1;
+}
+
+static struct edit *
+edit_new(struct edits *e, enum edit_kind kind, const char *by)
+{
+	struct edit *ed = g_new0(struct edit, 1);
+
+	ed->kind = kind;
+	ed->by = by;
+	g_ptr_array_add(e->list, ed);
+	return ed;
+}
+
+void
+edits_add_header(struct edits *e, const char *by, const char *name,
+		 const char *value)
+{
+	struct edit *ed = edit_new(e, EDIT_ADD_HEADER, by);
+
+	ed->name = g_strdup(name);
+	ed->value = edits_safe_value(value);
+}
+
+void
+edits_insert_header(struct edits *e, const char *by, int index,
+		    const char *name, const char *value)
+{
+	struct edit *ed = edit_new(e, EDIT_INSERT_HEADER, by);
+
+	ed->name = g_strdup(name);
+	ed->value = edits_safe_value(value);
+	ed->index = index;
+}
+
+void
+edits_change_header(struct edits *e, const char *by, const char *name,
+		    int index, const char *value)
+{
+	struct edit *ed = edit_new(e, EDIT_CHANGE_HEADER, by);
+
+	ed->name = g_strdup(name);
+	ed->value = value ? edits_safe_value(value) : NULL;
+	ed->index = index;
+}
+
+void
+edits_add_rcpt(struct edits *e, const char *by, const char *addr)
+{
+	edit_new(e, EDIT_ADD_RCPT, by)->name = g_strdup(addr);
+}
+
+void
+edits_del_rcpt(struct edits *e, const char *by, const char *addr)
+{
+	edit_new(e, EDIT_DEL_RCPT, by)->name = g_strdup(addr);
+}
+
+void
+edits_change_from(struct edits *e, const char *by, const char *addr)
+{
+	edit_new(e, EDIT_CHANGE_FROM, by)->name = g_strdup(addr);
+}
+
+/* edits_replace_body - the new body (takes a reference); last one wins */
+void
+edits_replace_body(struct edits *e, const char *by, GBytes *body)
+{
+	if (e->body)
+		g_bytes_unref(e->body);
+	e->body = g_bytes_ref(body);
+	e->body_by = by;
+}
+
+unsigned
+edits_count(const struct edits *e)
+{
+	return e->list->len + (e->body != NULL);
+}

@@ -1,0 +1,58 @@
+/*
+ * handler - the interface every handler in milters/ implements
+ *
+ * A handler is a const struct handler: its name (also its group name in
+ * the configuration files), its configuration keys, a load function that
+ * compiles one domain's group into the handler's own immutable config, and
+ * one hook per SMTP stage; a NULL hook means "not interested", and sinkd
+ * then negotiates that stage away with the MTA when no handler wants it.
+ *
+ * A hook returns a verdict.  VERDICT_REJECT and VERDICT_TEMPFAIL come with
+ * a reply, set with handler_refuse(); VERDICT_ERROR means the handler
+ * itself failed, and the chain turns it into the handler's configured
+ * on-error action.  Hooks change nothing directly: edits go to the edit
+ * list they are given.  Hooks run concurrently on many threads: all they
+ * may change is the connection or message they are given.
+ */
+#ifndef SINKD_HANDLER_H
+#define SINKD_HANDLER_H
+
+#include "conf.h"
+#include "edits.h"
+#include "message.h"
+#include "reply.h"
+
+enum verdict {
+	VERDICT_CONTINUE,	/* no objection: next handler */
+	VERDICT_ACCEPT,		/* accept: skip the rest of the chain */
+	VERDICT_REJECT,		/* 5xx, reply set */
+	VERDICT_TEMPFAIL,	/* 4xx, reply set */
+	VERDICT_DISCARD,	/* accept and drop silently */
+	VERDICT_QUARANTINE,	/* hold (the MTA's hold queue) */
+	VERDICT_ERROR,		/* the handler failed: apply its on-error */
+};
+
+/* What a handler needs from the MTA besides its hooks. */
+#define HANDLER_NEEDS_HEADERS	(1u << 0)
+#define HANDLER_NEEDS_BODY	(1u << 1)
+
+struct handler {
+	const char *name;
+	const struct conf_key *keys;	/* NULL-name-terminated */
+	unsigned needs;
+	void *(*load)(const struct conf_group *g, struct conf_errors *e);
+	void (*unload)(void *cfg);
+	enum verdict (*connect)(struct conn *c, const void *cfg);
+	enum verdict (*helo)(struct conn *c, const void *cfg);
+	enum verdict (*envfrom)(struct msg *m, const void *cfg);
+	enum verdict (*envrcpt)(struct msg *m, struct rcpt *r, const void *cfg);
+	enum verdict (*data)(struct msg *m, const void *cfg);
+	enum verdict (*unknown)(struct conn *c, const char *cmd,
+				const void *cfg);
+	enum verdict (*eom)(struct msg *m, struct edits *e, const void *cfg);
+};
+
+enum verdict handler_refuse(struct conn *c, const struct reply *r);
+const char *verdict_name(enum verdict v);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * log - syslog and stderr logging with fixed severities
+ *
+ * A line is formatted once, then written to syslog with the matching
+ * priority and, in the foreground, to stderr as "sinkd: warning: ...".
+ * Postfix's habit of naming the severity in the text is kept, so that a
+ * grep for "warning:" or "fatal:" finds the same lines in both places.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <syslog.h>
+#include <pthread.h>
+
+#include "log.h"
+
+static const char *log_ident = "sinkd";
+static int log_stderr = 1;
+static int log_syslog;
+static int log_debugging;
+static int log_quiet;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* log_open - choose the destinations */
+void
+log_open(const char *ident, int to_stderr, int to_syslog)
+{
+	log_ident = ident;
+	log_stderr = to_stderr;
+	log_syslog = to_syslog;
+	if (to_syslog)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+/* log_set_quiet - drop info lines (sinkd -t keeps stderr for its verdict) */
+void
+log_set_quiet(int on)
+{
+	log_quiet = on;
+}
+
+/* log_set_debug - turn debug lines on or off */
+void
+log_set_debug(int on)
+{
+	log_debugging = on;
+}
+
+/* log_vemit - write one line to every destination */
+static void
+log_vemit(int prio, const char *tag, const char *fmt, va_list ap)
+{
+	char buf[4096];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (log_syslog)
+		syslog(prio, "%s%s", tag, buf);
+	if (log_stderr) {
+		pthread_mutex_lock(&log_lock);
+		fprintf(stderr, "%s: %s%s\n", log_ident, tag, buf);
+		fflush(stderr);
+		pthread_mutex_unlock(&log_lock);
+	}
+}
+
+#define LOG_BODY(prio, tag) do { \
+	va_list ap; \
+	va_start(ap, fmt); \
+	log_vemit((prio), (tag), fmt, ap); \
+	va_end(ap); \
+} while (0)
+
+void
+log_debug(const char *fmt, ...)
+{
+	if (log_debugging)
+		LOG_BODY(LOG_DEBUG, "debug: ");
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	if (!log_quiet)
+		LOG_BODY(LOG_INFO, "");
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	LOG_BODY(LOG_WARNING, "warning: ");
+}
+
+void
+log_error(const char *fmt, ...)
+{
+	LOG_BODY(LOG_ERR, "error: ");
+}
+
+void
+log_fatal(const char *fmt, ...)
+{
+	LOG_BODY(LOG_CRIT, "fatal: ");
+	exit(1);
+}
+
+void
+log_panic(const char *fmt, ...)
+{
+	LOG_BODY(LOG_CRIT, "panic: ");
+	abort();
+}

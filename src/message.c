@@ -1,0 +1,315 @@
+/*
+ * message - connection and message contexts, and the message spool
+ */
+#include <errno.h>
+#include <string.h>
+#include <glib.h>
+
+#include "handler.h"
+#include "log.h"
+#include "message.h"
+#include "policy.h"
+
+/* conn_new - a connection pinned to snap (takes a reference) */
+struct conn *
+conn_new(struct snapshot *snap)
+{
+	struct conn *c = g_new0(struct conn, 1);
+
+	c->snap = snapshot_ref(snap);
+	return c;
+}
+
+void
+conn_free(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->msg)
+		msg_free(c->msg);
+	snapshot_unref(c->snap);
+	reply_clear(&c->reply);
+	g_free(c->client_addr);
+	g_free(c->client_name);
+	g_free(c->helo);
+	g_free(c);
+}
+
+/* conn_set_client - record the client; a NULL address is a local one */
+void
+conn_set_client(struct conn *c, const char *addr, const char *name)
+{
+	g_free(c->client_addr);
+	g_free(c->client_name);
+	c->client_addr = g_strdup(addr);
+	c->client_name = g_strdup(name ? name : "unknown");
+	c->internal = addr == NULL || cidr_list_match(c->snap->internal, addr);
+}
+
+/* conn_macro - an MTA macro such as "i" or "{auth_authen}", or NULL */
+const char *
+conn_macro(struct conn *c, const char *name)
+{
+	return c->macro ? c->macro(c, name) : NULL;
+}
+
+/* addr_strip - an address without angle brackets and surrounding space */
+char *
+addr_strip(const char *addr)
+{
+	const char *p = addr, *end;
+
+	while (*p == ' ')
+		p++;
+	if (*p == '<')
+		p++;
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '>'))
+		end--;
+	return g_strndup(p, end - p);
+}
+
+/* addr_domain - the lower-cased domain of an address, "" when none */
+char *
+addr_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return g_ascii_strdown(at ? at + 1 : "", -1);
+}
+
+static void
+header_free(gpointer p)
+{
+	struct header *h = p;
+
+	g_free(h->name);
+	g_free(h->value);
+	g_free(h);
+}
+
+/* msg_new - start a message; outbound when the client is internal or
+ * authenticated */
+struct msg *
+msg_new(struct conn *c, const char *sender, const char *auth)
+{
+	struct msg *m = g_new0(struct msg, 1);
+	const struct snapshot *s = c->snap;
+
+	m->conn = c;
+	m->queue_id = g_strdup("NOQUEUE");
+	m->sender = addr_strip(sender);
+	m->sender_domain = addr_domain(m->sender);
+	m->auth_user = auth && *auth ? g_strdup(auth) : NULL;
+	m->outbound = c->internal || m->auth_user != NULL;
+	m->mail_policy = m->outbound ? policy_for_domain(s, m->sender_domain)
+		: s->def;
+	m->rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) msg_rcpt_free);
+	m->headers = g_ptr_array_new_with_free_func(header_free);
+	spool_init(&m->spool, conf_str(&s->main, "spool-dir"),
+		   conf_num(&s->main, "body-memory-limit"));
+	edits_init(&m->edits);
+	m->started = g_get_monotonic_time();
+	m->handler_us = g_new0(gint64, s->nchain ? s->nchain : 1);
+	c->msg = m;
+	c->nmsgs++;
+	return m;
+}
+
+/* msg_free - the one exit of a message (end of message or abort) */
+void
+msg_free(struct msg *m)
+{
+	if (m == NULL)
+		return;
+	if (m->conn && m->conn->msg == m)
+		m->conn->msg = NULL;
+	g_ptr_array_free(m->rcpts, TRUE);
+	g_ptr_array_free(m->headers, TRUE);
+	spool_free(&m->spool);
+	edits_free(&m->edits);
+	policy_free(m->merged);
+	g_free(m->handler_us);
+	g_free(m->queue_id);
+	g_free(m->sender);
+	g_free(m->sender_domain);
+	g_free(m->auth_user);
+	g_free(m);
+}
+
+/* msg_rcpt_new - a candidate recipient with its domain's policy */
+struct rcpt *
+msg_rcpt_new(struct msg *m, const char *addr)
+{
+	struct rcpt *r = g_new0(struct rcpt, 1);
+
+	r->addr = addr_strip(addr);
+	r->domain = addr_domain(r->addr);
+	r->policy = policy_for_domain(m->conn->snap, r->domain);
+	return r;
+}
+
+/* msg_rcpt_keep - the chain accepted r: it is now the message's */
+void
+msg_rcpt_keep(struct msg *m, struct rcpt *r)
+{
+	g_ptr_array_add(m->rcpts, r);
+}
+
+void
+msg_rcpt_free(struct rcpt *r)
+{
+	if (r == NULL)
+		return;
+	g_free(r->addr);
+	g_free(r->domain);
+	g_free(r);
+}
+
+/* msg_write - append to the spool unless the message is already too big */
+static int
+msg_write(struct msg *m, const void *data, gsize len)
+{
+	long long max = conf_num(&m->conn->snap->main, "max-message-size");
+
+	m->size += len;
+	if (max > 0 && m->size > (gsize) max)
+		m->too_big = 1;
+	if (m->too_big || m->spool_errno)
+		return 0;
+	if (spool_append(&m->spool, data, len) < 0) {
+		m->spool_errno = errno;
+		log_warn("%s: cannot spool message: %s", m->queue_id,
+			 g_strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* msg_header - one header as received; kept as "name:value\r\n" with any
+ * line break inside value written as CRLF */
+int
+msg_header(struct msg *m, const char *name, const char *value)
+{
+	struct header *h = g_new0(struct header, 1);
+	GString *line = g_string_new(name);
+	const char *p;
+
+	h->name = g_strdup(name);
+	h->value = g_strdup(value);
+	g_ptr_array_add(m->headers, h);
+	g_string_append_c(line, ':');
+	for (p = value; *p; p++) {
+		if (*p == '\r' && p[1] == '\n')
+			continue;
+		if (*p == '\n')
+			g_string_append_c(line, '\r');
+		g_string_append_c(line, *p);
+	}
+	g_string_append(line, "\r\n");
+	msg_write(m, line->str, line->len);
+	g_string_free(line, TRUE);
+	return m->spool_errno ? -1 : 0;
+}
+
+/* msg_end_headers - the empty line between header and body */
+int
+msg_end_headers(struct msg *m)
+{
+	msg_write(m, "\r\n", 2);
+	m->body_offset = m->spool.len;
+	return m->spool_errno ? -1 : 0;
+}
+
+/* msg_body - a chunk of body, as the MTA sends it (CRLF lines) */
+int
+msg_body(struct msg *m, const void *data, gsize len)
+{
+	msg_write(m, data, len);
+	return m->spool_errno ? -1 : 0;
+}
+
+/* msg_data - the whole message as received, or NULL (see errno) */
+const guchar *
+msg_data(struct msg *m, gsize *len)
+{
+	return spool_data(&m->spool, len);
+}
+
+/* msg_policy - the DATA and end-of-message policy: the sender domain's
+ * for outbound mail, the strictest combination of the recipient domains'
+ * for inbound mail.  NULL when it cannot be built. */
+const struct policy *
+msg_policy(struct msg *m)
+{
+	const struct policy **p;
+	guint i;
+
+	if (m->policy)
+		return m->policy;
+	if (m->outbound || m->rcpts->len == 0) {
+		m->policy = m->mail_policy;
+		return m->policy;
+	}
+	p = g_new0(const struct policy *, m->rcpts->len);
+	for (i = 0; i < m->rcpts->len; i++)
+		p[i] = ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->policy;
+	m->policy = policy_combine(m->conn->snap, p, m->rcpts->len, &m->merged);
+	g_free(p);
+	return m->policy;
+}
+
+const char *
+msg_queue_id(const struct msg *m)
+{
+	return m ? m->queue_id : "NOQUEUE";
+}
+
+void
+msg_set_queue_id(struct msg *m, const char *id)
+{
+	if (id && *id) {
+		g_free(m->queue_id);
+		m->queue_id = g_strdup(id);
+	}
+}
+
+/* The variables every template may use (sinkd-policy(5)). */
+const char *const msg_variables[] = {
+	"client_addr", "client_name", "helo", "sender", "sender_domain",
+	"queue_id", "auth_user", "nrcpt", "direction", "policy", NULL,
+};
+
+/* msg_variable - a template variable's value for message m (a tmpl_lookup;
+ * the number is kept in a per-thread buffer) */
+const char *
+msg_variable(const char *name, void *ctx)
+{
+	struct msg *m = ctx;
+	struct conn *c = m->conn;
+	static __thread char num[32];
+
+	if (!strcmp(name, "client_addr"))
+		return c->client_addr ? c->client_addr : "local";
+	if (!strcmp(name, "client_name"))
+		return c->client_name;
+	if (!strcmp(name, "helo"))
+		return c->helo;
+	if (!strcmp(name, "sender"))
+		return m->sender;
+	if (!strcmp(name, "sender_domain"))
+		return m->sender_domain;
+	if (!strcmp(name, "queue_id"))
+		return m->queue_id;
+	if (!strcmp(name, "auth_user"))
+		return m->auth_user;
+	if (!strcmp(name, "nrcpt")) {
+		g_snprintf(num, sizeof(num), "%u", m->rcpts->len);
+		return num;
+	}
+	if (!strcmp(name, "direction"))
+		return m->outbound ? "outbound" : "inbound";
+	if (!strcmp(name, "policy"))
+		return m->policy ? m->policy->domain : m->mail_policy->domain;
+	return NULL;
+}

@@ -1,0 +1,533 @@
+/*
+ * milter - libmilter callbacks onto the handler chain
+ *
+ * Per connection, a struct conn is the private data (smfi_setpriv); per
+ * transaction, conn->msg.  Each callback hands the stage to chain.c and
+ * turns the verdict into an sfsistat and a reply.  At end of message the
+ * edit list is applied in one go: header edits, recipient and sender
+ * edits, then the body replacement as one unbroken run of chunks (Postfix
+ * treats anything between body chunks as a filter error).
+ *
+ * Negotiation asks only for what the chain needs: no HELO, header, body or
+ * unknown-command steps when no handler looks at them, and no replies to
+ * header and body chunks.  DATA is always asked for with a reply: over
+ * TCP, a DATA stage with no reply leaves Postfix's macro packet waiting on
+ * delayed ACK (about 40 ms a message); TCP_NODELAY on the listener does
+ * the rest.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include <libmilter/mfapi.h>
+
+#include "chain.h"
+#include "log.h"
+#include "milter.h"
+#include "policy.h"
+
+static gint in_flight;		/* messages between MAIL FROM and their end */
+static char *unix_path;		/* to remove at exit */
+
+/* What the glue keeps per connection besides struct conn. */
+struct mf {
+	SMFICTX *ctx;
+	unsigned long proto;	/* negotiated SMFIP_* flags */
+};
+
+static struct conn *
+conn_of(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+static const char *
+mf_macro(struct conn *c, const char *name)
+{
+	struct mf *mf = c->mta;
+
+	return smfi_getsymval(mf->ctx, (char *) name);
+}
+
+/* mf_escape - '%' doubled, as smfi_setreply wants */
+static char *
+mf_escape(const char *s)
+{
+	GString *o = g_string_new(NULL);
+
+	for (; *s; s++) {
+		if (*s == '%')
+			g_string_append_c(o, '%');
+		g_string_append_c(o, *s);
+	}
+	return g_string_free(o, FALSE);
+}
+
+/* mf_reply - give the MTA the connection's reply (multi-line allowed) */
+static void
+mf_reply(SMFICTX *ctx, const struct reply *r)
+{
+	char *l[REPLY_MAX_LINES + 1] = {0}, **split;
+	unsigned i;
+
+	if (r->text == NULL)
+		return;
+	split = g_strsplit(r->text, "\n", REPLY_MAX_LINES);
+	for (i = 0; split[i] && i < REPLY_MAX_LINES; i++)
+		l[i] = mf_escape(split[i]);
+	if (i <= 1) {
+		if (smfi_setreply(ctx, (char *) r->code, (char *) r->xcode, l[0]) != MI_SUCCESS)
+			log_warn("smfi_setreply failed for \"%s\"", r->text);
+	} else if (smfi_setmlreply(ctx, r->code, r->xcode, l[0], l[1], l[2], l[3],
+				   l[4], l[5], l[6], l[7], l[8], l[9], l[10], l[11],
+				   l[12], l[13], l[14], l[15], l[16], l[17], l[18],
+				   l[19], l[20], l[21], l[22], l[23], l[24], l[25],
+				   l[26], l[27], l[28], l[29], l[30], l[31],
+				   (char *) NULL) != MI_SUCCESS) {
+		log_warn("smfi_setmlreply failed for \"%s\"", r->text);
+	}
+	for (i = 0; i < REPLY_MAX_LINES; i++)
+		g_free(l[i]);
+	g_strfreev(split);
+}
+
+/* mf_status - a verdict as libmilter wants it */
+static sfsistat
+mf_status(SMFICTX *ctx, struct conn *c, enum verdict v)
+{
+	switch (v) {
+	case VERDICT_REJECT:
+		mf_reply(ctx, &c->reply);
+		return SMFIS_REJECT;
+	case VERDICT_TEMPFAIL:
+		mf_reply(ctx, &c->reply);
+		return SMFIS_TEMPFAIL;
+	case VERDICT_DISCARD:
+		return SMFIS_DISCARD;
+	default:
+		return SMFIS_CONTINUE;
+	}
+}
+
+/* mf_msg_end - the message is over, whichever way */
+static void
+mf_msg_end(struct conn *c)
+{
+	if (c && c->msg) {
+		msg_free(c->msg);
+		g_atomic_int_add(&in_flight, -1);
+	}
+}
+
+static sfsistat
+mf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+	     unsigned long f2, unsigned long f3, unsigned long *pf0,
+	     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct snapshot *s = snapshot_current();
+	struct conn *c;
+	struct mf *mf;
+	unsigned long want = SMFIP_NOEOH, hooks = 0;
+	unsigned i;
+
+	(void) f2;
+	(void) f3;
+	c = conn_new(s);
+	snapshot_unref(s);
+	mf = g_new0(struct mf, 1);
+	mf->ctx = ctx;
+	c->mta = mf;
+	c->macro = mf_macro;
+	smfi_setpriv(ctx, c);
+	for (i = 0; i < s->nchain; i++) {
+		const struct handler *h = s->chain[i];
+
+		hooks |= (h->helo ? 1 : 0) | (h->unknown ? 2 : 0) | (h->connect ? 4 : 0);
+	}
+	if (!(hooks & 1))
+		want |= SMFIP_NOHELO | SMFIP_NR_HELO;
+	if (!(hooks & 2))
+		want |= SMFIP_NOUNKNOWN;
+	if (!(hooks & 4))
+		want |= SMFIP_NR_CONN;
+	if (!(s->needs & (HANDLER_NEEDS_HEADERS | HANDLER_NEEDS_BODY)))
+		want |= SMFIP_NOHDRS;
+	if (!(s->needs & HANDLER_NEEDS_BODY))
+		want |= SMFIP_NOBODY;
+	want |= SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_HDR_LEADSPC;
+	mf->proto = want & f1;
+	*pf0 = (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT | SMFIF_DELRCPT
+		| SMFIF_CHGFROM | SMFIF_CHGBODY | SMFIF_QUARANTINE) & f0;
+	*pf1 = mf->proto;
+	*pf2 = 0;
+	*pf3 = 0;
+	return SMFIS_CONTINUE;
+}
+
+/* mf_noreply - what a step negotiated with SMFIP_NR_* must return */
+static sfsistat
+mf_noreply(struct conn *c, unsigned long flag)
+{
+	return ((struct mf *) c->mta)->proto & flag ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static sfsistat
+mf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	struct conn *c = conn_of(ctx);
+	char addr[INET6_ADDRSTRLEN] = "";
+	const char *a = NULL;
+	enum verdict v;
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	if (sa && sa->sa_family == AF_INET)
+		a = inet_ntop(AF_INET, &((struct sockaddr_in *) sa)->sin_addr, addr, sizeof(addr));
+	else if (sa && sa->sa_family == AF_INET6)
+		a = inet_ntop(AF_INET6, &((struct sockaddr_in6 *) sa)->sin6_addr, addr, sizeof(addr));
+	conn_set_client(c, a, host);
+	v = chain_connect(c);
+	if (v == VERDICT_CONTINUE)
+		return mf_noreply(c, SMFIP_NR_CONN);
+	return mf_status(ctx, c, v);
+}
+
+static sfsistat
+mf_helo(SMFICTX *ctx, char *helo)
+{
+	struct conn *c = conn_of(ctx);
+
+	g_free(c->helo);
+	c->helo = g_strdup(helo);
+	return mf_status(ctx, c, chain_helo(c));
+}
+
+static sfsistat
+mf_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = conn_of(ctx);
+	struct msg *m;
+
+	mf_msg_end(c);
+	m = msg_new(c, argv[0], smfi_getsymval(ctx, "{auth_authen}"));
+	g_atomic_int_inc(&in_flight);
+	msg_set_queue_id(m, smfi_getsymval(ctx, "i"));
+	return mf_status(ctx, c, chain_envfrom(m));
+}
+
+static sfsistat
+mf_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = conn_of(ctx);
+	struct rcpt *r;
+	enum verdict v;
+
+	if (c->msg == NULL)
+		return SMFIS_TEMPFAIL;
+	r = msg_rcpt_new(c->msg, argv[0]);
+	v = chain_envrcpt(c->msg, r);
+	if (v == VERDICT_CONTINUE) {
+		msg_rcpt_keep(c->msg, r);
+	} else {
+		c->msg->rcpts_rejected++;
+		log_info("%s: rcpt=<%s> verdict=%s handler=%s code=%s xcode=%s",
+			 c->msg->queue_id, r->addr, verdict_name(v), c->decided_by,
+			 c->reply.code, c->reply.xcode);
+		msg_rcpt_free(r);
+	}
+	return mf_status(ctx, c, v);
+}
+
+static sfsistat
+mf_data(SMFICTX *ctx)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c->msg == NULL)
+		return SMFIS_TEMPFAIL;
+	msg_set_queue_id(c->msg, smfi_getsymval(ctx, "i"));
+	return mf_status(ctx, c, chain_data(c->msg));
+}
+
+static sfsistat
+mf_unknown(SMFICTX *ctx, const char *cmd)
+{
+	struct conn *c = conn_of(ctx);
+
+	return mf_status(ctx, c, chain_unknown(c, cmd));
+}
+
+static sfsistat
+mf_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c->msg)
+		msg_header(c->msg, name, value);
+	return mf_noreply(c, SMFIP_NR_HDR);
+}
+
+static sfsistat
+mf_eoh(SMFICTX *ctx)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c->msg)
+		msg_end_headers(c->msg);
+	return mf_noreply(c, SMFIP_NR_EOH);
+}
+
+static sfsistat
+mf_body(SMFICTX *ctx, unsigned char *data, size_t len)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c->msg)
+		msg_body(c->msg, data, len);
+	return mf_noreply(c, SMFIP_NR_BODY);
+}
+
+/* mf_apply - the edit list, in order, then the body; -1 on failure */
+static int
+mf_apply(SMFICTX *ctx, struct conn *c, struct edits *e)
+{
+	int lead = ((struct mf *) c->mta)->proto & SMFIP_HDR_LEADSPC;
+	guint i;
+	int rc = MI_SUCCESS;
+
+	for (i = 0; i < e->list->len && rc == MI_SUCCESS; i++) {
+		struct edit *ed = g_ptr_array_index(e->list, i);
+		char *v = ed->value ? g_strconcat(lead ? " " : "", ed->value, NULL) : NULL;
+		char *a = ed->kind >= EDIT_ADD_RCPT ? g_strdup_printf("<%s>", ed->name) : NULL;
+
+		switch (ed->kind) {
+		case EDIT_ADD_HEADER:
+			rc = smfi_addheader(ctx, ed->name, v);
+			break;
+		case EDIT_INSERT_HEADER:
+			rc = smfi_insheader(ctx, ed->index, ed->name, v);
+			break;
+		case EDIT_CHANGE_HEADER:
+			rc = smfi_chgheader(ctx, ed->name, ed->index, v);
+			break;
+		case EDIT_ADD_RCPT:
+			rc = smfi_addrcpt(ctx, a);
+			break;
+		case EDIT_DEL_RCPT:
+			rc = smfi_delrcpt(ctx, a);
+			break;
+		case EDIT_CHANGE_FROM:
+			rc = smfi_chgfrom(ctx, a, NULL);
+			break;
+		}
+		if (rc != MI_SUCCESS)
+			log_error("%s: edit by %s failed (%s %s)", c->msg->queue_id,
+				  ed->by, ed->name, ed->value ? ed->value : "");
+		g_free(v);
+		g_free(a);
+	}
+	if (rc == MI_SUCCESS && e->body) {
+		gsize len;
+		const guchar *b = g_bytes_get_data(e->body, &len);
+
+		rc = smfi_replacebody(ctx, (unsigned char *) b, len);
+		if (rc != MI_SUCCESS)
+			log_error("%s: body replacement by %s failed", c->msg->queue_id,
+				  e->body_by);
+	}
+	return rc == MI_SUCCESS ? 0 : -1;
+}
+
+static sfsistat
+mf_eom(SMFICTX *ctx)
+{
+	struct conn *c = conn_of(ctx);
+	struct msg *m;
+	enum verdict v;
+	sfsistat st;
+
+	if (c == NULL || (m = c->msg) == NULL)
+		return SMFIS_TEMPFAIL;
+	msg_set_queue_id(m, smfi_getsymval(ctx, "i"));
+	v = chain_eom(m);
+	if ((v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE)
+	    && mf_apply(ctx, c, &m->edits) < 0) {
+		reply_set(&c->reply, "451", "4.3.0", "Temporary local problem, try again later");
+		c->decided_by = "sinkd";
+		v = VERDICT_TEMPFAIL;
+	}
+	if (v == VERDICT_QUARANTINE) {
+		char *why = g_strdup_printf("held by %s", c->decided_by);
+
+		if (smfi_quarantine(ctx, why) != MI_SUCCESS) {
+			reply_set(&c->reply, "451", "4.3.0", "Temporary local problem, try again later");
+			v = VERDICT_TEMPFAIL;
+		}
+		g_free(why);
+	}
+	chain_log_message(m, v);
+	st = mf_status(ctx, c, v);
+	mf_msg_end(c);
+	return st;
+}
+
+static sfsistat
+mf_abort(SMFICTX *ctx)
+{
+	mf_msg_end(conn_of(ctx));
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mf_close(SMFICTX *ctx)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	mf_msg_end(c);
+	g_free(c->mta);
+	conn_free(c);
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc mf_desc = {
+	.xxfi_name = "sinkd",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT | SMFIF_DELRCPT
+		| SMFIF_CHGFROM | SMFIF_CHGBODY | SMFIF_QUARANTINE,
+	.xxfi_connect = mf_connect,
+	.xxfi_helo = mf_helo,
+	.xxfi_envfrom = mf_envfrom,
+	.xxfi_envrcpt = mf_envrcpt,
+	.xxfi_header = mf_header,
+	.xxfi_eoh = mf_eoh,
+	.xxfi_body = mf_body,
+	.xxfi_eom = mf_eom,
+	.xxfi_abort = mf_abort,
+	.xxfi_close = mf_close,
+	.xxfi_unknown = mf_unknown,
+	.xxfi_data = mf_data,
+	.xxfi_negotiate = mf_negotiate,
+};
+
+/* nodelay_listeners - TCP_NODELAY on every listening TCP socket we hold:
+ * libmilter does not hand out its descriptor, so look for it */
+static void
+nodelay_listeners(void)
+{
+	int fd, one = 1;
+
+	for (fd = 0; fd < 1024; fd++) {
+		int acc = 0;
+		socklen_t len = sizeof(acc);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 || !acc)
+			continue;
+		if (getsockname(fd, (struct sockaddr *) &ss, &sl) < 0)
+			continue;
+		if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+			log_warn("TCP_NODELAY on the listening socket: %s", strerror(errno));
+	}
+}
+
+/* milter_open - register and open the socket; unix sockets get the
+ * configured mode and owner.  Runs as root, before the privilege drop. */
+int
+milter_open(const struct snapshot *s, unsigned uid, unsigned gid)
+{
+	char *conn = sock_libmilter(&s->socket);
+	mode_t old;
+	int rc;
+
+	smfi_setconn(conn);
+	g_free(conn);
+	if (smfi_register(mf_desc) != MI_SUCCESS) {
+		log_error("smfi_register failed");
+		return -1;
+	}
+	smfi_setbacklog((int) conf_num(&s->main, "backlog"));
+	smfi_settimeout((int) conf_num(&s->main, "timeout"));
+	old = umask(0177);
+	rc = smfi_opensocket(true);
+	umask(old);
+	if (rc != MI_SUCCESS) {
+		log_error("cannot open socket %s", conf_str(&s->main, "socket"));
+		return -1;
+	}
+	if (s->socket.family == AF_UNIX) {
+		unix_path = g_strdup(s->socket.path);
+		if (chmod(unix_path, (mode_t) conf_num(&s->main, "socket-mode")) < 0
+		    || (geteuid() == 0 && chown(unix_path, uid, gid) < 0)) {
+			log_error("socket %s: %s", unix_path, strerror(errno));
+			return -1;
+		}
+	} else {
+		nodelay_listeners();
+	}
+	return 0;
+}
+
+static gpointer
+milter_thread(gpointer unused)
+{
+	(void) unused;
+	if (smfi_main() != MI_SUCCESS)
+		log_error("smfi_main failed");
+	return NULL;
+}
+
+/* milter_start - serve in a thread of its own */
+int
+milter_start(void)
+{
+	GThread *t = g_thread_try_new("milter", milter_thread, NULL, NULL);
+
+	if (t == NULL)
+		return -1;
+	g_thread_unref(t);
+	return 0;
+}
+
+/* milter_stop - stop accepting, then wait up to timeout for messages in
+ * flight to finish */
+void
+milter_stop(unsigned timeout)
+{
+	gint64 end = g_get_monotonic_time() + (gint64) timeout * G_USEC_PER_SEC;
+	int n;
+
+	smfi_stop();
+	while ((n = g_atomic_int_get(&in_flight)) > 0 && g_get_monotonic_time() < end)
+		g_usleep(50000);
+	if (n > 0)
+		log_warn("stopping with %d message(s) in flight; the MTA will retry them", n);
+	if (unix_path)
+		unlink(unix_path);
+}
+
+/* milter_log_mta_config - the lines to paste into Postfix and Sendmail */
+void
+milter_log_mta_config(const struct snapshot *s)
+{
+	char *pf = sock_postfix(&s->socket), *sm = sock_sendmail(&s->socket);
+
+	log_info("Postfix main.cf: smtpd_milters = %s", pf);
+	log_info("Postfix main.cf: non_smtpd_milters = %s", pf);
+	log_info("Postfix main.cf: milter_default_action = tempfail");
+	log_info("Postfix main.cf: milter_protocol = 6");
+	log_info("Sendmail .mc: INPUT_MAIL_FILTER(`sinkd', `S=%s, F=T, T=C:10s;S:30s;R:30s;E:5m')", sm);
+	g_free(pf);
+	g_free(sm);
+}

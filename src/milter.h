@@ -1,0 +1,20 @@
+/*
+ * milter - the libmilter glue: the only file that calls smfi_*()
+ *
+ * milter_open() registers the callbacks and opens the listening socket
+ * (as root, before privileges are dropped); milter_start() runs
+ * smfi_main() in a thread of its own, so that the main thread can take
+ * SIGHUP and SIGTERM; milter_stop() stops accepting connections and waits
+ * up to a bound for the messages in flight.
+ */
+#ifndef SINKD_MILTER_H
+#define SINKD_MILTER_H
+
+struct snapshot;
+
+int milter_open(const struct snapshot *s, unsigned uid, unsigned gid);
+int milter_start(void);
+void milter_stop(unsigned timeout_seconds);
+void milter_log_mta_config(const struct snapshot *s);
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * offline - the chain on one message from standard input
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include <gmime/gmime.h>
+
+#include "chain.h"
+#include "log.h"
+#include "offline.h"
+#include "policy.h"
+
+struct offline {
+	const struct offline_args *args;
+	struct msg *m;
+};
+
+static const char *
+off_macro(struct conn *c, const char *name)
+{
+	struct offline *o = c->mta;
+
+	if (!strcmp(name, "i"))
+		return o->m ? o->m->queue_id : NULL;
+	if (!strcmp(name, "{auth_authen}"))
+		return o->args->auth;
+	return NULL;
+}
+
+/* read_all - standard input, whole */
+static GByteArray *
+read_all(FILE *in)
+{
+	GByteArray *b = g_byte_array_new();
+	guchar buf[65536];
+	size_t n;
+
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		g_byte_array_append(b, buf, n);
+	return b;
+}
+
+/* to_crlf - every line ending made CRLF, as on the wire */
+static GByteArray *
+to_crlf(const guchar *p, gsize len)
+{
+	GByteArray *o = g_byte_array_sized_new(len + len / 32 + 2);
+	gsize i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			g_byte_array_append(o, (const guchar *) "\r", 1);
+		g_byte_array_append(o, &p[i], 1);
+	}
+	return o;
+}
+
+/* feed_message - header fields and body, as an MTA passes them */
+static void
+feed_message(struct msg *m, GByteArray *wire)
+{
+	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *) wire->data, wire->len);
+	GMimeParser *p = g_mime_parser_new_with_stream(st);
+	GMimeMessage *msg;
+	gint64 end = -1;
+	gsize body = wire->len;
+
+	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+	msg = g_mime_parser_construct_message(p, NULL);
+	if (msg) {
+		GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+		int i, n = g_mime_header_list_get_count(hl);
+
+		for (i = 0; i < n; i++) {
+			GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+			const char *raw = g_mime_header_get_raw_value(h);
+			size_t len = strlen(raw);
+			char *v;
+
+			while (len && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))
+				len--;
+			v = g_strndup(raw, len);
+			msg_header(m, g_mime_header_get_name(h), v);
+			g_free(v);
+		}
+		end = g_mime_parser_get_headers_end(p);
+		g_object_unref(msg);
+	}
+	msg_end_headers(m);
+	if (end >= 0) {
+		body = (gsize) end;
+		if (body + 2 <= wire->len && !memcmp(wire->data + body, "\r\n", 2))
+			body += 2;
+	}
+	msg_body(m, wire->data + body, wire->len - body);
+	m->size = wire->len;
+	g_object_unref(p);
+	g_object_unref(st);
+}
+
+/* apply_headers - the edit list on a copy of the header fields */
+static GPtrArray *
+apply_headers(struct msg *m)
+{
+	GPtrArray *h = g_ptr_array_new_with_free_func(g_free);
+	guint i, j;
+
+	for (i = 0; i < m->headers->len; i++) {
+		struct header *x = g_ptr_array_index(m->headers, i);
+
+		g_ptr_array_add(h, g_strdup_printf("%s:%s", x->name, x->value));
+	}
+	for (i = 0; i < m->edits.list->len; i++) {
+		struct edit *e = g_ptr_array_index(m->edits.list, i);
+		size_t nl = e->name ? strlen(e->name) : 0;
+		int seen = 0;
+
+		switch (e->kind) {
+		case EDIT_ADD_HEADER:
+			g_ptr_array_add(h, g_strdup_printf("%s: %s", e->name, e->value));
+			break;
+		case EDIT_INSERT_HEADER:
+			g_ptr_array_insert(h, MIN((guint) e->index, h->len),
+					   g_strdup_printf("%s: %s", e->name, e->value));
+			break;
+		case EDIT_CHANGE_HEADER:
+			for (j = 0; j < h->len; j++) {
+				const char *l = g_ptr_array_index(h, j);
+
+				if (g_ascii_strncasecmp(l, e->name, nl) || l[nl] != ':'
+				    || ++seen != e->index)
+					continue;
+				if (e->value)
+					g_ptr_array_index(h, j) = g_strdup_printf("%s: %s", e->name, e->value);
+				else
+					g_ptr_array_remove_index(h, j);
+				if (e->value)
+					g_free((char *) l);
+				break;
+			}
+			if (e->value && j == h->len)
+				g_ptr_array_add(h, g_strdup_printf("%s: %s", e->name, e->value));
+			break;
+		default:
+			break;
+		}
+	}
+	return h;
+}
+
+/* write_result - the message with edits applied, in the input's endings */
+static void
+write_result(struct msg *m, GByteArray *in, GByteArray *wire, int lf_only)
+{
+	GByteArray *out = g_byte_array_new();
+	GPtrArray *h;
+	gsize len, i;
+	const guchar *data;
+
+	if (edits_count(&m->edits) == 0) {
+		fwrite(in->data, 1, in->len, stdout);
+		g_byte_array_free(out, TRUE);
+		return;
+	}
+	h = apply_headers(m);
+	for (i = 0; i < h->len; i++) {
+		const char *l = g_ptr_array_index(h, i);
+
+		g_byte_array_append(out, (const guchar *) l, strlen(l));
+		g_byte_array_append(out, (const guchar *) "\r\n", 2);
+	}
+	g_byte_array_append(out, (const guchar *) "\r\n", 2);
+	if (m->edits.body) {
+		data = g_bytes_get_data(m->edits.body, &len);
+		g_byte_array_append(out, data, len);
+	} else {
+		data = msg_data(m, &len);
+		if (data && len > m->body_offset)
+			g_byte_array_append(out, data + m->body_offset, len - m->body_offset);
+	}
+	(void) wire;
+	for (i = 0; i < out->len; i++) {
+		if (lf_only && out->data[i] == '\r' && i + 1 < out->len && out->data[i + 1] == '\n')
+			continue;
+		putchar(out->data[i]);
+	}
+	g_ptr_array_free(h, TRUE);
+	g_byte_array_free(out, TRUE);
+}
+
+/* quote - text="..." safe on one line */
+static char *
+quote(const char *s)
+{
+	GString *o = g_string_new("\"");
+
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			g_string_append_c(o, '\\');
+		if (*s == '\n')
+			g_string_append(o, "\\n");
+		else
+			g_string_append_c(o, *s);
+	}
+	g_string_append_c(o, '"');
+	return g_string_free(o, FALSE);
+}
+
+/* envelope - the sender and recipients after edits */
+static char *
+envelope(struct msg *m)
+{
+	GPtrArray *r = g_ptr_array_new_with_free_func(g_free);
+	const char *from = m->sender;
+	GString *o = g_string_new(NULL);
+	guint i, j;
+
+	for (i = 0; i < m->rcpts->len; i++)
+		g_ptr_array_add(r, g_strdup(((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr));
+	for (i = 0; i < m->edits.list->len; i++) {
+		struct edit *e = g_ptr_array_index(m->edits.list, i);
+
+		if (e->kind == EDIT_ADD_RCPT)
+			g_ptr_array_add(r, g_strdup(e->name));
+		else if (e->kind == EDIT_CHANGE_FROM)
+			from = e->name;
+		else if (e->kind == EDIT_DEL_RCPT)
+			for (j = 0; j < r->len; j++)
+				if (!g_ascii_strcasecmp(g_ptr_array_index(r, j), e->name)) {
+					g_ptr_array_remove_index(r, j);
+					break;
+				}
+	}
+	g_string_append_printf(o, "from=<%s> rcpts=", from);
+	for (i = 0; i < r->len; i++)
+		g_string_append_printf(o, "%s<%s>", i ? "," : "", (char *) g_ptr_array_index(r, i));
+	g_ptr_array_free(r, TRUE);
+	return g_string_free(o, FALSE);
+}
+
+/* report - the verdict line on standard error */
+static void
+report(struct conn *c, struct msg *m, enum verdict v)
+{
+	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
+	char *text = quote(c->reply.text), *env = m ? envelope(m) : g_strdup("");
+
+	if (refused)
+		fprintf(stderr, "verdict=%s code=%s xcode=%s handler=%s text=%s",
+			verdict_name(v), c->reply.code, c->reply.xcode,
+			c->decided_by, text);
+	else if (v == VERDICT_CONTINUE)
+		fprintf(stderr, "verdict=accept");
+	else
+		fprintf(stderr, "verdict=%s handler=%s", verdict_name(v), c->decided_by);
+	fprintf(stderr, " edits=%u", m ? edits_count(&m->edits) : 0);
+	if (m && m->rcpts_rejected)
+		fprintf(stderr, " rcpts-rejected=%u", m->rcpts_rejected);
+	fprintf(stderr, " %s\n", env);
+	g_free(text);
+	g_free(env);
+}
+
+/* offline_run - returns the exit status */
+int
+offline_run(struct snapshot *s, const struct offline_args *a)
+{
+	struct offline o = {.args = a};
+	struct conn *c = conn_new(s);
+	struct msg *m = NULL;
+	GByteArray *in, *wire;
+	char *ip = NULL, *helo = NULL;
+	enum verdict v = VERDICT_CONTINUE;
+	int lf_only;
+	guint i;
+
+	c->mta = &o;
+	c->macro = off_macro;
+	if (a->client) {
+		const char *comma = strchr(a->client, ',');
+
+		ip = comma ? g_strndup(a->client, comma - a->client) : g_strdup(a->client);
+		helo = comma ? g_strdup(comma + 1) : NULL;
+	}
+	in = read_all(stdin);
+	wire = to_crlf(in->data, in->len);
+	lf_only = memchr(in->data, '\r', in->len) == NULL;
+	conn_set_client(c, ip, ip ? "unknown" : "localhost");
+	v = chain_connect(c);
+	if (v == VERDICT_CONTINUE && helo) {
+		c->helo = g_strdup(helo);
+		v = chain_helo(c);
+	}
+	if (v == VERDICT_CONTINUE) {
+		m = o.m = msg_new(c, a->sender ? a->sender : "", a->auth);
+		g_free(m->queue_id);
+		m->queue_id = g_strdup("OFFLINE");
+		v = chain_envfrom(m);
+	}
+	for (i = 0; v == VERDICT_CONTINUE && a->rcpts && a->rcpts[i]; i++) {
+		struct rcpt *r = msg_rcpt_new(m, a->rcpts[i]);
+		enum verdict rv = chain_envrcpt(m, r);
+
+		if (rv == VERDICT_CONTINUE) {
+			msg_rcpt_keep(m, r);
+		} else {
+			m->rcpts_rejected++;
+			msg_rcpt_free(r);
+			if (rv != VERDICT_REJECT && rv != VERDICT_TEMPFAIL)
+				v = rv;
+			else if (m->rcpts->len == 0 && a->rcpts[i + 1] == NULL)
+				v = rv;
+		}
+	}
+	if (v == VERDICT_CONTINUE)
+		v = chain_data(m);
+	if (v == VERDICT_CONTINUE) {
+		feed_message(m, wire);
+		v = chain_eom(m);
+	}
+	if (m && m->rcpts->len == 0 && m->rcpts_rejected == 0 && v == VERDICT_CONTINUE)
+		log_warn("no recipients (-R)");
+	if (v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE)
+		write_result(m, in, wire, lf_only);
+	fflush(stdout);
+	report(c, m, v);
+	if (m)
+		chain_log_message(m, v);
+	g_byte_array_free(in, TRUE);
+	g_byte_array_free(wire, TRUE);
+	g_free(ip);
+	g_free(helo);
+	conn_free(c);
+	return 0;
+}

@@ -1,0 +1,27 @@
+/*
+ * offline - sinkd -t: one message through the chain, no MTA
+ *
+ * The message is read from standard input (LF or CRLF lines), made CRLF
+ * as an MTA would send it, split into header fields by GMime's parser and
+ * fed to the very chain functions the milter glue calls, stage by stage.
+ * The result goes to standard output: the input byte for byte when no
+ * handler changed anything, else the message with every edit applied (in
+ * the input's line ending).  One line on standard error starts with
+ * "verdict=" and carries key=value pairs: code, xcode, handler and text
+ * for a refusal, edits, and the final envelope (from, rcpts).
+ */
+#ifndef SINKD_OFFLINE_H
+#define SINKD_OFFLINE_H
+
+struct snapshot;
+
+struct offline_args {
+	const char *sender;	/* -F */
+	char **rcpts;		/* -R, repeatable */
+	const char *client;	/* -C ip[,helo] */
+	const char *auth;	/* -A */
+};
+
+int offline_run(struct snapshot *s, const struct offline_args *a);
+
+#endif

@@ -1,0 +1,514 @@
+/*
+ * policy - load, check, combine and swap configuration snapshots
+ */
+#include <sys/stat.h>
+#include <ctype.h>
+#include <string.h>
+#include <glib.h>
+
+#include "handler.h"
+#include "log.h"
+#include "policy.h"
+
+#define MERGED_CACHE_MAX 256	/* combined inbound policies kept */
+
+static const char *const on_error_values[] = {"reject", "tempfail", "accept", NULL};
+
+/* The [sinkd] group.  sinkd.conf(5) documents each key; t/ checks it does. */
+const struct conf_key sinkd_main_keys[] = {
+	{"socket", CONF_SOCKET, "inet:8890@127.0.0.1", .flags = CONF_RESTART,
+	 .doc = "where sinkd listens: unix:/path, inet:port@host, inet:host:port or inet6:..."},
+	{"socket-mode", CONF_MODE, "0660", .flags = CONF_RESTART,
+	 .doc = "permissions of a unix socket"},
+	{"user", CONF_STRING, "sinkd", .flags = CONF_RESTART,
+	 .doc = "unprivileged user sinkd runs as after opening its socket"},
+	{"group", CONF_STRING, "", .flags = CONF_RESTART,
+	 .doc = "group sinkd runs as and that owns a unix socket; empty: the user's primary group"},
+	{"allow-root", CONF_BOOL, "no", .flags = CONF_RESTART,
+	 .doc = "keep running as root when user is root (not recommended)"},
+	{"internal-hosts", CONF_CIDRS, "127.0.0.0/8, ::1",
+	 .doc = "clients whose mail is outbound (the sender domain's policy applies)"},
+	{"domains-dir", CONF_PATH, "domains",
+	 .doc = "directory of default.conf and <domain>.conf policy files"},
+	{"spool-dir", CONF_PATH, "/var/spool/sinkd",
+	 .doc = "where message bodies over body-memory-limit are kept (unlinked files)"},
+	{"chain", CONF_LIST, "protocol",
+	 .doc = "handlers to run, in order"},
+	{"backlog", CONF_INT, "128", 1, 65535, .flags = CONF_RESTART,
+	 .doc = "listen(2) backlog of the socket"},
+	{"timeout", CONF_TIME, "7210", 1, 86400, .flags = CONF_RESTART,
+	 .doc = "how long to wait for the MTA before dropping a connection"},
+	{"max-message-size", CONF_SIZE, "50m", 0, 1LL << 40,
+	 .doc = "larger messages are refused with 552 5.3.4; 0: no limit"},
+	{"body-memory-limit", CONF_SIZE, "1m", 0, 1LL << 30,
+	 .doc = "a message larger than this is kept in a file in spool-dir"},
+	{"shutdown-timeout", CONF_TIME, "30s", 0, 3600,
+	 .doc = "on SIGTERM, how long messages in flight may take to finish"},
+	{"debug", CONF_BOOL, "no",
+	 .doc = "log debug lines"},
+	{NULL},
+};
+
+/* Keys every handler group has. */
+const struct conf_key sinkd_common_keys[] = {
+	{"on-error", CONF_ENUM, "tempfail", .values = on_error_values,
+	 .merge = MERGE_ENUM,
+	 .doc = "what a failure of the handler itself means: tempfail, reject or accept"},
+	{NULL},
+};
+
+G_LOCK_DEFINE_STATIC(current);
+static struct snapshot *current;
+
+/* handler_tables - the key tables of a handler's group */
+static void
+handler_tables(const struct handler *h, const struct conf_key *t[3])
+{
+	t[0] = sinkd_common_keys;
+	t[1] = h->keys;
+	t[2] = NULL;
+}
+
+void
+policy_free(struct policy *p)
+{
+	const struct snapshot *s;
+	unsigned i;
+
+	if (p == NULL)
+		return;
+	s = p->snap;
+	for (i = 0; p->cfg && i < s->nchain; i++)
+		if (p->cfg[i] && s->chain[i]->unload)
+			s->chain[i]->unload(p->cfg[i]);
+	for (i = 0; p->groups && i < s->nregistry; i++)
+		conf_group_free(&p->groups[i]);
+	g_free(p->groups);
+	g_free(p->cfg);
+	g_free(p->domain);
+	g_free(p);
+}
+
+/* policy_compile - run each chained handler's load; errors counted */
+static int
+policy_compile(struct policy *p, struct conf_errors *e)
+{
+	const struct snapshot *s = p->snap;
+	unsigned i, before = e->msgs->len;
+
+	p->cfg = g_new0(void *, s->nchain);
+	for (i = 0; i < s->nchain; i++) {
+		const struct handler *h = s->chain[i];
+
+		if (h->load == NULL)
+			continue;
+		p->cfg[i] = h->load(&p->groups[s->chain_reg[i]], e);
+		if (p->cfg[i] == NULL && e->msgs->len == before)
+			conf_errorf(e, "%s: handler %s failed to load its policy",
+				    p->domain, h->name);
+	}
+	return e->msgs->len == before ? 0 : -1;
+}
+
+/* policy_from - a policy inheriting parent's groups, overlaid with f */
+static struct policy *
+policy_from(struct snapshot *s, const struct policy *parent,
+	    const char *domain, const struct conf_file *f, int per_domain,
+	    struct conf_errors *e)
+{
+	struct policy *p = g_new0(struct policy, 1);
+	char **groups;
+	unsigned i, j;
+
+	p->domain = g_strdup(domain);
+	p->snap = s;
+	p->groups = g_new0(struct conf_group, s->nregistry);
+	for (i = 0; i < s->nregistry; i++) {
+		conf_group_copy(&p->groups[i], &parent->groups[i], p->domain);
+		conf_group_apply(&p->groups[i], f, s->conf_dir, per_domain, e);
+	}
+	groups = conf_file_groups(f);
+	for (j = 0; groups[j]; j++) {
+		for (i = 0; i < s->nregistry; i++)
+			if (!strcmp(groups[j], s->registry[i]->name))
+				break;
+		if (i == s->nregistry)
+			conf_errorf(e, "%s:%d: [%s]: unknown group in a policy file (handlers: %s)",
+				    conf_file_path(f), conf_file_group_line(f, groups[j]),
+				    groups[j], "see sinkd-policy(5)");
+	}
+	g_strfreev(groups);
+	return p;
+}
+
+/* domain_name_ok - a plausible domain name for a policy file */
+static int
+domain_name_ok(const char *d)
+{
+	const char *p;
+
+	if (*d == 0 || *d == '.' || strstr(d, ".."))
+		return 0;
+	for (p = d; *p; p++)
+		if (!isalnum((unsigned char) *p) && *p != '.' && *p != '-')
+			return 0;
+	return 1;
+}
+
+/* load_domains - default.conf, then one policy per <domain>.conf */
+static void
+load_domains(struct snapshot *s, struct policy *base, struct conf_errors *e)
+{
+	const char *dir = conf_str(&s->main, "domains-dir");
+	GError *err = NULL;
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	const char *name;
+	char *path;
+	struct conf_file *f;
+	GDir *d;
+	guint i;
+
+	d = g_dir_open(dir, 0, &err);
+	if (d == NULL) {
+		conf_key_error(e, &s->main, "domains-dir", "cannot open %s: %s",
+			       dir, err->message);
+		g_error_free(err);
+		s->def = base;
+		return;
+	}
+	while ((name = g_dir_read_name(d)) != NULL)
+		if (g_str_has_suffix(name, ".conf") && name[0] != '.')
+			g_ptr_array_add(names, g_strdup(name));
+	g_dir_close(d);
+	g_ptr_array_sort(names, (GCompareFunc) g_strcmp0);
+
+	path = g_build_filename(dir, "default.conf", NULL);
+	s->def = base;
+	if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+		if ((f = conf_file_read(path, e)) != NULL) {
+			if (conf_file_has_group(f, "sinkd"))
+				conf_errorf(e, "%s:%d: [sinkd]: belongs in sinkd.conf, not in a policy file",
+					    path, conf_file_group_line(f, "sinkd"));
+			s->def = policy_from(s, base, "default", f, 0, e);
+			policy_free(base);
+			conf_file_free(f);
+		}
+	}
+	g_free(path);
+
+	for (i = 0; i < names->len; i++) {
+		char *file = g_ptr_array_index(names, i), *domain;
+
+		if (!strcmp(file, "default.conf"))
+			continue;
+		domain = g_ascii_strdown(file, strlen(file) - 5);
+		path = g_build_filename(dir, file, NULL);
+		if (!domain_name_ok(domain)) {
+			conf_errorf(e, "%s: file name is not <domain>.conf", path);
+		} else if ((f = conf_file_read(path, e)) != NULL) {
+			if (conf_file_has_group(f, "sinkd"))
+				conf_errorf(e, "%s:%d: [sinkd]: belongs in sinkd.conf, not in a policy file",
+					    path, conf_file_group_line(f, "sinkd"));
+			g_hash_table_replace(s->domains, g_strdup(domain),
+					     policy_from(s, s->def, domain, f, 1, e));
+			conf_file_free(f);
+		}
+		g_free(path);
+		g_free(domain);
+	}
+	g_ptr_array_free(names, TRUE);
+}
+
+/* resolve_chain - chain names to handlers */
+static void
+resolve_chain(struct snapshot *s, struct conf_errors *e)
+{
+	char *const *names = conf_list(&s->main, "chain");
+	unsigned i, j, n = names ? g_strv_length((char **) names) : 0;
+
+	s->chain = g_new0(const struct handler *, n + 1);
+	s->chain_reg = g_new0(unsigned, n + 1);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < s->nregistry; j++)
+			if (!strcmp(names[i], s->registry[j]->name))
+				break;
+		if (j == s->nregistry) {
+			GString *all = g_string_new(NULL);
+
+			for (j = 0; j < s->nregistry; j++)
+				g_string_append_printf(all, "%s%s", j ? ", " : "",
+						       s->registry[j]->name);
+			conf_key_error(e, &s->main, "chain", "unknown handler \"%s\" (known: %s)",
+				       names[i], all->str);
+			g_string_free(all, TRUE);
+			continue;
+		}
+		for (unsigned k = 0; k < s->nchain; k++)
+			if (s->chain[k] == s->registry[j])
+				conf_key_error(e, &s->main, "chain", "handler \"%s\" listed twice",
+					       names[i]);
+		s->chain_reg[s->nchain] = j;
+		s->chain[s->nchain++] = s->registry[j];
+		s->needs |= s->registry[j]->needs;
+	}
+}
+
+/* check_groups - every group of sinkd.conf is [sinkd] or a handler's */
+static void
+check_groups(struct snapshot *s, const struct conf_file *f,
+	     struct conf_errors *e)
+{
+	char **groups = conf_file_groups(f);
+	unsigned i, j;
+
+	for (j = 0; groups[j]; j++) {
+		if (!strcmp(groups[j], "sinkd"))
+			continue;
+		for (i = 0; i < s->nregistry; i++)
+			if (!strcmp(groups[j], s->registry[i]->name))
+				break;
+		if (i == s->nregistry)
+			conf_errorf(e, "%s:%d: [%s]: unknown group (neither [sinkd] nor a handler)",
+				    conf_file_path(f), conf_file_group_line(f, groups[j]),
+				    groups[j]);
+	}
+	g_strfreev(groups);
+}
+
+static void
+snapshot_free(struct snapshot *s)
+{
+	if (s->domains)
+		g_hash_table_destroy(s->domains);
+	if (s->merged)
+		g_hash_table_destroy(s->merged);
+	policy_free(s->def);
+	g_mutex_clear(&s->merge_lock);
+	conf_group_free(&s->main);
+	sock_free(&s->socket);
+	cidr_list_free(s->internal);
+	g_free(s->chain);
+	g_free(s->chain_reg);
+	g_free(s->conf_path);
+	g_free(s->conf_dir);
+	g_free(s);
+}
+
+/* snapshot_load - read and check everything; NULL when e has errors */
+struct snapshot *
+snapshot_load(const char *path, const struct handler *const *registry,
+	      struct conf_errors *e)
+{
+	static const struct conf_key *main_tables[] = {sinkd_main_keys, NULL};
+	struct snapshot *s = g_new0(struct snapshot, 1);
+	struct conf_file *f;
+	struct policy *base;
+	const char *bad = NULL, *why = NULL;
+	unsigned before = e->msgs->len, i;
+	GHashTableIter it;
+	gpointer v;
+
+	s->refs = 1;
+	s->registry = registry;
+	while (registry[s->nregistry])
+		s->nregistry++;
+	s->conf_path = g_strdup(path);
+	s->conf_dir = g_path_get_dirname(path);
+	g_mutex_init(&s->merge_lock);
+	s->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   (GDestroyNotify) policy_free);
+	s->merged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					  (GDestroyNotify) policy_free);
+	conf_group_init(&s->main, "sinkd", "default", main_tables, s->conf_dir, e);
+	f = conf_file_read(path, e);
+	if (f == NULL)
+		goto fail;
+	check_groups(s, f, e);
+	conf_group_apply(&s->main, f, s->conf_dir, 0, e);
+	if (sock_parse(conf_str(&s->main, "socket"), &s->socket, &why) < 0)
+		conf_key_error(e, &s->main, "socket", "%s", why);
+	s->internal = cidr_list_parse((char **) conf_list(&s->main, "internal-hosts"),
+				      &bad, &why);
+	resolve_chain(s, e);
+
+	base = g_new0(struct policy, 1);
+	base->domain = g_strdup("default");
+	base->snap = s;
+	base->groups = g_new0(struct conf_group, s->nregistry);
+	for (i = 0; i < s->nregistry; i++) {
+		const struct conf_key *t[3];
+
+		handler_tables(registry[i], t);
+		conf_group_init(&base->groups[i], registry[i]->name, base->domain,
+				t, s->conf_dir, e);
+		conf_group_apply(&base->groups[i], f, s->conf_dir, 0, e);
+	}
+	conf_file_free(f);
+	load_domains(s, base, e);
+	if (e->msgs->len != before)
+		goto fail;
+	if (policy_compile(s->def, e) < 0)
+		goto fail;
+	g_hash_table_iter_init(&it, s->domains);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		policy_compile(v, e);
+	if (e->msgs->len != before)
+		goto fail;
+	return s;
+fail:
+	snapshot_free(s);
+	return NULL;
+}
+
+struct snapshot *
+snapshot_ref(struct snapshot *s)
+{
+	g_atomic_int_inc(&s->refs);
+	return s;
+}
+
+void
+snapshot_unref(struct snapshot *s)
+{
+	if (s && g_atomic_int_dec_and_test(&s->refs))
+		snapshot_free(s);
+}
+
+/* snapshot_install - make s the live snapshot (takes over the caller's ref) */
+void
+snapshot_install(struct snapshot *s)
+{
+	struct snapshot *old;
+
+	G_LOCK(current);
+	old = current;
+	current = s;
+	G_UNLOCK(current);
+	snapshot_unref(old);
+}
+
+/* snapshot_current - a reference to the live snapshot */
+struct snapshot *
+snapshot_current(void)
+{
+	struct snapshot *s;
+
+	G_LOCK(current);
+	s = current ? snapshot_ref(current) : NULL;
+	G_UNLOCK(current);
+	return s;
+}
+
+/* policy_for_domain - the domain's, a parent domain's, or the default */
+const struct policy *
+policy_for_domain(const struct snapshot *s, const char *domain)
+{
+	const char *d = domain;
+	const struct policy *p;
+
+	while (d && *d) {
+		if ((p = g_hash_table_lookup(s->domains, d)) != NULL)
+			return p;
+		d = strchr(d, '.');
+		if (d)
+			d++;
+	}
+	return s->def;
+}
+
+/* policy_combine - the strictest combination of n policies; NULL when it
+ * cannot be built (the caller tempfails).  *owned is set when the result
+ * is not cached and must be freed with the message. */
+const struct policy *
+policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
+	       struct policy **owned)
+{
+	GPtrArray *names = g_ptr_array_new();
+	const struct policy **uniq = g_new0(const struct policy *, n);
+	struct conf_errors e;
+	struct policy *m = NULL;
+	unsigned i, j, nu = 0;
+	char *key;
+
+	*owned = NULL;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nu; j++)
+			if (uniq[j] == p[i])
+				break;
+		if (j == nu)
+			uniq[nu++] = p[i];
+	}
+	if (nu == 1) {
+		const struct policy *only = uniq[0];
+
+		g_free(uniq);
+		g_ptr_array_free(names, TRUE);
+		return only;
+	}
+	for (i = 0; i < nu; i++)
+		g_ptr_array_add(names, uniq[i]->domain);
+	g_ptr_array_add(names, NULL);
+	key = g_strjoinv(",", (char **) names->pdata);
+	g_mutex_lock(&s->merge_lock);
+	m = g_hash_table_lookup(s->merged, key);
+	g_mutex_unlock(&s->merge_lock);
+	if (m)
+		goto done;
+
+	m = g_new0(struct policy, 1);
+	m->domain = g_strdup(key);
+	m->snap = s;
+	m->groups = g_new0(struct conf_group, s->nregistry);
+	for (i = 0; i < s->nregistry; i++) {
+		const struct conf_group **src = g_new0(const struct conf_group *, nu);
+
+		for (j = 0; j < nu; j++)
+			src[j] = &uniq[j]->groups[i];
+		conf_group_merge(&m->groups[i], src, nu, m->domain);
+		g_free(src);
+	}
+	conf_errors_init(&e);
+	if (policy_compile(m, &e) < 0) {
+		log_error("cannot combine policies %s: %s", key,
+			  (char *) g_ptr_array_index(e.msgs, 0));
+		policy_free(m);
+		m = NULL;
+	} else {
+		g_mutex_lock(&s->merge_lock);
+		if (g_hash_table_lookup(s->merged, key)) {
+			policy_free(m);
+			m = g_hash_table_lookup(s->merged, key);
+		} else if (g_hash_table_size(s->merged) < MERGED_CACHE_MAX) {
+			g_hash_table_insert(s->merged, g_strdup(key), m);
+		} else {
+			*owned = m;
+		}
+		g_mutex_unlock(&s->merge_lock);
+	}
+	conf_errors_free(&e);
+done:
+	g_free(key);
+	g_free(uniq);
+	g_ptr_array_free(names, TRUE);
+	return m;
+}
+
+/* policy_group - the key group of the handler at a chain position */
+const struct conf_group *
+policy_group(const struct policy *p, unsigned chainpos)
+{
+	return &p->groups[p->snap->chain_reg[chainpos]];
+}
+
+/* policy_handler_cfg - handler h's compiled config in policy p, or NULL
+ * when h is not in the chain */
+const void *
+policy_handler_cfg(const struct policy *p, const struct handler *h)
+{
+	unsigned i;
+
+	for (i = 0; i < p->snap->nchain; i++)
+		if (p->snap->chain[i] == h)
+			return p->cfg[i];
+	return NULL;
+}

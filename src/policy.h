@@ -1,0 +1,81 @@
+/*
+ * policy - configuration snapshots and per-domain policy
+ *
+ * A snapshot is everything sinkd.conf and the domains directory say,
+ * loaded, checked and compiled: the [sinkd] settings, the handler chain,
+ * the default policy and one policy per domain file.  It is immutable and
+ * reference-counted; snapshot_current() hands out a reference to the live
+ * one and snapshot_install() swaps in a new one, so a reload never touches
+ * a transaction in flight.
+ *
+ * A policy is one domain's view: for every handler, its key group (built
+ * up from the built-in defaults, sinkd.conf's [handler] group, the
+ * domains directory's default.conf and the domain's own file, key by key)
+ * and the handler's compiled config for it.
+ *
+ * Which policy applies (sinkd-policy(5)): outbound mail (client in
+ * internal-hosts, or SMTP-authenticated) takes the sender domain's; inbound
+ * mail takes each recipient domain's at RCPT TO, and for the message as a
+ * whole the strictest combination of its recipients' domains, combined key
+ * by key as each key's conf_merge rule says.  A domain without a file of
+ * its own takes its parent domain's (a.example.com: example.com), then the
+ * default.
+ */
+#ifndef SINKD_POLICY_H
+#define SINKD_POLICY_H
+
+#include <glib.h>
+
+#include "cidr.h"
+#include "conf.h"
+#include "socket.h"
+
+struct handler;
+
+struct policy {
+	char *domain;		/* "default" or a domain name */
+	struct conf_group *groups;	/* per registered handler */
+	void **cfg;		/* per chain position: handler config */
+	const struct snapshot *snap;
+};
+
+struct snapshot {
+	gint refs;
+	char *conf_path;
+	char *conf_dir;
+	const struct handler *const *registry;
+	unsigned nregistry;
+	struct conf_group main;	/* [sinkd] */
+	struct sock_spec socket;
+	struct cidr_list *internal;
+	const struct handler **chain;
+	unsigned *chain_reg;	/* registry index of chain[i] */
+	unsigned nchain;
+	struct policy *def;
+	GHashTable *domains;	/* domain -> struct policy * */
+	GMutex merge_lock;
+	GHashTable *merged;	/* "a,b" -> struct policy * */
+	unsigned needs;		/* HANDLER_NEEDS_* of the chain */
+};
+
+extern const struct conf_key sinkd_main_keys[];
+extern const struct conf_key sinkd_common_keys[];
+
+struct snapshot *snapshot_load(const char *path,
+			       const struct handler *const *registry,
+			       struct conf_errors *e);
+struct snapshot *snapshot_ref(struct snapshot *s);
+void snapshot_unref(struct snapshot *s);
+void snapshot_install(struct snapshot *s);
+struct snapshot *snapshot_current(void);
+
+const struct policy *policy_for_domain(const struct snapshot *s,
+				       const char *domain);
+const struct policy *policy_combine(struct snapshot *s,
+				    const struct policy *const *p, unsigned n,
+				    struct policy **owned);
+void policy_free(struct policy *p);
+const struct conf_group *policy_group(const struct policy *p, unsigned chainpos);
+const void *policy_handler_cfg(const struct policy *p, const struct handler *h);
+
+#endif

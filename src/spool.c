@@ -1,0 +1,124 @@
+/*
+ * spool - bounded in-memory buffer with an unlinked temp file behind it
+ */
+#include <sys/mman.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spool.h"
+
+void
+spool_init(struct spool *s, const char *dir, gsize mem_limit)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->limit = mem_limit;
+	s->dir = g_strdup(dir);
+	s->mem = g_byte_array_new();
+}
+
+/* write_all - write(2) until done */
+static int
+write_all(int fd, const void *data, gsize len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* spool_spill - move the memory buffer into an unlinked temp file */
+static int
+spool_spill(struct spool *s)
+{
+	char *path = g_build_filename(s->dir, "sinkd.XXXXXX", NULL);
+	int fd = mkstemp(path);
+
+	if (fd < 0) {
+		g_free(path);
+		return -1;
+	}
+	unlink(path);
+	g_free(path);
+	if (write_all(fd, s->mem->data, s->mem->len) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	s->fd = fd;
+	g_byte_array_free(s->mem, TRUE);
+	s->mem = NULL;
+	return 0;
+}
+
+/* spool_append - add bytes; -1 with errno set on failure (ENOSPC, ...) */
+int
+spool_append(struct spool *s, const void *data, gsize len)
+{
+	if (s->map) {
+		munmap(s->map, s->maplen);
+		s->map = NULL;
+	}
+	if (s->fd < 0 && s->mem->len + len > s->limit && spool_spill(s) < 0)
+		return -1;
+	if (s->fd >= 0) {
+		if (write_all(s->fd, data, len) < 0)
+			return -1;
+	} else {
+		g_byte_array_append(s->mem, data, len);
+	}
+	s->len += len;
+	return 0;
+}
+
+/* spool_data - the whole content, read-only; NULL on mmap failure */
+const guchar *
+spool_data(struct spool *s, gsize *len)
+{
+	*len = s->len;
+	if (s->fd < 0)
+		return s->mem->data ? s->mem->data : (const guchar *) "";
+	if (s->map == NULL && s->len > 0) {
+		void *m = mmap(NULL, s->len, PROT_READ, MAP_SHARED, s->fd, 0);
+
+		if (m == MAP_FAILED)
+			return NULL;
+		s->map = m;
+		s->maplen = s->len;
+	}
+	return s->map ? s->map : (const guchar *) "";
+}
+
+int
+spool_on_disk(const struct spool *s)
+{
+	return s->fd >= 0;
+}
+
+void
+spool_free(struct spool *s)
+{
+	if (s->map)
+		munmap(s->map, s->maplen);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->mem)
+		g_byte_array_free(s->mem, TRUE);
+	g_free(s->dir);
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}

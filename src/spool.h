@@ -1,0 +1,30 @@
+/*
+ * spool - a message's bytes: in memory up to a limit, then in a file
+ *
+ * The file is created with mkstemp() in the spool directory and unlinked
+ * at once, so nothing is left behind whatever happens to the process; its
+ * name never comes from mail data.  spool_data() gives the whole content
+ * as one read-only range (the memory buffer, or an mmap of the file).
+ */
+#ifndef SINKD_SPOOL_H
+#define SINKD_SPOOL_H
+
+#include <glib.h>
+
+struct spool {
+	GByteArray *mem;	/* while under the limit */
+	int fd;			/* -1 until spilled to a file */
+	gsize len;
+	gsize limit;
+	char *dir;
+	void *map;
+	gsize maplen;
+};
+
+void spool_init(struct spool *s, const char *dir, gsize mem_limit);
+int spool_append(struct spool *s, const void *data, gsize len);
+const guchar *spool_data(struct spool *s, gsize *len);
+int spool_on_disk(const struct spool *s);
+void spool_free(struct spool *s);
+
+#endif

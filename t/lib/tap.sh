@@ -1,0 +1,63 @@
+# tap.sh - minimal TAP producer for sinkd's shell tests
+#
+# Source it, then call plan N (or done_testing at the end), ok, is, like,
+# unlike, diag, bail_out.  Every assertion prints one TAP line;
+# done_testing prints the plan.  The exit status is the number of failed
+# assertions (capped at 254), as prove expects.
+
+TAP_N=0
+TAP_FAILED=0
+TAP_PLANNED=
+
+plan() { TAP_PLANNED=$1; echo "1..$1"; }
+
+diag() { printf '%s\n' "$@" | sed 's/^/# /' >&2; }
+
+# ok STATUS DESCRIPTION: passes when STATUS is 0
+ok() {
+	TAP_N=$((TAP_N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $TAP_N - $2"
+	else
+		echo "not ok $TAP_N - $2"
+		TAP_FAILED=$((TAP_FAILED + 1))
+	fi
+}
+
+# is GOT EXPECTED DESCRIPTION
+is() {
+	if [ "$1" = "$2" ]; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		diag "     got: '$1'" "expected: '$2'"
+	fi
+}
+
+# like GOT EXTENDED-REGEX DESCRIPTION
+like() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		diag "     got: '$1'" "expected to match: '$2'"
+	fi
+}
+
+# unlike GOT EXTENDED-REGEX DESCRIPTION
+unlike() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		ok 1 "$3"
+		diag "     got: '$1'" "expected not to match: '$2'"
+	else
+		ok 0 "$3"
+	fi
+}
+
+bail_out() { echo "Bail out! $*"; exit 255; }
+
+done_testing() {
+	[ -n "$TAP_PLANNED" ] || echo "1..$TAP_N"
+	[ "$TAP_FAILED" -gt 254 ] && TAP_FAILED=254
+	exit "$TAP_FAILED"
+}
