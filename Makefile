@@ -26,7 +26,7 @@ CORE_SRCS = src/cidr.c src/chain.c src/conf.c src/edits.c src/log.c \
 	src/privs.c src/reply.c src/socket.c src/spool.c src/template.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
-UNIT_TESTS = t/unit/conf_test t/unit/chain_test t/unit/util_test
+UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test
 
 .PHONY: all check sanitize run install clean distclean tests
 

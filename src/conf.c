@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib.h>
 
 #include "cidr.h"
@@ -42,10 +43,20 @@ void
 conf_errorf(struct conf_errors *e, const char *fmt, ...)
 {
 	va_list ap;
+	char *msg;
+	guint i;
 
 	va_start(ap, fmt);
-	g_ptr_array_add(e->msgs, g_strdup_vprintf(fmt, ap));
+	msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	/* a value inherited by several policies is reported once */
+	for (i = 0; i < e->msgs->len; i++) {
+		if (!strcmp(g_ptr_array_index(e->msgs, i), msg)) {
+			g_free(msg);
+			return;
+		}
+	}
+	g_ptr_array_add(e->msgs, msg);
 }
 
 /* conf_key_error - "file:line: key: message" for a value in a group */
@@ -166,6 +177,10 @@ conf_file_read(const char *path, struct conf_errors *e)
 	f->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	f->groups = g_ptr_array_new_with_free_func(g_free);
 	f->kf = g_key_file_new();
+	if (access(path, R_OK) < 0) {
+		conf_errorf(e, "%s: cannot read: %s", path, g_strerror(errno));
+		goto fail;
+	}
 	if (!g_file_get_contents(path, &text, &len, &err)) {
 		conf_errorf(e, "%s: cannot read: %s", path, err->message);
 		goto fail;
@@ -434,7 +449,7 @@ value_parse(const struct conf_key *k, struct conf_value *v, const char *raw,
 			return -1;
 		break;
 	case CONF_PATH:
-		if (*raw && *raw != '/' && basedir) {
+		if (*raw && *raw != '/' && basedir && strcmp(basedir, ".") != 0) {
 			n.raw = g_build_filename(basedir, raw, NULL);
 			break;
 		}
@@ -571,7 +586,7 @@ conf_group_apply(struct conf_group *g, const struct conf_file *f,
 			conf_errorf(e, "%s:%d: %s: %s", f->path, line, keys[i], why);
 			bad++;
 		} else {
-			g->val[k].file = f->path;
+			g->val[k].file = g_intern_string(f->path);
 			g->val[k].line = line;
 		}
 		g_free(raw);

@@ -3,6 +3,7 @@
  */
 #include <sys/stat.h>
 #include <ctype.h>
+#include <errno.h>
 #include <string.h>
 #include <glib.h>
 
@@ -110,6 +111,18 @@ policy_compile(struct policy *p, struct conf_errors *e)
 	return e->msgs->len == before ? 0 : -1;
 }
 
+/* handler_names - "a, b, c" */
+static char *
+handler_names(const struct snapshot *s)
+{
+	GString *all = g_string_new(NULL);
+	unsigned j;
+
+	for (j = 0; j < s->nregistry; j++)
+		g_string_append_printf(all, "%s%s", j ? ", " : "", s->registry[j]->name);
+	return g_string_free(all, FALSE);
+}
+
 /* policy_from - a policy inheriting parent's groups, overlaid with f */
 static struct policy *
 policy_from(struct snapshot *s, const struct policy *parent,
@@ -129,13 +142,22 @@ policy_from(struct snapshot *s, const struct policy *parent,
 	}
 	groups = conf_file_groups(f);
 	for (j = 0; groups[j]; j++) {
+		if (!strcmp(groups[j], "sinkd")) {
+			conf_errorf(e, "%s:%d: [sinkd]: belongs in sinkd.conf, not in a policy file",
+				    conf_file_path(f), conf_file_group_line(f, groups[j]));
+			continue;
+		}
 		for (i = 0; i < s->nregistry; i++)
 			if (!strcmp(groups[j], s->registry[i]->name))
 				break;
-		if (i == s->nregistry)
-			conf_errorf(e, "%s:%d: [%s]: unknown group in a policy file (handlers: %s)",
+		if (i == s->nregistry) {
+			char *known = handler_names(s);
+
+			conf_errorf(e, "%s:%d: [%s]: unknown group (handlers: %s)",
 				    conf_file_path(f), conf_file_group_line(f, groups[j]),
-				    groups[j], "see sinkd-policy(5)");
+				    groups[j], known);
+			g_free(known);
+		}
 	}
 	g_strfreev(groups);
 	return p;
@@ -170,8 +192,10 @@ load_domains(struct snapshot *s, struct policy *base, struct conf_errors *e)
 
 	d = g_dir_open(dir, 0, &err);
 	if (d == NULL) {
-		conf_key_error(e, &s->main, "domains-dir", "cannot open %s: %s",
-			       dir, err->message);
+		conf_key_error(e, &s->main, "domains-dir", "%s: %s", dir,
+			       g_strerror(err->code == G_FILE_ERROR_NOENT ? ENOENT
+					  : err->code == G_FILE_ERROR_ACCES ? EACCES
+					  : err->code == G_FILE_ERROR_NOTDIR ? ENOTDIR : EIO));
 		g_error_free(err);
 		s->def = base;
 		return;
@@ -186,9 +210,6 @@ load_domains(struct snapshot *s, struct policy *base, struct conf_errors *e)
 	s->def = base;
 	if (g_file_test(path, G_FILE_TEST_EXISTS)) {
 		if ((f = conf_file_read(path, e)) != NULL) {
-			if (conf_file_has_group(f, "sinkd"))
-				conf_errorf(e, "%s:%d: [sinkd]: belongs in sinkd.conf, not in a policy file",
-					    path, conf_file_group_line(f, "sinkd"));
 			s->def = policy_from(s, base, "default", f, 0, e);
 			policy_free(base);
 			conf_file_free(f);
@@ -206,9 +227,6 @@ load_domains(struct snapshot *s, struct policy *base, struct conf_errors *e)
 		if (!domain_name_ok(domain)) {
 			conf_errorf(e, "%s: file name is not <domain>.conf", path);
 		} else if ((f = conf_file_read(path, e)) != NULL) {
-			if (conf_file_has_group(f, "sinkd"))
-				conf_errorf(e, "%s:%d: [sinkd]: belongs in sinkd.conf, not in a policy file",
-					    path, conf_file_group_line(f, "sinkd"));
 			g_hash_table_replace(s->domains, g_strdup(domain),
 					     policy_from(s, s->def, domain, f, 1, e));
 			conf_file_free(f);
@@ -233,14 +251,11 @@ resolve_chain(struct snapshot *s, struct conf_errors *e)
 			if (!strcmp(names[i], s->registry[j]->name))
 				break;
 		if (j == s->nregistry) {
-			GString *all = g_string_new(NULL);
+			char *known = handler_names(s);
 
-			for (j = 0; j < s->nregistry; j++)
-				g_string_append_printf(all, "%s%s", j ? ", " : "",
-						       s->registry[j]->name);
 			conf_key_error(e, &s->main, "chain", "unknown handler \"%s\" (known: %s)",
-				       names[i], all->str);
-			g_string_free(all, TRUE);
+				       names[i], known);
+			g_free(known);
 			continue;
 		}
 		for (unsigned k = 0; k < s->nchain; k++)
@@ -345,10 +360,8 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	}
 	conf_file_free(f);
 	load_domains(s, base, e);
-	if (e->msgs->len != before)
-		goto fail;
-	if (policy_compile(s->def, e) < 0)
-		goto fail;
+	/* compile even after errors, so that -n reports everything at once */
+	policy_compile(s->def, e);
 	g_hash_table_iter_init(&it, s->domains);
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		policy_compile(v, e);
@@ -416,6 +429,12 @@ policy_for_domain(const struct snapshot *s, const char *domain)
 	return s->def;
 }
 
+static gint
+cmp_domain(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
 /* policy_combine - the strictest combination of n policies; NULL when it
  * cannot be built (the caller tempfails).  *owned is set when the result
  * is not cached and must be freed with the message. */
@@ -447,6 +466,7 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 	}
 	for (i = 0; i < nu; i++)
 		g_ptr_array_add(names, uniq[i]->domain);
+	g_ptr_array_sort(names, cmp_domain);
 	g_ptr_array_add(names, NULL);
 	key = g_strjoinv(",", (char **) names->pdata);
 	g_mutex_lock(&s->merge_lock);

@@ -38,7 +38,7 @@ mkdir "$A"
 PORT_A=$(pf_free_port) || bail_out "no free port"
 pf_setup "$A" "$PORT_A" ""
 ok $? "pf_setup without milter (port $PORT_A)"
-like "$(cat "$A/etc/master.cf")" "^127\.0\.0\.1:$PORT_A +inet +n +- +n " "master.cf: smtpd on 127.0.0.1:$PORT_A, unchrooted"
+like "$(grep "^127" "$A/etc/master.cf")" "^127\.0\.0\.1:$PORT_A +inet +n +- +n " "master.cf: smtpd on 127.0.0.1:$PORT_A, unchrooted"
 unlike "$(grep -Ev '^(#|[[:space:]])' "$A/etc/master.cf" | awk '$5 != "n"')" "." "master.cf: chroot column n for every service"
 is "$(pf_postconf -h smtpd_milters)" "" "no smtpd_milters"
 

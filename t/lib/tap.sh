@@ -34,9 +34,9 @@ is() {
 	fi
 }
 
-# like GOT EXTENDED-REGEX DESCRIPTION
+# like GOT EXTENDED-REGEX DESCRIPTION (bash =~ on the whole text)
 like() {
-	if printf '%s' "$1" | grep -Eq -- "$2"; then
+	if [[ $1 =~ $2 ]]; then
 		ok 0 "$3"
 	else
 		ok 1 "$3"
@@ -46,7 +46,7 @@ like() {
 
 # unlike GOT EXTENDED-REGEX DESCRIPTION
 unlike() {
-	if printf '%s' "$1" | grep -Eq -- "$2"; then
+	if [[ $1 =~ $2 ]]; then
 		ok 1 "$3"
 		diag "     got: '$1'" "expected not to match: '$2'"
 	else

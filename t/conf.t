@@ -1,0 +1,23 @@
+#!/bin/bash
+# conf.t - golden configuration checks: sinkd -n on each case under t/conf/
+#
+# Each case directory holds a sinkd.conf (and policy files); "expected" is
+# what sinkd -n must print, every error as file:line: key: what is wrong,
+# followed by "exit N".
+cd "$(dirname "$0")" || exit 1
+source lib/tap.sh
+SINKD=${SINKD:-$PWD/../src/sinkd}
+
+for dir in conf/*/; do
+	case=${dir%/}
+	got=$(cd "$case" && "$SINKD" -n -c sinkd.conf 2>&1; echo "exit $?")
+	want=$(cat "$case/expected")
+	is "$got" "$want" "sinkd -n on ${case#conf/}"
+done
+got=$("$SINKD" -n -c conf/does-not-exist.conf 2>&1; echo "exit $?")
+is "$got" "conf/does-not-exist.conf: cannot read: No such file or directory
+exit 1" "a missing file is an error"
+got=$("$SINKD" -n -c ../etc/sinkd.conf 2>&1; echo "exit $?")
+is "$got" "configuration OK
+exit 0" "the shipped etc/sinkd.conf and its policy files check out"
+done_testing

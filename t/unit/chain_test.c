@@ -1,0 +1,189 @@
+/*
+ * chain_test - verdicts through the chain: first final verdict wins, a
+ *	handler's failure becomes its on-error action, accept skips the rest
+ *
+ * Two test handlers, alpha and beta, each do what their "mode" key says
+ * at every stage and count their calls.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <glib.h>
+
+#include "../../src/chain.h"
+#include "../../src/policy.h"
+#include "tap.h"
+#include "testconf.h"
+
+static const char *const modes[] = {"continue", "reject", "tempfail", "error",
+				    "accept", "discard", NULL};
+
+static const struct conf_key test_keys[] = {
+	{"mode", CONF_ENUM, "continue", .values = modes, .doc = "what to answer"},
+	{NULL},
+};
+
+struct tcfg {
+	int mode;
+	int *calls;
+};
+
+static int alpha_calls, beta_calls;
+
+static void *
+load_alpha(const struct conf_group *g, struct conf_errors *e)
+{
+	struct tcfg *c = g_new0(struct tcfg, 1);
+
+	(void) e;
+	c->mode = (int) conf_num(g, "mode");
+	c->calls = &alpha_calls;
+	return c;
+}
+
+static void *
+load_beta(const struct conf_group *g, struct conf_errors *e)
+{
+	struct tcfg *c = load_alpha(g, e);
+
+	c->calls = &beta_calls;
+	return c;
+}
+
+static enum verdict
+answer(struct conn *conn, const struct tcfg *c)
+{
+	static const struct reply rej = {"554", "5.7.0", "refused by test"};
+	static const struct reply tmp = {"450", "4.7.0", "later, says test"};
+
+	(*c->calls)++;
+	switch (c->mode) {
+	case 1: return handler_refuse(conn, &rej);
+	case 2: return handler_refuse(conn, &tmp);
+	case 3: return VERDICT_ERROR;
+	case 4: return VERDICT_ACCEPT;
+	case 5: return VERDICT_DISCARD;
+	default: return VERDICT_CONTINUE;
+	}
+}
+
+static enum verdict
+t_envfrom(struct msg *m, const void *cfg)
+{
+	return answer(m->conn, cfg);
+}
+
+static enum verdict
+t_eom(struct msg *m, struct edits *e, const void *cfg)
+{
+	edits_add_header(e, "test", "X-Test", "1");
+	return answer(m->conn, cfg);
+}
+
+static const struct handler alpha = {
+	.name = "alpha", .keys = test_keys, .load = load_alpha, .unload = g_free,
+	.envfrom = t_envfrom, .eom = t_eom,
+};
+static const struct handler beta = {
+	.name = "beta", .keys = test_keys, .load = load_beta, .unload = g_free,
+	.envfrom = t_envfrom, .eom = t_eom,
+};
+static const struct handler *const registry[] = {&alpha, &beta, NULL};
+
+/* run_case - load a config with these groups, run MAIL FROM then
+ * end of message; return the end verdict (or the MAIL one if final) */
+static enum verdict
+run_case(const char *dir, const char *groups, struct conn **cp, enum verdict *mailv)
+{
+	char *text = g_strdup_printf("[sinkd]\nchain = alpha, beta\nspool-dir = %s\n%s", dir, groups);
+	char *path = g_build_filename(dir, "sinkd.conf", NULL);
+	struct conf_errors e;
+	struct snapshot *s;
+	struct conn *c;
+	struct msg *m;
+	enum verdict v;
+
+	tc_write(dir, "sinkd.conf", text);
+	tc_write(dir, "domains/default.conf", "");
+	conf_errors_init(&e);
+	s = snapshot_load(path, registry, &e);
+	g_free(text);
+	g_free(path);
+	if (s == NULL) {
+		printf("# config error: %s\n", (char *) g_ptr_array_index(e.msgs, 0));
+		conf_errors_free(&e);
+		return VERDICT_ERROR;
+	}
+	conf_errors_free(&e);
+	alpha_calls = beta_calls = 0;
+	c = conn_new(s);
+	snapshot_unref(s);
+	conn_set_client(c, "192.0.2.1", "client");
+	m = msg_new(c, "a@b.example", NULL);
+	*mailv = v = chain_envfrom(m);
+	if (v == VERDICT_CONTINUE) {
+		msg_rcpt_keep(m, msg_rcpt_new(m, "x@y.example"));
+		v = chain_eom(m);
+	}
+	*cp = c;
+	return v;
+}
+
+int
+main(void)
+{
+	char *dir = g_dir_make_tmp("sinkd-chain-XXXXXX", NULL);
+	struct conn *c;
+	enum verdict v, mv;
+
+	v = run_case(dir, "", &c, &mv);
+	is_int(v, VERDICT_CONTINUE, "both continue: accepted");
+	is_int(alpha_calls, 2, "alpha ran at MAIL and end of message");
+	is_int(beta_calls, 2, "beta too");
+	is_int(edits_count(&c->msg->edits), 2, "both handlers' edits are kept");
+	conn_free(c);
+
+	v = run_case(dir, "[beta]\nmode = reject\n", &c, &mv);
+	is_int(mv, VERDICT_REJECT, "beta rejects at MAIL");
+	is_str(c->decided_by, "beta", "  and is named");
+	is_str(c->reply.code, "554", "  with its code");
+	is_str(c->reply.text, "refused by test", "  and its text");
+	conn_free(c);
+
+	v = run_case(dir, "[alpha]\nmode = tempfail\n[beta]\nmode = reject\n", &c, &mv);
+	is_int(mv, VERDICT_TEMPFAIL, "first final verdict wins (alpha's tempfail)");
+	is_int(beta_calls, 0, "  beta is not asked");
+	is_str(c->decided_by, "alpha", "  alpha is named");
+	conn_free(c);
+
+	v = run_case(dir, "[alpha]\nmode = error\n", &c, &mv);
+	is_int(mv, VERDICT_TEMPFAIL, "handler failure: on-error defaults to tempfail");
+	is_str(c->reply.code, "451", "  451");
+	is_str(c->reply.xcode, "4.3.0", "  4.3.0");
+	is_str(c->decided_by, "alpha", "  the failing handler is named");
+	is_int(beta_calls, 0, "  the rest is not run");
+	conn_free(c);
+
+	v = run_case(dir, "[alpha]\nmode = error\non-error = reject\n", &c, &mv);
+	is_int(mv, VERDICT_REJECT, "on-error = reject");
+	is_str(c->reply.code, "550", "  550");
+	conn_free(c);
+
+	v = run_case(dir, "[alpha]\nmode = error\non-error = accept\n[beta]\nmode = discard\n", &c, &mv);
+	is_int(mv, VERDICT_DISCARD, "on-error = accept fails open: the chain goes on to beta");
+	is_int(beta_calls, 1, "  beta ran");
+	is_str(c->decided_by, "beta", "  and decided");
+	conn_free(c);
+
+	v = run_case(dir, "[alpha]\nmode = accept\n[beta]\nmode = reject\n", &c, &mv);
+	is_int(mv, VERDICT_CONTINUE, "accept at MAIL is not a refusal");
+	is_int(v, VERDICT_CONTINUE, "accept skips the rest of the chain for the message");
+	is_int(beta_calls, 0, "  beta never runs");
+	is_int(alpha_calls, 1, "  nor alpha again at end of message");
+	conn_free(c);
+
+	v = run_case(dir, "[alpha]\nmode = bogus\n", &c, &mv);
+	is_int(v, VERDICT_ERROR, "a bad enum value is a configuration error");
+
+	g_free(dir);
+	return tap_done();
+}
