@@ -57,36 +57,65 @@ to_crlf(const guchar *p, gsize len)
 	return o;
 }
 
+struct raw_header {
+	char *name;
+	char *value;
+	gint64 offset;
+};
+
+/* collect_header - GMime's parser reports every header field in order,
+ * with its raw value and offset (the message's own and its parts') */
+static void
+collect_header(GMimeParser *p, const char *name, const char *value,
+	       gint64 offset, gpointer data)
+{
+	struct raw_header *h = g_new0(struct raw_header, 1);
+	size_t len = strlen(value);
+
+	(void) p;
+	while (len && (value[len - 1] == '\n' || value[len - 1] == '\r'))
+		len--;
+	h->name = g_strdup(name);
+	h->value = g_strndup(value, len);
+	h->offset = offset;
+	g_ptr_array_add(data, h);
+}
+
+static void
+raw_header_free(gpointer p)
+{
+	struct raw_header *h = p;
+
+	g_free(h->name);
+	g_free(h->value);
+	g_free(h);
+}
+
 /* feed_message - header fields and body, as an MTA passes them */
 static void
 feed_message(struct msg *m, GByteArray *wire)
 {
 	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *) wire->data, wire->len);
 	GMimeParser *p = g_mime_parser_new_with_stream(st);
+	GPtrArray *hdrs = g_ptr_array_new_with_free_func(raw_header_free);
 	GMimeMessage *msg;
 	gint64 end = -1;
 	gsize body = wire->len;
+	guint i;
 
 	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+	g_mime_parser_set_header_regex(p, "^", collect_header, hdrs);
 	msg = g_mime_parser_construct_message(p, NULL);
 	if (msg) {
-		GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
-		int i, n = g_mime_header_list_get_count(hl);
-
-		for (i = 0; i < n; i++) {
-			GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-			const char *raw = g_mime_header_get_raw_value(h);
-			size_t len = strlen(raw);
-			char *v;
-
-			while (len && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))
-				len--;
-			v = g_strndup(raw, len);
-			msg_header(m, g_mime_header_get_name(h), v);
-			g_free(v);
-		}
 		end = g_mime_parser_get_headers_end(p);
 		g_object_unref(msg);
+	}
+	for (i = 0; i < hdrs->len; i++) {
+		struct raw_header *h = g_ptr_array_index(hdrs, i);
+
+		if (end >= 0 && h->offset >= end)
+			break;
+		msg_header(m, h->name, h->value);
 	}
 	msg_end_headers(m);
 	if (end >= 0) {
@@ -96,6 +125,7 @@ feed_message(struct msg *m, GByteArray *wire)
 	}
 	msg_body(m, wire->data + body, wire->len - body);
 	m->size = wire->len;
+	g_ptr_array_free(hdrs, TRUE);
 	g_object_unref(p);
 	g_object_unref(st);
 }
@@ -152,7 +182,7 @@ apply_headers(struct msg *m)
 
 /* write_result - the message with edits applied, in the input's endings */
 static void
-write_result(struct msg *m, GByteArray *in, GByteArray *wire, int lf_only)
+write_result(struct msg *m, GByteArray *in, gsize from_line, int lf_only)
 {
 	GByteArray *out = g_byte_array_new();
 	GPtrArray *h;
@@ -164,6 +194,7 @@ write_result(struct msg *m, GByteArray *in, GByteArray *wire, int lf_only)
 		g_byte_array_free(out, TRUE);
 		return;
 	}
+	fwrite(in->data, 1, from_line, stdout);
 	h = apply_headers(m);
 	for (i = 0; i < h->len; i++) {
 		const char *l = g_ptr_array_index(h, i);
@@ -180,7 +211,6 @@ write_result(struct msg *m, GByteArray *in, GByteArray *wire, int lf_only)
 		if (data && len > m->body_offset)
 			g_byte_array_append(out, data + m->body_offset, len - m->body_offset);
 	}
-	(void) wire;
 	for (i = 0; i < out->len; i++) {
 		if (lf_only && out->data[i] == '\r' && i + 1 < out->len && out->data[i + 1] == '\n')
 			continue;
@@ -274,6 +304,7 @@ offline_run(struct snapshot *s, const struct offline_args *a)
 	char *ip = NULL, *helo = NULL;
 	enum verdict v = VERDICT_CONTINUE;
 	int lf_only;
+	gsize from_line = 0;
 	guint i;
 
 	c->mta = &o;
@@ -285,7 +316,14 @@ offline_run(struct snapshot *s, const struct offline_args *a)
 		helo = comma ? g_strdup(comma + 1) : NULL;
 	}
 	in = read_all(stdin);
-	wire = to_crlf(in->data, in->len);
+	/* a leading mbox From_ line is no header: set it aside, as sendmail(1)
+	 * does, and put it back on output */
+	if (in->len > 5 && !memcmp(in->data, "From ", 5)) {
+		const guchar *nl = memchr(in->data, '\n', in->len);
+
+		from_line = nl ? (gsize) (nl - in->data) + 1 : in->len;
+	}
+	wire = to_crlf(in->data + from_line, in->len - from_line);
 	lf_only = memchr(in->data, '\r', in->len) == NULL;
 	conn_set_client(c, ip, ip ? "unknown" : "localhost");
 	v = chain_connect(c);
@@ -323,7 +361,7 @@ offline_run(struct snapshot *s, const struct offline_args *a)
 	if (m && m->rcpts->len == 0 && m->rcpts_rejected == 0 && v == VERDICT_CONTINUE)
 		log_warn("no recipients (-R)");
 	if (v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE)
-		write_result(m, in, wire, lf_only);
+		write_result(m, in, from_line, lf_only);
 	fflush(stdout);
 	report(c, m, v);
 	if (m)
