@@ -50,9 +50,12 @@ tests: src/sinkd $(UNIT_TESTS)
 check: tests
 	prove $(PROVE_FLAGS) t/*.t
 
+# LeakSanitizer needs the slow unwinder to see through GLib's frames
 sanitize:
 	$(MAKE) clean
-	$(MAKE) SANITIZE=1 check
+	ASAN_OPTIONS=fast_unwind_on_malloc=0:detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(MAKE) SANITIZE=1 check
 	$(MAKE) clean
 
 run: src/sinkd

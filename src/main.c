@@ -274,5 +274,10 @@ main(int argc, char **argv)
 		rc = run_daemon(s, foreground);
 	}
 	g_mime_shutdown();
+	g_free(conf_path);
+	g_free(oa.sender);
+	g_strfreev(oa.rcpts);
+	g_free(oa.client);
+	g_free(oa.auth);
 	return rc;
 }

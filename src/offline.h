@@ -16,10 +16,10 @@
 struct snapshot;
 
 struct offline_args {
-	const char *sender;	/* -F */
+	char *sender;		/* -F */
 	char **rcpts;		/* -R, repeatable */
-	const char *client;	/* -C ip[,helo] */
-	const char *auth;	/* -A */
+	char *client;		/* -C ip[,helo] */
+	char *auth;		/* -A */
 };
 
 int offline_run(struct snapshot *s, const struct offline_args *a);

@@ -163,6 +163,13 @@ policy_from(struct snapshot *s, const struct policy *parent,
 	return p;
 }
 
+/* cmp_domain - g_ptr_array_sort order of strings */
+static gint
+cmp_domain(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
 /* domain_name_ok - a plausible domain name for a policy file */
 static int
 domain_name_ok(const char *d)
@@ -204,7 +211,7 @@ load_domains(struct snapshot *s, struct policy *base, struct conf_errors *e)
 		if (g_str_has_suffix(name, ".conf") && name[0] != '.')
 			g_ptr_array_add(names, g_strdup(name));
 	g_dir_close(d);
-	g_ptr_array_sort(names, (GCompareFunc) g_strcmp0);
+	g_ptr_array_sort(names, cmp_domain);
 
 	path = g_build_filename(dir, "default.conf", NULL);
 	s->def = base;
@@ -427,12 +434,6 @@ policy_for_domain(const struct snapshot *s, const char *domain)
 			d++;
 	}
 	return s->def;
-}
-
-static gint
-cmp_domain(gconstpointer a, gconstpointer b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 /* policy_combine - the strictest combination of n policies; NULL when it

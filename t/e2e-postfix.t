@@ -147,6 +147,17 @@ header() {
 		END { gsub(/[ \t]+/, " ", v); sub(/^ /, "", v); if (on) print v }' "$1"
 }
 
+# log_lines GREP-PATTERN [TIMEOUT=10]: Postfix's log lines matching the
+# pattern, once there is one (postlogd writes the log asynchronously)
+log_lines() {
+	local end=$(($(date +%s) + ${2:-10}))
+	until pf_log | grep -qE -- "$1"; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+	pf_log | grep -E -- "$1"
+}
+
 # settle: every message Postfix accepted so far is delivered (or gone)
 settle() {
 	pf_wait_queue_empty 20 || diag "the Postfix queue did not drain: $(pf_queue_count) left"
@@ -223,6 +234,21 @@ reload_sinkd() {
 		[ "${last#*configuration reloaded}" != "$last" ]
 }
 
+# reload_postfix: pf_reload, then wait until the smtpd and cleanup processes
+# running the old configuration are gone
+reload_postfix() {
+	local master old i
+	master=$(_pf_master_pid) || { diag "Postfix is not running"; return 1; }
+	old=$(ps --ppid "$master" -o pid=,comm= | awk '$2 == "smtpd" || $2 == "cleanup" { print $1 }')
+	pf_reload || { diag "postfix reload failed"; return 1; }
+	for i in $(seq 1 100); do
+		[ -z "$(ps -o pid= -p "$(echo $old | tr ' ' ,)" 2>/dev/null)" ] && return 0
+		sleep 0.1
+	done
+	diag "old Postfix processes still running after reload: $old"
+	return 1
+}
+
 # core_checks LABEL: deny-senders reply, a delivery with add-headers (queue
 # id as Postfix has it), list expansion (P7, over each socket)
 core_checks() {
@@ -289,7 +315,7 @@ is "$(smtp_reply "$OUT" "MAIL FROM")" "550 5.7.1 sinkd-test: HELO name refused" 
 send p0-helo2 --ehlo evil42 --from good@example.net --to helo@example.org
 is "$(smtp_reply "$OUT" "MAIL FROM")" "550 5.7.1 sinkd-test: HELO name refused" \
 	"helo-deny /^evil[0-9]+\$/: EHLO evil42 gets helo-reply (at MAIL FROM)"
-like "$(pf_log | grep 'milter-reject: EHLO' | grep 'helo=<evil42>')" \
+like "$(log_lines 'milter-reject: EHLO .*helo=<evil42>')" \
 	'550 5\.7\.1 sinkd-test: HELO name refused' "Postfix logs the refusal at the EHLO stage"
 send p0-helo3 --ehlo good.helo.test --from good@example.net --to helo@example.org
 like "$(smtp_reply "$OUT" "EHLO")" '^250-mx\.sinkd\.test\|250-PIPELINING' "EHLO good.helo.test gets the full EHLO reply"
@@ -342,8 +368,7 @@ like "${R[0]}" '^220 ' "raw SMTP: greeting"
 is "${R[2]}" "502 5.5.1 Nothing happens" "unknown-commands: XYZZY gets its own reply"
 is "${R[3]}" "504 5.5.4 sinkd-test: no plugh here" "unknown-commands: plugh (any case) gets PLUGH's reply"
 is "${R[4]}" "502 5.5.2 Error: command not recognized" "an unlisted unknown command gets the default unknown-reply"
-sleep 0.3
-like "$(pf_log | grep 'milter-reject: UNKNOWN')" '502 5\.5\.2 Error: command not recognized' \
+like "$(log_lines 'milter-reject: UNKNOWN .*: 502 5\.5\.2 ')" '502 5\.5\.2 Error: command not recognized' \
 	"Postfix logs the default unknown-reply as the milter's (it is sinkd's, not Postfix's own)"
 
 # 7. per-domain policy (inbound: the recipient domain's policy)
@@ -387,7 +412,7 @@ like "$QID" '^[0-9A-F]{6,}$' "swaks got a queue id ($QID)"
 is "$(header "$F" X-Sinkd-Test)" "client=127.0.0.1 qid=$QID name=[127.0.0.1]" \
 	"add-headers: X-Sinkd-Test has \${client_addr}, \${queue_id} and \${client_name} (Postfix passes [127.0.0.1] when the name is unknown)"
 like "$(header "$F" Received)" "with ESMTP id $QID[ ;]" "the queue id is the one in Postfix's Received header"
-like "$(pf_log | grep " $QID: " | grep 'postfix/smtpd')" "$QID: client=unknown\\[127\\.0\\.0\\.1\\]" \
+like "$(log_lines "postfix/smtpd\\[[0-9]+\\]: $QID: ")" "$QID: client=unknown\\[127\\.0\\.0\\.1\\]" \
 	"the queue id is the one in Postfix's log"
 F=$(msg alice@example.com p0-list)
 is "$(header "$F" X-Sinkd-Test)" "client=127.0.0.1 qid=$QID_LIST name=[127.0.0.1]" \
@@ -417,7 +442,7 @@ mapfile -t R < <(raw_smtp "EHLO raw.test" "MAIL FROM:<good@example.net>" "RCPT T
 like "${R[0]}" '^554 ' "raw SMTP: the greeting is 554"
 is "${R[2]}" "554 5.7.1 sinkd-test: connections from here are refused" \
 	"connect-deny: the client gets sinkd's connect-reply at MAIL FROM"
-like "$(pf_log | grep 'milter-reject: CONNECT' | tail -n 1)" \
+like "$(log_lines 'smtpd.*milter-reject: CONNECT .*: 554 ' | tail -n 1)" \
 	'554 5\.7\.1 sinkd-test: connections from here are refused' "Postfix logs the milter's connect reply"
 
 # ---------------------------------------------------------------- P2
@@ -442,8 +467,7 @@ is "$(smtp_reply "$OUT" "MAIL FROM")" "$SENDER_REPLY" "deny-senders <>: MAIL FRO
 # ---------------------------------------------------------------- P3
 diag "P3: connect-deny-hosts (Postfix resolves 127.0.0.1 to localhost from /etc/hosts)"
 pf_postconf -e 'smtpd_peername_lookup = yes'
-pf_reload
-sleep 1
+reload_postfix
 write_conf "unix:$SOCK_PATH" 10.255.0.0/16 \
 	'connect-deny-hosts = *.nowhere.test, local*' \
 	'connect-reply = 554 5.7.1 sinkd-test: host name refused'
@@ -467,8 +491,7 @@ diag "Without smtpd_peername_lookup Postfix passes the client name as [127.0.0.1
 	"(see P0's X-Sinkd-Test name=[127.0.0.1]); a DNS name other than localhost is not" \
 	"testable offline."
 pf_postconf -e 'smtpd_peername_lookup = no'
-pf_reload
-sleep 1
+reload_postfix
 
 # ---------------------------------------------------------------- P4
 diag "P4: require-auth for internal hosts"
@@ -494,11 +517,7 @@ is "$(smtp_reply "$OUT" "MAIL FROM")" "451 4.7.1 Service unavailable - try again
 printf 'Subject: e2e p5-local\nX-E2E-Id: p5-local\n\nsubmitted while sinkd was down\n' |
 	pf_sendmail -f local@example.net local@example.org
 ok $? "sendmail accepts a local submission"
-for i in $(seq 1 100); do
-	pf_log | grep -q 'cleanup.*milter-reject: CONNECT.*from=<local@example.net>' && break
-	sleep 0.1
-done
-like "$(pf_log | grep 'cleanup.*from=<local@example.net>')" 'milter-reject: CONNECT .*4\.7\.1' \
+like "$(log_lines 'cleanup.*milter-reject: CONNECT .*from=<local@example.net>')" 'milter-reject: CONNECT .*4\.7\.1' \
 	"the local submission is tempfailed by cleanup (non_smtpd_milters)"
 ok "$([ "$(pf_queue_count)" -gt 0 ]; echo $?)" "the local submission stays queued"
 is "$(nmsg local@example.org p5-local)$(nmsg down@example.org p5-down)" "00" "nothing was delivered while sinkd was down"
@@ -565,8 +584,7 @@ MPORT=$(pf_free_port) || bail_out "no free port"
 diag "P7: inet sockets on 127.0.0.1:$MPORT"
 sk_stop
 pf_postconf -e "smtpd_milters = inet:127.0.0.1:$MPORT" "non_smtpd_milters = inet:127.0.0.1:$MPORT"
-pf_reload
-sleep 1
+reload_postfix
 
 write_conf "inet:$MPORT@127.0.0.1" 10.255.0.0/16
 start_sinkd

@@ -133,5 +133,6 @@ main(void)
 	snapshot_unref(s);
 	conf_errors_free(&e);
 	g_free(conf);
+	g_free(dir);
 	return tap_done();
 }

@@ -1,0 +1,205 @@
+#!/bin/bash
+# man.t - the man pages document every key, as the key tables define it
+#
+# sinkd -d prints every key of [sinkd] and of each handler group with its
+# default, type and "not per domain" flag.  A key is documented by an
+# entry of the form
+#	.TP
+#	.B key = default
+#	Type \fItype\fR[; restart only][; not per domain][; merge \fIrule\fR]...
+# [sinkd] keys in man/sinkd.conf.5, handler keys (on-error included) in
+# man/sinkd-policy.5.  Checked, for each key: it has an entry in the right
+# page, with the table's default and type; "restart only" exactly for the
+# keys flagged CONF_RESTART, "not per domain" exactly for CONF_NODOMAIN
+# ones, and the merge rule of the table (these two read from the source).
+# Then: every entry is a key of the table, sinkd.8 names every option of
+# --help, and groff formats each page without a warning.
+source "$(dirname "$0")/lib/tap.sh"
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+SINKD=${SINKD:-$TOP/src/sinkd}
+MANDIR=${MANDIR:-$TOP/man}
+CONF5=$MANDIR/sinkd.conf.5
+POLICY5=$MANDIR/sinkd-policy.5
+SINKD8=$MANDIR/sinkd.8
+
+[ -x "$SINKD" ] || bail_out "no $SINKD: run make first"
+for page in "$SINKD8" "$CONF5" "$POLICY5"; do
+	[ -f "$page" ] || bail_out "no $page"
+done
+
+# The table: "group<TAB>key<TAB>default<TAB>type<TAB>nodomain" per key.
+table=$("$SINKD" -d | awk '
+	/^\[.*\]$/ { group = substr($0, 2, length($0) - 2); next }
+	/ = / {
+		split($0, half, "\t# ")
+		eq = index(half[1], " = ")
+		key = substr(half[1], 1, eq - 1)
+		def = substr(half[1], eq + 3)
+		type = half[2]
+		sub(/:.*/, "", type)
+		nodomain = type ~ /, not per domain$/ ? "yes" : "no"
+		sub(/,.*/, "", type)
+		printf "%s\t%s\t%s\t%s\t%s\n", group, key, def, type, nodomain
+	}')
+[ -n "$table" ] || bail_out "sinkd -d printed no keys"
+
+# documented PAGE: the keys of a page, by the .TP/.B rule
+documented() {
+	grep -A1 '^\.TP' "$1" | sed -n 's/^\.B \([a-z0-9-]*\).*/\1/p'
+}
+
+# entries PAGE: "key<TAB>default<TAB>type line" for each .TP/.B entry; the
+# default as written after " = " (\- and \e undone, blanks squeezed)
+entries() {
+	awk '
+		prev ~ /^\.TP/ && /^\.B [a-z0-9-]+/ {
+			key = rest = substr($0, 4)
+			sub(/[^a-z0-9-].*/, "", key)
+			rest = substr(rest, length(key) + 1)
+			def = "<not written as .B key = default>"
+			if (rest ~ /^ =( |$)/) {
+				def = substr(rest, 3)
+				gsub(/[ \t]+/, " ", def)
+				sub(/^ /, "", def)
+				sub(/ $/, "", def)
+			}
+			gsub(/\\-/, "-", def)
+			gsub(/\\e/, "\\", def)
+			getline typeline
+			printf "%s\t%s\t%s\n", key, def, typeline
+		}
+		{ prev = $0 }' "$1"
+}
+
+# source_flags: "key<TAB>restart<TAB>merge" from the key tables in the
+# source, for the checks -d cannot make (empty when unreadable)
+source_flags() {
+	cat "$TOP"/src/policy.c "$TOP"/milters/*.c 2>/dev/null | awk '
+		function flush() {
+			if (key != "")
+				printf "%s\t%s\t%s\n", key, restart, merge
+			key = ""
+		}
+		/^[ \t]*\{"[a-z0-9-]+", CONF_/ {
+			flush()
+			key = $0
+			sub(/^[ \t]*\{"/, "", key)
+			sub(/".*/, "", key)
+			restart = "no"
+			merge = "first"
+		}
+		/^[ \t]*\{NULL/ || /^};/ { flush() }
+		key != "" && /CONF_RESTART/ { restart = "yes" }
+		key != "" && /MERGE_MIN/ { merge = "min" }
+		key != "" && /MERGE_UNION/ { merge = "union" }
+		key != "" && /MERGE_TRUE/ { merge = "any" }
+		key != "" && /MERGE_ENUM/ { merge = "strictest" }
+		END { flush() }'
+}
+
+conf_entries=$(entries "$CONF5")
+policy_entries=$(entries "$POLICY5")
+flags=$(source_flags)
+
+# check_key GROUP KEY DEFAULT TYPE NODOMAIN: one ok for one key
+check_key() {
+	local group=$1 key=$2 def=$3 type=$4 nodomain=$5 page entries line
+	local mdef typeline want problems=() restart merge
+
+	if [ "$group" = sinkd ]; then
+		page=$CONF5 entries=$conf_entries
+	else
+		page=$POLICY5 entries=$policy_entries
+	fi
+	if ! documented "$page" | grep -qx -- "$key"; then
+		ok 1 "[$group] $key is documented in ${page##*/}"
+		diag "no .TP/.B $key entry in ${page##*/}"
+		return
+	fi
+	line=$(printf '%s\n' "$entries" | awk -F'\t' -v k="$key" '$1 == k' | head -1)
+	mdef=$(printf '%s' "$line" | cut -f2)
+	typeline=$(printf '%s' "$line" | cut -f3-)
+	def=$(printf '%s' "$def" | tr -s ' ')
+	[ "$mdef" = "$def" ] ||
+		problems+=("default: the page says '$mdef', sinkd -d says '$def'")
+	case $typeline in
+	"Type \\fI$type\\fR"*) ;;
+	*) problems+=("type: the line after .B should start 'Type \\fI$type\\fR', it is '$typeline'") ;;
+	esac
+	case $typeline in
+	*"not per domain"*) want=yes ;;
+	*) want=no ;;
+	esac
+	[ "$want" = "$nodomain" ] ||
+		problems+=("not per domain: sinkd -d says $nodomain, the page says $want")
+	if [ -n "$flags" ]; then
+		restart=$(printf '%s\n' "$flags" | awk -F'\t' -v k="$key" '$1 == k { print $2; exit }')
+		merge=$(printf '%s\n' "$flags" | awk -F'\t' -v k="$key" '$1 == k { print $3; exit }')
+		case $typeline in
+		*"restart only"*) want=yes ;;
+		*) want=no ;;
+		esac
+		[ -z "$restart" ] || [ "$want" = "$restart" ] ||
+			problems+=("restart only: the source says $restart, the page says $want")
+		if [ "$group" != sinkd ] && [ -n "$merge" ]; then
+			case $typeline in
+			*"merge \\fI$merge\\fR"*) ;;
+			*) problems+=("merge: the source says $merge, the type line is '$typeline'") ;;
+			esac
+		fi
+	fi
+	if [ ${#problems[@]} -eq 0 ]; then
+		ok 0 "[$group] $key is documented in ${page##*/}"
+	else
+		ok 1 "[$group] $key is documented in ${page##*/}"
+		diag "${problems[@]}"
+	fi
+}
+
+[ -n "$flags" ] || diag "cannot read the key tables in src/ and milters/: restart-only and merge rules unchecked"
+# (read with a separator that is not white space, so that an empty
+# default stays a field)
+while IFS=$'\037' read -r group key def type nodomain; do
+	check_key "$group" "$key" "$def" "$type" "$nodomain"
+done < <(printf '%s\n' "$table" | tr '\t' '\037')
+
+# the reverse: every documented key is a key of the right table
+extra=$(documented "$CONF5" | while read -r k; do
+	printf '%s\n' "$table" | awk -F'\t' -v k="$k" '$1 == "sinkd" && $2 == k { f = 1 } END { exit !f }' ||
+		echo "$k"
+done)
+is "$extra" "" "every key sinkd.conf(5) documents is a [sinkd] key"
+extra=$(documented "$POLICY5" | while read -r k; do
+	printf '%s\n' "$table" | awk -F'\t' -v k="$k" '$1 != "sinkd" && $2 == k { f = 1 } END { exit !f }' ||
+		echo "$k"
+done)
+is "$extra" "" "every key sinkd-policy(5) documents is a handler key"
+dups=$( { documented "$CONF5"; documented "$POLICY5"; } | sort | uniq -d)
+is "$dups" "" "no key is documented twice"
+
+# sinkd.8 names every option sinkd --help lists, short and long
+missing=$("$SINKD" --help | sed -n 's/^ *-\(.\), --\([a-z-]*\).*/\1 \2/p' |
+	while read -r short long; do
+		grep -q -- "\\\\-$short\\b" "$SINKD8" || echo "-$short"
+		grep -q -- "\\\\-\\\\-$long\\b" "$SINKD8" || echo "--$long"
+	done)
+is "$missing" "" "sinkd(8) documents every option of sinkd --help"
+
+# groff formats each page without a warning
+if command -v groff > /dev/null; then
+	for page in "$SINKD8" "$CONF5" "$POLICY5"; do
+		warnings=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1)
+		is "$warnings" "" "groff -man -ww: no warnings for ${page##*/}"
+	done
+else
+	for page in "$SINKD8" "$CONF5" "$POLICY5"; do
+		echo "ok $((TAP_N += 1)) - # SKIP groff is not installed (${page##*/})"
+	done
+fi
+if command -v man > /dev/null && man --help 2>&1 | grep -q -- --warnings; then
+	for page in "$SINKD8" "$CONF5" "$POLICY5"; do
+		warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 > /dev/null)
+		is "$warnings" "" "man --warnings: no warnings for ${page##*/}"
+	done
+fi
+done_testing
