@@ -67,7 +67,7 @@ struct proto_cfg {
 
 static const struct conf_key protocol_keys[] = {
 	{"connect-allow", CONF_CIDRS, "", .flags = CONF_NODOMAIN,
-	 .doc = "clients never refused at connect, whatever connect-deny says"},
+	 .doc = "clients exempt from connect-deny, connect-deny-hosts and helo-deny"},
 	{"connect-deny", CONF_CIDRS, "", .flags = CONF_NODOMAIN,
 	 .doc = "client networks refused at connect"},
 	{"connect-deny-hosts", CONF_LIST, "", .flags = CONF_NODOMAIN,
@@ -79,7 +79,7 @@ static const struct conf_key protocol_keys[] = {
 	{"helo-reply", CONF_REPLY, "550 5.7.1 HELO name rejected", .flags = CONF_NODOMAIN,
 	 .doc = "reply to a refused HELO"},
 	{"require-auth", CONF_BOOL, "no", .merge = MERGE_TRUE,
-	 .doc = "outbound mail from internal hosts must be SMTP-authenticated"},
+	 .doc = "outbound mail from internal hosts must be SMTP-authenticated (local submission exempt)"},
 	{"auth-reply", CONF_REPLY, "530 5.7.0 Authentication required",
 	 .doc = "reply when require-auth refuses a sender"},
 	{"allow-senders", CONF_LIST, "",

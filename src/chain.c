@@ -138,6 +138,13 @@ chain_unknown(struct conn *c, const char *cmd)
 enum verdict
 chain_envfrom(struct msg *m)
 {
+	long long max = conf_num(&m->conn->snap->main, "max-message-size");
+
+	if (max > 0 && m->declared_size > (gsize) max) {
+		reply_set(&m->conn->reply, "552", "5.3.4", "Message size exceeds fixed limit");
+		m->conn->decided_by = "sinkd";
+		return VERDICT_REJECT;
+	}
 	return run(STAGE_ENVFROM, m->conn, m, NULL, NULL, m->mail_policy);
 }
 
@@ -224,7 +231,8 @@ chain_log_message(struct msg *m, enum verdict v)
 	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
 
 	log_info("%s: from=<%s> nrcpt=%u size=%zu client=%s[%s] verdict=%s handler=%s%s%s%s%s%s%s edits=%u time=%s",
-		 m->queue_id, m->sender, m->rcpts->len, m->size,
+		 m->queue_id, m->sender, m->rcpts->len,
+		 m->size ? m->size : m->declared_size,
 		 c->client_name ? c->client_name : "localhost",
 		 c->client_addr ? c->client_addr : "local",
 		 verdict_name(v), v == VERDICT_CONTINUE ? "-" : c->decided_by,

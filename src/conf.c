@@ -635,6 +635,10 @@ merge_value(struct conf_value *dst, const struct conf_key *k,
 			for (i = 0; i < n; i++) {
 				for (j = 0; src[i]->val[ki].list && src[i]->val[ki].list[j]; j++) {
 					const char *s = src[i]->val[ki].list[j];
+
+					if (g_ptr_array_find_with_equal_func(all, s, g_str_equal, NULL))
+						continue;
+					{
 					char **parts = g_strsplit(s, ",", -1);
 					char *esc = g_strjoinv("\\,", parts);
 
@@ -643,6 +647,7 @@ merge_value(struct conf_value *dst, const struct conf_key *k,
 					g_ptr_array_add(all, g_strdup(s));
 					g_string_append_printf(raw, "%s%s", raw->len ? ", " : "", esc);
 					g_free(esc);
+					}
 				}
 			}
 			g_ptr_array_add(all, NULL);

@@ -256,7 +256,9 @@ main(int argc, char **argv)
 		dump_keys();
 		return 0;
 	}
-	conf_path = path ? path : g_strdup(SINKD_SYSCONFDIR "/sinkd/sinkd.conf");
+	/* absolute: the daemon leaves its directory, and reloads read it again */
+	conf_path = g_canonicalize_filename(path ? path : SINKD_SYSCONFDIR "/sinkd/sinkd.conf", NULL);
+	g_free(path);
 	log_open("sinkd", 1, !check && !offline);
 	log_set_quiet(offline);
 	g_mime_init();

@@ -64,6 +64,7 @@ struct msg {
 	struct spool spool;	/* headers, empty line, body */
 	gsize body_offset;	/* where the body starts in the spool */
 	gsize size;		/* bytes offered by the MTA */
+	gsize declared_size;	/* MAIL FROM's SIZE=, 0 if none */
 	int too_big;		/* more than max-message-size */
 	int spool_errno;	/* spool write failed: tempfail */
 	int accepted;		/* a handler accepted: skip the rest */

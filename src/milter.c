@@ -213,10 +213,14 @@ mf_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct conn *c = conn_of(ctx);
 	struct msg *m;
+	int i;
 
 	mf_msg_end(c);
 	m = msg_new(c, argv[0], smfi_getsymval(ctx, "{auth_authen}"));
 	g_atomic_int_inc(&in_flight);
+	for (i = 1; argv[i]; i++)
+		if (!g_ascii_strncasecmp(argv[i], "SIZE=", 5))
+			m->declared_size = g_ascii_strtoull(argv[i] + 5, NULL, 10);
 	msg_set_queue_id(m, smfi_getsymval(ctx, "i"));
 	return mf_status(ctx, c, chain_envfrom(m));
 }

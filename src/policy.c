@@ -18,7 +18,7 @@ static const char *const on_error_values[] = {"reject", "tempfail", "accept", NU
 /* The [sinkd] group.  sinkd.conf(5) documents each key; t/ checks it does. */
 const struct conf_key sinkd_main_keys[] = {
 	{"socket", CONF_SOCKET, "inet:8890@127.0.0.1", .flags = CONF_RESTART,
-	 .doc = "where sinkd listens: unix:/path, inet:port@host, inet:host:port or inet6:..."},
+	 .doc = "where sinkd listens: unix:/path, inet:port@host, inet:host:port, inet:[v6addr]:port, inet6:port@host"},
 	{"socket-mode", CONF_MODE, "0660", .flags = CONF_RESTART,
 	 .doc = "permissions of a unix socket"},
 	{"user", CONF_STRING, "sinkd", .flags = CONF_RESTART,
@@ -40,7 +40,7 @@ const struct conf_key sinkd_main_keys[] = {
 	{"timeout", CONF_TIME, "7210", 1, 86400, .flags = CONF_RESTART,
 	 .doc = "how long to wait for the MTA before dropping a connection"},
 	{"max-message-size", CONF_SIZE, "50m", 0, 1LL << 40,
-	 .doc = "larger messages are refused with 552 5.3.4; 0: no limit"},
+	 .doc = "larger messages are refused with 552 5.3.4 (by MAIL FROM SIZE= when no handler reads the body); 0: no limit"},
 	{"body-memory-limit", CONF_SIZE, "1m", 0, 1LL << 30,
 	 .doc = "a message larger than this is kept in a file in spool-dir"},
 	{"shutdown-timeout", CONF_TIME, "30s", 0, 3600,
@@ -467,7 +467,6 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 	}
 	for (i = 0; i < nu; i++)
 		g_ptr_array_add(names, uniq[i]->domain);
-	g_ptr_array_sort(names, cmp_domain);
 	g_ptr_array_add(names, NULL);
 	key = g_strjoinv(",", (char **) names->pdata);
 	g_mutex_lock(&s->merge_lock);

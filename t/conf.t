@@ -10,11 +10,13 @@ SINKD=${SINKD:-$PWD/../src/sinkd}
 
 for dir in conf/*/; do
 	case=${dir%/}
-	got=$(cd "$case" && "$SINKD" -n -c sinkd.conf 2>&1; echo "exit $?")
+	# paths are reported absolute: compare them from the case directory
+	top=$(cd "$case" && pwd -P)
+	got=$(cd "$case" && "$SINKD" -n -c sinkd.conf 2>&1 | sed "s|$top/||g"; echo "exit ${PIPESTATUS[0]}")
 	want=$(cat "$case/expected")
 	is "$got" "$want" "sinkd -n on ${case#conf/}"
 done
-got=$("$SINKD" -n -c conf/does-not-exist.conf 2>&1; echo "exit $?")
+got=$("$SINKD" -n -c conf/does-not-exist.conf 2>&1 | sed "s|$(pwd -P)/||g"; echo "exit ${PIPESTATUS[0]}")
 is "$got" "conf/does-not-exist.conf: cannot read: No such file or directory
 exit 1" "a missing file is an error"
 got=$("$SINKD" -n -c ../etc/sinkd.conf 2>&1; echo "exit $?")

@@ -158,6 +158,20 @@ log_lines() {
 	pf_log | grep -E -- "$1"
 }
 
+# local_submit ID SENDER RCPT: submit a message with sendmail(1) (cleanup
+# runs non_smtpd_milters); wait until it is delivered to RCPT or cleanup
+# logs a milter refusal for it
+local_submit() {
+	local id=$1 from=$2 to=$3 end=$(($(date +%s) + 20))
+	printf 'Subject: e2e %s\nX-E2E-Id: %s\n\nlocal submission\n' "$id" "$id" |
+		pf_sendmail -f "$from" "$to" || return 1
+	while [ "$(nmsg "$to" "$id")" -lt 1 ]; do
+		pf_log | grep -q "cleanup.*milter-reject: .*from=<$from>" && return 0
+		[ "$(date +%s)" -ge "$end" ] && return 0
+		sleep 0.1
+	done
+}
+
 # settle: every message Postfix accepted so far is delivered (or gone)
 settle() {
 	pf_wait_queue_empty 20 || diag "the Postfix queue did not drain: $(pf_queue_count) left"
@@ -347,8 +361,16 @@ is "$(smtp_reply "$OUT" "RCPT TO:<max1@example.org>")|$(smtp_reply "$OUT" "RCPT 
 	"250 2.1.5 Ok|250 2.1.5 Ok" "max-recipients = 2: the first two recipients are accepted"
 is "$(smtp_reply "$OUT" "RCPT TO:<max3@example.org>")" "452 4.5.3 sinkd-test: too many recipients" \
 	"max-recipients = 2: the third gets max-recipients-reply"
+QID_MAX=$(queue_id "$OUT")
 wait_msg max1@example.org p0-max && wait_msg max2@example.org p0-max
 ok $? "max-recipients: the first two recipients get the message"
+like "$(sk_log)" "sinkd: $QID_MAX: from=<good@example\\.net> nrcpt=2 size=[0-9]+ client=\\[127\\.0\\.0\\.1\\]\\[127\\.0\\.0\\.1\\] verdict=accept handler=- edits=[0-9]+ time=" \
+	"sinkd logs the message line with Postfix's queue id, nrcpt=2 and verdict=accept"
+like "$(log_lines "$QID_MAX: milter-reject: RCPT .*to=<max3@example.org>")" "^.*: $QID_MAX: milter-reject" \
+	"Postfix had assigned queue id $QID_MAX when it passed RCPT TO:<max3@example.org>"
+like "$(sk_log | grep 'rcpt=<max3@example.org>')" \
+	"^sinkd: $QID_MAX: rcpt=<max3@example\\.org> verdict=tempfail handler=protocol code=452 xcode=4\\.5\\.3\$" \
+	"sinkd's line for the refused recipient starts with that queue id (sinkd(8): NOQUEUE only before the MTA assigned one)"
 wait_msg rcpt-ok@example.org p0-rcpt
 ok $? "deny-recipients: the accepted recipient gets the message"
 
@@ -445,6 +467,12 @@ is "${R[2]}" "554 5.7.1 sinkd-test: connections from here are refused" \
 like "$(log_lines 'smtpd.*milter-reject: CONNECT .*: 554 ' | tail -n 1)" \
 	'554 5\.7\.1 sinkd-test: connections from here are refused' "Postfix logs the milter's connect reply"
 
+local_submit p1-local p1-local@example.net p1-local@example.org
+is "$(nmsg p1-local@example.org p1-local)" "1" \
+	"connect-deny 127.0.0.1/32: a local submission (sendmail) is not refused at connect (sinkd-policy(5): local clients are never refused at connect)"
+[ "$(nmsg p1-local@example.org p1-local)" = 1 ] ||
+	diag "cleanup said: $(pf_log | grep 'cleanup.*from=<p1-local@example.net>' | sed 's/.*milter-reject/milter-reject/')"
+
 # ---------------------------------------------------------------- P2
 diag "P2: connect-allow exempts; custom unknown-reply"
 write_conf "unix:$SOCK_PATH" 10.255.0.0/16 \
@@ -493,6 +521,17 @@ diag "Without smtpd_peername_lookup Postfix passes the client name as [127.0.0.1
 pf_postconf -e 'smtpd_peername_lookup = no'
 reload_postfix
 
+# sinkd-policy(5), connect-deny-hosts: "When the client's address has no
+# verified name, Postfix reports the name unknown"
+write_conf "unix:$SOCK_PATH" 10.255.0.0/16 \
+	'connect-deny-hosts = unknown' \
+	'connect-reply = 554 5.7.1 sinkd-test: host name refused'
+reload_sinkd
+ok $? "SIGHUP: connect-deny-hosts = unknown loaded"
+mapfile -t R < <(raw_smtp "EHLO raw.test" "MAIL FROM:<good@example.net>" QUIT)
+is "${R[2]}" "554 5.7.1 sinkd-test: host name refused" \
+	"connect-deny-hosts = unknown refuses a client without a name, as sinkd-policy(5) says Postfix reports it"
+
 # ---------------------------------------------------------------- P4
 diag "P4: require-auth for internal hosts"
 write_conf "unix:$SOCK_PATH" 127.0.0.0/8 \
@@ -503,11 +542,17 @@ ok $? "SIGHUP: require-auth configuration loaded"
 send p4-auth --from user@example.com --to auth@example.org
 is "$(smtp_reply "$OUT" "MAIL FROM")" "530 5.7.0 sinkd-test: authenticate first" \
 	"require-auth: an unauthenticated internal client gets auth-reply at MAIL FROM"
+local_submit p4-local p4-local@example.net p4-local@example.org
+is "$(nmsg p4-local@example.org p4-local)" "1" \
+	"require-auth: a local submission (sendmail) is not refused (sinkd-policy(5): local submission is never refused by it)"
+[ "$(nmsg p4-local@example.org p4-local)" = 1 ] ||
+	diag "cleanup said: $(pf_log | grep 'cleanup.*from=<p4-local@example.net>' | sed 's/.*milter-reject/milter-reject/')"
 diag "The test Postfix has no SASL: the authenticated path of require-auth is covered" \
 	"by the sinkd -t -A tests."
 
 # ---------------------------------------------------------------- P5
 diag "P5: sinkd down - nothing is lost"
+settle
 write_conf "unix:$SOCK_PATH" 10.255.0.0/16
 sk_stop
 ok $? "sinkd stops on SIGTERM"
@@ -519,7 +564,9 @@ printf 'Subject: e2e p5-local\nX-E2E-Id: p5-local\n\nsubmitted while sinkd was d
 ok $? "sendmail accepts a local submission"
 like "$(log_lines 'cleanup.*milter-reject: CONNECT .*from=<local@example.net>')" 'milter-reject: CONNECT .*4\.7\.1' \
 	"the local submission is tempfailed by cleanup (non_smtpd_milters)"
-ok "$([ "$(pf_queue_count)" -gt 0 ]; echo $?)" "the local submission stays queued"
+ok "$([ "$(pf_queue_count)" -gt 0 ] &&
+	grep -rlq 'X-E2E-Id: p5-local' "$PF_DIR"/queue/{maildrop,incoming,active,deferred,hold} 2>/dev/null; echo $?)" \
+	"the local submission stays queued"
 is "$(nmsg local@example.org p5-local)$(nmsg down@example.org p5-down)" "00" "nothing was delivered while sinkd was down"
 start_sinkd
 ok $? "sinkd starts again"
@@ -528,8 +575,10 @@ wait_msg local@example.org p5-local
 ok $? "after pf_flush the queued local submission is delivered"
 settle
 is "$(nmsg local@example.org p5-local)" "1" "exactly once"
-like "$(header "$(msg local@example.org p5-local)" X-Sinkd-Test)" '^client=127\.0\.0\.1 qid=[0-9A-F]+ name=localhost$' \
+like "$(header "$(msg local@example.org p5-local)" X-Sinkd-Test)" '^client=[^ ]+ qid=[0-9A-F]+ name=localhost$' \
 	"the local submission passed through sinkd (X-Sinkd-Test added)"
+like "$(header "$(msg local@example.org p5-local)" X-Sinkd-Test)" '^client=local ' \
+	"\${client_addr} is local for a local submission (sinkd-policy(5))"
 send p5-up --from good@example.net --to down@example.org
 wait_msg down@example.org p5-up
 ok $? "a new SMTP message is delivered"

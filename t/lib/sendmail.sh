@@ -229,7 +229,8 @@ sm_setup() {
 	fi
 	# a fresh instance: old mail, queue and logs go
 	rm -rf "$dir/mail" "$dir/queue" "$dir/hoststat" "$dir/etc" "$dir/sendmail.out" \
-		"$dir/traffic.log" "$dir/sendmail.pid" "$dir/deliver.sh" "$dir/dead.letter"
+		"$dir/traffic.log" "$dir/debug.log" "$dir/sendmail.pid" "$dir/daemon.pid" \
+		"$dir/deliver.sh" "$dir/dead.letter" "$dir/instance.env"
 	mkdir -p "$dir/etc" "$dir/mail" "$dir/queue" "$dir/hoststat" || return 1
 	chmod 755 "$dir/etc" "$dir/mail"
 	chmod 700 "$dir/queue" "$dir/hoststat"
@@ -419,7 +420,7 @@ sm_start() {
 		setsid unshare $ns sh -c '
 			etc=$1 host=$2
 			shift 2
-			if [ -f /proc/self/mountinfo ] && mount --bind "$etc/hosts" /etc/hosts 2>/dev/null; then
+			if mount --bind "$etc/hosts" /etc/hosts 2>/dev/null; then
 				mount --bind "$etc/nsswitch.conf" /etc/nsswitch.conf 2>/dev/null
 			fi
 			hostname "$host" && exec "$@"' sh \

@@ -35,7 +35,8 @@ main(void)
 		 "internal-hosts = 10.0.0.0/8\n"
 		 "[protocol]\nmax-recipients = 50\nsender-reply = 550 5.7.1 from sinkd.conf\n");
 	tc_write(dir, "domains/default.conf",
-		 "[protocol]\ndeny-senders = @default.example\nmax-recipients = 0\n");
+		 "[protocol]\ndeny-senders = @default.example\nmax-recipients = 0\n"
+		 "add-headers = X-Common: 1\n");
 	tc_write(dir, "domains/example.com.conf",
 		 "[protocol]\ndeny-senders = @a.example\nmax-recipients = 5\non-error = reject\n");
 	tc_write(dir, "domains/example.org.conf",
@@ -114,12 +115,24 @@ main(void)
 	l = conf_list(proto(p), "deny-senders");
 	ok(l && l[0] && l[1] && !l[2] && !strcmp(l[0], "@a.example") && !strcmp(l[1], "@b.example"),
 	   "strictest: lists are united");
+	l = conf_list(proto(p), "add-headers");
+	ok(l && l[0] && !l[1], "  an entry both domains inherit is kept once");
+	msg_free(m);
+	m = msg_new(c, "<v@elsewhere.example>", NULL);
+	msg_rcpt_keep(m, msg_rcpt_new(m, "<z@example.com>"));
+	msg_rcpt_keep(m, msg_rcpt_new(m, "<y@example.org>"));
+	msg_rcpt_keep(m, msg_rcpt_new(m, "<w@example.org>"));
+	p2 = msg_policy(m);
+	ok(p2 == p, "the combination is cached for the same domains in the same order");
 	msg_free(m);
 	m = msg_new(c, "<v@elsewhere.example>", NULL);
 	msg_rcpt_keep(m, msg_rcpt_new(m, "<z@example.org>"));
 	msg_rcpt_keep(m, msg_rcpt_new(m, "<y@example.com>"));
 	p2 = msg_policy(m);
-	ok(p2 == p, "the combination is cached, whatever the recipients' order");
+	is_str(p2->domain, "example.org,example.com", "first-recipient keys follow the recipients' order");
+	is_str(conf_reply(proto(p2), "sender-reply")->text, "from sinkd.conf", "  inherited values survive combining");
+	l = conf_list(proto(p2), "deny-senders");
+	ok(l && l[0] && l[1] && !l[2] && !strcmp(l[0], "@b.example"), "  united lists follow the order too");
 	msg_free(m);
 
 	/* combining with a zero limit: the limit wins */

@@ -9,6 +9,7 @@
 #include "../../src/match.h"
 #include "../../src/reply.h"
 #include "../../src/socket.h"
+#include "../../src/spool.h"
 #include "../../src/template.h"
 #include "tap.h"
 
@@ -215,6 +216,44 @@ test_edits(void)
 	g_bytes_unref(b);
 }
 
+static void
+test_spool(void)
+{
+	char *dir = g_dir_make_tmp("sinkd-spool-XXXXXX", NULL);
+	struct spool s;
+	GString *want = g_string_new(NULL);
+	const guchar *data;
+	gsize len;
+	GDir *d;
+	int i;
+
+	spool_init(&s, dir, 100);
+	for (i = 0; i < 30; i++) {
+		char line[16];
+
+		g_snprintf(line, sizeof(line), "line %02d\r\n", i);
+		g_string_append(want, line);
+		spool_append(&s, line, strlen(line));
+		if (i == 5)
+			ok(!spool_on_disk(&s), "under the limit: in memory");
+	}
+	ok(spool_on_disk(&s), "over the limit: in a file");
+	d = g_dir_open(dir, 0, NULL);
+	ok(d && g_dir_read_name(d) == NULL, "the file is unlinked at once");
+	if (d)
+		g_dir_close(d);
+	data = spool_data(&s, &len);
+	ok(data && len == want->len && !memcmp(data, want->str, len), "content kept byte for byte");
+	spool_append(&s, "more", 4);
+	data = spool_data(&s, &len);
+	ok(data && len == want->len + 4 && !memcmp(data + want->len, "more", 4),
+	   "appending after a read remaps");
+	spool_free(&s);
+	g_rmdir(dir);
+	g_free(dir);
+	g_string_free(want, TRUE);
+}
+
 int
 main(void)
 {
@@ -224,5 +263,6 @@ main(void)
 	test_template();
 	test_socket();
 	test_edits();
+	test_spool();
 	return tap_done();
 }
