@@ -3,6 +3,7 @@
  */
 #include <string.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "../../src/cidr.h"
 #include "../../src/edits.h"
