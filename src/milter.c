@@ -33,6 +33,7 @@
 #include "policy.h"
 
 static gint in_flight;		/* messages between MAIL FROM and their end */
+static gint stopping;		/* milter_stop() was called */
 static char *unix_path;		/* to remove at exit */
 
 /* What the glue keeps per connection besides struct conn. */
@@ -422,14 +423,20 @@ static struct smfiDesc mf_desc = {
 	.xxfi_negotiate = mf_negotiate,
 };
 
-/* nodelay_listeners - TCP_NODELAY on every listening TCP socket we hold:
- * libmilter does not hand out its descriptor, so look for it */
+#define MAX_LISTENERS 8
+
+static int listeners[MAX_LISTENERS];	/* libmilter's listening sockets */
+static int nlisteners;
+
+/* find_listeners - libmilter does not hand out its listening descriptor:
+ * look for it among ours (SO_ACCEPTCONN); over TCP, set TCP_NODELAY on it,
+ * which accepted connections inherit */
 static void
-nodelay_listeners(void)
+find_listeners(void)
 {
 	int fd, one = 1;
 
-	for (fd = 0; fd < 1024; fd++) {
+	for (fd = 0; fd < 1024 && nlisteners < MAX_LISTENERS; fd++) {
 		int acc = 0;
 		socklen_t len = sizeof(acc);
 		struct sockaddr_storage ss;
@@ -437,6 +444,7 @@ nodelay_listeners(void)
 
 		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 || !acc)
 			continue;
+		listeners[nlisteners++] = fd;
 		if (getsockname(fd, (struct sockaddr *) &ss, &sl) < 0)
 			continue;
 		if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
@@ -477,9 +485,8 @@ milter_open(const struct snapshot *s, unsigned uid, unsigned gid)
 			log_error("socket %s: %s", unix_path, strerror(errno));
 			return -1;
 		}
-	} else {
-		nodelay_listeners();
 	}
+	find_listeners();
 	return 0;
 }
 
@@ -487,7 +494,7 @@ static gpointer
 milter_thread(gpointer unused)
 {
 	(void) unused;
-	if (smfi_main() != MI_SUCCESS)
+	if (smfi_main() != MI_SUCCESS && !g_atomic_int_get(&stopping))
 		log_error("smfi_main failed");
 	return NULL;
 }
@@ -504,21 +511,34 @@ milter_start(void)
 	return 0;
 }
 
+static gpointer
+stop_thread(gpointer unused)
+{
+	(void) unused;
+	smfi_stop();
+	return NULL;
+}
+
 /* milter_stop - stop accepting, then wait up to timeout for messages in
- * flight to finish */
+ * flight to finish.  smfi_stop() itself waits for libmilter's listener to
+ * wake from its poll (seconds): the listening socket is shut down here at
+ * once instead, and smfi_stop() runs on the side. */
 void
 milter_stop(unsigned timeout)
 {
 	gint64 end = g_get_monotonic_time() + (gint64) timeout * G_USEC_PER_SEC;
-	int n;
+	int n, i;
 
-	smfi_stop();
-	while ((n = g_atomic_int_get(&in_flight)) > 0 && g_get_monotonic_time() < end)
-		g_usleep(50000);
-	if (n > 0)
-		log_warn("stopping with %d message(s) in flight; the MTA will retry them", n);
+	g_atomic_int_set(&stopping, 1);
 	if (unix_path)
 		unlink(unix_path);
+	for (i = 0; i < nlisteners; i++)
+		shutdown(listeners[i], SHUT_RDWR);
+	g_thread_unref(g_thread_new("stop", stop_thread, NULL));
+	while ((n = g_atomic_int_get(&in_flight)) > 0 && g_get_monotonic_time() < end)
+		g_usleep(20000);
+	if (n > 0)
+		log_warn("stopping with %d message(s) in flight; the MTA will retry them", n);
 }
 
 /* milter_log_mta_config - the lines to paste into Postfix and Sendmail */

@@ -19,6 +19,13 @@
 #   P3  connect-deny-hosts               P4  require-auth
 #   P5  sinkd down: nothing is lost      P6  SIGHUP reloads, a broken one
 #   P7  inet sockets, both spellings
+#
+# What Postfix (3.7) does with the milter's answers, as seen by the client:
+# a refusal at connect gives a 554 greeting of Postfix's own and the
+# milter's reply at MAIL FROM; a refused EHLO gets a bare "250-name|250
+# ENHANCEDSTATUSCODES" and the milter's reply at MAIL FROM; an unresolved
+# client is passed to the milter as "[127.0.0.1]"; mail submitted with
+# sendmail(1) reaches the milter from localhost[127.0.0.1].
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/tap.sh
@@ -251,12 +258,14 @@ reload_sinkd() {
 # reload_postfix: pf_reload, then wait until the smtpd and cleanup processes
 # running the old configuration are gone
 reload_postfix() {
-	local master old i
+	local master old end
 	master=$(_pf_master_pid) || { diag "Postfix is not running"; return 1; }
-	old=$(ps --ppid "$master" -o pid=,comm= | awk '$2 == "smtpd" || $2 == "cleanup" { print $1 }')
+	old=$(ps --ppid "$master" -o pid=,comm= |
+		awk '$2 == "smtpd" || $2 == "cleanup" { printf "%s%s", n++ ? "," : "", $1 }')
 	pf_reload || { diag "postfix reload failed"; return 1; }
-	for i in $(seq 1 100); do
-		[ -z "$(ps -o pid= -p "$(echo $old | tr ' ' ,)" 2>/dev/null)" ] && return 0
+	end=$(($(date +%s) + 10))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		[ -z "$old" ] || [ -z "$(ps -o pid= -p "$old" 2>/dev/null)" ] && return 0
 		sleep 0.1
 	done
 	diag "old Postfix processes still running after reload: $old"
@@ -433,7 +442,7 @@ is "$(header "$F" X-Original-To)" "new@example.org" "the delivered envelope reci
 like "$QID" '^[0-9A-F]{6,}$' "swaks got a queue id ($QID)"
 is "$(header "$F" X-Sinkd-Test)" "client=127.0.0.1 qid=$QID name=[127.0.0.1]" \
 	"add-headers: X-Sinkd-Test has \${client_addr}, \${queue_id} and \${client_name} (Postfix passes [127.0.0.1] when the name is unknown)"
-like "$(header "$F" Received)" "with ESMTP id $QID[ ;]" "the queue id is the one in Postfix's Received header"
+like "$(header "$F" Received)" "with ESMTP id ${QID}[ ;]" "the queue id is the one in Postfix's Received header"
 like "$(log_lines "postfix/smtpd\\[[0-9]+\\]: $QID: ")" "$QID: client=unknown\\[127\\.0\\.0\\.1\\]" \
 	"the queue id is the one in Postfix's log"
 F=$(msg alice@example.com p0-list)
@@ -516,8 +525,8 @@ ok $? "connect-deny-hosts that does not match localhost: the message is delivere
 like "$(header "$(msg hosts@example.org p3-pass)" X-Sinkd-Test)" ' name=localhost$' \
 	"with peername lookup Postfix passes the client name localhost (\${client_name})"
 diag "Without smtpd_peername_lookup Postfix passes the client name as [127.0.0.1]" \
-	"(see P0's X-Sinkd-Test name=[127.0.0.1]); a DNS name other than localhost is not" \
-	"testable offline."
+	"(P0's X-Sinkd-Test name=[127.0.0.1]); a DNS name other than localhost is not" \
+	"testable offline (no DNS)."
 pf_postconf -e 'smtpd_peername_lookup = no'
 reload_postfix
 
@@ -556,6 +565,8 @@ settle
 write_conf "unix:$SOCK_PATH" 10.255.0.0/16
 sk_stop
 ok $? "sinkd stops on SIGTERM"
+like "$(sk_log | tail -n 2 | tr '\n' '|')" 'stopping on signal 15\|sinkd: stopped\|$' "sinkd logs stopping on signal 15, then stopped"
+ok "$([ ! -e "$SOCK_PATH" ]; echo $?)" "sinkd removed its unix socket"
 send p5-down --from good@example.net --to down@example.org
 is "$(smtp_reply "$OUT" "MAIL FROM")" "451 4.7.1 Service unavailable - try again later" \
 	"sinkd down: MAIL FROM gets 451 4.7.1 (milter_default_action = tempfail)"
@@ -589,10 +600,14 @@ is "$(nmsg down@example.org p5-down)" "0" "the message refused while sinkd was d
 # ---------------------------------------------------------------- P6
 diag "P6: SIGHUP reloads"
 write_conf "unix:$SOCK_PATH" 10.255.0.0/16
-sed -i 's|^deny-senders = .*|deny-senders = newbad@example.net|' "$SKD/conf/sinkd.conf"
+sed -i -e 's|^deny-senders = .*|deny-senders = newbad@example.net|' \
+	-e 's|^socket-mode = .*|socket-mode = 0660|' "$SKD/conf/sinkd.conf"
 sed -i 's|^staff@example.com = .*|staff@example.com = alice@example.com, dan@example.com|' "$SKD/conf/lists/e2e.lists"
 reload_sinkd
 ok $? "SIGHUP: the changed deny-senders is loaded"
+like "$(sk_log)" 'warning: socket-mode: a change needs a restart; still using "0640"' \
+	"SIGHUP: a changed restart-only key (socket-mode) is reported"
+is "$(stat -c %a "$SOCK_PATH")" "640" "and the socket keeps its mode"
 send p6-new --from newbad@example.net --to reload@example.org
 is "$(smtp_reply "$OUT" "MAIL FROM")" "$SENDER_REPLY" "after SIGHUP: newbad@example.net is refused on a new connection"
 send p6-old --from bad@example.net --to reload@example.org
