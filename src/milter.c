@@ -22,6 +22,7 @@
 #include <netinet/tcp.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib.h>
@@ -494,8 +495,14 @@ static gpointer
 milter_thread(gpointer unused)
 {
 	(void) unused;
-	if (smfi_main() != MI_SUCCESS && !g_atomic_int_get(&stopping))
-		log_error("smfi_main failed");
+	smfi_main();
+	if (!g_atomic_int_get(&stopping)) {
+		/* libmilter gave up on its own (its signal thread took a signal,
+		 * or the listener failed): stop the daemon, so that a supervisor
+		 * restarts it rather than a process that serves nobody */
+		log_error("libmilter stopped serving; shutting down");
+		kill(getpid(), SIGTERM);
+	}
 	return NULL;
 }
 
