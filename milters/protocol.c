@@ -49,7 +49,7 @@ struct addr_rewrite {
 };
 
 struct proto_cfg {
-	struct cidr_list *connect_allow, *connect_deny;
+	struct cidr_list *connect_allow, *connect_deny, *auth_exempt;
 	struct match_list *connect_deny_hosts, *helo_deny;
 	struct match_list *allow_senders, *deny_senders;
 	struct match_list *allow_rcpts, *deny_rcpts;
@@ -79,7 +79,9 @@ static const struct conf_key protocol_keys[] = {
 	{"helo-reply", CONF_REPLY, "550 5.7.1 HELO name rejected", .flags = CONF_NODOMAIN,
 	 .doc = "reply to a refused HELO"},
 	{"require-auth", CONF_BOOL, "no", .merge = MERGE_TRUE,
-	 .doc = "outbound mail from internal hosts must be SMTP-authenticated (local submission exempt)"},
+	 .doc = "outbound mail from internal hosts must be SMTP-authenticated (see auth-exempt)"},
+	{"auth-exempt", CONF_CIDRS, "127.0.0.0/8, ::1",
+	 .doc = "internal clients require-auth leaves alone (Postfix presents local submissions as 127.0.0.1)"},
 	{"auth-reply", CONF_REPLY, "530 5.7.0 Authentication required",
 	 .doc = "reply when require-auth refuses a sender"},
 	{"allow-senders", CONF_LIST, "",
@@ -152,6 +154,7 @@ proto_unload(void *p)
 
 	cidr_list_free(c->connect_allow);
 	cidr_list_free(c->connect_deny);
+	cidr_list_free(c->auth_exempt);
 	match_free(c->connect_deny_hosts);
 	match_free(c->helo_deny);
 	match_free(c->allow_senders);
@@ -407,6 +410,7 @@ proto_load(const struct conf_group *g, struct conf_errors *e)
 
 	c->connect_allow = cidr_list_parse((char **) conf_list(g, "connect-allow"), &bad, &why);
 	c->connect_deny = cidr_list_parse((char **) conf_list(g, "connect-deny"), &bad, &why);
+	c->auth_exempt = cidr_list_parse((char **) conf_list(g, "auth-exempt"), &bad, &why);
 	c->connect_deny_hosts = load_match(g, "connect-deny-hosts", MATCH_NAME, e);
 	c->helo_deny = load_match(g, "helo-deny", MATCH_NAME, e);
 	c->allow_senders = load_match(g, "allow-senders", MATCH_ADDR, e);
@@ -481,7 +485,8 @@ proto_envfrom(struct msg *m, const void *cfg)
 	int hit;
 
 	if (c->require_auth && m->outbound && m->auth_user == NULL
-	    && m->conn->client_addr != NULL)
+	    && m->conn->client_addr != NULL
+	    && !cidr_list_match(c->auth_exempt, m->conn->client_addr))
 		return handler_refuse(m->conn, c->auth_reply);
 	hit = match_test(c->allow_senders, m->sender);
 	if (hit != 0)

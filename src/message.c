@@ -42,7 +42,9 @@ conn_set_client(struct conn *c, const char *addr, const char *name)
 	g_free(c->client_addr);
 	g_free(c->client_name);
 	c->client_addr = g_strdup(addr);
-	c->client_name = g_strdup(name ? name : "unknown");
+	/* MTAs send "[192.0.2.1]" for a client without a verified name: call
+	 * it "unknown", as Postfix's own logs do, so rules can match it */
+	c->client_name = g_strdup(name && *name && *name != '[' ? name : "unknown");
 	c->internal = addr == NULL || cidr_list_match(c->snap->internal, addr);
 }
 

@@ -194,6 +194,10 @@ mf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	else if (sa && sa->sa_family == AF_INET6)
 		a = inet_ntop(AF_INET6, &((struct sockaddr_in6 *) sa)->sin6_addr, addr, sizeof(addr));
 	conn_set_client(c, a, host);
+	log_debug("connect from %s[%s] daemon_name=%s daemon_addr=%s j=%s _=%s",
+		  host ? host : "", a ? a : "", smfi_getsymval(ctx, "{daemon_name}"),
+		  smfi_getsymval(ctx, "{daemon_addr}"), smfi_getsymval(ctx, "j"),
+		  smfi_getsymval(ctx, "_"));
 	v = chain_connect(c);
 	if (v == VERDICT_CONTINUE)
 		return mf_noreply(c, SMFIP_NR_CONN);
@@ -236,6 +240,7 @@ mf_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (c->msg == NULL)
 		return SMFIS_TEMPFAIL;
+	msg_set_queue_id(c->msg, smfi_getsymval(ctx, "i"));
 	r = msg_rcpt_new(c->msg, argv[0]);
 	v = chain_envrcpt(c->msg, r);
 	if (v == VERDICT_CONTINUE) {
@@ -537,8 +542,9 @@ milter_stop(unsigned timeout)
 	int n, i;
 
 	g_atomic_int_set(&stopping, 1);
-	if (unix_path)
-		unlink(unix_path);
+	if (unix_path && unlink(unix_path) < 0 && errno != ENOENT)
+		log_warn("cannot remove socket %s: %s (it is removed at the next start)",
+			 unix_path, strerror(errno));
 	for (i = 0; i < nlisteners; i++)
 		shutdown(listeners[i], SHUT_RDWR);
 	g_thread_unref(g_thread_new("stop", stop_thread, NULL));

@@ -47,6 +47,9 @@
 #   would queue or refuse mail, so both are raised;
 # - 8-bit bodies: the mailer has F=8 so Sendmail does not convert them to
 #   quoted-printable on delivery.
+# - the instance may live on a noexec file system (/run is mounted noexec
+#   by Debian's initramfs): the mailer is /bin/sh running DIR/deliver.sh,
+#   never DIR/deliver.sh executed directly.
 
 SM_HOSTNAME=${SM_HOSTNAME:-mx.sinkd.test}
 SM_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -324,8 +327,8 @@ EOF
 		printf 'R$+\t$#sinkfile $: $1\n'
 		cat <<EOF
 MAILER_DEFINITIONS
-Msinkfile,	P=\`$dir/deliver.sh', F=lsDFMPhnu8S, S=0, R=0, T=DNS/RFC822/X-Unix,
-	A=deliver.sh \$u
+Msinkfile,	P=/bin/sh, F=lsDFMPhnu8S, S=0, R=0, T=DNS/RFC822/X-Unix,
+	A=sh \`$dir/deliver.sh' \$u
 EOF
 	} >"$dir/etc/sendmail.mc"
 
