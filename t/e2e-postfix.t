@@ -692,5 +692,9 @@ write_conf "inet:127.0.0.1:$MPORT" 10.255.0.0/16
 start_sinkd
 ok $? "sinkd starts on inet:127.0.0.1:$MPORT (Postfix's spelling)"
 core_checks "inet:127.0.0.1:PORT"
+sk_stop
+ok $? "sinkd stops"
+sk_log_clean
+ok $? "sinkd's log, over every phase, holds no sanitizer report or panic"
 
 done_testing

@@ -198,7 +198,8 @@ ndelivered() {
 	find "$SM_DIR/mail" -type f ! -name '.*' | wc -l
 }
 
-# The main [protocol] policy; phase C adds keys.
+# The main [protocol] policy; phase C adds keys.  (${...} are sinkd's.)
+# shellcheck disable=SC2016
 BASE_PROTOCOL=(
 	'helo-deny = *.helo-bad.test, /^evil[0-9]+$/'
 	'helo-reply = 550 5.7.1 sinkd-test: HELO name refused'
@@ -253,10 +254,10 @@ start_sinkd() {
 
 # reload_sinkd: SIGHUP; 0 when sinkd logged "configuration reloaded"
 reload_sinkd() {
-	local pat='configuration reloaded|reload failed' before i last
+	local pat='configuration reloaded|reload failed' before last
 	before=$(grep -cE "$pat" "$SK_DIR/sinkd.log")
 	sk_hup
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		[ "$(grep -cE "$pat" "$SK_DIR/sinkd.log")" -gt "$before" ] && break
 		sleep 0.1
 	done
@@ -276,13 +277,13 @@ core_checks() {
 	id=$label-hdr
 	send "$id" --from good@example.net --to hdr@example.org
 	qid=$(queue_id "$OUT")
-	like "$qid" '^[0-9A-Za-z]{14}$' "$label: the message is accepted (queue id $qid)"
+	like "$qid" '^[0-9A-Za-z]{12,}$' "$label: the message is accepted (queue id $qid)"
 	wait_msg hdr@example.org "$id"
 	ok $? "$label: the message is delivered"
 	f=$(msg hdr@example.org "$id")
 	is "$(header "$f" X-Sinkd-Test)" "client=127.0.0.1 qid=$qid name=localhost" \
 		"$label: add-headers: X-Sinkd-Test has \${client_addr}, Sendmail's \${queue_id} and \${client_name}"
-	like "$(header "$f" Received)" "with ESMTP id $qid[ ;]" \
+	like "$(header "$f" Received)" "with ESMTP id ${qid}[ ;]" \
 		"$label: that queue id is the one in Sendmail's Received header"
 
 	id=$label-list
@@ -416,10 +417,10 @@ is "$(header "$F" Return-Path)" "<real@example.net>" \
 	"rewrite-sender: Return-Path of the delivered message is <real@example.net>"
 is "$(header "$(msg alice@example.com u-list)" Return-Path)" "<good@example.net>" \
 	"a sender without a rewrite rule is unchanged"
-like "$QID" '^[0-9A-Za-z]{14}$' "swaks got Sendmail's queue id ($QID)"
+like "$QID" '^[0-9A-Za-z]{12,}$' "swaks got Sendmail's queue id ($QID)"
 is "$(header "$F" X-Sinkd-Test)" "client=127.0.0.1 qid=$QID name=localhost" \
 	"add-headers: X-Sinkd-Test has \${client_addr}, \${queue_id} and \${client_name} (Sendmail's localhost)"
-like "$(header "$F" Received)" "with ESMTP id $QID[ ;]" "the queue id is the one in Sendmail's Received header"
+like "$(header "$F" Received)" "with ESMTP id ${QID}[ ;]" "the queue id is the one in Sendmail's Received header"
 is "$(grep -c '^X-Sinkd-Test:' "$F")" "1" "the header is added once"
 
 # nothing delivered for what was refused
@@ -487,7 +488,7 @@ start_sinkd
 ok $? "sinkd starts again"
 send d-up --from good@example.net --to down@example.org
 QID=$(queue_id "$OUT")
-like "$QID" '^[0-9A-Za-z]{14}$' "sinkd up: the message is accepted"
+like "$QID" '^[0-9A-Za-z]{12,}$' "sinkd up: the message is accepted"
 wait_msg down@example.org d-up
 ok $? "sinkd up: the message is delivered"
 is "$(header "$(msg down@example.org d-up)" X-Sinkd-Test)" "client=127.0.0.1 qid=$QID name=localhost" \
@@ -510,5 +511,13 @@ is "$(grep '^Xsinkd' "$SM_CF")" "Xsinkd, S=inet:$MPORT@127.0.0.1, F=T, T=C:10s;S
 sm_start
 require $? "Sendmail starts on port $SM_PORT_I"
 core_checks "inet"
+
+# every sinkd run of this test, for sanitizer builds (make sanitize): LSan
+# reports at exit, so sinkd is stopped first
+sk_stop
+ok $? "sinkd (inet) stops on SIGTERM"
+BAD=$(grep -lE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' "$R"/sk-*/sinkd.log* 2>/dev/null)
+is "$BAD" "" "no sanitizer report or panic in any sinkd log"
+[ -z "$BAD" ] || diag "$(grep -h -E -A20 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' $BAD | head -60)"
 
 done_testing

@@ -51,8 +51,9 @@ CONF
 printf 'From: someone\nTo: someone\nSubject: test\n\nbody line\n' > "$W/msg"
 
 # t ARGS...: run sinkd -t on $W/msg (or $MSG); sets OUT (stdout file), ERR
+BADEXIT=0
 t() {
-	"$SINKD" -t -c "$W/sinkd.conf" "$@" <"${MSG:-$W/msg}" >"$W/out" 2>"$W/err"
+	"$SINKD" -t -c "$W/sinkd.conf" "$@" <"${MSG:-$W/msg}" >"$W/out" 2>"$W/err" || BADEXIT=$((BADEXIT + 1))
 	ERR=$(cat "$W/err")
 }
 
@@ -148,4 +149,5 @@ MSG=$W/hugemsg t -F a@example.net -R x@example.org -C 198.51.100.1,mx.example.ne
 is "$ERR" 'verdict=reject code=552 xcode=5.3.4 handler=sinkd text="Message size exceeds fixed limit" edits=0 from=<a@example.net> rcpts=<x@example.org>' \
 	"over max-message-size: 552 5.3.4"
 [ -z "$(ls -A "$W/spool")" ]; ok $? "no spool file is left behind"
+is "$BADEXIT" 0 "sinkd -t exited 0 every time"
 done_testing

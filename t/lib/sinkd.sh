@@ -14,6 +14,8 @@
 #   sk_hup                    SIGHUP (reload)
 #   sk_pid                    the running daemon's pid
 #   sk_log                    print DIR/sinkd.log
+#   sk_log_clean              true when the log holds no sanitizer report
+#                             (ASan, LSan, UBSan) and no panic
 #
 # The daemon runs as the postfix user, which can reach a unix socket under
 # DIR (DIR must be traversable: chmod o+x).  SINKD overrides the binary.
@@ -101,3 +103,10 @@ sk_kill() {
 sk_hup() { kill -HUP "$SK_PID"; }
 
 sk_log() { cat "$SK_DIR/sinkd.log"; }
+
+sk_log_clean() {
+	if grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' "$SK_DIR/sinkd.log" 2>/dev/null; then
+		diag "$(grep -E -A20 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' "$SK_DIR/sinkd.log" | head -60)"
+		return 1
+	fi
+}
