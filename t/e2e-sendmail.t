@@ -39,14 +39,10 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/sinkd.sh
 . "$TOP/t/lib/sinkd.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "1..0 # SKIP needs root (a private Sendmail instance)"
-	exit 0
-fi
+[ "$(id -u)" -eq 0 ] || bail_out "needs root (a private Sendmail instance); run it through ./bootstrap test"
 for cmd in swaks unshare setsid; do
 	if ! command -v "$cmd" >/dev/null 2>&1; then
-		echo "1..0 # SKIP $cmd is not installed"
-		exit 0
+		bail_out "$cmd is not installed (./bootstrap test installs it)"
 	fi
 done
 [ -x "$SINKD" ] || bail_out "$SINKD is not built (run make)"

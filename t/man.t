@@ -192,14 +192,14 @@ if command -v groff > /dev/null; then
 		is "$warnings" "" "groff -man -ww: no warnings for ${page##*/}"
 	done
 else
-	for page in "$SINKD8" "$CONF5" "$POLICY5"; do
-		echo "ok $((TAP_N += 1)) - # SKIP groff is not installed (${page##*/})"
-	done
+	ok 1 "groff is installed (./bootstrap test installs groff-base)"
 fi
-if command -v man > /dev/null && man --help 2>&1 | grep -q -- --warnings; then
+if command -v man > /dev/null; then
 	for page in "$SINKD8" "$CONF5" "$POLICY5"; do
 		warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 > /dev/null)
 		is "$warnings" "" "man --warnings: no warnings for ${page##*/}"
 	done
+else
+	ok 1 "man is installed (./bootstrap test installs man-db)"
 fi
 done_testing
