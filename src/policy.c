@@ -190,7 +190,7 @@ load_domains(struct snapshot *s, struct policy *base, struct conf_errors *e)
 {
 	const char *dir = conf_str(&s->main, "domains-dir");
 	GError *err = NULL;
-	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *names;
 	const char *name;
 	char *path;
 	struct conf_file *f;
@@ -198,6 +198,13 @@ load_domains(struct snapshot *s, struct policy *base, struct conf_errors *e)
 	guint i;
 
 	d = g_dir_open(dir, 0, &err);
+	if (d == NULL && err->code == G_FILE_ERROR_NOENT
+	    && conf_get(&s->main, "domains-dir")->file == NULL) {
+		/* the default directory need not exist: no policy files */
+		g_error_free(err);
+		s->def = base;
+		return;
+	}
 	if (d == NULL) {
 		conf_key_error(e, &s->main, "domains-dir", "%s: %s", dir,
 			       g_strerror(err->code == G_FILE_ERROR_NOENT ? ENOENT
@@ -207,6 +214,7 @@ load_domains(struct snapshot *s, struct policy *base, struct conf_errors *e)
 		s->def = base;
 		return;
 	}
+	names = g_ptr_array_new_with_free_func(g_free);
 	while ((name = g_dir_read_name(d)) != NULL)
 		if (g_str_has_suffix(name, ".conf") && name[0] != '.')
 			g_ptr_array_add(names, g_strdup(name));
