@@ -113,8 +113,11 @@ _sm_fetch_locked() {
 			# (apt warns when _apt cannot write the directory: only
 			# shown on failure)
 			if ! out=$(cd "$cache" && _sm_apt download $missing); then
-				_sm_err "sm_fetch: apt-get download$missing failed in $cache:" "$out"
-				return 1
+				# the package lists may be missing or stale: once
+				if ! out=$(_sm_apt update && cd "$cache" && _sm_apt download $missing); then
+					_sm_err "sm_fetch: apt-get download$missing failed in $cache:" "$out"
+					return 1
+				fi
 			fi
 		fi
 		rm -rf "$SM_ROOT"
