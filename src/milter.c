@@ -523,18 +523,13 @@ milter_start(void)
 	return 0;
 }
 
-static gpointer
-stop_thread(gpointer unused)
-{
-	(void) unused;
-	smfi_stop();
-	return NULL;
-}
-
 /* milter_stop - stop accepting, then wait up to timeout for messages in
- * flight to finish.  smfi_stop() itself waits for libmilter's listener to
- * wake from its poll (seconds): the listening socket is shut down here at
- * once instead, and smfi_stop() runs on the side. */
+ * flight to finish.  smfi_stop() is no use here: it waits for libmilter's
+ * listener to wake from its poll (seconds), and after it libmilter serves
+ * no more packets, not even those of a message in flight.  So the
+ * listening socket is shut down here instead (the MTA's new connections
+ * fail and take its default action), the sessions go on being served, and
+ * the process exits once they are done or the time is up. */
 void
 milter_stop(unsigned timeout)
 {
@@ -547,7 +542,6 @@ milter_stop(unsigned timeout)
 			 unix_path, strerror(errno));
 	for (i = 0; i < nlisteners; i++)
 		shutdown(listeners[i], SHUT_RDWR);
-	g_thread_unref(g_thread_new("stop", stop_thread, NULL));
 	while ((n = g_atomic_int_get(&in_flight)) > 0 && g_get_monotonic_time() < end)
 		g_usleep(20000);
 	if (n > 0)
