@@ -229,8 +229,9 @@ chain_log_message(struct msg *m, enum verdict v)
 	struct conn *c = m->conn;
 	char *timing = chain_timing(m);
 	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
+	char *text = refused ? g_strescape(c->reply.text ? c->reply.text : "", NULL) : NULL;
 
-	log_info("%s: from=<%s> nrcpt=%u size=%zu client=%s[%s] verdict=%s handler=%s%s%s%s%s%s%s edits=%u time=%s",
+	log_info("%s: from=<%s> nrcpt=%u size=%zu client=%s[%s] verdict=%s handler=%s%s%s%s%s%s%s%s edits=%u time=%s",
 		 m->queue_id, m->sender, m->rcpts->len,
 		 m->size ? m->size : m->declared_size,
 		 c->client_name ? c->client_name : "localhost",
@@ -238,7 +239,8 @@ chain_log_message(struct msg *m, enum verdict v)
 		 verdict_name(v), v == VERDICT_CONTINUE ? "-" : c->decided_by,
 		 refused ? " code=" : "", refused ? c->reply.code : "",
 		 refused ? " xcode=" : "", refused ? c->reply.xcode : "",
-		 refused ? " text=" : "", refused ? c->reply.text : "",
+		 refused ? " text=\"" : "", refused ? text : "", refused ? "\"" : "",
 		 edits_count(&m->edits), timing);
+	g_free(text);
 	g_free(timing);
 }
