@@ -6,6 +6,7 @@
 
 #include "chain.h"
 #include "log.h"
+#include "mime.h"
 #include "policy.h"
 
 enum stage {
@@ -190,6 +191,7 @@ chain_eom(struct msg *m)
 {
 	struct conn *c = m->conn;
 	const struct policy *p = msg_policy(m);
+	enum verdict v;
 
 	if (m->too_big) {
 		reply_set(&c->reply, "552", "5.3.4", "Message size exceeds fixed limit");
@@ -203,7 +205,13 @@ chain_eom(struct msg *m)
 	}
 	if (p == NULL)
 		return no_policy(c);
-	return run(STAGE_EOM, c, m, NULL, NULL, p);
+	v = run(STAGE_EOM, c, m, NULL, NULL, p);
+	if ((v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE) && mime_commit(m) < 0) {
+		reply_set(&c->reply, "451", "4.3.0", "Temporary local problem, try again later");
+		c->decided_by = "sinkd";
+		return VERDICT_TEMPFAIL;
+	}
+	return v;
 }
 
 /* chain_timing - "protocol:0.12ms,..." for the log line */

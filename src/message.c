@@ -8,6 +8,7 @@
 #include "handler.h"
 #include "log.h"
 #include "message.h"
+#include "mime.h"
 #include "policy.h"
 
 /* conn_new - a connection pinned to snap (takes a reference) */
@@ -128,6 +129,7 @@ msg_free(struct msg *m)
 		m->conn->msg = NULL;
 	g_ptr_array_free(m->rcpts, TRUE);
 	g_ptr_array_free(m->headers, TRUE);
+	mime_free(m->mime);
 	spool_free(&m->spool);
 	edits_free(&m->edits);
 	policy_free(m->merged);
@@ -194,14 +196,27 @@ int
 msg_header(struct msg *m, const char *name, const char *value)
 {
 	struct header *h = g_new0(struct header, 1);
-	GString *line = g_string_new(name);
-	const char *p;
+	GString *line;
 
 	h->name = g_strdup(name);
 	h->value = g_strdup(value);
 	g_ptr_array_add(m->headers, h);
+	line = msg_header_line(h);
+	msg_write(m, line->str, line->len);
+	g_string_free(line, TRUE);
+	return m->spool_errno ? -1 : 0;
+}
+
+/* msg_header_line - a header field as spooled: "name:value" and CRLF, any
+ * line break inside the value made CRLF */
+GString *
+msg_header_line(const struct header *h)
+{
+	GString *line = g_string_new(h->name);
+	const char *p;
+
 	g_string_append_c(line, ':');
-	for (p = value; *p; p++) {
+	for (p = h->value; *p; p++) {
 		if (*p == '\r' && p[1] == '\n')
 			continue;
 		if (*p == '\n')
@@ -209,9 +224,7 @@ msg_header(struct msg *m, const char *name, const char *value)
 		g_string_append_c(line, *p);
 	}
 	g_string_append(line, "\r\n");
-	msg_write(m, line->str, line->len);
-	g_string_free(line, TRUE);
-	return m->spool_errno ? -1 : 0;
+	return line;
 }
 
 /* msg_end_headers - the empty line between header and body */

@@ -21,6 +21,7 @@
 
 struct snapshot;
 struct policy;
+struct mime;
 
 struct conn {
 	struct snapshot *snap;	/* pinned for the connection's life */
@@ -69,6 +70,7 @@ struct msg {
 	int spool_errno;	/* spool write failed: tempfail */
 	int accepted;		/* a handler accepted: skip the rest */
 	struct edits edits;
+	struct mime *mime;	/* the MIME tree, once a handler asked */
 	gint64 started;		/* monotonic µs */
 	gint64 *handler_us;	/* time spent, per chain position */
 };
@@ -84,6 +86,7 @@ struct rcpt *msg_rcpt_new(struct msg *m, const char *addr);
 void msg_rcpt_keep(struct msg *m, struct rcpt *r);
 void msg_rcpt_free(struct rcpt *r);
 int msg_header(struct msg *m, const char *name, const char *value);
+GString *msg_header_line(const struct header *h);
 int msg_end_headers(struct msg *m);
 int msg_body(struct msg *m, const void *data, gsize len);
 const guchar *msg_data(struct msg *m, gsize *len);

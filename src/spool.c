@@ -109,6 +109,20 @@ spool_on_disk(const struct spool *s)
 	return s->fd >= 0;
 }
 
+/* spool_fd - the file descriptor, -1 while in memory */
+int
+spool_fd(const struct spool *s)
+{
+	return s->fd;
+}
+
+/* spool_memory - the buffer, NULL once on disk */
+GByteArray *
+spool_memory(const struct spool *s)
+{
+	return s->mem;
+}
+
 void
 spool_free(struct spool *s)
 {

@@ -25,6 +25,8 @@ void spool_init(struct spool *s, const char *dir, gsize mem_limit);
 int spool_append(struct spool *s, const void *data, gsize len);
 const guchar *spool_data(struct spool *s, gsize *len);
 int spool_on_disk(const struct spool *s);
+int spool_fd(const struct spool *s);
+GByteArray *spool_memory(const struct spool *s);
 void spool_free(struct spool *s);
 
 #endif

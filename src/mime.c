@@ -1,0 +1,519 @@
+/*
+ * mime - parse once, change through GMime, write back as splices
+ */
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include <gmime/gmime.h>
+
+#include "edits.h"
+#include "log.h"
+#include "message.h"
+#include "mime.h"
+
+#define PLACEHOLDER_TYPE "application/x-sinkd-placeholder"
+
+/* Where a leaf part stood in the original message. */
+struct range {
+	gint64 start;		/* its first header line (or the empty line) */
+	gint64 end;		/* the end of its content */
+};
+
+struct mime {
+	GMimeStream *stream;
+	GMimeMessage *message;
+	gint64 headers_end;	/* the parser's: where the empty line starts */
+	GHashTable *ranges;	/* GMimeObject * -> struct range * */
+	GPtrArray *changed;	/* GMimeObject *, referenced */
+	GMimeObject *container;
+	GMimeObject *placeholder;
+	enum mime_entity entity;
+	int failed;
+};
+
+/* dos - GMime's format options with CRLF line endings, as on the wire */
+static GMimeFormatOptions *
+dos(void)
+{
+	static GMimeFormatOptions *fo;
+	static gsize once;
+
+	if (g_once_init_enter(&once)) {
+		fo = g_mime_format_options_clone(NULL);
+		g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
+		g_once_init_leave(&once, 1);
+	}
+	return fo;
+}
+
+/* note_range - remember where a leaf's bytes are (g_mime_message_foreach) */
+static void
+note_range(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+	struct mime *mi = data;
+	GMimeHeaderList *hl = g_mime_object_get_header_list(part);
+	GMimeDataWrapper *w;
+	GMimeStream *s;
+	struct range *r;
+
+	(void) parent;
+	if (!GMIME_IS_PART(part))
+		return;
+	w = g_mime_part_get_content(GMIME_PART(part));
+	if (w == NULL || (s = g_mime_data_wrapper_get_stream(w)) == NULL)
+		return;
+	r = g_new0(struct range, 1);
+	r->end = s->bound_end;
+	if (g_mime_header_list_get_count(hl) > 0)
+		r->start = g_mime_header_get_offset(g_mime_header_list_get_header_at(hl, 0));
+	else
+		r->start = s->bound_start - 2;	/* the empty line */
+	if (r->start < 0 || r->end < r->start) {
+		g_free(r);
+		return;
+	}
+	g_hash_table_insert(mi->ranges, part, r);
+}
+
+/* mime_message - the tree, parsed on first use; NULL on failure */
+GMimeMessage *
+mime_message(struct msg *m)
+{
+	struct mime *mi = m->mime;
+	GMimeParser *p;
+	GByteArray *mem;
+	gsize len;
+
+	if (mi)
+		return mi->failed ? NULL : mi->message;
+	mi = m->mime = g_new0(struct mime, 1);
+	mi->ranges = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+	mi->changed = g_ptr_array_new_with_free_func(g_object_unref);
+	len = m->spool.len;
+	if ((mem = spool_memory(&m->spool)) != NULL) {
+		mi->stream = g_mime_stream_mem_new_with_byte_array(mem);
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mi->stream), FALSE);
+	} else {
+		mi->stream = g_mime_stream_fs_new_with_bounds(dup(spool_fd(&m->spool)), 0, len);
+	}
+	p = g_mime_parser_new_with_stream(mi->stream);
+	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+	g_mime_parser_set_persist_stream(p, TRUE);
+	mi->message = g_mime_parser_construct_message(p, NULL);
+	mi->headers_end = g_mime_parser_get_headers_end(p);
+	g_object_unref(p);
+	if (mi->message == NULL) {
+		log_warn("%s: the message cannot be parsed as MIME", m->queue_id);
+		mi->failed = 1;
+		return NULL;
+	}
+	g_mime_message_foreach(mi->message, note_range, mi);
+	return mi->message;
+}
+
+void
+mime_part_changed(struct msg *m, GMimeObject *leaf)
+{
+	if (m->mime && !g_ptr_array_find(m->mime->changed, leaf, NULL))
+		g_ptr_array_add(m->mime->changed, g_object_ref(leaf));
+}
+
+/* mime_placeholder_new - a part that stands for the original entity */
+GMimePart *
+mime_placeholder_new(void)
+{
+	GMimePart *p = g_mime_part_new_with_type("application", "x-sinkd-placeholder");
+	GMimeStream *s = g_mime_stream_mem_new();
+	GMimeDataWrapper *w;
+	char token[64];
+
+	g_snprintf(token, sizeof(token), "sinkd-placeholder-%08x%08x",
+		   g_random_int(), g_random_int());
+	g_mime_stream_write_string(s, token);
+	w = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_7BIT);
+	g_mime_part_set_content(p, w);
+	g_mime_part_set_content_encoding(p, GMIME_CONTENT_ENCODING_7BIT);
+	g_object_unref(w);
+	g_object_unref(s);
+	return p;
+}
+
+void
+mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
+	  enum mime_entity entity)
+{
+	struct mime *mi = m->mime;
+
+	if (mi == NULL)
+		return;
+	g_clear_object(&mi->container);
+	g_clear_object(&mi->placeholder);
+	mi->container = g_object_ref(container);
+	mi->placeholder = g_object_ref(placeholder);
+	mi->entity = entity;
+}
+
+int
+mime_changed(const struct msg *m)
+{
+	return m->mime && (m->mime->container || m->mime->changed->len);
+}
+
+void
+mime_free(struct mime *mi)
+{
+	if (mi == NULL)
+		return;
+	g_clear_object(&mi->container);
+	g_clear_object(&mi->placeholder);
+	g_ptr_array_free(mi->changed, TRUE);
+	g_hash_table_destroy(mi->ranges);
+	g_clear_object(&mi->message);
+	g_clear_object(&mi->stream);
+	g_free(mi);
+}
+
+/* write_bytes - what a GMime write function produces, as a GByteArray */
+static GByteArray *
+written(GMimeObject *obj, int content_only)
+{
+	GMimeStream *s = g_mime_stream_mem_new();
+	GByteArray *out = g_byte_array_new(), *b;
+
+	if (content_only)
+		g_mime_object_write_content_to_stream(obj, dos(), s);
+	else
+		g_mime_object_write_to_stream(obj, dos(), s);
+	b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	g_byte_array_append(out, b->data, b->len);
+	g_object_unref(s);
+	return out;
+}
+
+/* header_value - a field's value as GMime would write it, trimmed */
+static char *
+header_value(GMimeObject *obj, const char *name)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	GMimeHeader *h = g_mime_header_list_get_header(hl, name);
+	const char *raw;
+
+	if (h == NULL)
+		return NULL;
+	raw = g_mime_header_get_raw_value(h);
+	return raw ? g_strstrip(g_strdup(raw)) : NULL;
+}
+
+/* old_value - the first occurrence of a field among the message's, trimmed */
+static char *
+old_value(const struct msg *m, const char *name)
+{
+	guint i;
+
+	for (i = 0; i < m->headers->len; i++) {
+		const struct header *h = g_ptr_array_index(m->headers, i);
+
+		if (!g_ascii_strcasecmp(h->name, name))
+			return g_strstrip(g_strdup(h->value));
+	}
+	return NULL;
+}
+
+/* top_header_edits - make the message's own Content-Type and
+ * Content-Transfer-Encoding those of obj, the new top-level content, in
+ * place; when wrapping, the other Content-* fields went into the wrapped
+ * entity and leave the top; add MIME-Version when missing */
+static void
+top_header_edits(struct msg *m, GMimeObject *obj, int wrapping)
+{
+	static const char *const fields[] = {"Content-Type", "Content-Transfer-Encoding", NULL};
+	int have_version = 0, content_fields = 0;
+	guint i, k;
+
+	/* extra occurrences, and in a wrap every other Content-* field: delete,
+	 * last first so that the indexes stay right */
+	for (i = m->headers->len; i-- > 0;) {
+		const struct header *h = g_ptr_array_index(m->headers, i);
+		int n = 0;
+
+		if (!g_ascii_strcasecmp(h->name, "MIME-Version"))
+			have_version = 1;
+		if (g_ascii_strncasecmp(h->name, "Content-", 8))
+			continue;
+		for (k = 0; k <= i; k++)
+			if (!g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, k))->name, h->name))
+				n++;
+		if (n > 1 || (wrapping && !g_strv_contains(fields, h->name)
+			      && g_ascii_strcasecmp(h->name, "content-type")
+			      && g_ascii_strcasecmp(h->name, "content-transfer-encoding")))
+			edits_change_header(&m->edits, "sinkd", h->name, n, NULL);
+	}
+	for (k = 0; fields[k]; k++) {
+		char *now = header_value(obj, fields[k]), *was = old_value(m, fields[k]);
+
+		content_fields |= now != NULL;
+		if (was && now && strcmp(was, now))
+			edits_change_header(&m->edits, "sinkd", fields[k], 1, now);
+		else if (was && !now)
+			edits_change_header(&m->edits, "sinkd", fields[k], 1, NULL);
+		else if (!was && now)
+			edits_add_header(&m->edits, "sinkd", fields[k], now);
+		g_free(now);
+		g_free(was);
+	}
+	if (!have_version && content_fields)
+		edits_add_header(&m->edits, "sinkd", "MIME-Version", "1.0");
+}
+
+/* entity_bytes - the original entity the placeholder stands for */
+static GByteArray *
+entity_bytes(struct msg *m)
+{
+	GByteArray *e = g_byte_array_new();
+	const guchar *data;
+	gsize len;
+	guint i;
+
+	data = msg_data(m, &len);
+	if (data == NULL)
+		return NULL;
+	if (m->mime->entity == MIME_ENTITY_MESSAGE) {
+		g_byte_array_append(e, data, len);
+		return e;
+	}
+	for (i = 0; i < m->headers->len; i++) {
+		struct header *h = g_ptr_array_index(m->headers, i);
+		GString *l;
+
+		if (g_ascii_strncasecmp(h->name, "Content-", 8))
+			continue;
+		l = msg_header_line(h);
+		g_byte_array_append(e, (guchar *) l->str, l->len);
+		g_string_free(l, TRUE);
+	}
+	g_byte_array_append(e, (const guchar *) "\r\n", 2);
+	if (len > m->body_offset)
+		g_byte_array_append(e, data + m->body_offset, len - m->body_offset);
+	return e;
+}
+
+/* commit_wrap - the container as the new body, the entity spliced in */
+static int
+commit_wrap(struct msg *m)
+{
+	struct mime *mi = m->mime;
+	GByteArray *body = written(mi->container, 1), *ph = written(mi->placeholder, 0);
+	GByteArray *ent = entity_bytes(m), *out;
+	const guchar *at;
+	GBytes *b;
+
+	at = ent ? memmem(body->data, body->len, ph->data, ph->len) : NULL;
+	if (at == NULL) {
+		log_error("%s: mime: the placeholder is not where it was put", m->queue_id);
+		g_byte_array_free(body, TRUE);
+		g_byte_array_free(ph, TRUE);
+		if (ent)
+			g_byte_array_free(ent, TRUE);
+		return -1;
+	}
+	out = g_byte_array_sized_new(body->len + ent->len);
+	g_byte_array_append(out, body->data, at - body->data);
+	g_byte_array_append(out, ent->data, ent->len);
+	g_byte_array_append(out, at + ph->len, body->len - (at - body->data) - ph->len);
+	b = g_byte_array_free_to_bytes(out);
+	edits_replace_body(&m->edits, "sinkd", b);
+	g_bytes_unref(b);
+	top_header_edits(m, mi->container, 1);
+	g_byte_array_free(body, TRUE);
+	g_byte_array_free(ph, TRUE);
+	g_byte_array_free(ent, TRUE);
+	return 0;
+}
+
+struct splice {
+	struct range r;
+	GByteArray *bytes;
+};
+
+static gint
+splice_cmp(gconstpointer a, gconstpointer b)
+{
+	const struct splice *x = *(struct splice *const *) a, *y = *(struct splice *const *) b;
+
+	return x->r.start < y->r.start ? -1 : x->r.start > y->r.start;
+}
+
+static void
+splice_free(gpointer p)
+{
+	struct splice *s = p;
+
+	g_byte_array_free(s->bytes, TRUE);
+	g_free(s);
+}
+
+/* leaf_bytes - a nested leaf as GMime writes it: its fields, the empty
+ * line, its content */
+static GByteArray *
+leaf_bytes(GMimeObject *leaf)
+{
+	GMimeStream *s = g_mime_stream_mem_new();
+	GByteArray *out = g_byte_array_new(), *b;
+
+	g_mime_header_list_write_to_stream(g_mime_object_get_header_list(leaf), dos(), s);
+	g_mime_stream_write_string(s, "\r\n");
+	g_mime_object_write_content_to_stream(leaf, dos(), s);
+	b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	g_byte_array_append(out, b->data, b->len);
+	g_object_unref(s);
+	return out;
+}
+
+/* commit_leaves - splice each changed leaf over its original bytes */
+static int
+commit_leaves(struct msg *m)
+{
+	struct mime *mi = m->mime;
+	GMimeObject *top = g_mime_message_get_mime_part(mi->message);
+	GPtrArray *sp = g_ptr_array_new_with_free_func(splice_free);
+	GByteArray *out;
+	const guchar *data;
+	gsize len, pos;
+	GBytes *b;
+	guint i;
+
+	data = msg_data(m, &len);
+	if (data == NULL)
+		goto fail;
+	for (i = 0; i < mi->changed->len; i++) {
+		GMimeObject *leaf = g_ptr_array_index(mi->changed, i);
+		struct range *r = g_hash_table_lookup(mi->ranges, leaf);
+		struct splice *s;
+
+		if (leaf == top) {
+			/* the message's own body: its fields are top-level ones */
+			s = g_new0(struct splice, 1);
+			s->r.start = m->body_offset;
+			s->r.end = len;
+			s->bytes = written(leaf, 1);
+			g_ptr_array_add(sp, s);
+			top_header_edits(m, leaf, 0);
+			continue;
+		}
+		if (r == NULL || r->start < (gint64) m->body_offset || r->end > (gint64) len) {
+			log_error("%s: mime: a changed part has no place in the original",
+				  m->queue_id);
+			goto fail;
+		}
+		s = g_new0(struct splice, 1);
+		s->r = *r;
+		s->bytes = leaf_bytes(leaf);
+		g_ptr_array_add(sp, s);
+	}
+	g_ptr_array_sort(sp, splice_cmp);
+	out = g_byte_array_sized_new(len - m->body_offset + 1024);
+	pos = m->body_offset;
+	for (i = 0; i < sp->len; i++) {
+		struct splice *s = g_ptr_array_index(sp, i);
+
+		if ((gsize) s->r.start < pos) {
+			log_error("%s: mime: changed parts overlap", m->queue_id);
+			g_byte_array_free(out, TRUE);
+			goto fail;
+		}
+		g_byte_array_append(out, data + pos, s->r.start - pos);
+		g_byte_array_append(out, s->bytes->data, s->bytes->len);
+		pos = s->r.end;
+	}
+	g_byte_array_append(out, data + pos, len - pos);
+	b = g_byte_array_free_to_bytes(out);
+	edits_replace_body(&m->edits, "sinkd", b);
+	g_bytes_unref(b);
+	g_ptr_array_free(sp, TRUE);
+	return 0;
+fail:
+	g_ptr_array_free(sp, TRUE);
+	return -1;
+}
+
+/* mime_commit - the tree's changes as edits; 0 when there were none */
+int
+mime_commit(struct msg *m)
+{
+	if (!mime_changed(m))
+		return 0;
+	return m->mime->container ? commit_wrap(m) : commit_leaves(m);
+}
+
+/* mime_text_get - a text part's text in UTF-8, or NULL when it does not
+ * decode to valid UTF-8 */
+char *
+mime_text_get(GMimeTextPart *part)
+{
+	char *t = g_mime_text_part_get_text(part);
+
+	if (t && !g_utf8_validate(t, -1, NULL)) {
+		g_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* has_8bit - any byte over 127 */
+static int
+has_8bit(const char *s, gsize len)
+{
+	gsize i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char) s[i] > 127)
+			return 1;
+	return 0;
+}
+
+/* mime_text_set - new text for a part, in its own charset if the text
+ * fits it, else in UTF-8; the transfer encoding is kept, except that a
+ * 7bit part gaining 8-bit text becomes quoted-printable */
+int
+mime_text_set(GMimeTextPart *part, const char *utf8)
+{
+	const char *cs = g_mime_text_part_get_charset(part);
+	GMimeContentEncoding enc = g_mime_part_get_content_encoding(GMIME_PART(part));
+	gsize len = strlen(utf8);
+	GMimeCharset mask;
+	GMimeStream *s;
+	GMimeDataWrapper *w;
+	char *bytes = NULL;
+
+	cs = cs ? g_mime_charset_canon_name(cs) : "us-ascii";
+	g_mime_charset_init(&mask);
+	g_mime_charset_step(&mask, utf8, len);
+	if (g_ascii_strcasecmp(cs, "utf-8") && g_mime_charset_can_encode(&mask, cs, utf8, len)) {
+		iconv_t cd = g_mime_iconv_open(cs, "UTF-8");
+
+		if (cd != (iconv_t) -1) {
+			bytes = g_mime_iconv_strdup(cd, utf8);
+			g_mime_iconv_close(cd);
+		}
+	}
+	if (bytes == NULL) {
+		bytes = g_strdup(utf8);
+		if (g_ascii_strcasecmp(cs, "utf-8") && has_8bit(utf8, len))
+			g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "utf-8");
+	}
+	len = strlen(bytes);
+	if ((enc == GMIME_CONTENT_ENCODING_DEFAULT || enc == GMIME_CONTENT_ENCODING_7BIT)
+	    && has_8bit(bytes, len))
+		enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+	s = g_mime_stream_mem_new();
+	g_mime_stream_write(s, bytes, len);
+	g_mime_stream_reset(s);
+	w = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_mime_part_set_content(GMIME_PART(part), w);
+	if (enc != GMIME_CONTENT_ENCODING_DEFAULT)
+		g_mime_part_set_content_encoding(GMIME_PART(part), enc);
+	g_object_unref(w);
+	g_object_unref(s);
+	g_free(bytes);
+	return 0;
+}

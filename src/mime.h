@@ -1,0 +1,53 @@
+/*
+ * mime - a message's MIME tree, for handlers that change the body
+ *
+ * mime_message() parses the spooled message with GMime once, on first
+ * use, and every body-changing handler of the chain works on that one
+ * tree.  Changes are written back as splices of the original bytes, so
+ * that what no handler touched stays byte-identical (GMime's own
+ * re-serialization does not promise that):
+ *
+ *  - a leaf part a handler changed in place (mime_part_changed) is
+ *    written by GMime (its header fields and content) over the byte range
+ *    it had in the original;
+ *  - a new container (mime_wrap) replaces the whole body: GMime writes it,
+ *    and the placeholder part in it is replaced by the original entity,
+ *    byte for byte: the top-level content (its Content-* fields and the
+ *    body) or the whole message.
+ *
+ * mime_commit() runs once after the chain's end-of-message hooks and
+ * turns all this into the edit list: a body replacement and the top-level
+ * header edits (Content-Type, Content-Transfer-Encoding, MIME-Version).
+ * A message whose tree no handler changed gets no edit at all.
+ *
+ * mime_text_get() and mime_text_set() read and write a text part's
+ * decoded text in UTF-8, keeping the part's charset when the text fits it
+ * (else UTF-8) and its transfer encoding (a 7bit part that gains 8-bit
+ * text becomes quoted-printable).
+ */
+#ifndef SINKD_MIME_H
+#define SINKD_MIME_H
+
+#include <gmime/gmime.h>
+
+struct msg;
+struct mime;
+
+enum mime_entity {
+	MIME_ENTITY_CONTENT,	/* the top-level Content-* fields and body */
+	MIME_ENTITY_MESSAGE,	/* every header field and the body */
+};
+
+GMimeMessage *mime_message(struct msg *m);
+void mime_part_changed(struct msg *m, GMimeObject *leaf);
+void mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
+	       enum mime_entity entity);
+GMimePart *mime_placeholder_new(void);
+int mime_changed(const struct msg *m);
+int mime_commit(struct msg *m);
+void mime_free(struct mime *mi);
+
+char *mime_text_get(GMimeTextPart *part);
+int mime_text_set(GMimeTextPart *part, const char *utf8);
+
+#endif
