@@ -6,5 +6,6 @@
 
 const struct handler *const sinkd_handlers[] = {
 	&protocol_handler,
+	&disclaimer_handler,
 	NULL,
 };

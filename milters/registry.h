@@ -10,6 +10,7 @@
 #include "../src/handler.h"
 
 extern const struct handler protocol_handler;
+extern const struct handler disclaimer_handler;
 
 extern const struct handler *const sinkd_handlers[];
 

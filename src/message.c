@@ -292,7 +292,7 @@ msg_set_queue_id(struct msg *m, const char *id)
 /* The variables every template may use (sinkd-policy(5)). */
 const char *const msg_variables[] = {
 	"client_addr", "client_name", "helo", "sender", "sender_domain",
-	"queue_id", "auth_user", "nrcpt", "direction", "policy", NULL,
+	"queue_id", "auth_user", "nrcpt", "direction", "policy", "date", NULL,
 };
 
 /* msg_variable - a template variable's value for message m (a tmpl_lookup;
@@ -326,5 +326,14 @@ msg_variable(const char *name, void *ctx)
 		return m->outbound ? "outbound" : "inbound";
 	if (!strcmp(name, "policy"))
 		return m->policy ? m->policy->domain : m->mail_policy->domain;
+	if (!strcmp(name, "date")) {
+		GDateTime *now = g_date_time_new_now_local();
+		char *d = g_date_time_format(now, "%Y-%m-%d");
+
+		g_snprintf(num, sizeof(num), "%s", d);
+		g_free(d);
+		g_date_time_unref(now);
+		return num;
+	}
 	return NULL;
 }

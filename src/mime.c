@@ -1,6 +1,8 @@
 /*
  * mime - parse once, change through GMime, write back as splices
  */
+#include <errno.h>
+#include <iconv.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib.h>
@@ -149,7 +151,7 @@ mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 	g_clear_object(&mi->container);
 	g_clear_object(&mi->placeholder);
 	mi->container = g_object_ref(container);
-	mi->placeholder = g_object_ref(placeholder);
+	mi->placeholder = placeholder ? g_object_ref(placeholder) : NULL;
 	mi->entity = entity;
 }
 
@@ -251,13 +253,13 @@ top_header_edits(struct msg *m, GMimeObject *obj, int wrapping)
 	for (k = 0; fields[k]; k++) {
 		char *now = header_value(obj, fields[k]), *was = old_value(m, fields[k]);
 
-		content_fields |= now != NULL;
 		if (was && now && strcmp(was, now))
 			edits_change_header(&m->edits, "sinkd", fields[k], 1, now);
 		else if (was && !now)
 			edits_change_header(&m->edits, "sinkd", fields[k], 1, NULL);
 		else if (!was && now)
 			edits_add_header(&m->edits, "sinkd", fields[k], now);
+		content_fields |= now && (!was || strcmp(was, now));
 		g_free(now);
 		g_free(was);
 	}
@@ -302,10 +304,22 @@ static int
 commit_wrap(struct msg *m)
 {
 	struct mime *mi = m->mime;
-	GByteArray *body = written(mi->container, 1), *ph = written(mi->placeholder, 0);
-	GByteArray *ent = entity_bytes(m), *out;
+	GByteArray *body = written(mi->container, 1), *ph, *ent, *out;
 	const guchar *at;
 	GBytes *b;
+
+	if (mi->placeholder == NULL) {
+		/* the container is all new: GMime writes it whole */
+		b = g_byte_array_free_to_bytes(body);
+		edits_replace_body(&m->edits, "sinkd", b);
+		g_bytes_unref(b);
+		top_header_edits(m, mi->container, 1);
+		return 0;
+	}
+	/* a whole message stands in for the placeholder's content (under its
+	 * message/rfc822 fields); a content entity for the whole part */
+	ph = written(mi->placeholder, mi->entity == MIME_ENTITY_MESSAGE);
+	ent = entity_bytes(m);
 
 	at = ent ? memmem(body->data, body->len, ph->data, ph->len) : NULL;
 	if (at == NULL) {
@@ -471,6 +485,41 @@ has_8bit(const char *s, gsize len)
 	return 0;
 }
 
+/* convert_strict - utf8 in charset cs, or NULL when a character does not
+ * fit (iconv through GMime's charset names and aliases) */
+static char *
+convert_strict(const char *utf8, gsize len, const char *cs)
+{
+	iconv_t cd = g_mime_iconv_open(cs, "UTF-8");
+	GString *out;
+	char *in = (char *) utf8, buf[1024];
+	size_t left = len;
+
+	if (cd == (iconv_t) -1)
+		return NULL;
+	out = g_string_sized_new(len);
+	while (left > 0) {
+		char *o = buf;
+		size_t room = sizeof(buf);
+
+		if (iconv(cd, &in, &left, &o, &room) == (size_t) -1 && errno != E2BIG) {
+			g_mime_iconv_close(cd);
+			g_string_free(out, TRUE);
+			return NULL;
+		}
+		g_string_append_len(out, buf, o - buf);
+	}
+	{
+		char *o = buf;
+		size_t room = sizeof(buf);
+
+		iconv(cd, NULL, NULL, &o, &room);
+		g_string_append_len(out, buf, o - buf);
+	}
+	g_mime_iconv_close(cd);
+	return g_string_free(out, FALSE);
+}
+
 /* mime_text_set - new text for a part, in its own charset if the text
  * fits it, else in UTF-8; the transfer encoding is kept, except that a
  * 7bit part gaining 8-bit text becomes quoted-printable */
@@ -488,14 +537,10 @@ mime_text_set(GMimeTextPart *part, const char *utf8)
 	cs = cs ? g_mime_charset_canon_name(cs) : "us-ascii";
 	g_mime_charset_init(&mask);
 	g_mime_charset_step(&mask, utf8, len);
-	if (g_ascii_strcasecmp(cs, "utf-8") && g_mime_charset_can_encode(&mask, cs, utf8, len)) {
-		iconv_t cd = g_mime_iconv_open(cs, "UTF-8");
-
-		if (cd != (iconv_t) -1) {
-			bytes = g_mime_iconv_strdup(cd, utf8);
-			g_mime_iconv_close(cd);
-		}
-	}
+	if (mask.level == 0)
+		bytes = g_strdup(utf8);	/* ASCII fits every charset we keep */
+	else if (g_ascii_strcasecmp(cs, "utf-8") && g_ascii_strcasecmp(cs, "us-ascii"))
+		bytes = convert_strict(utf8, len, cs);
 	if (bytes == NULL) {
 		bytes = g_strdup(utf8);
 		if (g_ascii_strcasecmp(cs, "utf-8") && has_8bit(utf8, len))

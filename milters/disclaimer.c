@@ -1,0 +1,708 @@
+/*
+ * disclaimer - per-domain text and HTML disclaimers, placed where a reader
+ *	sees them, in the part's own charset, once per thread; signed and
+ *	encrypted mail never silently broken
+ *
+ * Placement: a text/plain body gets the text after an empty line; a
+ * text/html body gets the HTML before </body>, else before </html>, else
+ * at the end; multipart/alternative: both alternatives; multipart/mixed
+ * and related: the first body found, never attachments, attached
+ * messages, calendars or reports.  A message without a text body is
+ * wrapped: a new multipart/mixed holds it unchanged, then the disclaimer.
+ *
+ * Protected mail (milters/smime.h) is never edited in place: by the
+ * domain's "signed" and "encrypted" keys it is wrapped (kept byte for
+ * byte as the first part of a new multipart/mixed), attached (the whole
+ * message as message/rfc822 under a body with the disclaimer), stripped
+ * of its signature, skipped or refused.  Every such outcome is named in
+ * an X-Sinkd-Disclaimer header field and in the log.
+ *
+ * Once per thread: the longest line of the text disclaimer without a
+ * variable is its marker; a body whose text already holds it (quote marks
+ * and white space ignored) gets no second disclaimer.
+ *
+ * Bounces (null sender) get none.  Text is handled in UTF-8 through GMime
+ * (src/mime.h); the tree is written back by splicing, so parts not changed
+ * stay byte-identical.
+ */
+#include <string.h>
+#include <glib.h>
+#include <gmime/gmime.h>
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+
+#include "../src/handler.h"
+#include "../src/log.h"
+#include "../src/mime.h"
+#include "../src/policy.h"
+#include "../src/template.h"
+#include "registry.h"
+#include "smime.h"
+
+#define HEADER "X-Sinkd-Disclaimer"
+
+enum action { ACT_WRAP, ACT_ATTACH, ACT_STRIP, ACT_SKIP, ACT_REJECT };
+
+static const char *const signed_values[] = {"wrap", "attach", "strip", "skip", "reject", NULL};
+static const char *const encrypted_values[] = {"skip", "wrap", "reject", NULL};
+static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
+
+static const struct conf_key disclaimer_keys[] = {
+	{"text-file", CONF_PATH, "",
+	 .doc = "plain-text disclaimer template (UTF-8, ${variables})"},
+	{"html-file", CONF_PATH, "",
+	 .doc = "HTML disclaimer template (UTF-8, ${variables} are HTML-escaped)"},
+	{"direction", CONF_ENUM, "outbound", .values = direction_values,
+	 .doc = "which mail gets the disclaimer: outbound, inbound or both"},
+	{"signed", CONF_ENUM, "wrap", .values = signed_values,
+	 .doc = "signed mail: wrap, attach, strip, skip or reject"},
+	{"encrypted", CONF_ENUM, "skip", .values = encrypted_values,
+	 .doc = "encrypted mail: skip, wrap or reject"},
+	{"signed-reply", CONF_REPLY, "550 5.7.1 Signed mail must carry a disclaimer this gateway cannot add",
+	 .doc = "reply when signed = reject"},
+	{"encrypted-reply", CONF_REPLY, "550 5.7.1 Encrypted mail must carry a disclaimer this gateway cannot add",
+	 .doc = "reply when encrypted = reject"},
+	{"strip-notice", CONF_STRING,
+	 "The sender's digital signature was removed because this gateway added a disclaimer, which would have invalidated it.",
+	 .doc = "text added with the disclaimer when signed = strip removes a signature"},
+	{NULL},
+};
+
+struct disc_cfg {
+	char *text;		/* templates, LF line ends; NULL: none */
+	char *html;
+	char *marker;		/* normalized once-per-thread marker, or NULL */
+	int direction;
+	enum action on_signed, on_encrypted;
+	const struct reply *signed_reply, *encrypted_reply;
+	char *notice;
+};
+
+static void
+disc_unload(void *p)
+{
+	struct disc_cfg *c = p;
+
+	g_free(c->text);
+	g_free(c->html);
+	g_free(c->marker);
+	g_free(c->notice);
+	g_free(c);
+}
+
+/* normalize - text without white space and quote marks, for the marker */
+static char *
+normalize(const char *s)
+{
+	GString *o = g_string_new(NULL);
+
+	for (; *s; s++)
+		if (!g_ascii_isspace(*s) && *s != '>')
+			g_string_append_c(o, *s);
+	return g_string_free(o, FALSE);
+}
+
+/* strip_tags - HTML text without its tags (for the marker test only) */
+static char *
+strip_tags(const char *html)
+{
+	GString *o = g_string_new(NULL);
+	int in_tag = 0;
+
+	for (; *html; html++) {
+		if (*html == '<')
+			in_tag = 1;
+		else if (*html == '>' && in_tag)
+			in_tag = 0;
+		else if (!in_tag)
+			g_string_append_c(o, *html);
+	}
+	return g_string_free(o, FALSE);
+}
+
+/* make_marker - the longest line of the template without a variable */
+static char *
+make_marker(const char *tmpl)
+{
+	char **lines = g_strsplit(tmpl, "\n", -1), *best = NULL;
+	unsigned i;
+
+	for (i = 0; lines[i]; i++) {
+		char *n;
+
+		if (strstr(lines[i], "${"))
+			continue;
+		n = normalize(lines[i]);
+		if (strlen(n) >= 8 && (best == NULL || strlen(n) > strlen(best))) {
+			g_free(best);
+			best = n;
+		} else {
+			g_free(n);
+		}
+	}
+	g_strfreev(lines);
+	return best;
+}
+
+/* load_template - a template file: UTF-8, known variables, LF line ends */
+static char *
+load_template(const struct conf_group *g, const char *key, struct conf_errors *e)
+{
+	const char *path = conf_str(g, key);
+	const char *const *known = msg_variables;
+	GError *err = NULL;
+	char *text = NULL, *why = NULL, **parts;
+
+	if (*path == 0)
+		return NULL;
+	if (!g_file_get_contents(path, &text, NULL, &err)) {
+		conf_key_error(e, g, key, "%s", err->message);
+		g_error_free(err);
+		return NULL;
+	}
+	if (!g_utf8_validate(text, -1, NULL))
+		conf_key_error(e, g, key, "%s: not UTF-8", path);
+	else if (tmpl_check(text, known, &why) < 0)
+		conf_key_error(e, g, key, "%s: %s", path, why);
+	g_free(why);
+	parts = g_strsplit(text, "\r\n", -1);
+	g_free(text);
+	text = g_strjoinv("\n", parts);
+	g_strfreev(parts);
+	g_strchomp(text);
+	return text;
+}
+
+static enum action
+action_of(const char *v)
+{
+	static const struct {
+		const char *name;
+		enum action a;
+	} map[] = {
+		{"wrap", ACT_WRAP}, {"attach", ACT_ATTACH}, {"strip", ACT_STRIP},
+		{"skip", ACT_SKIP}, {"reject", ACT_REJECT},
+	};
+	unsigned i;
+
+	for (i = 0; i < G_N_ELEMENTS(map); i++)
+		if (!strcmp(v, map[i].name))
+			return map[i].a;
+	return ACT_SKIP;
+}
+
+static void *
+disc_load(const struct conf_group *g, struct conf_errors *e)
+{
+	struct disc_cfg *c = g_new0(struct disc_cfg, 1);
+	unsigned before = e->msgs->len;
+
+	c->text = load_template(g, "text-file", e);
+	c->html = load_template(g, "html-file", e);
+	if (c->text)
+		c->marker = make_marker(c->text);
+	else if (c->html) {
+		char *plain = strip_tags(c->html);
+
+		c->marker = make_marker(plain);
+		g_free(plain);
+	}
+	c->direction = (int) conf_num(g, "direction");
+	c->on_signed = action_of(conf_str(g, "signed"));
+	c->on_encrypted = action_of(conf_str(g, "encrypted"));
+	c->signed_reply = conf_reply(g, "signed-reply");
+	c->encrypted_reply = conf_reply(g, "encrypted-reply");
+	c->notice = g_strdup(conf_str(g, "strip-notice"));
+	if (e->msgs->len != before) {
+		disc_unload(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Expansion context: HTML values are escaped; the copies are kept here. */
+struct expand {
+	struct msg *m;
+	int html;
+	GPtrArray *keep;
+};
+
+static const char *
+lookup(const char *name, void *ctx)
+{
+	struct expand *x = ctx;
+	const char *v = msg_variable(name, x->m);
+	char *esc;
+
+	if (v == NULL || !x->html)
+		return v;
+	esc = g_markup_escape_text(v, -1);
+	g_ptr_array_add(x->keep, esc);
+	return esc;
+}
+
+/* expand - a template filled in for m, with newline nl */
+static char *
+expand(const char *tmpl, struct msg *m, int html, const char *nl)
+{
+	struct expand x = {m, html, g_ptr_array_new_with_free_func(g_free)};
+	char *t = tmpl_expand(tmpl, lookup, &x), **lines, *out;
+
+	g_ptr_array_free(x.keep, TRUE);
+	lines = g_strsplit(t, "\n", -1);
+	out = g_strjoinv(nl, lines);
+	g_strfreev(lines);
+	g_free(t);
+	return out;
+}
+
+/* text_for - the plain disclaimer (and strip notice) for m, or NULL */
+static char *
+text_for(const struct disc_cfg *c, struct msg *m, const char *nl, int notice)
+{
+	char *t = c->text ? expand(c->text, m, 0, nl) : NULL;
+
+	if (t == NULL && c->html) {
+		char *h = expand(c->html, m, 0, "\n"), *plain = strip_tags(h), **l;
+
+		l = g_strsplit(plain, "\n", -1);
+		t = g_strstrip(g_strjoinv(nl, l));
+		g_strfreev(l);
+		g_free(plain);
+		g_free(h);
+	}
+	if (notice && t) {
+		char *n = g_strconcat(t, nl, nl, c->notice, NULL);
+
+		g_free(t);
+		t = n;
+	}
+	return t;
+}
+
+/* html_for - the HTML disclaimer (and notice) for m */
+static char *
+html_for(const struct disc_cfg *c, struct msg *m, const char *nl, int notice)
+{
+	char *h, *n;
+
+	if (c->html)
+		h = expand(c->html, m, 1, nl);
+	else {
+		char *t = expand(c->text, m, 1, "\n"), **l = g_strsplit(t, "\n", -1);
+		char *joined = g_strjoinv("<br>", l);
+
+		h = g_strconcat("<p>", joined, "</p>", NULL);
+		g_free(joined);
+		g_strfreev(l);
+		g_free(t);
+	}
+	if (!notice)
+		return h;
+	{
+		char *esc = g_markup_escape_text(c->notice, -1);
+
+		n = g_strconcat(h, nl, "<p>", esc, "</p>", NULL);
+		g_free(esc);
+	}
+	g_free(h);
+	return n;
+}
+
+static int
+is_type(GMimeObject *o, const char *type, const char *sub)
+{
+	return g_mime_content_type_is_type(g_mime_object_get_content_type(o), type, sub);
+}
+
+/* body_leaf - a text/plain or text/html part that is not an attachment */
+static int
+body_leaf(GMimeObject *o)
+{
+	return GMIME_IS_TEXT_PART(o) && !g_mime_part_is_attachment(GMIME_PART(o))
+		&& (is_type(o, "text", "plain") || is_type(o, "text", "html"));
+}
+
+/* find_bodies - the parts that get the disclaimer; returns whether any */
+static int
+find_bodies(GMimeObject *o, GPtrArray *out)
+{
+	int i, n, found = 0;
+
+	if (body_leaf(o)) {
+		g_ptr_array_add(out, o);
+		return 1;
+	}
+	if (!GMIME_IS_MULTIPART(o) || is_type(o, "multipart", "report")
+	    || is_type(o, "multipart", "digest"))
+		return 0;
+	n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+	for (i = 0; i < n; i++) {
+		GMimeObject *child = g_mime_multipart_get_part(GMIME_MULTIPART(o), i);
+
+		if (is_type(o, "multipart", "alternative")) {
+			found |= find_bodies(child, out);
+		} else if (find_bodies(child, out)) {
+			return 1;	/* mixed, related: the first body only */
+		}
+	}
+	return found;
+}
+
+/* has_marker - a body already carries the disclaimer */
+static int
+has_marker(const struct disc_cfg *c, GPtrArray *bodies)
+{
+	guint i;
+	int hit = 0;
+
+	if (c->marker == NULL)
+		return 0;
+	for (i = 0; i < bodies->len && !hit; i++) {
+		GMimeObject *o = g_ptr_array_index(bodies, i);
+		char *t = mime_text_get(GMIME_TEXT_PART(o)), *plain, *n;
+
+		if (t == NULL)
+			continue;
+		plain = is_type(o, "text", "html") ? strip_tags(t) : g_strdup(t);
+		n = normalize(plain);
+		hit = strstr(n, c->marker) != NULL;
+		g_free(n);
+		g_free(plain);
+		g_free(t);
+	}
+	return hit;
+}
+
+/* html_point - where the HTML goes: before </body>, else </html>, else end */
+static gsize
+html_point(const char *text)
+{
+	const char *tags[] = {"</body", "</html"};
+	gsize len = strlen(text);
+	unsigned t;
+
+	for (t = 0; t < 2; t++) {
+		gsize i, tl = strlen(tags[t]);
+
+		for (i = len >= tl ? len - tl + 1 : 0; i-- > 0;)
+			if (!g_ascii_strncasecmp(text + i, tags[t], tl))
+				return i;
+	}
+	return len;
+}
+
+/* flowed_safe - disclaimer lines for format=flowed: no trailing space (no
+ * soft break), space-stuffed where needed (RFC 3676) */
+static char *
+flowed_safe(const char *dis, const char *nl)
+{
+	char **l = g_strsplit(dis, nl, -1), *out;
+	unsigned i;
+
+	for (i = 0; l[i]; i++) {
+		char *line;
+
+		if (!strcmp(l[i], "-- "))
+			continue;	/* the signature separator stays as it is */
+		line = g_strchomp(l[i]);
+
+		if (line[0] == ' ' || line[0] == '>' || g_str_has_prefix(line, "From ")) {
+			l[i] = g_strconcat(" ", line, NULL);
+			g_free(line);
+		}
+	}
+	out = g_strjoinv(nl, l);
+	g_strfreev(l);
+	return out;
+}
+
+/* add_to - the disclaimer into one body part; -1 if its text is unreadable */
+static int
+add_to(struct msg *m, const struct disc_cfg *c, GMimeObject *o, int notice)
+{
+	char *text = mime_text_get(GMIME_TEXT_PART(o)), *dis, *new;
+	const char *nl;
+	gsize len;
+
+	if (text == NULL)
+		return -1;
+	nl = strstr(text, "\r\n") ? "\r\n" : "\n";
+	len = strlen(text);
+	if (is_type(o, "text", "html")) {
+		gsize at = html_point(text);
+
+		dis = html_for(c, m, nl, notice);
+		new = g_strdup_printf("%.*s%s%s%s", (int) at, text, dis, nl, text + at);
+	} else {
+		const char *fmt = g_mime_object_get_content_type_parameter(o, "format");
+
+		dis = text_for(c, m, nl, notice);
+		if (fmt && !g_ascii_strcasecmp(fmt, "flowed")) {
+			char *safe = flowed_safe(dis, nl);
+
+			g_free(dis);
+			dis = safe;
+		}
+		new = g_strconcat(text, len && !g_str_has_suffix(text, "\n") ? nl : "",
+				  nl, dis, nl, NULL);
+	}
+	mime_text_set(GMIME_TEXT_PART(o), new);
+	mime_part_changed(m, o);
+	g_free(new);
+	g_free(dis);
+	g_free(text);
+	return 0;
+}
+
+/* disclaimer_part - a new part: text/plain, or multipart/alternative with
+ * the HTML version too */
+static GMimeObject *
+disclaimer_part(const struct disc_cfg *c, struct msg *m, int notice)
+{
+	GMimeTextPart *t = g_mime_text_part_new_with_subtype("plain"), *h;
+	GMimeMultipart *alt;
+	char *s;
+
+	s = text_for(c, m, "\n", notice);
+	mime_text_set(t, s);
+	g_free(s);
+	g_mime_object_set_disposition(GMIME_OBJECT(t), "inline");
+	if (c->html == NULL)
+		return GMIME_OBJECT(t);
+	h = g_mime_text_part_new_with_subtype("html");
+	s = html_for(c, m, "\n", notice);
+	mime_text_set(h, s);
+	g_free(s);
+	alt = g_mime_multipart_new_with_subtype("alternative");
+	g_mime_multipart_add(alt, GMIME_OBJECT(t));
+	g_mime_multipart_add(alt, GMIME_OBJECT(h));
+	g_object_unref(t);
+	g_object_unref(h);
+	g_mime_object_set_disposition(GMIME_OBJECT(alt), "inline");
+	return GMIME_OBJECT(alt);
+}
+
+/* wrap - the content untouched as the first part of a new
+ * multipart/mixed, the disclaimer after it */
+static void
+wrap(struct msg *m, const struct disc_cfg *c)
+{
+	GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
+	GMimePart *ph = mime_placeholder_new();
+	GMimeObject *d = disclaimer_part(c, m, 0);
+
+	g_mime_multipart_add(mixed, GMIME_OBJECT(ph));
+	g_mime_multipart_add(mixed, d);
+	mime_wrap(m, GMIME_OBJECT(mixed), GMIME_OBJECT(ph), MIME_ENTITY_CONTENT);
+	g_object_unref(d);
+	g_object_unref(ph);
+	g_object_unref(mixed);
+}
+
+/* attach - the whole message as message/rfc822 under the disclaimer */
+static void
+attach(struct msg *m, const struct disc_cfg *c)
+{
+	GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
+	GMimePart *ph = mime_placeholder_new();
+	GMimeContentType *ct = g_mime_content_type_parse(NULL, "message/rfc822");
+	GMimeObject *d = disclaimer_part(c, m, 0);
+	gsize len, i;
+	const guchar *data = msg_data(m, &len);
+	int eight = 0;
+
+	for (i = 0; data && i < len && !eight; i++)
+		eight = data[i] > 127;
+	g_mime_object_set_content_type(GMIME_OBJECT(ph), ct);
+	g_mime_part_set_content_encoding(ph, eight ? GMIME_CONTENT_ENCODING_8BIT
+					 : GMIME_CONTENT_ENCODING_7BIT);
+	g_mime_object_set_disposition(GMIME_OBJECT(ph), "inline");
+	g_mime_multipart_add(mixed, d);
+	g_mime_multipart_add(mixed, GMIME_OBJECT(ph));
+	mime_wrap(m, GMIME_OBJECT(mixed), GMIME_OBJECT(ph), MIME_ENTITY_MESSAGE);
+	g_object_unref(ct);
+	g_object_unref(d);
+	g_object_unref(ph);
+	g_object_unref(mixed);
+}
+
+/* opaque_content - the MIME entity inside an S/MIME signed-data blob */
+static GMimeObject *
+opaque_content(GMimeObject *part)
+{
+	GMimeDataWrapper *w = GMIME_IS_PART(part) ? g_mime_part_get_content(GMIME_PART(part)) : NULL;
+	GMimeStream *s, *in;
+	GMimeParser *p;
+	GByteArray *der;
+	GMimeObject *o = NULL;
+	CMS_ContentInfo *cms;
+	ASN1_OCTET_STRING **content;
+	BIO *bio;
+
+	if (w == NULL)
+		return NULL;
+	s = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(w, s);
+	der = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	bio = BIO_new_mem_buf(der->data, (int) der->len);
+	cms = bio ? d2i_CMS_bio(bio, NULL) : NULL;
+	if (cms && (content = CMS_get0_content(cms)) != NULL && *content) {
+		in = g_mime_stream_mem_new();
+		g_mime_stream_write(in, (const char *) ASN1_STRING_get0_data(*content),
+				    ASN1_STRING_length(*content));
+		g_mime_stream_reset(in);
+		p = g_mime_parser_new_with_stream(in);
+		g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+		o = g_mime_parser_construct_part(p, NULL);
+		g_object_unref(p);
+		g_object_unref(in);
+	}
+	if (cms)
+		CMS_ContentInfo_free(cms);
+	BIO_free(bio);
+	g_object_unref(s);
+	return o;
+}
+
+/* strip - the signed part replaced by its content, then the disclaimer
+ * and the notice; GMime writes the new structure */
+static int
+strip(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
+      const struct smime_scan *sc)
+{
+	GMimeObject *sp = sc->signed_part, *content, *top;
+	GPtrArray *bodies;
+	guint i;
+
+	if (GMIME_IS_MULTIPART(sp) && g_mime_multipart_get_count(GMIME_MULTIPART(sp)) > 0)
+		content = g_object_ref(g_mime_multipart_get_part(GMIME_MULTIPART(sp), 0));
+	else if ((content = opaque_content(sp)) == NULL)
+		return -1;
+	if (GMIME_IS_MESSAGE(sc->signed_parent)) {
+		g_mime_message_set_mime_part(msg, content);
+	} else {
+		GMimeMultipart *parent = GMIME_MULTIPART(sc->signed_parent);
+		int idx = g_mime_multipart_index_of(parent, sp);
+
+		if (idx < 0) {
+			g_object_unref(content);
+			return -1;
+		}
+		g_object_unref(g_mime_multipart_replace(parent, idx, content));
+	}
+	g_object_unref(content);
+	top = g_mime_message_get_mime_part(msg);
+	bodies = g_ptr_array_new();
+	if (find_bodies(top, bodies)) {
+		for (i = 0; i < bodies->len; i++)
+			if (add_to(m, c, g_ptr_array_index(bodies, i), 1) < 0) {
+				g_ptr_array_free(bodies, TRUE);
+				return -1;
+			}
+		mime_wrap(m, top, NULL, MIME_ENTITY_CONTENT);
+	} else {
+		GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
+		GMimeObject *d = disclaimer_part(c, m, 1);
+
+		g_mime_multipart_add(mixed, top);
+		g_mime_multipart_add(mixed, d);
+		mime_wrap(m, GMIME_OBJECT(mixed), NULL, MIME_ENTITY_CONTENT);
+		g_object_unref(d);
+		g_object_unref(mixed);
+	}
+	g_ptr_array_free(bodies, TRUE);
+	return 0;
+}
+
+/* outcome - name a non-default outcome in a header field and the log */
+static void
+outcome(struct msg *m, struct edits *e, const char *what, const char *why)
+{
+	char *v = why ? g_strdup_printf("%s (%s)", what, why) : g_strdup(what);
+
+	edits_add_header(e, disclaimer_handler.name, HEADER, v);
+	log_info("%s: disclaimer: %s", m->queue_id, v);
+	g_free(v);
+}
+
+/* protected - signed or encrypted mail, by the domain's choice */
+static enum verdict
+protected(struct msg *m, struct edits *e, const struct disc_cfg *c,
+	  GMimeMessage *msg, const struct smime_scan *sc)
+{
+	const char *kind = smime_kind_name(sc->kind);
+	enum action a = sc->kind == SMIME_ENCRYPTED ? c->on_encrypted : c->on_signed;
+
+	switch (a) {
+	case ACT_SKIP:
+		outcome(m, e, "skipped", kind);
+		return VERDICT_CONTINUE;
+	case ACT_REJECT:
+		log_info("%s: disclaimer: refused (%s)", m->queue_id, kind);
+		return handler_refuse(m->conn, sc->kind == SMIME_ENCRYPTED
+				      ? c->encrypted_reply : c->signed_reply);
+	case ACT_ATTACH:
+		attach(m, c);
+		outcome(m, e, "attached", kind);
+		return VERDICT_CONTINUE;
+	case ACT_STRIP:
+		if (strip(m, c, msg, sc) < 0) {
+			log_warn("%s: disclaimer: cannot strip the signature", m->queue_id);
+			return VERDICT_ERROR;
+		}
+		outcome(m, e, "stripped", kind);
+		return VERDICT_CONTINUE;
+	case ACT_WRAP:
+		break;
+	}
+	wrap(m, c);
+	outcome(m, e, "wrapped", kind);
+	return VERDICT_CONTINUE;
+}
+
+static enum verdict
+disc_eom(struct msg *m, struct edits *e, const void *cfg)
+{
+	const struct disc_cfg *c = cfg;
+	GMimeMessage *msg;
+	struct smime_scan sc;
+	GPtrArray *bodies;
+	enum verdict v = VERDICT_CONTINUE;
+	guint i;
+
+	if (c->text == NULL && c->html == NULL)
+		return VERDICT_CONTINUE;
+	if ((c->direction == 0 && !m->outbound) || (c->direction == 1 && m->outbound)
+	    || *m->sender == 0)
+		return VERDICT_CONTINUE;
+	if ((msg = mime_message(m)) == NULL)
+		return VERDICT_ERROR;
+	smime_scan(msg, &sc);
+	if (sc.kind != SMIME_NONE)
+		return protected(m, e, c, msg, &sc);
+	bodies = g_ptr_array_new();
+	if (!find_bodies(g_mime_message_get_mime_part(msg), bodies)) {
+		wrap(m, c);
+		outcome(m, e, "wrapped", "no text body");
+	} else if (has_marker(c, bodies)) {
+		log_info("%s: disclaimer: already there", m->queue_id);
+	} else {
+		for (i = 0; i < bodies->len && v == VERDICT_CONTINUE; i++)
+			if (add_to(m, c, g_ptr_array_index(bodies, i), 0) < 0) {
+				log_warn("%s: disclaimer: a body part does not decode", m->queue_id);
+				v = VERDICT_ERROR;
+			}
+	}
+	g_ptr_array_free(bodies, TRUE);
+	return v;
+}
+
+const struct handler disclaimer_handler = {
+	.name = "disclaimer",
+	.keys = disclaimer_keys,
+	.needs = HANDLER_NEEDS_HEADERS | HANDLER_NEEDS_BODY,
+	.load = disc_load,
+	.unload = disc_unload,
+	.eom = disc_eom,
+};
