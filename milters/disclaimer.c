@@ -374,6 +374,22 @@ has_marker(const struct disc_cfg *c, GPtrArray *bodies)
 	return hit;
 }
 
+/* all_decode - every body part's text decodes to UTF-8 */
+static int
+all_decode(GPtrArray *bodies)
+{
+	guint i;
+
+	for (i = 0; i < bodies->len; i++) {
+		char *t = mime_text_get(GMIME_TEXT_PART(g_ptr_array_index(bodies, i)));
+
+		if (t == NULL)
+			return 0;
+		g_free(t);
+	}
+	return 1;
+}
+
 /* html_point - where the HTML goes: before </body>, else </html>, else end */
 static gsize
 html_point(const char *text)
@@ -687,12 +703,15 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 		outcome(m, e, "wrapped", "no text body");
 	} else if (has_marker(c, bodies)) {
 		log_info("%s: disclaimer: already there", m->queue_id);
+	} else if (!all_decode(bodies)) {
+		/* text that does not decode is never rewritten: the disclaimer
+		 * goes beside it */
+		wrap(m, c);
+		outcome(m, e, "wrapped", "undecodable text");
 	} else {
 		for (i = 0; i < bodies->len && v == VERDICT_CONTINUE; i++)
-			if (add_to(m, c, g_ptr_array_index(bodies, i), 0) < 0) {
-				log_warn("%s: disclaimer: a body part does not decode", m->queue_id);
+			if (add_to(m, c, g_ptr_array_index(bodies, i), 0) < 0)
 				v = VERDICT_ERROR;
-			}
 	}
 	g_ptr_array_free(bodies, TRUE);
 	return v;

@@ -23,6 +23,8 @@ struct range {
 
 struct mime {
 	GMimeStream *stream;
+	const guchar *data;	/* the spooled message, for note_range */
+	gsize len;
 	GMimeMessage *message;
 	gint64 headers_end;	/* the parser's: where the empty line starts */
 	GHashTable *ranges;	/* GMimeObject * -> struct range * */
@@ -66,6 +68,11 @@ note_range(GMimeObject *parent, GMimeObject *part, gpointer data)
 		return;
 	r = g_new0(struct range, 1);
 	r->end = s->bound_end;
+	/* GMime ends a part's content at the LF of the CRLF before the next
+	 * boundary: that CR belongs to the boundary line, not to the part */
+	if (mi->data && r->end > 0 && (gsize) r->end < mi->len
+	    && mi->data[r->end - 1] == '\r' && mi->data[r->end] == '\n')
+		r->end--;
 	if (g_mime_header_list_get_count(hl) > 0)
 		r->start = g_mime_header_get_offset(g_mime_header_list_get_header_at(hl, 0));
 	else
@@ -109,7 +116,9 @@ mime_message(struct msg *m)
 		mi->failed = 1;
 		return NULL;
 	}
+	mi->data = msg_data(m, &mi->len);
 	g_mime_message_foreach(mi->message, note_range, mi);
+	mi->data = NULL;
 	return mi->message;
 }
 
@@ -464,12 +473,32 @@ mime_commit(struct msg *m)
 char *
 mime_text_get(GMimeTextPart *part)
 {
-	char *t = g_mime_text_part_get_text(part);
+	GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part));
+	GMimeStream *s;
+	GByteArray *raw;
+	int nul;
+	char *t;
+	gsize len;
 
+	/* a NUL in the decoded content would cut the text short: refuse */
+	if (w == NULL)
+		return NULL;
+	s = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(w, s);
+	raw = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	nul = memchr(raw->data, 0, raw->len) != NULL;
+	g_object_unref(s);
+	if (nul)
+		return NULL;
+	t = g_mime_text_part_get_text(part);
 	if (t && !g_utf8_validate(t, -1, NULL)) {
 		g_free(t);
 		return NULL;
 	}
+	/* the CR of the CRLF before a boundary is the boundary's */
+	len = t ? strlen(t) : 0;
+	if (len && t[len - 1] == '\r')
+		t[len - 1] = 0;
 	return t;
 }
 
@@ -490,6 +519,8 @@ has_8bit(const char *s, gsize len)
 static char *
 convert_strict(const char *utf8, gsize len, const char *cs)
 {
+	/* returns NULL too when the result holds a NUL (UTF-16 and the like):
+	 * such a charset is not kept */
 	iconv_t cd = g_mime_iconv_open(cs, "UTF-8");
 	GString *out;
 	char *in = (char *) utf8, buf[1024];
@@ -517,6 +548,10 @@ convert_strict(const char *utf8, gsize len, const char *cs)
 		g_string_append_len(out, buf, o - buf);
 	}
 	g_mime_iconv_close(cd);
+	if (memchr(out->str, 0, out->len)) {
+		g_string_free(out, TRUE);
+		return NULL;
+	}
 	return g_string_free(out, FALSE);
 }
 
@@ -529,21 +564,17 @@ mime_text_set(GMimeTextPart *part, const char *utf8)
 	const char *cs = g_mime_text_part_get_charset(part);
 	GMimeContentEncoding enc = g_mime_part_get_content_encoding(GMIME_PART(part));
 	gsize len = strlen(utf8);
-	GMimeCharset mask;
 	GMimeStream *s;
 	GMimeDataWrapper *w;
 	char *bytes = NULL;
 
 	cs = cs ? g_mime_charset_canon_name(cs) : "us-ascii";
-	g_mime_charset_init(&mask);
-	g_mime_charset_step(&mask, utf8, len);
-	if (mask.level == 0)
-		bytes = g_strdup(utf8);	/* ASCII fits every charset we keep */
-	else if (g_ascii_strcasecmp(cs, "utf-8") && g_ascii_strcasecmp(cs, "us-ascii"))
+	if (g_ascii_strcasecmp(cs, "utf-8"))
 		bytes = convert_strict(utf8, len, cs);
+
 	if (bytes == NULL) {
 		bytes = g_strdup(utf8);
-		if (g_ascii_strcasecmp(cs, "utf-8") && has_8bit(utf8, len))
+		if (g_ascii_strcasecmp(cs, "utf-8") && (has_8bit(utf8, len) || g_ascii_strcasecmp(cs, "us-ascii")))
 			g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "utf-8");
 	}
 	len = strlen(bytes);

@@ -1,0 +1,96 @@
+#!/bin/bash
+# disclaimer.t - the disclaimer handler through sinkd -t over the corpus
+#
+# Every plain, html, alternative, mixed and nested sample (non-ASCII
+# charsets among them): the decoded text of each changed part must be the
+# original's plus the disclaimer, exactly; every other part unchanged; no
+# new parser defects (t/lib/mimecheck.py, Python's email package); or, for
+# a message with no text body, a wrap with the content unchanged.  Then
+# once per thread, bounces, direction, and header safety.
+cd "$(dirname "$0")" || exit 1
+source lib/tap.sh
+SINKD=${SINKD:-$PWD/../src/sinkd}
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W/domains" "$W/spool"
+cat > "$W/sinkd.conf" <<CONF
+[sinkd]
+chain = protocol, disclaimer
+spool-dir = $W/spool
+internal-hosts = 10.255.0.0/16
+[disclaimer]
+text-file = $PWD/disclaimer/text.tmpl
+html-file = $PWD/disclaimer/html.tmpl
+CONF
+# the disclaimers as they come out for sender a@example.com
+sed 's/${sender}/a@example.com/' disclaimer/text.tmpl > "$W/exp.txt"
+sed 's/${sender}/a@example.com/' disclaimer/html.tmpl > "$W/exp.html"
+
+t() {
+	"$SINKD" -t -c "$W/sinkd.conf" "$@" <"$MSG" >"$W/out" 2>"$W/err"
+	RC=$?
+	ERR=$(cat "$W/err")
+}
+
+declare -A seen changed wrapped
+while IFS=$'\t' read -r path _ _ _ cat _; do
+	case $cat in plain|html|alternative|mixed|nested) ;; *) continue ;; esac
+	MSG=corpus/$path
+	t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
+	seen[$cat]=$((${seen[$cat]:-0} + 1))
+	if [ $RC -ne 0 ] || [[ $ERR != verdict=accept* ]]; then
+		ok 1 "$path ($cat): accepted"
+		diag "$ERR"
+		continue
+	fi
+	res=$(python3 lib/mimecheck.py "$MSG" "$W/out" "$W/exp.txt" "$W/exp.html" 2>&1)
+	ok $? "$path ($cat): $(echo "$res" | head -n 1)"
+	[[ $res == wrapped* ]] && wrapped[$cat]=$((${wrapped[$cat]:-0} + 1)) ||
+		changed[$cat]=$((${changed[$cat]:-0} + 1))
+	grep -q '^problem' <<<"$res" && diag "$res"
+done <corpus/MANIFEST.tsv
+for c in plain html alternative mixed nested; do
+	diag "$c: ${seen[$c]:-0} samples, ${changed[$c]:-0} with the disclaimer in their text, ${wrapped[$c]:-0} wrapped"
+done
+
+# once per thread: a reply quoting the disclaimer gets no second one
+MSG=corpus/python-email/msg_01.txt
+t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
+{ printf 'From: b@example.org\nTo: a@example.com\nSubject: Re: hi\nMIME-Version: 1.0\nContent-Type: text/plain\n\nThanks!\n\n'
+  sed 's/^/> /' "$W/out"; } > "$W/reply"
+MSG=$W/reply t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
+is "$ERR" "verdict=accept edits=0 from=<a@example.com> rcpts=<b@example.org>" \
+	"a reply quoting the disclaimer does not get it again"
+cmp -s "$W/reply" "$W/out"; ok $? "  and leaves byte-identical"
+
+# inbound mail (direction = outbound by default) and bounces get none
+MSG=corpus/python-email/msg_01.txt
+t -F a@example.com -R b@example.org -C 192.0.2.1,mx.example.net
+is "$ERR" "verdict=accept edits=0 from=<a@example.com> rcpts=<b@example.org>" "inbound mail gets no disclaimer"
+t -F '' -R b@example.org -C 10.255.0.1,pc.example.com
+is "$ERR" "verdict=accept edits=0 from=<> rcpts=<b@example.org>" "a bounce gets no disclaimer"
+
+# variables: HTML-escaped in HTML, never a new header
+printf 'From: x\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/html\n\n<html><body>hi</body></html>\n' > "$W/html"
+MSG=$W/html t -F '"<b>&"@example.com' -R b@example.org -C 10.255.0.1,pc.example.com
+grep -q 'from &quot;&lt;b&gt;&amp;&quot;@example.com is confidential.</p>' "$W/out"
+ok $? "HTML variables are escaped"
+grep -q '</p>$' "$W/out" && grep -A1 '</p>$' "$W/out" | grep -q '^</body></html>$'
+ok $? "HTML goes right before </body>"
+
+# a 7bit us-ascii part gaining 8-bit text becomes UTF-8, quoted-printable
+printf -- 'Ünïcödé: ${sender}\n' > "$W/u.tmpl"
+sed -i "s|^text-file = .*|text-file = $W/u.tmpl|; s|^html-file = .*|html-file =|" "$W/sinkd.conf"
+printf 'From: x\nSubject: s\n\nplain text\n' > "$W/plain"
+MSG=$W/plain t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
+grep -q '^Content-Type: text/plain; charset=utf-8$' "$W/out" &&
+	grep -q '^Content-Transfer-Encoding: quoted-printable$' "$W/out" &&
+	grep -q '^MIME-Version: 1.0$' "$W/out"
+ok $? "an ASCII message gaining UTF-8 text becomes UTF-8, quoted-printable, MIME"
+grep -q '^=C3=9Cn=C3=AFc=C3=B6d=C3=A9: a@example.com$' "$W/out"
+ok $? "  with the disclaimer encoded"
+printf 'From: x\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\nd\xe9j\xe0 vu\n' > "$W/latin"
+MSG=$W/latin t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
+grep -q '^Content-Type: text/plain; charset=iso-8859-1$' "$W/out" && grep -q $'^\xdcn\xefc\xf6d\xe9: a@example.com$' "$W/out"
+ok $? "text that fits the part's charset stays in it (ISO-8859-1, 8bit)"
+done_testing
