@@ -581,20 +581,18 @@ opaque_content(GMimeObject *part)
 	return o;
 }
 
-/* strip - the signed part replaced by its content, then the disclaimer
- * and the notice; GMime writes the new structure */
+/* unsign - replace the outermost signed part by its content */
 static int
-strip(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
-      const struct smime_scan *sc)
+unsign(GMimeMessage *msg, const struct smime_scan *sc)
 {
-	GMimeObject *sp = sc->signed_part, *content, *top;
-	GPtrArray *bodies;
-	guint i;
+	GMimeObject *sp = sc->signed_part, *content;
 
 	if (GMIME_IS_MULTIPART(sp) && g_mime_multipart_get_count(GMIME_MULTIPART(sp)) > 0)
 		content = g_object_ref(g_mime_multipart_get_part(GMIME_MULTIPART(sp), 0));
-	else if ((content = opaque_content(sp)) == NULL)
-		return -1;
+	else if (!GMIME_IS_TEXT_PART(sp) && (content = opaque_content(sp)) != NULL)
+		;
+	else
+		return -1;	/* inline PGP, or CMS that does not parse */
 	if (GMIME_IS_MESSAGE(sc->signed_parent)) {
 		g_mime_message_set_mime_part(msg, content);
 	} else {
@@ -608,16 +606,36 @@ strip(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
 		g_object_unref(g_mime_multipart_replace(parent, idx, content));
 	}
 	g_object_unref(content);
+	return 0;
+}
+
+/* strip - every signature removed, then the disclaimer and the notice;
+ * GMime writes the new structure.  -1: a signature cannot be removed */
+static int
+strip(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
+      const struct smime_scan *first)
+{
+	struct smime_scan sc = *first;
+	GMimeObject *top;
+	GPtrArray *bodies;
+	int rounds = 0;
+	guint i;
+
+	while (sc.signed_part && rounds++ < 16) {
+		if (unsign(msg, &sc) < 0)
+			return -1;
+		smime_scan(msg, &sc);
+	}
+	if (sc.signed_part)
+		return -1;
 	top = g_mime_message_get_mime_part(msg);
 	bodies = g_ptr_array_new();
-	if (find_bodies(top, bodies)) {
+	if (sc.kind == SMIME_NONE && find_bodies(top, bodies) && all_decode(bodies)) {
 		for (i = 0; i < bodies->len; i++)
-			if (add_to(m, c, g_ptr_array_index(bodies, i), 1) < 0) {
-				g_ptr_array_free(bodies, TRUE);
-				return -1;
-			}
+			add_to(m, c, g_ptr_array_index(bodies, i), 1);
 		mime_wrap(m, top, NULL, MIME_ENTITY_CONTENT);
 	} else {
+		/* no text body, or still encrypted inside: beside it */
 		GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
 		GMimeObject *d = disclaimer_part(c, m, 1);
 
@@ -663,12 +681,15 @@ protected(struct msg *m, struct edits *e, const struct disc_cfg *c,
 		outcome(m, e, "attached", kind);
 		return VERDICT_CONTINUE;
 	case ACT_STRIP:
-		if (strip(m, c, msg, sc) < 0) {
-			log_warn("%s: disclaimer: cannot strip the signature", m->queue_id);
-			return VERDICT_ERROR;
+		if (strip(m, c, msg, sc) == 0) {
+			outcome(m, e, "stripped", kind);
+			return VERDICT_CONTINUE;
 		}
-		outcome(m, e, "stripped", kind);
-		return VERDICT_CONTINUE;
+		/* inline PGP, or a signature whose content does not parse: the
+		 * tree may be half changed, so nothing of it is written; the
+		 * message is wrapped as it came */
+		log_info("%s: disclaimer: cannot strip this signature; wrapping", m->queue_id);
+		break;
 	case ACT_WRAP:
 		break;
 	}
