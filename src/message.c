@@ -231,6 +231,9 @@ msg_header_line(const struct header *h)
 int
 msg_end_headers(struct msg *m)
 {
+	if (m->headers_ended)
+		return m->spool_errno ? -1 : 0;
+	m->headers_ended = 1;
 	msg_write(m, "\r\n", 2);
 	m->body_offset = m->spool.len;
 	return m->spool_errno ? -1 : 0;
@@ -240,6 +243,8 @@ msg_end_headers(struct msg *m)
 int
 msg_body(struct msg *m, const void *data, gsize len)
 {
+	if (!m->headers_ended)
+		msg_end_headers(m);
 	msg_write(m, data, len);
 	return m->spool_errno ? -1 : 0;
 }

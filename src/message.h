@@ -64,6 +64,7 @@ struct msg {
 	GPtrArray *headers;	/* struct header * */
 	struct spool spool;	/* headers, empty line, body */
 	gsize body_offset;	/* where the body starts in the spool */
+	int headers_ended;	/* the empty line is spooled */
 	gsize size;		/* bytes offered by the MTA */
 	gsize declared_size;	/* MAIL FROM's SIZE=, 0 if none */
 	int too_big;		/* more than max-message-size */

@@ -135,7 +135,7 @@ mf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	struct snapshot *s = snapshot_current();
 	struct conn *c;
 	struct mf *mf;
-	unsigned long want = SMFIP_NOEOH, hooks = 0;
+	unsigned long want = 0, hooks = 0;
 	unsigned i;
 
 	(void) f2;
@@ -159,7 +159,7 @@ mf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (!(hooks & 4))
 		want |= SMFIP_NR_CONN;
 	if (!(s->needs & (HANDLER_NEEDS_HEADERS | HANDLER_NEEDS_BODY)))
-		want |= SMFIP_NOHDRS;
+		want |= SMFIP_NOHDRS | SMFIP_NOEOH;
 	if (!(s->needs & HANDLER_NEEDS_BODY))
 		want |= SMFIP_NOBODY;
 	want |= SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_HDR_LEADSPC;
