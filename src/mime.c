@@ -486,7 +486,7 @@ mime_text_get(GMimeTextPart *part)
 	s = g_mime_stream_mem_new();
 	g_mime_data_wrapper_write_to_stream(w, s);
 	raw = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
-	nul = memchr(raw->data, 0, raw->len) != NULL;
+	nul = raw->len > 0 && memchr(raw->data, 0, raw->len) != NULL;
 	g_object_unref(s);
 	if (nul)
 		return NULL;

@@ -324,7 +324,7 @@ offline_run(struct snapshot *s, const struct offline_args *a)
 		from_line = nl ? (gsize) (nl - in->data) + 1 : in->len;
 	}
 	wire = to_crlf(in->data + from_line, in->len - from_line);
-	lf_only = memchr(in->data, '\r', in->len) == NULL;
+	lf_only = in->len == 0 || memchr(in->data, '\r', in->len) == NULL;
 	conn_set_client(c, ip, ip ? "unknown" : "localhost");
 	v = chain_connect(c);
 	if (v == VERDICT_CONTINUE && helo) {
