@@ -41,9 +41,11 @@
 
 #define HEADER "X-Sinkd-Disclaimer"
 
-enum action { ACT_WRAP, ACT_ATTACH, ACT_STRIP, ACT_SKIP, ACT_REJECT };
+enum action { ACT_WRAP, ACT_ATTACH, ACT_RESIGN, ACT_STRIP, ACT_SKIP, ACT_REJECT };
 
-static const char *const signed_values[] = {"wrap", "attach", "strip", "skip", "reject", NULL};
+static const char *const signed_values[] = {"wrap", "attach", "resign", "strip", "skip", "reject", NULL};
+static const char *const fallback_values[] = {"wrap", "attach", "strip", "skip", "reject", NULL};
+static const char *const digest_values[] = {"sha256", "sha384", "sha512", NULL};
 static const char *const encrypted_values[] = {"skip", "wrap", "reject", NULL};
 static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
 
@@ -55,7 +57,17 @@ static const struct conf_key disclaimer_keys[] = {
 	{"direction", CONF_ENUM, "outbound", .values = direction_values,
 	 .doc = "which mail gets the disclaimer: outbound, inbound or both"},
 	{"signed", CONF_ENUM, "wrap", .values = signed_values,
-	 .doc = "signed mail: wrap, attach, strip, skip or reject"},
+	 .doc = "signed mail: wrap, attach, resign, strip, skip or reject"},
+	{"resign-fallback", CONF_ENUM, "wrap", .values = fallback_values,
+	 .doc = "what signed = resign does with mail it cannot re-sign (PGP)"},
+	{"sign-cert", CONF_PATH, "",
+	 .doc = "the domain's S/MIME signing certificate (PEM), for signed = resign"},
+	{"sign-key", CONF_PATH, "",
+	 .doc = "its private key (PEM, not readable by others)"},
+	{"sign-chain", CONF_PATH, "",
+	 .doc = "intermediate certificates sent with the signature (PEM)"},
+	{"sign-digest", CONF_ENUM, "sha256", .values = digest_values,
+	 .doc = "digest of the new signature: sha256, sha384 or sha512"},
 	{"encrypted", CONF_ENUM, "skip", .values = encrypted_values,
 	 .doc = "encrypted mail: skip, wrap or reject"},
 	{"signed-reply", CONF_REPLY, "550 5.7.1 Signed mail must carry a disclaimer this gateway cannot add",
@@ -73,7 +85,8 @@ struct disc_cfg {
 	char *html;
 	char *marker;		/* normalized once-per-thread marker, or NULL */
 	int direction;
-	enum action on_signed, on_encrypted;
+	enum action on_signed, on_encrypted, resign_fallback;
+	struct smime_signer *signer;	/* signed = resign */
 	const struct reply *signed_reply, *encrypted_reply;
 	char *notice;
 };
@@ -87,6 +100,7 @@ disc_unload(void *p)
 	g_free(c->html);
 	g_free(c->marker);
 	g_free(c->notice);
+	smime_signer_free(c->signer);
 	g_free(c);
 }
 
@@ -180,7 +194,8 @@ action_of(const char *v)
 		const char *name;
 		enum action a;
 	} map[] = {
-		{"wrap", ACT_WRAP}, {"attach", ACT_ATTACH}, {"strip", ACT_STRIP},
+		{"wrap", ACT_WRAP}, {"attach", ACT_ATTACH}, {"resign", ACT_RESIGN},
+		{"strip", ACT_STRIP},
 		{"skip", ACT_SKIP}, {"reject", ACT_REJECT},
 	};
 	unsigned i;
@@ -210,6 +225,20 @@ disc_load(const struct conf_group *g, struct conf_errors *e)
 	c->direction = (int) conf_num(g, "direction");
 	c->on_signed = action_of(conf_str(g, "signed"));
 	c->on_encrypted = action_of(conf_str(g, "encrypted"));
+	c->resign_fallback = action_of(conf_str(g, "resign-fallback"));
+	if (c->on_signed == ACT_RESIGN) {
+		char *why = NULL;
+
+		if (!*conf_str(g, "sign-cert") || !*conf_str(g, "sign-key"))
+			conf_key_error(e, g, "signed", "resign needs sign-cert and sign-key");
+		else if ((c->signer = smime_signer_load(conf_str(g, "sign-cert"),
+							conf_str(g, "sign-key"),
+							conf_str(g, "sign-chain"),
+							conf_str(g, "sign-digest"), &why)) == NULL) {
+			conf_key_error(e, g, "sign-key", "%s", why);
+			g_free(why);
+		}
+	}
 	c->signed_reply = conf_reply(g, "signed-reply");
 	c->encrypted_reply = conf_reply(g, "encrypted-reply");
 	c->notice = g_strdup(conf_str(g, "strip-notice"));
@@ -649,6 +678,83 @@ strip(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
 	return 0;
 }
 
+/* resign - every signature removed, the disclaimer added, the content
+ * signed again with the domain's identity as a detached S/MIME signature.
+ * -1: it cannot be done (the caller falls back) */
+static int
+resign(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
+       const struct smime_scan *first)
+{
+	struct smime_scan sc = *first;
+	GMimeObject *top;
+	GMimeMultipart *signedp;
+	GMimePart *ph, *sig;
+	GPtrArray *bodies;
+	GBytes *content, *der;
+	GMimeStream *s;
+	GMimeDataWrapper *w;
+	int rounds = 0;
+	guint i;
+
+	while (sc.signed_part && rounds++ < 16) {
+		if (unsign(msg, &sc) < 0)
+			return -1;
+		smime_scan(msg, &sc);
+	}
+	if (sc.signed_part)
+		return -1;
+	top = g_mime_message_get_mime_part(msg);
+	bodies = g_ptr_array_new();
+	/* encrypted content stays as it is, the disclaimer beside it, both
+	 * under the new signature */
+	if (sc.kind == SMIME_NONE && find_bodies(top, bodies) && all_decode(bodies)) {
+		for (i = 0; i < bodies->len; i++)
+			add_to(m, c, g_ptr_array_index(bodies, i), 0);
+		g_object_ref(top);
+	} else {
+		GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
+		GMimeObject *d = disclaimer_part(c, m, 0);
+
+		g_mime_multipart_add(mixed, top);
+		g_mime_multipart_add(mixed, d);
+		g_object_unref(d);
+		top = GMIME_OBJECT(mixed);
+	}
+	g_ptr_array_free(bodies, TRUE);
+	content = mime_write(top);
+	g_object_unref(top);
+	if ((der = smime_sign(c->signer, content)) == NULL) {
+		g_bytes_unref(content);
+		log_error("%s: disclaimer: signing failed", m->queue_id);
+		return -1;
+	}
+	signedp = g_mime_multipart_new_with_subtype("signed");
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(signedp), "protocol",
+						 "application/pkcs7-signature");
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(signedp), "micalg",
+						 smime_micalg(c->signer));
+	ph = mime_placeholder_new();
+	sig = g_mime_part_new_with_type("application", "pkcs7-signature");
+	s = g_mime_stream_mem_new();
+	g_mime_stream_write(s, g_bytes_get_data(der, NULL), g_bytes_get_size(der));
+	g_mime_stream_reset(s);
+	w = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_mime_part_set_content(sig, w);
+	g_mime_part_set_content_encoding(sig, GMIME_CONTENT_ENCODING_BASE64);
+	g_mime_part_set_filename(sig, "smime.p7s");
+	g_mime_multipart_add(signedp, GMIME_OBJECT(ph));
+	g_mime_multipart_add(signedp, GMIME_OBJECT(sig));
+	mime_wrap_bytes(m, GMIME_OBJECT(signedp), GMIME_OBJECT(ph), content);
+	g_object_unref(w);
+	g_object_unref(s);
+	g_object_unref(sig);
+	g_object_unref(ph);
+	g_object_unref(signedp);
+	g_bytes_unref(content);
+	g_bytes_unref(der);
+	return 0;
+}
+
 /* outcome - name a non-default outcome in a header field and the log */
 static void
 outcome(struct msg *m, struct edits *e, const char *what, const char *why)
@@ -668,6 +774,15 @@ protected(struct msg *m, struct edits *e, const struct disc_cfg *c,
 	const char *kind = smime_kind_name(sc->kind);
 	enum action a = sc->kind == SMIME_ENCRYPTED ? c->on_encrypted : c->on_signed;
 
+	if (a == ACT_RESIGN) {
+		if (!sc->pgp && resign(m, c, msg, sc) == 0) {
+			outcome(m, e, "resigned", "signed; the sender's signature was replaced by the domain's");
+			return VERDICT_CONTINUE;
+		}
+		log_info("%s: disclaimer: cannot re-sign%s; resign-fallback applies",
+			 m->queue_id, sc->pgp ? " PGP mail" : "");
+		a = c->resign_fallback;
+	}
 	switch (a) {
 	case ACT_SKIP:
 		outcome(m, e, "skipped", kind);
@@ -691,6 +806,7 @@ protected(struct msg *m, struct edits *e, const struct disc_cfg *c,
 		log_info("%s: disclaimer: cannot strip this signature; wrapping", m->queue_id);
 		break;
 	case ACT_WRAP:
+	case ACT_RESIGN:
 		break;
 	}
 	wrap(m, c);

@@ -1,12 +1,18 @@
 /*
  * smime - find signed and encrypted parts
  */
+#include <errno.h>
 #include <string.h>
 #include <glib.h>
 #include <gmime/gmime.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
 
 #include "smime.h"
 
@@ -141,4 +147,144 @@ const char *
 smime_kind_name(enum smime_kind k)
 {
 	return k == SMIME_ENCRYPTED ? "encrypted" : k == SMIME_SIGNED ? "signed" : "none";
+}
+
+struct smime_signer {
+	X509 *cert;
+	EVP_PKEY *key;
+	STACK_OF(X509) *chain;
+	const EVP_MD *md;
+	const char *micalg;
+};
+
+/* ssl_why - OpenSSL's last error, as text (caller frees) */
+static char *
+ssl_why(const char *what, const char *path)
+{
+	char buf[256];
+
+	ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+	ERR_clear_error();
+	return g_strdup_printf("%s: %s: %s", path, what, buf);
+}
+
+/* smime_signer_load - NULL and *why (caller frees) when it cannot be used */
+struct smime_signer *
+smime_signer_load(const char *cert, const char *key, const char *chain,
+		  const char *digest, char **why)
+{
+	static const struct {
+		const char *name, *micalg;
+	} digests[] = {{"sha256", "sha-256"}, {"sha384", "sha-384"}, {"sha512", "sha-512"}};
+	struct smime_signer *s = g_new0(struct smime_signer, 1);
+	struct stat st;
+	BIO *bio = NULL;
+	unsigned i;
+
+	for (i = 0; i < G_N_ELEMENTS(digests); i++)
+		if (!strcmp(digest, digests[i].name)) {
+			s->md = EVP_get_digestbyname(digests[i].name);
+			s->micalg = digests[i].micalg;
+		}
+	if (s->md == NULL) {
+		*why = g_strdup_printf("unknown digest %s", digest);
+		goto fail;
+	}
+	if (stat(key, &st) < 0) {
+		*why = g_strdup_printf("%s: %s", key, g_strerror(errno));
+		goto fail;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		*why = g_strdup_printf("%s: the private key is readable or writable by others (chmod o-rwx)", key);
+		goto fail;
+	}
+	if ((bio = BIO_new_file(cert, "r")) == NULL
+	    || (s->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+		*why = ssl_why("no certificate", cert);
+		goto fail;
+	}
+	BIO_free(bio);
+	if ((bio = BIO_new_file(key, "r")) == NULL
+	    || (s->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
+		*why = ssl_why("no private key", key);
+		goto fail;
+	}
+	BIO_free(bio);
+	bio = NULL;
+	if (X509_check_private_key(s->cert, s->key) != 1) {
+		*why = ssl_why("the key does not match the certificate", key);
+		goto fail;
+	}
+	s->chain = sk_X509_new_null();
+	if (chain && *chain) {
+		STACK_OF(X509_INFO) *infos;
+
+		if ((bio = BIO_new_file(chain, "r")) == NULL
+		    || (infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL)) == NULL) {
+			*why = ssl_why("no certificates", chain);
+			goto fail;
+		}
+		for (i = 0; i < (unsigned) sk_X509_INFO_num(infos); i++) {
+			X509_INFO *xi = sk_X509_INFO_value(infos, i);
+
+			if (xi->x509) {
+				X509_up_ref(xi->x509);
+				sk_X509_push(s->chain, xi->x509);
+			}
+		}
+		sk_X509_INFO_pop_free(infos, X509_INFO_free);
+		BIO_free(bio);
+		bio = NULL;
+	}
+	return s;
+fail:
+	BIO_free(bio);
+	smime_signer_free(s);
+	return NULL;
+}
+
+void
+smime_signer_free(struct smime_signer *s)
+{
+	if (s == NULL)
+		return;
+	X509_free(s->cert);
+	EVP_PKEY_free(s->key);
+	if (s->chain)
+		sk_X509_pop_free(s->chain, X509_free);
+	g_free(s);
+}
+
+const char *
+smime_micalg(const struct smime_signer *s)
+{
+	return s->micalg;
+}
+
+/* smime_sign - a detached signature (DER) over canonical content, or NULL */
+GBytes *
+smime_sign(const struct smime_signer *s, GBytes *content)
+{
+	unsigned flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL;
+	gsize len;
+	const void *data = g_bytes_get_data(content, &len);
+	BIO *in = BIO_new_mem_buf(data, (int) len), *out = BIO_new(BIO_s_mem());
+	CMS_ContentInfo *cms = NULL;
+	GBytes *der = NULL;
+	char *mem;
+	long n;
+
+	cms = CMS_sign(NULL, NULL, s->chain, NULL, flags);
+	if (cms == NULL || CMS_add1_signer(cms, s->cert, s->key, s->md, flags) == NULL
+	    || CMS_final(cms, in, NULL, flags) != 1 || i2d_CMS_bio(out, cms) != 1) {
+		ERR_clear_error();
+		goto done;
+	}
+	n = BIO_get_mem_data(out, &mem);
+	der = g_bytes_new(mem, n);
+done:
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	BIO_free(out);
+	return der;
 }

@@ -30,4 +30,19 @@ struct smime_scan {
 void smime_scan(GMimeMessage *msg, struct smime_scan *out);
 const char *smime_kind_name(enum smime_kind k);
 
+/*
+ * A domain's signing identity, loaded once per configuration snapshot:
+ * certificate, private key (refused when readable by others), optional
+ * chain, digest.  smime_sign() makes a detached CMS signature (DER) over
+ * content already in canonical CRLF form.
+ */
+struct smime_signer;
+
+struct smime_signer *smime_signer_load(const char *cert, const char *key,
+				       const char *chain, const char *digest,
+				       char **why);
+void smime_signer_free(struct smime_signer *s);
+GBytes *smime_sign(const struct smime_signer *s, GBytes *content);
+const char *smime_micalg(const struct smime_signer *s);
+
 #endif

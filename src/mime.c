@@ -32,6 +32,7 @@ struct mime {
 	GMimeObject *container;
 	GMimeObject *placeholder;
 	enum mime_entity entity;
+	GBytes *entity_bytes;	/* given by the handler, instead of the original */
 	int failed;
 };
 
@@ -159,9 +160,39 @@ mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 		return;
 	g_clear_object(&mi->container);
 	g_clear_object(&mi->placeholder);
+	if (mi->entity_bytes) {
+		g_bytes_unref(mi->entity_bytes);
+		mi->entity_bytes = NULL;
+	}
 	mi->container = g_object_ref(container);
 	mi->placeholder = placeholder ? g_object_ref(placeholder) : NULL;
 	mi->entity = entity;
+}
+
+/* mime_wrap_bytes - as mime_wrap, but the placeholder stands for the bytes
+ * given (an entity the handler built and, say, signed) */
+void
+mime_wrap_bytes(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
+		GBytes *entity)
+{
+	mime_wrap(m, container, placeholder, MIME_ENTITY_CONTENT);
+	if (m->mime)
+		m->mime->entity_bytes = g_bytes_ref(entity);
+}
+
+/* mime_write - an object as GMime writes it on the wire (CRLF) */
+GBytes *
+mime_write(GMimeObject *obj)
+{
+	GMimeStream *s = g_mime_stream_mem_new();
+	GByteArray *b;
+	GBytes *out;
+
+	g_mime_object_write_to_stream(obj, dos(), s);
+	b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	out = g_bytes_new(b->data, b->len);
+	g_object_unref(s);
+	return out;
 }
 
 int
@@ -177,6 +208,8 @@ mime_free(struct mime *mi)
 		return;
 	g_clear_object(&mi->container);
 	g_clear_object(&mi->placeholder);
+	if (mi->entity_bytes)
+		g_bytes_unref(mi->entity_bytes);
 	g_ptr_array_free(mi->changed, TRUE);
 	g_hash_table_destroy(mi->ranges);
 	g_clear_object(&mi->message);
@@ -285,6 +318,12 @@ entity_bytes(struct msg *m)
 	gsize len;
 	guint i;
 
+	if (m->mime->entity_bytes) {
+		const guchar *b = g_bytes_get_data(m->mime->entity_bytes, &len);
+
+		g_byte_array_append(e, b, len);
+		return e;
+	}
 	data = msg_data(m, &len);
 	if (data == NULL)
 		return NULL;

@@ -42,6 +42,9 @@ GMimeMessage *mime_message(struct msg *m);
 void mime_part_changed(struct msg *m, GMimeObject *leaf);
 void mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 	       enum mime_entity entity);
+void mime_wrap_bytes(struct msg *m, GMimeObject *container,
+		     GMimeObject *placeholder, GBytes *entity);
+GBytes *mime_write(GMimeObject *obj);
 GMimePart *mime_placeholder_new(void);
 int mime_changed(const struct msg *m);
 int mime_commit(struct msg *m);

@@ -3,8 +3,9 @@
 #
 # S/MIME samples that verify before (their MANIFEST command, run as is):
 # after wrap, the wrapped entity verifies with the same command; after
-# attach, the attached message does; after strip, no signature remains and
-# the notice is there; after skip, the message is unchanged; reject
+# attach, the attached message does; after resign, the message verifies
+# against a CA the test makes and carries the disclaimer (PGP falls back to
+# wrap); after strip, no signature remains and the notice is there; after skip, the message is unchanged; reject
 # refuses it.  Encrypted samples (S/MIME and PGP): skip leaves them
 # unchanged, wrap keeps the encrypted entity byte for byte; encryption
 # only inside an attached message is the attachment's business: the
@@ -115,6 +116,48 @@ PY
 done
 diag "S/MIME signed: $before verify before; after wrap $after_wrap verify, after attach $after_attach"
 is "$after_wrap" "$before" "after wrap, all $before verify"
+
+# resign: a CA and a signer of the test's own
+mkdir "$W/ca"
+(cd "$W/ca" &&
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 7 \
+		-subj "/CN=sinkd test CA" &&
+	openssl req -newkey rsa:2048 -nodes -keyout signer.key -out signer.csr \
+		-subj "/CN=example.com signer/emailAddress=alice@example.com" &&
+	printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=emailProtection\nsubjectAltName=email:alice@example.com\n' > ext &&
+	openssl x509 -req -in signer.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+		-out signer.pem -days 7 -extfile ext && chmod 600 signer.key) >/dev/null 2>&1
+ok $? "a test CA and signer"
+resign_conf() {
+	conf resign skip
+	printf 'sign-cert = %s\nsign-key = %s\n' "$W/ca/signer.pem" "$W/ca/signer.key" >> "$W/sinkd.conf"
+}
+resign_conf
+chmod 644 "$W/ca/signer.key"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sign-key: .*signer\.key: the private key is readable or writable by others' \
+	"a signing key readable by others is a configuration error"
+chmod 600 "$W/ca/signer.key"
+after_resign=0
+for f in "${signed[@]}"; do
+	run "$f"
+	grep -q "^X-Sinkd-Disclaimer: resigned (signed; the sender's signature was replaced" "$W/out"
+	ok $? "resign $f: named in X-Sinkd-Disclaimer"
+	if openssl cms -verify -in "$W/out" -CAfile "$W/ca/ca.pem" -out "$W/content" >/dev/null 2>&1 &&
+		grep -q 'is confidential' "$W/content"; then
+		after_resign=$((after_resign + 1))
+		ok 0 "  verifies against the test CA and carries the disclaimer"
+	else
+		ok 1 "  verifies against the test CA and carries the disclaimer"
+	fi
+done
+diag "after resign, $after_resign of $before verify against the test CA"
+while IFS=$'\t' read -r path _ _ _ cat _; do
+	[ "$cat" = pgp-signed ] || continue
+	run "$path"
+	grep -q '^X-Sinkd-Disclaimer: wrapped (signed)' "$W/out"
+	ok $? "resign on PGP-signed $path: resign-fallback (wrap)"
+	break
+done <corpus/MANIFEST.tsv
 is "$after_attach" "$before" "after attach, the attached originals all verify"
 
 n=0
