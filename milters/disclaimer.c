@@ -419,6 +419,18 @@ all_decode(GPtrArray *bodies)
 	return 1;
 }
 
+/* all_editable - every body part can be written back over its own bytes */
+static int
+all_editable(struct msg *m, GPtrArray *bodies)
+{
+	guint i;
+
+	for (i = 0; i < bodies->len; i++)
+		if (!mime_part_editable(m, g_ptr_array_index(bodies, i)))
+			return 0;
+	return 1;
+}
+
 /* html_point - where the HTML goes: before </body>, else </html>, else end */
 static gsize
 html_point(const char *text)
@@ -845,6 +857,10 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 		 * goes beside it */
 		wrap(m, c);
 		outcome(m, e, "wrapped", "undecodable text");
+	} else if (!all_editable(m, bodies)) {
+		/* malformed structure GMime cannot write back exactly */
+		wrap(m, c);
+		outcome(m, e, "wrapped", "malformed structure");
 	} else {
 		for (i = 0; i < bodies->len && v == VERDICT_CONTINUE; i++)
 			if (add_to(m, c, g_ptr_array_index(bodies, i), 0) < 0)

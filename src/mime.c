@@ -18,8 +18,20 @@
 /* Where a leaf part stood in the original message. */
 struct range {
 	gint64 start;		/* its first header line (or the empty line) */
+	gint64 content;		/* its content */
 	gint64 end;		/* the end of its content */
+	GByteArray *head;	/* its header fields as GMime writes them */
+	int exact;		/* ... and those are its original bytes */
 };
+
+static void
+range_free(gpointer p)
+{
+	struct range *r = p;
+
+	g_byte_array_free(r->head, TRUE);
+	g_free(r);
+}
 
 struct mime {
 	GMimeStream *stream;
@@ -51,7 +63,24 @@ dos(void)
 	return fo;
 }
 
-/* note_range - remember where a leaf's bytes are (g_mime_message_foreach) */
+/* head_bytes - a header list as GMime writes it, with the empty line */
+static GByteArray *
+head_bytes(GMimeObject *part)
+{
+	GMimeStream *s = g_mime_stream_mem_new();
+	GByteArray *out = g_byte_array_new(), *b;
+
+	g_mime_header_list_write_to_stream(g_mime_object_get_header_list(part), dos(), s);
+	g_mime_stream_write_string(s, "\r\n");
+	b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	g_byte_array_append(out, b->data, b->len);
+	g_object_unref(s);
+	return out;
+}
+
+/* note_range - remember where a leaf's bytes are (g_mime_message_foreach).
+ * Malformed mail is where parsers disagree, so nothing is taken on trust:
+ * a leaf is spliceable only where GMime's view matches the bytes. */
 static void
 note_range(GMimeObject *parent, GMimeObject *part, gpointer data)
 {
@@ -68,21 +97,77 @@ note_range(GMimeObject *parent, GMimeObject *part, gpointer data)
 	if (w == NULL || (s = g_mime_data_wrapper_get_stream(w)) == NULL)
 		return;
 	r = g_new0(struct range, 1);
+	r->content = s->bound_start;
 	r->end = s->bound_end;
 	/* GMime ends a part's content at the LF of the CRLF before the next
 	 * boundary: that CR belongs to the boundary line, not to the part */
-	if (mi->data && r->end > 0 && (gsize) r->end < mi->len
+	if (r->end > 0 && (gsize) r->end < mi->len
 	    && mi->data[r->end - 1] == '\r' && mi->data[r->end] == '\n')
 		r->end--;
 	if (g_mime_header_list_get_count(hl) > 0)
 		r->start = g_mime_header_get_offset(g_mime_header_list_get_header_at(hl, 0));
 	else
 		r->start = s->bound_start - 2;	/* the empty line */
-	if (r->start < 0 || r->end < r->start) {
-		g_free(r);
+	r->head = head_bytes(part);
+	if (r->start < 0 || r->content < r->start || r->end < r->content
+	    || (gsize) r->end > mi->len) {
+		range_free(r);
 		return;
 	}
+	r->exact = (gsize) (r->content - r->start) == r->head->len
+		&& !memcmp(mi->data + r->start, r->head->data, r->head->len);
 	g_hash_table_insert(mi->ranges, part, r);
+}
+
+/* same_fields - GMime sees the message's own Content-* fields as the MTA
+ * passed them: the same fields, in the same order, with the same values */
+static int
+same_fields(const struct msg *m, GMimeObject *top)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(top);
+	int n = g_mime_header_list_get_count(hl), k = 0;
+	guint i;
+
+	for (i = 0; i < m->headers->len; i++) {
+		const struct header *h = g_ptr_array_index(m->headers, i);
+		GMimeHeader *gh;
+		char *a, *b;
+		int same;
+
+		if (g_ascii_strncasecmp(h->name, "Content-", 8))
+			continue;
+		if (k >= n)
+			return 0;
+		gh = g_mime_header_list_get_header_at(hl, k++);
+		a = g_strstrip(g_strdup(h->value));
+		b = g_strstrip(g_strdup(g_mime_header_get_raw_value(gh)));
+		same = !g_ascii_strcasecmp(h->name, g_mime_header_get_name(gh)) && !strcmp(a, b);
+		g_free(a);
+		g_free(b);
+		if (!same)
+			return 0;
+	}
+	return k == n;
+}
+
+/* mime_part_editable - a leaf whose content, and fields, can be written
+ * back over its own bytes; a handler leaves the others alone */
+int
+mime_part_editable(struct msg *m, GMimeObject *leaf)
+{
+	struct mime *mi = m->mime;
+	struct range *r;
+
+	if (mi == NULL || mi->message == NULL)
+		return 0;
+	if (leaf == g_mime_message_get_mime_part(mi->message)) {
+		/* the message's own body: GMime must see it start where the
+		 * MTA's header block ended */
+		r = g_hash_table_lookup(mi->ranges, leaf);
+		return r && (gsize) r->content == m->body_offset && same_fields(m, leaf);
+	}
+	r = g_hash_table_lookup(mi->ranges, leaf);
+	return r && r->exact;
 }
 
 /* mime_message - the tree, parsed on first use; NULL on failure */
@@ -97,7 +182,7 @@ mime_message(struct msg *m)
 	if (mi)
 		return mi->failed ? NULL : mi->message;
 	mi = m->mime = g_new0(struct mime, 1);
-	mi->ranges = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+	mi->ranges = g_hash_table_new_full(NULL, NULL, NULL, range_free);
 	mi->changed = g_ptr_array_new_with_free_func(g_object_unref);
 	len = m->spool.len;
 	if ((mem = spool_memory(&m->spool)) != NULL) {
@@ -118,7 +203,8 @@ mime_message(struct msg *m)
 		return NULL;
 	}
 	mi->data = msg_data(m, &mi->len);
-	g_mime_message_foreach(mi->message, note_range, mi);
+	if (mi->data)
+		g_mime_message_foreach(mi->message, note_range, mi);
 	mi->data = NULL;
 	return mi->message;
 }
@@ -265,8 +351,9 @@ old_value(const struct msg *m, const char *name)
 
 /* top_header_edits - make the message's own Content-Type and
  * Content-Transfer-Encoding those of obj, the new top-level content, in
- * place; when wrapping, the other Content-* fields went into the wrapped
- * entity and leave the top; add MIME-Version when missing */
+ * place (the first of each); when wrapping, every other Content-* field
+ * went into the wrapped entity and leaves the top; add MIME-Version when
+ * missing */
 static void
 top_header_edits(struct msg *m, GMimeObject *obj, int wrapping)
 {
@@ -287,9 +374,9 @@ top_header_edits(struct msg *m, GMimeObject *obj, int wrapping)
 		for (k = 0; k <= i; k++)
 			if (!g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, k))->name, h->name))
 				n++;
-		if (n > 1 || (wrapping && !g_strv_contains(fields, h->name)
-			      && g_ascii_strcasecmp(h->name, "content-type")
-			      && g_ascii_strcasecmp(h->name, "content-transfer-encoding")))
+		if (wrapping && (n > 1 || (!g_strv_contains(fields, h->name)
+					   && g_ascii_strcasecmp(h->name, "content-type")
+					   && g_ascii_strcasecmp(h->name, "content-transfer-encoding"))))
 			edits_change_header(&m->edits, "sinkd", h->name, n, NULL);
 	}
 	for (k = 0; fields[k]; k++) {
@@ -438,7 +525,7 @@ commit_leaves(struct msg *m)
 	struct mime *mi = m->mime;
 	GMimeObject *top = g_mime_message_get_mime_part(mi->message);
 	GPtrArray *sp = g_ptr_array_new_with_free_func(splice_free);
-	GByteArray *out;
+	GByteArray *out, *head;
 	const guchar *data;
 	gsize len, pos;
 	GBytes *b;
@@ -468,8 +555,30 @@ commit_leaves(struct msg *m)
 			goto fail;
 		}
 		s = g_new0(struct splice, 1);
-		s->r = *r;
-		s->bytes = leaf_bytes(leaf);
+		head = head_bytes(leaf);
+		if (!r->exact) {
+			log_error("%s: mime: a changed part does not match its bytes", m->queue_id);
+			g_byte_array_free(head, TRUE);
+			g_free(s);
+			goto fail;
+		}
+		if (head->len == r->head->len && !memcmp(head->data, r->head->data, head->len)) {
+			/* same fields: only the content is written */
+			s->r.start = r->content;
+			s->r.end = r->end;
+			s->bytes = written(leaf, 1);
+		} else if (r->exact) {
+			s->r.start = r->start;
+			s->r.end = r->end;
+			s->bytes = leaf_bytes(leaf);
+		} else {
+			log_error("%s: mime: a changed part's fields cannot be rewritten",
+				  m->queue_id);
+			g_byte_array_free(head, TRUE);
+			g_free(s);
+			goto fail;
+		}
+		g_byte_array_free(head, TRUE);
 		g_ptr_array_add(sp, s);
 	}
 	g_ptr_array_sort(sp, splice_cmp);
@@ -601,7 +710,7 @@ int
 mime_text_set(GMimeTextPart *part, const char *utf8)
 {
 	const char *cs = g_mime_text_part_get_charset(part);
-	GMimeContentEncoding enc = g_mime_part_get_content_encoding(GMIME_PART(part));
+	GMimeContentEncoding was = g_mime_part_get_content_encoding(GMIME_PART(part)), enc = was;
 	gsize len = strlen(utf8);
 	GMimeStream *s;
 	GMimeDataWrapper *w;
@@ -625,7 +734,8 @@ mime_text_set(GMimeTextPart *part, const char *utf8)
 	g_mime_stream_reset(s);
 	w = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
 	g_mime_part_set_content(GMIME_PART(part), w);
-	if (enc != GMIME_CONTENT_ENCODING_DEFAULT)
+	/* the field is rewritten only when the encoding really changes */
+	if (enc != was)
 		g_mime_part_set_content_encoding(GMIME_PART(part), enc);
 	g_object_unref(w);
 	g_object_unref(s);

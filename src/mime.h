@@ -40,6 +40,7 @@ enum mime_entity {
 
 GMimeMessage *mime_message(struct msg *m);
 void mime_part_changed(struct msg *m, GMimeObject *leaf);
+int mime_part_editable(struct msg *m, GMimeObject *leaf);
 void mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 	       enum mime_entity entity);
 void mime_wrap_bytes(struct msg *m, GMimeObject *container,

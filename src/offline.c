@@ -78,6 +78,7 @@ collect_header(GMimeParser *p, const char *name, const char *value,
 	h->name = g_strdup(name);
 	h->value = g_strndup(value, len);
 	h->offset = offset;
+
 	g_ptr_array_add(data, h);
 }
 
@@ -89,6 +90,25 @@ raw_header_free(gpointer p)
 	g_free(h->name);
 	g_free(h->value);
 	g_free(h);
+}
+
+/* field_end - where the header field starting at off ends: after its
+ * last line, continuation lines (starting with white space) included */
+static gsize
+field_end(const GByteArray *wire, gsize off)
+{
+	const guchar *p = wire->data, *nl;
+	gsize len = wire->len;
+
+	while (off < len) {
+		nl = memchr(p + off, '\n', len - off);
+		if (nl == NULL)
+			return len;
+		off = nl - p + 1;
+		if (off >= len || (p[off] != ' ' && p[off] != '\t'))
+			return off;
+	}
+	return len;
 }
 
 /* feed_message - header fields and body, as an MTA passes them */
@@ -110,19 +130,23 @@ feed_message(struct msg *m, GByteArray *wire)
 		end = g_mime_parser_get_headers_end(p);
 		g_object_unref(msg);
 	}
+	/* the header block is the run of fields GMime reports, each right
+	 * after the one before; where a line is no header field (GMime skips
+	 * it), the body begins, as an MTA sees it */
+	body = 0;
 	for (i = 0; i < hdrs->len; i++) {
 		struct raw_header *h = g_ptr_array_index(hdrs, i);
 
-		if (end >= 0 && h->offset >= end)
+		if ((end >= 0 && h->offset >= end) || (gsize) h->offset != body)
 			break;
 		msg_header(m, h->name, h->value);
+		body = field_end(wire, body);
 	}
 	msg_end_headers(m);
-	if (end >= 0) {
-		body = (gsize) end;
-		if (body + 2 <= wire->len && !memcmp(wire->data + body, "\r\n", 2))
-			body += 2;
-	}
+	if (body > wire->len)
+		body = wire->len;
+	if (body + 2 <= wire->len && !memcmp(wire->data + body, "\r\n", 2))
+		body += 2;
 	msg_body(m, wire->data + body, wire->len - body);
 	m->size = wire->len;
 	g_ptr_array_free(hdrs, TRUE);

@@ -10,7 +10,9 @@ import sys
 raw = open(sys.argv[1], "rb").read()
 # the wire form: every line ending CRLF (as sinkd -t and an MTA make it)
 raw = re.sub(rb"\r?\n", b"\r\n", raw)
-msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+# (a byte-order mark before the first field hides the fields from Python)
+msg = email.message_from_bytes(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw,
+                               policy=email.policy.compat32)
 boundary = msg.get_boundary()
 if boundary is None:
     sys.exit("not a multipart message")

@@ -136,5 +136,20 @@ def main():
     return 1 if problems else 0
 
 
+def only_inserted(orig_b, res_b):
+    """for malformed mail, where parsers disagree on the structure: the
+    original's lines all stand in the result, in order; the result only
+    adds lines (the disclaimer, a wrap)"""
+    import difflib
+    a = orig_b.replace(b"\r\n", b"\n").split(b"\n")
+    b = res_b.replace(b"\r\n", b"\n").split(b"\n")
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    return all(op in ("equal", "insert") for op, *_ in ops)
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--inserted":
+        ok = only_inserted(open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read())
+        print("only insertions" if ok else "lines of the original changed or removed")
+        sys.exit(0 if ok else 1)
     sys.exit(main())
