@@ -69,7 +69,8 @@ install: src/sinkd
 	install -m 755 src/sinkd $(DESTDIR)$(PREFIX)/sbin/sinkd
 	install -m 644 man/sinkd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/sinkd.conf.5 man/sinkd-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	for f in sinkd.conf domains/default.conf lists/example.com.lists; do \
+	for f in sinkd.conf domains/default.conf lists/example.com.lists \
+		disclaimer.txt disclaimer.html; do \
 		[ -e $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f ] || \
 		install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f; done
 
