@@ -650,11 +650,14 @@ unsign(GMimeMessage *msg, const struct smime_scan *sc)
 	return 0;
 }
 
-/* strip - every signature removed, then the disclaimer and the notice;
- * GMime writes the new structure.  -1: a signature cannot be removed */
-static int
-strip(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
-      const struct smime_scan *first)
+/* unsigned_with_disclaimer - every signature removed, then the disclaimer
+ * (and the notice) added: into the bodies, or beside the content when it
+ * has none or is encrypted inside.  The new top-level content (a new
+ * reference), or NULL when a signature cannot be removed. */
+static GMimeObject *
+unsigned_with_disclaimer(struct msg *m, const struct disc_cfg *c,
+			 GMimeMessage *msg, const struct smime_scan *first,
+			 int notice)
 {
 	struct smime_scan sc = *first;
 	GMimeObject *top;
@@ -664,68 +667,20 @@ strip(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
 
 	while (sc.signed_part && rounds++ < 16) {
 		if (unsign(msg, &sc) < 0)
-			return -1;
+			return NULL;
 		smime_scan(msg, &sc);
 	}
 	if (sc.signed_part)
-		return -1;
+		return NULL;
 	top = g_mime_message_get_mime_part(msg);
 	bodies = g_ptr_array_new();
 	if (sc.kind == SMIME_NONE && find_bodies(top, bodies) && all_decode(bodies)) {
 		for (i = 0; i < bodies->len; i++)
-			add_to(m, c, g_ptr_array_index(bodies, i), 1);
-		mime_wrap(m, top, NULL, MIME_ENTITY_CONTENT);
-	} else {
-		/* no text body, or still encrypted inside: beside it */
-		GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
-		GMimeObject *d = disclaimer_part(c, m, 1);
-
-		g_mime_multipart_add(mixed, top);
-		g_mime_multipart_add(mixed, d);
-		mime_wrap(m, GMIME_OBJECT(mixed), NULL, MIME_ENTITY_CONTENT);
-		g_object_unref(d);
-		g_object_unref(mixed);
-	}
-	g_ptr_array_free(bodies, TRUE);
-	return 0;
-}
-
-/* resign - every signature removed, the disclaimer added, the content
- * signed again with the domain's identity as a detached S/MIME signature.
- * -1: it cannot be done (the caller falls back) */
-static int
-resign(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
-       const struct smime_scan *first)
-{
-	struct smime_scan sc = *first;
-	GMimeObject *top;
-	GMimeMultipart *signedp;
-	GMimePart *ph, *sig;
-	GPtrArray *bodies;
-	GBytes *content, *der;
-	GMimeStream *s;
-	GMimeDataWrapper *w;
-	int rounds = 0;
-	guint i;
-
-	while (sc.signed_part && rounds++ < 16) {
-		if (unsign(msg, &sc) < 0)
-			return -1;
-		smime_scan(msg, &sc);
-	}
-	if (sc.signed_part)
-		return -1;
-	top = g_mime_message_get_mime_part(msg);
-	bodies = g_ptr_array_new();
-	/* encrypted content stays as it is, the disclaimer beside it, both
-	 * under the new signature */
-	if (sc.kind == SMIME_NONE && find_bodies(top, bodies) && all_decode(bodies)) {
-		for (i = 0; i < bodies->len; i++)
-			add_to(m, c, g_ptr_array_index(bodies, i), 0);
+			add_to(m, c, g_ptr_array_index(bodies, i), notice);
 		g_object_ref(top);
 	} else {
 		GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
-		GMimeObject *d = disclaimer_part(c, m, 0);
+		GMimeObject *d = disclaimer_part(c, m, notice);
 
 		g_mime_multipart_add(mixed, top);
 		g_mime_multipart_add(mixed, d);
@@ -733,6 +688,41 @@ resign(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
 		top = GMIME_OBJECT(mixed);
 	}
 	g_ptr_array_free(bodies, TRUE);
+	return top;
+}
+
+/* strip - the signatures removed, the disclaimer and the notice added;
+ * GMime writes the new structure.  -1: a signature cannot be removed */
+static int
+strip(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
+      const struct smime_scan *first)
+{
+	GMimeObject *top = unsigned_with_disclaimer(m, c, msg, first, 1);
+
+	if (top == NULL)
+		return -1;
+	mime_wrap(m, top, NULL, MIME_ENTITY_CONTENT);
+	g_object_unref(top);
+	return 0;
+}
+
+/* resign - the signatures removed, the disclaimer added, the content
+ * signed again with the domain's identity as a detached S/MIME signature
+ * over exactly the bytes spliced into the message.  -1: it cannot be done
+ * (the caller falls back) */
+static int
+resign(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
+       const struct smime_scan *first)
+{
+	GMimeObject *top = unsigned_with_disclaimer(m, c, msg, first, 0);
+	GMimeMultipart *signedp;
+	GMimePart *ph, *sig;
+	GBytes *content, *der;
+	GMimeStream *s;
+	GMimeDataWrapper *w;
+
+	if (top == NULL)
+		return -1;
 	content = mime_write(top);
 	g_object_unref(top);
 	if ((der = smime_sign(c->signer, content)) == NULL) {
