@@ -34,6 +34,8 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/tap.sh
 . "$TOP/t/lib/tap.sh"
+# shellcheck source=lib/mail.sh
+. "$TOP/t/lib/mail.sh"
 # shellcheck source=lib/sendmail.sh
 . "$TOP/t/lib/sendmail.sh"
 # shellcheck source=lib/sinkd.sh
@@ -77,20 +79,6 @@ require() {
 
 # ---------------------------------------------------------------- helpers
 
-# smtp_reply SWAKS-OUTPUT WHAT: the reply to the first command starting with
-# WHAT (or the greeting, for WHAT=BANNER), its lines joined with '|'
-smtp_reply() {
-	printf '%s\n' "$1" | awk -v want="$2" '
-		!found && ((want == "BANNER" && /^=== Connected to/) ||
-		           (want != "BANNER" && index($0, " -> " want) == 1)) {
-			found = 1; next
-		}
-		found && /^(<-  |<\*\* )/ {
-			line = substr($0, 5)
-			r = r (r == "" ? "" : "|") line
-			if (line ~ /^[0-9][0-9][0-9]( |$)/) { print r; exit }
-		}'
-}
 
 # raw_smtp CMD...: one SMTP session over /dev/tcp; prints the greeting, then
 # one line per command: its reply, lines joined with '|'.  Once the server
@@ -155,26 +143,7 @@ msg() {
 	grep -lx -- "X-E2E-Id: $2" "$box"/* 2>/dev/null | head -n 1
 }
 
-# wait_msg RCPT ID [TIMEOUT=20]: wait until RCPT got the message ID
-wait_msg() {
-	local end=$(($(date +%s) + ${3:-20}))
-	while [ "$(nmsg "$1" "$2")" -lt 1 ]; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.1
-	done
-}
 
-# header FILE NAME: the (first) value of header NAME in FILE's header,
-# continuation lines unfolded
-header() {
-	[ -f "$1" ] || return 1
-	awk -v n="$2" 'BEGIN { n = tolower(n) ":" }
-		/^$/ { exit }
-		on && /^[ \t]/ { v = v " " $0; sub(/^[ \t]+/, "", v); next }
-		on { exit }
-		tolower(substr($0, 1, length(n))) == n { v = substr($0, length(n) + 1); on = 1 }
-		END { gsub(/[ \t]+/, " ", v); sub(/^ /, "", v); if (on) print v }' "$1"
-}
 
 # settle: every message Sendmail accepted so far is delivered (its queue
 # files go only after the mailer has written the message)
