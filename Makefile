@@ -28,6 +28,7 @@ HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test
+TEST_TOOLS = t/unit/mimewarn
 
 .PHONY: all check sanitize run install clean distclean tests
 
@@ -46,7 +47,10 @@ src/sinkd: src/main.o $(CORE_OBJS)
 t/unit/%: t/unit/%.o t/unit/tap.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< t/unit/tap.o $(CORE_OBJS) $(DEPS_LIBS)
 
-tests: src/sinkd $(UNIT_TESTS)
+t/unit/mimewarn: t/unit/mimewarn.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(DEPS_LIBS)
+
+tests: src/sinkd $(UNIT_TESTS) $(TEST_TOOLS)
 
 check: tests
 	prove $(PROVE_FLAGS) t/*.t
@@ -76,7 +80,7 @@ install: src/sinkd
 
 clean:
 	rm -f src/*.o src/*.d milters/*.o milters/*.d t/unit/*.o t/unit/*.d \
-		src/sinkd $(UNIT_TESTS)
+		src/sinkd $(UNIT_TESTS) $(TEST_TOOLS)
 	rm -rf t/work
 
 distclean: clean

@@ -4,7 +4,8 @@
 # Every plain, html, alternative, mixed and nested sample (non-ASCII
 # charsets among them): the decoded text of each changed part must be the
 # original's plus the disclaimer, exactly; every other part unchanged; no
-# new parser defects (t/lib/mimecheck.py, Python's email package); or, for
+# new parser defects (t/lib/mimecheck.py, Python's email package, and
+# GMime's parser warnings, t/unit/mimewarn); or, for
 # a message with no text body, a wrap with the content unchanged.  Then
 # once per thread, bounces, direction, and header safety.
 cd "$(dirname "$0")" || exit 1
@@ -44,7 +45,15 @@ while IFS=$'\t' read -r path _ _ _ cat _; do
 		continue
 	fi
 	res=$(python3 lib/mimecheck.py "$MSG" "$W/out" "$W/exp.txt" "$W/exp.html" 2>&1)
-	ok $? "$path ($cat): $(echo "$res" | head -n 1)"
+	st=$?
+	# no new defects for GMime's parser either
+	w0=$(unit/mimewarn "$MSG") w1=$(unit/mimewarn "$W/out")
+	if [ "$w1" -gt "$w0" ]; then
+		st=1
+		res="$res
+problem: GMime parser warnings $w0 -> $w1"
+	fi
+	ok $st "$path ($cat): $(echo "$res" | head -n 1)"
 	[[ $res == wrapped* ]] && wrapped[$cat]=$((${wrapped[$cat]:-0} + 1)) ||
 		changed[$cat]=$((${changed[$cat]:-0} + 1))
 	grep -q '^problem' <<<"$res" && diag "$res"
