@@ -137,4 +137,12 @@ printf 'From: x\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/plain; charse
 MSG=$W/latin t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
 grep -q '^Content-Type: text/plain; charset=iso-8859-1$' "$W/out" && grep -q $'^\xdcn\xefc\xf6d\xe9: a@example.com$' "$W/out"
 ok $? "text that fits the part's charset stays in it (ISO-8859-1, 8bit)"
+
+# a message over body-memory-limit: the tree is parsed from the spool file
+printf 'body-memory-limit = 1k\n' > "$W/extra"
+sed -i "/^spool-dir/r $W/extra" "$W/sinkd.conf"
+{ printf 'From: x\nSubject: big\n\n'; for i in $(seq 1 300); do echo "line $i of a body kept in a file"; done; } > "$W/big"
+MSG=$W/big t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
+cmp -s <(sed '1,/^$/d' "$W/big") <(sed '1,/^$/d' "$W/out" | head -n 300) && grep -q '^=C3=9Cn=C3=AFc=C3=B6d=C3=A9: a@example.com$' "$W/out"
+ok $? "a message spooled to disk gets the disclaimer, its text kept"
 done_testing
