@@ -222,12 +222,6 @@ conf_file_path(const struct conf_file *f)
 	return f->path;
 }
 
-int
-conf_file_has_group(const struct conf_file *f, const char *group)
-{
-	return g_key_file_has_group(f->kf, group);
-}
-
 /* conf_file_groups - group names in file order (caller frees the vector) */
 char **
 conf_file_groups(const struct conf_file *f)
@@ -738,9 +732,3 @@ conf_type_name(enum conf_type t)
 	return names[t];
 }
 
-/* conf_key_describe - "name (type, default X): doc" for sinkd -d */
-char *
-conf_key_describe(const struct conf_key *k)
-{
-	return g_strdup_printf("%s = %s", k->name, k->def);
-}

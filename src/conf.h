@@ -105,7 +105,6 @@ void conf_key_error(struct conf_errors *e, const struct conf_group *g,
 struct conf_file *conf_file_read(const char *path, struct conf_errors *e);
 void conf_file_free(struct conf_file *f);
 const char *conf_file_path(const struct conf_file *f);
-int conf_file_has_group(const struct conf_file *f, const char *group);
 char **conf_file_groups(const struct conf_file *f);
 int conf_file_group_line(const struct conf_file *f, const char *group);
 int conf_file_key_line(const struct conf_file *f, const char *group,
@@ -140,6 +139,5 @@ const struct reply *conf_reply(const struct conf_group *g, const char *key);
 int conf_value_equal(const struct conf_value *a, const struct conf_value *b);
 
 const char *conf_type_name(enum conf_type t);
-char *conf_key_describe(const struct conf_key *k);
 
 #endif

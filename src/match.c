@@ -52,13 +52,6 @@ match_regex(void *re, const char *subject)
 	return hit ? 1 : 0;
 }
 
-void
-match_regex_free(void *re)
-{
-	if (re)
-		g_regex_unref(re);
-}
-
 /* match_compile - one list; NULL and *why (caller frees) on a bad entry */
 struct match_list *
 match_compile(enum match_kind kind, char *const *entries, char **why)
@@ -121,12 +114,6 @@ match_free(struct match_list *l)
 			g_pattern_spec_free(l->p[i].glob);
 	}
 	g_free(l);
-}
-
-int
-match_empty(const struct match_list *l)
-{
-	return l == NULL || l->n == 0;
 }
 
 /* match_test - does subject match any entry */

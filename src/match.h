@@ -26,9 +26,7 @@ struct match_list *match_compile(enum match_kind kind, char *const *entries,
 void match_free(struct match_list *l);
 /* 1: matches, 0: does not, -1: a regex hit its limit */
 int match_test(const struct match_list *l, const char *subject);
-int match_empty(const struct match_list *l);
 void *match_regex_new(const char *pattern, char **why);
 int match_regex(void *re, const char *subject);
-void match_regex_free(void *re);
 
 #endif
