@@ -8,21 +8,11 @@
 # which tempfails it: nothing is lost.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
+. "$TOP/t/lib/mail.sh"
 . "$TOP/t/lib/postfix.sh"
 . "$TOP/t/lib/sinkd.sh"
 
-[ "$(id -u)" -eq 0 ] || bail_out "needs root (a private Postfix instance); run it through ./bootstrap test"
-[ -x "$SINKD" ] || bail_out "$SINKD is not built (run make)"
-mkdir -p "$TOP/t/work" || bail_out "cannot create $TOP/t/work"
-W=$(mktemp -d "$TOP/t/work/e2e-shutdown.XXXXXX") || bail_out "mktemp failed"
-cleanup() {
-	local rc=$?
-	exec 3>&- 2>/dev/null
-	sk_stop
-	pf_cleanup
-	if [ "$rc" -eq 0 ] && [ "$TAP_FAILED" -eq 0 ]; then rm -rf "$W"; else diag "kept $W"; fi
-}
-trap cleanup EXIT
+e2e_workdir e2e-shutdown
 
 mkdir -p "$W/pf" "$W/sk"
 pf_setup "$W/pf" "$(pf_free_port)" "unix:$W/sk/sinkd.sock" >/dev/null || bail_out "pf_setup"

@@ -38,3 +38,23 @@ header() {
 		tolower(substr($0, 1, length(n))) == n { v = substr($0, length(n) + 1); on = 1 }
 		END { gsub(/[ \t]+/, " ", v); sub(/^ /, "", v); if (on) print v }' "$1"
 }
+
+# e2e_workdir NAME: the checks every end-to-end test makes (root, sinkd
+# built), then W, a fresh work directory under t/work, and an EXIT trap
+# that stops sinkd and the test's Postfix (where those libraries are
+# sourced) and removes W when every test passed
+e2e_workdir() {
+	[ "$(id -u)" -eq 0 ] || bail_out "needs root (a private MTA instance); run it through ./bootstrap test"
+	[ -x "$SINKD" ] || bail_out "$SINKD is not built (run make)"
+	mkdir -p "$TOP/t/work" || bail_out "cannot create $TOP/t/work"
+	W=$(mktemp -d "$TOP/t/work/$1.XXXXXX") || bail_out "mktemp failed"
+	trap _e2e_cleanup EXIT
+}
+
+_e2e_cleanup() {
+	local rc=$?
+	exec 3>&- 2>/dev/null
+	declare -F sk_stop >/dev/null && sk_stop
+	declare -F pf_cleanup >/dev/null && pf_cleanup
+	if [ "$rc" -eq 0 ] && [ "$TAP_FAILED" -eq 0 ]; then rm -rf "$W"; else diag "kept $W"; fi
+}
