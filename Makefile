@@ -25,7 +25,8 @@ CORE_SRCS = src/cidr.c src/chain.c src/conf.c src/edits.c src/log.c src/mime.c \
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
 	src/privs.c src/reply.c src/socket.c src/spool.c src/template.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
-	milters/smime.c
+	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
+	milters/quarantine.c
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test
 TEST_TOOLS = t/unit/mimewarn

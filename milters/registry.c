@@ -7,5 +7,6 @@
 const struct handler *const sinkd_handlers[] = {
 	&protocol_handler,
 	&disclaimer_handler,
+	&clamav_handler,
 	NULL,
 };

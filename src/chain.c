@@ -35,6 +35,44 @@ handler_refuse(struct conn *c, const struct reply *r)
 	return reply_is_temp(r) ? VERDICT_TEMPFAIL : VERDICT_REJECT;
 }
 
+/* handler_setup - every registered handler's setup hook; -1 if one fails */
+int
+handler_setup(const struct snapshot *s, uid_t uid, gid_t gid)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nregistry; i++)
+		if (s->registry[i]->setup && s->registry[i]->setup(s, uid, gid) < 0)
+			return -1;
+	return 0;
+}
+
+/* handler_configure - every registered handler's configure hook, so one
+ * a reload took out of the chain lets its resources go; -1 if one fails */
+int
+handler_configure(const struct snapshot *s, int wait)
+{
+	unsigned i;
+	int rc = 0;
+
+	for (i = 0; i < s->nregistry; i++)
+		if (s->registry[i]->configure
+		    && s->registry[i]->configure(s, wait) < 0)
+			rc = -1;
+	return rc;
+}
+
+/* handler_stop - every registered handler's stop hook */
+void
+handler_stop(const struct snapshot *s)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nregistry; i++)
+		if (s->registry[i]->stop)
+			s->registry[i]->stop();
+}
+
 /* on_error - the failure policy, in one place: the handler at chain
  * position pos failed; its group's on-error says what that means */
 static enum verdict

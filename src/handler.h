@@ -17,6 +17,8 @@
 #ifndef SINKD_HANDLER_H
 #define SINKD_HANDLER_H
 
+#include <sys/types.h>
+
 #include "conf.h"
 #include "edits.h"
 #include "message.h"
@@ -36,6 +38,8 @@ enum verdict {
 #define HANDLER_NEEDS_HEADERS	(1u << 0)
 #define HANDLER_NEEDS_BODY	(1u << 1)
 
+struct snapshot;
+
 struct handler {
 	const char *name;
 	const struct conf_key *keys;	/* NULL-name-terminated */
@@ -50,7 +54,26 @@ struct handler {
 	enum verdict (*unknown)(struct conn *c, const char *cmd,
 				const void *cfg);
 	enum verdict (*eom)(struct msg *m, struct edits *e, const void *cfg);
+
+	/*
+	 * Process-wide state (a scanning engine, a server pool), all three
+	 * optional.  setup runs once in the daemon, still as root, before
+	 * privileges are dropped: it makes the directories the handler
+	 * writes to (owned by uid:gid); -1 refuses to start.  configure runs
+	 * with the first snapshot before any message (wait: set for
+	 * sinkd -t, which needs everything ready at once; -1 then fails the
+	 * run) and again with each snapshot a reload installs; a handler not
+	 * in the snapshot's chain releases what it holds.  stop runs once
+	 * at exit.
+	 */
+	int (*setup)(const struct snapshot *s, uid_t uid, gid_t gid);
+	int (*configure)(const struct snapshot *s, int wait);
+	void (*stop)(void);
 };
+
+int handler_setup(const struct snapshot *s, uid_t uid, gid_t gid);
+int handler_configure(const struct snapshot *s, int wait);
+void handler_stop(const struct snapshot *s);
 
 enum verdict handler_refuse(struct conn *c, const struct reply *r);
 const char *verdict_name(enum verdict v);

@@ -123,6 +123,7 @@ reloader(gpointer unused)
 		snapshot_unref(old);
 		log_set_debug(conf_bool(&new->main, "debug"));
 		snapshot_install(new);
+		handler_configure(new, 0);
 		log_info("configuration reloaded");
 	}
 	return NULL;
@@ -174,6 +175,8 @@ run_daemon(struct snapshot *s, int foreground)
 			 &uid, &gid) < 0)
 		return 1;
 	spool_dir(conf_str(&s->main, "spool-dir"), uid, gid);
+	if (handler_setup(s, uid, gid) < 0)
+		return 1;
 	if (milter_open(s, uid, gid) < 0)
 		return 1;
 	if (!foreground) {
@@ -183,6 +186,7 @@ run_daemon(struct snapshot *s, int foreground)
 	privs_drop(uid, gid, conf_bool(&s->main, "allow-root"));
 	log_set_debug(conf_bool(&s->main, "debug"));
 	snapshot_install(s);
+	handler_configure(s, 0);
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
@@ -211,6 +215,7 @@ run_daemon(struct snapshot *s, int foreground)
 	log_info("stopping on signal %d", sig);
 	s = snapshot_current();
 	milter_stop((unsigned) conf_num(&s->main, "shutdown-timeout"));
+	handler_stop(s);
 	snapshot_unref(s);
 	log_info("stopped");
 	return 0;
@@ -270,7 +275,9 @@ main(int argc, char **argv)
 		snapshot_unref(s);
 		rc = 0;
 	} else if (offline) {
+		handler_configure(s, 1);
 		rc = offline_run(s, &oa);
+		handler_stop(s);
 		snapshot_unref(s);
 	} else {
 		rc = run_daemon(s, foreground);

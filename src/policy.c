@@ -540,3 +540,28 @@ policy_handler_cfg(const struct policy *p, const struct handler *h)
 			return p->cfg[i];
 	return NULL;
 }
+
+/* snapshot_group - handler h's group as the default policy has it: where
+ * its process-wide (not per domain) keys are read; NULL: not registered */
+const struct conf_group *
+snapshot_group(const struct snapshot *s, const struct handler *h)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nregistry; i++)
+		if (s->registry[i] == h)
+			return &s->def->groups[i];
+	return NULL;
+}
+
+/* snapshot_in_chain - whether h is in the snapshot's chain */
+int
+snapshot_in_chain(const struct snapshot *s, const struct handler *h)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nchain; i++)
+		if (s->chain[i] == h)
+			return 1;
+	return 0;
+}

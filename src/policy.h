@@ -77,5 +77,8 @@ const struct policy *policy_combine(struct snapshot *s,
 void policy_free(struct policy *p);
 const struct conf_group *policy_group(const struct policy *p, unsigned chainpos);
 const void *policy_handler_cfg(const struct policy *p, const struct handler *h);
+const struct conf_group *snapshot_group(const struct snapshot *s,
+					const struct handler *h);
+int snapshot_in_chain(const struct snapshot *s, const struct handler *h);
 
 #endif

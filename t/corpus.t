@@ -4,7 +4,7 @@
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 SINKD=${SINKD:-$PWD/../src/sinkd}
-W=$(mktemp -d)
+work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$work/domains"

@@ -1,0 +1,547 @@
+/*
+ * clamav - block viruses: every message scanned whole, by the embedded
+ *	libclamav engine or a pool of clamd servers, before the MTA takes it
+ *
+ * At end of message the whole message as received (header block and
+ * body: the spool, in memory or mapped from its file; no copy is made)
+ * is scanned with libclamav's mail, archive and document parsers.  What
+ * the scan finds decides:
+ *
+ *	virus	the domain's action: reject (the reply names the virus),
+ *		tempfail, discard, quarantine (stored in quarantine-dir and
+ *		discarded, or held in the MTA's hold queue) or tag (header
+ *		fields and a subject prefix, then delivered);
+ *	limit	a scan limit was reached (nesting, size, file count, time):
+ *		on-limit says reject, tempfail or accept;
+ *	error	the scanner failed, timed out or has no engine yet: the
+ *		chain's on-error applies (tempfail unless the administrator
+ *		chose to fail open).
+ *
+ * A message is never passed unscanned except by on-error = accept,
+ * on-limit = accept, skip-authenticated / skip-internal, or a release
+ * token (quarantine.h) that checks out for its body.
+ *
+ * The scanner is process-wide state: configure() (at start and on every
+ * reload) points the handler at the embedded engine (engine.h) or at a
+ * clamd pool (clamd.h) built from the [clamav] group's keys, which are
+ * not per domain; only the verdict keys are.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "../src/handler.h"
+#include "../src/log.h"
+#include "../src/policy.h"
+#include "../src/template.h"
+#include "clamd.h"
+#include "engine.h"
+#include "quarantine.h"
+#include "registry.h"
+#include "scan.h"
+
+enum action { ACT_REJECT, ACT_TEMPFAIL, ACT_QUARANTINE, ACT_DISCARD, ACT_TAG };
+enum limit { LIM_REJECT, LIM_TEMPFAIL, LIM_ACCEPT };
+
+static const char *const backend_values[] = {"embedded", "clamd", NULL};
+static const char *const action_values[] = {"reject", "tempfail", "quarantine", "discard", "tag", NULL};
+static const char *const limit_values[] = {"reject", "tempfail", "accept", NULL};
+static const char *const method_values[] = {"store", "hold", NULL};
+static const char *const via_values[] = {"sendmail", "smtp", NULL};
+
+#define G CONF_NODOMAIN
+
+static const struct conf_key clamav_keys[] = {
+	{"backend", CONF_ENUM, "embedded", .values = backend_values, .flags = G,
+	 .doc = "embedded (libclamav in sinkd) or clamd (a pool of clamd servers)"},
+	{"database", CONF_PATH, "/var/lib/clamav", .flags = G,
+	 .doc = "signature directory the embedded engine loads (.cvd, .cld, .hdb, .ndb, .ldb, ...)"},
+	{"watch-interval", CONF_TIME, "60s", 0, 86400, .flags = G,
+	 .doc = "how often the database directory is checked for changes; 0: only on SIGHUP"},
+	{"tmpdir", CONF_PATH, "", .flags = G,
+	 .doc = "where libclamav extracts parts while scanning (put it on tmpfs); empty: $TMPDIR or /tmp"},
+	{"max-scansize", CONF_SIZE, "400m", 1, 4LL << 30, .flags = G,
+	 .doc = "most data scanned per message, extracted parts included"},
+	{"max-filesize", CONF_SIZE, "100m", 1, 4LL << 30, .flags = G,
+	 .doc = "largest single part or archive member scanned"},
+	{"max-recursion", CONF_INT, "16", 1, 100, .flags = G,
+	 .doc = "deepest nesting of archives and attached messages"},
+	{"max-files", CONF_INT, "10000", 1, 1000000, .flags = G,
+	 .doc = "most parts and archive members scanned per message"},
+	{"max-scantime", CONF_TIME, "120s", 1, 3600, .flags = G,
+	 .doc = "longest time one message may be scanned"},
+	{"clean-cache", CONF_BOOL, "yes", .flags = G,
+	 .doc = "libclamav's cache of parts already found clean"},
+	{"clamd", CONF_LIST, "", .flags = G,
+	 .doc = "clamd servers for backend = clamd: unix:/path, tcp:host:port, ..."},
+	{"clamd-connect-timeout", CONF_TIME, "5s", 1, 600, .flags = G,
+	 .doc = "how long to wait for a clamd server to accept a connection"},
+	{"clamd-timeout", CONF_TIME, "120s", 1, 3600, .flags = G,
+	 .doc = "how long to wait for each read or write to a clamd server"},
+	{"clamd-retry", CONF_TIME, "30s", 0, 3600, .flags = G,
+	 .doc = "how long a clamd server that failed is left alone"},
+	{"quarantine-dir", CONF_PATH, "/var/lib/sinkd/quarantine", .flags = G,
+	 .doc = "where action = quarantine with quarantine-method = store keeps messages"},
+	{"release-via", CONF_ENUM, "sendmail", .values = via_values, .flags = G,
+	 .doc = "how sinkd-quarantine release re-injects a message: sendmail or smtp"},
+	{"release-sendmail", CONF_PATH, "/usr/sbin/sendmail", .flags = G,
+	 .doc = "the MTA's sendmail command, for release-via = sendmail"},
+	{"release-relay", CONF_STRING, "127.0.0.1:25", .flags = G,
+	 .doc = "host:port of the SMTP server, for release-via = smtp"},
+	{"action", CONF_ENUM, "reject", .values = action_values, .merge = MERGE_ENUM,
+	 .doc = "what a virus means: reject, tempfail, quarantine, discard or tag"},
+	{"reply", CONF_REPLY, "550 5.7.1 Message contains a virus (${virus})",
+	 .doc = "reply for action = reject; ${virus} is the signature's name"},
+	{"tempfail-reply", CONF_REPLY, "451 4.7.1 Message contains a virus (${virus}), try again later",
+	 .doc = "reply for action = tempfail"},
+	{"quarantine-method", CONF_ENUM, "store", .values = method_values,
+	 .doc = "action = quarantine: store (in quarantine-dir, then discard) or hold (the MTA's hold queue)"},
+	{"tag-subject", CONF_STRING, "[VIRUS] ",
+	 .doc = "action = tag: prefix added to the Subject"},
+	{"on-limit", CONF_ENUM, "reject", .values = limit_values, .merge = MERGE_ENUM,
+	 .doc = "a message beyond a scan limit (max-*): reject, tempfail or accept"},
+	{"limit-reply", CONF_REPLY, "554 5.7.0 Message could not be scanned completely (${virus})",
+	 .doc = "reply for on-limit = reject; ${virus} names the limit"},
+	{"add-headers", CONF_BOOL, "no", .merge = MERGE_TRUE,
+	 .doc = "add X-Virus-Scanned and X-Virus-Status (and remove received ones); may break DKIM signatures"},
+	{"skip-authenticated", CONF_BOOL, "no",
+	 .doc = "do not scan mail from SMTP-authenticated senders"},
+	{"skip-internal", CONF_BOOL, "no",
+	 .doc = "do not scan mail from internal-hosts"},
+	{NULL},
+};
+
+#undef G
+
+struct clamav_cfg {
+	enum action action;
+	enum limit on_limit;
+	int hold;		/* quarantine-method = hold */
+	int add_headers;
+	int skip_auth, skip_internal;
+	const struct reply *reply, *tempfail_reply, *limit_reply;
+	const char *tag_subject;
+	const char *quarantine_dir;
+};
+
+/* the scanner in use: the embedded engine, or a clamd pool */
+struct pool_ref {
+	gint refs;
+	struct clamd_pool *pool;
+};
+
+static GMutex sc_lock;
+static int sc_backend = -1;		/* index in backend_values; -1: none */
+static struct pool_ref *sc_pool;	/* backend clamd */
+
+static const char *const reply_variables[] = {
+	"virus", "client_addr", "client_name", "helo", "sender",
+	"sender_domain", "queue_id", "auth_user", "nrcpt", "direction",
+	"policy", "date", NULL,
+};
+
+/* scan_set - fill a result; name made printable ASCII and cut to fit */
+void
+scan_set(struct scan_result *r, enum scan_status st, const char *name)
+{
+	size_t i;
+
+	r->status = st;
+	g_strlcpy(r->name, name ? name : "", sizeof(r->name));
+	for (i = 0; r->name[i]; i++)
+		if (!g_ascii_isprint(r->name[i]))
+			r->name[i] = '?';
+}
+
+static void
+pool_unref(struct pool_ref *p)
+{
+	if (p && g_atomic_int_dec_and_test(&p->refs)) {
+		clamd_pool_free(p->pool);
+		g_free(p);
+	}
+}
+
+static void *
+clamav_load(const struct conf_group *g, struct conf_errors *e)
+{
+	struct clamav_cfg *c = g_new0(struct clamav_cfg, 1);
+	static const char *const replies[] = {"reply", "tempfail-reply", "limit-reply"};
+	char *const *servers = conf_list(g, "clamd");
+	const char *why;
+	unsigned i;
+
+	c->action = (enum action) conf_num(g, "action");
+	c->on_limit = (enum limit) conf_num(g, "on-limit");
+	c->hold = conf_num(g, "quarantine-method") == 1;
+	c->add_headers = conf_bool(g, "add-headers");
+	c->skip_auth = conf_bool(g, "skip-authenticated");
+	c->skip_internal = conf_bool(g, "skip-internal");
+	c->reply = conf_reply(g, "reply");
+	c->tempfail_reply = conf_reply(g, "tempfail-reply");
+	c->limit_reply = conf_reply(g, "limit-reply");
+	c->tag_subject = conf_str(g, "tag-subject");
+	c->quarantine_dir = conf_str(g, "quarantine-dir");
+	for (i = 0; i < G_N_ELEMENTS(replies); i++) {
+		char *w = NULL;
+
+		if (tmpl_check(conf_reply(g, replies[i])->text, reply_variables, &w) < 0) {
+			conf_key_error(e, g, replies[i], "%s", w);
+			g_free(w);
+		}
+	}
+	if (reply_is_temp(c->reply))
+		conf_key_error(e, g, "reply", "must be a 5xx reply");
+	if (!reply_is_temp(c->tempfail_reply))
+		conf_key_error(e, g, "tempfail-reply", "must be a 4xx reply");
+	if (reply_is_temp(c->limit_reply))
+		conf_key_error(e, g, "limit-reply", "must be a 5xx reply");
+	/* process-wide keys: checked once, in the default policy */
+	if (strcmp(g->domain, "default"))
+		return c;
+	if (conf_num(g, "backend") == 1 && servers[0] == NULL)
+		conf_key_error(e, g, "backend", "clamd needs at least one server in clamd");
+	for (i = 0; servers[i]; i++)
+		if (clamd_spec_check(servers[i], &why) < 0)
+			conf_key_error(e, g, "clamd", "\"%s\": %s", servers[i], why);
+	if (conf_num(g, "backend") == 0
+	    && !g_file_test(conf_str(g, "database"), G_FILE_TEST_IS_DIR))
+		conf_key_error(e, g, "database", "%s: not a directory", conf_str(g, "database"));
+	if (*conf_str(g, "tmpdir") && !g_file_test(conf_str(g, "tmpdir"), G_FILE_TEST_IS_DIR))
+		conf_key_error(e, g, "tmpdir", "%s: not a directory", conf_str(g, "tmpdir"));
+	return c;
+}
+
+static void
+clamav_unload(void *p)
+{
+	g_free(p);
+}
+
+/* clamav_setup - the quarantine directory, made while still root */
+static int
+clamav_setup(const struct snapshot *s, uid_t uid, gid_t gid)
+{
+	const struct conf_group *g = snapshot_group(s, &clamav_handler);
+
+	if (!snapshot_in_chain(s, &clamav_handler))
+		return 0;
+	if (quarantine_open(conf_str(g, "quarantine-dir"), uid, gid) < 0)
+		log_warn("clamav: quarantine-dir %s: %s; action = quarantine will tempfail",
+			 conf_str(g, "quarantine-dir"), strerror(errno));
+	return 0;
+}
+
+/* clamav_configure - point at the engine or the clamd pool the
+ * snapshot's [clamav] group describes; a reload always reloads the
+ * engine, so SIGHUP after a signature update takes effect at once */
+static int
+clamav_configure(const struct snapshot *s, int wait)
+{
+	const struct conf_group *g = snapshot_group(s, &clamav_handler);
+	struct pool_ref *np = NULL, *old;
+	int backend = -1, rc = 0;
+
+	if (snapshot_in_chain(s, &clamav_handler))
+		backend = (int) conf_num(g, "backend");
+	if (backend == 0) {
+		struct engine_settings es = {
+			.database = (char *) conf_str(g, "database"),
+			.tmpdir = (char *) conf_str(g, "tmpdir"),
+			.max_scansize = (unsigned long long) conf_num(g, "max-scansize"),
+			.max_filesize = (unsigned long long) conf_num(g, "max-filesize"),
+			.max_recursion = (unsigned) conf_num(g, "max-recursion"),
+			.max_files = (unsigned) conf_num(g, "max-files"),
+			.max_scantime_ms = (unsigned) conf_num(g, "max-scantime") * 1000,
+			.cache = conf_bool(g, "clean-cache"),
+			.watch = (unsigned) conf_num(g, "watch-interval"),
+		};
+
+		rc = engine_configure(&es, wait);
+	} else {
+		engine_stop();
+	}
+	if (backend == 1) {
+		np = g_new0(struct pool_ref, 1);
+		np->refs = 1;
+		np->pool = clamd_pool_new(conf_list(g, "clamd"),
+					  (unsigned) conf_num(g, "clamd-connect-timeout") * 1000,
+					  (unsigned) conf_num(g, "clamd-timeout") * 1000,
+					  (unsigned) conf_num(g, "clamd-retry"));
+		log_info("clamav: scanning with clamd %s", conf_str(g, "clamd"));
+	}
+	g_mutex_lock(&sc_lock);
+	old = sc_pool;
+	sc_pool = np;
+	sc_backend = backend;
+	g_mutex_unlock(&sc_lock);
+	pool_unref(old);
+	return rc;
+}
+
+static void
+clamav_stop(void)
+{
+	struct pool_ref *old;
+
+	engine_stop();
+	g_mutex_lock(&sc_lock);
+	old = sc_pool;
+	sc_pool = NULL;
+	sc_backend = -1;
+	g_mutex_unlock(&sc_lock);
+	pool_unref(old);
+}
+
+/* scan - the message through whichever scanner is current */
+static void
+scan(const void *data, size_t len, struct scan_result *r)
+{
+	struct pool_ref *p;
+	int backend;
+
+	memset(r, 0, sizeof(*r));
+	g_mutex_lock(&sc_lock);
+	backend = sc_backend;
+	if ((p = sc_pool) != NULL)
+		g_atomic_int_inc(&p->refs);
+	g_mutex_unlock(&sc_lock);
+	if (backend == 0)
+		engine_scan(data, len, r);
+	else if (backend == 1 && p)
+		clamd_scan(p->pool, data, len, r);
+	else
+		scan_set(r, SCAN_ERROR, "no scanner configured");
+	pool_unref(p);
+}
+
+struct reply_ctx {
+	struct msg *m;
+	const char *virus;
+};
+
+static const char *
+reply_lookup(const char *name, void *ctx)
+{
+	struct reply_ctx *rc = ctx;
+
+	if (!strcmp(name, "virus"))
+		return rc->virus;
+	return msg_variable(name, rc->m);
+}
+
+/* refuse - the reply template filled in with the virus's name */
+static enum verdict
+refuse(struct msg *m, const struct reply *tmpl, const char *virus)
+{
+	struct reply_ctx rc = {m, virus};
+	char *text = tmpl_expand(tmpl->text, reply_lookup, &rc);
+	struct reply r = {.text = NULL};
+	char *p;
+	enum verdict v;
+
+	for (p = text; *p; p++)	/* names may come from third-party signatures */
+		if (*p == '\r' || (*p == '\n' && p[1] == '\0'))
+			*p = ' ';
+	reply_set(&r, tmpl->code, tmpl->xcode, text);
+	v = handler_refuse(m->conn, &r);
+	reply_clear(&r);
+	g_free(text);
+	return v;
+}
+
+/* header_count - how many fields named name the message has */
+static int
+header_count(const struct msg *m, const char *name)
+{
+	int n = 0;
+	guint i;
+
+	for (i = 0; i < m->headers->len; i++)
+		if (!g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, i))->name, name))
+			n++;
+	return n;
+}
+
+static const char *
+header_value(const struct msg *m, const char *name)
+{
+	guint i;
+
+	for (i = 0; i < m->headers->len; i++) {
+		const struct header *h = g_ptr_array_index(m->headers, i);
+
+		if (!g_ascii_strcasecmp(h->name, name))
+			return h->value;
+	}
+	return NULL;
+}
+
+/* status_headers - X-Virus-Scanned and X-Virus-Status, replacing any the
+ * message came with (they could claim a scan that never happened) */
+static void
+status_headers(struct msg *m, struct edits *e, const char *status)
+{
+	static const char *const names[] = {"X-Virus-Scanned", "X-Virus-Status"};
+	char host[256], *scanned, *ver;
+	unsigned i;
+	int n;
+
+	for (i = 0; i < G_N_ELEMENTS(names); i++)
+		for (n = header_count(m, names[i]); n > 0; n--)
+			edits_change_header(e, clamav_handler.name, names[i], n, NULL);
+	if (gethostname(host, sizeof(host)) < 0)
+		g_strlcpy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	g_mutex_lock(&sc_lock);
+	ver = sc_backend == 1 ? g_strdup("clamd") : engine_version();
+	g_mutex_unlock(&sc_lock);
+	scanned = g_strdup_printf("sinkd (%s) on %s", ver, host);
+	edits_add_header(e, clamav_handler.name, "X-Virus-Scanned", scanned);
+	edits_add_header(e, clamav_handler.name, "X-Virus-Status", status);
+	g_free(scanned);
+	g_free(ver);
+}
+
+/* tag - deliver with the virus named in the header and the subject */
+static void
+tag(struct msg *m, struct edits *e, const struct clamav_cfg *c, const char *virus)
+{
+	const char *subject = header_value(m, "Subject");
+	char *status = g_strdup_printf("Infected (%s)", virus);
+	char *tagged;
+
+	status_headers(m, e, status);
+	if (*c->tag_subject) {
+		tagged = g_strconcat(c->tag_subject,
+				     subject ? subject + strspn(subject, " \t") : "", NULL);
+		if (subject)
+			edits_change_header(e, clamav_handler.name, "Subject", 1, tagged);
+		else
+			edits_add_header(e, clamav_handler.name, "Subject", tagged);
+		g_free(tagged);
+	}
+	g_free(status);
+}
+
+/* quarantine - store the message and discard it; tempfail if it cannot be
+ * stored (never accept a message known to carry a virus) */
+static enum verdict
+quarantine(struct msg *m, const struct clamav_cfg *c, const char *virus,
+	   const void *data, size_t len)
+{
+	struct quarantine_meta q = {
+		.queue_id = m->queue_id, .sender = m->sender,
+		.client_addr = m->conn->client_addr,
+		.client_name = m->conn->client_name,
+		.helo = m->conn->helo, .virus = virus,
+	};
+	char id[QUARANTINE_ID_LEN];
+	char **rcpts = g_new0(char *, m->rcpts->len + 1);
+	guint i;
+	int rc;
+
+	if (c->hold) {
+		g_free(rcpts);
+		return VERDICT_QUARANTINE;
+	}
+	for (i = 0; i < m->rcpts->len; i++)
+		rcpts[i] = ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr;
+	q.rcpts = rcpts;
+	rc = quarantine_store(c->quarantine_dir, &q, data, len, id);
+	g_free(rcpts);
+	if (rc < 0) {
+		log_error("%s: clamav: cannot quarantine in %s: %s", m->queue_id,
+			  c->quarantine_dir, strerror(errno));
+		reply_set(&m->conn->reply, "451", "4.3.0", "Temporary local problem, try again later");
+		return VERDICT_TEMPFAIL;
+	}
+	log_info("%s: clamav: quarantined as %s", m->queue_id, id);
+	return VERDICT_DISCARD;
+}
+
+/* released - the message carries a release token that checks out */
+static int
+released(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len)
+{
+	const char *v = header_value(m, QUARANTINE_HEADER);
+
+	if (v == NULL || len < m->body_offset)
+		return 0;
+	return quarantine_token_ok(c->quarantine_dir, v + strspn(v, " \t"),
+				   data + m->body_offset, len - m->body_offset);
+}
+
+static enum verdict
+clamav_eom(struct msg *m, struct edits *e, const void *cfg)
+{
+	const struct clamav_cfg *c = cfg;
+	struct scan_result r;
+	const guchar *data;
+	gsize len;
+
+	if ((c->skip_auth && m->auth_user) || (c->skip_internal && m->conn->internal)) {
+		log_debug("%s: clamav: not scanned (%s sender)", m->queue_id,
+			  m->auth_user ? "authenticated" : "internal");
+		return VERDICT_CONTINUE;
+	}
+	if ((data = msg_data(m, &len)) == NULL) {
+		log_error("%s: clamav: cannot read the spool: %s", m->queue_id, strerror(errno));
+		return VERDICT_ERROR;
+	}
+	scan(data, len, &r);
+	switch (r.status) {
+	case SCAN_CLEAN:
+		if (c->add_headers)
+			status_headers(m, e, "Clean");
+		return VERDICT_CONTINUE;
+	case SCAN_ERROR:
+		log_warn("%s: clamav: not scanned: %s", m->queue_id, r.name);
+		return VERDICT_ERROR;
+	case SCAN_LIMIT:
+		log_warn("%s: clamav: scan limit: %s on-limit=%s", m->queue_id,
+			 r.name, limit_values[c->on_limit]);
+		if (c->on_limit == LIM_ACCEPT)
+			return VERDICT_CONTINUE;
+		if (c->on_limit == LIM_REJECT)
+			return refuse(m, c->limit_reply, r.name);
+		reply_set(&m->conn->reply, "451", "4.3.0", "Message could not be scanned, try again later");
+		return VERDICT_TEMPFAIL;
+	case SCAN_VIRUS:
+		break;
+	}
+	if (released(m, c, data, len)) {
+		log_info("%s: clamav: virus=\"%s\" in a message released from quarantine; passed",
+			 m->queue_id, r.name);
+		return VERDICT_CONTINUE;
+	}
+	log_info("%s: clamav: virus=\"%s\" action=%s%s%s", m->queue_id, r.name,
+		 action_values[c->action], *r.server ? " server=" : "", r.server);
+	switch (c->action) {
+	case ACT_REJECT:
+		return refuse(m, c->reply, r.name);
+	case ACT_TEMPFAIL:
+		return refuse(m, c->tempfail_reply, r.name);
+	case ACT_DISCARD:
+		return VERDICT_DISCARD;
+	case ACT_QUARANTINE:
+		return quarantine(m, c, r.name, data, len);
+	case ACT_TAG:
+		tag(m, e, c, r.name);
+		return VERDICT_CONTINUE;
+	}
+	return VERDICT_ERROR;
+}
+
+const struct handler clamav_handler = {
+	.name = "clamav",
+	.keys = clamav_keys,
+	.needs = HANDLER_NEEDS_HEADERS | HANDLER_NEEDS_BODY,
+	.load = clamav_load,
+	.unload = clamav_unload,
+	.eom = clamav_eom,
+	.setup = clamav_setup,
+	.configure = clamav_configure,
+	.stop = clamav_stop,
+};

@@ -1,0 +1,347 @@
+/*
+ * engine - the embedded libclamav engine (see engine.h)
+ */
+#include <errno.h>
+#include <string.h>
+#include <glib.h>
+#include <clamav.h>
+
+#include "../src/log.h"
+#include "engine.h"
+
+#define LIMIT_PREFIX "Heuristics.Limits.Exceeded"
+#define RETRY_SECONDS 30	/* no engine yet and no watch period */
+
+struct eng {
+	gint refs;
+	struct cl_engine *cl;
+	unsigned sigs;
+	unsigned dbversion;
+	unsigned long long max_filesize;
+};
+
+static GMutex lock;
+static GCond cond;
+static struct eng *cur;			/* under lock */
+static struct engine_settings want;	/* under lock */
+static unsigned want_gen, done_gen;	/* under lock */
+static int stopping;			/* under lock */
+static GThread *watcher;
+static GOnce cl_once = G_ONCE_INIT;
+
+static void
+eng_unref(struct eng *e)
+{
+	if (e && g_atomic_int_dec_and_test(&e->refs)) {
+		cl_engine_free(e->cl);
+		g_free(e);
+	}
+}
+
+/* eng_get - a reference to the current engine, or NULL */
+static struct eng *
+eng_get(void)
+{
+	struct eng *e;
+
+	g_mutex_lock(&lock);
+	if ((e = cur) != NULL)
+		g_atomic_int_inc(&e->refs);
+	g_mutex_unlock(&lock);
+	return e;
+}
+
+/* eng_install - make e current; the old one goes when its scans end */
+static void
+eng_install(struct eng *e)
+{
+	struct eng *old;
+
+	g_mutex_lock(&lock);
+	old = cur;
+	cur = e;
+	g_mutex_unlock(&lock);
+	eng_unref(old);
+}
+
+/* cl_message - libclamav's own messages, into sinkd's log */
+static void
+cl_message(enum cl_msg severity, const char *fullmsg, const char *msg,
+	   void *context)
+{
+	char *line = g_strchomp(g_strdup(msg ? msg : fullmsg));
+
+	(void) context;
+	if (severity == CL_MSG_ERROR)
+		log_warn("libclamav: %s", line);
+	else
+		log_debug("libclamav: %s", line);
+	g_free(line);
+}
+
+static gpointer
+cl_setup(gpointer unused)
+{
+	cl_error_t rc;
+
+	(void) unused;
+	cl_set_clcb_msg(cl_message);
+	rc = cl_init(CL_INIT_DEFAULT);
+	return GINT_TO_POINTER(rc == CL_SUCCESS ? 1 : -1);
+}
+
+static void
+settings_copy(struct engine_settings *dst, const struct engine_settings *src)
+{
+	g_free(dst->database);
+	g_free(dst->tmpdir);
+	*dst = *src;
+	dst->database = g_strdup(src->database);
+	dst->tmpdir = g_strdup(src->tmpdir);
+}
+
+static void
+settings_clear(struct engine_settings *s)
+{
+	g_free(s->database);
+	g_free(s->tmpdir);
+	memset(s, 0, sizeof(*s));
+}
+
+/* eng_build - load and compile an engine; NULL with *why set */
+static struct eng *
+eng_build(const struct engine_settings *s, char **why)
+{
+	struct cl_engine *cl;
+	unsigned sigs = 0;
+	cl_error_t rc;
+	struct eng *e;
+	int err;
+
+	if (GPOINTER_TO_INT(g_once(&cl_once, cl_setup, NULL)) < 0) {
+		*why = g_strdup("cl_init failed");
+		return NULL;
+	}
+	if ((cl = cl_engine_new()) == NULL) {
+		*why = g_strdup("cl_engine_new: out of memory");
+		return NULL;
+	}
+	cl_engine_set_num(cl, CL_ENGINE_MAX_SCANSIZE, (long long) s->max_scansize);
+	cl_engine_set_num(cl, CL_ENGINE_MAX_FILESIZE, (long long) s->max_filesize);
+	cl_engine_set_num(cl, CL_ENGINE_MAX_RECURSION, s->max_recursion);
+	cl_engine_set_num(cl, CL_ENGINE_MAX_FILES, s->max_files);
+	cl_engine_set_num(cl, CL_ENGINE_MAX_SCANTIME, s->max_scantime_ms);
+	cl_engine_set_num(cl, CL_ENGINE_DISABLE_CACHE, !s->cache);
+	if (s->tmpdir && *s->tmpdir)
+		cl_engine_set_str(cl, CL_ENGINE_TMPDIR, s->tmpdir);
+	rc = cl_load(s->database, cl, &sigs, CL_DB_STDOPT);
+	if (rc == CL_SUCCESS && sigs == 0)
+		*why = g_strdup_printf("%s: no signatures", s->database);
+	else if (rc != CL_SUCCESS)
+		*why = g_strdup_printf("%s: %s", s->database, cl_strerror(rc));
+	else if ((rc = cl_engine_compile(cl)) != CL_SUCCESS)
+		*why = g_strdup_printf("compile: %s", cl_strerror(rc));
+	else
+		*why = NULL;
+	if (*why) {
+		cl_engine_free(cl);
+		return NULL;
+	}
+	e = g_new0(struct eng, 1);
+	e->refs = 1;
+	e->cl = cl;
+	e->sigs = sigs;
+	e->max_filesize = s->max_filesize;
+	e->dbversion = (unsigned) cl_engine_get_num(cl, CL_ENGINE_DB_VERSION, &err);
+	return e;
+}
+
+/* load - build an engine with s and make it current; 0 or -1 */
+static int
+load(const struct engine_settings *s, struct cl_stat *st, int *have_st)
+{
+	gint64 t0 = g_get_monotonic_time();
+	char *why = NULL;
+	struct eng *e;
+
+	if (*have_st)
+		cl_statfree(st);
+	memset(st, 0, sizeof(*st));
+	/* take the directory's state first: a change during the load is
+	 * then seen at the next check, not lost */
+	*have_st = cl_statinidir(s->database, st) == CL_SUCCESS;
+	if ((e = eng_build(s, &why)) == NULL) {
+		log_error("clamav: cannot load the signature database %s; %s",
+			  why, cur ? "keeping the running engine" : "no engine yet");
+		g_free(why);
+		return -1;
+	}
+	log_info("clamav: engine ready: ClamAV %s, %u signatures from %s, loaded in %.2fs",
+		 cl_retver(), e->sigs, s->database,
+		 (g_get_monotonic_time() - t0) / 1e6);
+	eng_install(e);
+	return 0;
+}
+
+/* watch - the loader thread: loads on request and on database change */
+static gpointer
+watch(gpointer unused)
+{
+	struct engine_settings s = {0};
+	struct cl_stat st;
+	int have_st = 0;
+	gint64 due = 0;
+
+	(void) unused;
+	memset(&st, 0, sizeof(st));
+	g_mutex_lock(&lock);
+	for (;;) {
+		unsigned gen;
+		int force, ok;
+
+		while (!stopping && want_gen == done_gen
+		       && (due == 0 || g_get_monotonic_time() < due)) {
+			if (due == 0)
+				g_cond_wait(&cond, &lock);
+			else
+				g_cond_wait_until(&cond, &lock, due);
+		}
+		if (stopping)
+			break;
+		gen = want_gen;
+		force = gen != done_gen || cur == NULL;
+		settings_copy(&s, &want);
+		g_mutex_unlock(&lock);
+
+		if (!force && have_st && cl_statchkdir(&st) == 1) {
+			log_info("clamav: %s changed; reloading", s.database);
+			force = 1;
+		}
+		ok = force ? load(&s, &st, &have_st) == 0 : 1;
+
+		g_mutex_lock(&lock);
+		done_gen = gen;
+		if (s.watch)
+			due = g_get_monotonic_time() + (gint64) s.watch * G_USEC_PER_SEC;
+		else
+			due = ok ? 0 : g_get_monotonic_time() + RETRY_SECONDS * G_USEC_PER_SEC;
+	}
+	g_mutex_unlock(&lock);
+	if (have_st)
+		cl_statfree(&st);
+	settings_clear(&s);
+	return NULL;
+}
+
+int
+engine_configure(const struct engine_settings *s, int wait)
+{
+	if (wait) {
+		struct cl_stat st;
+		int have_st = 0, rc;
+
+		rc = load(s, &st, &have_st);
+		if (have_st)
+			cl_statfree(&st);
+		return rc;
+	}
+	g_mutex_lock(&lock);
+	settings_copy(&want, s);
+	want_gen++;
+	stopping = 0;
+	if (watcher == NULL)
+		watcher = g_thread_new("clamav-loader", watch, NULL);
+	g_cond_signal(&cond);
+	g_mutex_unlock(&lock);
+	return 0;
+}
+
+void
+engine_stop(void)
+{
+	g_mutex_lock(&lock);
+	stopping = 1;
+	g_cond_signal(&cond);
+	g_mutex_unlock(&lock);
+	if (watcher) {
+		g_thread_join(watcher);
+		watcher = NULL;
+	}
+	eng_install(NULL);
+	g_mutex_lock(&lock);
+	settings_clear(&want);
+	g_mutex_unlock(&lock);
+}
+
+void
+engine_scan(const void *data, size_t len, struct scan_result *r)
+{
+	struct cl_scan_options o = {0};
+	const char *virname = NULL;
+	unsigned long scanned = 0;
+	struct eng *e;
+	cl_fmap_t *map;
+	cl_error_t rc;
+
+	if ((e = eng_get()) == NULL) {
+		scan_set(r, SCAN_ERROR, "engine not ready");
+		return;
+	}
+	if (len == 0) {
+		scan_set(r, SCAN_CLEAN, NULL);
+		eng_unref(e);
+		return;
+	}
+	/* the message is the outermost file: libclamav stops at its size
+	 * without naming the limit */
+	if (len > e->max_filesize) {
+		scan_set(r, SCAN_LIMIT, LIMIT_PREFIX ".MaxFileSize");
+		eng_unref(e);
+		return;
+	}
+	if ((map = cl_fmap_open_memory(data, len)) == NULL) {
+		scan_set(r, SCAN_ERROR, "cl_fmap_open_memory failed");
+		eng_unref(e);
+		return;
+	}
+	o.parse = ~0u;
+	o.general = CL_SCAN_GENERAL_HEURISTICS;
+	o.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
+	rc = cl_scanmap_callback(map, NULL, &virname, &scanned, e->cl, &o, NULL);
+	switch (rc) {
+	case CL_CLEAN:
+		scan_set(r, SCAN_CLEAN, NULL);
+		break;
+	case CL_VIRUS:
+		if (virname && g_str_has_prefix(virname, LIMIT_PREFIX))
+			scan_set(r, SCAN_LIMIT, virname);
+		else
+			scan_set(r, SCAN_VIRUS, virname ? virname : "unnamed");
+		break;
+	case CL_ETIMEOUT:
+	case CL_EMAXREC:
+	case CL_EMAXSIZE:
+	case CL_EMAXFILES:
+		scan_set(r, SCAN_LIMIT, cl_strerror(rc));
+		break;
+	default:
+		scan_set(r, SCAN_ERROR, cl_strerror(rc));
+		break;
+	}
+	cl_fmap_close(map);
+	eng_unref(e);
+}
+
+char *
+engine_version(void)
+{
+	struct eng *e = eng_get();
+	char *v;
+
+	if (e == NULL)
+		return g_strdup("not ready");
+	v = g_strdup_printf("ClamAV %s/%u/%u signatures", cl_retver(),
+			    e->dbversion, e->sigs);
+	eng_unref(e);
+	return v;
+}

@@ -1,0 +1,53 @@
+/*
+ * engine - the embedded libclamav engine, shared by every thread,
+ *	reloaded in the background
+ *
+ * One engine at a time is current.  It is loaded from a signature
+ * directory, compiled, and then only read: every scan takes a reference
+ * to the current engine and drops it when done, so a reload that swaps
+ * in a new engine never disturbs a scan in flight; the old engine is
+ * freed by whichever scan finishes with it last.
+ *
+ * Loading takes seconds (minutes with the full official database), so it
+ * happens on a thread of its own: at start, whenever the database
+ * directory changes (checked every watch seconds with cl_statchkdir), and
+ * whenever engine_configure() is called again (SIGHUP).  A load that
+ * fails keeps the engine that was current and says why in the log; with
+ * no engine at all yet, scans answer SCAN_ERROR ("not ready") and the
+ * handler's on-error applies: by default mail is tempfailed until the
+ * engine is ready.
+ *
+ * Threading: engine_scan() may run on any number of threads at once.
+ * engine_configure() and engine_stop() are called by one thread at a time.
+ */
+#ifndef SINKD_ENGINE_H
+#define SINKD_ENGINE_H
+
+#include <stddef.h>
+
+#include "scan.h"
+
+struct engine_settings {
+	char *database;		/* signature directory (or one file) */
+	char *tmpdir;		/* libclamav's temp dir; NULL: its default */
+	unsigned long long max_scansize, max_filesize;
+	unsigned max_recursion, max_files, max_scantime_ms;
+	int cache;		/* the clean-file cache */
+	unsigned watch;		/* seconds between database checks; 0: none */
+};
+
+/* engine_configure - (re)load with these settings: in the background, or
+ * at once when wait is set (sinkd -t); 0, or -1 when wait is set and the
+ * load failed */
+int engine_configure(const struct engine_settings *s, int wait);
+void engine_stop(void);
+
+/* engine_scan - scan len bytes as one file (a message: libclamav's mail
+ * parser takes it apart) */
+void engine_scan(const void *data, size_t len, struct scan_result *r);
+
+/* engine_version - "ClamAV 1.4.6/27100/12345 signatures" or "not ready";
+ * g_free() it */
+char *engine_version(void);
+
+#endif

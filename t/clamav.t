@@ -1,0 +1,253 @@
+#!/bin/bash
+# clamav.t - the virus handler's embedded engine through sinkd -t
+#
+# Signatures are ClamAV's own test signatures and an EICAR hash built here
+# (t/lib/clamav.sh).  Every corpus message must get the verdict clamscan
+# gives it with the same database: the infected ones rejected with the
+# virus's name, every clean one accepted byte-identical.  Each file of
+# clamav-testfiles (archives, packers, documents: 44 container formats),
+# attached to a message, must be rejected.  Then every action, on-error,
+# on-limit with a nested-archive bomb and a size limit, the oversize path,
+# replies, the status headers and the skips.
+cd "$(dirname "$0")" || exit 1
+source lib/tap.sh
+source lib/clamav.sh
+SINKD=${SINKD:-$PWD/../src/sinkd}
+TESTFILES=/usr/share/clamav-testfiles
+command -v clamscan >/dev/null && command -v sigtool >/dev/null ||
+	bail_out "clamscan and sigtool (package clamav) are needed"
+[ -d $TESTFILES ] || bail_out "$TESTFILES (package clamav-testfiles) is needed"
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+av_db "$W/db" || bail_out "cannot build the test signature database"
+mkdir -p "$W/domains" "$W/spool" "$W/q" "$W/empty"
+# clamscan with the engine settings sinkd uses by default
+CLAMSCAN="--no-summary --disable-cache -d $W/db --alert-exceeds-max=yes
+	--max-recursion=16 --max-files=10000 --max-filesize=100M --max-scansize=400M"
+
+conf() {
+	cat > "$W/sinkd.conf" <<CONF
+[sinkd]
+chain = clamav
+spool-dir = $W/spool
+internal-hosts = 10.255.0.0/16
+$MAIN
+[clamav]
+database = ${DB:-$W/db}
+quarantine-dir = ${QDIR:-$W/q}
+clean-cache = no
+$(printf '%s\n' "$@")
+CONF
+}
+
+# t FILE ARGS...: sinkd -t on FILE; OUT, ERR (the verdict line), RC
+t() {
+	local f=$1
+	shift
+	"$SINKD" -t -c "$W/sinkd.conf" -F sender@example.org -R rcpt@example.net \
+		-C 192.0.2.10,client.example "$@" <"$f" >"$W/out" 2>"$W/err"
+	RC=$?
+	ERR=$(tail -n 1 "$W/err")
+}
+
+MAIN=
+conf
+
+# the reference: clamscan's verdict for every corpus message, same database
+declare -A ref
+while IFS= read -r line; do
+	f=${line%%: *} v=${line#*: }
+	ref[$f]=$v
+done < <(cd corpus && awk -F'\t' 'NR > 1 && $6 !~ /^NOT A MESSAGE/ {print $1}' MANIFEST.tsv |
+	xargs clamscan $CLAMSCAN 2>/dev/null)
+[ ${#ref[@]} -ge 600 ]
+ok $? "clamscan gave a reference verdict for the corpus (${#ref[@]} messages)"
+
+clean=0 infected=0
+while IFS=$'\t' read -r path _ _ _ category notes; do
+	[ "$path" = path ] && continue
+	case $notes in "NOT A MESSAGE:"*) continue ;; esac
+	t "corpus/$path"
+	want=${ref[$path]}
+	if [[ $want == *" FOUND" ]]; then
+		name=${want% FOUND}
+		infected=$((infected + 1))
+		[[ $ERR == "verdict=reject code=550 xcode=5.7.1 handler=clamav text=\"Message contains a virus ($name)\" "* ]]
+		ok $? "$path: rejected as $name"
+	else
+		clean=$((clean + 1))
+		[ $RC -eq 0 ] && [[ $ERR == "verdict=accept edits=0 "* ]] && cmp -s "corpus/$path" "$W/out"
+		ok $? "$path ($category): clean, passes byte-identical"
+	fi
+	[ $? -eq 0 ] || diag "clamscan: $want" "sinkd: $ERR"
+done <corpus/MANIFEST.tsv
+diag "corpus: $infected infected, $clean clean"
+[ $infected -ge 6 ]
+ok $? "the corpus's virus samples are found ($infected)"
+
+# every container format of clamav-testfiles, as an attachment
+n=0
+for f in $TESTFILES/*; do
+	python3 lib/avmsg.py attach "$f" "$W/msg"
+	want=$(clamscan $CLAMSCAN "$W/msg" 2>/dev/null)
+	[[ $want == *" FOUND" ]] || { diag "${f##*/}: clamscan: $want"; continue; }
+	name=${want##*: }
+	name=${name% FOUND}
+	t "$W/msg"
+	n=$((n + 1))
+	case $name in
+	Heuristics.Limits.Exceeded.*) text="Message could not be scanned completely" code="554 xcode=5\\.7\\.0" ;;
+	*) text="Message contains a virus" code="550 xcode=5\\.7\\.1" ;;
+	esac
+	like "$ERR" "^verdict=reject code=$code handler=clamav text=\"$text \\($name\\)\"" \
+		"${f##*/} attached: rejected as $name"
+done
+[ $n -ge 40 ]
+ok $? "clamav-testfiles: $n files clamscan detects were attached and tried"
+
+VIRUS=corpus/constructed/eicar-zip-attachment.eml
+CLEAN=corpus/mimekit/messages/$(cd corpus/mimekit/messages && ls | head -n 1)
+[ -f "$CLEAN" ] || bail_out "no clean sample in corpus/mimekit/messages"
+
+# actions
+conf "action = tempfail"
+t $VIRUS
+like "$ERR" '^verdict=tempfail code=451 xcode=4\.7\.1 handler=clamav text="Message contains a virus \(eicar\.com\.UNOFFICIAL\), try again later"' \
+	"action = tempfail: 451 with the name"
+conf "action = discard"
+t $VIRUS
+like "$ERR" '^verdict=discard ' "action = discard"
+conf "action = quarantine" "quarantine-method = hold"
+t $VIRUS
+like "$ERR" '^verdict=quarantine ' "action = quarantine, method hold: the MTA's hold queue"
+conf "action = quarantine"
+t $VIRUS
+like "$ERR" '^verdict=discard ' "action = quarantine, method store: discarded"
+meta=$(ls "$W/q"/*.meta 2>/dev/null)
+[ "$(echo "$meta" | grep -c .)" -eq 1 ]
+ok $? "one quarantine entry"
+id=$(basename "$meta" .meta)
+cmp -s "$W/q/$id.eml" <(tr -d '\r' <$VIRUS | sed 's/$/\r/')
+ok $? "the quarantined bytes are the message as received (CRLF)"
+like "$(cat "$meta")" "virus=eicar\\.com\\.UNOFFICIAL" "the entry names the virus"
+like "$(cat "$meta")" "sender=sender@example\\.org" "the entry names the sender"
+like "$(cat "$meta")" "recipients=rcpt@example\\.net" "the entry names the recipients"
+[[ $id =~ ^[0-9]{8}T[0-9]{6}-[0-9a-f]{16}$ ]]
+ok $? "the entry's name is made by sinkd ($id)"
+touch "$W/file"
+QDIR=$W/file/q
+conf "action = quarantine"
+t $VIRUS
+like "$ERR" '^verdict=tempfail code=451 ' "quarantine cannot be written: tempfail, never accept"
+QDIR=
+
+conf "action = tag"
+t $VIRUS
+like "$ERR" '^verdict=accept ' "action = tag: delivered"
+st=$(grep -c '^X-Virus-Status: Infected (eicar\.com\.UNOFFICIAL)' "$W/out")
+is "$st" 1 "action = tag: X-Virus-Status names the virus"
+like "$(grep '^Subject:' "$W/out")" '^Subject: \[VIRUS\] ' "action = tag: subject tagged"
+
+# the reply template
+conf 'reply = 554 5.7.1 Refused ${virus} for ${sender}'
+t $VIRUS
+like "$ERR" 'code=554 xcode=5\.7\.1 handler=clamav text="Refused eicar\.com\.UNOFFICIAL for sender@example\.org"' \
+	"reply template with variables"
+
+# status headers: off by default, and forged ones removed when on
+conf
+t $CLEAN
+unlike "$(cat "$W/out")" 'X-Virus-' "no status header by default"
+{ printf 'X-Virus-Status: Clean\r\nX-Virus-Scanned: by nobody\r\n'; cat "$VIRUS"; } >"$W/forged"
+conf "add-headers = yes" "action = tag"
+t "$W/forged"
+is "$(grep -c '^X-Virus-Status:' "$W/out")" 1 "a received X-Virus-Status is replaced, not kept"
+like "$(grep '^X-Virus-Status:' "$W/out")" 'Infected' "the status is sinkd's own"
+conf "add-headers = yes"
+t $CLEAN
+like "$(grep '^X-Virus-Status:' "$W/out")" '^X-Virus-Status: Clean' "add-headers: clean status"
+like "$(grep '^X-Virus-Scanned:' "$W/out")" '^X-Virus-Scanned: sinkd \(ClamAV [0-9.]+/[0-9]+/[0-9]+ signatures\) on ' \
+	"add-headers: engine version"
+
+# skips
+conf "skip-authenticated = yes"
+t $VIRUS -A alice
+like "$ERR" '^verdict=accept ' "skip-authenticated: an authenticated sender is not scanned"
+t $VIRUS
+like "$ERR" '^verdict=reject ' "skip-authenticated: others are"
+conf "skip-internal = yes"
+t $VIRUS -C 10.255.0.1,pc.example
+like "$ERR" '^verdict=accept ' "skip-internal: an internal client is not scanned"
+
+# on-error: no engine (a database without signatures)
+DB=$W/empty conf
+t $CLEAN
+like "$ERR" '^verdict=tempfail code=451 xcode=4\.3\.0 handler=clamav ' "no engine: tempfail (the default on-error)"
+like "$(cat "$W/err")" 'cannot load the signature database' "no engine: the log says why"
+DB=$W/empty conf "on-error = reject"
+t $CLEAN
+like "$ERR" '^verdict=reject code=550 ' "no engine, on-error = reject"
+DB=$W/empty conf "on-error = accept"
+t $CLEAN
+like "$ERR" '^verdict=accept ' "no engine, on-error = accept: the administrator chose to fail open"
+echo 'garbage line that is no signature' > "$W/empty/broken.ndb"
+DB=$W/empty conf
+t $VIRUS
+like "$ERR" '^verdict=tempfail ' "a broken database: tempfail"
+rm -f "$W/empty/broken.ndb"
+
+# limits: a nested-archive bomb, and a part larger than max-filesize
+av_eicar "$W/eicar.com"
+python3 lib/avmsg.py nested "$W/eicar.com" 20 "$W/bomb"
+conf "max-recursion = 10"
+t "$W/bomb"
+like "$ERR" '^verdict=reject code=554 xcode=5\.7\.0 handler=clamav text="Message could not be scanned completely \(Heuristics\.Limits\.Exceeded\.MaxRecursion\)"' \
+	"nested-archive bomb: on-limit = reject"
+conf "max-recursion = 10" "on-limit = tempfail"
+t "$W/bomb"
+like "$ERR" '^verdict=tempfail code=451 ' "nested-archive bomb: on-limit = tempfail"
+conf "max-recursion = 10" "on-limit = accept"
+t "$W/bomb"
+like "$ERR" '^verdict=accept ' "nested-archive bomb: on-limit = accept"
+python3 lib/avmsg.py nested "$W/eicar.com" 3 "$W/shallow"
+conf "max-recursion = 10"
+t "$W/shallow"
+like "$ERR" 'virus \(eicar\.com\.UNOFFICIAL\)' "three levels deep: found within the limit"
+python3 lib/avmsg.py big 2000000 "$W/big"
+conf "max-filesize = 1m"
+t "$W/big"
+like "$ERR" '^verdict=reject code=554 .*Heuristics\.Limits\.Exceeded\.MaxFileSize' "a part over max-filesize: on-limit"
+conf "max-scansize = 1m"
+t "$W/big"
+like "$ERR" '^verdict=reject code=554 .*Heuristics\.Limits\.Exceeded\.MaxScanSize' "over max-scansize: on-limit"
+conf
+t "$W/big"
+like "$ERR" '^verdict=accept ' "the same message within the limits: clean"
+cmp -s "$W/big" "$W/out"
+ok $? "a 2 MB message spooled to disk passes byte-identical"
+MAIN="max-message-size = 100k"
+conf
+t "$W/big"
+like "$ERR" '^verdict=reject code=552 xcode=5\.3\.4 handler=sinkd ' "over max-message-size: 552 before any scan"
+MAIN=
+
+# configuration errors
+conf "backend = clamd"
+"$SINKD" -n -c "$W/sinkd.conf" >/dev/null 2>"$W/err"
+like "$(cat "$W/err")" "sinkd\\.conf:[0-9]+: backend: clamd needs at least one server in clamd" "backend = clamd without servers"
+DB=$W/nonexistent conf
+"$SINKD" -n -c "$W/sinkd.conf" >/dev/null 2>"$W/err"
+like "$(cat "$W/err")" "sinkd\\.conf:[0-9]+: database: .*nonexistent: not a directory" "a missing database directory"
+conf "reply = 451 4.7.1 no"
+"$SINKD" -n -c "$W/sinkd.conf" >/dev/null 2>"$W/err"
+like "$(cat "$W/err")" "sinkd\\.conf:[0-9]+: reply: must be a 5xx reply" "a temporary reply for reject"
+conf 'reply = 550 5.7.1 ${virs}'
+"$SINKD" -n -c "$W/sinkd.conf" >/dev/null 2>"$W/err"
+like "$(cat "$W/err")" "sinkd\\.conf:[0-9]+: reply: .*virs" "a misspelt variable"
+printf '[clamav]\nwatch-interval = 5s\n' > "$W/domains/example.net.conf"
+conf
+"$SINKD" -n -c "$W/sinkd.conf" >/dev/null 2>"$W/err"
+like "$(cat "$W/err")" "example\\.net\\.conf:2: watch-interval: " "an engine key is not per domain"
+rm -f "$W/domains/example.net.conf"
+
+done_testing
