@@ -28,12 +28,13 @@ HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
+TOOLS = tools/sinkd-quarantine
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test
 TEST_TOOLS = t/unit/mimewarn
 
 .PHONY: all check sanitize run install clean distclean tests
 
-all: src/sinkd
+all: src/sinkd $(TOOLS)
 
 config.mk: configure.ac config.mk.in
 	autoreconf -fi
@@ -45,13 +46,16 @@ config.mk: configure.ac config.mk.in
 src/sinkd: src/main.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ src/main.o $(CORE_OBJS) $(DEPS_LIBS)
 
+tools/sinkd-quarantine: tools/sinkd-quarantine.o tools/reinject.o $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
 t/unit/%: t/unit/%.o t/unit/tap.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< t/unit/tap.o $(CORE_OBJS) $(DEPS_LIBS)
 
 t/unit/mimewarn: t/unit/mimewarn.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(DEPS_LIBS)
 
-tests: src/sinkd $(UNIT_TESTS) $(TEST_TOOLS)
+tests: src/sinkd $(TOOLS) $(UNIT_TESTS) $(TEST_TOOLS)
 
 check: tests
 	prove $(PROVE_FLAGS) t/*.t
@@ -67,12 +71,13 @@ sanitize:
 run: src/sinkd
 	./src/sinkd -f -c etc/sinkd.conf
 
-install: src/sinkd
+install: src/sinkd $(TOOLS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSCONFDIR)/sinkd/domains \
 		$(DESTDIR)$(SYSCONFDIR)/sinkd/lists \
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 src/sinkd $(DESTDIR)$(PREFIX)/sbin/sinkd
-	install -m 644 man/sinkd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 755 tools/sinkd-quarantine $(DESTDIR)$(PREFIX)/sbin/sinkd-quarantine
+	install -m 644 man/sinkd.8 man/sinkd-quarantine.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/sinkd.conf.5 man/sinkd-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	for f in sinkd.conf domains/default.conf lists/example.com.lists \
 		disclaimer.txt disclaimer.html; do \
@@ -80,11 +85,12 @@ install: src/sinkd
 		install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f; done
 
 clean:
-	rm -f src/*.o src/*.d milters/*.o milters/*.d t/unit/*.o t/unit/*.d \
+	rm -f src/*.o src/*.d milters/*.o milters/*.d tools/*.o tools/*.d \
+		t/unit/*.o t/unit/*.d $(TOOLS) \
 		src/sinkd $(UNIT_TESTS) $(TEST_TOOLS)
 	rm -rf t/work
 
 distclean: clean
 	rm -rf config.mk config.status config.log configure autom4te.cache aclocal.m4
 
--include $(wildcard src/*.d milters/*.d t/unit/*.d)
+-include $(wildcard src/*.d milters/*.d tools/*.d t/unit/*.d)

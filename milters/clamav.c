@@ -33,6 +33,7 @@
 
 #include "../src/handler.h"
 #include "../src/log.h"
+#include "../src/mime.h"
 #include "../src/policy.h"
 #include "../src/template.h"
 #include "clamd.h"
@@ -49,6 +50,9 @@ static const char *const action_values[] = {"reject", "tempfail", "quarantine", 
 static const char *const limit_values[] = {"reject", "tempfail", "accept", NULL};
 static const char *const method_values[] = {"store", "hold", NULL};
 static const char *const via_values[] = {"sendmail", "smtp", NULL};
+static const char *const parts_values[] = {"all", "unseen", "none", NULL};
+
+enum parts { PARTS_ALL, PARTS_UNSEEN, PARTS_NONE };
 
 #define G CONF_NODOMAIN
 
@@ -97,13 +101,15 @@ static const struct conf_key clamav_keys[] = {
 	 .doc = "reply for action = tempfail"},
 	{"quarantine-method", CONF_ENUM, "store", .values = method_values,
 	 .doc = "action = quarantine: store (in quarantine-dir, then discard) or hold (the MTA's hold queue)"},
-	{"tag-subject", CONF_STRING, "[VIRUS] ",
-	 .doc = "action = tag: prefix added to the Subject"},
+	{"tag-subject", CONF_STRING, "[VIRUS]",
+	 .doc = "action = tag: tag put before the Subject; empty: none"},
+	{"scan-parts", CONF_ENUM, "unseen", .values = parts_values, .merge = MERGE_ENUM,
+	 .doc = "also scan each part as a mail client decodes it: all, unseen (those libclamav did not inspect) or none"},
 	{"on-limit", CONF_ENUM, "reject", .values = limit_values, .merge = MERGE_ENUM,
 	 .doc = "a message beyond a scan limit (max-*): reject, tempfail or accept"},
 	{"limit-reply", CONF_REPLY, "554 5.7.0 Message could not be scanned completely (${virus})",
 	 .doc = "reply for on-limit = reject; ${virus} names the limit"},
-	{"add-headers", CONF_BOOL, "no", .merge = MERGE_TRUE,
+	{"status-headers", CONF_BOOL, "no", .merge = MERGE_TRUE,
 	 .doc = "add X-Virus-Scanned and X-Virus-Status (and remove received ones); may break DKIM signatures"},
 	{"skip-authenticated", CONF_BOOL, "no",
 	 .doc = "do not scan mail from SMTP-authenticated senders"},
@@ -117,6 +123,8 @@ static const struct conf_key clamav_keys[] = {
 struct clamav_cfg {
 	enum action action;
 	enum limit on_limit;
+	enum parts parts;
+	unsigned max_parts;	/* max-files */
 	int hold;		/* quarantine-method = hold */
 	int add_headers;
 	int skip_auth, skip_internal;
@@ -174,8 +182,10 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 
 	c->action = (enum action) conf_num(g, "action");
 	c->on_limit = (enum limit) conf_num(g, "on-limit");
+	c->parts = (enum parts) conf_num(g, "scan-parts");
+	c->max_parts = (unsigned) conf_num(g, "max-files");
 	c->hold = conf_num(g, "quarantine-method") == 1;
-	c->add_headers = conf_bool(g, "add-headers");
+	c->add_headers = conf_bool(g, "status-headers");
 	c->skip_auth = conf_bool(g, "skip-authenticated");
 	c->skip_internal = conf_bool(g, "skip-internal");
 	c->reply = conf_reply(g, "reply");
@@ -296,7 +306,7 @@ clamav_stop(void)
 
 /* scan - the message through whichever scanner is current */
 static void
-scan(const void *data, size_t len, struct scan_result *r)
+scan(const void *data, size_t len, struct scan_result *r, GHashTable *seen)
 {
 	struct pool_ref *p;
 	int backend;
@@ -308,12 +318,23 @@ scan(const void *data, size_t len, struct scan_result *r)
 		g_atomic_int_inc(&p->refs);
 	g_mutex_unlock(&sc_lock);
 	if (backend == 0)
-		engine_scan(data, len, r);
+		engine_scan(data, len, r, seen);
 	else if (backend == 1 && p)
 		clamd_scan(p->pool, data, len, r);
 	else
 		scan_set(r, SCAN_ERROR, "no scanner configured");
 	pool_unref(p);
+}
+
+static int
+backend_embedded(void)
+{
+	int b;
+
+	g_mutex_lock(&sc_lock);
+	b = sc_backend;
+	g_mutex_unlock(&sc_lock);
+	return b == 0;
 }
 
 struct reply_ctx {
@@ -414,7 +435,7 @@ tag(struct msg *m, struct edits *e, const struct clamav_cfg *c, const char *viru
 
 	status_headers(m, e, status);
 	if (*c->tag_subject) {
-		tagged = g_strconcat(c->tag_subject,
+		tagged = g_strconcat(c->tag_subject, " ",
 				     subject ? subject + strspn(subject, " \t") : "", NULL);
 		if (subject)
 			edits_change_header(e, clamav_handler.name, "Subject", 1, tagged);
@@ -461,6 +482,75 @@ quarantine(struct msg *m, const struct clamav_cfg *c, const char *virus,
 	return VERDICT_DISCARD;
 }
 
+/* leaves - the leaf parts under o, attached messages' included, in order;
+ * at most max, no deeper than depth */
+static void
+leaves(GMimeObject *o, GPtrArray *out, unsigned max, int depth)
+{
+	int i, n;
+
+	if (o == NULL || out->len >= max || depth <= 0)
+		return;
+	if (GMIME_IS_MULTIPART(o)) {
+		n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+		for (i = 0; i < n; i++)
+			leaves(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out, max, depth - 1);
+	} else if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+
+		if (inner)
+			leaves(g_mime_message_get_mime_part(inner), out, max, depth - 1);
+	} else if (GMIME_IS_PART(o)) {
+		g_ptr_array_add(out, o);
+	}
+}
+
+/* scan_parts - each part as GMime decodes it (what a recipient's mail
+ * client opens), scanned on its own unless libclamav already inspected
+ * the same bytes: a message built so that libclamav's MIME parser and
+ * others disagree (odd or repeated boundary parameters) hides nothing
+ * that way.  r keeps the first finding that is not clean. */
+static void
+scan_parts(struct msg *m, const struct clamav_cfg *c, GHashTable *seen,
+	   struct scan_result *r)
+{
+	GMimeMessage *msg = mime_message(m);
+	GPtrArray *parts = g_ptr_array_new();
+	unsigned i, extra = 0;
+
+	if (msg == NULL) {
+		g_ptr_array_free(parts, TRUE);
+		return;
+	}
+	leaves(g_mime_message_get_mime_part(msg), parts, c->max_parts, 64);
+	for (i = 0; i < parts->len && r->status == SCAN_CLEAN; i++) {
+		GMimeObject *part = g_ptr_array_index(parts, i);
+		GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part));
+		GMimeContentType *ct = g_mime_object_get_content_type(part);
+		int text = ct && !g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct), "text");
+		GMimeStream *mem;
+		GByteArray *b;
+		char *f;
+
+		if (w == NULL)
+			continue;
+		mem = g_mime_stream_mem_new();
+		g_mime_data_wrapper_write_to_stream(w, mem);
+		b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+		f = engine_fingerprint(b->data, b->len, text);
+		if (b->len > 0 && (c->parts == PARTS_ALL || seen == NULL
+				   || !g_hash_table_contains(seen, f))) {
+			scan(b->data, b->len, r, NULL);
+			extra++;
+		}
+		g_free(f);
+		g_object_unref(mem);
+	}
+	log_debug("%s: clamav: %u of %u parts scanned on their own", m->queue_id,
+		  extra, parts->len);
+	g_ptr_array_free(parts, TRUE);
+}
+
 /* released - the message carries a release token that checks out */
 static int
 released(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len)
@@ -479,6 +569,7 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 	const struct clamav_cfg *c = cfg;
 	struct scan_result r;
 	const guchar *data;
+	GHashTable *seen;
 	gsize len;
 
 	if ((c->skip_auth && m->auth_user) || (c->skip_internal && m->conn->internal)) {
@@ -490,7 +581,13 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 		log_error("%s: clamav: cannot read the spool: %s", m->queue_id, strerror(errno));
 		return VERDICT_ERROR;
 	}
-	scan(data, len, &r);
+	seen = c->parts == PARTS_UNSEEN && backend_embedded()
+		? g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) : NULL;
+	scan(data, len, &r, seen);
+	if (r.status == SCAN_CLEAN && c->parts != PARTS_NONE)
+		scan_parts(m, c, seen, &r);
+	if (seen)
+		g_hash_table_destroy(seen);
 	switch (r.status) {
 	case SCAN_CLEAN:
 		if (c->add_headers)

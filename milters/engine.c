@@ -64,6 +64,52 @@ eng_install(struct eng *e)
 	eng_unref(old);
 }
 
+/* inspect - libclamav's file-inspection callback: note each file it
+ * looks at, so that the caller can tell which parts it never saw */
+static cl_error_t
+inspect(int fd, const char *type, const char **ancestors, size_t parent_size,
+	const char *name, size_t size, const char *buf, uint32_t level,
+	uint32_t attributes, void *context)
+{
+	(void) fd;
+	(void) type;
+	(void) ancestors;
+	(void) parent_size;
+	(void) name;
+	(void) level;
+	(void) attributes;
+	if (context && buf) {
+		g_hash_table_add(context, engine_fingerprint(buf, size, 0));
+		g_hash_table_add(context, engine_fingerprint(buf, size, 1));
+	}
+	return CL_CLEAN;
+}
+
+char *
+engine_fingerprint(const void *data, size_t len, int text)
+{
+	GByteArray *t = NULL;
+	char *sum, *f;
+	size_t i;
+
+	if (text) {
+		t = g_byte_array_sized_new((guint) len);
+		for (i = 0; i < len; i++)
+			if (((const guchar *) data)[i] != '\r')
+				g_byte_array_append(t, (const guchar *) data + i, 1);
+		while (t->len > 0 && t->data[t->len - 1] == '\n')
+			t->len--;
+		data = t->data;
+		len = t->len;
+	}
+	sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, len);
+	f = g_strdup_printf("%s%zu:%s", text ? "t" : "", len, sum);
+	g_free(sum);
+	if (t)
+		g_byte_array_free(t, TRUE);
+	return f;
+}
+
 /* cl_message - libclamav's own messages, into sinkd's log */
 static void
 cl_message(enum cl_msg severity, const char *fullmsg, const char *msg,
@@ -134,6 +180,7 @@ eng_build(const struct engine_settings *s, char **why)
 	cl_engine_set_num(cl, CL_ENGINE_DISABLE_CACHE, !s->cache);
 	if (s->tmpdir && *s->tmpdir)
 		cl_engine_set_str(cl, CL_ENGINE_TMPDIR, s->tmpdir);
+	cl_engine_set_clcb_file_inspection(cl, inspect);
 	rc = cl_load(s->database, cl, &sigs, CL_DB_STDOPT);
 	if (rc == CL_SUCCESS && sigs == 0)
 		*why = g_strdup_printf("%s: no signatures", s->database);
@@ -274,7 +321,8 @@ engine_stop(void)
 }
 
 void
-engine_scan(const void *data, size_t len, struct scan_result *r)
+engine_scan(const void *data, size_t len, struct scan_result *r,
+	    GHashTable *seen)
 {
 	struct cl_scan_options o = {0};
 	const char *virname = NULL;
@@ -307,7 +355,7 @@ engine_scan(const void *data, size_t len, struct scan_result *r)
 	o.parse = ~0u;
 	o.general = CL_SCAN_GENERAL_HEURISTICS;
 	o.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
-	rc = cl_scanmap_callback(map, NULL, &virname, &scanned, e->cl, &o, NULL);
+	rc = cl_scanmap_callback(map, NULL, &virname, &scanned, e->cl, &o, seen);
 	switch (rc) {
 	case CL_CLEAN:
 		scan_set(r, SCAN_CLEAN, NULL);

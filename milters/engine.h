@@ -24,6 +24,7 @@
 #define SINKD_ENGINE_H
 
 #include <stddef.h>
+#include <glib.h>
 
 #include "scan.h"
 
@@ -43,8 +44,16 @@ int engine_configure(const struct engine_settings *s, int wait);
 void engine_stop(void);
 
 /* engine_scan - scan len bytes as one file (a message: libclamav's mail
- * parser takes it apart) */
-void engine_scan(const void *data, size_t len, struct scan_result *r);
+ * parser takes it apart); when seen is not NULL, every file libclamav
+ * inspected (the message, each part it decoded, each archive member) is
+ * added to it by engine_fingerprint() */
+void engine_scan(const void *data, size_t len, struct scan_result *r,
+		 GHashTable *seen);
+
+/* engine_fingerprint - a string naming these bytes (size and SHA-256);
+ * text: of the bytes without CR and trailing LF, so that a text part
+ * matches whichever line ends a parser gave it; g_free() it */
+char *engine_fingerprint(const void *data, size_t len, int text);
 
 /* engine_version - "ClamAV 1.4.6/27100/12345 signatures" or "not ready";
  * g_free() it */

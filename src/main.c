@@ -275,6 +275,7 @@ main(int argc, char **argv)
 		snapshot_unref(s);
 		rc = 0;
 	} else if (offline) {
+		log_set_debug(conf_bool(&s->main, "debug"));
 		handler_configure(s, 1);
 		rc = offline_run(s, &oa);
 		handler_stop(s);

@@ -1,0 +1,181 @@
+#!/bin/bash
+# e2e-clamav.t - the virus handler through a real Postfix
+#
+# Real SMTP into a private Postfix whose milter is the real sinkd with the
+# embedded engine and test signatures.  Checked: every virus sample of the
+# corpus is refused at end of DATA with the virus's name; clean mail is
+# delivered; until an engine is ready mail is tempfailed, and once
+# signatures appear it is scanned, with no restart; a signature file
+# dropped into the database directory while mail flows is in use within
+# the watch period, with no message tempfailed during the swap; and a
+# quarantined message, released with sinkd-quarantine (through the MTA's
+# sendmail command and through SMTP), is delivered to each of its
+# recipients byte-identical to what was held, and not held again.
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$TOP/t/lib/tap.sh"
+. "$TOP/t/lib/mail.sh"
+. "$TOP/t/lib/postfix.sh"
+. "$TOP/t/lib/sinkd.sh"
+. "$TOP/t/lib/clamav.sh"
+QTOOL=$TOP/tools/sinkd-quarantine
+
+e2e_workdir e2e-clamav
+[ -x "$QTOOL" ] || bail_out "$QTOOL is not built (run make)"
+C=$TOP/t/corpus
+
+mkdir -p "$W/pf" "$W/sk"
+PORT=$(pf_free_port)
+pf_setup "$W/pf" "$PORT" "unix:$W/sk/sinkd.sock" >/dev/null || bail_out "pf_setup"
+pf_start || bail_out "pf_start"
+sk_init "$W/sk" "unix:$W/sk/sinkd.sock"
+DB=$W/sk/db
+mkdir -p "$DB"
+chmod 755 "$DB"
+sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, clamav/' "$W/sk/conf/sinkd.conf"
+sk_conf '[clamav]' "database = $DB" "quarantine-dir = $W/sk/q" "watch-interval = 1s" \
+	"clean-cache = no" "release-via = sendmail" "release-sendmail = /usr/sbin/sendmail"
+sk_start || bail_out "sinkd did not start"
+CONF=$W/sk/conf/sinkd.conf
+
+# send ID FROM TO FILE
+send() { OUT=$(pf_swaks --from "$2" --to "$3" --data "$4" --header "X-E2E-Id: $1"); }
+
+# no signatures yet: no engine, so mail is tempfailed, never passed
+printf 'From: a@example.org\nTo: b@example.net\nSubject: hello\n\nHello.\n' >"$W/clean"
+send early a@example.org early@example.net "$W/clean"
+like "$(smtp_reply "$OUT" .)" '^451 4\.3\.0 ' "no engine yet: 451 at end of DATA"
+grep -q 'no engine yet' "$SK_DIR/sinkd.log"
+ok $? "the log says why"
+
+# signatures arrive: the watcher loads them, no restart
+av_db "$DB" || bail_out "cannot build the signature database"
+chmod 644 "$DB"/*
+for i in $(seq 1 100); do
+	grep -q 'engine ready' "$SK_DIR/sinkd.log" && break
+	sleep 0.1
+done
+grep -q 'engine ready' "$SK_DIR/sinkd.log"
+ok $? "the engine is loaded once signatures appear"
+send clean a@example.org clean@example.net "$W/clean"
+like "$(smtp_reply "$OUT" .)" '^250 ' "clean mail is accepted"
+pf_wait_delivered clean@example.net 1
+ok $? "and delivered"
+
+# every virus sample of the corpus, refused with its name
+n=0
+while IFS=$'\t' read -r path _ _ _ category notes; do
+	[ "$category" = virus ] || continue
+	want=$(clamscan --no-summary --disable-cache -d "$DB" "$C/$path" 2>/dev/null)
+	[[ $want == *" FOUND" ]] || continue
+	name=${want##*: }
+	name=${name% FOUND}
+	n=$((n + 1))
+	send "v$n" a@example.org "virus$n@example.net" "$C/$path"
+	is "$(smtp_reply "$OUT" .)" "550 5.7.1 Message contains a virus ($name)" "$path: refused at end of DATA, naming $name"
+done <"$C/MANIFEST.tsv"
+[ $n -ge 6 ]
+ok $? "$n virus samples tried"
+sleep 1
+is "$(find "$W/pf/mail" -path '*virus*' -type f | wc -l)" 0 "none of them was delivered"
+
+# a new signature dropped into the database while mail flows
+printf 'From: a@example.org\nTo: b@example.net\nSubject: new\n\nSINKD-HOT-RELOAD-PROBE-7f3a\n' >"$W/probe"
+send probe0 a@example.org probe@example.net "$W/probe"
+like "$(smtp_reply "$OUT" .)" '^250 ' "before the new signature: the probe passes"
+loads=$(grep -c 'engine ready' "$SK_DIR/sinkd.log")
+logpos=$(wc -l <"$SK_DIR/sinkd.log")
+smtp-source -s 2 -m 600 -l 2000 -f a@example.org -t flow@example.net "127.0.0.1:$PORT" &
+flow=$!
+sleep 0.5
+printf 'Sinkd.Test.HotReload:0:*:%s\n' "$(printf 'SINKD-HOT-RELOAD-PROBE-7f3a' | od -An -tx1 | tr -d ' \n')" >"$DB/.new.ndb"
+chmod 644 "$DB/.new.ndb"
+mv "$DB/.new.ndb" "$DB/hotreload.ndb"
+for i in $(seq 1 50); do
+	[ "$(grep -c 'engine ready' "$SK_DIR/sinkd.log")" -gt "$loads" ] && break
+	sleep 0.1
+done
+[ "$(grep -c 'engine ready' "$SK_DIR/sinkd.log")" -gt "$loads" ]
+ok $? "the changed database is reloaded within the watch period"
+kill -0 $flow 2>/dev/null
+ok $? "while mail was still flowing"
+send probe1 a@example.org probe@example.net "$W/probe"
+is "$(smtp_reply "$OUT" .)" "550 5.7.1 Message contains a virus (Sinkd.Test.HotReload.UNOFFICIAL)" \
+	"after the reload: the new signature finds the probe"
+wait $flow
+ok $? "smtp-source sent its 600 messages while the engine was swapped"
+pf_wait_delivered flow@example.net 600 60
+ok $? "all 600 were delivered"
+tail -n +$((logpos + 1)) "$SK_DIR/sinkd.log" | grep -E 'not scanned|on-error|verdict=tempfail' >"$W/errors"
+is "$(wc -l <"$W/errors")" 0 "no scan error during the swap"
+[ -s "$W/errors" ] && diag "$(head "$W/errors")"
+
+# quarantine, then release
+sed -i 's/^\[clamav\]$/[clamav]\naction = quarantine/' "$CONF"
+loads=$(grep -c 'engine ready' "$SK_DIR/sinkd.log")
+sk_hup
+for i in $(seq 1 50); do
+	[ "$(grep -c 'engine ready' "$SK_DIR/sinkd.log")" -gt "$loads" ] && break
+	sleep 0.1
+done
+grep -q 'configuration reloaded' "$SK_DIR/sinkd.log"
+ok $? "SIGHUP: the configuration is reloaded"
+[ "$(grep -c 'engine ready' "$SK_DIR/sinkd.log")" -gt "$loads" ]
+ok $? "SIGHUP: and the engine with it"
+V=$C/constructed/eicar-base64-attachment.eml
+OUT=$(pf_swaks --from x@example.org --to q1@example.net,q2@example.net --data "$V" --header "X-E2E-Id: quarantined")
+like "$(smtp_reply "$OUT" .)" '^250 ' "action = quarantine: the client sees the message taken"
+sleep 1
+is "$(find "$W/pf/mail" -path '*/q[12]/*' -type f | wc -l)" 0 "and nothing is delivered"
+list=$("$QTOOL" -c "$CONF" list 2>&1)
+id=$(printf '%s\n' "$list" | awk 'NR == 1 {print $1}')
+like "$id" '^[0-9]{8}T[0-9]{6}-[0-9a-f]{16}$' "sinkd-quarantine list shows the entry"
+like "$list" 'eicar\.com\.UNOFFICIAL' "listed with its virus"
+"$QTOOL" -c "$CONF" show -r "$id" >"$W/held"
+ok $? "show -r prints the held message"
+grep -q 'X-E2E-Id: quarantined' "$W/held"
+ok $? "it is the message sent"
+
+# release through the MTA's sendmail command (this instance's: MAIL_CONFIG)
+MAIL_CONFIG=$W/pf/etc "$QTOOL" -c "$CONF" release "$id" >"$W/release.out" 2>&1
+ok $? "release through sendmail"
+pf_wait_delivered q1@example.net 1 && pf_wait_delivered q2@example.net 1
+ok $? "delivered to both recipients"
+# what was delivered, from the release header on, is what was held
+for r in q1 q2; do
+	F=$(pf_last_message $r@example.net)
+	sed -n '/^X-Sinkd-Released: /,$p' "$F" | tail -n +2 >"$W/got"
+	cmp -s "$W/got" <(tr -d '\r' <"$W/held")
+	ok $? "$r: the delivered message is the held one, byte for byte"
+done
+grep -q "clamav: virus=.* in a message released from quarantine" "$SK_DIR/sinkd.log"
+ok $? "sinkd saw the virus and let the released message through"
+is "$(ls "$W/sk/q"/*.meta | wc -l)" 1 "it was not held again"
+like "$("$QTOOL" -c "$CONF" list 2>&1)" 'released' "the entry is marked released"
+
+# release through SMTP to the MTA
+sed -i "s/^release-via = .*/release-via = smtp/; s/^\\[clamav\\]$/[clamav]\\nrelease-relay = 127.0.0.1:$PORT/" "$CONF"
+"$QTOOL" -c "$CONF" release "$id" q3@example.net >"$W/release.out" 2>&1
+ok $? "release through SMTP, to another address"
+pf_wait_delivered q3@example.net 1
+ok $? "delivered"
+F=$(pf_last_message q3@example.net)
+sed -n '/^X-Sinkd-Released: /,$p' "$F" | tail -n +2 >"$W/got"
+cmp -s "$W/got" <(tr -d '\r' <"$W/held")
+ok $? "byte for byte the held message"
+
+# a copied release header on other content does not pass
+tok=$(grep -m1 '^X-Sinkd-Released:' "$F")
+{ printf '%s\n' "$tok"; cat "$C/constructed/eicar-zip-attachment.eml"; } >"$W/forged"
+send forged x@example.org forged@example.net "$W/forged"
+sleep 1
+is "$(pf_delivered_count forged@example.net)" 0 "a forged release header does not let a virus through"
+is "$(ls "$W/sk/q"/*.meta | wc -l)" 2 "that one is quarantined instead"
+
+"$QTOOL" -c "$CONF" delete "$id"
+ok $? "delete"
+is "$(ls "$W/sk/q" | grep -c "^$id")" 0 "the entry's files are gone"
+
+sk_stop
+sk_log_clean
+ok $? "no sanitizer report in sinkd's log"
+done_testing
