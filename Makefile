@@ -29,7 +29,7 @@ HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/quarantine.c
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 TOOLS = tools/sinkd-quarantine
-UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test
+UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test
 TEST_TOOLS = t/unit/mimewarn
 
 .PHONY: all check sanitize run install clean distclean tests
@@ -47,6 +47,10 @@ src/sinkd: src/main.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ src/main.o $(CORE_OBJS) $(DEPS_LIBS)
 
 tools/sinkd-quarantine: tools/sinkd-quarantine.o tools/reinject.o $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+# clamd_test defines its own scan_set(): not linked with the handlers
+t/unit/clamd_test: t/unit/clamd_test.o t/unit/tap.o milters/clamd.o src/log.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
 
 t/unit/%: t/unit/%.o t/unit/tap.o $(CORE_OBJS)
