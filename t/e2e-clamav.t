@@ -175,6 +175,25 @@ is "$(ls "$W/sk/q"/*.meta | wc -l)" 2 "that one is quarantined instead"
 ok $? "delete"
 is "$(ls "$W/sk/q" | grep -c "^$id")" 0 "the entry's files are gone"
 
+# quarantine-method = hold: the MTA's own hold queue
+sed -i 's/^\[clamav\]$/[clamav]\nquarantine-method = hold/' "$CONF"
+n=$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")
+sk_hup
+for i in $(seq 1 50); do
+	[ "$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")" -gt "$n" ] && break
+	sleep 0.1
+done
+send held x@example.org held@example.net "$V"
+like "$(smtp_reply "$OUT" .)" '^250 ' "quarantine-method = hold: the client sees the message taken"
+for i in $(seq 1 50); do
+	[ "$(find "$W/pf/queue/hold" -type f 2>/dev/null | wc -l)" -ge 1 ] && break
+	sleep 0.1
+done
+is "$(find "$W/pf/queue/hold" -type f 2>/dev/null | wc -l)" 1 "it waits in Postfix's hold queue"
+grep -q 'milter-hold: END-OF-MESSAGE' "$W/pf/maillog"
+ok $? "Postfix logs the milter's hold"
+is "$(pf_delivered_count held@example.net)" 0 "and is not delivered"
+
 sk_stop
 sk_log_clean
 ok $? "no sanitizer report in sinkd's log"
