@@ -21,15 +21,16 @@ ALL_CFLAGS = $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP \
 	$(DEPS_CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 
-CORE_SRCS = src/cidr.c src/chain.c src/conf.c src/edits.c src/log.c src/mime.c \
+CORE_SRCS = src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c src/mime.c \
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
 	src/privs.c src/reply.c src/socket.c src/spool.c src/template.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
-	milters/quarantine.c
+	milters/quarantine.c milters/rewrite.c milters/textrw.c
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 TOOLS = tools/sinkd-quarantine
-UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test
+UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test \
+	t/unit/quarantine_test t/unit/textrw_test
 TEST_TOOLS = t/unit/mimewarn
 
 .PHONY: all check sanitize run install clean distclean tests

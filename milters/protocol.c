@@ -25,10 +25,10 @@
 
 #include "../src/cidr.h"
 #include "../src/handler.h"
+#include "../src/hrule.h"
 #include "../src/log.h"
 #include "../src/match.h"
 #include "../src/policy.h"
-#include "../src/template.h"
 #include "registry.h"
 
 #define LIST_DEPTH_MAX 8
@@ -36,11 +36,6 @@
 struct verb_reply {
 	char *verb;
 	struct reply reply;
-};
-
-struct header_rule {
-	char *name;
-	char *tmpl;
 };
 
 struct addr_rewrite {
@@ -59,7 +54,7 @@ struct proto_cfg {
 	int require_auth, reject_bounce;
 	long long max_rcpts;
 	GPtrArray *unknown;	/* struct verb_reply * */
-	GPtrArray *headers;	/* struct header_rule * */
+	GPtrArray *headers;	/* struct hrule * */
 	GHashTable *lists;	/* list address -> char ** members */
 	GPtrArray *rcpt_rewrites, *sender_rewrites;	/* addr_rewrite * */
 	char **bcc;
@@ -137,14 +132,6 @@ verb_free(struct verb_reply *v)
 	g_free(v->verb);
 	reply_clear(&v->reply);
 	g_free(v);
-}
-
-static void
-rule_free(struct header_rule *r)
-{
-	g_free(r->name);
-	g_free(r->tmpl);
-	g_free(r);
 }
 
 static void
@@ -254,37 +241,6 @@ load_unknown(const struct conf_group *g, struct conf_errors *e)
 			conf_key_error(e, g, "unknown-commands", "%s: reply %s",
 				       v->verb, why);
 		g_ptr_array_add(out, v);
-	}
-	return out;
-}
-
-/* load_headers - "Name: template" entries */
-static GPtrArray *
-load_headers(const struct conf_group *g, struct conf_errors *e)
-{
-	char *const *l = conf_list(g, "add-headers");
-	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) rule_free);
-	unsigned i;
-
-	for (i = 0; l && l[i]; i++) {
-		const char *colon = strchr(l[i], ':');
-		struct header_rule *r;
-		char *why = NULL;
-
-		if (colon == NULL) {
-			conf_key_error(e, g, "add-headers", "\"%s\": write Name: value", l[i]);
-			continue;
-		}
-		r = g_new0(struct header_rule, 1);
-		r->name = g_strstrip(g_strndup(l[i], colon - l[i]));
-		r->tmpl = g_strstrip(g_strdup(colon + 1));
-		g_ptr_array_add(out, r);
-		if (!edits_header_name_ok(r->name))
-			conf_key_error(e, g, "add-headers", "\"%s\": bad header name", r->name);
-		if (tmpl_check(r->tmpl, msg_variables, &why) < 0) {
-			conf_key_error(e, g, "add-headers", "%s: %s", r->name, why);
-			g_free(why);
-		}
 	}
 	return out;
 }
@@ -429,7 +385,7 @@ proto_load(const struct conf_group *g, struct conf_errors *e)
 	c->reject_bounce = conf_bool(g, "reject-multi-recipient-bounce");
 	c->max_rcpts = conf_num(g, "max-recipients");
 	c->unknown = load_unknown(g, e);
-	c->headers = load_headers(g, e);
+	c->headers = hrule_load(g, "add-headers", e);
 	c->lists = load_lists(g, e);
 	c->rcpt_rewrites = load_rewrites(g, "rewrite-recipients", e);
 	c->sender_rewrites = load_rewrites(g, "rewrite-sender", e);
@@ -623,8 +579,8 @@ proto_eom(struct msg *m, struct edits *e, const void *cfg)
 		g_free(from);
 	}
 	for (i = 0; i < c->headers->len; i++) {
-		const struct header_rule *r = g_ptr_array_index(c->headers, i);
-		char *v = tmpl_expand(r->tmpl, msg_variable, m);
+		const struct hrule *r = g_ptr_array_index(c->headers, i);
+		char *v = hrule_value(r, m);
 
 		edits_add_header(e, protocol_handler.name, r->name, v);
 		g_free(v);

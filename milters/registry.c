@@ -8,5 +8,6 @@ const struct handler *const sinkd_handlers[] = {
 	&protocol_handler,
 	&disclaimer_handler,
 	&clamav_handler,
+	&rewrite_handler,
 	NULL,
 };

@@ -546,11 +546,20 @@ policy_handler_cfg(const struct policy *p, const struct handler *h)
 const struct conf_group *
 snapshot_group(const struct snapshot *s, const struct handler *h)
 {
+	return policy_group_of(s->def, h);
+}
+
+/* policy_group_of - handler h's group in policy p, whether or not h is
+ * in the chain (a handler may follow another's keys); NULL: not
+ * registered */
+const struct conf_group *
+policy_group_of(const struct policy *p, const struct handler *h)
+{
 	unsigned i;
 
-	for (i = 0; i < s->nregistry; i++)
-		if (s->registry[i] == h)
-			return &s->def->groups[i];
+	for (i = 0; i < p->snap->nregistry; i++)
+		if (p->snap->registry[i] == h)
+			return &p->groups[i];
 	return NULL;
 }
 

@@ -80,5 +80,7 @@ const void *policy_handler_cfg(const struct policy *p, const struct handler *h);
 const struct conf_group *snapshot_group(const struct snapshot *s,
 					const struct handler *h);
 int snapshot_in_chain(const struct snapshot *s, const struct handler *h);
+const struct conf_group *policy_group_of(const struct policy *p,
+					 const struct handler *h);
 
 #endif

@@ -7,8 +7,10 @@
 #	.TP
 #	.B key = default
 #	Type \fItype\fR[; restart only][; not per domain][; merge \fIrule\fR]...
-# [sinkd] keys in man/sinkd.conf.5, handler keys (on-error included) in
-# man/sinkd-policy.5.  Checked, for each key: it has an entry in the right
+# [sinkd] keys in man/sinkd.conf.5, handler keys in man/sinkd-policy.5, in
+# the section of their handler (.SH THE NAME HANDLER; on-error, which every
+# handler has, under .SH KEYS OF EVERY HANDLER): two handlers may have keys
+# of the same name.  Checked, for each key: it has an entry in the right
 # page, with the table's default and type; "restart only" exactly for the
 # keys flagged CONF_RESTART, "not per domain" exactly for CONF_NODOMAIN
 # ones, and the merge rule of the table (these two read from the source).
@@ -21,9 +23,10 @@ MANDIR=${MANDIR:-$TOP/man}
 CONF5=$MANDIR/sinkd.conf.5
 POLICY5=$MANDIR/sinkd-policy.5
 SINKD8=$MANDIR/sinkd.8
+QUAR8=$MANDIR/sinkd-quarantine.8
 
 [ -x "$SINKD" ] || bail_out "no $SINKD: run make first"
-for page in "$SINKD8" "$CONF5" "$POLICY5"; do
+for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8"; do
 	[ -f "$page" ] || bail_out "no $page"
 done
 
@@ -71,13 +74,22 @@ entries() {
 		{ prev = $0 }' "$1"
 }
 
-# source_flags: "key<TAB>restart<TAB>merge" from the key tables in the
-# source, for the checks -d cannot make (empty when unreadable)
+# source_flags: "group<TAB>key<TAB>restart<TAB>merge" from the key tables
+# in the source (group: the name of milters/NAME.c; "sinkd" for
+# src/policy.c's), for the checks -d cannot make (empty when unreadable)
 source_flags() {
-	cat "$TOP"/src/policy.c "$TOP"/milters/*.c 2>/dev/null | awk '
+	awk '
+		FNR == 1 {
+			flush()
+			group = FILENAME
+			sub(/.*\//, "", group)
+			sub(/\.c$/, "", group)
+			if (group == "policy")
+				group = "sinkd"
+		}
 		function flush() {
 			if (key != "")
-				printf "%s\t%s\t%s\n", key, restart, merge
+				printf "%s\t%s\t%s\t%s\n", group, key, restart, merge
 			key = ""
 		}
 		/^[ \t]*\{"[a-z0-9-]+", CONF_/ {
@@ -94,11 +106,19 @@ source_flags() {
 		key != "" && /MERGE_UNION/ { merge = "union" }
 		key != "" && /MERGE_TRUE/ { merge = "any" }
 		key != "" && /MERGE_ENUM/ { merge = "strictest" }
-		END { flush() }'
+		END { flush() }' "$TOP"/src/policy.c "$TOP"/milters/*.c 2>/dev/null
 }
 
+# section PAGE TITLE: the lines of PAGE's ".SH TITLE" section
+section() {
+	awk -v h=".SH $2" '$0 == h { on = 1; next } /^\.SH / { on = 0 } on' "$1"
+}
+
+# handler_section GROUP: the title of a handler's section in sinkd-policy(5)
+handler_section() { echo "THE ${1^^} HANDLER"; }
+
 conf_entries=$(entries "$CONF5")
-policy_entries=$(entries "$POLICY5")
+common_entries=$(entries <(section "$POLICY5" "KEYS OF EVERY HANDLER"))
 flags=$(source_flags)
 
 # check_key GROUP KEY DEFAULT TYPE NODOMAIN: one ok for one key
@@ -108,10 +128,12 @@ check_key() {
 
 	if [ "$group" = sinkd ]; then
 		page=$CONF5 entries=$conf_entries
+	elif printf '%s\n' "$common_entries" | cut -f1 | grep -qx -- "$key"; then
+		page=$POLICY5 entries=$common_entries
 	else
-		page=$POLICY5 entries=$policy_entries
+		page=$POLICY5 entries=$(entries <(section "$POLICY5" "$(handler_section "$group")"))
 	fi
-	if ! documented "$page" | grep -qx -- "$key"; then
+	if ! printf '%s\n' "$entries" | cut -f1 | grep -qx -- "$key"; then
 		ok 1 "[$group] $key is documented in ${page##*/}"
 		diag "no .TP/.B $key entry in ${page##*/}"
 		return
@@ -133,8 +155,11 @@ check_key() {
 	[ "$want" = "$nodomain" ] ||
 		problems+=("not per domain: sinkd -d says $nodomain, the page says $want")
 	if [ -n "$flags" ]; then
-		restart=$(printf '%s\n' "$flags" | awk -F'\t' -v k="$key" '$1 == k { print $2; exit }')
-		merge=$(printf '%s\n' "$flags" | awk -F'\t' -v k="$key" '$1 == k { print $3; exit }')
+		# common keys are declared in src/policy.c
+		restart=$(printf '%s\n' "$flags" | awk -F'\t' -v g="$group" -v k="$key" \
+			'($1 == g || $1 == "sinkd") && $2 == k { print $3; exit }')
+		merge=$(printf '%s\n' "$flags" | awk -F'\t' -v g="$group" -v k="$key" \
+			'($1 == g || $1 == "sinkd") && $2 == k { print $4; exit }')
 		case $typeline in
 		*"restart only"*) want=yes ;;
 		*) want=no ;;
@@ -169,13 +194,19 @@ extra=$(documented "$CONF5" | while read -r k; do
 		echo "$k"
 done)
 is "$extra" "" "every key sinkd.conf(5) documents is a [sinkd] key"
-extra=$(documented "$POLICY5" | while read -r k; do
-	printf '%s\n' "$table" | awk -F'\t' -v k="$k" '$1 != "sinkd" && $2 == k { f = 1 } END { exit !f }' ||
-		echo "$k"
+groups=$(printf '%s\n' "$table" | cut -f1 | grep -vx sinkd | sort -u)
+extra=$(for g in $groups; do
+	documented <(section "$POLICY5" "$(handler_section "$g")") | while read -r k; do
+		printf '%s\n' "$table" | awk -F'\t' -v g="$g" -v k="$k" '$1 == g && $2 == k { f = 1 } END { exit !f }' ||
+			echo "[$g] $k"
+	done
 done)
-is "$extra" "" "every key sinkd-policy(5) documents is a handler key"
-dups=$( { documented "$CONF5"; documented "$POLICY5"; } | sort | uniq -d)
-is "$dups" "" "no key is documented twice"
+is "$extra" "" "every key a handler's section of sinkd-policy(5) documents is a key of that handler"
+dups=$( { documented "$CONF5" | sort | uniq -d
+	for g in $groups; do
+		documented <(section "$POLICY5" "$(handler_section "$g")") | sort | uniq -d
+	done; } )
+is "$dups" "" "no key is documented twice in one page or section"
 
 # sinkd.8 names every option sinkd --help lists, short and long
 missing=$("$SINKD" --help | sed -n 's/^ *-\(.\), --\([a-z-]*\).*/\1 \2/p' |
@@ -187,7 +218,7 @@ is "$missing" "" "sinkd(8) documents every option of sinkd --help"
 
 # groff formats each page without a warning
 if command -v groff > /dev/null; then
-	for page in "$SINKD8" "$CONF5" "$POLICY5"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8"; do
 		warnings=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1)
 		is "$warnings" "" "groff -man -ww: no warnings for ${page##*/}"
 	done
@@ -195,7 +226,7 @@ else
 	ok 1 "groff is installed (./bootstrap test installs groff-base)"
 fi
 if command -v man > /dev/null; then
-	for page in "$SINKD8" "$CONF5" "$POLICY5"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8"; do
 		warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 > /dev/null)
 		is "$warnings" "" "man --warnings: no warnings for ${page##*/}"
 	done

@@ -1,0 +1,689 @@
+/*
+ * rewrite - header rules, subject tags, text substitutions and banned
+ *	attachments, per domain, with no code
+ *
+ * At end of message, in this order:
+ *
+ *  1. banned attachments: every leaf part, attached messages' included,
+ *     whose file name (Content-Disposition filename or Content-Type name,
+ *     RFC 2231 and RFC 2047 decoded by GMime) has a banned extension or
+ *     matches a banned glob, or whose type matches a banned type glob, is
+ *     replaced by a text/plain notice naming the file and the rule
+ *     (banned-action = notice), or the message is refused (reject);
+ *  2. text substitutions, link prefixing and defanging (milters/textrw.h)
+ *     on the decoded text of the body's text/plain and text/html parts
+ *     (not attachments, not attached messages), in the part's charset and
+ *     transfer encoding (src/mime.h);
+ *  3. header rules: delete (names, globs, /regex/), change (every field
+ *     of a name), add; values with ${variables}, RFC 2047-encoded when
+ *     8-bit;
+ *  4. the subject tag, on inbound mail only, once: a Subject that already
+ *     holds the tag (a reply, a re-injected message) is left alone.
+ *
+ * Body changes go to the shared MIME tree, so that the disclaimer after
+ * this handler sees them and parts neither touches stay byte-identical.
+ * Signed and encrypted content is never changed in place: where a body
+ * rule would change it, the domain's disclaimer "signed" / "encrypted"
+ * key decides: reject refuses the message with its reply, anything else
+ * leaves the content as it is (named in X-Sinkd-Rewrite).  A banned
+ * attachment that cannot be cut out (inside signed or encrypted content,
+ * or in a part whose bytes GMime does not see as they are) refuses the
+ * message: it is never let through.
+ */
+#include <string.h>
+#include <glib.h>
+#include <gmime/gmime.h>
+
+#include "../src/handler.h"
+#include "../src/hrule.h"
+#include "../src/log.h"
+#include "../src/match.h"
+#include "../src/mime.h"
+#include "../src/policy.h"
+#include "../src/template.h"
+#include "registry.h"
+#include "smime.h"
+#include "textrw.h"
+
+#define HEADER "X-Sinkd-Rewrite"
+#define MAX_LEAVES 10000
+#define MAX_DEPTH 64
+
+static const char *const banned_values[] = {"reject", "notice", NULL};
+static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
+
+static const struct conf_key rewrite_keys[] = {
+	{"direction", CONF_ENUM, "both", .values = direction_values,
+	 .doc = "which mail the header and body rules apply to: outbound, inbound or both"},
+	{"header-delete", CONF_LIST, "", .merge = MERGE_UNION,
+	 .doc = "header fields to delete: names, globs (X-Spam-*) or /regex/"},
+	{"header-change", CONF_LIST, "",
+	 .doc = "\"Name: value\" entries: every such field gets the value (${variables})"},
+	{"header-add", CONF_LIST, "",
+	 .doc = "\"Name: value\" entries: fields to add (${variables})"},
+	{"subject-tag", CONF_STRING, "",
+	 .doc = "put before the Subject of inbound mail, once (for example [EXTERNAL])"},
+	{"text-replace", CONF_LIST, "",
+	 .doc = "substitutions on body text: \"old => new\" or \"/regex/flags => new\""},
+	{"link-prefix", CONF_STRING, "",
+	 .doc = "rewrite every http(s) link to this prefix + the URL, percent-encoded"},
+	{"defang", CONF_BOOL, "no",
+	 .doc = "make links in body text unclickable: hxxp://host[.]example"},
+	{"banned-extensions", CONF_LIST, "", .merge = MERGE_UNION,
+	 .doc = "attachment file-name extensions banned (exe, scr, ...)"},
+	{"banned-names", CONF_LIST, "", .merge = MERGE_UNION,
+	 .doc = "attachment file-name globs banned (*.pdf.exe, ...), case-insensitive"},
+	{"banned-types", CONF_LIST, "", .merge = MERGE_UNION,
+	 .doc = "attachment MIME-type globs banned (application/x-msdownload, ...)"},
+	{"banned-action", CONF_ENUM, "notice", .values = banned_values, .merge = MERGE_ENUM,
+	 .doc = "a banned attachment: notice (replace it by a text part) or reject"},
+	{"banned-reply", CONF_REPLY, "550 5.7.1 Attachment ${file} is not accepted (${rule})",
+	 .doc = "reply for banned-action = reject; ${file} and ${rule}"},
+	{"banned-notice", CONF_STRING,
+	 "The attachment \"${file}\" was removed by the mail gateway (${rule}).",
+	 .doc = "text of the part put in place of a banned attachment"},
+	{NULL},
+};
+
+struct rewrite_cfg {
+	int direction;
+	struct match_list *del;
+	GPtrArray *change, *add;	/* struct hrule * */
+	char *tag;
+	struct textrw *text;
+	char **ext;		/* lower case, no dot */
+	GPtrArray *names, *types;	/* GPatternSpec *; pattern strings */
+	char **name_src, **type_src;
+	int reject_banned;
+	const struct reply *banned_reply;
+	const char *notice;
+};
+
+static const char *const file_variables[] = {
+	"file", "rule", "client_addr", "client_name", "helo", "sender",
+	"sender_domain", "queue_id", "auth_user", "nrcpt", "direction",
+	"policy", "date", NULL,
+};
+
+static void
+rewrite_unload(void *p)
+{
+	struct rewrite_cfg *c = p;
+
+	match_free(c->del);
+	g_ptr_array_unref(c->change);
+	g_ptr_array_unref(c->add);
+	g_free(c->tag);
+	textrw_free(c->text);
+	g_strfreev(c->ext);
+	g_ptr_array_unref(c->names);
+	g_ptr_array_unref(c->types);
+	g_strfreev(c->name_src);
+	g_strfreev(c->type_src);
+	g_free(c);
+}
+
+/* globs - lower-cased GPatternSpecs for a list key */
+static GPtrArray *
+globs(const struct conf_group *g, const char *key, char ***src)
+{
+	char *const *l = conf_list(g, key);
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) g_pattern_spec_free);
+	GPtrArray *s = g_ptr_array_new();
+	unsigned i;
+
+	for (i = 0; l && l[i]; i++) {
+		char *low = g_utf8_strdown(l[i], -1);
+
+		g_ptr_array_add(out, g_pattern_spec_new(low));
+		g_ptr_array_add(s, low);
+	}
+	g_ptr_array_add(s, NULL);
+	*src = (char **) g_ptr_array_free(s, FALSE);
+	return out;
+}
+
+static void *
+rewrite_load(const struct conf_group *g, struct conf_errors *e)
+{
+	struct rewrite_cfg *c = g_new0(struct rewrite_cfg, 1);
+	char *const *ext = conf_list(g, "banned-extensions");
+	char *why = NULL;
+	GPtrArray *x = g_ptr_array_new();
+	unsigned i;
+
+	c->direction = (int) conf_num(g, "direction");
+	if ((c->del = match_compile(MATCH_NAME, (char **) conf_list(g, "header-delete"), &why)) == NULL
+	    && why) {
+		conf_key_error(e, g, "header-delete", "%s", why);
+		g_free(why);
+		why = NULL;
+	}
+	c->change = hrule_load(g, "header-change", e);
+	c->add = hrule_load(g, "header-add", e);
+	c->tag = g_strstrip(g_strdup(conf_str(g, "subject-tag")));
+	if (!g_utf8_validate(c->tag, -1, NULL))
+		conf_key_error(e, g, "subject-tag", "not UTF-8");
+	c->text = textrw_new((char **) conf_list(g, "text-replace"), conf_str(g, "link-prefix"),
+			     conf_bool(g, "defang"), &why);
+	if (c->text == NULL && why) {
+		conf_key_error(e, g, g_str_has_prefix(why, "link prefix") ? "link-prefix"
+			       : "text-replace", "%s", why);
+		g_free(why);
+		why = NULL;
+	}
+	for (i = 0; ext && ext[i]; i++) {
+		const char *x0 = ext[i] + (ext[i][0] == '.');
+
+		if (*x0 == '\0' || strchr(x0, '/'))
+			conf_key_error(e, g, "banned-extensions", "\"%s\": not an extension", ext[i]);
+		g_ptr_array_add(x, g_utf8_strdown(x0, -1));
+	}
+	g_ptr_array_add(x, NULL);
+	c->ext = (char **) g_ptr_array_free(x, FALSE);
+	c->names = globs(g, "banned-names", &c->name_src);
+	c->types = globs(g, "banned-types", &c->type_src);
+	c->reject_banned = conf_num(g, "banned-action") == 0;
+	c->banned_reply = conf_reply(g, "banned-reply");
+	if (reply_is_temp(c->banned_reply))
+		conf_key_error(e, g, "banned-reply", "must be a 5xx reply");
+	if (tmpl_check(c->banned_reply->text, file_variables, &why) < 0) {
+		conf_key_error(e, g, "banned-reply", "%s", why);
+		g_free(why);
+		why = NULL;
+	}
+	c->notice = conf_str(g, "banned-notice");
+	if (tmpl_check(c->notice, file_variables, &why) < 0) {
+		conf_key_error(e, g, "banned-notice", "%s", why);
+		g_free(why);
+	}
+	return c;
+}
+
+/* body_rules - whether any rule may change the body */
+static int
+body_rules(const struct rewrite_cfg *c)
+{
+	return c->text || c->ext[0] || c->names->len || c->types->len;
+}
+
+/* --- banned attachments --- */
+
+struct ban {
+	GMimeObject *part;
+	char *file;		/* as named, made printable */
+	char *rule;		/* "extension exe", "name *.pdf.exe", ... */
+};
+
+static void
+ban_free(gpointer p)
+{
+	struct ban *b = p;
+
+	g_free(b->file);
+	g_free(b->rule);
+	g_free(b);
+}
+
+/* printable - attacker-named text made safe for a reply or a log line:
+ * controls (bidirectional overrides too) replaced, at most 100 chars */
+static char *
+printable(const char *s)
+{
+	GString *o = g_string_new(NULL);
+	char *v = g_utf8_make_valid(s, -1);
+	const char *p;
+	unsigned n = 0;
+
+	for (p = v; *p && n < 100; p = g_utf8_next_char(p), n++) {
+		gunichar u = g_utf8_get_char(p);
+
+		if (g_unichar_iscntrl(u) || g_unichar_type(u) == G_UNICODE_FORMAT || u == '"')
+			g_string_append_c(o, '?');
+		else
+			g_string_append_unichar(o, u);
+	}
+	g_free(v);
+	return g_string_free(o, FALSE);
+}
+
+/* normal_name - a file name as Windows would take it: lower case, without
+ * trailing dots and blanks, without invisible format characters (a
+ * right-to-left override shows "exe.pdf" for "fdp.exe") */
+static char *
+normal_name(const char *name)
+{
+	char *v = g_utf8_make_valid(name, -1), *low;
+	GString *o = g_string_new(NULL);
+	const char *p;
+
+	for (p = v; *p; p = g_utf8_next_char(p)) {
+		gunichar u = g_utf8_get_char(p);
+
+		if (g_unichar_type(u) != G_UNICODE_FORMAT && !g_unichar_iscntrl(u))
+			g_string_append_unichar(o, u);
+	}
+	while (o->len && (o->str[o->len - 1] == '.' || g_ascii_isspace(o->str[o->len - 1])))
+		g_string_truncate(o, o->len - 1);
+	low = g_utf8_strdown(o->str, -1);
+	g_string_free(o, TRUE);
+	g_free(v);
+	return low;
+}
+
+/* banned_name - the rule a file name breaks, or NULL */
+static char *
+banned_name(const struct rewrite_cfg *c, const char *name)
+{
+	char *n = normal_name(name), *dot = strrchr(n, '.'), *rule = NULL;
+	unsigned i;
+
+	for (i = 0; dot && c->ext[i] && !rule; i++)
+		if (!strcmp(dot + 1, c->ext[i]))
+			rule = g_strdup_printf("extension %s", c->ext[i]);
+	for (i = 0; i < c->names->len && !rule; i++)
+		if (g_pattern_spec_match_string(g_ptr_array_index(c->names, i), n))
+			rule = g_strdup_printf("name %s", c->name_src[i]);
+	g_free(n);
+	return rule;
+}
+
+/* find_bans - leaves under o whose name or type is banned */
+static void
+find_bans(const struct rewrite_cfg *c, GMimeObject *o, GPtrArray *out,
+	  unsigned *seen, int depth)
+{
+	int i, n;
+
+	if (o == NULL || depth <= 0 || ++*seen > MAX_LEAVES)
+		return;
+	if (GMIME_IS_MULTIPART(o)) {
+		n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+		for (i = 0; i < n; i++)
+			find_bans(c, g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out, seen, depth - 1);
+	} else if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+
+		if (inner)
+			find_bans(c, g_mime_message_get_mime_part(inner), out, seen, depth - 1);
+	} else if (GMIME_IS_PART(o)) {
+		GMimeContentType *ct = g_mime_object_get_content_type(o);
+		GMimeContentDisposition *cd = g_mime_object_get_content_disposition(o);
+		const char *names[2] = {
+			cd ? g_mime_content_disposition_get_parameter(cd, "filename") : NULL,
+			ct ? g_mime_content_type_get_parameter(ct, "name") : NULL,
+		};
+		char *rule = NULL, *type;
+		const char *file = NULL;
+		unsigned k;
+
+		for (k = 0; k < 2 && !rule; k++)
+			if (names[k] && (rule = banned_name(c, names[k])) != NULL)
+				file = names[k];
+		type = ct ? g_ascii_strdown(g_mime_content_type_get_mime_type(ct), -1) : g_strdup("text/plain");
+		for (k = 0; k < c->types->len && !rule; k++)
+			if (g_pattern_spec_match_string(g_ptr_array_index(c->types, k), type))
+				rule = g_strdup_printf("type %s", c->type_src[k]);
+		if (rule) {
+			struct ban *b = g_new0(struct ban, 1);
+
+			b->part = o;
+			b->file = printable(file ? file : names[0] ? names[0] : names[1] ? names[1] : type);
+			b->rule = rule;
+			g_ptr_array_add(out, b);
+		}
+		g_free(type);
+	}
+}
+
+struct file_ctx {
+	struct msg *m;
+	const struct ban *b;
+};
+
+static const char *
+file_lookup(const char *name, void *ctx)
+{
+	struct file_ctx *f = ctx;
+
+	if (!strcmp(name, "file"))
+		return f->b->file;
+	if (!strcmp(name, "rule"))
+		return f->b->rule;
+	return msg_variable(name, f->m);
+}
+
+/* refuse_ban - the banned-reply for the first banned part */
+static enum verdict
+refuse_ban(struct msg *m, const struct rewrite_cfg *c, const struct ban *b)
+{
+	struct file_ctx f = {m, b};
+	char *text = tmpl_expand(c->banned_reply->text, file_lookup, &f);
+	struct reply r = {.text = NULL};
+	enum verdict v;
+
+	log_info("%s: rewrite: banned attachment \"%s\" (%s); refused", m->queue_id,
+		 b->file, b->rule);
+	reply_set(&r, c->banned_reply->code, c->banned_reply->xcode, text);
+	v = handler_refuse(m->conn, &r);
+	reply_clear(&r);
+	g_free(text);
+	return v;
+}
+
+/* replace_ban - the part becomes a text/plain notice, in place */
+static void
+replace_ban(struct msg *m, const struct rewrite_cfg *c, const struct ban *b)
+{
+	struct file_ctx f = {m, b};
+	char *text = tmpl_expand(c->notice, file_lookup, &f);
+	GMimeContentType *ct = g_mime_content_type_new("text", "plain");
+	GMimeObject *o = b->part;
+	GMimeStream *s = g_mime_stream_mem_new();
+	GMimeDataWrapper *w;
+	GString *body = g_string_new(text);
+	int eight = 0;
+	const char *p;
+
+	g_string_append(body, "\r\n");
+	for (p = body->str; *p; p++)
+		eight |= (unsigned char) *p > 127;
+	g_mime_content_type_set_parameter(ct, "charset", eight ? "utf-8" : "us-ascii");
+	g_mime_object_set_content_type(o, ct);
+	g_object_unref(ct);
+	g_mime_object_remove_header(o, "Content-Disposition");
+	g_mime_object_remove_header(o, "Content-Description");
+	g_mime_object_remove_header(o, "Content-ID");
+	g_mime_stream_write(s, body->str, body->len);
+	g_mime_stream_reset(s);
+	w = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_mime_part_set_content(GMIME_PART(o), w);
+	g_mime_part_set_content_encoding(GMIME_PART(o), eight ? GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE
+					 : GMIME_CONTENT_ENCODING_7BIT);
+	g_object_unref(w);
+	g_object_unref(s);
+	g_string_free(body, TRUE);
+	g_free(text);
+	mime_part_changed(m, o);
+	log_info("%s: rewrite: banned attachment \"%s\" (%s) replaced by a notice",
+		 m->queue_id, b->file, b->rule);
+}
+
+/* --- text --- */
+
+/* is_body_text - a text/plain or text/html part that is not an attachment */
+static int
+is_body_text(GMimeObject *o)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	GMimeContentDisposition *cd = g_mime_object_get_content_disposition(o);
+
+	if (!GMIME_IS_TEXT_PART(o) || ct == NULL)
+		return 0;
+	if (cd && !g_ascii_strcasecmp(g_mime_content_disposition_get_disposition(cd), "attachment"))
+		return 0;
+	return g_mime_content_type_is_type(ct, "text", "plain")
+		|| g_mime_content_type_is_type(ct, "text", "html");
+}
+
+/* body_texts - the body's text parts, not inside attached messages */
+static void
+body_texts(GMimeObject *o, GPtrArray *out, int depth)
+{
+	int i, n;
+
+	if (o == NULL || depth <= 0 || out->len >= MAX_LEAVES)
+		return;
+	if (GMIME_IS_MULTIPART(o)) {
+		n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+		for (i = 0; i < n; i++)
+			body_texts(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out, depth - 1);
+	} else if (is_body_text(o)) {
+		g_ptr_array_add(out, o);
+	}
+}
+
+/* rewrite_text - one part's rewritten text: 1 (and *out), 0, or -1 */
+static int
+rewrite_text(const struct rewrite_cfg *c, GMimeObject *o, char **out)
+{
+	char *t = mime_text_get(GMIME_TEXT_PART(o));
+	int rc;
+
+	*out = NULL;
+	if (t == NULL)
+		return 0;
+	if (g_mime_content_type_is_type(g_mime_object_get_content_type(o), "text", "html"))
+		rc = textrw_html(c->text, t, out);
+	else
+		rc = textrw_plain(c->text, t, out);
+	g_free(t);
+	return rc;
+}
+
+/* --- headers --- */
+
+static const char *
+first_header(const struct msg *m, const char *name)
+{
+	guint i;
+
+	for (i = 0; i < m->headers->len; i++) {
+		const struct header *h = g_ptr_array_index(m->headers, i);
+
+		if (!g_ascii_strcasecmp(h->name, name))
+			return h->value;
+	}
+	return NULL;
+}
+
+/* header_rules - delete, change, add; -1 when a regex hit its limit */
+static int
+header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
+{
+	guint i, k;
+	int rc = 0;
+
+	/* every field's index among its name, then deletions, last first */
+	for (i = m->headers->len; i-- > 0 && c->del;) {
+		const struct header *h = g_ptr_array_index(m->headers, i);
+		int n = 0, hit = match_test(c->del, h->name);
+
+		if (hit < 0) {
+			rc = -1;
+			break;
+		}
+		if (!hit)
+			continue;
+		for (k = 0; k <= i; k++)
+			n += !g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, k))->name, h->name);
+		edits_change_header(e, rewrite_handler.name, h->name, n, NULL);
+	}
+	for (i = 0; rc == 0 && i < c->change->len; i++) {
+		const struct hrule *r = g_ptr_array_index(c->change, i);
+		char *v = hrule_value(r, m);
+		int n = 0;
+
+		for (k = 0; k < m->headers->len; k++)
+			if (!g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, k))->name, r->name))
+				edits_change_header(e, rewrite_handler.name, r->name, ++n, v);
+		g_free(v);
+	}
+	for (i = 0; rc == 0 && i < c->add->len; i++) {
+		const struct hrule *r = g_ptr_array_index(c->add, i);
+		char *v = hrule_value(r, m);
+
+		edits_add_header(e, rewrite_handler.name, r->name, v);
+		g_free(v);
+	}
+	return rc;
+}
+
+/* subject_tag - the tag before the Subject, unless it is there already */
+static void
+subject_tag(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
+{
+	const char *raw = first_header(m, "Subject");
+	char *decoded, *low, *ltag, *tag, *v;
+
+	if (raw) {
+		decoded = g_mime_utils_header_decode_text(NULL, raw);
+		low = g_utf8_casefold(decoded, -1);
+		ltag = g_utf8_casefold(c->tag, -1);
+		if (strstr(low, ltag)) {
+			g_free(decoded);
+			g_free(low);
+			g_free(ltag);
+			return;
+		}
+		g_free(decoded);
+		g_free(low);
+		g_free(ltag);
+	}
+	tag = hrule_encode(c->tag);
+	if (raw) {
+		v = g_strconcat(tag, " ", raw + strspn(raw, " \t"), NULL);
+		edits_change_header(e, rewrite_handler.name, "Subject", 1, v);
+	} else {
+		v = g_strdup(tag);
+		edits_add_header(e, rewrite_handler.name, "Subject", v);
+	}
+	g_free(v);
+	g_free(tag);
+}
+
+/* --- protected mail --- */
+
+/* protected_action - the disclaimer's signed / encrypted value for this
+ * message's policy ("skip" when it cannot be read) */
+static const char *
+protected_action(struct msg *m, enum smime_kind k)
+{
+	const struct policy *p = msg_policy(m);
+	const struct conf_group *g = p ? policy_group_of(p, &disclaimer_handler) : NULL;
+
+	if (g == NULL)
+		return "skip";
+	return conf_str(g, k == SMIME_ENCRYPTED ? "encrypted" : "signed");
+}
+
+/* refuse_protected - the disclaimer's reply for protected mail */
+static enum verdict
+refuse_protected(struct msg *m, enum smime_kind k)
+{
+	const struct policy *p = msg_policy(m);
+	const struct conf_group *g = policy_group_of(p, &disclaimer_handler);
+
+	log_info("%s: rewrite: %s content would change; refused", m->queue_id,
+		 smime_kind_name(k));
+	return handler_refuse(m->conn, conf_reply(g, k == SMIME_ENCRYPTED
+						   ? "encrypted-reply" : "signed-reply"));
+}
+
+static enum verdict
+rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
+{
+	const struct rewrite_cfg *c = cfg;
+	struct smime_scan sc = {0};
+	GMimeMessage *msg = NULL;
+	GPtrArray *bans, *texts;
+	unsigned seen = 0, i, blocked = 0;
+	enum verdict v = VERDICT_CONTINUE;
+
+	if ((c->direction == 0 && !m->outbound) || (c->direction == 1 && m->outbound)) {
+		/* the subject tag is for inbound mail whatever direction says */
+		if (*c->tag && !m->outbound)
+			subject_tag(m, e, c);
+		return VERDICT_CONTINUE;
+	}
+	if (body_rules(c) && (msg = mime_message(m)) != NULL)
+		smime_scan(msg, &sc);
+	bans = g_ptr_array_new_with_free_func(ban_free);
+	texts = g_ptr_array_new();
+	if (msg && (c->ext[0] || c->names->len || c->types->len))
+		find_bans(c, g_mime_message_get_mime_part(msg), bans, &seen, MAX_DEPTH);
+	for (i = 0; i < bans->len; i++) {
+		const struct ban *b = g_ptr_array_index(bans, i);
+
+		/* never let a banned part through: one that cannot be cut out
+		 * cleanly refuses the message */
+		if (c->reject_banned || sc.kind != SMIME_NONE || !mime_part_editable(m, b->part)) {
+			v = refuse_ban(m, c, b);
+			goto done;
+		}
+	}
+	if (sc.kind == SMIME_ENCRYPTED && bans->len == 0 && c->text) {
+		/* the text cannot be read: whether a rule would change it is
+		 * unknown, so only "reject" refuses */
+		if (!strcmp(protected_action(m, sc.kind), "reject")) {
+			v = refuse_protected(m, sc.kind);
+			goto done;
+		}
+		blocked = 1;
+	}
+	if (msg && c->text && sc.kind != SMIME_ENCRYPTED) {
+		body_texts(g_mime_message_get_mime_part(msg), texts, MAX_DEPTH);
+		for (i = 0; i < texts->len; i++) {
+			GMimeObject *o = g_ptr_array_index(texts, i);
+			char *out = NULL;
+			int rc = rewrite_text(c, o, &out);
+
+			if (rc < 0) {
+				log_warn("%s: rewrite: a text-replace regex hit its match limit",
+					 m->queue_id);
+				v = VERDICT_ERROR;
+				goto done;
+			}
+			if (rc == 0)
+				continue;
+			if (sc.kind == SMIME_SIGNED) {
+				g_free(out);
+				if (!strcmp(protected_action(m, sc.kind), "reject")) {
+					v = refuse_protected(m, sc.kind);
+					goto done;
+				}
+				blocked = 1;
+				break;
+			}
+			if (!mime_part_editable(m, o)) {
+				log_warn("%s: rewrite: a text part does not match its bytes; left alone",
+					 m->queue_id);
+				g_free(out);
+				continue;
+			}
+			mime_text_set(GMIME_TEXT_PART(o), out);
+			mime_part_changed(m, o);
+			g_free(out);
+		}
+	}
+	for (i = 0; i < bans->len; i++)
+		replace_ban(m, c, g_ptr_array_index(bans, i));
+	if (header_rules(m, e, c) < 0) {
+		log_warn("%s: rewrite: a header-delete regex hit its match limit", m->queue_id);
+		v = VERDICT_ERROR;
+		goto done;
+	}
+	if (blocked) {
+		char *why = g_strdup_printf("skipped (%s)", smime_kind_name(sc.kind));
+
+		edits_add_header(e, rewrite_handler.name, HEADER, why);
+		log_info("%s: rewrite: %s content left unchanged", m->queue_id,
+			 smime_kind_name(sc.kind));
+		g_free(why);
+	}
+	if (*c->tag && !m->outbound)
+		subject_tag(m, e, c);
+done:
+	g_ptr_array_unref(bans);
+	g_ptr_array_unref(texts);
+	return v;
+}
+
+const struct handler rewrite_handler = {
+	.name = "rewrite",
+	.keys = rewrite_keys,
+	.needs = HANDLER_NEEDS_HEADERS | HANDLER_NEEDS_BODY,
+	.load = rewrite_load,
+	.unload = rewrite_unload,
+	.eom = rewrite_eom,
+};
