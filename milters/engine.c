@@ -1,6 +1,7 @@
 /*
  * engine - the embedded libclamav engine (see engine.h)
  */
+#include <sys/stat.h>
 #include <errno.h>
 #include <string.h>
 #include <glib.h>
@@ -203,20 +204,99 @@ eng_build(const struct engine_settings *s, char **why)
 	return e;
 }
 
+/* What the database directory looked like at the last load. */
+struct dbstate {
+	struct cl_stat st;	/* libclamav's view: new and changed files */
+	int have;
+	char *listing;		/* names, sizes and times: removed files too */
+};
+
+static gint
+name_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* listing - every entry of dir with its inode, size and mtime (to the
+ * nanosecond), sorted */
+static char *
+listing(const char *dir)
+{
+	GDir *d = g_dir_open(dir, 0, NULL);
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	GString *out = g_string_new(NULL);
+	const char *n;
+	guint i;
+
+	while (d && (n = g_dir_read_name(d)) != NULL)
+		g_ptr_array_add(names, g_strdup(n));
+	if (d)
+		g_dir_close(d);
+	g_ptr_array_sort(names, name_cmp);
+	for (i = 0; i < names->len; i++) {
+		char *path = g_build_filename(dir, (char *) names->pdata[i], NULL);
+		struct stat sb;
+
+		if (stat(path, &sb) == 0)
+			g_string_append_printf(out, "%s:%llu:%lld:%lld.%09ld\n", (char *) names->pdata[i],
+					       (unsigned long long) sb.st_ino, (long long) sb.st_size,
+					       (long long) sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+		g_free(path);
+	}
+	g_ptr_array_unref(names);
+	return g_string_free(out, FALSE);
+}
+
+static void
+dbstate_clear(struct dbstate *d)
+{
+	if (d->have)
+		cl_statfree(&d->st);
+	g_free(d->listing);
+	memset(d, 0, sizeof(*d));
+}
+
+/* dbstate_take - note the directory's state: taken before a load, so that
+ * a change during the load is seen at the next check, not lost */
+static void
+dbstate_take(struct dbstate *d, const char *dir)
+{
+	dbstate_clear(d);
+	d->have = cl_statinidir(dir, &d->st) == CL_SUCCESS;
+	d->listing = listing(dir);
+}
+
+/* dbstate_changed - cl_statchkdir sees new and changed files; the
+ * listing, files removed too */
+static int
+dbstate_changed(struct dbstate *d, const char *dir)
+{
+	char *now;
+	int changed;
+
+	if (d->listing == NULL)
+		return 0;
+	if (d->have && cl_statchkdir(&d->st) == 1) {
+		log_debug("clamav: cl_statchkdir: %s changed", dir);
+		return 1;
+	}
+	now = listing(dir);
+	changed = strcmp(now, d->listing) != 0;
+	if (changed)
+		log_debug("clamav: %s: was\n%snow\n%s", dir, d->listing, now);
+	g_free(now);
+	return changed;
+}
+
 /* load - build an engine with s and make it current; 0 or -1 */
 static int
-load(const struct engine_settings *s, struct cl_stat *st, int *have_st)
+load(const struct engine_settings *s, struct dbstate *d)
 {
 	gint64 t0 = g_get_monotonic_time();
 	char *why = NULL;
 	struct eng *e;
 
-	if (*have_st)
-		cl_statfree(st);
-	memset(st, 0, sizeof(*st));
-	/* take the directory's state first: a change during the load is
-	 * then seen at the next check, not lost */
-	*have_st = cl_statinidir(s->database, st) == CL_SUCCESS;
+	dbstate_take(d, s->database);
 	if ((e = eng_build(s, &why)) == NULL) {
 		log_error("clamav: cannot load the signature database %s; %s",
 			  why, cur ? "keeping the running engine" : "no engine yet");
@@ -235,12 +315,10 @@ static gpointer
 watch(gpointer unused)
 {
 	struct engine_settings s = {0};
-	struct cl_stat st;
-	int have_st = 0;
+	struct dbstate d = {0};
 	gint64 due = 0;
 
 	(void) unused;
-	memset(&st, 0, sizeof(st));
 	g_mutex_lock(&lock);
 	for (;;) {
 		unsigned gen;
@@ -260,11 +338,11 @@ watch(gpointer unused)
 		settings_copy(&s, &want);
 		g_mutex_unlock(&lock);
 
-		if (!force && have_st && cl_statchkdir(&st) == 1) {
+		if (!force && dbstate_changed(&d, s.database)) {
 			log_info("clamav: %s changed; reloading", s.database);
 			force = 1;
 		}
-		ok = force ? load(&s, &st, &have_st) == 0 : 1;
+		ok = force ? load(&s, &d) == 0 : 1;
 
 		g_mutex_lock(&lock);
 		done_gen = gen;
@@ -274,8 +352,7 @@ watch(gpointer unused)
 			due = ok ? 0 : g_get_monotonic_time() + RETRY_SECONDS * G_USEC_PER_SEC;
 	}
 	g_mutex_unlock(&lock);
-	if (have_st)
-		cl_statfree(&st);
+	dbstate_clear(&d);
 	settings_clear(&s);
 	return NULL;
 }
@@ -284,12 +361,10 @@ int
 engine_configure(const struct engine_settings *s, int wait)
 {
 	if (wait) {
-		struct cl_stat st;
-		int have_st = 0, rc;
+		struct dbstate d = {0};
+		int rc = load(s, &d);
 
-		rc = load(s, &st, &have_st);
-		if (have_st)
-			cl_statfree(&st);
+		dbstate_clear(&d);
 		return rc;
 	}
 	g_mutex_lock(&lock);

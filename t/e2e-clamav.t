@@ -32,7 +32,7 @@ DB=$W/sk/db
 mkdir -p "$DB"
 chmod 755 "$DB"
 sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, clamav/' "$W/sk/conf/sinkd.conf"
-sk_conf '[clamav]' "database = $DB" "quarantine-dir = $W/sk/q" "watch-interval = 1s" \
+sk_conf "[clamav]" "database = $DB" "quarantine-dir = $W/sk/q" "watch-interval = 1s" \
 	"clean-cache = no" "release-via = sendmail" "release-sendmail = /usr/sbin/sendmail"
 sk_start || bail_out "sinkd did not start"
 CONF=$W/sk/conf/sinkd.conf
@@ -87,9 +87,10 @@ logpos=$(wc -l <"$SK_DIR/sinkd.log")
 smtp-source -s 2 -m 600 -l 2000 -f a@example.org -t flow@example.net "127.0.0.1:$PORT" &
 flow=$!
 sleep 0.5
-printf 'Sinkd.Test.HotReload:0:*:%s\n' "$(printf 'SINKD-HOT-RELOAD-PROBE-7f3a' | od -An -tx1 | tr -d ' \n')" >"$DB/.new.ndb"
-chmod 644 "$DB/.new.ndb"
-mv "$DB/.new.ndb" "$DB/hotreload.ndb"
+printf 'Sinkd.Test.HotReload:0:*:%s\n' "$(printf 'SINKD-HOT-RELOAD-PROBE-7f3a' | od -An -tx1 | tr -d ' \n')" >"$W/new.ndb"
+chmod 644 "$W/new.ndb"
+# written elsewhere and renamed in, as freshclam does
+mv "$W/new.ndb" "$DB/hotreload.ndb"
 for i in $(seq 1 50); do
 	[ "$(grep -c 'engine ready' "$SK_DIR/sinkd.log")" -gt "$loads" ] && break
 	sleep 0.1
@@ -108,6 +109,29 @@ ok $? "all 600 were delivered"
 tail -n +$((logpos + 1)) "$SK_DIR/sinkd.log" | grep -E 'not scanned|on-error|verdict=tempfail' >"$W/errors"
 is "$(wc -l <"$W/errors")" 0 "no scan error during the swap"
 [ -s "$W/errors" ] && diag "$(head "$W/errors")"
+
+# a database that fails to load keeps the running engine
+fails=$(grep -c 'keeping the running engine' "$SK_DIR/sinkd.log")
+echo 'this line is no signature' >"$W/broken.ndb"
+chmod 644 "$W/broken.ndb"
+mv "$W/broken.ndb" "$DB/broken.ndb"
+for i in $(seq 1 50); do
+	[ "$(grep -c 'keeping the running engine' "$SK_DIR/sinkd.log")" -gt "$fails" ] && break
+	sleep 0.1
+done
+[ "$(grep -c 'keeping the running engine' "$SK_DIR/sinkd.log")" -gt "$fails" ]
+ok $? "a broken signature file: the load fails and says so"
+send broken a@example.org probe@example.net "$W/probe"
+is "$(smtp_reply "$OUT" .)" "550 5.7.1 Message contains a virus (Sinkd.Test.HotReload.UNOFFICIAL)" \
+	"the running engine goes on scanning"
+loads=$(grep -c 'engine ready' "$SK_DIR/sinkd.log")
+rm -f "$DB/broken.ndb"
+for i in $(seq 1 50); do
+	[ "$(grep -c 'engine ready' "$SK_DIR/sinkd.log")" -gt "$loads" ] && break
+	sleep 0.1
+done
+[ "$(grep -c 'engine ready' "$SK_DIR/sinkd.log")" -gt "$loads" ]
+ok $? "once it is gone, the database loads again"
 
 # quarantine, then release
 sed -i 's/^\[clamav\]$/[clamav]\naction = quarantine/' "$CONF"
