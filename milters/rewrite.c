@@ -15,8 +15,8 @@
  *     (not attachments, not attached messages), in the part's charset and
  *     transfer encoding (src/mime.h);
  *  3. header rules: delete (names, globs, /regex/), change (every field
- *     of a name), add; values with ${variables}, RFC 2047-encoded when
- *     8-bit;
+ *     of a name gets a value, or a /regex/ substitution in its decoded
+ *     value), add; values with ${variables}, RFC 2047-encoded when 8-bit;
  *  4. the subject tag, on inbound mail only, once: a Subject that already
  *     holds the tag (a reply, a re-injected message) is left alone.
  *
@@ -58,7 +58,7 @@ static const struct conf_key rewrite_keys[] = {
 	{"header-delete", CONF_LIST, "", .merge = MERGE_UNION,
 	 .doc = "header fields to delete: names, globs (X-Spam-*) or /regex/"},
 	{"header-change", CONF_LIST, "",
-	 .doc = "\"Name: value\" entries: every such field gets the value (${variables})"},
+	 .doc = "\"Name: value\" (every such field gets the value, ${variables}) or \"Name: /regex/flags => new\" (a substitution in each value)"},
 	{"header-add", CONF_LIST, "",
 	 .doc = "\"Name: value\" entries: fields to add (${variables})"},
 	{"subject-tag", CONF_STRING, "",
@@ -89,6 +89,7 @@ struct rewrite_cfg {
 	int direction;
 	struct match_list *del;
 	GPtrArray *change, *add;	/* struct hrule * */
+	GPtrArray *subst;	/* struct hsub *: header-change substitutions */
 	char *tag;
 	struct textrw *text;
 	char **ext;		/* lower case, no dot */
@@ -105,6 +106,53 @@ static const char *const file_variables[] = {
 	"policy", "date", NULL,
 };
 
+/* A header-change entry "Name: /regex/ => new": a substitution in the
+ * decoded value of every field of that name. */
+struct hsub {
+	char *name;
+	struct textrw *rw;
+};
+
+static void
+hsub_free(gpointer p)
+{
+	struct hsub *h = p;
+
+	g_free(h->name);
+	textrw_free(h->rw);
+	g_free(h);
+}
+
+/* split_changes - header-change's substitutions out of c->change */
+static void
+split_changes(struct rewrite_cfg *c, const struct conf_group *g, struct conf_errors *e)
+{
+	guint i = 0;
+
+	c->subst = g_ptr_array_new_with_free_func(hsub_free);
+	while (i < c->change->len) {
+		struct hrule *r = g_ptr_array_index(c->change, i);
+		char *rule[2] = {r->tmpl, NULL}, *why = NULL;
+		struct hsub *h;
+
+		if (r->tmpl[0] != '/') {
+			i++;
+			continue;
+		}
+		h = g_new0(struct hsub, 1);
+		h->name = g_strdup(r->name);
+		if ((h->rw = textrw_new(rule, "", 0, &why)) == NULL) {
+			conf_key_error(e, g, "header-change", "%s: %s", r->name,
+				       why ? why : "empty rule");
+			g_free(why);
+			hsub_free(h);
+		} else {
+			g_ptr_array_add(c->subst, h);
+		}
+		g_ptr_array_remove_index(c->change, i);
+	}
+}
+
 static void
 rewrite_unload(void *p)
 {
@@ -112,6 +160,7 @@ rewrite_unload(void *p)
 
 	match_free(c->del);
 	g_ptr_array_unref(c->change);
+	g_ptr_array_unref(c->subst);
 	g_ptr_array_unref(c->add);
 	g_free(c->tag);
 	textrw_free(c->text);
@@ -160,6 +209,7 @@ rewrite_load(const struct conf_group *g, struct conf_errors *e)
 		why = NULL;
 	}
 	c->change = hrule_load(g, "header-change", e);
+	split_changes(c, g, e);
 	c->add = hrule_load(g, "header-add", e);
 	c->tag = g_strstrip(g_strdup(conf_str(g, "subject-tag")));
 	if (!g_utf8_validate(c->tag, -1, NULL))
@@ -509,6 +559,31 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 				edits_change_header(e, rewrite_handler.name, r->name, ++n, v);
 		g_free(v);
 	}
+	for (i = 0; rc == 0 && i < c->subst->len; i++) {
+		const struct hsub *h = g_ptr_array_index(c->subst, i);
+		int n = 0;
+
+		for (k = 0; rc == 0 && k < m->headers->len; k++) {
+			const struct header *f = g_ptr_array_index(m->headers, k);
+			char *value, *out = NULL, *enc;
+			int r;
+
+			if (g_ascii_strcasecmp(f->name, h->name))
+				continue;
+			n++;
+			value = g_mime_utils_header_decode_text(NULL, f->value + strspn(f->value, " \t"));
+			r = textrw_plain(h->rw, value, &out);
+			if (r < 0)
+				rc = -1;
+			if (r > 0) {
+				enc = hrule_encode(out);
+				edits_change_header(e, rewrite_handler.name, f->name, n, enc);
+				g_free(enc);
+			}
+			g_free(out);
+			g_free(value);
+		}
+	}
 	for (i = 0; rc == 0 && i < c->add->len; i++) {
 		const struct hrule *r = g_ptr_array_index(c->add, i);
 		char *v = hrule_value(r, m);
@@ -659,7 +734,7 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 	for (i = 0; i < bans->len; i++)
 		replace_ban(m, c, g_ptr_array_index(bans, i));
 	if (header_rules(m, e, c) < 0) {
-		log_warn("%s: rewrite: a header-delete regex hit its match limit", m->queue_id);
+		log_warn("%s: rewrite: a header regex hit its match limit", m->queue_id);
 		v = VERDICT_ERROR;
 		goto done;
 	}
