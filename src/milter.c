@@ -214,6 +214,16 @@ mf_helo(SMFICTX *ctx, char *helo)
 	return mf_status(ctx, c, chain_helo(c));
 }
 
+/* mf_refused - a transaction refused before end of message gets its log
+ * line too (the MAIL FROM and DATA stages) */
+static sfsistat
+mf_refused(SMFICTX *ctx, struct conn *c, enum verdict v)
+{
+	if (v != VERDICT_CONTINUE && c->msg)
+		chain_log_message(c->msg, v);
+	return mf_status(ctx, c, v);
+}
+
 static sfsistat
 mf_envfrom(SMFICTX *ctx, char **argv)
 {
@@ -228,7 +238,7 @@ mf_envfrom(SMFICTX *ctx, char **argv)
 		if (!g_ascii_strncasecmp(argv[i], "SIZE=", 5))
 			m->declared_size = g_ascii_strtoull(argv[i] + 5, NULL, 10);
 	msg_set_queue_id(m, smfi_getsymval(ctx, "i"));
-	return mf_status(ctx, c, chain_envfrom(m));
+	return mf_refused(ctx, c, chain_envfrom(m));
 }
 
 static sfsistat
@@ -263,7 +273,7 @@ mf_data(SMFICTX *ctx)
 	if (c->msg == NULL)
 		return SMFIS_TEMPFAIL;
 	msg_set_queue_id(c->msg, smfi_getsymval(ctx, "i"));
-	return mf_status(ctx, c, chain_data(c->msg));
+	return mf_refused(ctx, c, chain_data(c->msg));
 }
 
 static sfsistat

@@ -24,9 +24,10 @@ CONF5=$MANDIR/sinkd.conf.5
 POLICY5=$MANDIR/sinkd-policy.5
 SINKD8=$MANDIR/sinkd.8
 QUAR8=$MANDIR/sinkd-quarantine.8
+LOAD1=$MANDIR/milterload.1
 
 [ -x "$SINKD" ] || bail_out "no $SINKD: run make first"
-for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8"; do
+for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1"; do
 	[ -f "$page" ] || bail_out "no $page"
 done
 
@@ -218,7 +219,7 @@ is "$missing" "" "sinkd(8) documents every option of sinkd --help"
 
 # groff formats each page without a warning
 if command -v groff > /dev/null; then
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1"; do
 		warnings=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1)
 		is "$warnings" "" "groff -man -ww: no warnings for ${page##*/}"
 	done
@@ -226,7 +227,7 @@ else
 	ok 1 "groff is installed (./bootstrap test installs groff-base)"
 fi
 if command -v man > /dev/null; then
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1"; do
 		warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 > /dev/null)
 		is "$warnings" "" "man --warnings: no warnings for ${page##*/}"
 	done
