@@ -370,7 +370,14 @@ find_bans(const struct rewrite_cfg *c, GMimeObject *o, GPtrArray *out,
 		for (k = 0; k < 2 && !rule; k++)
 			if (names[k] && (rule = banned_name(c, names[k])) != NULL)
 				file = names[k];
-		type = ct ? g_ascii_strdown(g_mime_content_type_get_mime_type(ct), -1) : g_strdup("text/plain");
+		if (ct) {
+			char *mt = g_mime_content_type_get_mime_type(ct);
+
+			type = g_ascii_strdown(mt, -1);
+			g_free(mt);
+		} else {
+			type = g_strdup("text/plain");
+		}
 		for (k = 0; k < c->types->len && !rule; k++)
 			if (g_pattern_spec_match_string(g_ptr_array_index(c->types, k), type))
 				rule = g_strdup_printf("type %s", c->type_src[k]);
