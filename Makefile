@@ -73,6 +73,11 @@ sanitize:
 		$(MAKE) SANITIZE=1 check
 	$(MAKE) clean
 
+# the benchmark (as root; see bench/run)
+.PHONY: bench
+bench: all
+	bench/run
+
 run: src/sinkd
 	./src/sinkd -f -c etc/sinkd.conf
 

@@ -73,31 +73,36 @@ inspect(int fd, const char *type, const char **ancestors, size_t parent_size,
 	uint32_t attributes, void *context)
 {
 	(void) fd;
-	(void) type;
 	(void) ancestors;
 	(void) parent_size;
 	(void) name;
 	(void) level;
 	(void) attributes;
-	if (context && buf) {
-		g_hash_table_add(context, engine_fingerprint(buf, size, 0));
+	if (context == NULL || buf == NULL)
+		return CL_CLEAN;
+	g_hash_table_add(context, engine_fingerprint(buf, size, 0));
+	/* text, whose line ends parsers may give differently (binary
+	 * parts, the bulk of the bytes, need only the one sum) */
+	if (type && (g_str_has_prefix(type, "CL_TYPE_TEXT") || g_str_has_prefix(type, "CL_TYPE_HTML")
+		     || !strcmp(type, "CL_TYPE_MAIL")))
 		g_hash_table_add(context, engine_fingerprint(buf, size, 1));
-	}
 	return CL_CLEAN;
 }
 
 char *
 engine_fingerprint(const void *data, size_t len, int text)
 {
+	const guchar *p = data, *end = p + len, *cr;
 	GByteArray *t = NULL;
 	char *sum, *f;
-	size_t i;
 
 	if (text) {
 		t = g_byte_array_sized_new((guint) len);
-		for (i = 0; i < len; i++)
-			if (((const guchar *) data)[i] != '\r')
-				g_byte_array_append(t, (const guchar *) data + i, 1);
+		while (p < end) {
+			cr = memchr(p, '\r', end - p);
+			g_byte_array_append(t, p, (guint) ((cr ? cr : end) - p));
+			p = cr ? cr + 1 : end;
+		}
 		while (t->len > 0 && t->data[t->len - 1] == '\n')
 			t->len--;
 		data = t->data;
