@@ -372,33 +372,6 @@ refuse(struct msg *m, const struct reply *tmpl, const char *virus)
 	return v;
 }
 
-/* header_count - how many fields named name the message has */
-static int
-header_count(const struct msg *m, const char *name)
-{
-	int n = 0;
-	guint i;
-
-	for (i = 0; i < m->headers->len; i++)
-		if (!g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, i))->name, name))
-			n++;
-	return n;
-}
-
-static const char *
-header_value(const struct msg *m, const char *name)
-{
-	guint i;
-
-	for (i = 0; i < m->headers->len; i++) {
-		const struct header *h = g_ptr_array_index(m->headers, i);
-
-		if (!g_ascii_strcasecmp(h->name, name))
-			return h->value;
-	}
-	return NULL;
-}
-
 /* status_headers - X-Virus-Scanned and X-Virus-Status, replacing any the
  * message came with (they could claim a scan that never happened) */
 static void
@@ -410,7 +383,7 @@ status_headers(struct msg *m, struct edits *e, const char *status)
 	int n;
 
 	for (i = 0; i < G_N_ELEMENTS(names); i++)
-		for (n = header_count(m, names[i]); n > 0; n--)
+		for (n = msg_header_count(m, names[i], m->headers->len); n > 0; n--)
 			edits_change_header(e, clamav_handler.name, names[i], n, NULL);
 	if (gethostname(host, sizeof(host)) < 0)
 		g_strlcpy(host, "localhost", sizeof(host));
@@ -429,7 +402,7 @@ status_headers(struct msg *m, struct edits *e, const char *status)
 static void
 tag(struct msg *m, struct edits *e, const struct clamav_cfg *c, const char *virus)
 {
-	const char *subject = header_value(m, "Subject");
+	const char *subject = msg_header_value(m, "Subject");
 	char *status = g_strdup_printf("Infected (%s)", virus);
 	char *tagged;
 
@@ -482,29 +455,6 @@ quarantine(struct msg *m, const struct clamav_cfg *c, const char *virus,
 	return VERDICT_DISCARD;
 }
 
-/* leaves - the leaf parts under o, attached messages' included, in order;
- * at most max, no deeper than depth */
-static void
-leaves(GMimeObject *o, GPtrArray *out, unsigned max, int depth)
-{
-	int i, n;
-
-	if (o == NULL || out->len >= max || depth <= 0)
-		return;
-	if (GMIME_IS_MULTIPART(o)) {
-		n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
-		for (i = 0; i < n; i++)
-			leaves(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out, max, depth - 1);
-	} else if (GMIME_IS_MESSAGE_PART(o)) {
-		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
-
-		if (inner)
-			leaves(g_mime_message_get_mime_part(inner), out, max, depth - 1);
-	} else if (GMIME_IS_PART(o)) {
-		g_ptr_array_add(out, o);
-	}
-}
-
 /* scan_parts - each part as GMime decodes it (what a recipient's mail
  * client opens), scanned on its own unless libclamav already inspected
  * the same bytes: a message built so that libclamav's MIME parser and
@@ -522,7 +472,7 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GHashTable *seen,
 		g_ptr_array_free(parts, TRUE);
 		return;
 	}
-	leaves(g_mime_message_get_mime_part(msg), parts, c->max_parts, 64);
+	mime_leaves(g_mime_message_get_mime_part(msg), parts, TRUE, c->max_parts, 64);
 	for (i = 0; i < parts->len && r->status == SCAN_CLEAN; i++) {
 		GMimeObject *part = g_ptr_array_index(parts, i);
 		GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part));
@@ -555,7 +505,7 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GHashTable *seen,
 static int
 released(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len)
 {
-	const char *v = header_value(m, QUARANTINE_HEADER);
+	const char *v = msg_header_value(m, QUARANTINE_HEADER);
 
 	if (v == NULL || len < m->body_offset)
 		return 0;

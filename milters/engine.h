@@ -10,7 +10,8 @@
  *
  * Loading takes seconds (minutes with the full official database), so it
  * happens on a thread of its own: at start, whenever the database
- * directory changes (checked every watch seconds with cl_statchkdir), and
+ * directory changes (checked every watch seconds: cl_statchkdir, and a
+ * listing for removed files), and
  * whenever engine_configure() is called again (SIGHUP).  A load that
  * fails keeps the engine that was current and says why in the log; with
  * no engine at all yet, scans answer SCAN_ERROR ("not ready") and the

@@ -338,25 +338,17 @@ banned_name(const struct rewrite_cfg *c, const char *name)
 	return rule;
 }
 
-/* find_bans - leaves under o whose name or type is banned */
+/* find_bans - leaves under o, attached messages' included, whose name or
+ * type is banned */
 static void
-find_bans(const struct rewrite_cfg *c, GMimeObject *o, GPtrArray *out,
-	  unsigned *seen, int depth)
+find_bans(const struct rewrite_cfg *c, GMimeObject *root, GPtrArray *out)
 {
-	int i, n;
+	GPtrArray *leaves = g_ptr_array_new();
+	guint l;
 
-	if (o == NULL || depth <= 0 || ++*seen > MAX_LEAVES)
-		return;
-	if (GMIME_IS_MULTIPART(o)) {
-		n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
-		for (i = 0; i < n; i++)
-			find_bans(c, g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out, seen, depth - 1);
-	} else if (GMIME_IS_MESSAGE_PART(o)) {
-		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
-
-		if (inner)
-			find_bans(c, g_mime_message_get_mime_part(inner), out, seen, depth - 1);
-	} else if (GMIME_IS_PART(o)) {
+	mime_leaves(root, leaves, TRUE, MAX_LEAVES, MAX_DEPTH);
+	for (l = 0; l < leaves->len; l++) {
+		GMimeObject *o = g_ptr_array_index(leaves, l);
 		GMimeContentType *ct = g_mime_object_get_content_type(o);
 		GMimeContentDisposition *cd = g_mime_object_get_content_disposition(o);
 		const char *names[2] = {
@@ -391,6 +383,7 @@ find_bans(const struct rewrite_cfg *c, GMimeObject *o, GPtrArray *out,
 		}
 		g_free(type);
 	}
+	g_ptr_array_unref(leaves);
 }
 
 struct file_ctx {
@@ -439,12 +432,9 @@ replace_ban(struct msg *m, const struct rewrite_cfg *c, const struct ban *b)
 	GMimeStream *s = g_mime_stream_mem_new();
 	GMimeDataWrapper *w;
 	GString *body = g_string_new(text);
-	int eight = 0;
-	const char *p;
+	int eight = !g_str_is_ascii(text);
 
 	g_string_append(body, "\r\n");
-	for (p = body->str; *p; p++)
-		eight |= (unsigned char) *p > 127;
 	g_mime_content_type_set_parameter(ct, "charset", eight ? "utf-8" : "us-ascii");
 	g_mime_object_set_content_type(o, ct);
 	g_object_unref(ct);
@@ -485,19 +475,16 @@ is_body_text(GMimeObject *o)
 
 /* body_texts - the body's text parts, not inside attached messages */
 static void
-body_texts(GMimeObject *o, GPtrArray *out, int depth)
+body_texts(GMimeObject *root, GPtrArray *out)
 {
-	int i, n;
+	GPtrArray *leaves = g_ptr_array_new();
+	guint i;
 
-	if (o == NULL || depth <= 0 || out->len >= MAX_LEAVES)
-		return;
-	if (GMIME_IS_MULTIPART(o)) {
-		n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
-		for (i = 0; i < n; i++)
-			body_texts(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out, depth - 1);
-	} else if (is_body_text(o)) {
-		g_ptr_array_add(out, o);
-	}
+	mime_leaves(root, leaves, FALSE, MAX_LEAVES, MAX_DEPTH);
+	for (i = 0; i < leaves->len; i++)
+		if (is_body_text(g_ptr_array_index(leaves, i)))
+			g_ptr_array_add(out, g_ptr_array_index(leaves, i));
+	g_ptr_array_unref(leaves);
 }
 
 /* rewrite_text - one part's rewritten text: 1 (and *out), 0, or -1 */
@@ -520,20 +507,6 @@ rewrite_text(const struct rewrite_cfg *c, GMimeObject *o, char **out)
 
 /* --- headers --- */
 
-static const char *
-first_header(const struct msg *m, const char *name)
-{
-	guint i;
-
-	for (i = 0; i < m->headers->len; i++) {
-		const struct header *h = g_ptr_array_index(m->headers, i);
-
-		if (!g_ascii_strcasecmp(h->name, name))
-			return h->value;
-	}
-	return NULL;
-}
-
 /* header_rules - delete, change, add; -1 when a regex hit its limit */
 static int
 header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
@@ -544,17 +517,15 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 	/* every field's index among its name, then deletions, last first */
 	for (i = m->headers->len; i-- > 0 && c->del;) {
 		const struct header *h = g_ptr_array_index(m->headers, i);
-		int n = 0, hit = match_test(c->del, h->name);
+		int hit = match_test(c->del, h->name);
 
 		if (hit < 0) {
 			rc = -1;
 			break;
 		}
-		if (!hit)
-			continue;
-		for (k = 0; k <= i; k++)
-			n += !g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, k))->name, h->name);
-		edits_change_header(e, rewrite_handler.name, h->name, n, NULL);
+		if (hit)
+			edits_change_header(e, rewrite_handler.name, h->name,
+					    msg_header_count(m, h->name, i + 1), NULL);
 	}
 	for (i = 0; rc == 0 && i < c->change->len; i++) {
 		const struct hrule *r = g_ptr_array_index(c->change, i);
@@ -605,7 +576,7 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 static void
 subject_tag(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 {
-	const char *raw = first_header(m, "Subject");
+	const char *raw = msg_header_value(m, "Subject");
 	char *decoded, *low, *ltag, *tag, *v;
 
 	if (raw) {
@@ -669,7 +640,7 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 	struct smime_scan sc = {0};
 	GMimeMessage *msg = NULL;
 	GPtrArray *bans, *texts;
-	unsigned seen = 0, i, blocked = 0;
+	unsigned i, blocked = 0;
 	enum verdict v = VERDICT_CONTINUE;
 
 	if ((c->direction == 0 && !m->outbound) || (c->direction == 1 && m->outbound)) {
@@ -683,7 +654,7 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 	bans = g_ptr_array_new_with_free_func(ban_free);
 	texts = g_ptr_array_new();
 	if (msg && (c->ext[0] || c->names->len || c->types->len))
-		find_bans(c, g_mime_message_get_mime_part(msg), bans, &seen, MAX_DEPTH);
+		find_bans(c, g_mime_message_get_mime_part(msg), bans);
 	for (i = 0; i < bans->len; i++) {
 		const struct ban *b = g_ptr_array_index(bans, i);
 
@@ -704,7 +675,7 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 		blocked = 1;
 	}
 	if (msg && c->text && sc.kind != SMIME_ENCRYPTED) {
-		body_texts(g_mime_message_get_mime_part(msg), texts, MAX_DEPTH);
+		body_texts(g_mime_message_get_mime_part(msg), texts);
 		for (i = 0; i < texts->len; i++) {
 			GMimeObject *o = g_ptr_array_index(texts, i);
 			char *out = NULL;

@@ -55,12 +55,9 @@ hrule_load(const struct conf_group *g, const char *key, struct conf_errors *e)
 char *
 hrule_encode(const char *utf8)
 {
-	const unsigned char *p;
-
-	for (p = (const unsigned char *) utf8; *p; p++)
-		if (*p > 127)
-			return g_mime_utils_header_encode_text(NULL, utf8, "utf-8");
-	return g_strdup(utf8);
+	if (g_str_is_ascii(utf8))
+		return g_strdup(utf8);
+	return g_mime_utils_header_encode_text(NULL, utf8, "utf-8");
 }
 
 char *

@@ -249,6 +249,35 @@ msg_body(struct msg *m, const void *data, gsize len)
 	return m->spool_errno ? -1 : 0;
 }
 
+/* msg_header_value - the value of the first field named name (as
+ * received, leading space included), or NULL */
+const char *
+msg_header_value(const struct msg *m, const char *name)
+{
+	guint i;
+
+	for (i = 0; i < m->headers->len; i++) {
+		const struct header *h = g_ptr_array_index(m->headers, i);
+
+		if (!g_ascii_strcasecmp(h->name, name))
+			return h->value;
+	}
+	return NULL;
+}
+
+/* msg_header_count - how many fields named name come before position
+ * upto (m->headers->len: all of them) */
+int
+msg_header_count(const struct msg *m, const char *name, guint upto)
+{
+	guint i;
+	int n = 0;
+
+	for (i = 0; i < upto && i < m->headers->len; i++)
+		n += !g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, i))->name, name);
+	return n;
+}
+
 /* msg_data - the whole message as received, or NULL (see errno) */
 const guchar *
 msg_data(struct msg *m, gsize *len)

@@ -87,6 +87,8 @@ struct rcpt *msg_rcpt_new(struct msg *m, const char *addr);
 void msg_rcpt_keep(struct msg *m, struct rcpt *r);
 void msg_rcpt_free(struct rcpt *r);
 int msg_header(struct msg *m, const char *name, const char *value);
+const char *msg_header_value(const struct msg *m, const char *name);
+int msg_header_count(const struct msg *m, const char *name, guint upto);
 GString *msg_header_line(const struct header *h);
 int msg_end_headers(struct msg *m);
 int msg_body(struct msg *m, const void *data, gsize len);

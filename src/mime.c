@@ -210,6 +210,30 @@ mime_message(struct msg *m)
 }
 
 void
+mime_leaves(GMimeObject *o, GPtrArray *out, gboolean into_messages,
+	    guint max, int depth)
+{
+	int i, n;
+
+	if (o == NULL || out->len >= max || depth <= 0)
+		return;
+	if (GMIME_IS_MULTIPART(o)) {
+		n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+		for (i = 0; i < n; i++)
+			mime_leaves(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out,
+				    into_messages, max, depth - 1);
+	} else if (GMIME_IS_MESSAGE_PART(o) && into_messages) {
+		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+
+		if (inner)
+			mime_leaves(g_mime_message_get_mime_part(inner), out, into_messages,
+				    max, depth - 1);
+	} else if (GMIME_IS_PART(o)) {
+		g_ptr_array_add(out, o);
+	}
+}
+
+void
 mime_part_changed(struct msg *m, GMimeObject *leaf)
 {
 	if (m->mime && !g_ptr_array_find(m->mime->changed, leaf, NULL))
@@ -338,15 +362,9 @@ header_value(GMimeObject *obj, const char *name)
 static char *
 old_value(const struct msg *m, const char *name)
 {
-	guint i;
+	const char *v = msg_header_value(m, name);
 
-	for (i = 0; i < m->headers->len; i++) {
-		const struct header *h = g_ptr_array_index(m->headers, i);
-
-		if (!g_ascii_strcasecmp(h->name, name))
-			return g_strstrip(g_strdup(h->value));
-	}
-	return NULL;
+	return v ? g_strstrip(g_strdup(v)) : NULL;
 }
 
 /* top_header_edits - make the message's own Content-Type and
@@ -365,15 +383,13 @@ top_header_edits(struct msg *m, GMimeObject *obj, int wrapping)
 	 * last first so that the indexes stay right */
 	for (i = m->headers->len; i-- > 0;) {
 		const struct header *h = g_ptr_array_index(m->headers, i);
-		int n = 0;
+		int n;
 
 		if (!g_ascii_strcasecmp(h->name, "MIME-Version"))
 			have_version = 1;
 		if (g_ascii_strncasecmp(h->name, "Content-", 8))
 			continue;
-		for (k = 0; k <= i; k++)
-			if (!g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, k))->name, h->name))
-				n++;
+		n = msg_header_count(m, h->name, i + 1);
 		if (wrapping && (n > 1 || (!g_strv_contains(fields, h->name)
 					   && g_ascii_strcasecmp(h->name, "content-type")
 					   && g_ascii_strcasecmp(h->name, "content-transfer-encoding"))))

@@ -39,6 +39,11 @@ enum mime_entity {
 };
 
 GMimeMessage *mime_message(struct msg *m);
+/* mime_leaves - the GMimePart leaves under o, in order (inside attached
+ * messages too when into_messages), at most max, no deeper than depth:
+ * hostile nesting and part counts stay bounded */
+void mime_leaves(GMimeObject *o, GPtrArray *out, gboolean into_messages,
+		 guint max, int depth);
 void mime_part_changed(struct msg *m, GMimeObject *leaf);
 int mime_part_editable(struct msg *m, GMimeObject *leaf);
 void mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
