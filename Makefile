@@ -31,7 +31,7 @@ CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 TOOLS = tools/sinkd-quarantine
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test \
 	t/unit/quarantine_test t/unit/textrw_test
-TEST_TOOLS = t/unit/mimewarn
+TEST_TOOLS = t/unit/mimewarn bench/milterload
 
 .PHONY: all check sanitize run install clean distclean tests
 
@@ -59,6 +59,10 @@ t/unit/%: t/unit/%.o t/unit/tap.o $(CORE_OBJS)
 
 t/unit/mimewarn: t/unit/mimewarn.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(DEPS_LIBS)
+
+# the benchmark's load generator also drives t/negotiate.t
+bench/milterload: bench/milterload.c
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/milterload.c -pthread
 
 tests: src/sinkd $(TOOLS) $(UNIT_TESTS) $(TEST_TOOLS)
 
@@ -96,7 +100,7 @@ install: src/sinkd $(TOOLS)
 
 clean:
 	rm -f src/*.o src/*.d milters/*.o milters/*.d tools/*.o tools/*.d \
-		t/unit/*.o t/unit/*.d $(TOOLS) \
+		t/unit/*.o t/unit/*.d bench/*.d $(TOOLS) \
 		src/sinkd $(UNIT_TESTS) $(TEST_TOOLS)
 	rm -rf t/work
 

@@ -2,7 +2,7 @@
  * milterload - load a mail filter through the milter protocol, as Postfix
  *
  * usage: milterload [-c conns] [-m msgs] [-p pid]... [-t timeout] [-f sender]
- *		     [-r rcpt]... [-C addr[,helo]] socket dir|file...
+ *		     [-S] [-r rcpt]... [-C addr[,helo]] socket dir|file...
  *
  * Plays the MTA side of version 6 of the Sendmail milter protocol without
  * libmilter: -c threads, each with its own connection to the filter, each
@@ -174,6 +174,7 @@ struct options {
 	size_t npids;
 	int timeout;			/* seconds per read or write */
 	const char *sender;
+	int declare_size;		/* -S: MAIL FROM gets SIZE= */
 	const char **rcpts;
 	size_t nrcpts;
 	const char *client_addr, *helo;
@@ -1062,7 +1063,8 @@ conn_open(struct worker *w)
  * after which Postfix sends no ABORT.
  */
 static int
-envelope(struct worker *w, const char *qid, struct edits *ed, int *mail_refused)
+envelope(struct worker *w, const struct msgfile *mf, const char *qid,
+	 struct edits *ed, int *mail_refused)
 {
 	const struct options *o = w->o;
 	struct link *lk = &w->lk;
@@ -1078,6 +1080,12 @@ envelope(struct worker *w, const char *qid, struct edits *ed, int *mail_refused)
 	buf_add(&lk->tmp, "<", 1);
 	buf_add(&lk->tmp, o->sender, strlen(o->sender));
 	buf_str(&lk->tmp, ">");
+	if (o->declare_size) {
+		char size[32];
+
+		snprintf(size, sizeof size, "SIZE=%zu", mf->size);
+		buf_str(&lk->tmp, size);
+	}
 	v = step(lk, &w->st, SMFIC_MAIL, SMFIP_NOMAIL, SMFIP_NR_MAIL, MS_MAIL,
 		 mm, 2, ed);
 	*mail_refused = v == V_REJECT || v == V_TEMPFAIL;
@@ -1185,7 +1193,7 @@ transaction(struct worker *w, const struct msgfile *mf, unsigned seq)
 
 	snprintf(qid, sizeof qid, "%04X%06X", w->idx & 0xffff, seq & 0xffffff);
 	lk->skip_cmd = 0;
-	v = envelope(w, qid, &ed, &mail_refused);
+	v = envelope(w, mf, qid, &ed, &mail_refused);
 	if (v == V_CONTINUE)
 		v = content(w, mf, qid, &ed);
 	if (v < 0)
@@ -1469,7 +1477,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-c conns] [-m msgs] [-p pid]... [-t timeout] "
-		"[-f sender] [-r rcpt]... [-C addr[,helo]] socket dir|file...\n",
+		"[-f sender] [-S] [-r rcpt]... [-C addr[,helo]] socket dir|file...\n",
 		progname);
 	exit(EX_USAGE_);
 }
@@ -1504,7 +1512,7 @@ parse_args(struct options *o, int argc, char **argv)
 	o->sender = "sender@example.com";
 	o->client_addr = "192.0.2.1";
 	o->helo = "client.example.com";
-	while ((c = getopt(argc, argv, "c:m:p:t:f:r:C:h")) != -1) {
+	while ((c = getopt(argc, argv, "c:m:p:t:f:Sr:C:h")) != -1) {
 		switch (c) {
 		case 'c': o->conns = (unsigned) number(optarg, 1, 10000, 'c'); break;
 		case 'm': o->msgs = (unsigned) number(optarg, 0, 100000000, 'm'); break;
@@ -1514,6 +1522,7 @@ parse_args(struct options *o, int argc, char **argv)
 			break;
 		case 't': o->timeout = (int) number(optarg, 1, 86400, 't'); break;
 		case 'f': o->sender = optarg; break;
+		case 'S': o->declare_size = 1; break;
 		case 'r':
 			o->rcpts = xrealloc(o->rcpts, (o->nrcpts + 1) * sizeof *o->rcpts);
 			o->rcpts[o->nrcpts++] = optarg;

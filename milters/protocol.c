@@ -52,6 +52,7 @@ struct proto_cfg {
 		*auth_reply, *rcpt_reply, *max_rcpts_reply, *bounce_reply,
 		*unknown_reply;
 	int require_auth, reject_bounce;
+	unsigned decides;	/* HANDLER_AT_*: steps its rules refuse at */
 	long long max_rcpts;
 	GPtrArray *unknown;	/* struct verb_reply * */
 	GPtrArray *headers;	/* struct hrule * */
@@ -357,6 +358,44 @@ load_lists(const struct conf_group *g, struct conf_errors *e)
 }
 
 /* proto_load - compile one policy's [protocol] group */
+/*
+ * rule_steps - the steps g's rules may refuse at.  Unknown commands are
+ * asked for only when sinkd has a reply of its own to give: the MTA
+ * refuses them anyway, with the same text as unknown-reply's default.
+ */
+static unsigned
+rule_steps(const struct conf_group *g)
+{
+	static const struct {
+		const char *key;
+		unsigned at;
+	} lists[] = {
+		{"connect-deny", HANDLER_AT_CONNECT},
+		{"connect-deny-hosts", HANDLER_AT_CONNECT},
+		{"helo-deny", HANDLER_AT_HELO},
+		{"deny-senders", HANDLER_AT_MAIL},
+		{"deny-recipients", HANDLER_AT_RCPT},
+		{"unknown-commands", HANDLER_AT_UNKNOWN},
+	};
+	unsigned at = 0, i;
+
+	for (i = 0; i < G_N_ELEMENTS(lists); i++) {
+		char *const *l = conf_list(g, lists[i].key);
+
+		if (l && l[0])
+			at |= lists[i].at;
+	}
+	if (conf_bool(g, "require-auth"))
+		at |= HANDLER_AT_MAIL;
+	if (conf_num(g, "max-recipients") > 0)
+		at |= HANDLER_AT_RCPT;
+	if (conf_bool(g, "reject-multi-recipient-bounce"))
+		at |= HANDLER_AT_DATA;
+	if (conf_get(g, "unknown-reply")->file != NULL)
+		at |= HANDLER_AT_UNKNOWN;
+	return at;
+}
+
 static void *
 proto_load(const struct conf_group *g, struct conf_errors *e)
 {
@@ -385,6 +424,7 @@ proto_load(const struct conf_group *g, struct conf_errors *e)
 	c->reject_bounce = conf_bool(g, "reject-multi-recipient-bounce");
 	c->max_rcpts = conf_num(g, "max-recipients");
 	c->unknown = load_unknown(g, e);
+	c->decides = rule_steps(g);
 	c->headers = hrule_load(g, "add-headers", e);
 	c->lists = load_lists(g, e);
 	c->rcpt_rewrites = load_rewrites(g, "rewrite-recipients", e);
@@ -491,6 +531,12 @@ proto_unknown(struct conn *conn, const char *cmd, const void *cfg)
 	return handler_refuse(conn, c->unknown_reply);
 }
 
+static unsigned
+proto_decides(const void *cfg)
+{
+	return ((const struct proto_cfg *) cfg)->decides;
+}
+
 /* rewrite_addr - the rewritten address, or NULL when no rule matches */
 static char *
 rewrite_addr(const GPtrArray *rules, const char *addr)
@@ -591,6 +637,7 @@ proto_eom(struct msg *m, struct edits *e, const void *cfg)
 const struct handler protocol_handler = {
 	.name = "protocol",
 	.keys = protocol_keys,
+	.decides = proto_decides,
 	.load = proto_load,
 	.unload = proto_unload,
 	.connect = proto_connect,

@@ -35,6 +35,17 @@ handler_refuse(struct conn *c, const struct reply *r)
 	return reply_is_temp(r) ? VERDICT_TEMPFAIL : VERDICT_REJECT;
 }
 
+/* handler_decides - the steps at which h under cfg may refuse */
+unsigned
+handler_decides(const struct handler *h, const void *cfg)
+{
+	if (h->decides)
+		return h->decides(cfg);
+	return (h->connect ? HANDLER_AT_CONNECT : 0) | (h->helo ? HANDLER_AT_HELO : 0)
+		| (h->envfrom ? HANDLER_AT_MAIL : 0) | (h->envrcpt ? HANDLER_AT_RCPT : 0)
+		| (h->data ? HANDLER_AT_DATA : 0) | (h->unknown ? HANDLER_AT_UNKNOWN : 0);
+}
+
 /* handler_setup - every registered handler's setup hook; -1 if one fails */
 int
 handler_setup(const struct snapshot *s, uid_t uid, gid_t gid)

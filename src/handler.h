@@ -38,12 +38,27 @@ enum verdict {
 #define HANDLER_NEEDS_HEADERS	(1u << 0)
 #define HANDLER_NEEDS_BODY	(1u << 1)
 
+/*
+ * The SMTP steps before end of message at which a handler's config may
+ * refuse.  sinkd asks the MTA for no reply at the others (SMFIP_NR_*), and
+ * leaves out DATA and unknown commands altogether, so a step nothing
+ * decides at costs no round trip.  A handler without a decides hook
+ * decides at every step it has a hook for.
+ */
+#define HANDLER_AT_CONNECT	(1u << 0)
+#define HANDLER_AT_HELO		(1u << 1)
+#define HANDLER_AT_MAIL		(1u << 2)
+#define HANDLER_AT_RCPT		(1u << 3)
+#define HANDLER_AT_DATA		(1u << 4)
+#define HANDLER_AT_UNKNOWN	(1u << 5)
+
 struct snapshot;
 
 struct handler {
 	const char *name;
 	const struct conf_key *keys;	/* NULL-name-terminated */
 	unsigned needs;
+	unsigned (*decides)(const void *cfg);	/* HANDLER_AT_*, optional */
 	void *(*load)(const struct conf_group *g, struct conf_errors *e);
 	void (*unload)(void *cfg);
 	enum verdict (*connect)(struct conn *c, const void *cfg);
@@ -75,6 +90,7 @@ int handler_setup(const struct snapshot *s, uid_t uid, gid_t gid);
 int handler_configure(const struct snapshot *s, int wait);
 void handler_stop(const struct snapshot *s);
 
+unsigned handler_decides(const struct handler *h, const void *cfg);
 enum verdict handler_refuse(struct conn *c, const struct reply *r);
 const char *verdict_name(enum verdict v);
 

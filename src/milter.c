@@ -8,12 +8,19 @@
  * edits, then the body replacement as one unbroken run of chunks (Postfix
  * treats anything between body chunks as a filter error).
  *
- * Negotiation asks only for what the chain needs: no HELO, header, body or
- * unknown-command steps when no handler looks at them, and no replies to
- * header and body chunks.  DATA is always asked for with a reply: over
- * TCP, a DATA stage with no reply leaves Postfix's macro packet waiting on
- * delayed ACK (about 40 ms a message); TCP_NODELAY on the listener does
- * the rest.
+ * Negotiation asks only for what the configuration needs: no header, body
+ * or unknown-command steps when no handler looks at them, no replies to
+ * header and body chunks, and a reply to CONNECT, HELO, MAIL, RCPT and
+ * DATA only where some policy's rules can refuse (handler_decides()).
+ * The envelope itself always comes: the policy and the log line need it.
+ * A refusal at a step negotiated without a reply (a MAIL FROM SIZE= over
+ * max-message-size, say) is held and given at the next step that has one,
+ * end of message at the latest: it is never lost.
+ *
+ * Over TCP the steps keep their replies whatever the rules say, and DATA
+ * is always asked for with one: a step with no reply leaves the MTA's next
+ * small packet waiting on delayed ACK (about 40 ms a message).
+ * TCP_NODELAY on the listener does the rest.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,6 +48,8 @@ static char *unix_path;		/* to remove at exit */
 struct mf {
 	SMFICTX *ctx;
 	unsigned long proto;	/* negotiated SMFIP_* flags */
+	enum verdict held_conn;	/* a refusal held for the connection */
+	enum verdict held_msg;	/* ... and for the current message */
 };
 
 static struct conn *
@@ -121,6 +130,8 @@ mf_status(SMFICTX *ctx, struct conn *c, enum verdict v)
 static void
 mf_msg_end(struct conn *c)
 {
+	if (c)
+		((struct mf *) c->mta)->held_msg = VERDICT_CONTINUE;
 	if (c && c->msg) {
 		msg_free(c->msg);
 		g_atomic_int_add(&in_flight, -1);
@@ -135,8 +146,8 @@ mf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	struct snapshot *s = snapshot_current();
 	struct conn *c;
 	struct mf *mf;
-	unsigned long want = 0, hooks = 0;
-	unsigned i;
+	unsigned long want = 0;
+	unsigned at;
 
 	(void) f2;
 	(void) f3;
@@ -147,17 +158,24 @@ mf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	c->mta = mf;
 	c->macro = mf_macro;
 	smfi_setpriv(ctx, c);
-	for (i = 0; i < s->nchain; i++) {
-		const struct handler *h = s->chain[i];
-
-		hooks |= (h->helo ? 1 : 0) | (h->unknown ? 2 : 0) | (h->connect ? 4 : 0);
-	}
-	if (!(hooks & 1))
-		want |= SMFIP_NOHELO | SMFIP_NR_HELO;
-	if (!(hooks & 2))
-		want |= SMFIP_NOUNKNOWN;
-	if (!(hooks & 4))
+	at = s->decides;
+	if (at & HANDLER_AT_MAIL)	/* inbound: recipient domains' sender rules */
+		at |= HANDLER_AT_RCPT;
+	if (unix_path == NULL)	/* listening over TCP */
+		at |= HANDLER_AT_CONNECT | HANDLER_AT_HELO | HANDLER_AT_MAIL
+			| HANDLER_AT_RCPT | HANDLER_AT_DATA;
+	if (!(at & HANDLER_AT_CONNECT))
 		want |= SMFIP_NR_CONN;
+	if (!(at & HANDLER_AT_HELO))
+		want |= SMFIP_NR_HELO;
+	if (!(at & HANDLER_AT_MAIL))
+		want |= SMFIP_NR_MAIL;
+	if (!(at & HANDLER_AT_RCPT))
+		want |= SMFIP_NR_RCPT;
+	if (!(at & HANDLER_AT_DATA))
+		want |= SMFIP_NODATA;
+	if (!(at & HANDLER_AT_UNKNOWN))
+		want |= SMFIP_NOUNKNOWN;
 	if (!(s->needs & (HANDLER_NEEDS_HEADERS | HANDLER_NEEDS_BODY)))
 		want |= SMFIP_NOHDRS | SMFIP_NOEOH;
 	if (!(s->needs & HANDLER_NEEDS_BODY))
@@ -170,6 +188,34 @@ mf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf2 = 0;
 	*pf3 = 0;
 	return SMFIS_CONTINUE;
+}
+
+/* mf_held - the refusal held for the connection or the message, if any */
+static enum verdict
+mf_held(struct conn *c)
+{
+	struct mf *mf = c->mta;
+
+	return mf->held_conn != VERDICT_CONTINUE ? mf->held_conn : mf->held_msg;
+}
+
+/*
+ * mf_answer - a step's verdict as the MTA gets it.  At a step negotiated
+ * without a reply (nr), a refusal is held, for the message when there is
+ * one and else for the connection, and given at the next step that has a
+ * reply; end of message always has one.
+ */
+static sfsistat
+mf_answer(SMFICTX *ctx, struct conn *c, enum verdict v, unsigned long nr)
+{
+	struct mf *mf = c->mta;
+	enum verdict *held = c->msg ? &mf->held_msg : &mf->held_conn;
+
+	if (!(mf->proto & nr))
+		return mf_status(ctx, c, v);
+	if (v != VERDICT_CONTINUE && *held == VERDICT_CONTINUE)
+		*held = v;
+	return SMFIS_NOREPLY;
 }
 
 /* mf_noreply - what a step negotiated with SMFIP_NR_* must return */
@@ -185,7 +231,6 @@ mf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	struct conn *c = conn_of(ctx);
 	char addr[INET6_ADDRSTRLEN] = "";
 	const char *a = NULL;
-	enum verdict v;
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
@@ -198,30 +243,30 @@ mf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 		  host ? host : "", a ? a : "", smfi_getsymval(ctx, "{daemon_name}"),
 		  smfi_getsymval(ctx, "{daemon_addr}"), smfi_getsymval(ctx, "j"),
 		  smfi_getsymval(ctx, "_"));
-	v = chain_connect(c);
-	if (v == VERDICT_CONTINUE)
-		return mf_noreply(c, SMFIP_NR_CONN);
-	return mf_status(ctx, c, v);
+	return mf_answer(ctx, c, chain_connect(c), SMFIP_NR_CONN);
 }
 
 static sfsistat
 mf_helo(SMFICTX *ctx, char *helo)
 {
 	struct conn *c = conn_of(ctx);
+	enum verdict v;
 
 	g_free(c->helo);
 	c->helo = g_strdup(helo);
-	return mf_status(ctx, c, chain_helo(c));
+	if ((v = mf_held(c)) == VERDICT_CONTINUE)
+		v = chain_helo(c);
+	return mf_answer(ctx, c, v, SMFIP_NR_HELO);
 }
 
 /* mf_refused - a transaction refused before end of message gets its log
- * line too (the MAIL FROM and DATA stages) */
+ * line too (the MAIL FROM and DATA stages), when the refusal is given */
 static sfsistat
-mf_refused(SMFICTX *ctx, struct conn *c, enum verdict v)
+mf_refused(SMFICTX *ctx, struct conn *c, enum verdict v, unsigned long nr)
 {
-	if (v != VERDICT_CONTINUE && c->msg)
+	if (v != VERDICT_CONTINUE && c->msg && !(((struct mf *) c->mta)->proto & nr))
 		chain_log_message(c->msg, v);
-	return mf_status(ctx, c, v);
+	return mf_answer(ctx, c, v, nr);
 }
 
 static sfsistat
@@ -229,6 +274,7 @@ mf_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct conn *c = conn_of(ctx);
 	struct msg *m;
+	enum verdict v;
 	int i;
 
 	mf_msg_end(c);
@@ -238,7 +284,9 @@ mf_envfrom(SMFICTX *ctx, char **argv)
 		if (!g_ascii_strncasecmp(argv[i], "SIZE=", 5))
 			m->declared_size = g_ascii_strtoull(argv[i] + 5, NULL, 10);
 	msg_set_queue_id(m, smfi_getsymval(ctx, "i"));
-	return mf_refused(ctx, c, chain_envfrom(m));
+	if ((v = mf_held(c)) == VERDICT_CONTINUE)
+		v = chain_envfrom(m);
+	return mf_refused(ctx, c, v, SMFIP_NR_MAIL);
 }
 
 static sfsistat
@@ -252,7 +300,13 @@ mf_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	msg_set_queue_id(c->msg, smfi_getsymval(ctx, "i"));
 	r = msg_rcpt_new(c->msg, argv[0]);
-	v = chain_envrcpt(c->msg, r);
+	v = mf_held(c);
+	if (v != VERDICT_CONTINUE && (((struct mf *) c->mta)->proto & SMFIP_NR_RCPT)) {
+		msg_rcpt_keep(c->msg, r);	/* refused with the message later */
+		return SMFIS_NOREPLY;
+	}
+	if (v == VERDICT_CONTINUE)
+		v = chain_envrcpt(c->msg, r);
 	if (v == VERDICT_CONTINUE) {
 		msg_rcpt_keep(c->msg, r);
 	} else {
@@ -262,18 +316,21 @@ mf_envrcpt(SMFICTX *ctx, char **argv)
 			 c->reply.code, c->reply.xcode);
 		msg_rcpt_free(r);
 	}
-	return mf_status(ctx, c, v);
+	return mf_answer(ctx, c, v, SMFIP_NR_RCPT);
 }
 
 static sfsistat
 mf_data(SMFICTX *ctx)
 {
 	struct conn *c = conn_of(ctx);
+	enum verdict v;
 
 	if (c->msg == NULL)
 		return SMFIS_TEMPFAIL;
 	msg_set_queue_id(c->msg, smfi_getsymval(ctx, "i"));
-	return mf_refused(ctx, c, chain_data(c->msg));
+	if ((v = mf_held(c)) == VERDICT_CONTINUE)
+		v = chain_data(c->msg);
+	return mf_refused(ctx, c, v, 0);
 }
 
 static sfsistat
@@ -365,18 +422,12 @@ mf_apply(SMFICTX *ctx, struct conn *c, struct edits *e)
 	return rc == MI_SUCCESS ? 0 : -1;
 }
 
-static sfsistat
-mf_eom(SMFICTX *ctx)
+/* mf_finish - the chain at end of message, its edits and quarantine */
+static enum verdict
+mf_finish(SMFICTX *ctx, struct conn *c, struct msg *m)
 {
-	struct conn *c = conn_of(ctx);
-	struct msg *m;
-	enum verdict v;
-	sfsistat st;
+	enum verdict v = chain_eom(m);
 
-	if (c == NULL || (m = c->msg) == NULL)
-		return SMFIS_TEMPFAIL;
-	msg_set_queue_id(m, smfi_getsymval(ctx, "i"));
-	v = chain_eom(m);
 	if ((v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE)
 	    && mf_apply(ctx, c, &m->edits) < 0) {
 		reply_set(&c->reply, "451", "4.3.0", "Temporary local problem, try again later");
@@ -392,6 +443,22 @@ mf_eom(SMFICTX *ctx)
 		}
 		g_free(why);
 	}
+	return v;
+}
+
+static sfsistat
+mf_eom(SMFICTX *ctx)
+{
+	struct conn *c = conn_of(ctx);
+	struct msg *m;
+	enum verdict v;
+	sfsistat st;
+
+	if (c == NULL || (m = c->msg) == NULL)
+		return SMFIS_TEMPFAIL;
+	msg_set_queue_id(m, smfi_getsymval(ctx, "i"));
+	if ((v = mf_held(c)) == VERDICT_CONTINUE)
+		v = mf_finish(ctx, c, m);
 	chain_log_message(m, v);
 	st = mf_status(ctx, c, v);
 	mf_msg_end(c);

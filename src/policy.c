@@ -325,6 +325,19 @@ snapshot_free(struct snapshot *s)
 }
 
 /* snapshot_load - read and check everything; NULL when e has errors */
+/* policy_decides - the steps at which p's handler configs may refuse; a
+ * combined policy's are among its domains', so the snapshot's union over
+ * the default and every domain covers every policy it can hand out */
+static unsigned
+policy_decides(const struct policy *p)
+{
+	unsigned i, at = 0;
+
+	for (i = 0; i < p->snap->nchain; i++)
+		at |= handler_decides(p->snap->chain[i], p->cfg[i]);
+	return at;
+}
+
 struct snapshot *
 snapshot_load(const char *path, const struct handler *const *registry,
 	      struct conf_errors *e)
@@ -382,6 +395,10 @@ snapshot_load(const char *path, const struct handler *const *registry,
 		policy_compile(v, e);
 	if (e->msgs->len != before)
 		goto fail;
+	s->decides = policy_decides(s->def);
+	g_hash_table_iter_init(&it, s->domains);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		s->decides |= policy_decides(v);
 	return s;
 fail:
 	snapshot_free(s);

@@ -56,6 +56,7 @@ struct snapshot {
 	GMutex merge_lock;
 	GHashTable *merged;	/* "a,b" -> struct policy * */
 	unsigned needs;		/* HANDLER_NEEDS_* of the chain */
+	unsigned decides;	/* HANDLER_AT_* of every policy's configs */
 };
 
 extern const struct conf_key sinkd_main_keys[];
