@@ -97,20 +97,30 @@ inspect(int fd, const char *type, const char **ancestors, size_t parent_size,
  * SHA-256 (which uses the CPU's SHA instructions where there are some):
  * these sums cover every byte libclamav inspects and every decoded part.
  */
+static gpointer
+sha256_fetch(gpointer unused)
+{
+	(void) unused;
+	return EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 char *
 engine_fingerprint(const void *data, size_t len, int text)
 {
+	static GOnce once = G_ONCE_INIT;
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = data, *end = p + len, *cr;
 	unsigned char md[EVP_MAX_MD_SIZE];
+	char sum[2 * EVP_MAX_MD_SIZE + 1];
 	unsigned int mdlen = 0, i;
 	size_t n = 0;
+	const EVP_MD *sha256 = g_once(&once, sha256_fetch, NULL);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	GString *f;
 
 	if (text)
 		while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
 			end--;
-	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+	if (sha256 == NULL || ctx == NULL || !EVP_DigestInit_ex(ctx, sha256, NULL))
 		g_error("engine_fingerprint: OpenSSL cannot make a SHA-256 context");
 	while (p < end) {
 		cr = text ? memchr(p, '\r', end - p) : NULL;
@@ -120,11 +130,12 @@ engine_fingerprint(const void *data, size_t len, int text)
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
-	f = g_string_sized_new(80);
-	g_string_printf(f, "%s%zu:", text ? "t" : "", n);
-	for (i = 0; i < mdlen; i++)
-		g_string_append_printf(f, "%02x", md[i]);
-	return g_string_free(f, FALSE);
+	for (i = 0; i < mdlen; i++) {
+		sum[2 * i] = hex[md[i] >> 4];
+		sum[2 * i + 1] = hex[md[i] & 15];
+	}
+	sum[2 * i] = 0;
+	return g_strdup_printf("%s%zu:%s", text ? "t" : "", n, sum);
 }
 
 /* cl_message - libclamav's own messages, into sinkd's log */
