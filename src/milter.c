@@ -41,6 +41,7 @@
 #include "policy.h"
 
 static gint in_flight;		/* messages between MAIL FROM and their end */
+static gint connections;	/* connections between negotiation and close */
 static gint stopping;		/* milter_stop() was called */
 static char *unix_path;		/* to remove at exit */
 
@@ -50,6 +51,7 @@ struct mf {
 	unsigned long proto;	/* negotiated SMFIP_* flags */
 	enum verdict held_conn;	/* a refusal held for the connection */
 	enum verdict held_msg;	/* ... and for the current message */
+	int over_limit;		/* refused: max-connections reached */
 };
 
 static struct conn *
@@ -147,7 +149,9 @@ mf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	struct conn *c;
 	struct mf *mf;
 	unsigned long want = 0;
+	long long max;
 	unsigned at;
+	int n;
 
 	(void) f2;
 	(void) f3;
@@ -158,7 +162,12 @@ mf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	c->mta = mf;
 	c->macro = mf_macro;
 	smfi_setpriv(ctx, c);
+	max = conf_num(&s->main, "max-connections");
+	n = g_atomic_int_add(&connections, 1) + 1;
+	mf->over_limit = max > 0 && n > max;
 	at = s->decides;
+	if (mf->over_limit)
+		at |= HANDLER_AT_CONNECT;
 	if (at & HANDLER_AT_MAIL)	/* inbound: recipient domains' sender rules */
 		at |= HANDLER_AT_RCPT;
 	if (unix_path == NULL)	/* listening over TCP */
@@ -234,6 +243,14 @@ mf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
+	if (((struct mf *) c->mta)->over_limit) {
+		log_warn("connection refused: %d connections, max-connections = %lld",
+			 g_atomic_int_get(&connections),
+			 conf_num(&c->snap->main, "max-connections"));
+		reply_set(&c->reply, "421", "4.3.2", "Too many connections to the mail filter, try again later");
+		c->decided_by = "sinkd";
+		return mf_status(ctx, c, VERDICT_TEMPFAIL);
+	}
 	if (sa && sa->sa_family == AF_INET)
 		a = inet_ntop(AF_INET, &((struct sockaddr_in *) sa)->sin_addr, addr, sizeof(addr));
 	else if (sa && sa->sa_family == AF_INET6)
@@ -480,6 +497,7 @@ mf_close(SMFICTX *ctx)
 	if (c == NULL)
 		return SMFIS_CONTINUE;
 	mf_msg_end(c);
+	g_atomic_int_add(&connections, -1);
 	g_free(c->mta);
 	conn_free(c);
 	smfi_setpriv(ctx, NULL);

@@ -39,6 +39,8 @@ const struct conf_key sinkd_main_keys[] = {
 	 .doc = "listen(2) backlog of the socket"},
 	{"timeout", CONF_TIME, "7210", 1, 86400, .flags = CONF_RESTART,
 	 .doc = "how long to wait for the MTA before dropping a connection"},
+	{"max-connections", CONF_INT, "1000", 0, 1000000,
+	 .doc = "MTA connections served at once; one more is refused at connect with 421 4.3.2; 0: no limit"},
 	{"max-message-size", CONF_SIZE, "50m", 0, 1LL << 40,
 	 .doc = "larger messages are refused with 552 5.3.4 (by MAIL FROM SIZE= when no handler reads the body); 0: no limit"},
 	{"body-memory-limit", CONF_SIZE, "1m", 0, 1LL << 30,

@@ -150,6 +150,55 @@ is "$(flags "${STEPS[@]}")" "NR_CONN=0 NR_HELO=0 NR_MAIL=0 NR_RCPT=0 NODATA=0 NO
 	"over TCP: CONNECT, HELO, MAIL, RCPT and DATA are answered (a step without a reply would wait on delayed ACK)"
 is "$(kv accept)" 1 "and the message is accepted"
 
+# --- max-connections: one more connection is refused at connect (421 4.3.2)
+# hold N: N connections that negotiate and then wait, until $W/release exists
+hold() {
+	python3 - "$1" "${SK_SOCKET#unix:}" "$W/release" "$W/held" <<'PY' &
+import os, socket, struct, sys, time
+n, path, release, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+conns = []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    body = b"O" + struct.pack(">III", 6, 0x1ff, 0x1fffff)
+    s.sendall(struct.pack(">I", len(body)) + body)
+    head = s.recv(4)                       # the filter's OPTNEG reply
+    s.recv(struct.unpack(">I", head)[0])
+    conns.append(s)
+open(ready, "w").close()
+while not os.path.exists(release):
+    time.sleep(0.05)
+PY
+	HOLD_PID=$!
+	for i in $(seq 1 200); do [ -e "$W/held" ] && return 0; sleep 0.05; done
+	return 1
+}
+rm -f "$W/release" "$W/held"
+start protocol "" "max-connections = 3"
+hold 3
+ok $? "three connections negotiate and stay open"
+load -c 2
+is "$(kv conn_refused)/$(kv messages)/$(kv errors)" "2/0/0" \
+	"max-connections = 3 with three open: two more connections are refused at connect"
+like "$(sk_log)" "connection refused: [45] connections, max-connections = 3" "the refusal is logged"
+touch "$W/release"
+wait "$HOLD_PID"
+for i in $(seq 1 50); do load; [ "$(kv accept)" = 1 ] && break; sleep 0.1; done
+is "$(kv accept)/$(kv conn_refused)" "1/0" "once they are closed, a new connection gets through"
+start protocol "" "max-connections = 100"
+BEFORE=$(awk '/^Threads:/ {print $2}' "/proc/$(sk_pid)/status")
+KV=$("$ML" -c 500 -m 4 "$SK_SOCKET" "$MSG" 2>"$W/ml.err")
+like "$(kv messages)" '^[0-9]+$' "500 connections at once, 4 messages each: milterload finishes"
+diag "500 connections, max-connections = 100: $(kv conn_refused) refused at connect, $(( $(kv accept) / 4 )) served"
+is "$(( $(kv accept) % 4 ))/$(kv errors)/$(( $(kv accept) / 4 + $(kv conn_refused) ))" "0/0/500" \
+	"every connection either has its 4 messages accepted or is refused at connect, none breaks"
+for i in $(seq 1 100); do
+	AFTER=$(awk '/^Threads:/ {print $2}' "/proc/$(sk_pid)/status")
+	[ "$AFTER" -le "$BEFORE" ] && break
+	sleep 0.1
+done
+is "$AFTER" "$BEFORE" "sinkd is back to its $BEFORE threads once they are closed"
+
 sk_stop
 sk_log_clean; ok $? "no sanitizer report in sinkd's log"
 done_testing
