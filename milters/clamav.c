@@ -237,9 +237,12 @@ clamav_setup(const struct snapshot *s, uid_t uid, gid_t gid)
 
 	if (!snapshot_in_chain(s, &clamav_handler))
 		return 0;
-	if (quarantine_open(conf_str(g, "quarantine-dir"), uid, gid) < 0)
-		log_warn("clamav: quarantine-dir %s: %s; action = quarantine will tempfail",
-			 conf_str(g, "quarantine-dir"), strerror(errno));
+	if (quarantine_open(conf_str(g, "quarantine-dir"), uid, gid) == 0)
+		return 0;
+	if (errno == EKEYREJECTED)	/* a key others can read: logged */
+		return -1;
+	log_warn("clamav: quarantine-dir %s: %s; action = quarantine will tempfail",
+		 conf_str(g, "quarantine-dir"), strerror(errno));
 	return 0;
 }
 

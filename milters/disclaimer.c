@@ -169,6 +169,11 @@ load_template(const struct conf_group *g, const char *key, struct conf_errors *e
 
 	if (*path == 0)
 		return NULL;
+	if ((why = conf_file_unsafe(path, 0)) != NULL) {
+		conf_key_error(e, g, key, "%s", why);
+		g_free(why);
+		return NULL;
+	}
 	if (!g_file_get_contents(path, &text, NULL, &err)) {
 		conf_key_error(e, g, key, "%s", err->message);
 		g_error_free(err);

@@ -27,6 +27,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "../src/conf.h"
+#include "../src/log.h"
 #include "quarantine.h"
 
 #define KEY_FILE	".key"
@@ -200,9 +202,18 @@ static int
 read_key(const char *dir, unsigned char key[KEY_LEN])
 {
 	char *path = g_build_filename(dir, KEY_FILE, NULL);
+	char *why = conf_file_unsafe(path, 1);
 	size_t len = 0;
-	char *buf = read_file(path, &len);
+	char *buf;
 
+	if (why != NULL) {
+		log_error("%s", why);
+		g_free(why);
+		g_free(path);
+		errno = EKEYREJECTED;
+		return -1;
+	}
+	buf = read_file(path, &len);
 	g_free(path);
 	if (buf == NULL)
 		return -1;

@@ -55,7 +55,8 @@ struct quarantine_meta {
 };
 
 /* quarantine_open - create dir (mode 0700) and its key if missing, owned
- * by uid:gid when run as root; 0, or -1 with errno */
+ * by uid:gid when run as root; 0, or -1 with errno (EKEYREJECTED: the key
+ * is readable or writable by others, which is logged) */
 int quarantine_open(const char *dir, uid_t uid, gid_t gid);
 
 /* quarantine_store - write one entry; 0 and id set, or -1 with errno

@@ -1,6 +1,7 @@
 /*
  * conf - typed keys, key files with line numbers, collected errors
  */
+#include <sys/stat.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -164,13 +165,36 @@ conf_index(struct conf_file *f, const char *text, struct conf_errors *e)
 	return bad ? -1 : 0;
 }
 
+/*
+ * conf_file_unsafe - why path cannot be trusted, or NULL: a file others
+ * may write (configuration, a template: anyone on the machine could
+ * change what sinkd does), or, secret, one others may read (a key).
+ * g_free() the answer.  A file that cannot be looked at is left to the
+ * caller, whose open() says why.
+ */
+char *
+conf_file_unsafe(const char *path, int secret)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return NULL;
+	if (st.st_mode & S_IWOTH)
+		return g_strdup_printf("%s: writable by others (mode %04o); chmod o-w it",
+				       path, (unsigned) (st.st_mode & 07777));
+	if (secret && (st.st_mode & S_IROTH))
+		return g_strdup_printf("%s: a secret readable by others (mode %04o); chmod o-rwx it",
+				       path, (unsigned) (st.st_mode & 07777));
+	return NULL;
+}
+
 /* conf_file_read - parse one key file; NULL (errors added) on failure */
 struct conf_file *
 conf_file_read(const char *path, struct conf_errors *e)
 {
 	struct conf_file *f = g_new0(struct conf_file, 1);
 	GError *err = NULL;
-	char *text = NULL;
+	char *text = NULL, *why;
 	gsize len;
 
 	f->path = g_strdup(path);
@@ -179,6 +203,11 @@ conf_file_read(const char *path, struct conf_errors *e)
 	f->kf = g_key_file_new();
 	if (access(path, R_OK) < 0) {
 		conf_errorf(e, "%s: cannot read: %s", path, g_strerror(errno));
+		goto fail;
+	}
+	if ((why = conf_file_unsafe(path, 0)) != NULL) {
+		conf_errorf(e, "%s", why);
+		g_free(why);
 		goto fail;
 	}
 	if (!g_file_get_contents(path, &text, &len, &err)) {
@@ -575,6 +604,9 @@ conf_group_apply(struct conf_group *g, const struct conf_file *f,
 			bad++;
 			continue;
 		}
+		/* an escape GKeyFile does not know (\b, \d in a regex) is kept
+		 * as written, with an error that is only a remark */
+		g_clear_error(&err);
 		g_strstrip(raw);
 		if (value_parse(g->key[k], &g->val[k], raw, basedir, &why) < 0) {
 			conf_errorf(e, "%s:%d: %s: %s", f->path, line, keys[i], why);

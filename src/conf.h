@@ -102,6 +102,7 @@ void conf_key_error(struct conf_errors *e, const struct conf_group *g,
 	__attribute__((format(printf, 4, 5)));
 
 /* files */
+char *conf_file_unsafe(const char *path, int secret);
 struct conf_file *conf_file_read(const char *path, struct conf_errors *e);
 void conf_file_free(struct conf_file *f);
 const char *conf_file_path(const struct conf_file *f);

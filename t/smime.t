@@ -134,7 +134,7 @@ resign_conf() {
 }
 resign_conf
 chmod 644 "$W/ca/signer.key"
-like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sign-key: .*signer\.key: the private key is readable or writable by others' \
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sign-key: .*signer\.key: a secret readable by others' \
 	"a signing key readable by others is a configuration error"
 chmod 600 "$W/ca/signer.key"
 after_resign=0

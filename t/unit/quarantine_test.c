@@ -430,6 +430,49 @@ test_failures(const char *top)
 	g_free(file);
 }
 
+/* test_names - file names come from sinkd alone: a queue ID, sender and
+ * recipient made of path pieces change nothing; a key others can read is
+ * refused */
+static void
+test_names(const char *top)
+{
+	char *dir = g_build_filename(top, "names", NULL);
+	char *key = g_build_filename(dir, ".key", NULL);
+	static char *const evil_rcpts[] = {"../../../etc/passwd", "/tmp/x", NULL};
+	struct quarantine_meta m = {
+		.queue_id = "../../../tmp/q", .sender = "../x/../../etc/shadow",
+		.rcpts = evil_rcpts, .client_addr = "192.0.2.1",
+		.client_name = "../..", .helo = "/", .virus = "../../v",
+	};
+	char id[QUARANTINE_ID_LEN], *expect_eml, *expect_meta;
+	GDir *d;
+	const char *name;
+	unsigned others = 0;
+
+	ok(quarantine_open(dir, getuid(), getgid()) == 0, "open a fresh directory");
+	ok(quarantine_store(dir, &m, msg_crlf, sizeof(msg_crlf) - 1, id) == 0
+	   && quarantine_id_ok(id), "store with path pieces in every field: an ID of its own (%s)", id);
+	expect_eml = g_strconcat(id, ".eml", NULL);
+	expect_meta = g_strconcat(id, ".meta", NULL);
+	d = g_dir_open(dir, 0, NULL);
+	while (d && (name = g_dir_read_name(d)))
+		others += strcmp(name, expect_eml) && strcmp(name, expect_meta)
+			&& strcmp(name, ".key");
+	if (d)
+		g_dir_close(d);
+	is_int(others, 0, "  the directory holds ID.eml, ID.meta and .key, nothing else");
+	ok(!g_file_test("/tmp/q.eml", G_FILE_TEST_EXISTS), "  nothing was written outside it");
+	g_chmod(key, 0644);
+	ok(quarantine_open(dir, getuid(), getgid()) < 0 && errno == EKEYREJECTED,
+	   "a key readable by others is refused (EKEYREJECTED)");
+	g_chmod(key, 0600);
+	ok(quarantine_open(dir, getuid(), getgid()) == 0, "  and taken again once it is 0600");
+	g_free(expect_eml);
+	g_free(expect_meta);
+	g_free(key);
+	g_free(dir);
+}
+
 /* remove_tree - rm -r dir */
 static void
 remove_tree(const char *dir)
@@ -470,6 +513,7 @@ main(void)
 	test_list_release_delete(dir);
 	test_symlink(dir);
 	test_failures(top);
+	test_names(top);
 	remove_tree(top);
 	g_free(dir);
 	g_free(other);
