@@ -458,24 +458,38 @@ quarantine(struct msg *m, const struct clamav_cfg *c, const char *virus,
 	return VERDICT_DISCARD;
 }
 
-/* scan_parts - each part as GMime decodes it (what a recipient's mail
- * client opens), scanned on its own unless libclamav already inspected
- * the same bytes: a message built so that libclamav's MIME parser and
- * others disagree (odd or repeated boundary parameters) hides nothing
- * that way.  r keeps the first finding that is not clean. */
+/* How deep the check of each part goes; libclamav stops sooner, at
+ * max-recursion, unless that is raised. */
+#define PARTS_DEPTH 64
+
+/* What a walk of the parts that left some out is reported as: a limit,
+ * so that on-limit applies and nothing passes partly scanned. */
+static const char *const walk_limits[] = {
+	[MIME_WALK_DEPTH] = "Heuristics.Limits.Exceeded.MaxRecursion",
+	[MIME_WALK_COUNT] = "Heuristics.Limits.Exceeded.MaxFiles",
+	[MIME_WALK_AMBIGUOUS] = "Sinkd.MIME.AmbiguousBoundary",
+};
+
+/* scan_parts - each part of msg as GMime decodes it (what a recipient's
+ * mail client opens), scanned on its own unless libclamav already
+ * inspected the same bytes: a message built so that libclamav's MIME
+ * parser and others disagree (odd or repeated boundary parameters) hides
+ * nothing that way.  Parts the walk cannot reach (too deep, too many, or
+ * behind a boundary given twice, which parsers resolve differently) make
+ * a limit.  r keeps the first finding that is not clean. */
 static void
-scan_parts(struct msg *m, const struct clamav_cfg *c, GHashTable *seen,
-	   struct scan_result *r)
+scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
+	   GHashTable *seen, struct scan_result *r)
 {
-	GMimeMessage *msg = mime_message(m);
-	GPtrArray *parts = g_ptr_array_new();
+	GPtrArray *parts;
+	enum mime_walk walk;
 	unsigned i, extra = 0;
 
-	if (msg == NULL) {
-		g_ptr_array_free(parts, TRUE);
+	if (msg == NULL)
 		return;
-	}
-	mime_leaves(g_mime_message_get_mime_part(msg), parts, TRUE, c->max_parts, 64);
+	parts = g_ptr_array_new();
+	walk = mime_leaves(g_mime_message_get_mime_part(msg), parts, TRUE, c->max_parts,
+			   PARTS_DEPTH);
 	for (i = 0; i < parts->len && r->status == SCAN_CLEAN; i++) {
 		GMimeObject *part = g_ptr_array_index(parts, i);
 		GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part));
@@ -499,9 +513,77 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GHashTable *seen,
 		g_free(f);
 		g_object_unref(mem);
 	}
+	if (r->status == SCAN_CLEAN && walk != MIME_WALK_COMPLETE)
+		scan_set(r, SCAN_LIMIT, walk_limits[walk]);
 	log_debug("%s: clamav: %u of %u parts scanned on their own", m->queue_id,
 		  extra, parts->len);
 	g_ptr_array_free(parts, TRUE);
+}
+
+/* bare_cr_copy - the message with each CR that ends no line (no LF after
+ * it) made CRLF, or NULL when there is none.  libclamav and GMime end
+ * lines at LF only; mail clients that also end them at a bare CR see
+ * another structure, and that reading must be scanned too. */
+static GByteArray *
+bare_cr_copy(const guchar *data, gsize len)
+{
+	const guchar *p, *from = data, *end = data + len;
+	GByteArray *out = NULL;
+
+	for (p = data; (p = memchr(p, '\r', end - p)) != NULL; p++) {
+		if (p + 1 < end && p[1] == '\n')
+			continue;
+		if (out == NULL)
+			out = g_byte_array_sized_new(len + 64);
+		g_byte_array_append(out, from, p + 1 - from);
+		g_byte_array_append(out, (const guchar *) "\n", 1);
+		from = p + 1;
+	}
+	if (out)
+		g_byte_array_append(out, from, end - from);
+	return out;
+}
+
+/* parse - a message's own GMime tree (caller owns), or NULL */
+static GMimeMessage *
+parse(const GByteArray *b)
+{
+	GMimeStream *s = g_mime_stream_mem_new_with_buffer((const char *) b->data, b->len);
+	GMimeParser *p = g_mime_parser_new_with_stream(s);
+	GMimeMessage *msg;
+
+	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+	msg = g_mime_parser_construct_message(p, NULL);
+	g_object_unref(p);
+	g_object_unref(s);
+	return msg;
+}
+
+/* scan_all - the message whole, its parts, and its bare-CR reading */
+static void
+scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len,
+	 struct scan_result *r)
+{
+	GHashTable *seen = c->parts == PARTS_UNSEEN && backend_embedded()
+		? g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) : NULL;
+	GByteArray *alt;
+
+	scan(data, len, r, seen);
+	if (r->status == SCAN_CLEAN && c->parts != PARTS_NONE)
+		scan_parts(m, c, mime_message(m), seen, r);
+	if (r->status == SCAN_CLEAN && (alt = bare_cr_copy(data, len)) != NULL) {
+		log_debug("%s: clamav: bare CR line ends: scanned as CRLF too", m->queue_id);
+		scan(alt->data, alt->len, r, seen);
+		if (r->status == SCAN_CLEAN && c->parts != PARTS_NONE) {
+			GMimeMessage *msg = parse(alt);
+
+			scan_parts(m, c, msg, seen, r);
+			g_clear_object(&msg);
+		}
+		g_byte_array_free(alt, TRUE);
+	}
+	if (seen)
+		g_hash_table_destroy(seen);
 }
 
 /* released - the message carries a release token that checks out */
@@ -522,7 +604,6 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 	const struct clamav_cfg *c = cfg;
 	struct scan_result r;
 	const guchar *data;
-	GHashTable *seen;
 	gsize len;
 
 	if ((c->skip_auth && m->auth_user) || (c->skip_internal && m->conn->internal)) {
@@ -534,13 +615,7 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 		log_error("%s: clamav: cannot read the spool: %s", m->queue_id, strerror(errno));
 		return VERDICT_ERROR;
 	}
-	seen = c->parts == PARTS_UNSEEN && backend_embedded()
-		? g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) : NULL;
-	scan(data, len, &r, seen);
-	if (r.status == SCAN_CLEAN && c->parts != PARTS_NONE)
-		scan_parts(m, c, seen, &r);
-	if (seen)
-		g_hash_table_destroy(seen);
+	scan_all(m, c, data, len, &r);
 	switch (r.status) {
 	case SCAN_CLEAN:
 		if (c->add_headers)

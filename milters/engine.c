@@ -2,6 +2,7 @@
  * engine - the embedded libclamav engine (see engine.h)
  */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <errno.h>
 #include <string.h>
 #include <glib.h>
@@ -13,6 +14,7 @@
 
 #define LIMIT_PREFIX "Heuristics.Limits.Exceeded"
 #define RETRY_SECONDS 30	/* no engine yet and no watch period */
+#define TMP_SLACK (1ULL << 20)	/* room in tmpdir beyond twice the message */
 
 struct eng {
 	gint refs;
@@ -20,6 +22,7 @@ struct eng {
 	unsigned sigs;
 	unsigned dbversion;
 	unsigned long long max_filesize;
+	char *tmpdir;		/* where libclamav writes what it extracts */
 };
 
 static GMutex lock;
@@ -36,6 +39,7 @@ eng_unref(struct eng *e)
 {
 	if (e && g_atomic_int_dec_and_test(&e->refs)) {
 		cl_engine_free(e->cl);
+		g_free(e->tmpdir);
 		g_free(e);
 	}
 }
@@ -109,7 +113,8 @@ engine_fingerprint(const void *data, size_t len, int text)
 {
 	static GOnce once = G_ONCE_INIT;
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = data, *end = p + len, *cr;
+	/* an empty part's bytes may be a NULL pointer: no arithmetic on it */
+	const unsigned char *p = data, *end = len ? p + len : p, *cr;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	char sum[2 * EVP_MAX_MD_SIZE + 1];
 	unsigned int mdlen = 0, i;
@@ -227,6 +232,8 @@ eng_build(const struct engine_settings *s, char **why)
 	e->cl = cl;
 	e->sigs = sigs;
 	e->max_filesize = s->max_filesize;
+	/* libclamav's own default: $TMPDIR, else /tmp */
+	e->tmpdir = g_strdup(s->tmpdir && *s->tmpdir ? s->tmpdir : g_get_tmp_dir());
 	e->dbversion = (unsigned) cl_engine_get_num(cl, CL_ENGINE_DB_VERSION, &err);
 	return e;
 }
@@ -422,6 +429,54 @@ engine_stop(void)
 	g_mutex_unlock(&lock);
 }
 
+/*
+ * tmp_reserve - room in dir for what libclamav may write while it scans
+ * len bytes: twice that, and TMP_SLACK, beyond what scans in flight have
+ * reserved already.  Its mail parser writes each decoded part to a file
+ * there and, when the write fails (disk full), scans what reached the
+ * file and says nothing: the message would pass as clean.  (Archive
+ * members are written with their errors checked, and the decoded parts
+ * of a message come to less than the message.)  Writers other than sinkd
+ * on the same file system are not counted: give tmpdir a file system of
+ * its own.  The bytes reserved, to give back with tmp_release(); 0 with
+ * why set when there is no room.
+ */
+static GMutex room_lock;
+static unsigned long long room_reserved;	/* under room_lock */
+
+static unsigned long long
+tmp_reserve(const char *dir, size_t len, char *why, size_t whylen)
+{
+	unsigned long long need = 2ULL * len + TMP_SLACK, avail;
+	struct statvfs sv;
+
+	g_mutex_lock(&room_lock);
+	if (statvfs(dir, &sv) < 0) {
+		g_snprintf(why, whylen, "tmpdir %s: %s", dir, strerror(errno));
+		need = 0;
+	} else {
+		avail = (unsigned long long) sv.f_bavail * sv.f_frsize;
+		if (avail < room_reserved + need || (sv.f_files > 0 && sv.f_favail == 0)) {
+			g_snprintf(why, whylen,
+				   "tmpdir %s: %llu bytes free, %llu held by scans in flight, %llu more needed%s",
+				   dir, avail, room_reserved, need,
+				   sv.f_files > 0 && sv.f_favail == 0 ? ", no inode free" : "");
+			need = 0;
+		}
+	}
+	room_reserved += need;
+	g_mutex_unlock(&room_lock);
+	return need;
+}
+
+static void
+tmp_release(unsigned long long n)
+{
+	g_mutex_lock(&room_lock);
+	room_reserved -= n;
+	g_mutex_unlock(&room_lock);
+}
+
 void
 engine_scan(const void *data, size_t len, struct scan_result *r,
 	    GHashTable *seen)
@@ -429,6 +484,8 @@ engine_scan(const void *data, size_t len, struct scan_result *r,
 	struct cl_scan_options o = {0};
 	const char *virname = NULL;
 	unsigned long scanned = 0;
+	char why[sizeof(r->name)];
+	unsigned long long room;
 	struct eng *e;
 	cl_fmap_t *map;
 	cl_error_t rc;
@@ -449,8 +506,14 @@ engine_scan(const void *data, size_t len, struct scan_result *r,
 		eng_unref(e);
 		return;
 	}
+	if ((room = tmp_reserve(e->tmpdir, len, why, sizeof(why))) == 0) {
+		scan_set(r, SCAN_ERROR, why);
+		eng_unref(e);
+		return;
+	}
 	if ((map = cl_fmap_open_memory(data, len)) == NULL) {
 		scan_set(r, SCAN_ERROR, "cl_fmap_open_memory failed");
+		tmp_release(room);
 		eng_unref(e);
 		return;
 	}
@@ -479,6 +542,7 @@ engine_scan(const void *data, size_t len, struct scan_result *r,
 		break;
 	}
 	cl_fmap_close(map);
+	tmp_release(room);
 	eng_unref(e);
 }
 

@@ -339,14 +339,15 @@ banned_name(const struct rewrite_cfg *c, const char *name)
 }
 
 /* find_bans - leaves under o, attached messages' included, whose name or
- * type is banned */
-static void
+ * type is banned; what the walk left out, if anything */
+static enum mime_walk
 find_bans(const struct rewrite_cfg *c, GMimeObject *root, GPtrArray *out)
 {
 	GPtrArray *leaves = g_ptr_array_new();
+	enum mime_walk walk;
 	guint l;
 
-	mime_leaves(root, leaves, TRUE, MAX_LEAVES, MAX_DEPTH);
+	walk = mime_leaves(root, leaves, TRUE, MAX_LEAVES, MAX_DEPTH);
 	for (l = 0; l < leaves->len; l++) {
 		GMimeObject *o = g_ptr_array_index(leaves, l);
 		GMimeContentType *ct = g_mime_object_get_content_type(o);
@@ -384,6 +385,7 @@ find_bans(const struct rewrite_cfg *c, GMimeObject *root, GPtrArray *out)
 		g_free(type);
 	}
 	g_ptr_array_unref(leaves);
+	return walk;
 }
 
 struct file_ctx {
@@ -653,8 +655,14 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 		smime_scan(msg, &sc);
 	bans = g_ptr_array_new_with_free_func(ban_free);
 	texts = g_ptr_array_new();
-	if (msg && (c->ext[0] || c->names->len || c->types->len))
-		find_bans(c, g_mime_message_get_mime_part(msg), bans);
+	if (msg && (c->ext[0] || c->names->len || c->types->len)
+	    && find_bans(c, g_mime_message_get_mime_part(msg), bans) != MIME_WALK_COMPLETE) {
+		/* a part the check could not reach may be banned: never pass it */
+		log_warn("%s: rewrite: banned attachments: not every part could be checked "
+			 "(too deep, too many or an ambiguous boundary)", m->queue_id);
+		v = VERDICT_ERROR;
+		goto done;
+	}
 	for (i = 0; i < bans->len; i++) {
 		const struct ban *b = g_ptr_array_index(bans, i);
 

@@ -218,7 +218,8 @@ run_daemon(struct snapshot *s, int foreground)
 	handler_stop(s);
 	snapshot_unref(s);
 	log_info("stopped");
-	return 0;
+	/* a failure when libmilter gave up: a supervisor restarts sinkd */
+	return milter_failed() ? 1 : 0;
 }
 
 int

@@ -43,6 +43,7 @@
 static gint in_flight;		/* messages between MAIL FROM and their end */
 static gint connections;	/* connections between negotiation and close */
 static gint stopping;		/* milter_stop() was called */
+static gint failed;		/* libmilter stopped serving on its own */
 static char *unix_path;		/* to remove at exit */
 
 /* What the glue keeps per connection besides struct conn. */
@@ -482,10 +483,18 @@ mf_eom(SMFICTX *ctx)
 	return st;
 }
 
+/* mf_abort - the MTA ended the transaction, or libmilter the connection
+ * (a packet over its 64 KiB limit, a read error): a message whose content
+ * had begun to arrive gets a line, as no verdict line will come */
 static sfsistat
 mf_abort(SMFICTX *ctx)
 {
-	mf_msg_end(conn_of(ctx));
+	struct conn *c = conn_of(ctx);
+
+	if (c && c->msg && c->msg->size > 0)
+		log_warn("%s: from=<%s> abandoned after %zu bytes, before end of message",
+			 c->msg->queue_id, c->msg->sender, c->msg->size);
+	mf_msg_end(c);
 	return SMFIS_CONTINUE;
 }
 
@@ -598,12 +607,22 @@ milter_thread(gpointer unused)
 	smfi_main();
 	if (!g_atomic_int_get(&stopping)) {
 		/* libmilter gave up on its own (its signal thread took a signal,
-		 * or the listener failed): stop the daemon, so that a supervisor
-		 * restarts it rather than a process that serves nobody */
+		 * or the listener failed): stop the daemon, with a failure
+		 * status (milter_failed()), so that a supervisor restarts it
+		 * rather than a process that serves nobody */
 		log_error("libmilter stopped serving; shutting down");
+		g_atomic_int_set(&failed, 1);
 		kill(getpid(), SIGTERM);
 	}
 	return NULL;
+}
+
+/* milter_failed - libmilter stopped serving on its own: the daemon's
+ * stop is a failure, not a stop asked for */
+int
+milter_failed(void)
+{
+	return g_atomic_int_get(&failed);
 }
 
 /* milter_start - serve in a thread of its own */

@@ -5,7 +5,8 @@
  * (as root, before privileges are dropped); milter_start() runs
  * smfi_main() in a thread of its own, so that the main thread can take
  * SIGHUP and SIGTERM; milter_stop() stops accepting connections and waits
- * up to a bound for the messages in flight.
+ * up to a bound for the messages in flight; milter_failed() tells whether
+ * libmilter stopped serving on its own, which makes the stop a failure.
  */
 #ifndef SINKD_MILTER_H
 #define SINKD_MILTER_H
@@ -15,6 +16,7 @@ struct snapshot;
 int milter_open(const struct snapshot *s, unsigned uid, unsigned gid);
 int milter_start(void);
 void milter_stop(unsigned timeout_seconds);
+int milter_failed(void);
 void milter_log_mta_config(const struct snapshot *s);
 
 #endif

@@ -209,28 +209,64 @@ mime_message(struct msg *m)
 	return mi->message;
 }
 
-void
+/* boundary_ambiguous - a multipart's Content-Type gives the boundary
+ * parameter more than once, with different values */
+static int
+boundary_ambiguous(GMimeObject *o)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	GMimeParamList *pl = ct ? g_mime_content_type_get_parameters(ct) : NULL;
+	const char *first = NULL;
+	int i, n = pl ? g_mime_param_list_length(pl) : 0;
+
+	for (i = 0; i < n; i++) {
+		GMimeParam *p = g_mime_param_list_get_parameter_at(pl, i);
+
+		if (g_ascii_strcasecmp(g_mime_param_get_name(p), "boundary"))
+			continue;
+		if (first == NULL)
+			first = g_mime_param_get_value(p);
+		else if (g_strcmp0(first, g_mime_param_get_value(p)))
+			return 1;
+	}
+	return 0;
+}
+
+enum mime_walk
 mime_leaves(GMimeObject *o, GPtrArray *out, gboolean into_messages,
 	    guint max, int depth)
 {
+	enum mime_walk w = MIME_WALK_COMPLETE, sub;
 	int i, n;
 
-	if (o == NULL || out->len >= max || depth <= 0)
-		return;
+	if (o == NULL)
+		return MIME_WALK_COMPLETE;
+	if (depth <= 0)
+		return MIME_WALK_DEPTH;
 	if (GMIME_IS_MULTIPART(o)) {
+		if (boundary_ambiguous(o))
+			w = MIME_WALK_AMBIGUOUS;
 		n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
-		for (i = 0; i < n; i++)
-			mime_leaves(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out,
-				    into_messages, max, depth - 1);
+		for (i = 0; i < n; i++) {
+			sub = mime_leaves(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out,
+					  into_messages, max, depth - 1);
+			if (w == MIME_WALK_COMPLETE)
+				w = sub;
+			if (sub == MIME_WALK_COUNT)
+				break;
+		}
 	} else if (GMIME_IS_MESSAGE_PART(o) && into_messages) {
 		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
 
 		if (inner)
-			mime_leaves(g_mime_message_get_mime_part(inner), out, into_messages,
-				    max, depth - 1);
+			w = mime_leaves(g_mime_message_get_mime_part(inner), out, into_messages,
+					max, depth - 1);
 	} else if (GMIME_IS_PART(o)) {
+		if (out->len >= max)
+			return MIME_WALK_COUNT;
 		g_ptr_array_add(out, o);
 	}
+	return w;
 }
 
 void

@@ -39,11 +39,23 @@ enum mime_entity {
 };
 
 GMimeMessage *mime_message(struct msg *m);
+/* What a walk of the leaves left out, if anything. */
+enum mime_walk {
+	MIME_WALK_COMPLETE,	/* every leaf is listed */
+	MIME_WALK_DEPTH,	/* nesting went deeper than the walk */
+	MIME_WALK_COUNT,	/* there were more leaves than the walk takes */
+	MIME_WALK_AMBIGUOUS,	/* a multipart names two different boundaries:
+				 * parsers that take the other one see other
+				 * parts than GMime (which takes the first) */
+};
+
 /* mime_leaves - the GMimePart leaves under o, in order (inside attached
  * messages too when into_messages), at most max, no deeper than depth:
- * hostile nesting and part counts stay bounded */
-void mime_leaves(GMimeObject *o, GPtrArray *out, gboolean into_messages,
-		 guint max, int depth);
+ * hostile nesting and part counts stay bounded.  Returns what was left
+ * out (the first reason met), so that a caller that must see every part
+ * can tell. */
+enum mime_walk mime_leaves(GMimeObject *o, GPtrArray *out,
+			   gboolean into_messages, guint max, int depth);
 void mime_part_changed(struct msg *m, GMimeObject *leaf);
 int mime_part_editable(struct msg *m, GMimeObject *leaf);
 void mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
