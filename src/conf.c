@@ -39,6 +39,26 @@ conf_errors_free(struct conf_errors *e)
 	e->msgs = NULL;
 }
 
+/* one_line - msg with its control characters escaped (a value quoted in
+ * it may hold a newline), so that one error stays one line; frees msg */
+static char *
+one_line(char *msg)
+{
+	GString *o = g_string_sized_new(strlen(msg));
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) msg; *p; p++) {
+		if (*p == '\n')
+			g_string_append(o, "\\n");
+		else if ((*p < ' ' && *p != '\t') || *p == 0x7f)
+			g_string_append_printf(o, "\\x%02x", *p);
+		else
+			g_string_append_c(o, *p);
+	}
+	g_free(msg);
+	return g_string_free(o, FALSE);
+}
+
 /* conf_errorf - add one preformatted error */
 void
 conf_errorf(struct conf_errors *e, const char *fmt, ...)
@@ -48,7 +68,7 @@ conf_errorf(struct conf_errors *e, const char *fmt, ...)
 	guint i;
 
 	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
+	msg = one_line(g_strdup_vprintf(fmt, ap));
 	va_end(ap);
 	/* a value inherited by several policies is reported once */
 	for (i = 0; i < e->msgs->len; i++) {

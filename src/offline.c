@@ -1,5 +1,5 @@
 /*
- * offline - the chain on one message from standard input
+ * offline - the chain on one message from standard input or a buffer
  */
 #include <stdio.h>
 #include <string.h>
@@ -206,7 +206,8 @@ apply_headers(struct msg *m)
 
 /* write_result - the message with edits applied, in the input's endings */
 static void
-write_result(struct msg *m, GByteArray *in, gsize from_line, int lf_only)
+write_result(struct msg *m, const guchar *in, gsize inlen, gsize from_line,
+	     int lf_only, FILE *fp)
 {
 	GByteArray *out = g_byte_array_new();
 	GPtrArray *h;
@@ -214,11 +215,11 @@ write_result(struct msg *m, GByteArray *in, gsize from_line, int lf_only)
 	const guchar *data;
 
 	if (edits_count(&m->edits) == 0) {
-		fwrite(in->data, 1, in->len, stdout);
+		fwrite(in, 1, inlen, fp);
 		g_byte_array_free(out, TRUE);
 		return;
 	}
-	fwrite(in->data, 1, from_line, stdout);
+	fwrite(in, 1, from_line, fp);
 	h = apply_headers(m);
 	for (i = 0; i < h->len; i++) {
 		const char *l = g_ptr_array_index(h, i);
@@ -238,7 +239,7 @@ write_result(struct msg *m, GByteArray *in, gsize from_line, int lf_only)
 	for (i = 0; i < out->len; i++) {
 		if (lf_only && out->data[i] == '\r' && i + 1 < out->len && out->data[i + 1] == '\n')
 			continue;
-		putchar(out->data[i]);
+		putc(out->data[i], fp);
 	}
 	g_ptr_array_free(h, TRUE);
 	g_byte_array_free(out, TRUE);
@@ -296,35 +297,52 @@ envelope(struct msg *m)
 
 /* report - the verdict line on standard error */
 static void
-report(struct conn *c, struct msg *m, enum verdict v)
+report(struct conn *c, struct msg *m, enum verdict v, FILE *fp)
 {
 	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
 	char *text = quote(c->reply.text), *env = m ? envelope(m) : g_strdup("");
 
 	if (refused)
-		fprintf(stderr, "verdict=%s code=%s xcode=%s handler=%s text=%s",
+		fprintf(fp, "verdict=%s code=%s xcode=%s handler=%s text=%s",
 			verdict_name(v), c->reply.code, c->reply.xcode,
 			c->decided_by, text);
 	else if (v == VERDICT_CONTINUE)
-		fprintf(stderr, "verdict=accept");
+		fprintf(fp, "verdict=accept");
 	else
-		fprintf(stderr, "verdict=%s handler=%s", verdict_name(v), c->decided_by);
-	fprintf(stderr, " edits=%u", m ? edits_count(&m->edits) : 0);
+		fprintf(fp, "verdict=%s handler=%s", verdict_name(v), c->decided_by);
+	fprintf(fp, " edits=%u", m ? edits_count(&m->edits) : 0);
 	if (m && m->rcpts_rejected)
-		fprintf(stderr, " rcpts-rejected=%u", m->rcpts_rejected);
-	fprintf(stderr, " %s\n", env);
+		fprintf(fp, " rcpts-rejected=%u", m->rcpts_rejected);
+	fprintf(fp, " %s\n", env);
 	g_free(text);
 	g_free(env);
 }
 
-/* offline_run - returns the exit status */
+/* offline_run - standard input through the chain; the exit status */
 int
 offline_run(struct snapshot *s, const struct offline_args *a)
+{
+	GByteArray *in = read_all(stdin);
+	int rc;
+
+	rc = offline_run_buffer(s, a, in->data, in->len, stdout, stderr);
+	g_byte_array_free(in, TRUE);
+	return rc;
+}
+
+/* offline_run_buffer - the message in data through the chain; the result
+ * goes to out, the verdict line to err; the exit status */
+int
+offline_run_buffer(struct snapshot *s, const struct offline_args *a,
+		   const void *data, size_t len, FILE *out, FILE *err)
 {
 	struct offline o = {.args = a};
 	struct conn *c = conn_new(s);
 	struct msg *m = NULL;
-	GByteArray *in, *wire;
+	/* an empty message may have no buffer at all (NULL): the C
+	 * library's functions take no NULL, not even for zero bytes */
+	const guchar *in = data ? data : (const guchar *) "";
+	GByteArray *wire;
 	char *ip = NULL, *helo = NULL;
 	enum verdict v = VERDICT_CONTINUE;
 	int lf_only;
@@ -339,16 +357,15 @@ offline_run(struct snapshot *s, const struct offline_args *a)
 		ip = comma ? g_strndup(a->client, comma - a->client) : g_strdup(a->client);
 		helo = comma ? g_strdup(comma + 1) : NULL;
 	}
-	in = read_all(stdin);
 	/* a leading mbox From_ line is no header: set it aside, as sendmail(1)
 	 * does, and put it back on output */
-	if (in->len > 5 && !memcmp(in->data, "From ", 5)) {
-		const guchar *nl = memchr(in->data, '\n', in->len);
+	if (len > 5 && !memcmp(in, "From ", 5)) {
+		const guchar *nl = memchr(in, '\n', len);
 
-		from_line = nl ? (gsize) (nl - in->data) + 1 : in->len;
+		from_line = nl ? (gsize) (nl - in) + 1 : len;
 	}
-	wire = to_crlf(in->data + from_line, in->len - from_line);
-	lf_only = in->len == 0 || memchr(in->data, '\r', in->len) == NULL;
+	wire = to_crlf(in + from_line, len - from_line);
+	lf_only = len == 0 || memchr(in, '\r', len) == NULL;
 	conn_set_client(c, ip, ip ? "unknown" : "localhost");
 	v = chain_connect(c);
 	if (v == VERDICT_CONTINUE && helo) {
@@ -385,12 +402,11 @@ offline_run(struct snapshot *s, const struct offline_args *a)
 	if (m && m->rcpts->len == 0 && m->rcpts_rejected == 0 && v == VERDICT_CONTINUE)
 		log_warn("no recipients (-R)");
 	if (v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE)
-		write_result(m, in, from_line, lf_only);
-	fflush(stdout);
-	report(c, m, v);
+		write_result(m, in, len, from_line, lf_only, out);
+	fflush(out);
+	report(c, m, v, err);
 	if (m)
 		chain_log_message(m, v);
-	g_byte_array_free(in, TRUE);
 	g_byte_array_free(wire, TRUE);
 	g_free(ip);
 	g_free(helo);

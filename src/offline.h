@@ -9,9 +9,16 @@
  * the input's line ending).  One line on standard error starts with
  * "verdict=" and carries key=value pairs: code, xcode, handler and text
  * for a refusal, edits, and the final envelope (from, rcpts).
+ *
+ * offline_run_buffer() does the same with a message in memory, writing
+ * the result and the verdict line to the streams it is given (the fuzz
+ * targets in fuzz/ drive it); the caller keeps the buffer.
  */
 #ifndef SINKD_OFFLINE_H
 #define SINKD_OFFLINE_H
+
+#include <stddef.h>
+#include <stdio.h>
 
 struct snapshot;
 
@@ -23,5 +30,7 @@ struct offline_args {
 };
 
 int offline_run(struct snapshot *s, const struct offline_args *a);
+int offline_run_buffer(struct snapshot *s, const struct offline_args *a,
+		       const void *data, size_t len, FILE *out, FILE *err);
 
 #endif
