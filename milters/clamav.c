@@ -405,7 +405,7 @@ status_headers(struct msg *m, struct edits *e, const char *status)
 static void
 tag(struct msg *m, struct edits *e, const struct clamav_cfg *c, const char *virus)
 {
-	const char *subject = msg_header_value(m, "Subject");
+	const char *subject = edits_first_header(e, "Subject", msg_header_value(m, "Subject"));
 	char *status = g_strdup_printf("Infected (%s)", virus);
 	char *tagged;
 

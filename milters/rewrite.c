@@ -578,7 +578,7 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 static void
 subject_tag(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 {
-	const char *raw = msg_header_value(m, "Subject");
+	const char *raw = edits_first_header(e, "Subject", msg_header_value(m, "Subject"));
 	char *decoded, *low, *ltag, *tag, *v;
 
 	if (raw) {

@@ -112,6 +112,34 @@ edits_change_header(struct edits *e, const char *by, const char *name,
 	ed->index = index;
 }
 
+/*
+ * edits_first_header - the value the first field called name has once
+ * the edits so far are applied, given its value in the message (original,
+ * NULL when there is none): so that a handler changing a field an earlier
+ * one changed (two Subject tags) builds on that change instead of undoing
+ * it.  NULL when there is no such field.
+ */
+const char *
+edits_first_header(const struct edits *e, const char *name, const char *original)
+{
+	const char *v = original;
+	guint i;
+
+	for (i = 0; i < e->list->len; i++) {
+		const struct edit *ed = g_ptr_array_index(e->list, i);
+
+		if (ed->kind > EDIT_CHANGE_HEADER || g_ascii_strcasecmp(ed->name, name))
+			continue;
+		if (ed->kind == EDIT_CHANGE_HEADER && ed->index == 1)
+			v = ed->value;
+		else if (ed->kind == EDIT_ADD_HEADER && v == NULL)
+			v = ed->value;
+		else if (ed->kind == EDIT_INSERT_HEADER && (v == NULL || ed->index == 0))
+			v = ed->value;
+	}
+	return v;
+}
+
 void
 edits_add_rcpt(struct edits *e, const char *by, const char *addr)
 {

@@ -28,7 +28,7 @@ CLAMSCAN="--no-summary --disable-cache -d $W/db --alert-exceeds-max=yes
 conf() {
 	cat > "$W/sinkd.conf" <<CONF
 [sinkd]
-chain = clamav
+chain = ${CHAIN:-clamav}
 spool-dir = $W/spool
 internal-hosts = 10.255.0.0/16
 $MAIN
@@ -180,6 +180,12 @@ like "$ERR" '^verdict=accept ' "action = tag: delivered"
 st=$(grep -c '^X-Virus-Status: Infected (eicar\.com\.UNOFFICIAL)' "$W/out")
 is "$st" 1 "action = tag: X-Virus-Status names the virus"
 like "$(grep '^Subject:' "$W/out")" '^Subject: \[VIRUS\] ' "action = tag: subject tagged"
+# a later handler's subject tag builds on this one, it does not undo it
+CHAIN="clamav, rewrite" conf "action = tag" "[rewrite]" "subject-tag = [EXTERNAL]"
+t $VIRUS
+like "$(grep '^Subject:' "$W/out")" '^Subject: \[EXTERNAL\] \[VIRUS\] ' \
+	"action = tag, then rewrite's subject-tag: both tags, in chain order"
+is "$(grep -c '^Subject:' "$W/out")" 1 "  and one Subject"
 
 # the reply template
 conf 'reply = 554 5.7.1 Refused ${virus} for ${sender}'
