@@ -145,17 +145,6 @@ ok $? "sinkd scans with the two clamd servers"
 
 # send ID FROM TO FILE
 send() { OUT=$(pf_swaks --from "$2" --to "$3" --data "$4" --header "X-E2E-Id: $1"); }
-# reloaded: SIGHUP, and wait for the reload to be logged
-reloaded() {
-	local n i
-	n=$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")
-	sk_hup
-	for i in $(seq 1 100); do
-		[ "$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")" -gt "$n" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 printf 'From: a@example.org\nTo: b@example.net\nSubject: hello\n\nHello.\n' >"$W/clean"
 send clean a@example.org clean@example.net "$W/clean"
@@ -237,7 +226,7 @@ ok $r "the log says why and what on-error did"
 [ $r -eq 0 ] || diag "$(cat "$W/log.part")"
 
 sed -i 's/^\[clamav\]$/[clamav]\non-error = reject/' "$CONF"
-reloaded
+sk_reload
 ok $? "on-error = reject: configuration reloaded"
 send down2 a@example.org down2@example.net "$W/clean"
 is "$(smtp_reply "$OUT" .)" "550 5.3.0 Message could not be processed (clamav)" \
@@ -262,7 +251,7 @@ ok $? "the same sinkd process throughout, started once"
 cd_hang_start "$W/hang" || bail_out "no hanging server"
 sed -i -e '/^on-error = reject$/d' -e "s|^clamd = .*|clamd = unix:$W/hang/hang.sock|" \
 	-e 's/^\[clamav\]$/[clamav]\nclamd-timeout = 2s/' "$CONF"
-reloaded
+sk_reload
 ok $? "a hanging server alone, clamd-timeout = 2s: configuration reloaded"
 t0=$(date +%s%N)
 send hang a@example.org hang@example.net "$W/clean"

@@ -110,17 +110,6 @@ wait_log() {
 	done
 }
 
-# reloaded: SIGHUP, and wait until the reload is logged
-reloaded() {
-	local n i
-	n=$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")
-	sk_hup
-	for i in $(seq 1 100); do
-		[ "$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")" -gt "$n" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # alive: the daemon started last still runs
 alive() { [ -n "$SK_PID" ] && kill -0 "$SK_PID" 2>/dev/null; }
@@ -413,7 +402,7 @@ ok $? "  sinkd is still running, the same process"
 cd_hang_stop
 cd_start "$W/cd" "$DB" a || bail_out "clamd did not start"
 sed -i "s|^clamd = .*|clamd = unix:$(cd_socket a)|" "$SK_DIR/conf/sinkd.conf"
-reloaded
+sk_reload
 ok $? "a clamd that answers instead: configuration reloaded"
 send slow2 a@example.org slow2@example.net "$W/clean.eml"
 like "$REPLY" '^250 ' "the next message is accepted"
@@ -437,17 +426,6 @@ start_sk drop "chain = protocol, rewrite" "spool-dir = $SPOOL" "body-memory-limi
 	'[rewrite]' 'header-add = X-Sinkd-Rewritten: yes' || bail_out "sinkd did not start"
 PID=$SK_PID
 
-# raw SMTP on fd 3: reply reads one reply, say sends lines
-reply() {
-	local l r=
-	while IFS= read -t 30 -r l <&3; do
-		l=${l%$'\r'}
-		r=${r:+$r|}$l
-		case $l in [0-9][0-9][0-9]-*) ;; *) break ;; esac
-	done
-	printf '%s' "${r:-<no reply>}"
-}
-say() { printf '%s\r\n' "$@" >&3; }
 session() {
 	exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
 	reply >/dev/null

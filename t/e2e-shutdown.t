@@ -27,17 +27,6 @@ start_sk() {
 	sk_start
 }
 
-# reply: one SMTP reply from fd 3, continuation lines joined with |
-reply() {
-	local l r=
-	while IFS= read -t 30 -r l <&3; do
-		l=${l%$'\r'}
-		r=${r:+$r|}$l
-		case $l in [0-9][0-9][0-9]-*) ;; *) break ;; esac
-	done
-	printf '%s' "${r:-<no reply>}"
-}
-say() { printf '%s\r\n' "$@" >&3; }
 
 # open_data RCPT: a session stopped inside DATA
 open_data() {

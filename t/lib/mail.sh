@@ -58,3 +58,17 @@ _e2e_cleanup() {
 	declare -F pf_cleanup >/dev/null && pf_cleanup
 	if [ "$rc" -eq 0 ] && [ "$TAP_FAILED" -eq 0 ]; then rm -rf "$W"; else diag "kept $W"; fi
 }
+
+# raw SMTP on file descriptor 3 (exec 3<>/dev/tcp/127.0.0.1/PORT):
+# reply prints one reply, continuation lines joined with |; say sends
+# lines, each ended with CRLF
+reply() {
+	local l r=
+	while IFS= read -t 30 -r l <&3; do
+		l=${l%$'\r'}
+		r=${r:+$r|}$l
+		case $l in [0-9][0-9][0-9]-*) ;; *) break ;; esac
+	done
+	printf '%s' "${r:-<no reply>}"
+}
+say() { printf '%s\r\n' "$@" >&3; }

@@ -12,6 +12,7 @@
 #   sk_stop                   SIGTERM, wait until gone
 #   sk_kill                   SIGKILL (no cleanup at all)
 #   sk_hup                    SIGHUP (reload)
+#   sk_reload                 SIGHUP, and wait until the reload is logged
 #   sk_pid                    the running daemon's pid
 #   sk_log                    print DIR/sinkd.log
 #   sk_log_clean              true when the log holds no sanitizer report
@@ -101,6 +102,18 @@ sk_kill() {
 }
 
 sk_hup() { kill -HUP "$SK_PID"; }
+
+# sk_reload: SIGHUP, and wait until the reload is logged
+sk_reload() {
+	local n i
+	n=$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")
+	sk_hup
+	for i in $(seq 1 100); do
+		[ "$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")" -gt "$n" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 sk_log() { cat "$SK_DIR/sinkd.log"; }
 
