@@ -124,7 +124,7 @@ distclean: clean
 
 FUZZ_CC = clang
 FUZZ_TIME = 60
-FUZZ_TARGETS = fuzz/fuzz_message fuzz/fuzz_conf fuzz/fuzz_policy
+FUZZ_TARGETS = fuzz/fuzz_message fuzz/fuzz_conf fuzz/fuzz_policy fuzz/fuzz_milter
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # clang, unlike gcc, warns of the {NULL} that ends each key table
 FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \

@@ -21,6 +21,17 @@
  * is always asked for with one: a step with no reply leaves the MTA's next
  * small packet waiting on delayed ACK (about 40 ms a message).
  * TCP_NODELAY on the listener does the rest.
+ *
+ * Packets may come in any order: libmilter lets HELO, MAIL and unknown
+ * commands through before any negotiation, RCPT, DATA and body chunks
+ * after an unknown command, CONNECT again after SMFIC_QUIT_NC, and any
+ * client of the socket can send them.  Each callback checks that its step
+ * may come where the connection stands (enum mf_step); one that may not
+ * is a disorder (mf_disorder()): logged once, and from then on every step
+ * of the connection tempfails, so that nothing it carries is accepted.  A
+ * step with no connection context at all (no negotiation, or after the
+ * close of SMFIC_QUIT_NC) gets one made for it, already in disorder, so
+ * that the same rules, the counters and the close apply.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,13 +57,25 @@ static gint stopping;		/* milter_stop() was called */
 static gint failed;		/* libmilter stopped serving on its own */
 static char *unix_path;		/* to remove at exit */
 
+/* Where a connection stands, as far as the glue has seen it. */
+enum mf_step {
+	MF_NEGOTIATED,		/* options agreed: CONNECT is next */
+	MF_CONNECTED,		/* CONNECT seen: HELO, MAIL, unknown commands */
+	MF_ENVELOPE,		/* MAIL FROM seen: RCPT TO, DATA, the header */
+	MF_HEADER,		/* DATA or a header field seen: more fields,
+				 * end of header; body when no EOH comes */
+	MF_BODY,		/* end of header seen: body, end of message */
+};
+
 /* What the glue keeps per connection besides struct conn. */
 struct mf {
 	SMFICTX *ctx;
 	unsigned long proto;	/* negotiated SMFIP_* flags */
+	enum mf_step step;	/* where the connection stands */
 	enum verdict held_conn;	/* a refusal held for the connection */
 	enum verdict held_msg;	/* ... and for the current message */
 	int over_limit;		/* refused: max-connections reached */
+	int disorder;		/* a step came out of order: refuse all */
 };
 
 static struct conn *
@@ -67,6 +90,15 @@ mf_macro(struct conn *c, const char *name)
 	struct mf *mf = c->mta;
 
 	return smfi_getsymval(mf->ctx, (char *) name);
+}
+
+/* mf_symval - a macro's value for the log, "" when the MTA sent none */
+static const char *
+mf_symval(SMFICTX *ctx, const char *name)
+{
+	const char *v = smfi_getsymval(ctx, (char *) name);
+
+	return v ? v : "";
 }
 
 /* mf_escape - '%' doubled, as smfi_setreply wants */
@@ -133,12 +165,99 @@ mf_status(SMFICTX *ctx, struct conn *c, enum verdict v)
 static void
 mf_msg_end(struct conn *c)
 {
-	if (c)
-		((struct mf *) c->mta)->held_msg = VERDICT_CONTINUE;
-	if (c && c->msg) {
+	struct mf *mf = c->mta;
+
+	mf->held_msg = VERDICT_CONTINUE;
+	if (mf->step > MF_CONNECTED)
+		mf->step = MF_CONNECTED;
+	if (c->msg) {
 		msg_free(c->msg);
 		g_atomic_int_add(&in_flight, -1);
 	}
+}
+
+/* mf_abandon - the message ends before its end: a message whose content
+ * had begun to arrive gets a line, as no verdict line will come */
+static void
+mf_abandon(struct conn *c)
+{
+	if (c->msg && c->msg->size > 0)
+		log_warn("%s: from=<%s> abandoned after %zu bytes, before end of message",
+			 c->msg->queue_id, c->msg->sender, c->msg->size);
+	mf_msg_end(c);
+}
+
+/* mf_attach - a new connection context for ctx, counted */
+static struct conn *
+mf_attach(SMFICTX *ctx)
+{
+	struct snapshot *s = snapshot_current();
+	struct conn *c = conn_new(s);
+	struct mf *mf = g_new0(struct mf, 1);
+	long long max;
+	int n;
+
+	snapshot_unref(s);
+	mf->ctx = ctx;
+	c->mta = mf;
+	c->macro = mf_macro;
+	smfi_setpriv(ctx, c);
+	max = conf_num(&c->snap->main, "max-connections");
+	n = g_atomic_int_add(&connections, 1) + 1;
+	mf->over_limit = max > 0 && n > max;
+	return c;
+}
+
+/*
+ * mf_disorder - step came where it cannot (no MTA sends it there; another
+ * client of the socket may): the connection is refused from here on.  The
+ * first disorder is logged and held for the connection as a tempfail, so
+ * that this step and every later one (end of message at the latest) is
+ * refused and no message of the connection is accepted.  The return value
+ * is this step's: the held refusal, or no reply where nr was negotiated.
+ */
+static sfsistat
+mf_disorder(SMFICTX *ctx, struct conn *c, const char *step, unsigned long nr)
+{
+	struct mf *mf = c->mta;
+
+	if (!mf->disorder) {
+		static const char *const where[] = {
+			[MF_NEGOTIATED] = "before CONNECT",
+			[MF_CONNECTED] = "outside a transaction",
+			[MF_ENVELOPE] = "in the envelope",
+			[MF_HEADER] = "in the header",
+			[MF_BODY] = "in the body",
+		};
+
+		mf->disorder = 1;
+		log_warn("%s: milter protocol step %s out of order (%s); "
+			 "refusing the connection's mail", msg_queue_id(c->msg),
+			 step, where[mf->step]);
+	}
+	if (mf->held_conn == VERDICT_CONTINUE) {
+		reply_set(&c->reply, "451", "4.3.0", "Temporary local problem, try again later");
+		c->decided_by = "sinkd";
+		mf->held_conn = VERDICT_TEMPFAIL;
+	}
+	if (mf->proto & nr)
+		return SMFIS_NOREPLY;
+	return mf_status(ctx, c, mf->held_conn);
+}
+
+/* mf_conn - the connection context of a step; one made for a step that
+ * came before any negotiation (libmilter lets HELO, MAIL and unknown
+ * commands through), in disorder already */
+static struct conn *
+mf_conn(SMFICTX *ctx, const char *step)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c == NULL) {
+		c = mf_attach(ctx);
+		mf_disorder(ctx, c, step, 0);
+	}
+	return c;
 }
 
 static sfsistat
@@ -146,26 +265,24 @@ mf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	     unsigned long f2, unsigned long f3, unsigned long *pf0,
 	     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	struct snapshot *s = snapshot_current();
-	struct conn *c;
+	struct conn *c = conn_of(ctx);
+	struct snapshot *s;
 	struct mf *mf;
 	unsigned long want = 0;
-	long long max;
 	unsigned at;
-	int n;
 
 	(void) f2;
 	(void) f3;
-	c = conn_new(s);
-	snapshot_unref(s);
-	mf = g_new0(struct mf, 1);
-	mf->ctx = ctx;
-	c->mta = mf;
-	c->macro = mf_macro;
-	smfi_setpriv(ctx, c);
-	max = conf_num(&s->main, "max-connections");
-	n = g_atomic_int_add(&connections, 1) + 1;
-	mf->over_limit = max > 0 && n > max;
+	*pf0 = *pf1 = *pf2 = *pf3 = 0;
+	if (c != NULL) {
+		/* negotiated once already, or a step came first: libmilter
+		 * ends the session on anything but SMFIS_CONTINUE here */
+		mf_disorder(ctx, c, "OPTNEG", 0);
+		return SMFIS_TEMPFAIL;
+	}
+	c = mf_attach(ctx);
+	mf = c->mta;
+	s = c->snap;
 	at = s->decides;
 	if (mf->over_limit)
 		at |= HANDLER_AT_CONNECT;
@@ -195,8 +312,6 @@ mf_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf0 = (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT | SMFIF_DELRCPT
 		| SMFIF_CHGFROM | SMFIF_CHGBODY | SMFIF_QUARANTINE) & f0;
 	*pf1 = mf->proto;
-	*pf2 = 0;
-	*pf3 = 0;
 	return SMFIS_CONTINUE;
 }
 
@@ -228,23 +343,18 @@ mf_answer(SMFICTX *ctx, struct conn *c, enum verdict v, unsigned long nr)
 	return SMFIS_NOREPLY;
 }
 
-/* mf_noreply - what a step negotiated with SMFIP_NR_* must return */
-static sfsistat
-mf_noreply(struct conn *c, unsigned long flag)
-{
-	return ((struct mf *) c->mta)->proto & flag ? SMFIS_NOREPLY : SMFIS_CONTINUE;
-}
-
 static sfsistat
 mf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
-	struct conn *c = conn_of(ctx);
+	struct conn *c = mf_conn(ctx, "CONNECT");
+	struct mf *mf = c->mta;
 	char addr[INET6_ADDRSTRLEN] = "";
 	const char *a = NULL;
 
-	if (c == NULL)
-		return SMFIS_TEMPFAIL;
-	if (((struct mf *) c->mta)->over_limit) {
+	if (mf->step != MF_NEGOTIATED || mf->disorder)
+		return mf_disorder(ctx, c, "CONNECT", SMFIP_NR_CONN);
+	mf->step = MF_CONNECTED;
+	if (mf->over_limit) {
 		log_warn("connection refused: %d connections, max-connections = %lld",
 			 g_atomic_int_get(&connections),
 			 conf_num(&c->snap->main, "max-connections"));
@@ -258,18 +368,22 @@ mf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 		a = inet_ntop(AF_INET6, &((struct sockaddr_in6 *) sa)->sin6_addr, addr, sizeof(addr));
 	conn_set_client(c, a, host);
 	log_debug("connect from %s[%s] daemon_name=%s daemon_addr=%s j=%s _=%s",
-		  host ? host : "", a ? a : "", smfi_getsymval(ctx, "{daemon_name}"),
-		  smfi_getsymval(ctx, "{daemon_addr}"), smfi_getsymval(ctx, "j"),
-		  smfi_getsymval(ctx, "_"));
+		  host ? host : "", a ? a : "", mf_symval(ctx, "{daemon_name}"),
+		  mf_symval(ctx, "{daemon_addr}"), mf_symval(ctx, "j"),
+		  mf_symval(ctx, "_"));
 	return mf_answer(ctx, c, chain_connect(c), SMFIP_NR_CONN);
 }
 
 static sfsistat
 mf_helo(SMFICTX *ctx, char *helo)
 {
-	struct conn *c = conn_of(ctx);
+	struct conn *c = mf_conn(ctx, "HELO");
+	struct mf *mf = c->mta;
 	enum verdict v;
 
+	if (mf->step == MF_NEGOTIATED)
+		return mf_disorder(ctx, c, "HELO", SMFIP_NR_HELO);
+	mf_abandon(c);		/* HELO again resets a transaction */
 	g_free(c->helo);
 	c->helo = g_strdup(helo);
 	if ((v = mf_held(c)) == VERDICT_CONTINUE)
@@ -290,14 +404,18 @@ mf_refused(SMFICTX *ctx, struct conn *c, enum verdict v, unsigned long nr)
 static sfsistat
 mf_envfrom(SMFICTX *ctx, char **argv)
 {
-	struct conn *c = conn_of(ctx);
+	struct conn *c = mf_conn(ctx, "MAIL");
+	struct mf *mf = c->mta;
 	struct msg *m;
 	enum verdict v;
 	int i;
 
-	mf_msg_end(c);
+	if (mf->step == MF_NEGOTIATED || argv == NULL || argv[0] == NULL)
+		return mf_disorder(ctx, c, "MAIL", SMFIP_NR_MAIL);
+	mf_abandon(c);
 	m = msg_new(c, argv[0], smfi_getsymval(ctx, "{auth_authen}"));
 	g_atomic_int_inc(&in_flight);
+	mf->step = MF_ENVELOPE;
 	for (i = 1; argv[i]; i++)
 		if (!g_ascii_strncasecmp(argv[i], "SIZE=", 5))
 			m->declared_size = g_ascii_strtoull(argv[i] + 5, NULL, 10);
@@ -310,16 +428,17 @@ mf_envfrom(SMFICTX *ctx, char **argv)
 static sfsistat
 mf_envrcpt(SMFICTX *ctx, char **argv)
 {
-	struct conn *c = conn_of(ctx);
+	struct conn *c = mf_conn(ctx, "RCPT");
+	struct mf *mf = c->mta;
 	struct rcpt *r;
 	enum verdict v;
 
-	if (c->msg == NULL)
-		return SMFIS_TEMPFAIL;
+	if (mf->step != MF_ENVELOPE || argv == NULL || argv[0] == NULL)
+		return mf_disorder(ctx, c, "RCPT", SMFIP_NR_RCPT);
 	msg_set_queue_id(c->msg, smfi_getsymval(ctx, "i"));
 	r = msg_rcpt_new(c->msg, argv[0]);
 	v = mf_held(c);
-	if (v != VERDICT_CONTINUE && (((struct mf *) c->mta)->proto & SMFIP_NR_RCPT)) {
+	if (v != VERDICT_CONTINUE && (mf->proto & SMFIP_NR_RCPT)) {
 		msg_rcpt_keep(c->msg, r);	/* refused with the message later */
 		return SMFIS_NOREPLY;
 	}
@@ -340,53 +459,79 @@ mf_envrcpt(SMFICTX *ctx, char **argv)
 static sfsistat
 mf_data(SMFICTX *ctx)
 {
-	struct conn *c = conn_of(ctx);
+	struct conn *c = mf_conn(ctx, "DATA");
+	struct mf *mf = c->mta;
 	enum verdict v;
 
-	if (c->msg == NULL)
-		return SMFIS_TEMPFAIL;
+	if (mf->step != MF_ENVELOPE)
+		return mf_disorder(ctx, c, "DATA", 0);
+	mf->step = MF_HEADER;
 	msg_set_queue_id(c->msg, smfi_getsymval(ctx, "i"));
 	if ((v = mf_held(c)) == VERDICT_CONTINUE)
 		v = chain_data(c->msg);
 	return mf_refused(ctx, c, v, 0);
 }
 
+/* mf_unknown - an SMTP command the MTA does not know; a refusal held for
+ * the connection answers it, not one held for a message */
 static sfsistat
 mf_unknown(SMFICTX *ctx, const char *cmd)
 {
-	struct conn *c = conn_of(ctx);
+	struct conn *c = mf_conn(ctx, "UNKNOWN");
+	struct mf *mf = c->mta;
 
+	if (mf->step == MF_NEGOTIATED || cmd == NULL)
+		return mf_disorder(ctx, c, "UNKNOWN", 0);
+	if (mf->held_conn != VERDICT_CONTINUE)
+		return mf_status(ctx, c, mf->held_conn);
 	return mf_status(ctx, c, chain_unknown(c, cmd));
 }
 
 static sfsistat
 mf_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct conn *c = conn_of(ctx);
+	struct conn *c = mf_conn(ctx, "HEADER");
+	struct mf *mf = c->mta;
 
-	if (c->msg)
-		msg_header(c->msg, name, value);
-	return mf_noreply(c, SMFIP_NR_HDR);
+	if (mf->step != MF_ENVELOPE && mf->step != MF_HEADER)
+		return mf_disorder(ctx, c, "HEADER", SMFIP_NR_HDR);
+	if (name == NULL || value == NULL)
+		return mf_disorder(ctx, c, "HEADER", SMFIP_NR_HDR);
+	mf->step = MF_HEADER;
+	msg_header(c->msg, name, value);
+	return mf_answer(ctx, c, VERDICT_CONTINUE, SMFIP_NR_HDR);
 }
 
 static sfsistat
 mf_eoh(SMFICTX *ctx)
 {
-	struct conn *c = conn_of(ctx);
+	struct conn *c = mf_conn(ctx, "EOH");
+	struct mf *mf = c->mta;
 
-	if (c->msg)
-		msg_end_headers(c->msg);
-	return mf_noreply(c, SMFIP_NR_EOH);
+	if (mf->step != MF_ENVELOPE && mf->step != MF_HEADER)
+		return mf_disorder(ctx, c, "EOH", SMFIP_NR_EOH);
+	mf->step = MF_BODY;
+	msg_end_headers(c->msg);
+	return mf_answer(ctx, c, VERDICT_CONTINUE, SMFIP_NR_EOH);
 }
 
+/* mf_body - a body chunk; before the end of header only where no end of
+ * header was to come (SMFIP_NOEOH) */
 static sfsistat
 mf_body(SMFICTX *ctx, unsigned char *data, size_t len)
 {
-	struct conn *c = conn_of(ctx);
+	struct conn *c = mf_conn(ctx, "BODY");
+	struct mf *mf = c->mta;
 
-	if (c->msg)
-		msg_body(c->msg, data, len);
-	return mf_noreply(c, SMFIP_NR_BODY);
+	if (mf->step != MF_BODY
+	    && !((mf->step == MF_ENVELOPE || mf->step == MF_HEADER)
+		 && (mf->proto & SMFIP_NOEOH)))
+		return mf_disorder(ctx, c, "BODY", SMFIP_NR_BODY);
+	if (data == NULL && len > 0)
+		return mf_disorder(ctx, c, "BODY", SMFIP_NR_BODY);
+	mf->step = MF_BODY;
+	msg_body(c->msg, data, len);
+	return mf_answer(ctx, c, VERDICT_CONTINUE, SMFIP_NR_BODY);
 }
 
 /* mf_apply - the edit list, in order, then the body; -1 on failure */
@@ -467,13 +612,13 @@ mf_finish(SMFICTX *ctx, struct conn *c, struct msg *m)
 static sfsistat
 mf_eom(SMFICTX *ctx)
 {
-	struct conn *c = conn_of(ctx);
-	struct msg *m;
+	struct conn *c = mf_conn(ctx, "EOM");
+	struct msg *m = c->msg;
 	enum verdict v;
 	sfsistat st;
 
-	if (c == NULL || (m = c->msg) == NULL)
-		return SMFIS_TEMPFAIL;
+	if (m == NULL)
+		return mf_disorder(ctx, c, "EOM", 0);
 	msg_set_queue_id(m, smfi_getsymval(ctx, "i"));
 	if ((v = mf_held(c)) == VERDICT_CONTINUE)
 		v = mf_finish(ctx, c, m);
@@ -484,20 +629,20 @@ mf_eom(SMFICTX *ctx)
 }
 
 /* mf_abort - the MTA ended the transaction, or libmilter the connection
- * (a packet over its 64 KiB limit, a read error): a message whose content
- * had begun to arrive gets a line, as no verdict line will come */
+ * (a packet over its 64 KiB limit, a read error); at any point, and
+ * without a transaction too */
 static sfsistat
 mf_abort(SMFICTX *ctx)
 {
 	struct conn *c = conn_of(ctx);
 
-	if (c && c->msg && c->msg->size > 0)
-		log_warn("%s: from=<%s> abandoned after %zu bytes, before end of message",
-			 c->msg->queue_id, c->msg->sender, c->msg->size);
-	mf_msg_end(c);
+	if (c)
+		mf_abandon(c);
 	return SMFIS_CONTINUE;
 }
 
+/* mf_close - the connection's end (also after SMFIC_QUIT_NC, which a
+ * CONNECT may follow: it finds no context, and is a disorder) */
 static sfsistat
 mf_close(SMFICTX *ctx)
 {
@@ -505,7 +650,7 @@ mf_close(SMFICTX *ctx)
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
-	mf_msg_end(c);
+	mf_abandon(c);
 	g_atomic_int_add(&connections, -1);
 	g_free(c->mta);
 	conn_free(c);
@@ -532,6 +677,23 @@ static struct smfiDesc mf_desc = {
 	.xxfi_data = mf_data,
 	.xxfi_negotiate = mf_negotiate,
 };
+
+/* milter_desc - the callbacks as libmilter gets them, for the fuzz target
+ * (fuzz/fuzz_milter.c), which calls them in any order */
+const struct smfiDesc *
+milter_desc(void)
+{
+	return &mf_desc;
+}
+
+/* milter_counts - connections between negotiation and close, messages
+ * between MAIL FROM and their end: both 0 once every connection closed */
+void
+milter_counts(int *conns, int *msgs)
+{
+	*conns = g_atomic_int_get(&connections);
+	*msgs = g_atomic_int_get(&in_flight);
+}
 
 #define MAX_LISTENERS 8
 

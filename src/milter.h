@@ -7,10 +7,14 @@
  * SIGHUP and SIGTERM; milter_stop() stops accepting connections and waits
  * up to a bound for the messages in flight; milter_failed() tells whether
  * libmilter stopped serving on its own, which makes the stop a failure.
+ *
+ * milter_desc() and milter_counts() are for the fuzz target, which calls
+ * the callbacks itself as libmilter would, in any order.
  */
 #ifndef SINKD_MILTER_H
 #define SINKD_MILTER_H
 
+struct smfiDesc;
 struct snapshot;
 
 int milter_open(const struct snapshot *s, unsigned uid, unsigned gid);
@@ -18,5 +22,7 @@ int milter_start(void);
 void milter_stop(unsigned timeout_seconds);
 int milter_failed(void);
 void milter_log_mta_config(const struct snapshot *s);
+const struct smfiDesc *milter_desc(void);
+void milter_counts(int *conns, int *msgs);
 
 #endif
