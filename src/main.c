@@ -6,10 +6,15 @@
  * (-n), prints the keys (-d), runs one message offline (-t), or runs the
  * daemon: open the socket as root, drop privileges, serve in libmilter's
  * threads, and wait for signals here (SIGHUP: reload; SIGTERM, SIGINT:
- * stop).  The main thread takes the signals: it is the one the kernel
- * offers a process-directed signal to first, ahead of libmilter's own
- * signal thread, which would treat SIGHUP as "stop".
+ * stop).  The main thread alone takes them: it blocks them before any
+ * thread exists (GLib's, libclamav's, libmilter's, the engine loader), so
+ * that every thread inherits the mask, and reads them from a signalfd,
+ * so that they stay blocked in every thread at every moment and wait
+ * there, queued, while the main thread is busy (stopping, say).
+ * libmilter's own signal thread, which would take SIGHUP as "stop
+ * serving", waits in sigwait() below, for ever.
  */
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +46,40 @@ static GMutex reload_lock;
 static GCond reload_cond;
 static int reload_wanted;
 static char *conf_path;
+
+/*
+ * sigwait - libmilter's signal thread, the one caller of sigwait(3) in
+ * the process (sinkd's own main thread reads a signalfd), comes here:
+ * this definition in the executable takes the place of the C library's.
+ * That thread would take SIGHUP or SIGTERM whenever the main thread is
+ * not waiting for one (while it stops, say) and make libmilter stop
+ * serving, the messages in flight with it; here it waits for ever, with
+ * the signals blocked, and takes none.
+ */
+int
+sigwait(const sigset_t *set, int *sig)
+{
+	(void) set;
+	(void) sig;
+	for (;;)
+		pause();
+}
+
+/* signals_block - the signals the daemon takes (SIGHUP, SIGTERM, SIGINT)
+ * blocked, before any thread exists, so that every thread inherits the
+ * mask and only the main thread's signalfd takes them; SIGPIPE
+ * ignored: a peer gone is an error of the write, not the end of sinkd */
+static void
+signals_block(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
+		log_fatal("cannot block signals");
+	signal(SIGPIPE, SIG_IGN);
+}
 
 /* load - a snapshot, or NULL with every error logged */
 static struct snapshot *
@@ -162,14 +201,13 @@ daemonize(void)
 	}
 }
 
-/* run_daemon - serve until SIGTERM */
+/* run_daemon - serve until SIGTERM; set: the signals blocked at start */
 static int
-run_daemon(struct snapshot *s, int foreground)
+run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 {
-	sigset_t set;
 	uid_t uid;
 	gid_t gid;
-	int sig;
+	int sig, sfd;
 
 	if (privs_lookup(conf_str(&s->main, "user"), conf_str(&s->main, "group"),
 			 &uid, &gid) < 0)
@@ -188,21 +226,20 @@ run_daemon(struct snapshot *s, int foreground)
 	snapshot_install(s);
 	handler_configure(s, 0);
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	g_thread_unref(g_thread_new("reload", reloader, NULL));
 	if (milter_start() < 0)
 		log_fatal("cannot start the milter thread");
 	milter_log_mta_config(s);
 	log_info("sinkd %s ready on %s (uid %u)", SINKD_VERSION,
 		 conf_str(&s->main, "socket"), (unsigned) geteuid());
+	if ((sfd = signalfd(-1, set, SFD_CLOEXEC)) < 0)
+		log_fatal("signalfd: %s", strerror(errno));
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		struct signalfd_siginfo si;
+
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
+		sig = (int) si.ssi_signo;
 		if (sig == SIGHUP) {
 			g_mutex_lock(&reload_lock);
 			reload_wanted = 1;
@@ -212,6 +249,7 @@ run_daemon(struct snapshot *s, int foreground)
 		}
 		break;
 	}
+	close(sfd);
 	log_info("stopping on signal %d", sig);
 	s = snapshot_current();
 	milter_stop((unsigned) conf_num(&s->main, "shutdown-timeout"));
@@ -245,6 +283,7 @@ main(int argc, char **argv)
 	GOptionContext *ctx = g_option_context_new("- mail filter for Postfix and Sendmail");
 	GError *err = NULL;
 	struct snapshot *s;
+	sigset_t set;
 	int rc;
 
 	g_option_context_add_main_entries(ctx, opts, NULL);
@@ -262,6 +301,8 @@ main(int argc, char **argv)
 		dump_keys();
 		return 0;
 	}
+	if (!check && !offline)
+		signals_block(&set);
 	/* absolute: the daemon leaves its directory, and reloads read it again */
 	conf_path = g_canonicalize_filename(path ? path : SINKD_SYSCONFDIR "/sinkd/sinkd.conf", NULL);
 	g_free(path);
@@ -282,7 +323,7 @@ main(int argc, char **argv)
 		handler_stop(s);
 		snapshot_unref(s);
 	} else {
-		rc = run_daemon(s, foreground);
+		rc = run_daemon(s, foreground, &set);
 	}
 	g_mime_shutdown();
 	g_free(conf_path);
