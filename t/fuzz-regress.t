@@ -13,6 +13,12 @@
 #                 its file (and line), no control character in it
 #   fuzz_policy   domains/example.org.conf next to fuzz/policy.conf, the
 #                 shipped default.conf and example.com.conf: the same
+#   fuzz_milter   the raw milter packets, written to a running sinkd's
+#                 socket with fuzz/milter.conf's rules (t/lib/milterseq.py
+#                 replay): the connection closed, no message let through,
+#                 and sinkd still running and letting the next well-formed
+#                 message through (the fuzz target itself is built by
+#                 clang only: make fuzz)
 #
 # and never a signal, a hang or a sanitizer report.  A few hostile inputs
 # built here go the same way, so that every target is tested even while
@@ -20,11 +26,12 @@
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 source lib/clamav.sh
+source lib/sinkd.sh
 SINKD=${SINKD:-$PWD/../src/sinkd}
 TOP=$(cd .. && pwd)
 command -v sigtool >/dev/null || bail_out "sigtool (package clamav) is needed"
 W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+trap 'sk_stop; rm -rf "$W"' EXIT
 umask 022
 # as under the fuzz targets: GLib's slice allocator would hide its blocks
 # (GError among them) from ASan and LeakSanitizer
@@ -117,4 +124,30 @@ for f in "$W"/in/*.policy "$TOP"/fuzz/regress/fuzz_policy/*; do
 	cp "$f" "$P/domains/example.org.conf"
 	check "fuzz_policy $(basename "$f")" "$P" "$P/sinkd.conf"
 done
+
+# fuzz_milter: a sinkd on fuzz/milter.conf's rules, as t/packet-order.t runs it
+[ "$(id -u)" -eq 0 ] || bail_out "the fuzz_milter inputs need root (a sinkd running as postfix)"
+chmod o+x "$W"
+sk_init "$W/sk" "unix:$W/sk/sinkd.sock"
+cp disclaimer/text.tmpl disclaimer/html.tmpl "$W/sk/conf/"
+sed -e '1,/^\[sinkd\]/d' -e '/^spool-dir/d' -e '/^internal-hosts/d' \
+	-e 's#^text-file = #&'"$W/sk/conf/"'#' -e 's#^html-file = #&'"$W/sk/conf/"'#' \
+	"$TOP/fuzz/milter.conf" >>"$W/sk/conf/sinkd.conf"
+chown -R postfix "$W/sk"
+sk_start || bail_out "sinkd did not start"
+field() { printf '%s\n' "$OUT" | sed -n "s/^$1=//p"; }
+for f in "$TOP"/fuzz/regress/fuzz_milter/*; do
+	[ -f "$f" ] || continue
+	OUT=$(python3 lib/milterseq.py replay "$SK_SOCKET" "$f" 2>&1)
+	is "$(field edits)/$(field closed)" "0/1" \
+		"fuzz_milter $(basename "$f"): nothing let through, connection closed (replies $(field replies))"
+	kill -0 "$(sk_pid)" 2>/dev/null
+	ok $? "fuzz_milter $(basename "$f"): sinkd still runs"
+	OUT=$(python3 lib/milterseq.py run "$SK_SOCKET" good 2>&1)
+	[ "$(field edits)" -gt 0 ] && [ "$(field last)" = c ]
+	ok $? "fuzz_milter $(basename "$f"): the next well-formed message is let through"
+done
+sk_stop
+sk_log_clean
+ok $? "fuzz_milter: no sanitizer report in sinkd's log"
 done_testing
