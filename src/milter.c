@@ -726,8 +726,31 @@ find_listeners(void)
 	}
 }
 
+/* socket_dir - a unix socket's directory, made when missing: mode 0750,
+ * owned by user and group, so that only the group reaches the socket; an
+ * existing one is the administrator's and left as it is */
+static int
+socket_dir(const char *path, unsigned uid, unsigned gid)
+{
+	char *dir = g_path_get_dirname(path), *up = g_path_get_dirname(dir);
+	int rc = 0;
+
+	/* the directories above it as any: others may pass through */
+	if (!g_file_test(dir, G_FILE_TEST_EXISTS)
+	    && (g_mkdir_with_parents(up, 0755) < 0
+		|| mkdir(dir, 0750) < 0 || chmod(dir, 0750) < 0
+		|| (geteuid() == 0 && chown(dir, uid, gid) < 0))) {
+		log_error("socket directory %s: %s", dir, strerror(errno));
+		rc = -1;
+	}
+	g_free(up);
+	g_free(dir);
+	return rc;
+}
+
 /* milter_open - register and open the socket; unix sockets get the
- * configured mode and owner.  Runs as root, before the privilege drop. */
+ * configured mode and owner, in a directory made for them if missing.
+ * Runs as root, before the privilege drop. */
 int
 milter_open(const struct snapshot *s, unsigned uid, unsigned gid)
 {
@@ -735,6 +758,10 @@ milter_open(const struct snapshot *s, unsigned uid, unsigned gid)
 	mode_t old;
 	int rc;
 
+	if (s->socket.family == AF_UNIX && socket_dir(s->socket.path, uid, gid) < 0) {
+		g_free(conn);
+		return -1;
+	}
 	smfi_setconn(conn);
 	g_free(conn);
 	if (smfi_register(mf_desc) != MI_SUCCESS) {

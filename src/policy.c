@@ -17,7 +17,7 @@ static const char *const on_error_values[] = {"reject", "tempfail", "accept", NU
 
 /* The [sinkd] group.  sinkd.conf(5) documents each key; t/ checks it does. */
 const struct conf_key sinkd_main_keys[] = {
-	{"socket", CONF_SOCKET, "inet:8890@127.0.0.1", .flags = CONF_RESTART,
+	{"socket", CONF_SOCKET, "unix:/run/sinkd/sinkd.sock", .flags = CONF_RESTART,
 	 .doc = "where sinkd listens: unix:/path, inet:port@host, inet:host:port, inet:[v6addr]:port, inet6:port@host"},
 	{"socket-mode", CONF_MODE, "0660", .flags = CONF_RESTART,
 	 .doc = "permissions of a unix socket"},

@@ -86,4 +86,34 @@ for b in "$SINKD" "$TOP/tools/sinkd-quarantine"; do
 	is "$calls" "" "${b##*/} calls no shell and searches no PATH (system, popen, exec*p)"
 done
 
+# who reaches the socket: its directory, when missing, is made 0750 and
+# the socket is 0660, both of user and group; others cannot connect
+chmod o+x "$W"
+sk_init "$W/sk" "unix:$W/sk/run/sinkd/sinkd.sock"
+chown postfix "$W/sk"
+sk_start || bail_out "sinkd did not start"
+is "$(stat -c '%a %U %G' "$W/sk/run/sinkd")" "750 postfix postfix" \
+	"the socket's directory, missing, is made 0750, of user and group"
+is "$(stat -c '%a %U %G' "$W/sk/run/sinkd/sinkd.sock")" "660 postfix postfix" "the socket is 0660, of user and group"
+# connect USER: can USER connect to the socket?
+connect() {
+	local g=--clear-groups
+	[ -n "${2:-}" ] && g=--groups=$2
+	setpriv --reuid="$1" --regid="$(id -g "$1")" "$g" \
+		/usr/bin/python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' \
+		"$W/sk/run/sinkd/sinkd.sock" 2>/dev/null
+}
+connect nobody
+ok $((! $?)) "a local user outside the group cannot connect"
+connect nobody "$(getent group postfix | cut -d: -f3)"
+ok $? "a member of the group can"
+sk_stop
+mkdir -p "$W/sk/own" && chmod 755 "$W/sk/own"
+sed -i "s#^socket = .*#socket = unix:$W/sk/own/sinkd.sock#" "$W/sk/conf/sinkd.conf"
+: >"$W/sk/sinkd.log"
+SK_SOCKET=unix:$W/sk/own/sinkd.sock
+sk_start || bail_out "sinkd did not start"
+is "$(stat -c '%a %U' "$W/sk/own")" "755 root" "an existing directory is left as it is"
+sk_stop
+
 done_testing
