@@ -209,7 +209,7 @@ mf_attach(SMFICTX *ctx)
 }
 
 /*
- * mf_disorder - step came where it cannot (no MTA sends it there; another
+ * mf_disorder - a step came where it cannot (no MTA sends it there; another
  * client of the socket may): the connection is refused from here on.  The
  * first disorder is logged and held for the connection as a tempfail, so
  * that this step and every later one (end of message at the latest) is

@@ -36,9 +36,11 @@
 #   6. The running daemon's identity: every thread runs as the configured
 #      user and group, with no capability; the socket has socket-mode and
 #      that owner and group.  SIGTERM: status 0.
-#   7. libmilter stopping on its own (its signal thread given a SIGTERM):
-#      sinkd exits with status 1, so that Restart=on-failure starts it
-#      again, and mail passes once it is back.
+#   7. libmilter's signal thread given a SIGTERM alone: it takes none
+#      (sinkd's sigwait()), mail passes.  libmilter stopping on its own
+#      (its listening TCP socket shut down from outside): sinkd exits with
+#      status 1, so that Restart=on-failure starts it again, and mail
+#      passes once it is back.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/mail.sh"
@@ -659,9 +661,12 @@ ok $? "no sanitizer report"
 # --- 7. libmilter giving up on its own: a failure, for the supervisor
 #
 # libmilter's own signal thread (started by the milter thread, whose name
-# it bears, and waiting in sigwait) takes a SIGTERM sent to it alone:
-# libmilter stops serving.  sinkd must then exit with a failure status,
-# which Restart=on-failure acts on, not the 0 of a stop asked for.
+# it bears) waits in sinkd's sigwait(), which never returns: a SIGTERM
+# sent to it alone stays blocked there and changes nothing.  libmilter
+# still gives up when its listener fails: over TCP, a listening socket
+# shut down from outside (its descriptor taken with pidfd_getfd(2)) is
+# such a failure.  sinkd must then exit with a failure status, which
+# Restart=on-failure acts on, not the 0 of a stop asked for.
 
 start_sk giveup '[protocol]' 'add-headers = X-Sinkd-Passed: ${queue_id}' || bail_out "sinkd did not start"
 PID=$SK_PID
@@ -676,12 +681,47 @@ n = 0
 for tid in os.listdir("/proc/%d/task" % pid):
     t = "/proc/%d/task/%s/" % (pid, tid)
     if int(tid) != pid and open(t + "comm").read().strip() == "milter" \
-            and "sigtimedwait" in open(t + "wchan").read():
+            and "pause" in open(t + "wchan").read():
         n += libc.syscall(nr, pid, int(tid), signal.SIGTERM) == 0
 print(n)
 PY
 )
-is "$n" 1 "SIGTERM sent to libmilter's signal thread alone"
+is "$n" 1 "SIGTERM sent to libmilter's signal thread alone (waiting in sinkd's sigwait)"
+sleep 1
+kill -0 "$PID" 2>/dev/null
+ok $? "  takes nothing: sinkd goes on"
+send held a@example.org held@example.net "$W/clean.eml"
+like "$REPLY" '^250 ' "  and mail passes"
+sk_stop
+mv "$SK_DIR/sinkd.log" "$SK_DIR/sinkd.log.0"
+TPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sk_init "$W/giveup" "inet:$TPORT@127.0.0.1"
+sk_start || bail_out "sinkd did not start on TCP"
+n=$(python3 - "$SK_PID" <<'PY'
+import ctypes, os, socket, sys
+nr = 438	# pidfd_getfd, the same number everywhere
+pid = int(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+pfd = os.pidfd_open(pid)
+n = 0
+for fd in os.listdir("/proc/%d/fd" % pid):
+    try:
+        if not os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"):
+            continue
+    except OSError:
+        continue
+    got = libc.syscall(nr, pfd, int(fd), 0)
+    if got < 0:
+        continue
+    s = socket.socket(fileno=got)
+    if n == 0 and s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        s.shutdown(socket.SHUT_RDWR)
+        n += 1
+    s.close()
+print(n)
+PY
+)
+is "$n" 1 "sinkd's listening TCP socket shut down from outside"
 reap
 is "$RC" 1 "libmilter stops serving: sinkd exits with status 1, which Restart=on-failure restarts"
 grep -q 'error: libmilter stopped serving; shutting down' "$SK_DIR/sinkd.log"
@@ -689,7 +729,7 @@ ok $? "  and the log says why"
 sk_log_clean
 ok $? "no sanitizer report"
 mv "$SK_DIR/sinkd.log" "$SK_DIR/sinkd.log.1"
-sk_start
+start_sk giveup '[protocol]' 'add-headers = X-Sinkd-Passed: ${queue_id}'
 ok $? "started again (as the supervisor would)"
 send again a@example.org again@example.net "$W/clean.eml"
 like "$REPLY" '^250 ' "  and mail passes"
