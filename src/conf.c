@@ -765,11 +765,11 @@ merge_value(struct conf_value *dst, const struct conf_key *k,
 		break;
 	case MERGE_DEFAULT:
 		if (!all_same(k, v, n) && def)
-			v = &def, win = 0;
+			v = &def;
 		break;
 	case MERGE_RCPT:
 		if (def)
-			v = &def, win = 0;
+			v = &def;
 		break;
 	}
 	value_copy(dst, v[win]);
