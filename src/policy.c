@@ -329,7 +329,6 @@ snapshot_free(struct snapshot *s)
 	g_free(s);
 }
 
-/* snapshot_load - read and check everything; NULL when e has errors */
 /* policy_decides - the steps at which p's handler configs may refuse; a
  * combined policy's are among its domains', so the snapshot's union over
  * the default and every domain covers every policy it can hand out */
@@ -432,6 +431,7 @@ policy_conflict(const struct policy *a, const struct policy *b,
 	return NULL;
 }
 
+/* snapshot_load - read and check everything; NULL when e has errors */
 struct snapshot *
 snapshot_load(const char *path, const struct handler *const *registry,
 	      struct conf_errors *e)
