@@ -7,7 +7,7 @@
  * the inheritance from default.conf.  When the snapshot loads, the
  * domain's policy is looked up (for a subdomain too) and combined with
  * example.com's and the default's, as inbound mail to several domains
- * does.
+ * does, and asked whether they may share one transaction.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -35,7 +35,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* combine - the policies of example.org, example.com and the default */
+/* combine - the policies of example.org, example.com and the default,
+ * and whether they may share a transaction */
 static void
 combine(struct snapshot *s)
 {
@@ -45,6 +46,8 @@ combine(struct snapshot *s)
 	p[0] = policy_for_domain(s, "example.org");
 	p[1] = policy_for_domain(s, "mx.sub.example.org");
 	p[2] = policy_for_domain(s, "example.com");
+	policy_conflict(p[0], p[2], NULL);
+	policy_conflict(p[2], s->def, NULL);
 	policy_combine(s, p, 3, &owned);
 	policy_free(owned);
 	p[1] = policy_for_domain(s, "example.net");

@@ -95,25 +95,25 @@ static const struct conf_key clamav_keys[] = {
 	 .doc = "host:port of the SMTP server, for release-via = smtp"},
 	{"action", CONF_ENUM, "reject", .values = action_values, .merge = MERGE_ENUM,
 	 .doc = "what a virus means: reject, tempfail, quarantine, discard or tag"},
-	{"reply", CONF_REPLY, "550 5.7.1 Message contains a virus (${virus})",
+	{"reply", CONF_REPLY, "550 5.7.1 Message contains a virus (${virus})", .merge = MERGE_DEFAULT,
 	 .doc = "reply for action = reject; ${virus} is the signature's name"},
-	{"tempfail-reply", CONF_REPLY, "451 4.7.1 Message contains a virus (${virus}), try again later",
+	{"tempfail-reply", CONF_REPLY, "451 4.7.1 Message contains a virus (${virus}), try again later", .merge = MERGE_DEFAULT,
 	 .doc = "reply for action = tempfail"},
-	{"quarantine-method", CONF_ENUM, "store", .values = method_values,
+	{"quarantine-method", CONF_ENUM, "store", .values = method_values, .merge = MERGE_AGREE,
 	 .doc = "action = quarantine: store (in quarantine-dir, then discard) or hold (the MTA's hold queue)"},
-	{"tag-subject", CONF_STRING, "[VIRUS]",
+	{"tag-subject", CONF_STRING, "[VIRUS]", .merge = MERGE_AGREE,
 	 .doc = "action = tag: tag put before the Subject; empty: none"},
 	{"scan-parts", CONF_ENUM, "unseen", .values = parts_values, .merge = MERGE_ENUM,
 	 .doc = "also scan each part as a mail client decodes it: all, unseen (those libclamav did not inspect) or none"},
 	{"on-limit", CONF_ENUM, "reject", .values = limit_values, .merge = MERGE_ENUM,
 	 .doc = "a message beyond a scan limit (max-*): reject, tempfail or accept"},
-	{"limit-reply", CONF_REPLY, "554 5.7.0 Message could not be scanned completely (${virus})",
+	{"limit-reply", CONF_REPLY, "554 5.7.0 Message could not be scanned completely (${virus})", .merge = MERGE_DEFAULT,
 	 .doc = "reply for on-limit = reject; ${virus} names the limit"},
 	{"status-headers", CONF_BOOL, "no", .merge = MERGE_TRUE,
 	 .doc = "add X-Virus-Scanned and X-Virus-Status (and remove received ones); may break DKIM signatures"},
-	{"skip-authenticated", CONF_BOOL, "no",
+	{"skip-authenticated", CONF_BOOL, "no", .merge = MERGE_FALSE,
 	 .doc = "do not scan mail from SMTP-authenticated senders"},
-	{"skip-internal", CONF_BOOL, "no",
+	{"skip-internal", CONF_BOOL, "no", .merge = MERGE_FALSE,
 	 .doc = "do not scan mail from internal-hosts"},
 	{NULL},
 };
@@ -659,6 +659,31 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 	return VERDICT_ERROR;
 }
 
+/*
+ * clamav_inbound - the group as it acts on inbound mail, for combining
+ * policies: the settings of an action the domain does not take
+ * (quarantine-method, tag-subject, the replies) are left out, so that
+ * they keep no recipient apart; out of the chain, nothing is read.
+ */
+static void
+clamav_inbound(struct conf_group *g, int chained)
+{
+	static const struct {
+		const char *key, *action;
+	} of[] = {
+		{"reply", "reject"}, {"tempfail-reply", "tempfail"},
+		{"quarantine-method", "quarantine"}, {"tag-subject", "tag"},
+	};
+	const char *action = conf_str(g, "action");
+	unsigned i;
+
+	for (i = 0; !chained && i < g->n; i++)
+		g->val[i].unused = 1;
+	for (i = 0; i < G_N_ELEMENTS(of); i++)
+		if (strcmp(action, of[i].action) != 0)
+			conf_unused(g, of[i].key);
+}
+
 const struct handler clamav_handler = {
 	.name = "clamav",
 	.keys = clamav_keys,
@@ -666,6 +691,7 @@ const struct handler clamav_handler = {
 	.load = clamav_load,
 	.unload = clamav_unload,
 	.eom = clamav_eom,
+	.inbound = clamav_inbound,
 	.setup = clamav_setup,
 	.configure = clamav_configure,
 	.stop = clamav_stop,

@@ -50,32 +50,32 @@ static const char *const encrypted_values[] = {"skip", "wrap", "reject", NULL};
 static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
 
 static const struct conf_key disclaimer_keys[] = {
-	{"text-file", CONF_PATH, "",
+	{"text-file", CONF_PATH, "", .merge = MERGE_AGREE,
 	 .doc = "plain-text disclaimer template (UTF-8, ${variables})"},
-	{"html-file", CONF_PATH, "",
+	{"html-file", CONF_PATH, "", .merge = MERGE_AGREE,
 	 .doc = "HTML disclaimer template (UTF-8, ${variables} are HTML-escaped)"},
-	{"direction", CONF_ENUM, "outbound", .values = direction_values,
+	{"direction", CONF_ENUM, "outbound", .values = direction_values, .merge = MERGE_ENUM_LAST,
 	 .doc = "which mail gets the disclaimer: outbound, inbound or both"},
-	{"signed", CONF_ENUM, "wrap", .values = signed_values,
+	{"signed", CONF_ENUM, "wrap", .values = signed_values, .merge = MERGE_AGREE,
 	 .doc = "signed mail: wrap, attach, resign, strip, skip or reject"},
-	{"resign-fallback", CONF_ENUM, "wrap", .values = fallback_values,
+	{"resign-fallback", CONF_ENUM, "wrap", .values = fallback_values, .merge = MERGE_AGREE,
 	 .doc = "what signed = resign does with mail it cannot re-sign (PGP)"},
-	{"sign-cert", CONF_PATH, "",
+	{"sign-cert", CONF_PATH, "", .merge = MERGE_AGREE,
 	 .doc = "the domain's S/MIME signing certificate (PEM), for signed = resign"},
-	{"sign-key", CONF_PATH, "",
+	{"sign-key", CONF_PATH, "", .merge = MERGE_AGREE,
 	 .doc = "its private key (PEM, not readable by others)"},
-	{"sign-chain", CONF_PATH, "",
+	{"sign-chain", CONF_PATH, "", .merge = MERGE_AGREE,
 	 .doc = "intermediate certificates sent with the signature (PEM)"},
-	{"sign-digest", CONF_ENUM, "sha256", .values = digest_values,
+	{"sign-digest", CONF_ENUM, "sha256", .values = digest_values, .merge = MERGE_AGREE,
 	 .doc = "digest of the new signature: sha256, sha384 or sha512"},
-	{"encrypted", CONF_ENUM, "skip", .values = encrypted_values,
+	{"encrypted", CONF_ENUM, "skip", .values = encrypted_values, .merge = MERGE_AGREE,
 	 .doc = "encrypted mail: skip, wrap or reject"},
-	{"signed-reply", CONF_REPLY, "550 5.7.1 Signed mail must carry a disclaimer this gateway cannot add",
+	{"signed-reply", CONF_REPLY, "550 5.7.1 Signed mail must carry a disclaimer this gateway cannot add", .merge = MERGE_DEFAULT,
 	 .doc = "reply when signed = reject"},
-	{"encrypted-reply", CONF_REPLY, "550 5.7.1 Encrypted mail must carry a disclaimer this gateway cannot add",
+	{"encrypted-reply", CONF_REPLY, "550 5.7.1 Encrypted mail must carry a disclaimer this gateway cannot add", .merge = MERGE_DEFAULT,
 	 .doc = "reply when encrypted = reject"},
 	{"strip-notice", CONF_STRING,
-	 "The sender's digital signature was removed because this gateway added a disclaimer, which would have invalidated it.",
+	 "The sender's digital signature was removed because this gateway added a disclaimer, which would have invalidated it.", .merge = MERGE_DEFAULT,
 	 .doc = "text added with the disclaimer when signed = strip removes a signature"},
 	{NULL},
 };
@@ -865,6 +865,46 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 	return v;
 }
 
+/*
+ * disc_inbound - the group as it acts on inbound mail, for combining
+ * policies.  A domain that adds no disclaimer to inbound mail (direction
+ * = outbound, no template, or the handler out of the chain) asks for
+ * none: its templates are emptied, so that it keeps apart from a domain
+ * that adds one, and not from another that adds none whatever its own
+ * outbound text; of signed and encrypted, which the rewrite handler
+ * follows too, only "reject" still means something.  The signing keys
+ * count only for signed = resign, strip-notice only where a signature
+ * may be stripped.
+ */
+static void
+disc_inbound(struct conf_group *g, int chained)
+{
+	static const char *const signing[] = {
+		"resign-fallback", "sign-cert", "sign-key", "sign-chain", "sign-digest",
+	};
+	int active = chained && (*conf_str(g, "text-file") || *conf_str(g, "html-file"))
+		&& strcmp(conf_str(g, "direction"), "outbound") != 0;
+	const char *sig;
+	unsigned i;
+
+	if (!active) {
+		conf_set(g, "text-file", "");
+		conf_set(g, "html-file", "");
+		conf_unused(g, "direction");
+		if (strcmp(conf_str(g, "signed"), "reject") != 0)
+			conf_set(g, "signed", "skip");
+		if (strcmp(conf_str(g, "encrypted"), "reject") != 0)
+			conf_set(g, "encrypted", "skip");
+	}
+	sig = conf_str(g, "signed");
+	if (strcmp(sig, "resign") != 0)
+		for (i = 0; i < G_N_ELEMENTS(signing); i++)
+			conf_unused(g, signing[i]);
+	if (strcmp(sig, "strip") != 0 && (strcmp(sig, "resign") != 0
+					  || strcmp(conf_str(g, "resign-fallback"), "strip") != 0))
+		conf_unused(g, "strip-notice");
+}
+
 const struct handler disclaimer_handler = {
 	.name = "disclaimer",
 	.keys = disclaimer_keys,
@@ -872,4 +912,5 @@ const struct handler disclaimer_handler = {
 	.load = disc_load,
 	.unload = disc_unload,
 	.eom = disc_eom,
+	.inbound = disc_inbound,
 };

@@ -53,21 +53,21 @@ static const char *const banned_values[] = {"reject", "notice", NULL};
 static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
 
 static const struct conf_key rewrite_keys[] = {
-	{"direction", CONF_ENUM, "both", .values = direction_values,
+	{"direction", CONF_ENUM, "both", .values = direction_values, .merge = MERGE_ENUM_LAST,
 	 .doc = "which mail the header and body rules apply to: outbound, inbound or both"},
 	{"header-delete", CONF_LIST, "", .merge = MERGE_UNION,
 	 .doc = "header fields to delete: names, globs (X-Spam-*) or /regex/"},
-	{"header-change", CONF_LIST, "",
+	{"header-change", CONF_LIST, "", .merge = MERGE_AGREE,
 	 .doc = "\"Name: value\" (every such field gets the value, ${variables}) or \"Name: /regex/flags => new\" (a substitution in each value)"},
-	{"header-add", CONF_LIST, "",
+	{"header-add", CONF_LIST, "", .merge = MERGE_UNION,
 	 .doc = "\"Name: value\" entries: fields to add (${variables})"},
-	{"subject-tag", CONF_STRING, "",
+	{"subject-tag", CONF_STRING, "", .merge = MERGE_AGREE,
 	 .doc = "put before the Subject of inbound mail, once (for example [EXTERNAL])"},
-	{"text-replace", CONF_LIST, "",
+	{"text-replace", CONF_LIST, "", .merge = MERGE_AGREE,
 	 .doc = "substitutions on body text: \"old => new\" or \"/regex/flags => new\""},
-	{"link-prefix", CONF_STRING, "",
+	{"link-prefix", CONF_STRING, "", .merge = MERGE_AGREE,
 	 .doc = "rewrite every http(s) link to this prefix + the URL, percent-encoded"},
-	{"defang", CONF_BOOL, "no",
+	{"defang", CONF_BOOL, "no", .merge = MERGE_TRUE,
 	 .doc = "make links in body text unclickable: hxxp://host[.]example"},
 	{"banned-extensions", CONF_LIST, "", .merge = MERGE_UNION,
 	 .doc = "attachment file-name extensions banned (exe, scr, ...)"},
@@ -77,10 +77,10 @@ static const struct conf_key rewrite_keys[] = {
 	 .doc = "attachment MIME-type globs banned (application/x-msdownload, ...)"},
 	{"banned-action", CONF_ENUM, "notice", .values = banned_values, .merge = MERGE_ENUM,
 	 .doc = "a banned attachment: notice (replace it by a text part) or reject"},
-	{"banned-reply", CONF_REPLY, "550 5.7.1 Attachment ${file} is not accepted (${rule})",
+	{"banned-reply", CONF_REPLY, "550 5.7.1 Attachment ${file} is not accepted (${rule})", .merge = MERGE_DEFAULT,
 	 .doc = "reply for banned-action = reject; ${file} and ${rule}"},
 	{"banned-notice", CONF_STRING,
-	 "The attachment \"${file}\" was removed by the mail gateway (${rule}).",
+	 "The attachment \"${file}\" was removed by the mail gateway (${rule}).", .merge = MERGE_DEFAULT,
 	 .doc = "text of the part put in place of a banned attachment"},
 	{NULL},
 };
@@ -740,6 +740,43 @@ done:
 	return v;
 }
 
+/*
+ * rewrite_inbound - the group as it acts on inbound mail, for combining
+ * policies.  With direction = outbound the domain asks for no rule on
+ * inbound mail (the subject tag apart): its rules are emptied, so that
+ * the combination takes another domain's bans as they are, and another
+ * domain's text rules only where this one has none either.  Without
+ * banned attachments, how they are handled is left out.
+ */
+static void
+rewrite_inbound(struct conf_group *g, int chained)
+{
+	static const char *const rules[] = {
+		"header-delete", "header-change", "header-add", "text-replace",
+		"link-prefix", "banned-extensions", "banned-names", "banned-types",
+	};
+	static const char *const banned[] = {
+		"banned-action", "banned-reply", "banned-notice",
+	};
+	unsigned i;
+
+	if (!chained) {
+		for (i = 0; i < g->n; i++)
+			g->val[i].unused = 1;
+		return;
+	}
+	if (!strcmp(conf_str(g, "direction"), "outbound")) {
+		for (i = 0; i < G_N_ELEMENTS(rules); i++)
+			conf_set(g, rules[i], "");
+		conf_set(g, "defang", "no");
+	}
+	if (conf_list(g, "banned-extensions")[0] == NULL
+	    && conf_list(g, "banned-names")[0] == NULL
+	    && conf_list(g, "banned-types")[0] == NULL)
+		for (i = 0; i < G_N_ELEMENTS(banned); i++)
+			conf_unused(g, banned[i]);
+}
+
 const struct handler rewrite_handler = {
 	.name = "rewrite",
 	.keys = rewrite_keys,
@@ -747,4 +784,5 @@ const struct handler rewrite_handler = {
 	.load = rewrite_load,
 	.unload = rewrite_unload,
 	.eom = rewrite_eom,
+	.inbound = rewrite_inbound,
 };

@@ -198,8 +198,41 @@ chain_envfrom(struct msg *m)
 	return run(STAGE_ENVFROM, m->conn, m, NULL, NULL, m->mail_policy);
 }
 
+/*
+ * keep_apart - inbound mail: when r's domain policy and that of a
+ * recipient already accepted differ on a key no combination can serve
+ * (policy_conflict), r is deferred with 452 4.5.3, so that the client
+ * sends it again in a transaction of its own; those accepted stay
+ */
+static enum verdict
+keep_apart(struct msg *m, const struct rcpt *r)
+{
+	struct conn *c = m->conn;
+	const char *group = NULL, *key;
+	guint i;
+
+	if (m->outbound || m->accepted || !c->snap->conflicts)
+		return VERDICT_CONTINUE;
+	for (i = 0; i < m->rcpts->len; i++) {
+		const struct rcpt *o = g_ptr_array_index(m->rcpts, i);
+
+		if (o->policy == r->policy
+		    || (key = policy_conflict(o->policy, r->policy, &group)) == NULL)
+			continue;
+		log_info("%s: rcpt=<%s>: policy %s differs from <%s>'s policy %s in [%s] %s; deferred to a transaction of its own",
+			 m->queue_id, r->addr, r->policy->domain, o->addr,
+			 o->policy->domain, group, key);
+		reply_set(&c->reply, "452", "4.5.3",
+			  "Too many recipients for one transaction with different policies, try again");
+		c->decided_by = "sinkd";
+		return VERDICT_TEMPFAIL;
+	}
+	return VERDICT_CONTINUE;
+}
+
 /* chain_envrcpt - one recipient; inbound mail takes its domain's policy,
- * whose sender rules apply to it as well */
+ * whose sender rules apply to it as well, and a recipient whose policy
+ * cannot share the transaction with those accepted is deferred */
 enum verdict
 chain_envrcpt(struct msg *m, struct rcpt *r)
 {
@@ -211,7 +244,10 @@ chain_envrcpt(struct msg *m, struct rcpt *r)
 		if (v != VERDICT_CONTINUE)
 			return v;
 	}
-	return run(STAGE_ENVRCPT, m->conn, m, r, NULL, p);
+	v = run(STAGE_ENVRCPT, m->conn, m, r, NULL, p);
+	if (v != VERDICT_CONTINUE)
+		return v;
+	return keep_apart(m, r);
 }
 
 /* no_policy - the combined policy could not be built: tempfail */

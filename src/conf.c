@@ -641,85 +641,282 @@ conf_group_apply(struct conf_group *g, const struct conf_file *f,
 	return bad;
 }
 
-/* merge_pick - index of the value that wins for key k among n sources */
+/* list_set - dst's list and raw text become the entries of all */
 static void
+list_set(struct conf_value *dst, GPtrArray *all)
+{
+	GString *raw = g_string_new(NULL);
+	guint i;
+
+	for (i = 0; i < all->len; i++) {
+		char **parts = g_strsplit(g_ptr_array_index(all, i), ",", -1);
+		char *esc = g_strjoinv("\\,", parts);
+
+		g_string_append_printf(raw, "%s%s", raw->len ? ", " : "", esc);
+		g_free(esc);
+		g_strfreev(parts);
+	}
+	g_ptr_array_add(all, NULL);
+	g_strfreev(dst->list);
+	dst->list = (char **) g_ptr_array_free(all, FALSE);
+	g_free(dst->raw);
+	dst->raw = g_string_free(raw, FALSE);
+}
+
+/* list_has - whether list holds s */
+static int
+list_has(char *const *list, const char *s)
+{
+	unsigned i;
+
+	for (i = 0; list && list[i]; i++)
+		if (!strcmp(list[i], s))
+			return 1;
+	return 0;
+}
+
+/* merge_lists - the union (every entry of any value, once) or the
+ * intersection (the entries of the first value every other one has) of
+ * the lists of v[0..n-1], in the order they come */
+static void
+merge_lists(struct conf_value *dst, const struct conf_value *const *v,
+	    unsigned n, int intersect)
+{
+	GPtrArray *all = g_ptr_array_new();
+	unsigned i, j, k;
+
+	for (i = 0; i < (intersect ? 1 : n); i++) {
+		for (j = 0; v[i]->list && v[i]->list[j]; j++) {
+			const char *s = v[i]->list[j];
+
+			if (g_ptr_array_find_with_equal_func(all, s, g_str_equal, NULL))
+				continue;
+			for (k = 1; intersect && k < n; k++)
+				if (!list_has(v[k]->list, s))
+					break;
+			if (!intersect || k == n)
+				g_ptr_array_add(all, g_strdup(s));
+		}
+	}
+	list_set(dst, all);
+}
+
+/* all_same - whether the n values are all the same */
+static int
+all_same(const struct conf_key *k, const struct conf_value *const *v, unsigned n)
+{
+	unsigned i;
+
+	for (i = 1; i < n; i++)
+		if (!conf_value_same(k, v[0], v[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * merge_value - dst, key k's value combined from the n values v by k's
+ * rule (values left out as unused are not among them; n >= 1); def is
+ * the default policy's value.  -1 when the rule is "agree" and the
+ * values differ.
+ */
+static int
 merge_value(struct conf_value *dst, const struct conf_key *k,
-	    const struct conf_group *const *src, unsigned n, unsigned ki)
+	    const struct conf_value *const *v, unsigned n,
+	    const struct conf_value *def)
 {
 	unsigned i, win = 0;
 
 	switch (k->merge) {
-	case MERGE_FIRST:
+	case MERGE_UNSET:
+	case MERGE_NRULES:
 		break;
 	case MERGE_MIN:
-		for (i = 1; i < n; i++) {
-			long long a = src[win]->val[ki].num, b = src[i]->val[ki].num;
-
-			if (b != 0 && (a == 0 || b < a))
+		for (i = 1; i < n; i++)
+			if (v[i]->num != 0 && (v[win]->num == 0 || v[i]->num < v[win]->num))
 				win = i;
-		}
 		break;
 	case MERGE_TRUE:
+	case MERGE_FALSE:
 		for (i = 0; i < n; i++)
-			if (src[i]->val[ki].num) {
+			if ((v[i]->num != 0) == (k->merge == MERGE_TRUE)) {
 				win = i;
 				break;
 			}
 		break;
 	case MERGE_ENUM:
 		for (i = 1; i < n; i++)
-			if (src[i]->val[ki].num < src[win]->val[ki].num)
+			if (v[i]->num < v[win]->num)
+				win = i;
+		break;
+	case MERGE_ENUM_LAST:
+		for (i = 1; i < n; i++)
+			if (v[i]->num > v[win]->num)
 				win = i;
 		break;
 	case MERGE_UNION:
-		{
-			GPtrArray *all = g_ptr_array_new();
-			GString *raw = g_string_new(NULL);
-			unsigned j;
-
-			value_copy(dst, &src[0]->val[ki]);
-			for (i = 0; i < n; i++) {
-				for (j = 0; src[i]->val[ki].list && src[i]->val[ki].list[j]; j++) {
-					const char *s = src[i]->val[ki].list[j];
-
-					if (g_ptr_array_find_with_equal_func(all, s, g_str_equal, NULL))
-						continue;
-					{
-					char **parts = g_strsplit(s, ",", -1);
-					char *esc = g_strjoinv("\\,", parts);
-
-					g_strfreev(parts);
-
-					g_ptr_array_add(all, g_strdup(s));
-					g_string_append_printf(raw, "%s%s", raw->len ? ", " : "", esc);
-					g_free(esc);
-					}
-				}
-			}
-			g_ptr_array_add(all, NULL);
-			g_strfreev(dst->list);
-			dst->list = (char **) g_ptr_array_free(all, FALSE);
-			g_free(dst->raw);
-			dst->raw = g_string_free(raw, FALSE);
-			return;
-		}
+	case MERGE_INTERSECT:
+		value_copy(dst, v[0]);
+		merge_lists(dst, v, n, k->merge == MERGE_INTERSECT);
+		dst->unused = 0;
+		return 0;
+	case MERGE_AGREE:
+		if (!all_same(k, v, n))
+			return -1;
+		break;
+	case MERGE_DEFAULT:
+		if (!all_same(k, v, n) && def)
+			v = &def;
+		break;
+	case MERGE_RCPT:
+		if (def)
+			v = &def;
+		break;
 	}
-	value_copy(dst, &src[win]->val[ki]);
+	value_copy(dst, v[win]);
+	dst->unused = 0;
+	return 0;
 }
 
-/* conf_group_merge - combine n groups of one name, key by key */
-void
+/*
+ * conf_group_merge - dst becomes the n groups of one name (n >= 2)
+ * combined key by key, each key by its merge rule, over the values not
+ * marked unused (all of them when every one is); def is the default
+ * policy's group, for the rules that fall back to it.  -1, with
+ * *conflict naming the key, when domains that must agree do not; dst
+ * then holds every value still, and is freed as usual.
+ */
+int
 conf_group_merge(struct conf_group *dst, const struct conf_group *const *src,
-		 unsigned n, const char *domain)
+		 unsigned n, const struct conf_group *def, const char *domain,
+		 const char **conflict)
 {
-	unsigned i;
+	const struct conf_value **v = g_new0(const struct conf_value *, n);
+	unsigned i, j, nv;
+	int rc = 0;
 
 	*dst = *src[0];
 	dst->domain = domain;
 	dst->key = g_memdup2(src[0]->key, src[0]->n * sizeof(*src[0]->key));
 	dst->val = g_new0(struct conf_value, src[0]->n);
-	for (i = 0; i < dst->n; i++)
-		merge_value(&dst->val[i], dst->key[i], src, n, i);
+	for (i = 0; i < dst->n; i++) {
+		for (j = nv = 0; j < n; j++)
+			if (!src[j]->val[i].unused)
+				v[nv++] = &src[j]->val[i];
+		for (j = 0; nv == 0 && j < n; j++)
+			v[nv++] = &src[j]->val[i];
+		if (merge_value(&dst->val[i], dst->key[i], v, nv,
+				def ? &def->val[i] : NULL) < 0) {
+			value_copy(&dst->val[i], v[0]);
+			if (rc == 0 && conflict)
+				*conflict = dst->key[i]->name;
+			rc = -1;
+		}
+	}
+	g_free(v);
+	return rc;
+}
+
+/*
+ * conf_group_conflict - the first key whose rule is "agree" on which
+ * groups a and b (one name, two policies) differ, values marked unused
+ * left out; NULL when they agree on all
+ */
+const char *
+conf_group_conflict(const struct conf_group *a, const struct conf_group *b)
+{
+	unsigned i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->key[i]->merge == MERGE_AGREE && !a->val[i].unused
+		    && !b->val[i].unused
+		    && !conf_value_same(a->key[i], &a->val[i], &b->val[i]))
+			return a->key[i]->name;
+	return NULL;
+}
+
+/*
+ * conf_set - give key the value raw, as if written in no file (for a
+ * handler's inbound view of its group).  raw comes from the code: one
+ * that is not a value of the key's type is a panic.
+ */
+void
+conf_set(struct conf_group *g, const char *key, const char *raw)
+{
+	struct conf_value *v = (struct conf_value *) conf_get(g, key);
+	const char *why;
+
+	if (value_parse(g->key[v - g->val], v, raw, NULL, &why) < 0)
+		log_panic("conf_set: [%s] %s = \"%s\": %s", g->name, key, raw, why);
+	v->file = NULL;
+	v->line = 0;
+}
+
+/* conf_unused - mark key as having no effect on inbound mail: combining
+ * policies leaves its value out */
+void
+conf_unused(struct conf_group *g, const char *key)
+{
+	((struct conf_value *) conf_get(g, key))->unused = 1;
+}
+
+/* rule_fits - whether merge rule m can combine values of type t */
+static int
+rule_fits(enum conf_merge m, enum conf_type t)
+{
+	switch (m) {
+	case MERGE_MIN:
+		return t == CONF_INT || t == CONF_SIZE || t == CONF_TIME;
+	case MERGE_UNION:
+	case MERGE_INTERSECT:
+		return t == CONF_LIST || t == CONF_CIDRS;
+	case MERGE_TRUE:
+	case MERGE_FALSE:
+		return t == CONF_BOOL;
+	case MERGE_ENUM:
+	case MERGE_ENUM_LAST:
+		return t == CONF_ENUM;
+	case MERGE_UNSET:
+	case MERGE_AGREE:
+	case MERGE_DEFAULT:
+	case MERGE_RCPT:
+		return 1;
+	case MERGE_NRULES:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * conf_table_check - every key of a handler group's tables that may be
+ * set per domain has a merge rule, one that fits its type; a key without
+ * one is a defect of the table, reported as an error so that sinkd
+ * refuses to start (and t/unit/policy_test fails) rather than combine it
+ * by chance.  The number of errors added.
+ */
+int
+conf_table_check(const char *group, const struct conf_key *const *tables,
+		 struct conf_errors *e)
+{
+	unsigned t, i;
+	int bad = 0;
+
+	for (t = 0; tables[t]; t++) {
+		for (i = 0; tables[t][i].name; i++) {
+			const struct conf_key *k = &tables[t][i];
+
+			if (k->merge == MERGE_UNSET && !(k->flags & CONF_NODOMAIN)) {
+				conf_errorf(e, "built-in key table of [%s]: %s: may be set per domain but has no merge rule",
+					    group, k->name);
+				bad++;
+			} else if (k->merge >= MERGE_NRULES || !rule_fits(k->merge, k->type)) {
+				conf_errorf(e, "built-in key table of [%s]: %s: merge rule %s does not fit type %s",
+					    group, k->name, conf_merge_name(k->merge),
+					    conf_type_name(k->type));
+				bad++;
+			}
+		}
+	}
+	return bad;
 }
 
 /* conf_get - the value of a key; a key not declared is a programming error */
@@ -769,6 +966,41 @@ conf_value_equal(const struct conf_value *a, const struct conf_value *b)
 	return strcmp(a->raw, b->raw) == 0;
 }
 
+/* conf_value_same - whether a and b, two values of key k, mean the same:
+ * numbers by value, lists entry by entry, replies by code and text */
+int
+conf_value_same(const struct conf_key *k, const struct conf_value *a,
+		const struct conf_value *b)
+{
+	unsigned i;
+
+	switch (k->type) {
+	case CONF_BOOL:
+	case CONF_INT:
+	case CONF_SIZE:
+	case CONF_TIME:
+	case CONF_ENUM:
+	case CONF_MODE:
+		return a->num == b->num;
+	case CONF_LIST:
+	case CONF_CIDRS:
+		for (i = 0; a->list && a->list[i]; i++)
+			if (b->list == NULL || b->list[i] == NULL
+			    || strcmp(a->list[i], b->list[i]))
+				return 0;
+		return b->list == NULL || b->list[i] == NULL;
+	case CONF_REPLY:
+		return !strcmp(a->reply.code, b->reply.code)
+			&& !strcmp(a->reply.xcode, b->reply.xcode)
+			&& !g_strcmp0(a->reply.text, b->reply.text);
+	case CONF_STRING:
+	case CONF_PATH:
+	case CONF_SOCKET:
+		break;
+	}
+	return strcmp(a->raw, b->raw) == 0;
+}
+
 const char *
 conf_type_name(enum conf_type t)
 {
@@ -782,5 +1014,23 @@ conf_type_name(enum conf_type t)
 	};
 
 	return names[t];
+}
+
+/* conf_merge_name - a merge rule's name, as sinkd -d and the man page
+ * write it ("-": none) */
+const char *
+conf_merge_name(enum conf_merge m)
+{
+	static const char *const names[] = {
+		[MERGE_UNSET] = "-", [MERGE_MIN] = "min",
+		[MERGE_UNION] = "union", [MERGE_INTERSECT] = "common",
+		[MERGE_TRUE] = "any", [MERGE_FALSE] = "all",
+		[MERGE_ENUM] = "strictest", [MERGE_ENUM_LAST] = "widest",
+		[MERGE_AGREE] = "agree", [MERGE_DEFAULT] = "default",
+		[MERGE_RCPT] = "recipient",
+	};
+
+	G_STATIC_ASSERT(G_N_ELEMENTS(names) == MERGE_NRULES);
+	return m < MERGE_NRULES ? names[m] : "?";
 }
 

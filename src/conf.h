@@ -44,14 +44,35 @@ enum conf_type {
 	CONF_MODE,		/* octal file mode */
 };
 
-/* How inbound mail with recipients in several domains combines a key. */
+/*
+ * How inbound mail with recipients in several domains combines a key
+ * (sinkd-policy(5), "Combining policies").  No rule decides by the order
+ * of the recipients.  Every key that may be set per domain names its rule
+ * in its table; conf_table_check() refuses a table where one does not,
+ * so that a new key cannot fall back to an order-dependent choice.
+ */
 enum conf_merge {
-	MERGE_FIRST,		/* the first recipient's domain decides */
-	MERGE_MIN,		/* the smallest number; 0 ("no limit") loses */
-	MERGE_UNION,		/* lists: every domain's entries */
-	MERGE_TRUE,		/* booleans: yes if any domain says yes */
-	MERGE_ENUM,		/* the value listed first in values[] wins:
-				 * tables list values strictest first */
+	MERGE_UNSET,		/* no rule: only for keys that are the same in
+				 * every policy (CONF_NODOMAIN, [sinkd]) */
+	MERGE_MIN,		/* "min": the smallest number; 0 ("no
+				 * limit") loses */
+	MERGE_UNION,		/* "union": lists: every domain's entries */
+	MERGE_INTERSECT,	/* "common": lists: only the entries every
+				 * domain has (exemptions) */
+	MERGE_TRUE,		/* "any": yes if any domain says yes */
+	MERGE_FALSE,		/* "all": yes only if every domain says yes */
+	MERGE_ENUM,		/* "strictest": the value listed first in
+				 * values[] wins: tables list strictest first */
+	MERGE_ENUM_LAST,	/* "widest": the value listed last wins
+				 * (direction: outbound, inbound, both) */
+	MERGE_AGREE,		/* "agree": no combination is safe; the
+				 * domains must agree, and a recipient whose
+				 * domain does not is deferred at RCPT */
+	MERGE_DEFAULT,		/* "default": when the domains differ, the
+				 * default policy's value (replies, notices) */
+	MERGE_RCPT,		/* "recipient": never combined; each
+				 * recipient's own domain's value applies */
+	MERGE_NRULES
 };
 
 #define CONF_RESTART	(1u << 0)	/* a change needs a restart */
@@ -75,6 +96,8 @@ struct conf_value {
 	long long num;		/* BOOL, INT, SIZE, TIME, MODE, ENUM index */
 	char **list;		/* LIST, CIDRS: NULL-terminated */
 	struct reply reply;	/* REPLY */
+	int unused;		/* no effect on inbound mail: left out when
+				 * policies are combined (conf_unused()) */
 };
 
 struct conf_group {
@@ -125,9 +148,16 @@ void conf_group_free(struct conf_group *g);
 int conf_group_apply(struct conf_group *g, const struct conf_file *f,
 		     const char *basedir, int per_domain,
 		     struct conf_errors *e);
-void conf_group_merge(struct conf_group *dst,
-		      const struct conf_group *const *src, unsigned n,
-		      const char *domain);
+int conf_group_merge(struct conf_group *dst,
+		     const struct conf_group *const *src, unsigned n,
+		     const struct conf_group *def, const char *domain,
+		     const char **conflict);
+const char *conf_group_conflict(const struct conf_group *a,
+				const struct conf_group *b);
+void conf_set(struct conf_group *g, const char *key, const char *raw);
+void conf_unused(struct conf_group *g, const char *key);
+int conf_table_check(const char *group, const struct conf_key *const *tables,
+		     struct conf_errors *e);
 
 /* lookups, by key name; a name not in the group's tables is a panic */
 const struct conf_value *conf_get(const struct conf_group *g,
@@ -138,7 +168,10 @@ const char *conf_str(const struct conf_group *g, const char *key);
 char *const *conf_list(const struct conf_group *g, const char *key);
 const struct reply *conf_reply(const struct conf_group *g, const char *key);
 int conf_value_equal(const struct conf_value *a, const struct conf_value *b);
+int conf_value_same(const struct conf_key *k, const struct conf_value *a,
+		    const struct conf_value *b);
 
 const char *conf_type_name(enum conf_type t);
+const char *conf_merge_name(enum conf_merge m);
 
 #endif

@@ -71,6 +71,22 @@ struct handler {
 	enum verdict (*eom)(struct msg *m, struct edits *e, const void *cfg);
 
 	/*
+	 * Optional, for combining policies (sinkd-policy(5), "Combining
+	 * policies"): turn g, a copy of one policy's group of this handler,
+	 * into what it does to inbound mail, so that domains are compared
+	 * and combined on what they ask for, not on settings without
+	 * effect.  A key whose setting asks for nothing on inbound mail (a
+	 * disclaimer text when direction = outbound) is set to its empty
+	 * value with conf_set(); a key with no effect at all under the
+	 * others (sign-cert unless signed = resign) is marked with
+	 * conf_unused() and left out.  What remains must still load.
+	 * chained: the handler is in the chain (when it is not, another
+	 * handler may still read its keys).  Without the hook, a handler in
+	 * the chain is compared on every key, and one not in it on none.
+	 */
+	void (*inbound)(struct conf_group *g, int chained);
+
+	/*
 	 * Process-wide state (a scanning engine, a server pool), all three
 	 * optional.  setup runs once in the daemon, still as root, before
 	 * privileges are dropped: it makes the directories the handler

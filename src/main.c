@@ -101,7 +101,9 @@ load(const char *path, int to_stderr)
 	return s;
 }
 
-/* dump_keys - every key with its default and description (sinkd -d) */
+/* dump_keys - every key with its default and description (sinkd -d); a
+ * handler key says "not per domain", or how inbound mail for several
+ * domains combines it ("merge RULE", sinkd-policy(5)) */
 static void
 dump_keys(void)
 {
@@ -116,12 +118,17 @@ dump_keys(void)
 		const struct conf_key *tables[] = {sinkd_common_keys, sinkd_handlers[h]->keys};
 
 		printf("\n[%s]\n", sinkd_handlers[h]->name);
-		for (t = 0; t < 2; t++)
-			for (i = 0; tables[t] && tables[t][i].name; i++)
-				printf("%s = %s\t# %s%s: %s\n", tables[t][i].name,
-				       tables[t][i].def, conf_type_name(tables[t][i].type),
-				       tables[t][i].flags & CONF_NODOMAIN ? ", not per domain" : "",
-				       tables[t][i].doc);
+		for (t = 0; t < 2; t++) {
+			for (i = 0; tables[t] && tables[t][i].name; i++) {
+				const struct conf_key *k = &tables[t][i];
+
+				printf("%s = %s\t# %s%s%s: %s\n", k->name, k->def,
+				       conf_type_name(k->type),
+				       k->flags & CONF_NODOMAIN ? ", not per domain" : ", merge ",
+				       k->flags & CONF_NODOMAIN ? "" : conf_merge_name(k->merge),
+				       k->doc);
+			}
+		}
 	}
 }
 

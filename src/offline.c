@@ -15,6 +15,8 @@
 struct offline {
 	const struct offline_args *args;
 	struct msg *m;
+	GString *deferred;	/* " deferred=<addr>:code:xcode" per recipient
+				 * refused with a 4xx reply */
 };
 
 static const char *
@@ -295,9 +297,12 @@ envelope(struct msg *m)
 	return g_string_free(o, FALSE);
 }
 
-/* report - the verdict line on standard error */
+/* report - the verdict line on standard error; a recipient refused with
+ * a 4xx reply (which an MTA's client would send again later) is named in
+ * it with the reply's codes */
 static void
-report(struct conn *c, struct msg *m, enum verdict v, FILE *fp)
+report(struct conn *c, struct msg *m, enum verdict v, const GString *deferred,
+       FILE *fp)
 {
 	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
 	char *text = quote(c->reply.text), *env = m ? envelope(m) : g_strdup("");
@@ -313,7 +318,7 @@ report(struct conn *c, struct msg *m, enum verdict v, FILE *fp)
 	fprintf(fp, " edits=%u", m ? edits_count(&m->edits) : 0);
 	if (m && m->rcpts_rejected)
 		fprintf(fp, " rcpts-rejected=%u", m->rcpts_rejected);
-	fprintf(fp, " %s\n", env);
+	fprintf(fp, "%s %s\n", deferred->str, env);
 	g_free(text);
 	g_free(env);
 }
@@ -336,7 +341,7 @@ int
 offline_run_buffer(struct snapshot *s, const struct offline_args *a,
 		   const void *data, size_t len, FILE *out, FILE *err)
 {
-	struct offline o = {.args = a};
+	struct offline o = {.args = a, .deferred = g_string_new(NULL)};
 	struct conn *c = conn_new(s);
 	struct msg *m = NULL;
 	/* an empty message may have no buffer at all (NULL): the C
@@ -386,6 +391,9 @@ offline_run_buffer(struct snapshot *s, const struct offline_args *a,
 			msg_rcpt_keep(m, r);
 		} else {
 			m->rcpts_rejected++;
+			if (rv == VERDICT_TEMPFAIL)
+				g_string_append_printf(o.deferred, " deferred=<%s>:%s:%s",
+						       r->addr, c->reply.code, c->reply.xcode);
 			msg_rcpt_free(r);
 			if (rv != VERDICT_REJECT && rv != VERDICT_TEMPFAIL)
 				v = rv;
@@ -404,10 +412,11 @@ offline_run_buffer(struct snapshot *s, const struct offline_args *a,
 	if (v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE)
 		write_result(m, in, len, from_line, lf_only, out);
 	fflush(out);
-	report(c, m, v, err);
+	report(c, m, v, o.deferred, err);
 	if (m)
 		chain_log_message(m, v);
 	g_byte_array_free(wire, TRUE);
+	g_string_free(o.deferred, TRUE);
 	g_free(ip);
 	g_free(helo);
 	conn_free(c);

@@ -8,7 +8,10 @@
  * handler changed anything, else the message with every edit applied (in
  * the input's line ending).  One line on standard error starts with
  * "verdict=" and carries key=value pairs: code, xcode, handler and text
- * for a refusal, edits, and the final envelope (from, rcpts).
+ * for a refusal, edits, the recipients refused (rcpts-rejected, and
+ * deferred=<addr>:code:xcode for each one refused with a 4xx reply, as
+ * when its domain's policy cannot share the transaction), and the final
+ * envelope (from, rcpts).
  *
  * offline_run_buffer() does the same with a message in memory, writing
  * the result and the verdict line to the streams it is given (the fuzz

@@ -86,7 +86,10 @@ policy_free(struct policy *p)
 			s->chain[i]->unload(p->cfg[i]);
 	for (i = 0; p->groups && i < s->nregistry; i++)
 		conf_group_free(&p->groups[i]);
+	for (i = 0; p->inbound && i < s->nregistry; i++)
+		conf_group_free(&p->inbound[i]);
 	g_free(p->groups);
+	g_free(p->inbound);
 	g_free(p->cfg);
 	g_free(p->domain);
 	g_free(p);
@@ -326,7 +329,6 @@ snapshot_free(struct snapshot *s)
 	g_free(s);
 }
 
-/* snapshot_load - read and check everything; NULL when e has errors */
 /* policy_decides - the steps at which p's handler configs may refuse; a
  * combined policy's are among its domains', so the snapshot's union over
  * the default and every domain covers every policy it can hand out */
@@ -340,6 +342,96 @@ policy_decides(const struct policy *p)
 	return at;
 }
 
+/* policy_inbound - p's inbound view: a copy of each group as its
+ * handler's inbound hook says it acts on inbound mail; a handler without
+ * the hook is compared on every key when in the chain, on none when not */
+static void
+policy_inbound(struct policy *p)
+{
+	const struct snapshot *s = p->snap;
+	unsigned i, k;
+
+	p->inbound = g_new0(struct conf_group, s->nregistry);
+	for (i = 0; i < s->nregistry; i++) {
+		const struct handler *h = s->registry[i];
+		int chained = snapshot_in_chain(s, h);
+
+		conf_group_copy(&p->inbound[i], &p->groups[i], p->domain);
+		if (h->inbound)
+			h->inbound(&p->inbound[i], chained);
+		else if (!chained)
+			for (k = 0; k < p->inbound[i].n; k++)
+				p->inbound[i].val[k].unused = 1;
+	}
+}
+
+/* find_conflicts - whether some two of the snapshot's policies differ on
+ * a key that must agree (in one pass per key: the first value in use
+ * against every other one) */
+static int
+find_conflicts(const struct snapshot *s)
+{
+	GPtrArray *all = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer v;
+	unsigned i, k, j;
+	int found = 0;
+
+	g_ptr_array_add(all, s->def);
+	g_hash_table_iter_init(&it, s->domains);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		g_ptr_array_add(all, v);
+	for (i = 0; i < s->nregistry && !found; i++) {
+		const struct conf_group *g0 = &s->def->inbound[i];
+
+		for (k = 0; k < g0->n && !found; k++) {
+			const struct conf_value *first = NULL;
+
+			if (g0->key[k]->merge != MERGE_AGREE)
+				continue;
+			for (j = 0; j < all->len && !found; j++) {
+				const struct conf_value *x =
+					&((struct policy *) g_ptr_array_index(all, j))->inbound[i].val[k];
+
+				if (x->unused)
+					continue;
+				if (first == NULL)
+					first = x;
+				else if (!conf_value_same(g0->key[k], first, x))
+					found = 1;
+			}
+		}
+	}
+	g_ptr_array_free(all, TRUE);
+	return found;
+}
+
+/*
+ * policy_conflict - the key on which policies a and b differ although it
+ * must agree (MERGE_AGREE), with its group in *group; NULL when mail for
+ * both may share one transaction
+ */
+const char *
+policy_conflict(const struct policy *a, const struct policy *b,
+		const char **group)
+{
+	const struct snapshot *s = a->snap;
+	const char *key;
+	unsigned i;
+
+	if (a == b || a->inbound == NULL || b->inbound == NULL)
+		return NULL;
+	for (i = 0; i < s->nregistry; i++) {
+		if ((key = conf_group_conflict(&a->inbound[i], &b->inbound[i])) != NULL) {
+			if (group)
+				*group = s->registry[i]->name;
+			return key;
+		}
+	}
+	return NULL;
+}
+
+/* snapshot_load - read and check everything; NULL when e has errors */
 struct snapshot *
 snapshot_load(const char *path, const struct handler *const *registry,
 	      struct conf_errors *e)
@@ -384,6 +476,7 @@ snapshot_load(const char *path, const struct handler *const *registry,
 		const struct conf_key *t[3];
 
 		handler_tables(registry[i], t);
+		conf_table_check(registry[i]->name, t, e);
 		conf_group_init(&base->groups[i], registry[i]->name, base->domain,
 				t, s->conf_dir, e);
 		conf_group_apply(&base->groups[i], f, s->conf_dir, 0, e);
@@ -398,9 +491,17 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	if (e->msgs->len != before)
 		goto fail;
 	s->decides = policy_decides(s->def);
+	policy_inbound(s->def);
 	g_hash_table_iter_init(&it, s->domains);
-	while (g_hash_table_iter_next(&it, NULL, &v))
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		s->decides |= policy_decides(v);
+		policy_inbound(v);
+	}
+	/* recipients of domains that must not share a transaction are told
+	 * at RCPT TO, which then needs a reply */
+	s->conflicts = find_conflicts(s);
+	if (s->conflicts)
+		s->decides |= HANDLER_AT_RCPT;
 	return s;
 fail:
 	snapshot_free(s);
@@ -463,9 +564,21 @@ policy_for_domain(const struct snapshot *s, const char *domain)
 	return s->def;
 }
 
-/* policy_combine - the strictest combination of n policies; NULL when it
- * cannot be built (the caller tempfails).  *owned is set when the result
- * is not cached and must be freed with the message. */
+/* cmp_policy - g_qsort order of policies: by domain name */
+static gint
+cmp_policy(gconstpointer a, gconstpointer b, gpointer unused)
+{
+	(void) unused;
+	return strcmp((*(const struct policy *const *) a)->domain,
+		      (*(const struct policy *const *) b)->domain);
+}
+
+/* policy_combine - the strictest combination of n policies, built from
+ * their inbound views in the order of their domain names, so that the
+ * recipients' order makes no difference; NULL when it cannot be built
+ * (domains that must agree do not, or a handler refuses the result: the
+ * caller tempfails).  *owned is set when the result is not cached and
+ * must be freed with the message. */
 const struct policy *
 policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 	       struct policy **owned)
@@ -492,6 +605,7 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 		g_ptr_array_free(names, TRUE);
 		return only;
 	}
+	g_qsort_with_data(uniq, nu, sizeof(*uniq), cmp_policy, NULL);
 	for (i = 0; i < nu; i++)
 		g_ptr_array_add(names, uniq[i]->domain);
 	g_ptr_array_add(names, NULL);
@@ -506,16 +620,20 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 	m->domain = g_strdup(key);
 	m->snap = s;
 	m->groups = g_new0(struct conf_group, s->nregistry);
+	conf_errors_init(&e);
 	for (i = 0; i < s->nregistry; i++) {
 		const struct conf_group **src = g_new0(const struct conf_group *, nu);
+		const char *bad = NULL;
 
 		for (j = 0; j < nu; j++)
-			src[j] = &uniq[j]->groups[i];
-		conf_group_merge(&m->groups[i], src, nu, m->domain);
+			src[j] = uniq[j]->inbound ? &uniq[j]->inbound[i] : &uniq[j]->groups[i];
+		if (conf_group_merge(&m->groups[i], src, nu, &s->def->groups[i],
+				     m->domain, &bad) < 0)
+			conf_errorf(&e, "[%s] %s differs and must agree",
+				    s->registry[i]->name, bad);
 		g_free(src);
 	}
-	conf_errors_init(&e);
-	if (policy_compile(m, &e) < 0) {
+	if (e.msgs->len > 0 || policy_compile(m, &e) < 0) {
 		log_error("cannot combine policies %s: %s", key,
 			  (char *) g_ptr_array_index(e.msgs, 0));
 		policy_free(m);

@@ -20,6 +20,14 @@
  * by key as each key's conf_merge rule says.  A domain without a file of
  * its own takes its parent domain's (a.example.com: example.com), then the
  * default.
+ *
+ * Combining works on each policy's inbound view: its groups as each
+ * handler's inbound hook says they act on inbound mail.  The result is a
+ * function of the set of domains, never of the recipients' order.  Where
+ * no combination is safe (keys whose rule is MERGE_AGREE), two domains
+ * that differ cannot share a transaction: policy_conflict() says so, and
+ * the chain defers the second recipient at RCPT TO (452 4.5.3) so that the
+ * client sends it in a transaction of its own.
  */
 #ifndef SINKD_POLICY_H
 #define SINKD_POLICY_H
@@ -36,6 +44,9 @@ struct policy {
 	char *domain;		/* "default" or a domain name */
 	struct conf_group *groups;	/* per registered handler */
 	void **cfg;		/* per chain position: handler config */
+	struct conf_group *inbound;	/* per registered handler: groups as
+					 * they act on inbound mail (NULL in a
+					 * combined policy) */
 	const struct snapshot *snap;
 };
 
@@ -57,6 +68,8 @@ struct snapshot {
 	GHashTable *merged;	/* "a,b" -> struct policy * */
 	unsigned needs;		/* HANDLER_NEEDS_* of the chain */
 	unsigned decides;	/* HANDLER_AT_* of every policy's configs */
+	int conflicts;		/* some two policies differ on a key that
+				 * must agree: RCPT TO may defer */
 };
 
 extern const struct conf_key sinkd_main_keys[];
@@ -75,6 +88,8 @@ const struct policy *policy_for_domain(const struct snapshot *s,
 const struct policy *policy_combine(struct snapshot *s,
 				    const struct policy *const *p, unsigned n,
 				    struct policy **owned);
+const char *policy_conflict(const struct policy *a, const struct policy *b,
+			    const char **group);
 void policy_free(struct policy *p);
 const struct conf_group *policy_group(const struct policy *p, unsigned chainpos);
 const void *policy_handler_cfg(const struct policy *p, const struct handler *h);

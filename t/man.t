@@ -2,18 +2,20 @@
 # man.t - the man pages document every key, as the key tables define it
 #
 # sinkd -d prints every key of [sinkd] and of each handler group with its
-# default, type and "not per domain" flag.  A key is documented by an
+# default, type, and either "not per domain" or its merge rule (how inbound
+# mail for several domains combines it).  A key is documented by an
 # entry of the form
 #	.TP
 #	.B key = default
-#	Type \fItype\fR[; restart only][; not per domain][; merge \fIrule\fR]...
+#	Type \fItype\fR[; restart only][; not per domain | ; merge \fIrule\fR]...
 # [sinkd] keys in man/sinkd.conf.5, handler keys in man/sinkd-policy.5, in
 # the section of their handler (.SH THE NAME HANDLER; on-error, which every
 # handler has, under .SH KEYS OF EVERY HANDLER): two handlers may have keys
 # of the same name.  Checked, for each key: it has an entry in the right
 # page, with the table's default and type; "restart only" exactly for the
-# keys flagged CONF_RESTART, "not per domain" exactly for CONF_NODOMAIN
-# ones, and the merge rule of the table (these two read from the source).
+# keys flagged CONF_RESTART (read from the source), "not per domain"
+# exactly for CONF_NODOMAIN ones, and for every other handler key the
+# merge rule sinkd -d gives (a key not per domain names none).
 # Then: every entry is a key of the table, sinkd.8 names every option of
 # --help, and groff formats each page without a warning.
 source "$(dirname "$0")/lib/tap.sh"
@@ -31,7 +33,8 @@ for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1"; do
 	[ -f "$page" ] || bail_out "no $page"
 done
 
-# The table: "group<TAB>key<TAB>default<TAB>type<TAB>nodomain" per key.
+# The table: "group<TAB>key<TAB>default<TAB>type<TAB>nodomain<TAB>merge"
+# per key (merge "-" where there is none).
 table=$("$SINKD" -d | awk '
 	/^\[.*\]$/ { group = substr($0, 2, length($0) - 2); next }
 	/ = / {
@@ -42,8 +45,11 @@ table=$("$SINKD" -d | awk '
 		type = half[2]
 		sub(/:.*/, "", type)
 		nodomain = type ~ /, not per domain$/ ? "yes" : "no"
+		merge = "-"
+		if (match(type, /, merge [a-z]+$/))
+			merge = substr(type, RSTART + 8)
 		sub(/,.*/, "", type)
-		printf "%s\t%s\t%s\t%s\t%s\n", group, key, def, type, nodomain
+		printf "%s\t%s\t%s\t%s\t%s\t%s\n", group, key, def, type, nodomain, merge
 	}')
 [ -n "$table" ] || bail_out "sinkd -d printed no keys"
 
@@ -75,9 +81,9 @@ entries() {
 		{ prev = $0 }' "$1"
 }
 
-# source_flags: "group<TAB>key<TAB>restart<TAB>merge" from the key tables
-# in the source (group: the name of milters/NAME.c; "sinkd" for
-# src/policy.c's), for the checks -d cannot make (empty when unreadable)
+# source_flags: "group<TAB>key<TAB>restart" from the key tables in the
+# source (group: the name of milters/NAME.c; "sinkd" for src/policy.c's),
+# for the check -d cannot make (empty when unreadable)
 source_flags() {
 	awk '
 		FNR == 1 {
@@ -90,7 +96,7 @@ source_flags() {
 		}
 		function flush() {
 			if (key != "")
-				printf "%s\t%s\t%s\t%s\n", group, key, restart, merge
+				printf "%s\t%s\t%s\n", group, key, restart
 			key = ""
 		}
 		/^[ \t]*\{"[a-z0-9-]+", CONF_/ {
@@ -99,14 +105,9 @@ source_flags() {
 			sub(/^[ \t]*\{"/, "", key)
 			sub(/".*/, "", key)
 			restart = "no"
-			merge = "first"
 		}
 		/^[ \t]*\{NULL/ || /^};/ { flush() }
 		key != "" && /CONF_RESTART/ { restart = "yes" }
-		key != "" && /MERGE_MIN/ { merge = "min" }
-		key != "" && /MERGE_UNION/ { merge = "union" }
-		key != "" && /MERGE_TRUE/ { merge = "any" }
-		key != "" && /MERGE_ENUM/ { merge = "strictest" }
 		END { flush() }' "$TOP"/src/policy.c "$TOP"/milters/*.c 2>/dev/null
 }
 
@@ -122,10 +123,10 @@ conf_entries=$(entries "$CONF5")
 common_entries=$(entries <(section "$POLICY5" "KEYS OF EVERY HANDLER"))
 flags=$(source_flags)
 
-# check_key GROUP KEY DEFAULT TYPE NODOMAIN: one ok for one key
+# check_key GROUP KEY DEFAULT TYPE NODOMAIN MERGE: one ok for one key
 check_key() {
-	local group=$1 key=$2 def=$3 type=$4 nodomain=$5 page entries line
-	local mdef typeline want problems=() restart merge
+	local group=$1 key=$2 def=$3 type=$4 nodomain=$5 merge=$6 page entries line
+	local mdef typeline want problems=() restart
 
 	if [ "$group" = sinkd ]; then
 		page=$CONF5 entries=$conf_entries
@@ -155,24 +156,21 @@ check_key() {
 	esac
 	[ "$want" = "$nodomain" ] ||
 		problems+=("not per domain: sinkd -d says $nodomain, the page says $want")
+	if [ "$group" != sinkd ]; then
+		want=$(printf '%s\n' "$typeline" | sed -n 's/.*merge \\fI\([a-z]*\)\\fR.*/\1/p')
+		[ "${want:--}" = "$merge" ] ||
+			problems+=("merge: sinkd -d says '$merge', the type line says '${want:--}': '$typeline'")
+	fi
 	if [ -n "$flags" ]; then
 		# common keys are declared in src/policy.c
 		restart=$(printf '%s\n' "$flags" | awk -F'\t' -v g="$group" -v k="$key" \
 			'($1 == g || $1 == "sinkd") && $2 == k { print $3; exit }')
-		merge=$(printf '%s\n' "$flags" | awk -F'\t' -v g="$group" -v k="$key" \
-			'($1 == g || $1 == "sinkd") && $2 == k { print $4; exit }')
 		case $typeline in
 		*"restart only"*) want=yes ;;
 		*) want=no ;;
 		esac
 		[ -z "$restart" ] || [ "$want" = "$restart" ] ||
 			problems+=("restart only: the source says $restart, the page says $want")
-		if [ "$group" != sinkd ] && [ -n "$merge" ]; then
-			case $typeline in
-			*"merge \\fI$merge\\fR"*) ;;
-			*) problems+=("merge: the source says $merge, the type line is '$typeline'") ;;
-			esac
-		fi
 	fi
 	if [ ${#problems[@]} -eq 0 ]; then
 		ok 0 "[$group] $key is documented in ${page##*/}"
@@ -182,11 +180,11 @@ check_key() {
 	fi
 }
 
-[ -n "$flags" ] || diag "cannot read the key tables in src/ and milters/: restart-only and merge rules unchecked"
+[ -n "$flags" ] || diag "cannot read the key tables in src/ and milters/: restart-only unchecked"
 # (read with a separator that is not white space, so that an empty
 # default stays a field)
-while IFS=$'\037' read -r group key def type nodomain; do
-	check_key "$group" "$key" "$def" "$type" "$nodomain"
+while IFS=$'\037' read -r group key def type nodomain merge; do
+	check_key "$group" "$key" "$def" "$type" "$nodomain" "$merge"
 done < <(printf '%s\n' "$table" | tr '\t' '\037')
 
 # the reverse: every documented key is a key of the right table

@@ -96,8 +96,8 @@ t -F a@example.net -R nobody@example.org -C 198.51.100.1,mx.example.net
 is "$ERR" 'verdict=reject code=550 xcode=5.1.1 handler=protocol text="No such user here" edits=0 rcpts-rejected=1 from=<a@example.net> rcpts=' \
 	"no recipient left: the message is refused with recipient-reply"
 t -F a@example.net -R 1@example.org -R 2@example.org -R 3@example.org -R 4@example.org -C 198.51.100.1,mx.example.net
-like "$ERR" '^verdict=accept edits=1 rcpts-rejected=1 from=<a@example.net> rcpts=<1@example.org>,<2@example.org>,<3@example.org>$' \
-	"max-recipients = 3 refuses the fourth"
+like "$ERR" '^verdict=accept edits=1 rcpts-rejected=1 deferred=<4@example.org>:452:4.5.3 from=<a@example.net> rcpts=<1@example.org>,<2@example.org>,<3@example.org>$' \
+	"max-recipients = 3 defers the fourth"
 t -F '' -R 1@example.org -R 2@example.org -C 198.51.100.1,mx.example.net
 like "$ERR" '^verdict=reject code=550 xcode=5.5.3 handler=protocol text="Multi-recipient bounce rejected"' \
 	"reject-multi-recipient-bounce at DATA"

@@ -18,7 +18,8 @@ static const char *const modes[] = {"continue", "reject", "tempfail", "error",
 				    "accept", "discard", NULL};
 
 static const struct conf_key test_keys[] = {
-	{"mode", CONF_ENUM, "continue", .values = modes, .doc = "what to answer"},
+	{"mode", CONF_ENUM, "continue", .values = modes, .merge = MERGE_ENUM,
+	 .doc = "what to answer"},
 	{NULL},
 };
 
