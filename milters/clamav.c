@@ -115,6 +115,8 @@ static const struct conf_key clamav_keys[] = {
 	 .doc = "do not scan mail from SMTP-authenticated senders"},
 	{"skip-internal", CONF_BOOL, "no",
 	 .doc = "do not scan mail from internal-hosts"},
+	{"release-lifetime", CONF_TIME, "1h", 1, 7 * 86400, .merge = MERGE_MIN,
+	 .doc = "how long a release by sinkd-quarantine lets its message through"},
 	{NULL},
 };
 
@@ -131,6 +133,7 @@ struct clamav_cfg {
 	const struct reply *reply, *tempfail_reply, *limit_reply;
 	const char *tag_subject;
 	const char *quarantine_dir;
+	long long release_lifetime;
 };
 
 /* the scanner in use: the embedded engine, or a clamd pool */
@@ -178,6 +181,7 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 	static const char *const replies[] = {"reply", "tempfail-reply", "limit-reply"};
 	char *const *servers = conf_list(g, "clamd");
 	const char *why;
+	char *unsafe;
 	unsigned i;
 
 	c->action = (enum action) conf_num(g, "action");
@@ -193,6 +197,7 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 	c->limit_reply = conf_reply(g, "limit-reply");
 	c->tag_subject = conf_str(g, "tag-subject");
 	c->quarantine_dir = conf_str(g, "quarantine-dir");
+	c->release_lifetime = conf_num(g, "release-lifetime");
 	for (i = 0; i < G_N_ELEMENTS(replies); i++) {
 		char *w = NULL;
 
@@ -218,6 +223,11 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 	if (conf_num(g, "backend") == 0
 	    && !g_file_test(conf_str(g, "database"), G_FILE_TEST_IS_DIR))
 		conf_key_error(e, g, "database", "%s: not a directory", conf_str(g, "database"));
+	else if (conf_num(g, "backend") == 0
+		 && (unsafe = engine_database_unsafe(conf_str(g, "database"))) != NULL) {
+		conf_key_error(e, g, "database", "%s", unsafe);
+		g_free(unsafe);
+	}
 	if (*conf_str(g, "tmpdir") && !g_file_test(conf_str(g, "tmpdir"), G_FILE_TEST_IS_DIR))
 		conf_key_error(e, g, "tmpdir", "%s: not a directory", conf_str(g, "tmpdir"));
 	return c;
@@ -586,16 +596,77 @@ scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 		g_hash_table_destroy(seen);
 }
 
-/* released - the message carries a release token that checks out */
+/* release_envelope - m's envelope, for a release token; g_free() rcpts */
+static struct quarantine_envelope
+release_envelope(struct msg *m)
+{
+	struct quarantine_envelope env = {.sender = m->sender};
+	char **rcpts = g_new0(char *, m->rcpts->len + 1);
+	guint i;
+
+	for (i = 0; i < m->rcpts->len; i++)
+		rcpts[i] = ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr;
+	env.rcpts = rcpts;
+	return env;
+}
+
+/* known_queue_id - m's queue ID, or NULL while the MTA has not said */
+static const char *
+known_queue_id(const struct msg *m)
+{
+	return strcmp(msg_queue_id(m), "NOQUEUE") ? msg_queue_id(m) : NULL;
+}
+
+/* released - the message carries a release token (quarantine.h) that
+ * checks out for its body and envelope, has not expired, and is spent
+ * now; the log says why one is not honoured */
 static int
 released(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len)
 {
 	const char *v = msg_header_value(m, QUARANTINE_HEADER);
+	struct quarantine_envelope env;
+	enum quarantine_token_status st;
 
 	if (v == NULL || len < m->body_offset)
 		return 0;
-	return quarantine_token_ok(c->quarantine_dir, v + strspn(v, " \t"),
-				   data + m->body_offset, len - m->body_offset);
+	env = release_envelope(m);
+	st = quarantine_token_check(c->quarantine_dir, v, &env, data + m->body_offset,
+				    len - m->body_offset, g_get_real_time() / G_USEC_PER_SEC,
+				    c->release_lifetime);
+	g_free((char **) env.rcpts);
+	if (st == QTOKEN_OK)
+		st = quarantine_token_spend(c->quarantine_dir, v, known_queue_id(m));
+	if (st != QTOKEN_OK)
+		log_warn("%s: clamav: %s not honoured: %s%s%s", m->queue_id, QUARANTINE_HEADER,
+			 quarantine_token_why(st), st == QTOKEN_ERROR ? ": " : "",
+			 st == QTOKEN_ERROR ? strerror(errno) : "");
+	return st == QTOKEN_OK;
+}
+
+/* clamav_done - a message that spent a release token and was refused
+ * after all (by a later handler, say) gives it back for the MTA's retry */
+static void
+clamav_done(struct msg *m, enum verdict v, const void *cfg)
+{
+	const struct clamav_cfg *c = cfg;
+	const char *token = msg_header_value(m, QUARANTINE_HEADER);
+
+	if (c == NULL || token == NULL || known_queue_id(m) == NULL
+	    || (v != VERDICT_TEMPFAIL && v != VERDICT_REJECT))
+		return;
+	if (quarantine_token_unspend(c->quarantine_dir, token, known_queue_id(m)) == 0)
+		log_info("%s: clamav: message refused after all; its release token is unspent",
+			 m->queue_id);
+}
+
+/* strip_token - remove every X-Sinkd-Released field: it is for sinkd alone */
+static void
+strip_token(struct msg *m, struct edits *e)
+{
+	int n;
+
+	for (n = msg_header_count(m, QUARANTINE_HEADER, m->headers->len); n > 0; n--)
+		edits_change_header(e, clamav_handler.name, QUARANTINE_HEADER, n, NULL);
 }
 
 static enum verdict
@@ -606,6 +677,7 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 	const guchar *data;
 	gsize len;
 
+	strip_token(m, e);
 	if ((c->skip_auth && m->auth_user) || (c->skip_internal && m->conn->internal)) {
 		log_debug("%s: clamav: not scanned (%s sender)", m->queue_id,
 			  m->auth_user ? "authenticated" : "internal");
@@ -666,6 +738,7 @@ const struct handler clamav_handler = {
 	.load = clamav_load,
 	.unload = clamav_unload,
 	.eom = clamav_eom,
+	.done = clamav_done,
 	.setup = clamav_setup,
 	.configure = clamav_configure,
 	.stop = clamav_stop,
