@@ -284,11 +284,12 @@ own_key(const char *dir, uid_t uid, gid_t gid)
 	return rc;
 }
 
-/* tighten - make an existing dir mode 0700 and uid:gid's (root: any
- * owner; otherwise only a directory of the process's own), saying what
- * changed; 0, or -1 with errno (EPERM: not ours, and not root) */
+/* tighten - make dir mode 0700 and uid:gid's (root: any owner;
+ * otherwise only a directory of the process's own), saying what changed
+ * unless it was just made; 0, or -1 with errno (EPERM: not ours, and not
+ * root) */
 static int
-tighten(const char *dir, const struct stat *st, uid_t uid, gid_t gid)
+tighten(const char *dir, const struct stat *st, uid_t uid, gid_t gid, int made)
 {
 	int root = geteuid() == 0;
 
@@ -301,15 +302,17 @@ tighten(const char *dir, const struct stat *st, uid_t uid, gid_t gid)
 	if (root && (st->st_uid != uid || st->st_gid != gid)) {
 		if (chown(dir, uid, gid) < 0)
 			return -1;
-		log_warn("quarantine-dir %s: was owned by %u:%u; now %u:%u", dir,
-			 (unsigned) st->st_uid, (unsigned) st->st_gid, (unsigned) uid,
-			 (unsigned) gid);
+		if (!made)
+			log_warn("quarantine-dir %s: was owned by %u:%u; now %u:%u", dir,
+				 (unsigned) st->st_uid, (unsigned) st->st_gid,
+				 (unsigned) uid, (unsigned) gid);
 	}
 	if ((st->st_mode & 07777) != 0700) {
 		if (chmod(dir, 0700) < 0)
 			return -1;
-		log_warn("quarantine-dir %s: was mode %04o; now 0700", dir,
-			 (unsigned) (st->st_mode & 07777));
+		if (!made)
+			log_warn("quarantine-dir %s: was mode %04o; now 0700", dir,
+				 (unsigned) (st->st_mode & 07777));
 	}
 	return 0;
 }
@@ -324,12 +327,14 @@ quarantine_open(const char *dir, uid_t uid, gid_t gid)
 	unsigned char key[KEY_LEN];
 	char *parent = g_path_get_dirname(dir);
 	struct stat st;
-	int rc;
+	int rc, made;
 
 	/* parents as any directory: traversable by uid once root is gone */
 	rc = g_mkdir_with_parents(parent, 0755);
 	g_free(parent);
-	if (rc < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST))
+	if (rc < 0)
+		return -1;
+	if (!(made = mkdir(dir, 0700) == 0) && errno != EEXIST)
 		return -1;
 	if (lstat(dir, &st) < 0)
 		return -1;
@@ -337,7 +342,7 @@ quarantine_open(const char *dir, uid_t uid, gid_t gid)
 		errno = ENOTDIR;
 		return -1;
 	}
-	if (tighten(dir, &st, uid, gid) < 0)
+	if (tighten(dir, &st, uid, gid, made) < 0)
 		return -1;
 	if (read_key(dir, uid, key) == 0) {
 		OPENSSL_cleanse(key, sizeof(key));
