@@ -610,11 +610,13 @@ release_envelope(struct msg *m)
 	return env;
 }
 
-/* known_queue_id - m's queue ID, or NULL while the MTA has not said */
-static const char *
-known_queue_id(const struct msg *m)
+/* spender - what names m in the marker of a token it spends: its queue ID
+ * and what tells it from any other message; g_free() */
+static char *
+spender(const struct msg *m)
 {
-	return strcmp(msg_queue_id(m), "NOQUEUE") ? msg_queue_id(m) : NULL;
+	return g_strdup_printf("%s %ld %p %" G_GINT64_FORMAT, msg_queue_id(m),
+			       (long) getpid(), (const void *) m, m->started);
 }
 
 /* released - the message carries a release token (quarantine.h) that
@@ -634,8 +636,12 @@ released(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 				    len - m->body_offset, g_get_real_time() / G_USEC_PER_SEC,
 				    c->release_lifetime);
 	g_free((char **) env.rcpts);
-	if (st == QTOKEN_OK)
-		st = quarantine_token_spend(c->quarantine_dir, v, known_queue_id(m));
+	if (st == QTOKEN_OK) {
+		char *who = spender(m);
+
+		st = quarantine_token_spend(c->quarantine_dir, v, who);
+		g_free(who);
+	}
 	if (st != QTOKEN_OK)
 		log_warn("%s: clamav: %s not honoured: %s%s%s", m->queue_id, QUARANTINE_HEADER,
 			 quarantine_token_why(st), st == QTOKEN_ERROR ? ": " : "",
@@ -650,13 +656,15 @@ clamav_done(struct msg *m, enum verdict v, const void *cfg)
 {
 	const struct clamav_cfg *c = cfg;
 	const char *token = msg_header_value(m, QUARANTINE_HEADER);
+	char *who;
 
-	if (c == NULL || token == NULL || known_queue_id(m) == NULL
-	    || (v != VERDICT_TEMPFAIL && v != VERDICT_REJECT))
+	if (c == NULL || token == NULL || (v != VERDICT_TEMPFAIL && v != VERDICT_REJECT))
 		return;
-	if (quarantine_token_unspend(c->quarantine_dir, token, known_queue_id(m)) == 0)
+	who = spender(m);
+	if (quarantine_token_unspend(c->quarantine_dir, token, who) == 0)
 		log_info("%s: clamav: message refused after all; its release token is unspent",
 			 m->queue_id);
+	g_free(who);
 }
 
 /* strip_token - remove every X-Sinkd-Released field: it is for sinkd alone */

@@ -641,13 +641,13 @@ marker_path(const char *dir, const char *value)
 	return path;
 }
 
-/* marker_is - the marker at path names queue_id (not NULL) */
+/* marker_is - the marker at path names spender */
 static int
-marker_is(const char *path, const char *queue_id)
+marker_is(const char *path, const char *spender)
 {
 	size_t len = 0;
 	char *data = read_file(path, &len);
-	char *want = g_strconcat(queue_id, "\n", NULL);
+	char *want = g_strconcat(spender, "\n", NULL);
 	int same = data && len == strlen(want) && !memcmp(data, want, len);
 
 	g_free(data);
@@ -655,9 +655,9 @@ marker_is(const char *path, const char *queue_id)
 	return same;
 }
 
-/* quarantine_token_spend - .used-MAC made with O_EXCL, holding queue_id */
+/* quarantine_token_spend - .used-MAC made with O_EXCL, naming spender */
 enum quarantine_token_status
-quarantine_token_spend(const char *dir, const char *value, const char *queue_id)
+quarantine_token_spend(const char *dir, const char *value, const char *spender)
 {
 	char *path = marker_path(dir, value), *line;
 	enum quarantine_token_status st = QTOKEN_OK;
@@ -667,13 +667,10 @@ quarantine_token_spend(const char *dir, const char *value, const char *queue_id)
 		return QTOKEN_MALFORMED;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		if (errno != EEXIST)
-			st = QTOKEN_ERROR;
-		else if (queue_id == NULL || !marker_is(path, queue_id))
-			st = QTOKEN_USED;
+		st = errno == EEXIST ? QTOKEN_USED : QTOKEN_ERROR;
 		goto out;
 	}
-	line = g_strconcat(queue_id ? queue_id : "", "\n", NULL);
+	line = g_strconcat(spender, "\n", NULL);
 	if (write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0)
 		st = QTOKEN_ERROR;
 	g_free(line);
@@ -696,19 +693,18 @@ out:
 	return st;
 }
 
-/* quarantine_token_unspend - remove .used-MAC if queue_id spent it */
+/* quarantine_token_unspend - remove .used-MAC if spender made it */
 int
-quarantine_token_unspend(const char *dir, const char *value, const char *queue_id)
+quarantine_token_unspend(const char *dir, const char *value, const char *spender)
 {
 	char *path = marker_path(dir, value);
 	int rc = -1, saved;
 
-	if (path == NULL || queue_id == NULL) {
-		g_free(path);
+	if (path == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (!marker_is(path, queue_id))
+	if (!marker_is(path, spender))
 		errno = ENOENT;
 	else if (unlink(path) == 0)
 		rc = sync_dir(dir);

@@ -32,13 +32,12 @@
  * A message passes on such a field only when the MAC checks out for its
  * body, ENV is its own envelope's, TIME is within the lifetime the caller
  * allows, and the token has not been spent: spending it makes the file
- * ".used-MAC" in the directory with O_EXCL (holding the queue ID of the
- * message that spent it), so of two messages carrying the same token only
- * one passes.  A spent token is given back (the marker removed) when the
- * message that spent it was not accepted after all, so the MTA's retry
- * passes; the same queue ID may also spend its own token again.  Markers
- * are never removed otherwise: once older than the lifetime they are
- * inert and may be deleted.
+ * ".used-MAC" in the directory with O_EXCL (naming the message that spent
+ * it), so of two messages carrying the same token only one passes.  A
+ * spent token is given back (the marker removed) when the message that
+ * spent it was not accepted after all, so that the MTA's retry passes.
+ * Markers are never removed otherwise: once older than the lifetime they
+ * are inert and may be deleted.
  *
  * Meta values are stored as UTF-8 (GKeyFile's encoding): a byte sequence
  * from mail data that is not valid UTF-8 is stored with U+FFFD in its
@@ -114,17 +113,17 @@ quarantine_token_check(const char *dir, const char *value,
 		       const struct quarantine_envelope *env, const void *body,
 		       size_t len, gint64 now, gint64 lifetime);
 
-/* quarantine_token_spend - mark value spent by queue_id (NULL: unknown,
- * never matches): QTOKEN_OK, QTOKEN_USED (spent before, by another queue
- * ID), QTOKEN_MALFORMED or QTOKEN_ERROR (errno) */
+/* quarantine_token_spend - mark value spent by spender (one line of text
+ * naming the message, unique to it): QTOKEN_OK, QTOKEN_USED (spent
+ * before), QTOKEN_MALFORMED or QTOKEN_ERROR (errno) */
 enum quarantine_token_status
 quarantine_token_spend(const char *dir, const char *value,
-		       const char *queue_id);
+		       const char *spender);
 
-/* quarantine_token_unspend - give value back if queue_id spent it; 0, or
- * -1 with errno (ENOENT: not spent by queue_id) */
+/* quarantine_token_unspend - give value back if spender spent it; 0, or
+ * -1 with errno (ENOENT: not spent by spender) */
 int quarantine_token_unspend(const char *dir, const char *value,
-			     const char *queue_id);
+			     const char *spender);
 
 /* quarantine_token_why - a status in words, for the log */
 const char *quarantine_token_why(enum quarantine_token_status st);

@@ -225,24 +225,7 @@ is "$(pf_delivered_count q1@example.net)" 1 "nor q1 a second time"
 
 # token ISSUED FROM TO: the held message with a token for it first, made
 # here with the directory's key as sinkd-quarantine makes them
-token() {
-	python3 - "$W/sk/q/.key" "$id" "$1" "$2" "$3" "$W/held" <<'PY'
-import hashlib, hmac, os, sys
-key, ident, issued, sender, rcpts, held = sys.argv[1:7]
-key = open(key, "rb").read()
-msg = open(held, "rb").read()
-body = msg[msg.index(b"\r\n\r\n") + 4:]
-rs = sorted(set(r.lower().encode() for r in rcpts.split(",")))
-env = hashlib.sha256(sender.lower().encode() + b"\0"
-                     + b"".join(r + b"\0" for r in rs)).hexdigest()[:32]
-nonce = os.urandom(8).hex()
-data = (b"sinkd-release-2\0" + b"".join(f.encode() + b"\0" for f in (ident, issued, nonce, env))
-        + hashlib.sha256(body).digest())
-mac = hmac.new(key, data, hashlib.sha256).hexdigest()
-line = "X-Sinkd-Released: %s; %s; %s; %s; %s\r\n" % (ident, issued, nonce, env, mac)
-sys.stdout.buffer.write(line.encode() + msg)
-PY
-}
+token() { python3 "$TOP/t/lib/release-token.py" "$W/sk/q/.key" "$id" "$1" "$2" "$3" "$W/held"; }
 cp "$W/released" "$W/released.sendmail"
 token $(( $(date +%s) - 7200 )) x@example.org q5@example.net >"$W/released"
 replay "a token two hours old (release-lifetime = 1h)" x@example.org q5@example.net "expired"

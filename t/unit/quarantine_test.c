@@ -393,8 +393,7 @@ test_token(const char *dir, const char *other_dir)
 	g_free(tok);
 }
 
-/* test_spend - a token passes once: the marker, the same queue ID, giving
- * it back */
+/* test_spend - a token passes once: the marker, giving it back */
 static void
 test_spend(const char *dir)
 {
@@ -412,34 +411,27 @@ test_spend(const char *dir)
 	name = g_strconcat(".used-", mac, NULL);
 	marker = g_build_filename(dir, name, NULL);
 	ok(mode_of(marker) < 0, "a new token has no marker");
-	is_int(quarantine_token_spend(dir, tok, "4AbCdE"), QTOKEN_OK, "spent by 4AbCdE");
+	is_int(quarantine_token_spend(dir, tok, "4AbCdE 1"), QTOKEN_OK, "spent by message 4AbCdE 1");
 	is_int(mode_of(marker), 0600, "  .used-MAC made, mode 0600");
-	is_int(quarantine_token_spend(dir, tok, "5FgHiJ"), QTOKEN_USED,
+	is_int(quarantine_token_spend(dir, tok, "5FgHiJ 2"), QTOKEN_USED,
 	       "  another message with it: used");
-	is_int(quarantine_token_spend(dir, tok, NULL), QTOKEN_USED,
-	       "  one with no queue ID: used");
-	is_int(quarantine_token_spend(dir, tok, "4AbCdE"), QTOKEN_OK,
-	       "  the same queue ID again: ok");
-	ok(quarantine_token_unspend(dir, tok, "5FgHiJ") < 0 && errno == ENOENT,
+	is_int(quarantine_token_spend(dir, tok, "4AbCdE 1"), QTOKEN_USED,
+	       "  the same again: used");
+	ok(quarantine_token_unspend(dir, tok, "5FgHiJ 2") < 0 && errno == ENOENT,
 	   "  given back by a message that did not spend it: no");
 	ok(mode_of(marker) == 0600, "  so the marker stays");
-	ok(quarantine_token_unspend(dir, tok, "4AbCdE") == 0, "  given back by 4AbCdE");
+	ok(quarantine_token_unspend(dir, tok, "4AbCdE 1") == 0, "  given back by its spender");
 	ok(mode_of(marker) < 0, "  the marker is gone");
-	is_int(quarantine_token_spend(dir, tok, "5FgHiJ"), QTOKEN_OK,
+	is_int(quarantine_token_spend(dir, tok, "5FgHiJ 2"), QTOKEN_OK,
 	       "  then another message may spend it");
-	is_int(quarantine_token_spend(dir, tok, "4AbCdE"), QTOKEN_USED,
-	       "  and 4AbCdE no more");
-	g_unlink(marker);
-	is_int(quarantine_token_spend(dir, tok, NULL), QTOKEN_OK, "spent with no queue ID");
-	is_int(quarantine_token_spend(dir, tok, NULL), QTOKEN_USED, "  then used, even so");
-	ok(quarantine_token_unspend(dir, tok, NULL) < 0 && errno == EINVAL,
-	   "  and not given back");
+	ok(quarantine_token_unspend(dir, tok, "4AbCdE 1") < 0 && errno == ENOENT,
+	   "  and the first can no longer give it back");
 	g_unlink(marker);
 	ok(symlink("/nonexistent/sinkd-marker", marker) == 0
-	   && quarantine_token_spend(dir, tok, "4AbCdE") == QTOKEN_USED,
+	   && quarantine_token_spend(dir, tok, "4AbCdE 1") == QTOKEN_USED,
 	   "a symbolic link for the marker: used, not followed");
 	g_unlink(marker);
-	is_int(quarantine_token_spend(dir, "garbage", "4AbCdE"), QTOKEN_MALFORMED,
+	is_int(quarantine_token_spend(dir, "garbage", "4AbCdE 1"), QTOKEN_MALFORMED,
 	       "spending what is not a token: malformed");
 	g_free(marker);
 	g_free(name);
