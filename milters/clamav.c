@@ -134,6 +134,7 @@ struct clamav_cfg {
 	const char *tag_subject;
 	const char *quarantine_dir;
 	long long release_lifetime;
+	uid_t user;		/* sinkd's, who may own the quarantine key */
 };
 
 /* the scanner in use: the embedded engine, or a clamd pool */
@@ -198,6 +199,7 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 	c->tag_subject = conf_str(g, "tag-subject");
 	c->quarantine_dir = conf_str(g, "quarantine-dir");
 	c->release_lifetime = conf_num(g, "release-lifetime");
+	c->user = e->user;
 	for (i = 0; i < G_N_ELEMENTS(replies); i++) {
 		char *w = NULL;
 
@@ -249,7 +251,7 @@ clamav_setup(const struct snapshot *s, uid_t uid, gid_t gid)
 		return 0;
 	if (quarantine_open(conf_str(g, "quarantine-dir"), uid, gid) == 0)
 		return 0;
-	if (errno == EKEYREJECTED)	/* a key others can read: logged */
+	if (errno == EKEYREJECTED)	/* a key others can read or change: logged */
 		return -1;
 	log_warn("clamav: quarantine-dir %s: %s; action = quarantine will tempfail",
 		 conf_str(g, "quarantine-dir"), strerror(errno));
@@ -632,7 +634,7 @@ released(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 	if (v == NULL || len < m->body_offset)
 		return 0;
 	env = release_envelope(m);
-	st = quarantine_token_check(c->quarantine_dir, v, &env, data + m->body_offset,
+	st = quarantine_token_check(c->quarantine_dir, c->user, v, &env, data + m->body_offset,
 				    len - m->body_offset, g_get_real_time() / G_USEC_PER_SEC,
 				    c->release_lifetime);
 	g_free((char **) env.rcpts);

@@ -601,7 +601,7 @@ parse_token(const char *value, struct token *t)
 
 /* quarantine_token_check - the token's worth for this message */
 enum quarantine_token_status
-quarantine_token_check(const char *dir, const char *value,
+quarantine_token_check(const char *dir, uid_t user, const char *value,
 		       const struct quarantine_envelope *env, const void *body,
 		       size_t len, gint64 now, gint64 lifetime)
 {
@@ -612,7 +612,7 @@ quarantine_token_check(const char *dir, const char *value,
 	if (parse_token(value, &t) < 0)
 		return QTOKEN_MALFORMED;
 	g_strlcpy(claimed, t.mac, sizeof(claimed));
-	if (mac_hex(dir, (uid_t) -1, &t, body, len) < 0)
+	if (mac_hex(dir, user, &t, body, len) < 0)
 		return QTOKEN_ERROR;
 	if (CRYPTO_memcmp(claimed, t.mac, MAC_HEX) != 0)
 		return QTOKEN_FORGED;

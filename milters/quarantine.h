@@ -106,10 +106,10 @@ enum quarantine_token_status {
 };
 
 /* quarantine_token_check - value's worth for a message with this envelope
- * and body at now (Unix seconds), for a lifetime in seconds; does not
- * look at whether it is spent */
+ * and body at now (Unix seconds), for a lifetime in seconds, the key owned
+ * by root, the process or user; does not look at whether it is spent */
 enum quarantine_token_status
-quarantine_token_check(const char *dir, const char *value,
+quarantine_token_check(const char *dir, uid_t user, const char *value,
 		       const struct quarantine_envelope *env, const void *body,
 		       size_t len, gint64 now, gint64 lifetime);
 

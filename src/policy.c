@@ -531,6 +531,7 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 		g_free(src);
 	}
 	conf_errors_init(&e);
+	e.user = user_uid(conf_str(&s->main, "user"));
 	if (policy_compile(m, &e) < 0) {
 		log_error("cannot combine policies %s: %s", key,
 			  (char *) g_ptr_array_index(e.msgs, 0));

@@ -262,7 +262,7 @@ check(const char *dir, const char *tok, const char *sender, char *const *to,
 {
 	struct quarantine_envelope env = {.sender = sender, .rcpts = to};
 
-	return quarantine_token_check(dir, tok, &env, body, len, now, 3600);
+	return quarantine_token_check(dir, (uid_t) -1, tok, &env, body, len, now, 3600);
 }
 
 static void
@@ -320,6 +320,18 @@ test_token(const char *dir, const char *other_dir)
 	g_free(bad);
 	is_int(check(dir, tok, "s@example.net", to, body, blen, now + 3600), QTOKEN_OK,
 	       "  an hour on, with a lifetime of an hour: ok");
+	if (geteuid() == 0) {
+		char *key = g_build_filename(dir, ".key", NULL);
+		struct quarantine_envelope env = {.sender = "s@example.net", .rcpts = to};
+
+		ok(chown(key, 65534, 65534) == 0, "as root: the key given to uid 65534");
+		is_int(check(dir, tok, "s@example.net", to, body, blen, now), QTOKEN_ERROR,
+		       "  not root's, not sinkd's user's: the key is not used");
+		is_int(quarantine_token_check(dir, 65534, tok, &env, body, blen, now, 3600), QTOKEN_OK,
+		       "  when uid 65534 is sinkd's user: ok");
+		chown(key, 0, 0);
+		g_free(key);
+	}
 
 	is_int(check(dir, tok, "s@example.net", to, changed, sizeof(changed) - 1, now),
 	       QTOKEN_FORGED, "changed body: refused (MAC)");
