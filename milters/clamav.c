@@ -115,6 +115,8 @@ static const struct conf_key clamav_keys[] = {
 	 .doc = "do not scan mail from SMTP-authenticated senders"},
 	{"skip-internal", CONF_BOOL, "no", .merge = MERGE_FALSE,
 	 .doc = "do not scan mail from internal-hosts"},
+	{"release-lifetime", CONF_TIME, "1h", 1, 7 * 86400, .merge = MERGE_MIN,
+	 .doc = "how long a release by sinkd-quarantine lets its message through"},
 	{NULL},
 };
 
@@ -131,6 +133,8 @@ struct clamav_cfg {
 	const struct reply *reply, *tempfail_reply, *limit_reply;
 	const char *tag_subject;
 	const char *quarantine_dir;
+	long long release_lifetime;
+	uid_t user;		/* sinkd's, who may own the quarantine key */
 };
 
 /* the scanner in use: the embedded engine, or a clamd pool */
@@ -178,6 +182,7 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 	static const char *const replies[] = {"reply", "tempfail-reply", "limit-reply"};
 	char *const *servers = conf_list(g, "clamd");
 	const char *why;
+	char *unsafe;
 	unsigned i;
 
 	c->action = (enum action) conf_num(g, "action");
@@ -193,6 +198,8 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 	c->limit_reply = conf_reply(g, "limit-reply");
 	c->tag_subject = conf_str(g, "tag-subject");
 	c->quarantine_dir = conf_str(g, "quarantine-dir");
+	c->release_lifetime = conf_num(g, "release-lifetime");
+	c->user = e->user;
 	for (i = 0; i < G_N_ELEMENTS(replies); i++) {
 		char *w = NULL;
 
@@ -218,6 +225,11 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 	if (conf_num(g, "backend") == 0
 	    && !g_file_test(conf_str(g, "database"), G_FILE_TEST_IS_DIR))
 		conf_key_error(e, g, "database", "%s: not a directory", conf_str(g, "database"));
+	else if (conf_num(g, "backend") == 0
+		 && (unsafe = engine_database_unsafe(conf_str(g, "database"))) != NULL) {
+		conf_key_error(e, g, "database", "%s", unsafe);
+		g_free(unsafe);
+	}
 	if (*conf_str(g, "tmpdir") && !g_file_test(conf_str(g, "tmpdir"), G_FILE_TEST_IS_DIR))
 		conf_key_error(e, g, "tmpdir", "%s: not a directory", conf_str(g, "tmpdir"));
 	return c;
@@ -239,7 +251,7 @@ clamav_setup(const struct snapshot *s, uid_t uid, gid_t gid)
 		return 0;
 	if (quarantine_open(conf_str(g, "quarantine-dir"), uid, gid) == 0)
 		return 0;
-	if (errno == EKEYREJECTED)	/* a key others can read: logged */
+	if (errno == EKEYREJECTED)	/* a key others can read or change: logged */
 		return -1;
 	log_warn("clamav: quarantine-dir %s: %s; action = quarantine will tempfail",
 		 conf_str(g, "quarantine-dir"), strerror(errno));
@@ -586,16 +598,85 @@ scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 		g_hash_table_destroy(seen);
 }
 
-/* released - the message carries a release token that checks out */
+/* release_envelope - m's envelope, for a release token; g_free() rcpts */
+static struct quarantine_envelope
+release_envelope(struct msg *m)
+{
+	struct quarantine_envelope env = {.sender = m->sender};
+	char **rcpts = g_new0(char *, m->rcpts->len + 1);
+	guint i;
+
+	for (i = 0; i < m->rcpts->len; i++)
+		rcpts[i] = ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr;
+	env.rcpts = rcpts;
+	return env;
+}
+
+/* spender - what names m in the marker of a token it spends: its queue ID
+ * and what tells it from any other message; g_free() */
+static char *
+spender(const struct msg *m)
+{
+	return g_strdup_printf("%s %ld %p %" G_GINT64_FORMAT, msg_queue_id(m),
+			       (long) getpid(), (const void *) m, m->started);
+}
+
+/* released - the message carries a release token (quarantine.h) that
+ * checks out for its body and envelope, has not expired, and is spent
+ * now; the log says why one is not honoured */
 static int
 released(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len)
 {
 	const char *v = msg_header_value(m, QUARANTINE_HEADER);
+	struct quarantine_envelope env;
+	enum quarantine_token_status st;
 
 	if (v == NULL || len < m->body_offset)
 		return 0;
-	return quarantine_token_ok(c->quarantine_dir, v + strspn(v, " \t"),
-				   data + m->body_offset, len - m->body_offset);
+	env = release_envelope(m);
+	st = quarantine_token_check(c->quarantine_dir, c->user, v, &env, data + m->body_offset,
+				    len - m->body_offset, g_get_real_time() / G_USEC_PER_SEC,
+				    c->release_lifetime);
+	g_free((char **) env.rcpts);
+	if (st == QTOKEN_OK) {
+		char *who = spender(m);
+
+		st = quarantine_token_spend(c->quarantine_dir, v, who);
+		g_free(who);
+	}
+	if (st != QTOKEN_OK)
+		log_warn("%s: clamav: %s not honoured: %s%s%s", m->queue_id, QUARANTINE_HEADER,
+			 quarantine_token_why(st), st == QTOKEN_ERROR ? ": " : "",
+			 st == QTOKEN_ERROR ? strerror(errno) : "");
+	return st == QTOKEN_OK;
+}
+
+/* clamav_done - a message that spent a release token and was refused
+ * after all (by a later handler, say) gives it back for the MTA's retry */
+static void
+clamav_done(struct msg *m, enum verdict v, const void *cfg)
+{
+	const struct clamav_cfg *c = cfg;
+	const char *token = msg_header_value(m, QUARANTINE_HEADER);
+	char *who;
+
+	if (c == NULL || token == NULL || (v != VERDICT_TEMPFAIL && v != VERDICT_REJECT))
+		return;
+	who = spender(m);
+	if (quarantine_token_unspend(c->quarantine_dir, token, who) == 0)
+		log_info("%s: clamav: message refused after all; its release token is unspent",
+			 m->queue_id);
+	g_free(who);
+}
+
+/* strip_token - remove every X-Sinkd-Released field: it is for sinkd alone */
+static void
+strip_token(struct msg *m, struct edits *e)
+{
+	int n;
+
+	for (n = msg_header_count(m, QUARANTINE_HEADER, m->headers->len); n > 0; n--)
+		edits_change_header(e, clamav_handler.name, QUARANTINE_HEADER, n, NULL);
 }
 
 static enum verdict
@@ -606,6 +687,7 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 	const guchar *data;
 	gsize len;
 
+	strip_token(m, e);
 	if ((c->skip_auth && m->auth_user) || (c->skip_internal && m->conn->internal)) {
 		log_debug("%s: clamav: not scanned (%s sender)", m->queue_id,
 			  m->auth_user ? "authenticated" : "internal");
@@ -692,6 +774,7 @@ const struct handler clamav_handler = {
 	.unload = clamav_unload,
 	.eom = clamav_eom,
 	.inbound = clamav_inbound,
+	.done = clamav_done,
 	.setup = clamav_setup,
 	.configure = clamav_configure,
 	.stop = clamav_stop,

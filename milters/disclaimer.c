@@ -169,7 +169,7 @@ load_template(const struct conf_group *g, const char *key, struct conf_errors *e
 
 	if (*path == 0)
 		return NULL;
-	if ((why = conf_file_unsafe(path, 0)) != NULL) {
+	if ((why = conf_file_unsafe(path, 0, e->user)) != NULL) {
 		conf_key_error(e, g, key, "%s", why);
 		g_free(why);
 		return NULL;
@@ -190,6 +190,31 @@ load_template(const struct conf_group *g, const char *key, struct conf_errors *e
 	g_strfreev(parts);
 	g_strchomp(text);
 	return text;
+}
+
+/* unsafe_signer_files - sign-cert, sign-key (a secret) and sign-chain
+ * that others could change or read (conf_file_unsafe), each an error;
+ * how many */
+static unsigned
+unsafe_signer_files(const struct conf_group *g, struct conf_errors *e)
+{
+	static const struct {
+		const char *key;
+		unsigned flags;
+	} files[] = {{"sign-cert", 0}, {"sign-key", CONF_FILE_SECRET}, {"sign-chain", 0}};
+	unsigned i, n = 0;
+
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		const char *path = conf_str(g, files[i].key);
+		char *why = *path ? conf_file_unsafe(path, files[i].flags, e->user) : NULL;
+
+		if (why) {
+			conf_key_error(e, g, files[i].key, "%s", why);
+			g_free(why);
+			n++;
+		}
+	}
+	return n;
 }
 
 static enum action
@@ -236,7 +261,8 @@ disc_load(const struct conf_group *g, struct conf_errors *e)
 
 		if (!*conf_str(g, "sign-cert") || !*conf_str(g, "sign-key"))
 			conf_key_error(e, g, "signed", "resign needs sign-cert and sign-key");
-		else if ((c->signer = smime_signer_load(conf_str(g, "sign-cert"),
+		else if (unsafe_signer_files(g, e) == 0
+			 && (c->signer = smime_signer_load(conf_str(g, "sign-cert"),
 							conf_str(g, "sign-key"),
 							conf_str(g, "sign-chain"),
 							conf_str(g, "sign-digest"), &why)) == NULL) {

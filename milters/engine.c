@@ -9,6 +9,7 @@
 #include <clamav.h>
 #include <openssl/evp.h>
 
+#include "../src/conf.h"
 #include "../src/log.h"
 #include "engine.h"
 
@@ -201,6 +202,8 @@ eng_build(const struct engine_settings *s, char **why)
 		*why = g_strdup("cl_init failed");
 		return NULL;
 	}
+	if ((*why = engine_database_unsafe(s->database)) != NULL)
+		return NULL;
 	if ((cl = cl_engine_new()) == NULL) {
 		*why = g_strdup("cl_engine_new: out of memory");
 		return NULL;
@@ -558,4 +561,27 @@ engine_version(void)
 			    e->dbversion, e->sigs);
 	eng_unref(e);
 	return v;
+}
+
+/* engine_database_unsafe - the first file that the group or others could
+ * change: the database itself, its directory, or a file in it */
+char *
+engine_database_unsafe(const char *database)
+{
+	char *why = conf_file_unsafe(database, CONF_FILE_ANY_OWNER, (uid_t) -1);
+	GDir *d;
+	const char *n;
+
+	if (why || (d = g_dir_open(database, 0, NULL)) == NULL)
+		return why;
+	while (why == NULL && (n = g_dir_read_name(d)) != NULL) {
+		char *path = g_build_filename(database, n, NULL);
+		struct stat st;
+
+		if (stat(path, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)))
+			why = conf_file_unsafe(path, CONF_FILE_ANY_OWNER, (uid_t) -1);
+		g_free(path);
+	}
+	g_dir_close(d);
+	return why;
 }

@@ -60,4 +60,11 @@ char *engine_fingerprint(const void *data, size_t len, int text);
  * g_free() it */
 char *engine_version(void);
 
+/* engine_database_unsafe - why the signature database cannot be trusted,
+ * or NULL: it, its directory or a file in it is writable by its group or
+ * by others (whoever writes there decides what is found, or whitelisted:
+ * .ign2, .fp).  The owner does not matter: freshclam runs as clamav.
+ * Checked at every load too; g_free() the answer */
+char *engine_database_unsafe(const char *database);
+
 #endif

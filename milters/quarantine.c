@@ -36,6 +36,12 @@
 #define GROUP		"quarantine"
 #define ID_RANDOM	8	/* bytes: 16 hex digits */
 #define MAC_HEX		(2 * SHA256_DIGEST_LENGTH)
+#define ENV_HEX		32	/* digits of the envelope's SHA-256 kept */
+#define NONCE_HEX	16
+#define TIME_DIGITS	19	/* of a gint64 */
+#define TOKEN_TAG	"sinkd-release-2"
+#define TOKEN_SKEW	300	/* seconds a token may seem to come from the future */
+#define MARKER_PREFIX	".used-"
 
 /* random_bytes - fill buf from the kernel's CSPRNG; 0, or -1 with errno */
 static int
@@ -196,13 +202,14 @@ fail:
 	return NULL;
 }
 
-/* read_key - the directory's secret; 0, or -1 with errno (EINVAL: the
- * key file is not exactly KEY_LEN bytes) */
+/* read_key - the directory's secret, owned by root, the process or user;
+ * 0, or -1 with errno (EINVAL: the key file is not exactly KEY_LEN bytes;
+ * EKEYREJECTED: others could read or change it, which is logged) */
 static int
-read_key(const char *dir, unsigned char key[KEY_LEN])
+read_key(const char *dir, uid_t user, unsigned char key[KEY_LEN])
 {
 	char *path = g_build_filename(dir, KEY_FILE, NULL);
-	char *why = conf_file_unsafe(path, 1);
+	char *why = conf_file_unsafe(path, CONF_FILE_SECRET, user);
 	size_t len = 0;
 	char *buf;
 
@@ -277,16 +284,57 @@ own_key(const char *dir, uid_t uid, gid_t gid)
 	return rc;
 }
 
+/* tighten - make dir mode 0700 and uid:gid's (root: any owner;
+ * otherwise only a directory of the process's own), saying what changed
+ * unless it was just made; 0, or -1 with errno (EPERM: not ours, and not
+ * root) */
+static int
+tighten(const char *dir, const struct stat *st, uid_t uid, gid_t gid, int made)
+{
+	int root = geteuid() == 0;
+
+	if (!root && st->st_uid != geteuid()) {
+		log_error("quarantine-dir %s: owned by uid %u, not by this process (uid %u)",
+			  dir, (unsigned) st->st_uid, (unsigned) geteuid());
+		errno = EPERM;
+		return -1;
+	}
+	if (root && (st->st_uid != uid || st->st_gid != gid)) {
+		if (chown(dir, uid, gid) < 0)
+			return -1;
+		if (!made)
+			log_warn("quarantine-dir %s: was owned by %u:%u; now %u:%u", dir,
+				 (unsigned) st->st_uid, (unsigned) st->st_gid,
+				 (unsigned) uid, (unsigned) gid);
+	}
+	if ((st->st_mode & 07777) != 0700) {
+		if (chmod(dir, 0700) < 0)
+			return -1;
+		if (!made)
+			log_warn("quarantine-dir %s: was mode %04o; now 0700", dir,
+				 (unsigned) (st->st_mode & 07777));
+	}
+	return 0;
+}
+
 /* quarantine_open - create dir (mode 0700) and its key if missing, owned
- * by uid:gid when run as root; 0, or -1 with errno */
+ * by uid:gid when run as root, and tighten an existing one; 0, or -1 with
+ * errno */
 int
 quarantine_open(const char *dir, uid_t uid, gid_t gid)
 {
 	int root = geteuid() == 0;
 	unsigned char key[KEY_LEN];
+	char *parent = g_path_get_dirname(dir);
 	struct stat st;
+	int rc, made;
 
-	if (g_mkdir_with_parents(dir, 0700) < 0)
+	/* parents as any directory: traversable by uid once root is gone */
+	rc = g_mkdir_with_parents(parent, 0755);
+	g_free(parent);
+	if (rc < 0)
+		return -1;
+	if (!(made = mkdir(dir, 0700) == 0) && errno != EEXIST)
 		return -1;
 	if (lstat(dir, &st) < 0)
 		return -1;
@@ -294,10 +342,9 @@ quarantine_open(const char *dir, uid_t uid, gid_t gid)
 		errno = ENOTDIR;
 		return -1;
 	}
-	if (root && (st.st_uid != uid || st.st_gid != gid)
-	    && chown(dir, uid, gid) < 0)
+	if (tighten(dir, &st, uid, gid, made) < 0)
 		return -1;
-	if (read_key(dir, key) == 0) {
+	if (read_key(dir, uid, key) == 0) {
 		OPENSSL_cleanse(key, sizeof(key));
 		return root ? own_key(dir, uid, gid) : 0;
 	}
@@ -372,83 +419,316 @@ quarantine_sha256_hex(const void *data, size_t len)
 	return out;
 }
 
-/* mac_hex - the hex HMAC-SHA256 of "id\n" + SHA-256(body) under dir's
- * key, into out (MAC_HEX + 1 bytes); 0, or -1 with errno */
-static int
-mac_hex(const char *dir, const char *id, const void *body, size_t len,
-	char out[MAC_HEX + 1])
+/* norm_addr - addr as a token binds it: without angle brackets, in
+ * lower case; g_free() */
+static char *
+norm_addr(const char *addr)
 {
-	unsigned char key[KEY_LEN], mac[EVP_MAX_MD_SIZE];
-	unsigned char input[QUARANTINE_ID_LEN + SHA256_DIGEST_LENGTH];
-	size_t idlen = strlen(id);
-	unsigned maclen = 0;
+	size_t n = addr ? strlen(addr) : 0;
 
-	if (read_key(dir, key) < 0)
-		return -1;
-	memcpy(input, id, idlen);
-	input[idlen] = '\n';
-	SHA256(body, len, input + idlen + 1);
-	if (HMAC(EVP_sha256(), key, KEY_LEN, input, idlen + 1 + SHA256_DIGEST_LENGTH,
-		 mac, &maclen) == NULL || maclen != SHA256_DIGEST_LENGTH) {
-		OPENSSL_cleanse(key, sizeof(key));
-		errno = EIO;
-		return -1;
-	}
-	OPENSSL_cleanse(key, sizeof(key));
-	hex(mac, maclen, out);
-	return 0;
+	if (n >= 2 && addr[0] == '<' && addr[n - 1] == '>')
+		return g_ascii_strdown(addr + 1, (gssize) n - 2);
+	return g_ascii_strdown(addr ? addr : "", (gssize) n);
 }
 
-/* quarantine_token - "ID; HMAC" for id and this body */
-char *
-quarantine_token(const char *dir, const char *id, const void *body, size_t len)
+/* by_string - qsort comparison of two char * */
+static int
+by_string(const void *a, const void *b)
 {
-	char mac[MAC_HEX + 1];
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
 
-	if (!quarantine_id_ok(id)) {
+/* envelope_hex - ENV_HEX hex digits of SHA-256 over the normalized
+ * sender, a NUL, and each distinct normalized recipient in byte order,
+ * each followed by a NUL, into out (ENV_HEX + 1 bytes) */
+static void
+envelope_hex(const struct quarantine_envelope *env, char out[ENV_HEX + 1])
+{
+	GPtrArray *r = g_ptr_array_new_with_free_func(g_free);
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char *sender = norm_addr(env->sender);
+	unsigned i;
+
+	for (i = 0; env->rcpts && env->rcpts[i]; i++)
+		g_ptr_array_add(r, norm_addr(env->rcpts[i]));
+	qsort(r->pdata, r->len, sizeof(char *), by_string);
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, sender, strlen(sender) + 1);
+	for (i = 0; i < r->len; i++) {
+		const char *a = g_ptr_array_index(r, i);
+
+		if (i > 0 && !strcmp(a, g_ptr_array_index(r, i - 1)))
+			continue;
+		EVP_DigestUpdate(ctx, a, strlen(a) + 1);
+	}
+	EVP_DigestFinal_ex(ctx, md, NULL);
+	EVP_MD_CTX_free(ctx);
+	hex(md, ENV_HEX / 2, out);
+	g_free(sender);
+	g_ptr_array_free(r, TRUE);
+}
+
+/* The fields of a token, as text: "ID; TIME; NONCE; ENV; MAC". */
+struct token {
+	char id[QUARANTINE_ID_LEN];
+	char time[TIME_DIGITS + 1];
+	char nonce[NONCE_HEX + 1];
+	char env[ENV_HEX + 1];
+	char mac[MAC_HEX + 1];
+};
+
+/* mac_hex - the hex HMAC-SHA256, under dir's key, of TOKEN_TAG, the ID,
+ * time, nonce and envelope fields each ended by a NUL, and the SHA-256 of
+ * body; into t->mac; 0, or -1 with errno */
+static int
+mac_hex(const char *dir, uid_t user, struct token *t, const void *body, size_t len)
+{
+	unsigned char key[KEY_LEN], mac[EVP_MAX_MD_SIZE], md[SHA256_DIGEST_LENGTH];
+	GByteArray *in;
+	unsigned maclen = 0;
+	int rc = 0;
+
+	if (read_key(dir, user, key) < 0)
+		return -1;
+	SHA256(body, len, md);
+	in = g_byte_array_new();
+	g_byte_array_append(in, (const guint8 *) TOKEN_TAG, sizeof(TOKEN_TAG));
+	g_byte_array_append(in, (const guint8 *) t->id, strlen(t->id) + 1);
+	g_byte_array_append(in, (const guint8 *) t->time, strlen(t->time) + 1);
+	g_byte_array_append(in, (const guint8 *) t->nonce, strlen(t->nonce) + 1);
+	g_byte_array_append(in, (const guint8 *) t->env, strlen(t->env) + 1);
+	g_byte_array_append(in, md, sizeof(md));
+	if (HMAC(EVP_sha256(), key, KEY_LEN, in->data, in->len, mac, &maclen) == NULL
+	    || maclen != SHA256_DIGEST_LENGTH) {
+		errno = EIO;
+		rc = -1;
+	} else {
+		hex(mac, maclen, t->mac);
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	g_byte_array_free(in, TRUE);
+	return rc;
+}
+
+/* quarantine_token - "ID; TIME; NONCE; ENV; MAC" */
+char *
+quarantine_token(const char *dir, uid_t user, const char *id, gint64 issued,
+		 const struct quarantine_envelope *env, const void *body, size_t len)
+{
+	unsigned char nonce[NONCE_HEX / 2];
+	struct token t;
+
+	if (!quarantine_id_ok(id) || issued < 0) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (mac_hex(dir, id, body, len, mac) < 0)
+	if (random_bytes(nonce, sizeof(nonce)) < 0)
 		return NULL;
-	return g_strdup_printf("%s; %s", id, mac);
+	g_strlcpy(t.id, id, sizeof(t.id));
+	g_snprintf(t.time, sizeof(t.time), "%" G_GINT64_FORMAT, issued);
+	hex(nonce, sizeof(nonce), t.nonce);
+	envelope_hex(env, t.env);
+	if (mac_hex(dir, user, &t, body, len) < 0)
+		return NULL;
+	return g_strdup_printf("%s; %s; %s; %s; %s", t.id, t.time, t.nonce, t.env, t.mac);
 }
 
-/* quarantine_token_ok - 1 if value is "ID; HMAC" (blanks around it and
- * after the semicolon allowed) and HMAC is right for ID and this body */
-int
-quarantine_token_ok(const char *dir, const char *value, const void *body,
-		    size_t len)
+/* is_blank - a character the token's fields may be surrounded by */
+static int
+is_blank(char c)
 {
-	char id[QUARANTINE_ID_LEN], want[MAC_HEX + 1];
-	const char *p = value, *mac;
-	unsigned i;
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
-	if (p == NULL)
-		return 0;
-	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-		p++;
-	if (strnlen(p, QUARANTINE_ID_LEN) < QUARANTINE_ID_LEN - 1)
-		return 0;
-	memcpy(id, p, QUARANTINE_ID_LEN - 1);
-	id[QUARANTINE_ID_LEN - 1] = '\0';
-	if (!quarantine_id_ok(id))
-		return 0;
-	p += QUARANTINE_ID_LEN - 1;
-	if (*p++ != ';')
-		return 0;
-	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-		p++;
-	mac = p;
-	for (i = 0; i < MAC_HEX; i++)
-		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+/* field - copy one ';'-separated field of *p, blanks around it dropped,
+ * into out (size bytes); 0, or -1 when it is empty or too long */
+static int
+field(const char **p, char *out, size_t size)
+{
+	const char *s = *p, *e;
+	size_t n;
+
+	while (is_blank(*s))
+		s++;
+	for (e = s; *e && *e != ';'; e++)
+		;
+	*p = *e ? e + 1 : e;
+	while (e > s && is_blank(e[-1]))
+		e--;
+	n = (size_t) (e - s);
+	if (n == 0 || n >= size)
+		return -1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* lower_hex - s is exactly n lower-case hex digits */
+static int
+lower_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
-	for (p += MAC_HEX; *p; p++)
-		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-			return 0;
-	if (mac_hex(dir, id, body, len, want) < 0)
-		return 0;
-	return CRYPTO_memcmp(mac, want, MAC_HEX) == 0;
+	return s[n] == '\0';
+}
+
+/* parse_token - value's fields into t; 0, or -1 if it is not a token */
+static int
+parse_token(const char *value, struct token *t)
+{
+	const char *p = value;
+	size_t i;
+
+	if (p == NULL || field(&p, t->id, sizeof(t->id)) < 0
+	    || field(&p, t->time, sizeof(t->time)) < 0
+	    || field(&p, t->nonce, sizeof(t->nonce)) < 0
+	    || field(&p, t->env, sizeof(t->env)) < 0
+	    || field(&p, t->mac, sizeof(t->mac)) < 0 || p[-1] == ';')
+		return -1;
+	for (; *p; p++)
+		if (!is_blank(*p))
+			return -1;
+	for (i = 0; t->time[i]; i++)
+		if (!g_ascii_isdigit(t->time[i]))
+			return -1;
+	return quarantine_id_ok(t->id) && lower_hex(t->nonce, NONCE_HEX)
+		&& lower_hex(t->env, ENV_HEX) && lower_hex(t->mac, MAC_HEX) ? 0 : -1;
+}
+
+/* quarantine_token_check - the token's worth for this message */
+enum quarantine_token_status
+quarantine_token_check(const char *dir, uid_t user, const char *value,
+		       const struct quarantine_envelope *env, const void *body,
+		       size_t len, gint64 now, gint64 lifetime)
+{
+	struct token t;
+	char claimed[MAC_HEX + 1], here[ENV_HEX + 1];
+	gint64 issued;
+
+	if (parse_token(value, &t) < 0)
+		return QTOKEN_MALFORMED;
+	g_strlcpy(claimed, t.mac, sizeof(claimed));
+	if (mac_hex(dir, user, &t, body, len) < 0)
+		return QTOKEN_ERROR;
+	if (CRYPTO_memcmp(claimed, t.mac, MAC_HEX) != 0)
+		return QTOKEN_FORGED;
+	envelope_hex(env, here);
+	if (strcmp(here, t.env))
+		return QTOKEN_ENVELOPE;
+	issued = g_ascii_strtoll(t.time, NULL, 10);
+	if (issued > now + TOKEN_SKEW || now - issued > lifetime)
+		return QTOKEN_EXPIRED;
+	return QTOKEN_OK;
+}
+
+/* marker_path - dir/.used-MAC for a token value, or NULL when it is not
+ * one; g_free() */
+static char *
+marker_path(const char *dir, const char *value)
+{
+	struct token t;
+	char *name, *path;
+
+	if (parse_token(value, &t) < 0)
+		return NULL;
+	name = g_strconcat(MARKER_PREFIX, t.mac, NULL);
+	path = g_build_filename(dir, name, NULL);
+	g_free(name);
+	return path;
+}
+
+/* marker_is - the marker at path names spender */
+static int
+marker_is(const char *path, const char *spender)
+{
+	size_t len = 0;
+	char *data = read_file(path, &len);
+	char *want = g_strconcat(spender, "\n", NULL);
+	int same = data && len == strlen(want) && !memcmp(data, want, len);
+
+	g_free(data);
+	g_free(want);
+	return same;
+}
+
+/* quarantine_token_spend - .used-MAC made with O_EXCL, naming spender */
+enum quarantine_token_status
+quarantine_token_spend(const char *dir, const char *value, const char *spender)
+{
+	char *path = marker_path(dir, value), *line;
+	enum quarantine_token_status st = QTOKEN_OK;
+	int fd, saved;
+
+	if (path == NULL)
+		return QTOKEN_MALFORMED;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		st = errno == EEXIST ? QTOKEN_USED : QTOKEN_ERROR;
+		goto out;
+	}
+	line = g_strconcat(spender, "\n", NULL);
+	if (write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0)
+		st = QTOKEN_ERROR;
+	g_free(line);
+	saved = errno;
+	if (close(fd) < 0 && st == QTOKEN_OK)
+		st = QTOKEN_ERROR;
+	else
+		errno = saved;
+	if (st == QTOKEN_OK && sync_dir(dir) < 0)
+		st = QTOKEN_ERROR;
+	if (st == QTOKEN_ERROR) {
+		saved = errno;
+		unlink(path);
+		errno = saved;
+	}
+out:
+	saved = errno;
+	g_free(path);
+	errno = saved;
+	return st;
+}
+
+/* quarantine_token_unspend - remove .used-MAC if spender made it */
+int
+quarantine_token_unspend(const char *dir, const char *value, const char *spender)
+{
+	char *path = marker_path(dir, value);
+	int rc = -1, saved;
+
+	if (path == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!marker_is(path, spender))
+		errno = ENOENT;
+	else if (unlink(path) == 0)
+		rc = sync_dir(dir);
+	saved = errno;
+	g_free(path);
+	errno = saved;
+	return rc;
+}
+
+/* quarantine_token_why - what a status means, for the log */
+const char *
+quarantine_token_why(enum quarantine_token_status st)
+{
+	static const char *const why[] = {
+		[QTOKEN_OK] = "valid",
+		[QTOKEN_MALFORMED] = "not a release token",
+		[QTOKEN_FORGED] = "its MAC does not check (another message, a changed body, or forged)",
+		[QTOKEN_ENVELOPE] = "issued for another sender or other recipients",
+		[QTOKEN_EXPIRED] = "expired (older than release-lifetime)",
+		[QTOKEN_USED] = "already used",
+		[QTOKEN_ERROR] = "the quarantine directory could not be used",
+	};
+
+	return (unsigned) st < G_N_ELEMENTS(why) && why[st] ? why[st] : "unknown";
 }
 
 /* utf8 - s as valid UTF-8 (U+FFFD for what is not); "" for NULL; g_free() */
@@ -611,13 +891,6 @@ out:
 	g_date_time_unref(now);
 	errno = saved;
 	return rc;
-}
-
-/* by_string - qsort comparison of two char * */
-static int
-by_string(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 /* quarantine_list - the IDs that have an ID.meta, sorted */

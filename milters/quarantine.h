@@ -17,14 +17,27 @@
  * temporary file, named ".tmp-*").
  *
  * Release: the message is re-injected with a header field
- *	X-Sinkd-Released: ID; HMAC
- * put first, where HMAC is the lower-case hex HMAC-SHA256, keyed with the
- * directory's secret (the file ".key": 32 random bytes, mode 0600, made
- * by quarantine_open()), of ID, a newline, and the SHA-256 of the
- * message's body (everything after the empty line that ends the header
- * block, CRLF line ends as the MTA hands them to a milter).  A message
- * whose field checks out is the one an administrator released, and is not
- * held again; a forged or copied field on other content does not check.
+ *	X-Sinkd-Released: ID; TIME; NONCE; ENV; MAC
+ * put first.  TIME is when the release was made (Unix seconds), NONCE 16
+ * random hex digits, ENV the first 32 hex digits of the SHA-256 of the
+ * envelope the release uses (the sender, a NUL, then each distinct
+ * recipient in byte order followed by a NUL; every address without angle
+ * brackets and in lower case), and MAC the lower-case hex HMAC-SHA256,
+ * keyed with the directory's secret (the file ".key": 32 random bytes,
+ * mode 0600, made by quarantine_open()), of "sinkd-release-2", ID, TIME,
+ * NONCE and ENV, each followed by a NUL, and the SHA-256 of the message's
+ * body (everything after the empty line that ends the header block, CRLF
+ * line ends as the MTA hands them to a milter).
+ *
+ * A message passes on such a field only when the MAC checks out for its
+ * body, ENV is its own envelope's, TIME is within the lifetime the caller
+ * allows, and the token has not been spent: spending it makes the file
+ * ".used-MAC" in the directory with O_EXCL (naming the message that spent
+ * it), so of two messages carrying the same token only one passes.  A
+ * spent token is given back (the marker removed) when the message that
+ * spent it was not accepted after all, so that the MTA's retry passes.
+ * Markers are never removed otherwise: once older than the lifetime they
+ * are inert and may be deleted.
  *
  * Meta values are stored as UTF-8 (GKeyFile's encoding): a byte sequence
  * from mail data that is not valid UTF-8 is stored with U+FFFD in its
@@ -54,9 +67,12 @@ struct quarantine_meta {
 	const char *virus;
 };
 
-/* quarantine_open - create dir (mode 0700) and its key if missing, owned
- * by uid:gid when run as root; 0, or -1 with errno (EKEYREJECTED: the key
- * is readable or writable by others, which is logged) */
+/* quarantine_open - create dir (mode 0700; missing parents 0755) and its
+ * key if missing, owned by uid:gid when run as root; an existing dir with
+ * another mode is made 0700, and (as root) uid:gid's, which is logged; 0,
+ * or -1 with errno (EKEYREJECTED: the key is readable or writable by
+ * others, or not root's or uid's, which is logged; EPERM: not root, and
+ * the directory is another user's) */
 int quarantine_open(const char *dir, uid_t uid, gid_t gid);
 
 /* quarantine_store - write one entry; 0 and id set, or -1 with errno
@@ -65,14 +81,52 @@ int quarantine_store(const char *dir, const struct quarantine_meta *meta,
 		     const void *msg, size_t len,
 		     char id[QUARANTINE_ID_LEN]);
 
-/* quarantine_token - the X-Sinkd-Released value for id and this body;
- * g_free() it; NULL (errno) if the key cannot be read */
-char *quarantine_token(const char *dir, const char *id,
+/* What a release token binds a message to. */
+struct quarantine_envelope {
+	const char *sender;	/* with or without <>; "" or "<>": none */
+	char *const *rcpts;	/* NULL-terminated; any order, repeats allowed */
+};
+
+/* quarantine_token - the X-Sinkd-Released value releasing entry id's body
+ * to env, made at issued (Unix seconds); the key may also be user's (the
+ * daemon's, for a tool run as root); g_free() it; NULL (errno) if the key
+ * cannot be read or id is not an ID (EINVAL) */
+char *quarantine_token(const char *dir, uid_t user, const char *id,
+		       gint64 issued, const struct quarantine_envelope *env,
 		       const void *body, size_t len);
 
-/* quarantine_token_ok - 1 if value is a valid token for this body */
-int quarantine_token_ok(const char *dir, const char *value,
-			const void *body, size_t len);
+enum quarantine_token_status {
+	QTOKEN_OK,		/* valid for this message */
+	QTOKEN_MALFORMED,	/* not a token */
+	QTOKEN_FORGED,		/* the MAC does not check: other content */
+	QTOKEN_ENVELOPE,	/* made for another envelope */
+	QTOKEN_EXPIRED,		/* older than the lifetime, or from the future */
+	QTOKEN_USED,		/* spent by another message */
+	QTOKEN_ERROR,		/* the key or marker failed: errno */
+};
+
+/* quarantine_token_check - value's worth for a message with this envelope
+ * and body at now (Unix seconds), for a lifetime in seconds, the key owned
+ * by root, the process or user; does not look at whether it is spent */
+enum quarantine_token_status
+quarantine_token_check(const char *dir, uid_t user, const char *value,
+		       const struct quarantine_envelope *env, const void *body,
+		       size_t len, gint64 now, gint64 lifetime);
+
+/* quarantine_token_spend - mark value spent by spender (one line of text
+ * naming the message, unique to it): QTOKEN_OK, QTOKEN_USED (spent
+ * before), QTOKEN_MALFORMED or QTOKEN_ERROR (errno) */
+enum quarantine_token_status
+quarantine_token_spend(const char *dir, const char *value,
+		       const char *spender);
+
+/* quarantine_token_unspend - give value back if spender spent it; 0, or
+ * -1 with errno (ENOENT: not spent by spender) */
+int quarantine_token_unspend(const char *dir, const char *value,
+			     const char *spender);
+
+/* quarantine_token_why - a status in words, for the log */
+const char *quarantine_token_why(enum quarantine_token_status st);
 
 /* quarantine_id_ok - 1 if s has the shape of an ID (safe as a file name) */
 int quarantine_id_ok(const char *s);

@@ -32,8 +32,8 @@ const char *smime_kind_name(enum smime_kind k);
 
 /*
  * A domain's signing identity, loaded once per configuration snapshot:
- * certificate, private key (refused when readable by others), optional
- * chain, digest.  smime_sign() makes a detached CMS signature (DER) over
+ * certificate, private key, optional chain, digest (the caller has
+ * checked who may change or read the files: conf_file_unsafe()).  smime_sign() makes a detached CMS signature (DER) over
  * content already in canonical CRLF form.
  */
 struct smime_signer;

@@ -299,6 +299,19 @@ chain_eom(struct msg *m)
 	return v;
 }
 
+/* chain_done - the verdict that stands, to every handler that asks */
+void
+chain_done(struct msg *m, enum verdict v)
+{
+	const struct snapshot *s = m->conn->snap;
+	const struct policy *p = m->policy;
+	unsigned i;
+
+	for (i = 0; p && i < s->nchain; i++)
+		if (s->chain[i]->done)
+			s->chain[i]->done(m, v, p->cfg[i]);
+}
+
 /* chain_timing - "protocol:0.12ms,..." for the log line */
 char *
 chain_timing(const struct msg *m)

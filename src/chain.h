@@ -21,6 +21,7 @@ enum verdict chain_envfrom(struct msg *m);
 enum verdict chain_envrcpt(struct msg *m, struct rcpt *r);
 enum verdict chain_data(struct msg *m);
 enum verdict chain_eom(struct msg *m);
+void chain_done(struct msg *m, enum verdict v);
 void chain_log_message(struct msg *m, enum verdict v);
 char *chain_timing(const struct msg *m);
 

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ void
 conf_errors_init(struct conf_errors *e)
 {
 	e->msgs = g_ptr_array_new_with_free_func(g_free);
+	e->user = (uid_t) -1;
 }
 
 void
@@ -185,27 +187,125 @@ conf_index(struct conf_file *f, const char *text, struct conf_errors *e)
 	return bad ? -1 : 0;
 }
 
+/* user_name - the name of uid, or NULL; g_free() */
+static char *
+user_name(uid_t uid)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) != 0 || found == NULL)
+		return NULL;
+	return g_strdup(pw.pw_name);
+}
+
+/* trusted_names - who may own sinkd's files: "root", "root or sinkd",
+ * "root, alice or sinkd"; g_free() */
+static char *
+trusted_names(uid_t user)
+{
+	uid_t ids[] = {0, geteuid(), user};
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	GString *out = g_string_new(NULL);
+	unsigned i, j;
+
+	for (i = 0; i < G_N_ELEMENTS(ids); i++) {
+		char *name;
+
+		for (j = 0; j < i && ids[j] != ids[i]; j++)
+			;
+		if (j < i || ids[i] == (uid_t) -1)
+			continue;
+		name = user_name(ids[i]);
+		g_ptr_array_add(names, name ? name : g_strdup_printf("uid %u", (unsigned) ids[i]));
+	}
+	for (i = 0; i < names->len; i++)
+		g_string_append_printf(out, "%s%s", i == 0 ? "" : i + 1 == names->len ? " or " : ", ",
+				       (char *) g_ptr_array_index(names, i));
+	g_ptr_array_free(names, TRUE);
+	return g_string_free(out, FALSE);
+}
+
+/* stat_unsafe - why path, as st describes it, cannot be trusted, or NULL;
+ * g_free() */
+static char *
+stat_unsafe(const char *path, const struct stat *st, unsigned flags, uid_t user)
+{
+	unsigned mode = (unsigned) (st->st_mode & 07777);
+	char *name, *who, *why;
+
+	if (mode & S_IWOTH)
+		return g_strdup_printf("%s: writable by others (mode %04o); chmod %s it",
+				       path, mode, mode & S_IWGRP ? "go-w" : "o-w");
+	if (mode & S_IWGRP)
+		return g_strdup_printf("%s: group-writable (mode %04o); chmod g-w it", path, mode);
+	if (!(flags & CONF_FILE_ANY_OWNER) && st->st_uid != 0 && st->st_uid != geteuid()
+	    && st->st_uid != user) {
+		name = user_name(st->st_uid);
+		who = trusted_names(user);
+		why = g_strdup_printf("%s: owned by uid %u (%s), not %s; chown root it", path,
+				      (unsigned) st->st_uid, name ? name : "no such user", who);
+		g_free(name);
+		g_free(who);
+		return why;
+	}
+	if ((flags & CONF_FILE_SECRET) && (mode & S_IROTH))
+		return g_strdup_printf("%s: a secret readable by others (mode %04o); chmod o-rwx it",
+				       path, mode);
+	return NULL;
+}
+
+/* dir_unsafe - why the directory holding path cannot be trusted, or NULL */
+static char *
+dir_unsafe(const char *path, unsigned flags, uid_t user)
+{
+	char *dir = g_path_get_dirname(path), *why = NULL;
+	struct stat st;
+
+	if (stat(dir, &st) == 0)
+		why = stat_unsafe(dir, &st, flags & ~CONF_FILE_SECRET, user);
+	g_free(dir);
+	return why;
+}
+
 /*
- * conf_file_unsafe - why path cannot be trusted, or NULL: a file others
- * may write (configuration, a template: anyone on the machine could
- * change what sinkd does), or, secret, one others may read (a key).
- * g_free() the answer.  A file that cannot be looked at is left to the
- * caller, whose open() says why.
+ * conf_file_unsafe - why path cannot be trusted, or NULL: a file that
+ * others or its group may write, or that belongs to someone other than
+ * root, the process itself and user (sinkd's user; (uid_t) -1: none) —
+ * anyone who can change it could change what sinkd does — and the same of
+ * the directory holding it (which decides what file stands under the
+ * name) and, for a symbolic link, of the directory holding its target.
+ * CONF_FILE_SECRET: others must not read the file either (a key);
+ * CONF_FILE_ANY_OWNER: its owner does not matter, its mode does (the
+ * signatures freshclam keeps as user clamav).  g_free() the answer.  A
+ * file that cannot be looked at is left to the caller, whose open() says
+ * why.
  */
 char *
-conf_file_unsafe(const char *path, int secret)
+conf_file_unsafe(const char *path, unsigned flags, uid_t user)
 {
 	struct stat st;
+	char *why, *real;
 
 	if (stat(path, &st) < 0)
 		return NULL;
-	if (st.st_mode & S_IWOTH)
-		return g_strdup_printf("%s: writable by others (mode %04o); chmod o-w it",
-				       path, (unsigned) (st.st_mode & 07777));
-	if (secret && (st.st_mode & S_IROTH))
-		return g_strdup_printf("%s: a secret readable by others (mode %04o); chmod o-rwx it",
-				       path, (unsigned) (st.st_mode & 07777));
-	return NULL;
+	if ((why = stat_unsafe(path, &st, flags, user)) != NULL)
+		return why;
+	if ((why = dir_unsafe(path, flags, user)) != NULL)
+		return why;
+	real = realpath(path, NULL);
+	if (real) {
+		char *a = g_path_get_dirname(path), *b = g_path_get_dirname(real);
+		char *ra = realpath(a, NULL);
+
+		if (ra == NULL || strcmp(ra, b))
+			why = dir_unsafe(real, flags, user);
+		free(ra);
+		g_free(a);
+		g_free(b);
+		free(real);
+	}
+	return why;
 }
 
 /* conf_file_read - parse one key file; NULL (errors added) on failure */
@@ -225,7 +325,7 @@ conf_file_read(const char *path, struct conf_errors *e)
 		conf_errorf(e, "%s: cannot read: %s", path, g_strerror(errno));
 		goto fail;
 	}
-	if ((why = conf_file_unsafe(path, 0)) != NULL) {
+	if ((why = conf_file_unsafe(path, 0, e->user)) != NULL) {
 		conf_errorf(e, "%s", why);
 		g_free(why);
 		goto fail;

@@ -24,6 +24,7 @@
 #ifndef SINKD_CONF_H
 #define SINKD_CONF_H
 
+#include <sys/types.h>
 #include <glib.h>
 
 #include "reply.h"
@@ -111,6 +112,9 @@ struct conf_group {
 
 struct conf_errors {
 	GPtrArray *msgs;
+	uid_t user;		/* sinkd's user: its files are trusted, as
+				 * root's are; (uid_t) -1 until [sinkd] is
+				 * read (snapshot_load sets it) */
 };
 
 struct conf_file;
@@ -125,7 +129,9 @@ void conf_key_error(struct conf_errors *e, const struct conf_group *g,
 	__attribute__((format(printf, 4, 5)));
 
 /* files */
-char *conf_file_unsafe(const char *path, int secret);
+#define CONF_FILE_SECRET	(1u << 0)	/* a key: others may not read it */
+#define CONF_FILE_ANY_OWNER	(1u << 1)	/* any owner (ClamAV's signatures) */
+char *conf_file_unsafe(const char *path, unsigned flags, uid_t user);
 struct conf_file *conf_file_read(const char *path, struct conf_errors *e);
 void conf_file_free(struct conf_file *f);
 const char *conf_file_path(const struct conf_file *f);

@@ -69,6 +69,13 @@ struct handler {
 	enum verdict (*unknown)(struct conn *c, const char *cmd,
 				const void *cfg);
 	enum verdict (*eom)(struct msg *m, struct edits *e, const void *cfg);
+	/*
+	 * Optional: once the verdict on a message that reached end of
+	 * message stands (edits applied, the MTA about to be told), with
+	 * that verdict; for what eom did that only an accepted message may
+	 * keep (a spent release token).
+	 */
+	void (*done)(struct msg *m, enum verdict v, const void *cfg);
 
 	/*
 	 * Optional, for combining policies (sinkd-policy(5), "Combining

@@ -623,6 +623,7 @@ mf_eom(SMFICTX *ctx)
 	if ((v = mf_held(c)) == VERDICT_CONTINUE)
 		v = mf_finish(ctx, c, m);
 	chain_log_message(m, v);
+	chain_done(m, v);
 	st = mf_status(ctx, c, v);
 	mf_msg_end(c);
 	return st;

@@ -413,8 +413,10 @@ offline_run_buffer(struct snapshot *s, const struct offline_args *a,
 		write_result(m, in, len, from_line, lf_only, out);
 	fflush(out);
 	report(c, m, v, o.deferred, err);
-	if (m)
+	if (m) {
 		chain_log_message(m, v);
+		chain_done(m, v);
+	}
 	g_byte_array_free(wire, TRUE);
 	g_string_free(o.deferred, TRUE);
 	g_free(ip);

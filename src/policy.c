@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <string.h>
 #include <glib.h>
 
@@ -329,6 +330,18 @@ snapshot_free(struct snapshot *s)
 	g_free(s);
 }
 
+/* user_uid - the uid of the user called name, or (uid_t) -1 */
+static uid_t
+user_uid(const char *name)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &found) != 0 || found == NULL)
+		return (uid_t) -1;
+	return pw.pw_uid;
+}
+
 /* policy_decides - the steps at which p's handler configs may refuse; a
  * combined policy's are among its domains', so the snapshot's union over
  * the default and every domain covers every policy it can hand out */
@@ -462,6 +475,9 @@ snapshot_load(const char *path, const struct handler *const *registry,
 		goto fail;
 	check_groups(s, f, e);
 	conf_group_apply(&s->main, f, s->conf_dir, 0, e);
+	/* from here on, files of sinkd's user are trusted too; sinkd.conf,
+	 * which names that user, had to be root's (or the process's own) */
+	e->user = user_uid(conf_str(&s->main, "user"));
 	if (sock_parse(conf_str(&s->main, "socket"), &s->socket, &why) < 0)
 		conf_key_error(e, &s->main, "socket", "%s", why);
 	s->internal = cidr_list_parse((char **) conf_list(&s->main, "internal-hosts"),
@@ -633,6 +649,7 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 				    s->registry[i]->name, bad);
 		g_free(src);
 	}
+	e.user = user_uid(conf_str(&s->main, "user"));
 	if (e.msgs->len > 0 || policy_compile(m, &e) < 0) {
 		log_error("cannot combine policies %s: %s", key,
 			  (char *) g_ptr_array_index(e.msgs, 0));

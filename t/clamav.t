@@ -174,6 +174,42 @@ t $VIRUS
 like "$ERR" '^verdict=tempfail code=451 ' "quarantine cannot be written: tempfail, never accept"
 QDIR=
 
+# release tokens through sinkd -t (its queue ID is OFFLINE)
+head -c 32 /dev/urandom >"$W/q/.key"
+chmod 600 "$W/q/.key"
+tr -d '\r' <corpus/constructed/eicar-base64-attachment.eml | sed 's/$/\r/' >"$W/v.crlf"
+rtoken() {
+	python3 lib/release-token.py "$W/q/.key" 20240501T120000-0123456789abcdef \
+		"$(date +%s)" sender@example.org rcpt@example.net "$W/v.crlf" >"$W/rel"
+}
+used() { ls -A "$W/q" | grep -c '^\.used-'; }
+rtoken
+conf "action = reject"
+t "$W/rel"
+like "$ERR" '^verdict=accept ' "a release token for this body and envelope: passed"
+is "$(grep -c '^X-Sinkd-Released:' "$W/out")" 0 "  the field is removed"
+is "$(used)" 1 "  the token is spent: one .used- marker"
+t "$W/rel"
+like "$ERR" '^verdict=reject ' "the same again: scanned and rejected"
+grep -q 'X-Sinkd-Released not honoured: already used' "$W/err"
+ok $? "  the log says the token was used"
+rtoken
+t "$W/rel" -R other@example.net
+like "$ERR" '^verdict=reject ' "a fresh token, one recipient more: rejected"
+grep -q 'X-Sinkd-Released not honoured: issued for another sender or other recipients' "$W/err"
+ok $? "  the log says the envelope is another"
+is "$(used)" 1 "  and the token is not spent"
+# a handler after clamav refuses the message: the token is given back
+CHAIN="clamav, rewrite" conf "action = reject" "[rewrite]" "banned-extensions = com" \
+	"banned-action = reject"
+t "$W/rel"
+like "$ERR" '^verdict=reject .*handler=rewrite' "clamav passes it, rewrite refuses it (eicar.com)"
+is "$(used)" 1 "  the token is given back: no marker left for it"
+conf "action = reject"
+t "$W/rel"
+like "$ERR" '^verdict=accept ' "  so the message passes when it comes again"
+is "$(used)" 2 "  and then the token is spent"
+
 conf "action = tag"
 t $VIRUS
 like "$ERR" '^verdict=accept ' "action = tag: delivered"

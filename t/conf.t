@@ -3,23 +3,29 @@
 #
 # Each case directory holds a sinkd.conf (and policy files); "expected" is
 # what sinkd -n must print, every error as file:line: key: what is wrong,
-# followed by "exit N".
+# followed by "exit N".  The cases, and the shipped etc/, are checked in
+# a copy of the test's own: sinkd refuses files its group may write or
+# another user owns, which a clone made with umask 002 or by another
+# user has.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 SINKD=${SINKD:-$PWD/../src/sinkd}
+T=$(mktemp -d) || bail_out "mktemp failed"
+trap 'rm -rf "$T"' EXIT
+cp -R conf ../etc "$T/" && chmod -R go-w "$T" || bail_out "cannot copy the cases"
 
 for dir in conf/*/; do
 	case=${dir%/}
 	# paths are reported absolute: compare them from the case directory
-	top=$(cd "$case" && pwd -P)
-	got=$(cd "$case" && "$SINKD" -n -c sinkd.conf 2>&1 | sed "s|$top/||g"; echo "exit ${PIPESTATUS[0]}")
+	top=$(cd "$T/$case" && pwd -P)
+	got=$(cd "$T/$case" && "$SINKD" -n -c sinkd.conf 2>&1 | sed "s|$top/||g"; echo "exit ${PIPESTATUS[0]}")
 	want=$(cat "$case/expected")
 	is "$got" "$want" "sinkd -n on ${case#conf/}"
 done
-got=$("$SINKD" -n -c conf/does-not-exist.conf 2>&1 | sed "s|$(pwd -P)/||g"; echo "exit ${PIPESTATUS[0]}")
+got=$(cd "$T" && "$SINKD" -n -c conf/does-not-exist.conf 2>&1 | sed "s|$(pwd -P)/||g"; echo "exit ${PIPESTATUS[0]}")
 is "$got" "conf/does-not-exist.conf: cannot read: No such file or directory
 exit 1" "a missing file is an error"
-got=$("$SINKD" -n -c ../etc/sinkd.conf 2>&1; echo "exit $?")
+got=$("$SINKD" -n -c "$T/etc/sinkd.conf" 2>&1; echo "exit $?")
 is "$got" "configuration OK
 exit 0" "the shipped etc/sinkd.conf and its policy files check out"
 done_testing

@@ -20,8 +20,8 @@ chain = protocol, disclaimer
 spool-dir = $W/spool
 internal-hosts = 10.255.0.0/16
 [disclaimer]
-text-file = $PWD/disclaimer/text.tmpl
-html-file = $PWD/disclaimer/html.tmpl
+text-file = $(fixture "$PWD/disclaimer/text.tmpl" "$W")
+html-file = $(fixture "$PWD/disclaimer/html.tmpl" "$W")
 CONF
 # the disclaimers as they come out for sender a@example.com
 sed 's/${sender}/a@example.com/' disclaimer/text.tmpl > "$W/exp.txt"

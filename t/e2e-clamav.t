@@ -10,7 +10,11 @@
 # the watch period, with no message tempfailed during the swap; and a
 # quarantined message, released with sinkd-quarantine (through the MTA's
 # sendmail command and through SMTP), is delivered to each of its
-# recipients byte-identical to what was held, and not held again.
+# recipients byte-identical to what was held, without the release field,
+# and not held again; the released message sent again (another sender,
+# other recipients, or the same envelope a second time), a token past
+# release-lifetime and a token copied onto other content are scanned and
+# quarantined again, and the log says why.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/mail.sh"
@@ -159,22 +163,78 @@ ok $? "show -r prints the held message"
 grep -q 'X-E2E-Id: quarantined' "$W/held"
 ok $? "it is the message sent"
 
-# release through the MTA's sendmail command (this instance's: MAIL_CONFIG)
+# release through the MTA's sendmail command (this instance's: MAIL_CONFIG),
+# by a wrapper that keeps a copy of what the release hands it
+printf '#!/bin/sh\ntee "%s" | exec /usr/sbin/sendmail "$@"\n' "$W/released" >"$W/sendmail-copy"
+chmod 755 "$W/sendmail-copy"
+sed -i "s|^release-sendmail = .*|release-sendmail = $W/sendmail-copy|" "$CONF"
+nq=$(ls "$W/sk/q"/*.meta | wc -l)
 MAIL_CONFIG=$W/pf/etc "$QTOOL" -c "$CONF" release "$id" >"$W/release.out" 2>&1
 ok $? "release through sendmail"
 pf_wait_delivered q1@example.net 1 && pf_wait_delivered q2@example.net 1
 ok $? "delivered to both recipients"
-# what was delivered, from the release header on, is what was held
+head -n 1 "$W/released" | grep -qE '^X-Sinkd-Released: [0-9T]{15}-[0-9a-f]{16}; [0-9]+; [0-9a-f]{16}; [0-9a-f]{32}; [0-9a-f]{64}$'
+ok $? "the release puts X-Sinkd-Released: ID; TIME; NONCE; ENVELOPE; MAC first"
+# what was delivered is what was held, without the release field
+held_lf=$(tr -d '\r' <"$W/held" | wc -c)
 for r in q1 q2; do
 	F=$(pf_last_message $r@example.net)
-	sed -n '/^X-Sinkd-Released: /,$p' "$F" | tail -n +2 >"$W/got"
-	cmp -s "$W/got" <(tr -d '\r' <"$W/held")
-	ok $? "$r: the delivered message is the held one, byte for byte"
+	grep -q '^X-Sinkd-Released:' "$F"
+	is "$?" 1 "$r: the release field is removed on delivery"
+	cmp -s <(tail -c "$held_lf" "$F") <(tr -d '\r' <"$W/held")
+	ok $? "$r: the delivered message ends with the held one, byte for byte"
 done
 grep -q "clamav: virus=.* in a message released from quarantine" "$SK_DIR/sinkd.log"
 ok $? "sinkd saw the virus and let the released message through"
-is "$(ls "$W/sk/q"/*.meta | wc -l)" 1 "it was not held again"
+is "$(ls "$W/sk/q"/*.meta | wc -l)" "$nq" "it was not held again"
+is "$(ls -A "$W/sk/q" | grep -c '^\.used-')" 1 "its token is spent (one .used- marker)"
 like "$("$QTOOL" -c "$CONF" list 2>&1)" 'released' "the entry is marked released"
+
+# as_data FILE: $W/data, FILE as swaks sends it unchanged (swaks ends the
+# data with a line end of its own)
+as_data() { tr -d '\r' <"$1" | perl -pe 'chomp if eof' >"$W/data"; }
+
+# the released message, token and all, sent again is scanned like any other
+# replay WHAT FROM TO WHY: taken, quarantined again, and the log says why
+replay() {
+	local before logpos i
+	before=$(ls "$W/sk/q"/*.meta | wc -l)
+	logpos=$(wc -l <"$SK_DIR/sinkd.log")
+	as_data "$W/released"
+	OUT=$(pf_swaks --from "$2" --to "$3" --data "$W/data")
+	like "$(smtp_reply "$OUT" .)" '^250 ' "$1: taken (action = quarantine)"
+	for i in $(seq 1 50); do
+		[ "$(ls "$W/sk/q"/*.meta | wc -l)" -gt "$before" ] && break
+		sleep 0.1
+	done
+	is "$(ls "$W/sk/q"/*.meta | wc -l)" $((before + 1)) "$1: quarantined again"
+	tail -n +$((logpos + 1)) "$SK_DIR/sinkd.log" | grep -q "X-Sinkd-Released not honoured: $4"
+	ok $? "$1: the log says why: $4"
+}
+replay "replayed from another sender" mallory@example.org q1@example.net,q2@example.net \
+	"issued for another sender or other recipients"
+replay "replayed to other recipients" x@example.org mallory@example.net \
+	"issued for another sender or other recipients"
+replay "replayed to one more recipient" x@example.org q1@example.net,q2@example.net,mallory@example.net \
+	"issued for another sender or other recipients"
+replay "replayed with the very same envelope" x@example.org q1@example.net,q2@example.net \
+	"already used"
+sleep 1
+is "$(pf_delivered_count mallory@example.net)" 0 "no replay reached mallory"
+is "$(pf_delivered_count q1@example.net)" 1 "nor q1 a second time"
+
+# token ISSUED FROM TO: the held message with a token for it first, made
+# here with the directory's key as sinkd-quarantine makes them
+token() { python3 "$TOP/t/lib/release-token.py" "$W/sk/q/.key" "$id" "$1" "$2" "$3" "$W/held"; }
+cp "$W/released" "$W/released.sendmail"
+token $(( $(date +%s) - 7200 )) x@example.org q5@example.net >"$W/released"
+replay "a token two hours old (release-lifetime = 1h)" x@example.org q5@example.net "expired"
+# the same, made now: the token made here is right, only its age was not
+token "$(date +%s)" x@example.org q5@example.net >"$W/released"
+as_data "$W/released"
+OUT=$(pf_swaks --from x@example.org --to q5@example.net --data "$W/data")
+pf_wait_delivered q5@example.net 1
+ok $? "the same token made now lets it through"
 
 # release through SMTP to the MTA
 sed -i "s/^release-via = .*/release-via = smtp/; s/^\\[clamav\\]$/[clamav]\\nrelease-relay = 127.0.0.1:$PORT/" "$CONF"
@@ -183,17 +243,21 @@ ok $? "release through SMTP, to another address"
 pf_wait_delivered q3@example.net 1
 ok $? "delivered"
 F=$(pf_last_message q3@example.net)
-sed -n '/^X-Sinkd-Released: /,$p' "$F" | tail -n +2 >"$W/got"
-cmp -s "$W/got" <(tr -d '\r' <"$W/held")
+grep -q '^X-Sinkd-Released:' "$F"
+is "$?" 1 "the release field is removed"
+cmp -s <(tail -c "$held_lf" "$F") <(tr -d '\r' <"$W/held")
 ok $? "byte for byte the held message"
 
 # a copied release header on other content does not pass
-tok=$(grep -m1 '^X-Sinkd-Released:' "$F")
+tok=$(head -n 1 "$W/released.sendmail")
 { printf '%s\n' "$tok"; cat "$C/constructed/eicar-zip-attachment.eml"; } >"$W/forged"
+before=$(ls "$W/sk/q"/*.meta | wc -l)
 send forged x@example.org forged@example.net "$W/forged"
 sleep 1
 is "$(pf_delivered_count forged@example.net)" 0 "a forged release header does not let a virus through"
-is "$(ls "$W/sk/q"/*.meta | wc -l)" 2 "that one is quarantined instead"
+is "$(ls "$W/sk/q"/*.meta | wc -l)" $((before + 1)) "that one is quarantined instead"
+grep -q "X-Sinkd-Released not honoured: its MAC does not check" "$SK_DIR/sinkd.log"
+ok $? "the log says the MAC does not check"
 
 "$QTOOL" -c "$CONF" delete "$id"
 ok $? "delete"

@@ -23,7 +23,7 @@ sk_init "$W/sk" "unix:$W/sk/sinkd.sock"
 # the SMTP client (127.0.0.1) is internal: its mail is outbound
 sed -i 's/^internal-hosts = .*/internal-hosts = 127.0.0.0\/8/' "$W/sk/conf/sinkd.conf"
 sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, disclaimer/' "$W/sk/conf/sinkd.conf"
-sk_conf '[disclaimer]' "text-file = $TOP/t/disclaimer/text.tmpl" "html-file = $TOP/t/disclaimer/html.tmpl"
+sk_conf '[disclaimer]' "text-file = $(fixture "$TOP/t/disclaimer/text.tmpl" "$SK_DIR/conf")" "html-file = $(fixture "$TOP/t/disclaimer/html.tmpl" "$SK_DIR/conf")"
 sk_start || bail_out "sinkd did not start"
 
 # send ID FROM TO FILE: the file as the message, over SMTP

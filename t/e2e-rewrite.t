@@ -24,7 +24,7 @@ sk_init "$W/sk" "unix:$W/sk/sinkd.sock"
 sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, rewrite, disclaimer/' "$W/sk/conf/sinkd.conf"
 sk_conf '[rewrite]' 'subject-tag = [EXTERNAL]' 'text-replace = Mueller => Müller' \
 	'link-prefix = https://links.example.net/?u=' 'banned-extensions = exe, scr' \
-	'[disclaimer]' "text-file = $TOP/t/disclaimer/text.tmpl" "html-file = $TOP/t/disclaimer/html.tmpl" \
+	'[disclaimer]' "text-file = $(fixture "$TOP/t/disclaimer/text.tmpl" "$SK_DIR/conf")" "html-file = $(fixture "$TOP/t/disclaimer/html.tmpl" "$SK_DIR/conf")" \
 	'direction = both'
 printf '[rewrite]\nbanned-action = reject\n' >"$W/sk/conf/domains/strict.example.conf"
 printf '[rewrite]\ntext-replace = /(\\w+\\s?)+$/ => x\n' >"$W/sk/conf/domains/slow.example.conf"

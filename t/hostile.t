@@ -45,8 +45,8 @@ sk_conf "chain = protocol, clamav, rewrite, disclaimer" "body-memory-limit = 64k
 	"[clamav]" "database = $W/db" "tmpdir = $W/sk/tmp" "quarantine-dir = $W/sk/q" \
 	"clean-cache = no" "watch-interval = 0" \
 	"[rewrite]" "banned-extensions = exe, scr" "text-replace = hostile => friendly" \
-	"[disclaimer]" "text-file = $TOP/t/disclaimer/text.tmpl" \
-	"html-file = $TOP/t/disclaimer/html.tmpl"
+	"[disclaimer]" "text-file = $(fixture "$TOP/t/disclaimer/text.tmpl" "$SK_DIR/conf")" \
+	"html-file = $(fixture "$TOP/t/disclaimer/html.tmpl" "$SK_DIR/conf")"
 sk_start || bail_out "sinkd did not start"
 # the engine loads in the background: until it is ready, scans tempfail
 for i in $(seq 1 600); do

@@ -22,7 +22,7 @@ cat > "$W/sinkd.conf" <<CONF
 chain = protocol, disclaimer
 spool-dir = $W/spool
 [disclaimer]
-text-file = $PWD/disclaimer/text.tmpl
+text-file = $(fixture "$PWD/disclaimer/text.tmpl" "$W")
 CONF
 
 # good FILE [SIG]: gpg says GOODSIG for it

@@ -25,8 +25,8 @@ conf() {
 chain = protocol, disclaimer
 spool-dir = $W/spool
 [disclaimer]
-text-file = $PWD/disclaimer/text.tmpl
-html-file = $PWD/disclaimer/html.tmpl
+text-file = $(fixture "$PWD/disclaimer/text.tmpl" "$W")
+html-file = $(fixture "$PWD/disclaimer/html.tmpl" "$W")
 signed = $1
 encrypted = $2
 CONF

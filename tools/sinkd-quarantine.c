@@ -16,6 +16,7 @@
  * Exit status: 0 done, 1 failed (the reason on stderr), 64 usage.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct qconf {
 	int smtp;		/* release-via = smtp */
 	char *sendmail;		/* release-sendmail */
 	char *relay;		/* release-relay */
+	uid_t user;		/* sinkd's user, who owns the key; -1: none */
 };
 
 /* help - the synopsis on f */
@@ -139,6 +141,7 @@ load_conf(const char *path, struct qconf *q)
 	struct conf_errors e;
 	const struct conf_group *g = NULL;
 	struct snapshot *s;
+	struct passwd *pw;
 	unsigned i;
 
 	conf_errors_init(&e);
@@ -160,6 +163,8 @@ load_conf(const char *path, struct qconf *q)
 	q->smtp = !strcmp(conf_str(g, "release-via"), "smtp");
 	q->sendmail = g_strdup(conf_str(g, "release-sendmail"));
 	q->relay = g_strdup(conf_str(g, "release-relay"));
+	pw = getpwnam(conf_str(&s->main, "user"));
+	q->user = pw ? pw->pw_uid : (uid_t) -1;
 	snapshot_unref(s);
 	if (*q->dir == '\0') {
 		fprintf(stderr, PROG ": %s: [clamav] quarantine-dir is empty\n", path);
@@ -331,31 +336,43 @@ cmd_show(const struct qconf *q, const char *id, int raw)
 }
 
 /* release_rcpts - the ADDRs given, or the stored recipients, without
- * brackets; g_strfreev() */
+ * brackets, each once (the release token binds the set); g_strfreev() */
 static char **
 release_rcpts(GKeyFile *kf, char **addrs)
 {
 	char **stored = addrs && *addrs ? NULL : meta_list(kf, "recipients");
 	char **from = stored ? stored : addrs;
 	GPtrArray *out = g_ptr_array_new();
-	unsigned i;
+	unsigned i, j;
 
-	for (i = 0; from[i]; i++)
-		g_ptr_array_add(out, strip_brackets(from[i]));
+	for (i = 0; from[i]; i++) {
+		char *a = strip_brackets(from[i]);
+
+		for (j = 0; j < out->len; j++)
+			if (!g_ascii_strcasecmp(a, g_ptr_array_index(out, j)))
+				break;
+		if (j < out->len)
+			g_free(a);
+		else
+			g_ptr_array_add(out, a);
+	}
 	g_ptr_array_add(out, NULL);
 	g_strfreev(stored);
 	return (char **) g_ptr_array_free(out, FALSE);
 }
 
-/* resend - re-inject with the token first; 0, or -1 with the reason
- * printed */
+/* resend - re-inject with the token first, made for this envelope and
+ * body now; 0, or -1 with the reason printed */
 static int
 resend(const struct qconf *q, const char *id, const char *msg, size_t len,
      const char *sender, char **rcpts)
 {
 	size_t blen;
 	const char *body = quarantine_body(msg, len, &blen);
-	char *token = quarantine_token(q->dir, id, body, blen), *said = NULL, *shown;
+	struct quarantine_envelope env = {.sender = sender, .rcpts = rcpts};
+	char *token = quarantine_token(q->dir, q->user, id, g_get_real_time() / G_USEC_PER_SEC,
+				       &env, body, blen);
+	char *said = NULL, *shown;
 	struct reinject r = {.sender = sender, .rcpts = rcpts, .msg = msg, .len = len};
 	int rc;
 

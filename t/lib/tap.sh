@@ -5,6 +5,16 @@
 # done_testing prints the plan.  The exit status is the number of failed
 # assertions (capped at 254), as prove expects.
 
+# sinkd refuses files and directories its group may write, and those of
+# other users: what a test makes is 0644/0755 and its own, whatever the
+# caller's umask
+umask 022
+
+# fixture FILE DIR: copy the checkout's FILE into DIR, mode 0644 and the
+# test's own (a clone made with umask 002, or by another user, has files
+# sinkd would refuse), and print the copy's path
+fixture() { install -m 644 "$1" "$2/" && echo "$2/${1##*/}"; }
+
 TAP_N=0
 TAP_FAILED=0
 TAP_PLANNED=

@@ -144,6 +144,22 @@ test_open(const char *top)
 	g_file_get_contents(key, &k2, &n2, NULL);
 	ok(k1 && k2 && n1 == n2 && !memcmp(k1, k2, n1), "  keeps the key");
 	is_int(temp_files(dir), 0, "  no temporary file left");
+	g_chmod(dir, 0775);
+	ok(quarantine_open(dir, getuid(), getgid()) == 0, "open a directory of mode 0775");
+	is_int(mode_of(dir), 0700, "  it is made 0700");
+	g_chmod(dir, 0755);
+	quarantine_open(dir, getuid(), getgid());
+	is_int(mode_of(dir), 0700, "  and a 0755 one too");
+	if (geteuid() == 0) {
+		struct stat st;
+
+		ok(chown(dir, 65534, 65534) == 0 && quarantine_open(dir, 0, 0) == 0
+		   && stat(dir, &st) == 0 && st.st_uid == 0 && st.st_gid == 0,
+		   "as root: a directory of another user's is made uid:gid's");
+		ok(chown(key, 65534, 65534) == 0 && quarantine_open(dir, 0, 0) < 0
+		   && errno == EKEYREJECTED, "  a key of another user's is refused (EKEYREJECTED)");
+		ok(chown(key, 0, 0) == 0 && quarantine_open(dir, 0, 0) == 0, "  and taken once root's");
+	}
 	g_free(k1);
 	g_free(k2);
 	g_free(key);
@@ -218,61 +234,220 @@ test_store(const char *dir)
 		g_key_file_free(kf);
 }
 
+/* token_for - a token for id and body to the usual envelope, made at when */
+static char *
+token_for(const char *dir, const char *id, gint64 when, const void *body, size_t len)
+{
+	char *const to[] = {"b@example.org", "A@Example.com", NULL};
+	struct quarantine_envelope env = {.sender = "s@example.net", .rcpts = to};
+
+	return quarantine_token(dir, (uid_t) -1, id, when, &env, body, len);
+}
+
+/* field_of - the nth (0-based) "; "-separated field of tok; g_free() */
+static char *
+field_of(const char *tok, unsigned n)
+{
+	char **f = g_strsplit(tok, "; ", -1);
+	char *v = g_strv_length(f) > n ? g_strdup(f[n]) : g_strdup("");
+
+	g_strfreev(f);
+	return v;
+}
+
+/* check - quarantine_token_check at now with a lifetime of an hour */
+static enum quarantine_token_status
+check(const char *dir, const char *tok, const char *sender, char *const *to,
+      const void *body, size_t len, gint64 now)
+{
+	struct quarantine_envelope env = {.sender = sender, .rcpts = to};
+
+	return quarantine_token_check(dir, (uid_t) -1, tok, &env, body, len, now, 3600);
+}
+
 static void
 test_token(const char *dir, const char *other_dir)
 {
-	char id[QUARANTINE_ID_LEN], other[QUARANTINE_ID_LEN], *tok, *bad, *p;
+	char id[QUARANTINE_ID_LEN], other[QUARANTINE_ID_LEN], *tok, *bad, *f;
 	size_t blen;
 	const char *body = quarantine_body(msg_crlf, sizeof(msg_crlf) - 1, &blen);
 	static const char changed[] = "line one\r\n.\r\nbinary \0 bytE\r\n";
+	char *const to[] = {"<a@example.com>", "b@example.org", NULL};
+	char *const to_again[] = {"B@EXAMPLE.ORG", "a@example.com", "<b@example.org>", NULL};
+	char *const to_more[] = {"a@example.com", "b@example.org", "c@example.org", NULL};
+	char *const to_less[] = {"a@example.com", NULL};
+	char *const to_other[] = {"a@example.com", "x@example.org", NULL};
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	static const char *const malformed[] = {
+		"", "garbage; 1234", "20240501T120000-0123456789abcdef",
+		"20240501T120000-0123456789abcdef; "
+		"0000000000000000000000000000000000000000000000000000000000000000",
+	};
+	unsigned i;
 
 	store(dir, "<s@example.net>", id);
 	store(dir, "<s@example.net>", other);
-	tok = quarantine_token(dir, id, body, blen);
-	ok(tok && strlen(tok) == 32 + 2 + 64 && !strncmp(tok, id, 32)
-	   && !strncmp(tok + 32, "; ", 2), "token is \"ID; 64 hex digits\"");
+	tok = token_for(dir, id, now, body, blen);
+	ok(tok != NULL, "a token is made");
 	if (tok == NULL)
 		return;
-	for (p = tok + 34; *p; p++)
-		if (!g_ascii_isxdigit(*p) || g_ascii_isupper(*p))
-			break;
-	ok(*p == '\0', "  lower-case hex");
-	ok(quarantine_token_ok(dir, tok, body, blen), "right body: ok");
+	f = field_of(tok, 0);
+	is_str(f, id, "  its first field is the ID");
+	g_free(f);
+	f = field_of(tok, 1);
+	ok(g_ascii_strtoll(f, NULL, 10) == now, "  then the time it was made");
+	g_free(f);
+	f = field_of(tok, 2);
+	is_int((long long) strlen(f), 16, "  then a 16-digit nonce");
+	g_free(f);
+	f = field_of(tok, 3);
+	is_int((long long) strlen(f), 32, "  then 32 digits naming the envelope");
+	g_free(f);
+	f = field_of(tok, 4);
+	ok(strlen(f) == 64 && strspn(f, "0123456789abcdef") == 64, "  then a 64-digit lower-case MAC");
+	g_free(f);
+	bad = token_for(dir, id, now, body, blen);
+	ok(bad && strcmp(tok, bad), "two releases make two tokens (the nonce)");
+	g_free(bad);
+
+	is_int(check(dir, tok, "<S@example.net>", to, body, blen, now), QTOKEN_OK,
+	       "right body and envelope: ok");
+	is_int(check(dir, tok, "s@example.net", to_again, body, blen, now), QTOKEN_OK,
+	       "  recipients in another order, repeated, in upper case, bracketed: ok");
 	bad = g_strdup_printf(" \t%s \r\n", tok);
-	ok(quarantine_token_ok(dir, bad, body, blen), "  with blanks around it: ok");
+	is_int(check(dir, bad, "s@example.net", to, body, blen, now), QTOKEN_OK,
+	       "  with blanks around it: ok");
 	g_free(bad);
-	bad = g_strdup_printf("%.33s%s", tok, tok + 34);
-	ok(quarantine_token_ok(dir, bad, body, blen), "  without the blank after ';': ok");
-	g_free(bad);
-	ok(!quarantine_token_ok(dir, tok, changed, sizeof(changed) - 1), "changed body: refused");
-	ok(!quarantine_token_ok(dir, tok, body, blen - 1), "truncated body: refused");
+	is_int(check(dir, tok, "s@example.net", to, body, blen, now + 3600), QTOKEN_OK,
+	       "  an hour on, with a lifetime of an hour: ok");
+	if (geteuid() == 0) {
+		char *key = g_build_filename(dir, ".key", NULL);
+		struct quarantine_envelope env = {.sender = "s@example.net", .rcpts = to};
+
+		ok(chown(key, 65534, 65534) == 0, "as root: the key given to uid 65534");
+		is_int(check(dir, tok, "s@example.net", to, body, blen, now), QTOKEN_ERROR,
+		       "  not root's, not sinkd's user's: the key is not used");
+		is_int(quarantine_token_check(dir, 65534, tok, &env, body, blen, now, 3600), QTOKEN_OK,
+		       "  when uid 65534 is sinkd's user: ok");
+		chown(key, 0, 0);
+		g_free(key);
+	}
+
+	is_int(check(dir, tok, "s@example.net", to, changed, sizeof(changed) - 1, now),
+	       QTOKEN_FORGED, "changed body: refused (MAC)");
+	is_int(check(dir, tok, "s@example.net", to, body, blen - 1, now), QTOKEN_FORGED,
+	       "truncated body: refused (MAC)");
 	bad = g_strdup_printf("%s%s", other, tok + 32);
-	ok(!quarantine_token_ok(dir, bad, body, blen), "other ID, same MAC: refused");
+	is_int(check(dir, bad, "s@example.net", to, body, blen, now), QTOKEN_FORGED,
+	       "other ID, same MAC: refused (MAC)");
 	g_free(bad);
-	ok(!quarantine_token_ok(other_dir, tok, body, blen), "other directory's key: refused");
+	is_int(check(other_dir, tok, "s@example.net", to, body, blen, now), QTOKEN_FORGED,
+	       "other directory's key: refused (MAC)");
+	bad = g_strdup(tok);
+	bad[33] = bad[33] == '1' ? '2' : '1';
+	is_int(check(dir, bad, "s@example.net", to, body, blen, now), QTOKEN_FORGED,
+	       "its time changed: refused (MAC)");
+	g_free(bad);
+
+	is_int(check(dir, tok, "mallory@example.net", to, body, blen, now), QTOKEN_ENVELOPE,
+	       "another sender: refused (envelope)");
+	is_int(check(dir, tok, "", to, body, blen, now), QTOKEN_ENVELOPE,
+	       "the null sender: refused (envelope)");
+	is_int(check(dir, tok, "s@example.net", to_more, body, blen, now), QTOKEN_ENVELOPE,
+	       "one recipient more: refused (envelope)");
+	is_int(check(dir, tok, "s@example.net", to_less, body, blen, now), QTOKEN_ENVELOPE,
+	       "one recipient less: refused (envelope)");
+	is_int(check(dir, tok, "s@example.net", to_other, body, blen, now), QTOKEN_ENVELOPE,
+	       "another recipient: refused (envelope)");
+
+	is_int(check(dir, tok, "s@example.net", to, body, blen, now + 3601), QTOKEN_EXPIRED,
+	       "an hour and a second on: refused (expired)");
+	g_free(tok);
+	tok = token_for(dir, id, now - 7200, body, blen);
+	is_int(check(dir, tok, "s@example.net", to, body, blen, now), QTOKEN_EXPIRED,
+	       "a token made two hours ago: refused (expired)");
+	g_free(tok);
+	tok = token_for(dir, id, now + 3600, body, blen);
+	is_int(check(dir, tok, "s@example.net", to, body, blen, now), QTOKEN_EXPIRED,
+	       "a token from an hour in the future: refused");
+	g_free(tok);
+
+	tok = token_for(dir, id, now, body, blen);
+	for (i = 0; i < G_N_ELEMENTS(malformed); i++)
+		ok(check(dir, malformed[i], "s@example.net", to, body, blen, now)
+		   == QTOKEN_MALFORMED, "not a token: \"%.40s\"", malformed[i]);
+	is_int(check(dir, NULL, "s@example.net", to, body, blen, now), QTOKEN_MALFORMED,
+	       "NULL: not a token");
 	bad = g_strndup(tok, strlen(tok) - 1);
-	ok(!quarantine_token_ok(dir, bad, body, blen), "truncated value: refused");
+	is_int(check(dir, bad, "s@example.net", to, body, blen, now), QTOKEN_MALFORMED,
+	       "truncated value: refused");
 	g_free(bad);
 	bad = g_strdup_printf("%s0", tok);
-	ok(!quarantine_token_ok(dir, bad, body, blen), "extra digit: refused");
+	is_int(check(dir, bad, "s@example.net", to, body, blen, now), QTOKEN_MALFORMED,
+	       "extra digit: refused");
 	g_free(bad);
-	bad = g_strdup_printf("%s x", tok);
-	ok(!quarantine_token_ok(dir, bad, body, blen), "trailing text: refused");
+	bad = g_strdup_printf("%s; x", tok);
+	is_int(check(dir, bad, "s@example.net", to, body, blen, now), QTOKEN_MALFORMED,
+	       "a field more: refused");
 	g_free(bad);
 	bad = g_ascii_strup(tok, -1);
-	memcpy(bad, tok, 34);
-	ok(!quarantine_token_ok(dir, bad, body, blen), "upper-case MAC: refused");
+	memcpy(bad, tok, strlen(tok) - 64);
+	is_int(check(dir, bad, "s@example.net", to, body, blen, now), QTOKEN_MALFORMED,
+	       "upper-case MAC: refused");
 	g_free(bad);
 	bad = g_strdup(tok);
 	bad[32] = ',';
-	ok(!quarantine_token_ok(dir, bad, body, blen), "',' for ';': refused");
+	is_int(check(dir, bad, "s@example.net", to, body, blen, now), QTOKEN_MALFORMED,
+	       "',' for ';': refused");
 	g_free(bad);
-	ok(!quarantine_token_ok(dir, "", body, blen), "empty value: refused");
-	ok(!quarantine_token_ok(dir, NULL, body, blen), "NULL value: refused");
-	ok(!quarantine_token_ok(dir, "garbage; 1234", body, blen), "garbage: refused");
-	ok(!quarantine_token_ok(dir, id, body, blen), "ID alone: refused");
-	ok(quarantine_token(dir, "../x", body, blen) == NULL && errno == EINVAL,
+	ok(token_for(dir, "../x", now, body, blen) == NULL && errno == EINVAL,
 	   "token for a bad ID: EINVAL");
+	g_free(tok);
+}
+
+/* test_spend - a token passes once: the marker, giving it back */
+static void
+test_spend(const char *dir)
+{
+	char id[QUARANTINE_ID_LEN], *tok, *mac, *marker, *name;
+	size_t blen;
+	const char *body = quarantine_body(msg_crlf, sizeof(msg_crlf) - 1, &blen);
+
+	store(dir, "<s@example.net>", id);
+	tok = token_for(dir, id, g_get_real_time() / G_USEC_PER_SEC, body, blen);
+	if (tok == NULL) {
+		ok(0, "a token to spend");
+		return;
+	}
+	mac = field_of(tok, 4);
+	name = g_strconcat(".used-", mac, NULL);
+	marker = g_build_filename(dir, name, NULL);
+	ok(mode_of(marker) < 0, "a new token has no marker");
+	is_int(quarantine_token_spend(dir, tok, "4AbCdE 1"), QTOKEN_OK, "spent by message 4AbCdE 1");
+	is_int(mode_of(marker), 0600, "  .used-MAC made, mode 0600");
+	is_int(quarantine_token_spend(dir, tok, "5FgHiJ 2"), QTOKEN_USED,
+	       "  another message with it: used");
+	is_int(quarantine_token_spend(dir, tok, "4AbCdE 1"), QTOKEN_USED,
+	       "  the same again: used");
+	ok(quarantine_token_unspend(dir, tok, "5FgHiJ 2") < 0 && errno == ENOENT,
+	   "  given back by a message that did not spend it: no");
+	ok(mode_of(marker) == 0600, "  so the marker stays");
+	ok(quarantine_token_unspend(dir, tok, "4AbCdE 1") == 0, "  given back by its spender");
+	ok(mode_of(marker) < 0, "  the marker is gone");
+	is_int(quarantine_token_spend(dir, tok, "5FgHiJ 2"), QTOKEN_OK,
+	       "  then another message may spend it");
+	ok(quarantine_token_unspend(dir, tok, "4AbCdE 1") < 0 && errno == ENOENT,
+	   "  and the first can no longer give it back");
+	g_unlink(marker);
+	ok(symlink("/nonexistent/sinkd-marker", marker) == 0
+	   && quarantine_token_spend(dir, tok, "4AbCdE 1") == QTOKEN_USED,
+	   "a symbolic link for the marker: used, not followed");
+	g_unlink(marker);
+	is_int(quarantine_token_spend(dir, "garbage", "4AbCdE 1"), QTOKEN_MALFORMED,
+	       "spending what is not a token: malformed");
+	g_free(marker);
+	g_free(name);
+	g_free(mac);
 	g_free(tok);
 }
 
@@ -510,6 +685,7 @@ main(void)
 	quarantine_open(other, getuid(), getgid());
 	test_store(dir);
 	test_token(dir, other);
+	test_spend(dir);
 	test_list_release_delete(dir);
 	test_symlink(dir);
 	test_failures(top);

@@ -1,11 +1,16 @@
 /*
- * util_test - replies, networks, patterns, templates, sockets, edits
+ * util_test - replies, networks, patterns, templates, sockets, edits,
+ *	file trust
  */
+#include <sys/stat.h>
+#include <pwd.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 
 #include "../../src/cidr.h"
+#include "../../src/conf.h"
 #include "../../src/edits.h"
 #include "../../src/match.h"
 #include "../../src/reply.h"
@@ -255,6 +260,112 @@ test_spool(void)
 	g_string_free(want, TRUE);
 }
 
+/* unsafe_is - conf_file_unsafe(path, flags, user) is want (NULL: trusted) */
+static void
+unsafe_is(const char *path, unsigned flags, uid_t user, const char *want,
+	  const char *what)
+{
+	char *why = conf_file_unsafe(path, flags, user);
+
+	if (want == NULL)
+		ok(why == NULL, "%s: trusted%s%s", what, why ? "; refused: " : "", why ? why : "");
+	else
+		is_str(why, want, what);
+	g_free(why);
+}
+
+static void
+test_file_trust(void)
+{
+	char *top = g_dir_make_tmp("sinkd-trust-XXXXXX", NULL);
+	char *dir = g_build_filename(top, "d", NULL);
+	char *f = g_build_filename(dir, "f", NULL);
+	char *open_dir = g_build_filename(top, "open", NULL);
+	char *far = g_build_filename(open_dir, "far", NULL);
+	char *link = g_build_filename(dir, "link", NULL);
+	char *missing = g_build_filename(dir, "missing", NULL);
+	char *want;
+
+	g_mkdir(dir, 0755);
+	g_chmod(dir, 0755);
+	g_file_set_contents(f, "x", 1, NULL);
+	g_chmod(f, 0644);
+	unsafe_is(f, 0, (uid_t) -1, NULL, "0644 in a 0755 directory");
+	unsafe_is(missing, 0, (uid_t) -1, NULL, "a missing file: left to open()");
+	g_chmod(f, 0664);
+	want = g_strdup_printf("%s: group-writable (mode 0664); chmod g-w it", f);
+	unsafe_is(f, 0, (uid_t) -1, want, "0664: group-writable");
+	g_free(want);
+	g_chmod(f, 0646);
+	want = g_strdup_printf("%s: writable by others (mode 0646); chmod o-w it", f);
+	unsafe_is(f, 0, (uid_t) -1, want, "0646: writable by others");
+	g_free(want);
+	g_chmod(f, 0666);
+	want = g_strdup_printf("%s: writable by others (mode 0666); chmod go-w it", f);
+	unsafe_is(f, CONF_FILE_ANY_OWNER, (uid_t) -1, want, "0666: go-w, whoever the owner");
+	g_free(want);
+	g_chmod(f, 0640);
+	unsafe_is(f, CONF_FILE_SECRET, (uid_t) -1, NULL, "a secret 0640");
+	g_chmod(f, 0604);
+	want = g_strdup_printf("%s: a secret readable by others (mode 0604); chmod o-rwx it", f);
+	unsafe_is(f, CONF_FILE_SECRET, (uid_t) -1, want, "a secret 0604: readable by others");
+	g_free(want);
+	unsafe_is(f, 0, (uid_t) -1, NULL, "  no secret: trusted");
+	g_chmod(f, 0644);
+	g_chmod(dir, 0775);
+	want = g_strdup_printf("%s: group-writable (mode 0775); chmod g-w it", dir);
+	unsafe_is(f, 0, (uid_t) -1, want, "a file in a 0775 directory: the directory is named");
+	g_free(want);
+	g_chmod(dir, 01777);
+	want = g_strdup_printf("%s: writable by others (mode 1777); chmod go-w it", dir);
+	unsafe_is(f, 0, (uid_t) -1, want, "  sticky or not");
+	g_free(want);
+	g_chmod(dir, 0755);
+	g_mkdir(open_dir, 0777);
+	g_chmod(open_dir, 0777);
+	g_file_set_contents(far, "x", 1, NULL);
+	g_chmod(far, 0644);
+	ok(symlink(far, link) == 0, "a symbolic link to a file in a 0777 directory");
+	want = g_strdup_printf("%s: writable by others (mode 0777); chmod go-w it", open_dir);
+	unsafe_is(link, 0, (uid_t) -1, want, "  the target's directory is named");
+	g_free(want);
+	if (geteuid() == 0) {
+		struct passwd *pw = getpwuid(65534);
+		char *owner = g_strdup(pw ? pw->pw_name : "no such user");
+
+		pw = getpwuid(1);
+		ok(chown(f, 65534, 65534) == 0, "as root: a file of uid 65534");
+		want = g_strdup_printf("%s: owned by uid 65534 (%s), not root; chown root it", f, owner);
+		unsafe_is(f, 0, (uid_t) -1, want, "  refused");
+		g_free(want);
+		want = g_strdup_printf("%s: owned by uid 65534 (%s), not root or %s; chown root it",
+				       f, owner, pw ? pw->pw_name : "uid 1");
+		unsafe_is(f, 0, 1, want, "  refused, naming sinkd's user (uid 1)");
+		g_free(want);
+		g_free(owner);
+		unsafe_is(f, 0, 65534, NULL, "  when it is sinkd's user's");
+		unsafe_is(f, CONF_FILE_ANY_OWNER, (uid_t) -1, NULL, "  with any owner allowed");
+		ok(chown(f, 0, 0) == 0 && chown(dir, 4242, 4242) == 0, "a directory of uid 4242");
+		want = g_strdup_printf("%s: owned by uid 4242 (no such user), not root; chown root it", dir);
+		unsafe_is(f, 0, (uid_t) -1, want, "  the file in it is refused");
+		g_free(want);
+		chown(dir, 0, 0);
+	}
+	g_unlink(link);
+	g_unlink(far);
+	g_unlink(f);
+	g_rmdir(open_dir);
+	g_rmdir(dir);
+	g_rmdir(top);
+	g_free(missing);
+	g_free(link);
+	g_free(far);
+	g_free(open_dir);
+	g_free(f);
+	g_free(dir);
+	g_free(top);
+}
+
 int
 main(void)
 {
@@ -265,5 +376,6 @@ main(void)
 	test_socket();
 	test_edits();
 	test_spool();
+	test_file_trust();
 	return tap_done();
 }
