@@ -134,6 +134,7 @@ sed -e '1,/^\[sinkd\]/d' -e '/^spool-dir/d' -e '/^internal-hosts/d' \
 	-e 's#^text-file = #&'"$W/sk/conf/"'#' -e 's#^html-file = #&'"$W/sk/conf/"'#' \
 	"$TOP/fuzz/milter.conf" >>"$W/sk/conf/sinkd.conf"
 chown -R postfix "$W/sk"
+chown -R root "$W/sk/conf"	# sinkd trusts only root's configuration
 sk_start || bail_out "sinkd did not start"
 field() { printf '%s\n' "$OUT" | sed -n "s/^$1=//p"; }
 for f in "$TOP"/fuzz/regress/fuzz_milter/*; do

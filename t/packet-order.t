@@ -26,6 +26,7 @@ cp "$TOP/t/disclaimer/text.tmpl" "$TOP/t/disclaimer/html.tmpl" "$W/sk/conf/"
 sed -e '1,/^\[sinkd\]/d' -e '/^spool-dir/d' -e '/^internal-hosts/d' -e 's#^text-file = #&'"$W/sk/conf/"'#' \
 	-e 's#^html-file = #&'"$W/sk/conf/"'#' "$TOP/fuzz/milter.conf" >>"$W/sk/conf/sinkd.conf"
 chown -R postfix "$W/sk"
+chown -R root "$W/sk/conf"	# sinkd trusts only root's configuration
 sk_start || bail_out "sinkd did not start"
 PID=$(sk_pid)
 

@@ -29,6 +29,7 @@ start() {
 	av_db "$W/sk/db" || bail_out "cannot build the test signature database"
 	mkdir -p "$W/sk/tmp"
 	chown -R postfix "$W/sk"
+	chown -R root "$W/sk/conf"	# sinkd trusts only root's configuration
 	sk_conf "chain = protocol, clamav" "[protocol]" \
 		'add-headers = X-Seen: ${queue_id}' "deny-senders = @spam.example" \
 		"[clamav]" "database = $W/sk/db" "tmpdir = $W/sk/tmp" \
