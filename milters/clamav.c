@@ -17,6 +17,12 @@
  *		chain's on-error applies (tempfail unless the administrator
  *		chose to fail open).
  *
+ * The content of opaque-signed S/MIME parts, which libclamav does not
+ * unwrap, is unwrapped (milters/smime.h) and scanned too, at any depth
+ * (scan_signed).  With block-encrypted, an archive or document libclamav
+ * finds encrypted, which it cannot look into, is a finding
+ * (Heuristics.Encrypted.*) and the domain's action applies.
+ *
  * A message is never passed unscanned except by on-error = accept,
  * on-limit = accept, skip-authenticated / skip-internal, or a release
  * token (quarantine.h) that checks out for its body.

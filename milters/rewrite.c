@@ -4,12 +4,18 @@
  *
  * At end of message, in this order:
  *
- *  1. banned attachments: every leaf part, attached messages' included,
- *     whose file name (Content-Disposition filename or Content-Type name,
- *     RFC 2231 and RFC 2047 decoded by GMime) has a banned extension or
- *     matches a banned glob, or whose type matches a banned type glob, is
- *     replaced by a text/plain notice naming the file and the rule
- *     (banned-action = notice), or the message is refused (reject);
+ *  1. banned attachments: every leaf part, attached messages' and the
+ *     content of opaque-signed S/MIME included (smime_leaves), any of
+ *     whose file names (every name and filename parameter of every
+ *     Content-Type and Content-Disposition field, RFC 2231 and RFC 2047
+ *     decoded by GMime: mime_part_names) has a banned extension or
+ *     matches a banned glob, or whose type matches a banned type glob, or
+ *     that is an archive holding such a name at any depth
+ *     (banned-in-archives, milters/archive.h), is replaced by a text/plain
+ *     notice naming the file and the rule (banned-action = notice), or
+ *     the message is refused (reject).  A part that could not be checked
+ *     (too deep, too many, archive limits, an archive that cannot be
+ *     read) fails the handler: on-error applies;
  *  2. text substitutions, link prefixing and defanging (milters/textrw.h)
  *     on the decoded text of the body's text/plain and text/html parts
  *     (not attachments, not attached messages), in the part's charset and
@@ -28,7 +34,9 @@
  * leaves the content as it is (named in X-Sinkd-Rewrite).  A banned
  * attachment that cannot be cut out (inside signed or encrypted content,
  * or in a part whose bytes GMime does not see as they are) refuses the
- * message: it is never let through.
+ * message: it is never let through.  The one exception: inside
+ * opaque-signed content with banned-action = notice, the whole signed
+ * part gives way to banned-signed-notice (signed_replaceable).
  */
 #include <string.h>
 #include <glib.h>
@@ -470,7 +478,8 @@ check_part(const struct rewrite_cfg *c, GMimeObject *o, struct archive_count *co
 	if (rule == NULL && c->in_archives && (c->ext[0] || c->names->len)) {
 		rule = part_archive(c, o, count, first, &member, &res);
 		if (rule) {
-			*file = g_strdup_printf("%s/%s", first ? first : type, member);
+			*file = first ? g_strdup_printf("%s/%s", first, member)
+				: g_strdup_printf("[%s]/%s", type, member);
 			g_free(member);
 		} else if (res != ARCHIVE_RESULT_NONE && res != ARCHIVE_RESULT_DONE) {
 			*problem = archive_result_name(res);
@@ -576,9 +585,13 @@ replace_ban(struct msg *m, GMimeObject *o, const char *tmpl, const struct ban *b
 	g_mime_content_type_set_parameter(ct, "charset", eight ? "utf-8" : "us-ascii");
 	g_mime_object_set_content_type(o, ct);
 	g_object_unref(ct);
-	g_mime_object_remove_header(o, "Content-Disposition");
-	g_mime_object_remove_header(o, "Content-Description");
-	g_mime_object_remove_header(o, "Content-ID");
+	/* every occurrence: a second field could still name the file */
+	while (g_mime_object_remove_header(o, "Content-Disposition"))
+		;
+	while (g_mime_object_remove_header(o, "Content-Description"))
+		;
+	while (g_mime_object_remove_header(o, "Content-ID"))
+		;
 	g_mime_stream_write(s, body->str, body->len);
 	g_mime_stream_reset(s);
 	w = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
