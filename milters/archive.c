@@ -80,12 +80,14 @@ reader(const void *data, size_t len, enum pass pass)
 
 	if (a == NULL)
 		return NULL;
-	for (i = 0; i < G_N_ELEMENTS(filters); i++)
-		if (mask & (1u << i))
-			filters[i].support(a);
 	if (pass == PASS_LOCAL) {
+		/* a zip inside a compressed stream is a member of a file
+		 * compressed alone: PASS_ALL reads it, both ways, as such */
 		archive_read_support_format_zip_streamable(a);
 	} else {
+		for (i = 0; i < G_N_ELEMENTS(filters); i++)
+			if (mask & (1u << i))
+				filters[i].support(a);
 		archive_read_support_format_zip_seekable(a);
 		archive_read_support_format_7zip(a);
 		archive_read_support_format_rar(a);

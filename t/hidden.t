@@ -211,6 +211,7 @@ cp "$W/outer.zip" "$W/d0.zip"
 for i in 1 2 3 4 5 6; do
 	hp zip "$W/d$i.zip" "d$((i - 1)).zip=$W/d$((i - 1)).zip"
 done
+hp twofaced "$W/twofaced.zip" x.txt x.exe
 hp many "$W/many.zip" 50
 head -c 2000000 /dev/zero >"$W/zeros"
 hp zip "$W/big.zip" zeros.bin="$W/zeros" x.txt=-
@@ -238,6 +239,8 @@ banned "a 7z holding x.exe" x.7z "$W/x.7z" x.7z/x.exe
 banned "a 7z with encrypted data (names readable)" enc.7z "$W/enc.7z" enc.7z/x.exe
 banned "zips six deep, within archive-max-depth" d6.zip "$W/d6.zip" \
 	d6.zip/d5.zip/d4.zip/d3.zip/d2.zip/d1.zip/d0.zip/inner.zip/dir/x.exe
+banned "a zip whose local header says x.exe, its central directory x.txt" two.zip \
+	"$W/twofaced.zip" two.zip/x.exe
 t corpus/rspamd/rar4.eml
 grep -qF 'The attachment "f.rar/fake.exe" was removed' "$W/out"
 ok $? "a rar (corpus) holding fake.exe: banned"

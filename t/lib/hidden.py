@@ -18,6 +18,9 @@
   hidden.py zip OUT NAME=FILE...    a zip of those members (FILE "-" is
                                     a short text); tar, tgz the same
   hidden.py many OUT N              a zip of N small members
+  hidden.py twofaced OUT SHOWN HIDDEN  a zip of one member, named SHOWN in
+                                    its central directory and HIDDEN (of
+                                    the same length) in its local header
 
 KIND: pkcs7 (application/pkcs7-mime; smime-type=signed-data), x-pkcs7,
 pkcs7-notype and x-pkcs7-notype (without smime-type), octet (application/
@@ -131,6 +134,11 @@ def main():
     elif cmd in ("zip", "tar", "tgz"):
         members = [(m.split("=", 1)[0], read(m.split("=", 1)[1])) for m in args[1:]]
         write(args[0], archive(cmd, members))
+    elif cmd == "twofaced":
+        shown, hidden = args[1].encode(), args[2].encode()
+        z = archive("zip", [(args[1], b"MZ")])
+        # the local header comes first, the central directory last
+        write(args[0], z.replace(shown, hidden, 1))
     elif cmd == "many":
         write(args[0], archive("zip", [("f%d.txt" % i, b"x") for i in range(int(args[1]))]))
     else:
