@@ -27,6 +27,7 @@ CORE_SRCS = src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c 
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c milters/rewrite.c milters/textrw.c
+HANDLER_SRCS += milters/archive.c
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 TOOLS = tools/sinkd-quarantine
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test \

@@ -17,6 +17,12 @@
  *		chain's on-error applies (tempfail unless the administrator
  *		chose to fail open).
  *
+ * The content of opaque-signed S/MIME parts, which libclamav does not
+ * unwrap, is unwrapped (milters/smime.h) and scanned too, at any depth
+ * (scan_signed).  With block-encrypted, an archive or document libclamav
+ * finds encrypted, which it cannot look into, is a finding
+ * (Heuristics.Encrypted.*) and the domain's action applies.
+ *
  * A message is never passed unscanned except by on-error = accept,
  * on-limit = accept, skip-authenticated / skip-internal, or a release
  * token (quarantine.h) that checks out for its body.
@@ -41,6 +47,7 @@
 #include "quarantine.h"
 #include "registry.h"
 #include "scan.h"
+#include "smime.h"
 
 enum action { ACT_REJECT, ACT_TEMPFAIL, ACT_QUARANTINE, ACT_DISCARD, ACT_TAG };
 enum limit { LIM_REJECT, LIM_TEMPFAIL, LIM_ACCEPT };
@@ -117,6 +124,8 @@ static const struct conf_key clamav_keys[] = {
 	 .doc = "do not scan mail from internal-hosts"},
 	{"release-lifetime", CONF_TIME, "1h", 1, 7 * 86400, .merge = MERGE_MIN,
 	 .doc = "how long a release by sinkd-quarantine lets its message through"},
+	{"block-encrypted", CONF_BOOL, "yes", .merge = MERGE_TRUE,
+	 .doc = "an encrypted archive or document, which cannot be scanned, is a finding (Heuristics.Encrypted.*): action applies"},
 	{NULL},
 };
 
@@ -135,6 +144,8 @@ struct clamav_cfg {
 	const char *quarantine_dir;
 	long long release_lifetime;
 	uid_t user;		/* sinkd's, who may own the quarantine key */
+	unsigned scan_flags;	/* ENGINE_SCAN_*: block-encrypted */
+	unsigned long long max_scansize;	/* for signed content unwrapped */
 };
 
 /* the scanner in use: the embedded engine, or a clamd pool */
@@ -200,6 +211,8 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 	c->quarantine_dir = conf_str(g, "quarantine-dir");
 	c->release_lifetime = conf_num(g, "release-lifetime");
 	c->user = e->user;
+	c->scan_flags = conf_bool(g, "block-encrypted") ? ENGINE_SCAN_ENCRYPTED : 0;
+	c->max_scansize = (unsigned long long) conf_num(g, "max-scansize");
 	for (i = 0; i < G_N_ELEMENTS(replies); i++) {
 		char *w = NULL;
 
@@ -319,9 +332,11 @@ clamav_stop(void)
 	pool_unref(old);
 }
 
-/* scan - the message through whichever scanner is current */
+/* scan - the message through whichever scanner is current; flags for
+ * the embedded engine (clamd's own configuration decides its own) */
 static void
-scan(const void *data, size_t len, struct scan_result *r, GHashTable *seen)
+scan(const void *data, size_t len, struct scan_result *r, GHashTable *seen,
+     unsigned flags)
 {
 	struct pool_ref *p;
 	int backend;
@@ -333,7 +348,7 @@ scan(const void *data, size_t len, struct scan_result *r, GHashTable *seen)
 		g_atomic_int_inc(&p->refs);
 	g_mutex_unlock(&sc_lock);
 	if (backend == 0)
-		engine_scan(data, len, r, seen);
+		engine_scan(data, len, r, seen, flags);
 	else if (backend == 1 && p)
 		clamd_scan(p->pool, data, len, r);
 	else
@@ -480,6 +495,7 @@ static const char *const walk_limits[] = {
 	[MIME_WALK_DEPTH] = "Heuristics.Limits.Exceeded.MaxRecursion",
 	[MIME_WALK_COUNT] = "Heuristics.Limits.Exceeded.MaxFiles",
 	[MIME_WALK_AMBIGUOUS] = "Sinkd.MIME.AmbiguousBoundary",
+	[MIME_WALK_SIZE] = "Heuristics.Limits.Exceeded.MaxScanSize",
 };
 
 /* scan_parts - each part of msg as GMime decodes it (what a recipient's
@@ -519,7 +535,7 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 		f = engine_fingerprint(b->data, b->len, text);
 		if (b->len > 0 && (c->parts == PARTS_ALL || seen == NULL
 				   || !g_hash_table_contains(seen, f))) {
-			scan(b->data, b->len, r, NULL);
+			scan(b->data, b->len, r, NULL, c->scan_flags);
 			extra++;
 		}
 		g_free(f);
@@ -530,6 +546,78 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 	log_debug("%s: clamav: %u of %u parts scanned on their own", m->queue_id,
 		  extra, parts->len);
 	g_ptr_array_free(parts, TRUE);
+}
+
+/*
+ * scan_signed - what opaque-signed S/MIME parts hold (milters/smime.h):
+ * libclamav does not unwrap CMS signed-data, and a mail client shows its
+ * content, attachments and all.  Each content, at any depth, is scanned
+ * as one file (libclamav's mail parser takes the entity apart), then, as
+ * scan-parts says, each of its parts as GMime decodes it.  Signed content
+ * beyond the walk's bounds (max-files parts, PARTS_DEPTH levels, all the
+ * contents together over max-scansize) makes a limit.
+ */
+#define MIME_VERSION "MIME-Version: 1.0\r\n"
+
+static void
+scan_signed(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
+	    GHashTable *seen, struct scan_result *r)
+{
+	struct smime_leaves sl;
+	enum mime_walk walk;
+	unsigned i, extra = 0;
+
+	if (msg == NULL)
+		return;
+	walk = smime_leaves(g_mime_message_get_mime_part(msg), TRUE, c->max_parts, PARTS_DEPTH,
+			    c->max_scansize, &sl);
+	for (i = 0; i < sl.contents->len && r->status == SCAN_CLEAN; i++) {
+		gsize len;
+		const void *data = g_bytes_get_data(g_ptr_array_index(sl.contents, i), &len);
+		GByteArray *mail;
+
+		/* as it is, then as mail: libclamav takes a text that starts
+		 * with Content-Type for text, and its mail parser would not
+		 * see the entity's parts */
+		scan(data, len, r, seen, c->scan_flags);
+		if (r->status != SCAN_CLEAN)
+			break;
+		mail = g_byte_array_sized_new(len + 32);
+		g_byte_array_append(mail, (const guint8 *) MIME_VERSION, strlen(MIME_VERSION));
+		g_byte_array_append(mail, data, len);
+		scan(mail->data, mail->len, r, seen, c->scan_flags);
+		g_byte_array_free(mail, TRUE);
+	}
+	for (i = 0; i < sl.leaves->len && r->status == SCAN_CLEAN && c->parts != PARTS_NONE; i++) {
+		GMimeObject *part = g_ptr_array_index(sl.leaves, i);
+		GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part));
+		GMimeContentType *ct = g_mime_object_get_content_type(part);
+		int text = ct && !g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct), "text");
+		GMimeStream *mem;
+		GByteArray *b;
+		char *f;
+
+		if (w == NULL || !g_hash_table_contains(sl.carriers, part))
+			continue;
+		mem = g_mime_stream_mem_new();
+		g_mime_data_wrapper_write_to_stream(w, mem);
+		b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+		f = engine_fingerprint(b->data, b->len, text);
+		if (b->len > 0 && (c->parts == PARTS_ALL || seen == NULL
+				   || !g_hash_table_contains(seen, f))) {
+			scan(b->data, b->len, r, NULL, c->scan_flags);
+			extra++;
+		}
+		g_free(f);
+		g_object_unref(mem);
+	}
+	/* an ambiguous boundary is scan-parts' business (scan_parts) */
+	if (r->status == SCAN_CLEAN && walk != MIME_WALK_COMPLETE && walk != MIME_WALK_AMBIGUOUS)
+		scan_set(r, SCAN_LIMIT, walk_limits[walk]);
+	if (sl.contents->len)
+		log_debug("%s: clamav: %u signed contents unwrapped and scanned, %u of their parts "
+			  "on their own", m->queue_id, sl.contents->len, extra);
+	smime_leaves_clear(&sl);
 }
 
 /* bare_cr_copy - the message with each CR that ends no line (no LF after
@@ -580,16 +668,21 @@ scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 		? g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) : NULL;
 	GByteArray *alt;
 
-	scan(data, len, r, seen);
+	scan(data, len, r, seen, c->scan_flags);
 	if (r->status == SCAN_CLEAN && c->parts != PARTS_NONE)
 		scan_parts(m, c, mime_message(m), seen, r);
+	if (r->status == SCAN_CLEAN)
+		scan_signed(m, c, mime_message(m), seen, r);
 	if (r->status == SCAN_CLEAN && (alt = bare_cr_copy(data, len)) != NULL) {
 		log_debug("%s: clamav: bare CR line ends: scanned as CRLF too", m->queue_id);
-		scan(alt->data, alt->len, r, seen);
-		if (r->status == SCAN_CLEAN && c->parts != PARTS_NONE) {
+		scan(alt->data, alt->len, r, seen, c->scan_flags);
+		if (r->status == SCAN_CLEAN) {
 			GMimeMessage *msg = parse(alt);
 
-			scan_parts(m, c, msg, seen, r);
+			if (c->parts != PARTS_NONE)
+				scan_parts(m, c, msg, seen, r);
+			if (r->status == SCAN_CLEAN)
+				scan_signed(m, c, msg, seen, r);
 			g_clear_object(&msg);
 		}
 		g_byte_array_free(alt, TRUE);

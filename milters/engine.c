@@ -482,7 +482,7 @@ tmp_release(unsigned long long n)
 
 void
 engine_scan(const void *data, size_t len, struct scan_result *r,
-	    GHashTable *seen)
+	    GHashTable *seen, unsigned flags)
 {
 	struct cl_scan_options o = {0};
 	const char *virname = NULL;
@@ -523,6 +523,8 @@ engine_scan(const void *data, size_t len, struct scan_result *r,
 	o.parse = ~0u;
 	o.general = CL_SCAN_GENERAL_HEURISTICS;
 	o.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
+	if (flags & ENGINE_SCAN_ENCRYPTED)
+		o.heuristic |= CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
 	rc = cl_scanmap_callback(map, NULL, &virname, &scanned, e->cl, &o, seen);
 	switch (rc) {
 	case CL_CLEAN:

@@ -47,9 +47,12 @@ void engine_stop(void);
 /* engine_scan - scan len bytes as one file (a message: libclamav's mail
  * parser takes it apart); when seen is not NULL, every file libclamav
  * inspected (the message, each part it decoded, each archive member) is
- * added to it by engine_fingerprint() */
+ * added to it by engine_fingerprint(); flags: ENGINE_SCAN_* */
 void engine_scan(const void *data, size_t len, struct scan_result *r,
-		 GHashTable *seen);
+		 GHashTable *seen, unsigned flags);
+
+/* encrypted archives and documents are findings (Heuristics.Encrypted.*) */
+#define ENGINE_SCAN_ENCRYPTED	(1u << 0)
 
 /* engine_fingerprint - a string naming these bytes (size and SHA-256);
  * text: of the bytes without CR and trailing LF, so that a text part

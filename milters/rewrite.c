@@ -4,12 +4,18 @@
  *
  * At end of message, in this order:
  *
- *  1. banned attachments: every leaf part, attached messages' included,
- *     whose file name (Content-Disposition filename or Content-Type name,
- *     RFC 2231 and RFC 2047 decoded by GMime) has a banned extension or
- *     matches a banned glob, or whose type matches a banned type glob, is
- *     replaced by a text/plain notice naming the file and the rule
- *     (banned-action = notice), or the message is refused (reject);
+ *  1. banned attachments: every leaf part, attached messages' and the
+ *     content of opaque-signed S/MIME included (smime_leaves), any of
+ *     whose file names (every name and filename parameter of every
+ *     Content-Type and Content-Disposition field, RFC 2231 and RFC 2047
+ *     decoded by GMime: mime_part_names) has a banned extension or
+ *     matches a banned glob, or whose type matches a banned type glob, or
+ *     that is an archive holding such a name at any depth
+ *     (banned-in-archives, milters/archive.h), is replaced by a text/plain
+ *     notice naming the file and the rule (banned-action = notice), or
+ *     the message is refused (reject).  A part that could not be checked
+ *     (too deep, too many, archive limits, an archive that cannot be
+ *     read) fails the handler: on-error applies;
  *  2. text substitutions, link prefixing and defanging (milters/textrw.h)
  *     on the decoded text of the body's text/plain and text/html parts
  *     (not attachments, not attached messages), in the part's charset and
@@ -28,7 +34,9 @@
  * leaves the content as it is (named in X-Sinkd-Rewrite).  A banned
  * attachment that cannot be cut out (inside signed or encrypted content,
  * or in a part whose bytes GMime does not see as they are) refuses the
- * message: it is never let through.
+ * message: it is never let through.  The one exception: inside
+ * opaque-signed content with banned-action = notice, the whole signed
+ * part gives way to banned-signed-notice (signed_replaceable).
  */
 #include <string.h>
 #include <glib.h>
@@ -41,6 +49,7 @@
 #include "../src/mime.h"
 #include "../src/policy.h"
 #include "../src/template.h"
+#include "archive.h"
 #include "registry.h"
 #include "smime.h"
 #include "textrw.h"
@@ -82,6 +91,17 @@ static const struct conf_key rewrite_keys[] = {
 	{"banned-notice", CONF_STRING,
 	 "The attachment \"${file}\" was removed by the mail gateway (${rule}).", .merge = MERGE_DEFAULT,
 	 .doc = "text of the part put in place of a banned attachment"},
+	{"banned-in-archives", CONF_BOOL, "yes", .merge = MERGE_TRUE,
+	 .doc = "also ban an archive (zip, 7z, rar, tar, ...) holding a banned name, at any depth"},
+	{"archive-max-depth", CONF_INT, "8", 1, 100, .merge = MERGE_MIN,
+	 .doc = "deepest nesting of archives read for banned names; deeper is on-error"},
+	{"archive-max-members", CONF_INT, "10000", 1, 10000000, .merge = MERGE_MIN,
+	 .doc = "most archive members per message read for banned names; more is on-error"},
+	{"archive-max-size", CONF_SIZE, "256m", 1, 16LL << 30, .merge = MERGE_MIN,
+	 .doc = "most bytes decompressed per message looking for banned names; more is on-error"},
+	{"banned-signed-notice", CONF_STRING,
+	 "Signed content holding the attachment \"${file}\" was removed by the mail gateway (${rule}); its signature could not be kept.", .merge = MERGE_DEFAULT,
+	 .doc = "text put in place of opaque-signed content holding a banned attachment (banned-action = notice)"},
 	{NULL},
 };
 
@@ -98,6 +118,9 @@ struct rewrite_cfg {
 	int reject_banned;
 	const struct reply *banned_reply;
 	const char *notice;
+	int in_archives;	/* banned-in-archives */
+	struct archive_limits archive;
+	const char *signed_notice;
 };
 
 static const char *const file_variables[] = {
@@ -192,6 +215,23 @@ globs(const struct conf_group *g, const char *key, char ***src)
 	return out;
 }
 
+/* load_hidden - the keys for names hidden in archives and signed content */
+static void
+load_hidden(struct rewrite_cfg *c, const struct conf_group *g, struct conf_errors *e)
+{
+	char *why = NULL;
+
+	c->in_archives = conf_bool(g, "banned-in-archives");
+	c->archive.depth = (unsigned) conf_num(g, "archive-max-depth");
+	c->archive.members = (unsigned) conf_num(g, "archive-max-members");
+	c->archive.size = (unsigned long long) conf_num(g, "archive-max-size");
+	c->signed_notice = conf_str(g, "banned-signed-notice");
+	if (tmpl_check(c->signed_notice, file_variables, &why) < 0) {
+		conf_key_error(e, g, "banned-signed-notice", "%s", why);
+		g_free(why);
+	}
+}
+
 static void *
 rewrite_load(const struct conf_group *g, struct conf_errors *e)
 {
@@ -246,7 +286,9 @@ rewrite_load(const struct conf_group *g, struct conf_errors *e)
 	if (tmpl_check(c->notice, file_variables, &why) < 0) {
 		conf_key_error(e, g, "banned-notice", "%s", why);
 		g_free(why);
+		why = NULL;
 	}
+	load_hidden(c, g, e);
 	return c;
 }
 
@@ -261,6 +303,7 @@ body_rules(const struct rewrite_cfg *c)
 
 struct ban {
 	GMimeObject *part;
+	GMimeObject *carrier;	/* the opaque-signed part holding it, or NULL */
 	char *file;		/* as named, made printable */
 	char *rule;		/* "extension exe", "name *.pdf.exe", ... */
 };
@@ -338,54 +381,156 @@ banned_name(const struct rewrite_cfg *c, const char *name)
 	return rule;
 }
 
-/* find_bans - leaves under o, attached messages' included, whose name or
- * type is banned; what the walk left out, if anything */
-static enum mime_walk
-find_bans(const struct rewrite_cfg *c, GMimeObject *root, GPtrArray *out)
+/* banned_path - banned_name for an archive member's path, and for the
+ * name alone (a glob such as "x*.exe" is meant for it) */
+static char *
+banned_path(const struct rewrite_cfg *c, const char *path)
 {
-	GPtrArray *leaves = g_ptr_array_new();
+	const char *base = strrchr(path, '/');
+	char *rule = banned_name(c, path);
+
+	if (rule == NULL && base && base[1])
+		rule = banned_name(c, base + 1);
+	return rule;
+}
+
+struct member_ctx {
+	const struct rewrite_cfg *c;
+	char *rule;		/* the first banned member's rule */
+	char *path;		/* ... and its path */
+};
+
+/* member_banned - archive_names' callback: stop at a banned member */
+static int
+member_banned(const char *path, void *ctx)
+{
+	struct member_ctx *mc = ctx;
+
+	if ((mc->rule = banned_path(mc->c, path)) == NULL)
+		return 0;
+	mc->path = g_strdup(path);
+	return 1;
+}
+
+/* part_archive - the first banned name among the members of a part that
+ * is an archive: the rule, with *member set (NULL: none); *res says
+ * whether every member could be read */
+static char *
+part_archive(const struct rewrite_cfg *c, GMimeObject *o, struct archive_count *count,
+	     const char *name, char **member, enum archive_result *res)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(o));
+	struct member_ctx mc = {c, NULL, NULL};
+	GMimeStream *s;
+	GByteArray *b;
+
+	*member = NULL;
+	*res = ARCHIVE_RESULT_NONE;
+	if (w == NULL)
+		return NULL;
+	s = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(w, s);
+	b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	*res = archive_names(b->data, b->len, name, &c->archive, count, member_banned, &mc);
+	g_object_unref(s);
+	*member = mc.path;
+	return mc.rule;
+}
+
+/* part_type - a part's MIME type, lower case (caller frees) */
+static char *
+part_type(GMimeObject *o)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	char *mt, *type;
+
+	if (ct == NULL)
+		return g_strdup("text/plain");
+	mt = g_mime_content_type_get_mime_type(ct);
+	type = g_ascii_strdown(mt, -1);
+	g_free(mt);
+	return type;
+}
+
+/* check_part - the rule one leaf breaks: any of its names, its type, or
+ * a name inside it when it is an archive; NULL, with *problem set when
+ * the archive could not be read whole */
+static char *
+check_part(const struct rewrite_cfg *c, GMimeObject *o, struct archive_count *count,
+	   char **file, const char **problem)
+{
+	GPtrArray *names = mime_part_names(o);
+	char *rule = NULL, *type = part_type(o), *member = NULL;
+	const char *first = names->len ? g_ptr_array_index(names, 0) : NULL;
+	enum archive_result res;
+	guint k;
+
+	*file = NULL;
+	/* any name a mail client may show: one banned is enough */
+	for (k = 0; k < names->len && !rule; k++)
+		if ((rule = banned_name(c, g_ptr_array_index(names, k))) != NULL)
+			*file = g_strdup(g_ptr_array_index(names, k));
+	for (k = 0; k < c->types->len && !rule; k++)
+		if (g_pattern_spec_match_string(g_ptr_array_index(c->types, k), type)) {
+			rule = g_strdup_printf("type %s", c->type_src[k]);
+			*file = g_strdup(first ? first : type);
+		}
+	if (rule == NULL && c->in_archives && (c->ext[0] || c->names->len)) {
+		rule = part_archive(c, o, count, first, &member, &res);
+		if (rule) {
+			*file = first ? g_strdup_printf("%s/%s", first, member)
+				: g_strdup_printf("[%s]/%s", type, member);
+			g_free(member);
+		} else if (res != ARCHIVE_RESULT_NONE && res != ARCHIVE_RESULT_DONE) {
+			*problem = archive_result_name(res);
+		}
+	}
+	g_free(type);
+	g_ptr_array_unref(names);
+	return rule;
+}
+
+/* What a walk of the parts that left some out is logged as. */
+static const char *const walk_problems[] = {
+	[MIME_WALK_DEPTH] = "parts nested too deep",
+	[MIME_WALK_COUNT] = "too many parts",
+	[MIME_WALK_AMBIGUOUS] = "an ambiguous boundary",
+	[MIME_WALK_SIZE] = "too much signed content",
+};
+
+/* find_bans - leaves under root, attached messages' and opaque-signed
+ * content's included, whose name or type is banned, or that are archives
+ * holding a banned name; NULL, or what kept a part from being checked */
+static const char *
+find_bans(const struct rewrite_cfg *c, struct msg *m, GMimeObject *root, GPtrArray *out,
+	  struct smime_leaves *sl)
+{
+	struct archive_count count = {0, 0};
+	const char *problem = NULL;
 	enum mime_walk walk;
 	guint l;
 
-	walk = mime_leaves(root, leaves, TRUE, MAX_LEAVES, MAX_DEPTH);
-	for (l = 0; l < leaves->len; l++) {
-		GMimeObject *o = g_ptr_array_index(leaves, l);
-		GMimeContentType *ct = g_mime_object_get_content_type(o);
-		GMimeContentDisposition *cd = g_mime_object_get_content_disposition(o);
-		const char *names[2] = {
-			cd ? g_mime_content_disposition_get_parameter(cd, "filename") : NULL,
-			ct ? g_mime_content_type_get_parameter(ct, "name") : NULL,
-		};
-		char *rule = NULL, *type;
-		const char *file = NULL;
-		unsigned k;
+	/* signed content unwrapped, all levels together, comes to less than
+	 * the message as long as it is base64; binary nesting is bounded */
+	walk = smime_leaves(root, TRUE, MAX_LEAVES, MAX_DEPTH, 4 * m->spool.len + (1 << 20), sl);
+	if (walk != MIME_WALK_COMPLETE)
+		return walk_problems[walk];
+	for (l = 0; l < sl->leaves->len && problem == NULL; l++) {
+		GMimeObject *o = g_ptr_array_index(sl->leaves, l);
+		char *file = NULL, *rule = check_part(c, o, &count, &file, &problem);
+		struct ban *b;
 
-		for (k = 0; k < 2 && !rule; k++)
-			if (names[k] && (rule = banned_name(c, names[k])) != NULL)
-				file = names[k];
-		if (ct) {
-			char *mt = g_mime_content_type_get_mime_type(ct);
-
-			type = g_ascii_strdown(mt, -1);
-			g_free(mt);
-		} else {
-			type = g_strdup("text/plain");
-		}
-		for (k = 0; k < c->types->len && !rule; k++)
-			if (g_pattern_spec_match_string(g_ptr_array_index(c->types, k), type))
-				rule = g_strdup_printf("type %s", c->type_src[k]);
-		if (rule) {
-			struct ban *b = g_new0(struct ban, 1);
-
-			b->part = o;
-			b->file = printable(file ? file : names[0] ? names[0] : names[1] ? names[1] : type);
-			b->rule = rule;
-			g_ptr_array_add(out, b);
-		}
-		g_free(type);
+		if (rule == NULL)
+			continue;
+		b = g_new0(struct ban, 1);
+		b->part = o;
+		b->carrier = g_hash_table_lookup(sl->carriers, o);
+		b->file = printable(file);
+		b->rule = rule;
+		g_ptr_array_add(out, b);
+		g_free(file);
 	}
-	g_ptr_array_unref(leaves);
-	return walk;
+	return problem;
 }
 
 struct file_ctx {
@@ -423,14 +568,14 @@ refuse_ban(struct msg *m, const struct rewrite_cfg *c, const struct ban *b)
 	return v;
 }
 
-/* replace_ban - the part becomes a text/plain notice, in place */
+/* replace_ban - the part o (the banned one, or the signed part holding
+ * it) becomes a text/plain notice from tmpl, in place */
 static void
-replace_ban(struct msg *m, const struct rewrite_cfg *c, const struct ban *b)
+replace_ban(struct msg *m, GMimeObject *o, const char *tmpl, const struct ban *b)
 {
 	struct file_ctx f = {m, b};
-	char *text = tmpl_expand(c->notice, file_lookup, &f);
+	char *text = tmpl_expand(tmpl, file_lookup, &f);
 	GMimeContentType *ct = g_mime_content_type_new("text", "plain");
-	GMimeObject *o = b->part;
 	GMimeStream *s = g_mime_stream_mem_new();
 	GMimeDataWrapper *w;
 	GString *body = g_string_new(text);
@@ -440,9 +585,13 @@ replace_ban(struct msg *m, const struct rewrite_cfg *c, const struct ban *b)
 	g_mime_content_type_set_parameter(ct, "charset", eight ? "utf-8" : "us-ascii");
 	g_mime_object_set_content_type(o, ct);
 	g_object_unref(ct);
-	g_mime_object_remove_header(o, "Content-Disposition");
-	g_mime_object_remove_header(o, "Content-Description");
-	g_mime_object_remove_header(o, "Content-ID");
+	/* every occurrence: a second field could still name the file */
+	while (g_mime_object_remove_header(o, "Content-Disposition"))
+		;
+	while (g_mime_object_remove_header(o, "Content-Description"))
+		;
+	while (g_mime_object_remove_header(o, "Content-ID"))
+		;
 	g_mime_stream_write(s, body->str, body->len);
 	g_mime_stream_reset(s);
 	w = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
@@ -454,8 +603,71 @@ replace_ban(struct msg *m, const struct rewrite_cfg *c, const struct ban *b)
 	g_string_free(body, TRUE);
 	g_free(text);
 	mime_part_changed(m, o);
-	log_info("%s: rewrite: banned attachment \"%s\" (%s) replaced by a notice",
+}
+
+/* under_signature - whether target lies inside a multipart/signed or
+ * multipart/encrypted under o (inside: o itself is): 1 or 0, -1 when
+ * target is not under o at all */
+static int
+under_signature(GMimeObject *o, GMimeObject *target, int inside, int depth)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	int i, n, r;
+
+	if (o == target)
+		return inside;
+	if (depth <= 0)
+		return -1;
+	if (GMIME_IS_MULTIPART(o)) {
+		inside |= GMIME_IS_MULTIPART_SIGNED(o) || GMIME_IS_MULTIPART_ENCRYPTED(o)
+			|| (ct && (g_mime_content_type_is_type(ct, "multipart", "signed")
+				   || g_mime_content_type_is_type(ct, "multipart", "encrypted")));
+		n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+		for (i = 0; i < n; i++)
+			if ((r = under_signature(g_mime_multipart_get_part(GMIME_MULTIPART(o), i),
+						 target, inside, depth - 1)) >= 0)
+				return r;
+	} else if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+
+		if (inner)
+			return under_signature(g_mime_message_get_mime_part(inner), target, inside,
+					       depth - 1);
+	}
+	return -1;
+}
+
+/*
+ * signed_replaceable - a banned part inside opaque-signed content cannot
+ * be cut out of it: the content is inside the signature.  With
+ * banned-action = notice the whole signed part gives way to a notice
+ * (the signature would be lost whatever is changed), unless the part's
+ * bytes are not as GMime sees them or a signature around it (a
+ * multipart/signed or /encrypted above) would break too: then, as with
+ * banned-action = reject, the message is refused.
+ */
+static int
+signed_replaceable(struct msg *m, const struct rewrite_cfg *c, GMimeMessage *msg,
+		   GMimeObject *carrier)
+{
+	if (c->reject_banned || !mime_part_editable(m, carrier))
+		return 0;
+	return under_signature(g_mime_message_get_mime_part(msg), carrier, 0, MAX_DEPTH) == 0;
+}
+
+/* replace_signed - the opaque-signed part holding b gives way to the
+ * banned-signed-notice, named in X-Sinkd-Rewrite */
+static void
+replace_signed(struct msg *m, struct edits *e, const struct rewrite_cfg *c, const struct ban *b)
+{
+	char *why = g_strdup_printf("signed content removed (\"%s\", %s)", b->file, b->rule);
+
+	replace_ban(m, b->carrier, c->signed_notice, b);
+	edits_add_header(e, rewrite_handler.name, HEADER, why);
+	log_info("%s: rewrite: banned attachment \"%s\" (%s) in opaque-signed content: "
+		 "the signed part replaced by a notice, its signature removed",
 		 m->queue_id, b->file, b->rule);
+	g_free(why);
 }
 
 /* --- text --- */
@@ -640,10 +852,12 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 {
 	const struct rewrite_cfg *c = cfg;
 	struct smime_scan sc = {0};
+	struct smime_leaves sl = {0};
 	GMimeMessage *msg = NULL;
-	GPtrArray *bans, *texts;
+	GPtrArray *bans, *texts, *carriers;
 	unsigned i, blocked = 0;
 	enum verdict v = VERDICT_CONTINUE;
+	const char *problem;
 
 	if ((c->direction == 0 && !m->outbound) || (c->direction == 1 && m->outbound)) {
 		/* the subject tag is for inbound mail whatever direction says */
@@ -655,11 +869,12 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 		smime_scan(msg, &sc);
 	bans = g_ptr_array_new_with_free_func(ban_free);
 	texts = g_ptr_array_new();
+	carriers = g_ptr_array_new();
 	if (msg && (c->ext[0] || c->names->len || c->types->len)
-	    && find_bans(c, g_mime_message_get_mime_part(msg), bans) != MIME_WALK_COMPLETE) {
+	    && (problem = find_bans(c, m, g_mime_message_get_mime_part(msg), bans, &sl)) != NULL) {
 		/* a part the check could not reach may be banned: never pass it */
-		log_warn("%s: rewrite: banned attachments: not every part could be checked "
-			 "(too deep, too many or an ambiguous boundary)", m->queue_id);
+		log_warn("%s: rewrite: banned attachments: not every part could be checked (%s)",
+			 m->queue_id, problem);
 		v = VERDICT_ERROR;
 		goto done;
 	}
@@ -668,7 +883,8 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 
 		/* never let a banned part through: one that cannot be cut out
 		 * cleanly refuses the message */
-		if (c->reject_banned || sc.kind != SMIME_NONE || !mime_part_editable(m, b->part)) {
+		if (b->carrier ? !signed_replaceable(m, c, msg, b->carrier)
+		    : (c->reject_banned || sc.kind != SMIME_NONE || !mime_part_editable(m, b->part))) {
 			v = refuse_ban(m, c, b);
 			goto done;
 		}
@@ -717,8 +933,18 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 			g_free(out);
 		}
 	}
-	for (i = 0; i < bans->len; i++)
-		replace_ban(m, c, g_ptr_array_index(bans, i));
+	for (i = 0; i < bans->len; i++) {
+		const struct ban *b = g_ptr_array_index(bans, i);
+
+		if (b->carrier == NULL) {
+			replace_ban(m, b->part, c->notice, b);
+			log_info("%s: rewrite: banned attachment \"%s\" (%s) replaced by a notice",
+				 m->queue_id, b->file, b->rule);
+		} else if (!g_ptr_array_find(carriers, b->carrier, NULL)) {
+			g_ptr_array_add(carriers, b->carrier);
+			replace_signed(m, e, c, b);
+		}
+	}
 	if (header_rules(m, e, c) < 0) {
 		log_warn("%s: rewrite: a header regex hit its match limit", m->queue_id);
 		v = VERDICT_ERROR;
@@ -737,6 +963,8 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 done:
 	g_ptr_array_unref(bans);
 	g_ptr_array_unref(texts);
+	g_ptr_array_unref(carriers);
+	smime_leaves_clear(&sl);
 	return v;
 }
 

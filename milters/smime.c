@@ -14,6 +14,8 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
+#include "../src/conf.h"
+#include "../src/mime.h"
 #include "smime.h"
 
 /* cms_kind - the CMS content type of a pkcs7-mime part's decoded content */
@@ -147,6 +149,149 @@ const char *
 smime_kind_name(enum smime_kind k)
 {
 	return k == SMIME_ENCRYPTED ? "encrypted" : k == SMIME_SIGNED ? "signed" : "none";
+}
+
+/* is_pkcs7 - a leaf mail clients read as S/MIME: application/(x-)pkcs7-mime,
+ * or application/octet-stream named *.p7m (as Outlook and Thunderbird do);
+ * not one whose smime-type says it holds no signed content */
+static int
+is_pkcs7(GMimeObject *part)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(part);
+	const char *t;
+	GPtrArray *names;
+	guint i;
+	int p7m = 0;
+
+	if (!GMIME_IS_PART(part) || ct == NULL)
+		return 0;
+	t = g_mime_content_type_get_parameter(ct, "smime-type");
+	if (t && (!g_ascii_strcasecmp(t, "enveloped-data") || !g_ascii_strcasecmp(t, "authEnveloped-data")
+		  || !g_ascii_strcasecmp(t, "certs-only")))
+		return 0;
+	if (g_mime_content_type_is_type(ct, "application", "pkcs7-mime")
+	    || g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime"))
+		return 1;
+	if (!g_mime_content_type_is_type(ct, "application", "octet-stream"))
+		return 0;
+	names = mime_part_names(part);
+	for (i = 0; i < names->len && !p7m; i++) {
+		const char *n = g_ptr_array_index(names, i);
+		size_t len = strlen(n);
+
+		p7m = len >= 4 && !g_ascii_strcasecmp(n + len - 4, ".p7m");
+	}
+	g_ptr_array_unref(names);
+	return p7m;
+}
+
+/* smime_signed_content - the content inside a signed-data part */
+GBytes *
+smime_signed_content(GMimePart *part)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	GMimeStream *s;
+	GByteArray *der;
+	CMS_ContentInfo *cms = NULL;
+	ASN1_OCTET_STRING **pos;
+	GBytes *out = NULL;
+	BIO *bio;
+
+	if (w == NULL)
+		return NULL;
+	s = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(w, s);
+	der = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	if (der->len > 0 && der->len <= G_MAXINT
+	    && (bio = BIO_new_mem_buf(der->data, (int) der->len)) != NULL) {
+		cms = d2i_CMS_bio(bio, NULL);
+		BIO_free(bio);
+	}
+	if (cms && OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_signed
+	    && (pos = CMS_get0_content(cms)) != NULL && *pos != NULL)
+		out = g_bytes_new(ASN1_STRING_get0_data(*pos), ASN1_STRING_length(*pos));
+	ERR_clear_error();
+	CMS_ContentInfo_free(cms);
+	g_object_unref(s);
+	return out;
+}
+
+/* parse_entity - content as GMime reads a MIME entity (caller owns) */
+static GMimeObject *
+parse_entity(GBytes *content)
+{
+	gsize len;
+	const guint8 *data = g_bytes_get_data(content, &len);
+	GMimeStream *s = g_mime_stream_mem_new_with_buffer((const char *) data, len);
+	GMimeParser *p = g_mime_parser_new_with_stream(s);
+	GMimeObject *o = g_mime_parser_construct_part(p, NULL);
+
+	g_object_unref(p);
+	g_object_unref(s);
+	return o;
+}
+
+/* unwrap - the visitor of smime_leaves: each leaf is noted with the part
+ * that carries it; signed content is unwrapped and walked in turn */
+static enum mime_walk
+unwrap(GMimeObject *leaf, GPtrArray *out, int depth, void *ctx)
+{
+	struct smime_leaves *l = ctx;
+	GMimeObject *inner, *was;
+	GBytes *content;
+	enum mime_walk w;
+	gsize len;
+
+	if (l->carrier)
+		g_hash_table_insert(l->carriers, leaf, l->carrier);
+	if (!is_pkcs7(leaf) || (content = smime_signed_content(GMIME_PART(leaf))) == NULL)
+		return MIME_WALK_COMPLETE;
+	len = g_bytes_get_size(content);
+	if (len > l->max_bytes - l->bytes) {
+		g_bytes_unref(content);
+		return MIME_WALK_SIZE;
+	}
+	l->bytes += len;
+	g_ptr_array_add(l->contents, content);
+	if ((inner = parse_entity(content)) == NULL)
+		return MIME_WALK_COMPLETE;
+	g_ptr_array_add(l->trees, inner);
+	was = l->carrier;
+	if (was == NULL)
+		l->carrier = leaf;
+	w = mime_leaves_visit(inner, out, l->into_messages, l->max, depth - 1, unwrap, l);
+	l->carrier = was;
+	return w;
+}
+
+/* smime_leaves - the leaves under root, those of signed content too */
+enum mime_walk
+smime_leaves(GMimeObject *root, gboolean into_messages, guint max, int depth,
+	     gsize max_bytes, struct smime_leaves *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->leaves = g_ptr_array_new();
+	out->carriers = g_hash_table_new(NULL, NULL);
+	out->contents = g_ptr_array_new_with_free_func((GDestroyNotify) g_bytes_unref);
+	out->trees = g_ptr_array_new_with_free_func(g_object_unref);
+	out->max_bytes = max_bytes;
+	out->max = max;
+	out->into_messages = into_messages;
+	return mime_leaves_visit(root, out->leaves, into_messages, max, depth, unwrap, out);
+}
+
+void
+smime_leaves_clear(struct smime_leaves *l)
+{
+	if (l->leaves)
+		g_ptr_array_unref(l->leaves);
+	if (l->carriers)
+		g_hash_table_destroy(l->carriers);
+	if (l->trees)
+		g_ptr_array_unref(l->trees);
+	if (l->contents)
+		g_ptr_array_unref(l->contents);
+	memset(l, 0, sizeof(*l));
 }
 
 struct smime_signer {

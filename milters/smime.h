@@ -13,6 +13,8 @@
 
 #include <gmime/gmime.h>
 
+#include "../src/mime.h"
+
 enum smime_kind {
 	SMIME_NONE,
 	SMIME_SIGNED,		/* a signature would break if changed */
@@ -29,6 +31,43 @@ struct smime_scan {
 
 void smime_scan(GMimeMessage *msg, struct smime_scan *out);
 const char *smime_kind_name(enum smime_kind k);
+
+/*
+ * Opaque-signed S/MIME (application/pkcs7-mime or x-pkcs7-mime holding
+ * CMS signed-data with its content inside, whatever smime-type says or
+ * omits; application/octet-stream named *.p7m too) carries a MIME entity
+ * that mail clients unwrap and show.  smime_signed_content() reads that
+ * content with OpenSSL (no signature check: reading needs none); NULL
+ * when the part holds no such content (enveloped, detached, unreadable).
+ *
+ * smime_leaves() lists the leaves under root as mime_leaves() does, and
+ * the leaves of every signed content too, unwrapped and parsed by GMime,
+ * at any depth (opaque-signed inside a multipart inside opaque-signed
+ * ...), under the same count and depth; the contents together may not
+ * exceed max_bytes.  What was left out comes back as for mime_leaves()
+ * (MIME_WALK_SIZE: the bytes).  smime_leaves_clear() frees what it made;
+ * the leaves of unwrapped content live until then.
+ */
+struct smime_leaves {
+	GPtrArray *leaves;	/* GMimeObject *: every leaf, in order */
+	GHashTable *carriers;	/* leaf in signed content -> the outermost
+				 * pkcs7-mime part of root's own tree that
+				 * holds it */
+	GPtrArray *contents;	/* GBytes *: each signed content (a MIME
+				 * entity), outermost first */
+	GPtrArray *trees;	/* GMimeObject *: the same, parsed */
+	gsize bytes;		/* the contents' size, all together */
+	/* the walk's bounds, and where it is */
+	gsize max_bytes;
+	guint max;
+	gboolean into_messages;
+	GMimeObject *carrier;
+};
+
+GBytes *smime_signed_content(GMimePart *part);
+enum mime_walk smime_leaves(GMimeObject *root, gboolean into_messages, guint max,
+			    int depth, gsize max_bytes, struct smime_leaves *out);
+void smime_leaves_clear(struct smime_leaves *l);
 
 /*
  * A domain's signing identity, loaded once per configuration snapshot:

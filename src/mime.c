@@ -232,9 +232,10 @@ boundary_ambiguous(GMimeObject *o)
 	return 0;
 }
 
-enum mime_walk
-mime_leaves(GMimeObject *o, GPtrArray *out, gboolean into_messages,
-	    guint max, int depth)
+/* leaves - mime_leaves_visit's walk */
+static enum mime_walk
+leaves(GMimeObject *o, GPtrArray *out, gboolean into_messages, guint max,
+       int depth, mime_visit_fn visit, void *ctx)
 {
 	enum mime_walk w = MIME_WALK_COMPLETE, sub;
 	int i, n;
@@ -248,8 +249,8 @@ mime_leaves(GMimeObject *o, GPtrArray *out, gboolean into_messages,
 			w = MIME_WALK_AMBIGUOUS;
 		n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
 		for (i = 0; i < n; i++) {
-			sub = mime_leaves(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out,
-					  into_messages, max, depth - 1);
+			sub = leaves(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out,
+				     into_messages, max, depth - 1, visit, ctx);
 			if (w == MIME_WALK_COMPLETE)
 				w = sub;
 			if (sub == MIME_WALK_COUNT)
@@ -259,14 +260,97 @@ mime_leaves(GMimeObject *o, GPtrArray *out, gboolean into_messages,
 		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
 
 		if (inner)
-			w = mime_leaves(g_mime_message_get_mime_part(inner), out, into_messages,
-					max, depth - 1);
+			w = leaves(g_mime_message_get_mime_part(inner), out, into_messages,
+				   max, depth - 1, visit, ctx);
 	} else if (GMIME_IS_PART(o)) {
 		if (out->len >= max)
 			return MIME_WALK_COUNT;
 		g_ptr_array_add(out, o);
+		if (visit)
+			w = visit(o, out, depth, ctx);
 	}
 	return w;
+}
+
+enum mime_walk
+mime_leaves(GMimeObject *o, GPtrArray *out, gboolean into_messages,
+	    guint max, int depth)
+{
+	return leaves(o, out, into_messages, max, depth, NULL, NULL);
+}
+
+enum mime_walk
+mime_leaves_visit(GMimeObject *o, GPtrArray *out, gboolean into_messages,
+		  guint max, int depth, mime_visit_fn visit, void *ctx)
+{
+	return leaves(o, out, into_messages, max, depth, visit, ctx);
+}
+
+/* add_names - the name and filename parameters of one parameter list */
+static void
+add_names(GPtrArray *out, GMimeParamList *pl)
+{
+	int i, n = pl ? g_mime_param_list_length(pl) : 0;
+
+	for (i = 0; i < n; i++) {
+		GMimeParam *p = g_mime_param_list_get_parameter_at(pl, i);
+		const char *name = g_mime_param_get_name(p), *value = g_mime_param_get_value(p);
+		guint k;
+
+		if (name == NULL || value == NULL || *value == '\0'
+		    || (g_ascii_strcasecmp(name, "name") && g_ascii_strcasecmp(name, "filename")))
+			continue;
+		for (k = 0; k < out->len && strcmp(g_ptr_array_index(out, k), value); k++)
+			;
+		if (k == out->len)
+			g_ptr_array_add(out, g_strdup(value));
+	}
+}
+
+/*
+ * mime_part_names - GMime keeps every parameter of a field, duplicates
+ * included, and decodes each (RFC 2231 continuations are joined into one
+ * parameter of the plain name); but the object's own Content-Type and
+ * Content-Disposition come from one field each.  So each such field of
+ * the part's header list is parsed again by GMime, whatever its count.
+ */
+GPtrArray *
+mime_part_names(GMimeObject *part)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(part);
+	GMimeContentType *ct = g_mime_object_get_content_type(part);
+	GMimeContentDisposition *cd = g_mime_object_get_content_disposition(part);
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	int i, n = hl ? g_mime_header_list_get_count(hl) : 0;
+
+	if (cd)
+		add_names(out, g_mime_content_disposition_get_parameters(cd));
+	if (ct)
+		add_names(out, g_mime_content_type_get_parameters(ct));
+	for (i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *name = g_mime_header_get_name(h);
+		const char *raw = g_mime_header_get_raw_value(h);
+
+		if (name == NULL || raw == NULL)
+			continue;
+		if (!g_ascii_strcasecmp(name, "Content-Type")) {
+			GMimeContentType *t = g_mime_content_type_parse(NULL, raw);
+
+			if (t) {
+				add_names(out, g_mime_content_type_get_parameters(t));
+				g_object_unref(t);
+			}
+		} else if (!g_ascii_strcasecmp(name, "Content-Disposition")) {
+			GMimeContentDisposition *d = g_mime_content_disposition_parse(NULL, raw);
+
+			if (d) {
+				add_names(out, g_mime_content_disposition_get_parameters(d));
+				g_object_unref(d);
+			}
+		}
+	}
+	return out;
 }
 
 void
@@ -406,8 +490,8 @@ old_value(const struct msg *m, const char *name)
 /* top_header_edits - make the message's own Content-Type and
  * Content-Transfer-Encoding those of obj, the new top-level content, in
  * place (the first of each); when wrapping, every other Content-* field
- * went into the wrapped entity and leaves the top; add MIME-Version when
- * missing */
+ * went into the wrapped entity and leaves the top, and otherwise those obj
+ * no longer has leave it; add MIME-Version when missing */
 static void
 top_header_edits(struct msg *m, GMimeObject *obj, int wrapping)
 {
@@ -429,6 +513,13 @@ top_header_edits(struct msg *m, GMimeObject *obj, int wrapping)
 		if (wrapping && (n > 1 || (!g_strv_contains(fields, h->name)
 					   && g_ascii_strcasecmp(h->name, "content-type")
 					   && g_ascii_strcasecmp(h->name, "content-transfer-encoding"))))
+			edits_change_header(&m->edits, "sinkd", h->name, n, NULL);
+		else if (!wrapping && g_ascii_strcasecmp(h->name, "content-type")
+			 && g_ascii_strcasecmp(h->name, "content-transfer-encoding")
+			 && g_mime_header_list_get_header(g_mime_object_get_header_list(obj),
+							  h->name) == NULL)
+			/* a field the changed content no longer has (a
+			 * banned attachment's Content-Disposition) */
 			edits_change_header(&m->edits, "sinkd", h->name, n, NULL);
 	}
 	for (k = 0; fields[k]; k++) {

@@ -47,6 +47,8 @@ enum mime_walk {
 	MIME_WALK_AMBIGUOUS,	/* a multipart names two different boundaries:
 				 * parsers that take the other one see other
 				 * parts than GMime (which takes the first) */
+	MIME_WALK_SIZE,		/* content a visitor unwrapped from the parts
+				 * went beyond the bytes the walk takes */
 };
 
 /* mime_leaves - the GMimePart leaves under o, in order (inside attached
@@ -56,6 +58,25 @@ enum mime_walk {
  * can tell. */
 enum mime_walk mime_leaves(GMimeObject *o, GPtrArray *out,
 			   gboolean into_messages, guint max, int depth);
+
+/* mime_leaves_visit - as mime_leaves, and visit(leaf, out, depth, ctx) is
+ * called on each leaf as it is listed, depth being what is left below it.
+ * A visitor that finds more leaves inside one (content unwrapped from it)
+ * lists them with mime_leaves_visit(inner, out, ..., depth - 1, ...) into
+ * the same out, so that one count and one depth bound them all; what it
+ * returns, unless MIME_WALK_COMPLETE, is what was left out. */
+typedef enum mime_walk (*mime_visit_fn)(GMimeObject *leaf, GPtrArray *out,
+					 int depth, void *ctx);
+enum mime_walk mime_leaves_visit(GMimeObject *o, GPtrArray *out,
+				 gboolean into_messages, guint max, int depth,
+				 mime_visit_fn visit, void *ctx);
+
+/* mime_part_names - every file name a mail client may show for a part
+ * (caller frees the array): each name and filename parameter of each
+ * Content-Type and Content-Disposition field it has, as GMime decodes
+ * them (RFC 2231, continuations, RFC 2047), duplicates that disagree
+ * and repeated fields included, each distinct name once */
+GPtrArray *mime_part_names(GMimeObject *part);
 void mime_part_changed(struct msg *m, GMimeObject *leaf);
 int mime_part_editable(struct msg *m, GMimeObject *leaf);
 void mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,

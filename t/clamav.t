@@ -21,8 +21,9 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 av_db "$W/db" || bail_out "cannot build the test signature database"
 mkdir -p "$W/domains" "$W/spool" "$W/q" "$W/empty"
-# clamscan with the engine settings sinkd uses by default
-CLAMSCAN="--no-summary --disable-cache -d $W/db --alert-exceeds-max=yes
+# clamscan with the engine settings sinkd uses by default (block-encrypted:
+# encrypted archives and documents are findings)
+CLAMSCAN="--no-summary --disable-cache -d $W/db --alert-exceeds-max=yes --alert-encrypted=yes
 	--max-recursion=16 --max-files=10000 --max-filesize=100M --max-scansize=400M"
 
 conf() {

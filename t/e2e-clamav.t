@@ -7,7 +7,8 @@
 # delivered; until an engine is ready mail is tempfailed, and once
 # signatures appear it is scanned, with no restart; a signature file
 # dropped into the database directory while mail flows is in use within
-# the watch period, with no message tempfailed during the swap; and a
+# the watch period, with no message tempfailed during the swap; EICAR
+# inside opaque-signed S/MIME is refused too; and a
 # quarantined message, released with sinkd-quarantine (through the MTA's
 # sendmail command and through SMTP), is delivered to each of its
 # recipients byte-identical to what was held, without the release field,
@@ -81,6 +82,20 @@ done <"$C/MANIFEST.tsv"
 ok $? "$n virus samples tried"
 sleep 1
 is "$(find "$W/pf/mail" -path '*virus*' -type f | wc -l)" 0 "none of them was delivered"
+
+# EICAR inside opaque-signed S/MIME (signed here with a key of the test's
+# own), which libclamav does not unwrap: refused all the same
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=signer.example -days 30 \
+	-keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null || bail_out "openssl req"
+av_eicar "$W/eicar.com"
+python3 "$TOP/t/lib/hidden.py" entity tool.exe "$W/eicar.com" "$W/entity" &&
+	openssl cms -sign -nodetach -binary -in "$W/entity" -signer "$W/cert.pem" \
+		-inkey "$W/key.pem" -outform DER -out "$W/signed.der" &&
+	python3 "$TOP/t/lib/hidden.py" p7 pkcs7-notype "$W/signed.der" "$W/p7" &&
+	python3 "$TOP/t/lib/hidden.py" message "$W/p7" "$W/opaque" || bail_out "cannot build the signed message"
+send opaque a@example.org opaque@example.net "$W/opaque"
+is "$(smtp_reply "$OUT" .)" "550 5.7.1 Message contains a virus (eicar.com.UNOFFICIAL)" \
+	"EICAR in opaque-signed S/MIME: refused at end of DATA"
 
 # a new signature dropped into the database while mail flows
 printf 'From: a@example.org\nTo: b@example.net\nSubject: new\n\nSINKD-HOT-RELOAD-PROBE-7f3a\n' >"$W/probe"

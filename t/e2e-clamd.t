@@ -44,10 +44,11 @@ trap _clamd_cleanup EXIT
 DB=$W/db
 av_db "$DB" || bail_out "cannot build the test signature database"
 chmod 755 "$DB" && chmod 644 "$DB"/*
-# the embedded engine's limits (the [clamav] defaults), and its heuristic
-# for a scan beyond them
-CD_OPTS=("AlertExceedsMax yes" "MaxScanSize 400M" "MaxFileSize 100M" "MaxRecursion 16"
-	"MaxFiles 10000" "MaxScanTime 120000" "StreamMaxLength 100M")
+# the embedded engine's limits (the [clamav] defaults), and its heuristics
+# for a scan beyond them and for encrypted archives and documents
+# (block-encrypted = yes)
+CD_OPTS=("AlertExceedsMax yes" "AlertEncrypted yes" "MaxScanSize 400M" "MaxFileSize 100M"
+	"MaxRecursion 16" "MaxFiles 10000" "MaxScanTime 120000" "StreamMaxLength 100M")
 cd_start "$W/cd" "$DB" a "${CD_OPTS[@]}" || bail_out "clamd a did not start"
 A=unix:$(cd_socket a)
 

@@ -8,7 +8,8 @@
 # (a substitution and a link prefix), its banned attachment replaced by a
 # notice and the disclaimer, all in one pass, while its other attachment
 # stays byte-identical; a reply is not tagged twice; a domain that refuses
-# banned attachments refuses at end of DATA, naming the file; a regex that
+# banned attachments refuses at end of DATA, naming the file; a name given
+# only by filename* behind a harmless plain filename is banned; a regex that
 # hits its match limit tempfails.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
@@ -82,6 +83,22 @@ PY
 ok $? "text rewritten in its charset, link prefixed, disclaimer added, exe replaced, pdf untouched"
 grep -c 'X-E2E-Id: one' "$F" | grep -qx 1
 ok $? "delivered once"
+
+# a name that only RFC 2231 gives (filename*), after a harmless plain one
+# that GMime's first-parameter lookup would take: banned all the same
+{ printf 'From: someone@outside.example\nTo: frank@example.org\nSubject: tool\n'
+  printf 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b1"\n\n'
+  printf -- '--b1\nContent-Type: text/plain\n\nRun it.\n--b1\n'
+  printf 'Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n'
+  printf "Content-Disposition: attachment; filename=\"run.txt\"; filename*=utf-8''run.exe\n\n"
+  printf 'TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAA\n--b1--\n'; } >"$W/star"
+send star someone@outside.example frank@example.org "$W/star"
+like "$(smtp_reply "$OUT" .)" '^250 ' "filename*: accepted"
+pf_wait_delivered frank@example.org 1 || diag "$OUT"
+F=$(pf_last_message frank@example.org)
+grep -q 'The attachment "run.exe" was removed by the mail gateway (extension exe)' "$F" &&
+	! grep -q 'TVqQAAMAAAAEAAAA' "$F"
+ok $? "filename*=utf-8''run.exe behind filename=\"run.txt\": replaced by a notice"
 
 # a reply is not tagged again
 printf 'From: someone@outside.example\nTo: bob@example.org\nSubject: Re: [EXTERNAL] Rechnung\n\nThanks.\n' >"$W/reply"
