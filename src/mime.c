@@ -510,10 +510,13 @@ content_sync(struct msg *m, struct edits *e, GMimeObject *obj)
 		    && !g_ptr_array_find_with_equal_func(names, name, name_eq, NULL))
 			g_ptr_array_add(names, g_strdup(name));
 	}
+	/* only its Content-* fields: a part may hold others (the protected
+	 * headers of a signed part) that are not the message's to take */
 	for (i = 0; i < g_mime_header_list_get_count(hl); i++) {
 		const char *name = g_mime_header_get_name(g_mime_header_list_get_header_at(hl, i));
 
-		if (!g_ptr_array_find_with_equal_func(names, name, name_eq, NULL))
+		if (!g_ascii_strncasecmp(name, "Content-", 8)
+		    && !g_ptr_array_find_with_equal_func(names, name, name_eq, NULL))
 			g_ptr_array_add(names, g_strdup(name));
 	}
 	for (n = 0; n < names->len; n++) {
