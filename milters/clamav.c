@@ -4,8 +4,11 @@
  *
  * At end of message the whole message as received (header block and
  * body: the spool, in memory or mapped from its file; no copy is made)
- * is scanned with libclamav's mail, archive and document parsers.  What
- * the scan finds decides:
+ * is scanned with libclamav's mail, archive and document parsers, and
+ * each part as GMime decodes it (scan-parts), as received too: what a
+ * handler before this one changed (a banned part replaced) does not
+ * change the verdict, whatever the chain order.  What the scan finds
+ * decides:
  *
  *	virus	the domain's action: reject (the reply names the virus),
  *		tempfail, discard, quarantine (stored in quarantine-dir and
@@ -659,6 +662,34 @@ parse(const GByteArray *b)
 	return msg;
 }
 
+/* received_tree - a tree of its own of the message as received (caller
+ * owns), parsed from the spool in place; NULL on failure */
+static GMimeMessage *
+received_tree(struct msg *m)
+{
+	GByteArray *mem = spool_memory(&m->spool);
+	GMimeMessage *msg;
+	GMimeStream *s;
+	GMimeParser *p;
+	int fd;
+
+	if (mem) {
+		s = g_mime_stream_mem_new_with_byte_array(mem);
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(s), FALSE);
+	} else if ((fd = dup(spool_fd(&m->spool))) >= 0) {
+		s = g_mime_stream_fs_new_with_bounds(fd, 0, m->spool.len);
+	} else {
+		return NULL;
+	}
+	p = g_mime_parser_new_with_stream(s);
+	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+	g_mime_parser_set_persist_stream(p, TRUE);
+	msg = g_mime_parser_construct_message(p, NULL);
+	g_object_unref(p);
+	g_object_unref(s);
+	return msg;
+}
+
 /* scan_all - the message whole, its parts, and its bare-CR reading */
 static void
 scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len,
@@ -669,10 +700,24 @@ scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 	GByteArray *alt;
 
 	scan(data, len, r, seen, c->scan_flags);
-	if (r->status == SCAN_CLEAN && c->parts != PARTS_NONE)
-		scan_parts(m, c, mime_message(m), seen, r);
-	if (r->status == SCAN_CLEAN)
-		scan_signed(m, c, mime_message(m), seen, r);
+	if (r->status == SCAN_CLEAN) {
+		/* the parts as received: a handler before this one may have
+		 * changed the shared tree (a banned part replaced by its
+		 * notice), and the verdict does not depend on the chain order */
+		GMimeMessage *own = mime_changed(m) ? received_tree(m) : NULL;
+
+		if (mime_changed(m) && own == NULL) {
+			scan_set(r, SCAN_ERROR, "cannot read the message's parts");
+		} else {
+			GMimeMessage *tree = own ? own : mime_message(m);
+
+			if (c->parts != PARTS_NONE)
+				scan_parts(m, c, tree, seen, r);
+			if (r->status == SCAN_CLEAN)
+				scan_signed(m, c, tree, seen, r);
+			g_clear_object(&own);
+		}
+	}
 	if (r->status == SCAN_CLEAN && (alt = bare_cr_copy(data, len)) != NULL) {
 		log_debug("%s: clamav: bare CR line ends: scanned as CRLF too", m->queue_id);
 		scan(alt->data, alt->len, r, seen, c->scan_flags);

@@ -24,6 +24,13 @@
  * Bounces (null sender) get none.  Text is handled in UTF-8 through GMime
  * (src/mime.h); the tree is written back by splicing, so parts not changed
  * stay byte-identical.
+ *
+ * Order: at end of message the handler only decides whether it applies
+ * and refuses protected mail the domain refuses; the disclaimer itself
+ * goes on at commit (mime_at_commit), after every other handler whatever
+ * its place in the chain: no other handler's rule sees or changes its
+ * text, and it goes onto the message as they left it (a banned part
+ * replaced by its notice, text rewritten), a wrap included.
  */
 #include <string.h>
 #include <glib.h>
@@ -799,39 +806,66 @@ outcome(struct msg *m, struct edits *e, const char *what, const char *why)
 	g_free(v);
 }
 
-/* protected - signed or encrypted mail, by the domain's choice */
-static enum verdict
+/* action_for - what the domain does with this protected mail; resign
+ * falls back for what it cannot sign: PGP, or a signature whose content
+ * does not parse */
+static enum action
+action_for(const struct disc_cfg *c, const struct smime_scan *sc)
+{
+	enum action a = sc->kind == SMIME_ENCRYPTED ? c->on_encrypted : c->on_signed;
+	GMimeObject *content;
+
+	if (a != ACT_RESIGN)
+		return a;
+	if (sc->pgp)
+		return c->resign_fallback;
+	if (GMIME_IS_MULTIPART(sc->signed_part))
+		return g_mime_multipart_get_count(GMIME_MULTIPART(sc->signed_part)) > 0
+			? a : c->resign_fallback;
+	if ((content = opaque_content(sc->signed_part)) == NULL)
+		return c->resign_fallback;
+	g_object_unref(content);
+	return a;
+}
+
+/* protected - signed or encrypted mail, by the domain's choice (a
+ * refusal was given at end of message); -1 when nothing can be done */
+static int
 protected(struct msg *m, struct edits *e, const struct disc_cfg *c,
 	  GMimeMessage *msg, const struct smime_scan *sc)
 {
 	const char *kind = smime_kind_name(sc->kind);
-	enum action a = sc->kind == SMIME_ENCRYPTED ? c->on_encrypted : c->on_signed;
+	enum action wanted = sc->kind == SMIME_ENCRYPTED ? c->on_encrypted : c->on_signed;
+	enum action a = action_for(c, sc);
 
-	if (a == ACT_RESIGN) {
-		if (!sc->pgp && resign(m, c, msg, sc) == 0) {
-			outcome(m, e, "resigned", "signed; the sender's signature was replaced by the domain's");
-			return VERDICT_CONTINUE;
-		}
+	if (wanted == ACT_RESIGN && a != ACT_RESIGN)
 		log_info("%s: disclaimer: cannot re-sign%s; resign-fallback applies",
 			 m->queue_id, sc->pgp ? " PGP mail" : "");
-		a = c->resign_fallback;
+	if (a == ACT_RESIGN) {
+		/* a failure here (signing, or a signature nested inside that
+		 * does not come off) leaves the tree half changed, after the
+		 * chance to refuse: tempfail, never a broken signature */
+		if (resign(m, c, msg, sc) < 0) {
+			log_warn("%s: disclaimer: cannot re-sign", m->queue_id);
+			return -1;
+		}
+		outcome(m, e, "resigned", "signed; the sender's signature was replaced by the domain's");
+		return 0;
 	}
 	switch (a) {
 	case ACT_SKIP:
 		outcome(m, e, "skipped", kind);
-		return VERDICT_CONTINUE;
+		return 0;
 	case ACT_REJECT:
-		log_info("%s: disclaimer: refused (%s)", m->queue_id, kind);
-		return handler_refuse(m->conn, sc->kind == SMIME_ENCRYPTED
-				      ? c->encrypted_reply : c->signed_reply);
+		return -1;	/* refused at end of message */
 	case ACT_ATTACH:
 		attach(m, c);
 		outcome(m, e, "attached", kind);
-		return VERDICT_CONTINUE;
+		return 0;
 	case ACT_STRIP:
 		if (strip(m, c, msg, sc) == 0) {
 			outcome(m, e, "stripped", kind);
-			return VERDICT_CONTINUE;
+			return 0;
 		}
 		/* inline PGP, or a signature whose content does not parse: the
 		 * tree may be half changed, so nothing of it is written; the
@@ -844,19 +878,63 @@ protected(struct msg *m, struct edits *e, const struct disc_cfg *c,
 	}
 	wrap(m, c);
 	outcome(m, e, "wrapped", kind);
-	return VERDICT_CONTINUE;
+	return 0;
 }
 
+/* disc_apply - the disclaimer onto the message as every handler left it
+ * (mime_at_commit): into its bodies, or beside its content; -1 when it
+ * cannot be done */
+static int
+disc_apply(struct msg *m, const void *cfg)
+{
+	const struct disc_cfg *c = cfg;
+	GMimeMessage *msg = mime_message(m);
+	struct smime_scan sc;
+	GPtrArray *bodies;
+	int rc = 0;
+	guint i;
+
+	if (msg == NULL)
+		return -1;
+	smime_scan(msg, &sc);
+	if (sc.kind != SMIME_NONE)
+		return protected(m, &m->edits, c, msg, &sc);
+	bodies = g_ptr_array_new();
+	if (!find_bodies(g_mime_message_get_mime_part(msg), bodies)) {
+		wrap(m, c);
+		outcome(m, &m->edits, "wrapped", "no text body");
+	} else if (has_marker(c, bodies)) {
+		log_info("%s: disclaimer: already there", m->queue_id);
+	} else if (!all_decode(bodies)) {
+		/* text that does not decode is never rewritten: the disclaimer
+		 * goes beside it */
+		wrap(m, c);
+		outcome(m, &m->edits, "wrapped", "undecodable text");
+	} else if (!all_editable(m, bodies)) {
+		/* malformed structure GMime cannot write back exactly */
+		wrap(m, c);
+		outcome(m, &m->edits, "wrapped", "malformed structure");
+	} else {
+		for (i = 0; i < bodies->len && rc == 0; i++)
+			rc = add_to(m, c, g_ptr_array_index(bodies, i), 0);
+	}
+	g_ptr_array_free(bodies, TRUE);
+	return rc;
+}
+
+/* disc_eom - decide now, refusing protected mail when the domain says
+ * so; the change itself is made at commit, after every other handler
+ * (mime_at_commit): their rules never see or change the disclaimer's
+ * text, and it goes on the message as they left it (a banned part
+ * replaced, text rewritten), whatever the chain order */
 static enum verdict
 disc_eom(struct msg *m, struct edits *e, const void *cfg)
 {
 	const struct disc_cfg *c = cfg;
 	GMimeMessage *msg;
 	struct smime_scan sc;
-	GPtrArray *bodies;
-	enum verdict v = VERDICT_CONTINUE;
-	guint i;
 
+	(void) e;
 	if (c->text == NULL && c->html == NULL)
 		return VERDICT_CONTINUE;
 	if ((c->direction == 0 && !m->outbound) || (c->direction == 1 && m->outbound)
@@ -865,30 +943,13 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 	if ((msg = mime_message(m)) == NULL)
 		return VERDICT_ERROR;
 	smime_scan(msg, &sc);
-	if (sc.kind != SMIME_NONE)
-		return protected(m, e, c, msg, &sc);
-	bodies = g_ptr_array_new();
-	if (!find_bodies(g_mime_message_get_mime_part(msg), bodies)) {
-		wrap(m, c);
-		outcome(m, e, "wrapped", "no text body");
-	} else if (has_marker(c, bodies)) {
-		log_info("%s: disclaimer: already there", m->queue_id);
-	} else if (!all_decode(bodies)) {
-		/* text that does not decode is never rewritten: the disclaimer
-		 * goes beside it */
-		wrap(m, c);
-		outcome(m, e, "wrapped", "undecodable text");
-	} else if (!all_editable(m, bodies)) {
-		/* malformed structure GMime cannot write back exactly */
-		wrap(m, c);
-		outcome(m, e, "wrapped", "malformed structure");
-	} else {
-		for (i = 0; i < bodies->len && v == VERDICT_CONTINUE; i++)
-			if (add_to(m, c, g_ptr_array_index(bodies, i), 0) < 0)
-				v = VERDICT_ERROR;
+	if (sc.kind != SMIME_NONE && action_for(c, &sc) == ACT_REJECT) {
+		log_info("%s: disclaimer: refused (%s)", m->queue_id, smime_kind_name(sc.kind));
+		return handler_refuse(m->conn, sc.kind == SMIME_ENCRYPTED
+				      ? c->encrypted_reply : c->signed_reply);
 	}
-	g_ptr_array_free(bodies, TRUE);
-	return v;
+	mime_at_commit(m, disc_apply, c);
+	return VERDICT_CONTINUE;
 }
 
 /*

@@ -26,8 +26,11 @@
  *  4. the subject tag, on inbound mail only, once: a Subject that already
  *     holds the tag (a reply, a re-injected message) is left alone.
  *
- * Body changes go to the shared MIME tree, so that the disclaimer after
- * this handler sees them and parts neither touches stay byte-identical.
+ * Body changes go to the shared MIME tree, so that the disclaimer (which
+ * goes on after them whatever the chain order, src/mime.h) sees them and
+ * parts neither touches stay byte-identical.  Header rules apply to the
+ * fields the message came with (src/edits.h); a field a handler before
+ * this one changed, or deleted, is left as that handler left it.
  * Signed and encrypted content is never changed in place: where a body
  * rule would change it, the domain's disclaimer "signed" / "encrypted"
  * key decides: reject refuses the message with its reply, anything else
@@ -721,6 +724,29 @@ rewrite_text(const struct rewrite_cfg *c, GMimeObject *o, char **out)
 
 /* --- headers --- */
 
+/* taken - whether another handler earlier in the chain changed or
+ * deleted the index-th field called name as received: its edit stands
+ * (a later handler never undoes an earlier one's) and the rule is not
+ * applied to that field; a change that is not applied is logged and
+ * named in X-Sinkd-Rewrite */
+static int
+taken(struct msg *m, struct edits *e, const char *rule, const char *name, int index)
+{
+	const struct edit *ed = edits_header_edit(e, name, index);
+	char *v;
+
+	if (ed == NULL || !strcmp(ed->by, rewrite_handler.name))
+		return 0;
+	if (ed->value || strcmp(rule, "header-delete")) {
+		v = g_strdup_printf("%s %s not applied (%s by %s)", rule, name,
+				    ed->value ? "changed" : "deleted", ed->by);
+		log_info("%s: rewrite: %s", m->queue_id, v);
+		edits_add_header(e, rewrite_handler.name, HEADER, v);
+		g_free(v);
+	}
+	return 1;
+}
+
 /* header_rules - delete, change, add; -1 when a regex hit its limit */
 static int
 header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
@@ -737,7 +763,7 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 			rc = -1;
 			break;
 		}
-		if (hit)
+		if (hit && !taken(m, e, "header-delete", h->name, msg_header_count(m, h->name, i + 1)))
 			edits_change_header(e, rewrite_handler.name, h->name,
 					    msg_header_count(m, h->name, i + 1), NULL);
 	}
@@ -747,8 +773,9 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 		int n = 0;
 
 		for (k = 0; k < m->headers->len; k++)
-			if (!g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, k))->name, r->name))
-				edits_change_header(e, rewrite_handler.name, r->name, ++n, v);
+			if (!g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, k))->name, r->name)
+			    && !taken(m, e, "header-change", r->name, ++n))
+				edits_change_header(e, rewrite_handler.name, r->name, n, v);
 		g_free(v);
 	}
 	for (i = 0; rc == 0 && i < c->subst->len; i++) {
@@ -757,13 +784,19 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 
 		for (k = 0; rc == 0 && k < m->headers->len; k++) {
 			const struct header *f = g_ptr_array_index(m->headers, k);
+			const struct edit *ed;
+			const char *now;
 			char *value, *out = NULL, *enc;
 			int r;
 
 			if (g_ascii_strcasecmp(f->name, h->name))
 				continue;
-			n++;
-			value = g_mime_utils_header_decode_text(NULL, f->value + strspn(f->value, " \t"));
+			/* on the value as the handlers so far left it: an
+			 * earlier one's tag stays */
+			ed = edits_header_edit(e, f->name, ++n);
+			if ((now = ed ? ed->value : f->value) == NULL)
+				continue;
+			value = g_mime_utils_header_decode_text(NULL, now + strspn(now, " \t"));
 			r = textrw_plain(h->rw, value, &out);
 			if (r < 0)
 				rc = -1;

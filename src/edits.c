@@ -101,15 +101,109 @@ edits_insert_header(struct edits *e, const char *by, int index,
 	ed->index = index;
 }
 
-void
+/*
+ * edits_change_header - the index-th field called name (1-based, among
+ * the fields of that name the message came with) gets value; NULL
+ * deletes it.  The MTA counts the fields as they are when it applies the
+ * edit, so each field an earlier edit deleted before this one moves it
+ * up; an edit of a field an earlier edit deleted is dropped, since the
+ * index would hit another field.  Fields added (appended) come after
+ * every received one and move none; an insert (no handler makes one)
+ * is not counted.  1 when the edit is listed, 0 when it was dropped.
+ */
+int
 edits_change_header(struct edits *e, const char *by, const char *name,
 		    int index, const char *value)
 {
-	struct edit *ed = edit_new(e, EDIT_CHANGE_HEADER, by);
+	struct edit *ed;
+	int now = index;
+	guint i;
 
+	for (i = 0; i < e->list->len; i++) {
+		const struct edit *x = g_ptr_array_index(e->list, i);
+
+		if (x->kind != EDIT_CHANGE_HEADER || x->value != NULL
+		    || g_ascii_strcasecmp(x->name, name))
+			continue;
+		if (x->received == index)
+			return 0;
+		if (x->received < index)
+			now--;
+	}
+	ed = edit_new(e, EDIT_CHANGE_HEADER, by);
 	ed->name = g_strdup(name);
 	ed->value = value ? edits_safe_value(value) : NULL;
-	ed->index = index;
+	ed->index = now;
+	ed->received = index;
+	return 1;
+}
+
+/* edits_header_edit - the last edit of the index-th field called name
+ * as received, or NULL when none changed it */
+const struct edit *
+edits_header_edit(const struct edits *e, const char *name, int index)
+{
+	const struct edit *last = NULL;
+	guint i;
+
+	for (i = 0; i < e->list->len; i++) {
+		const struct edit *x = g_ptr_array_index(e->list, i);
+
+		if (x->kind == EDIT_CHANGE_HEADER && x->received == index
+		    && !g_ascii_strcasecmp(x->name, name))
+			last = x;
+	}
+	return last;
+}
+
+/*
+ * edits_apply_headers - the header edits among the first n of the list
+ * applied to fields, "name:value" strings (g_free), as the MTA applies
+ * them: a change of a field that is not there adds it, a deletion of
+ * one does nothing.  For sinkd -t, and for a copy of the message that a
+ * body change puts inside the new one.
+ */
+void
+edits_apply_headers(const struct edits *e, guint n, GPtrArray *fields)
+{
+	guint i, j;
+
+	for (i = 0; i < n && i < e->list->len; i++) {
+		const struct edit *ed = g_ptr_array_index(e->list, i);
+		size_t nl = ed->name ? strlen(ed->name) : 0;
+		int seen = 0;
+
+		switch (ed->kind) {
+		case EDIT_ADD_HEADER:
+			g_ptr_array_add(fields, g_strdup_printf("%s: %s", ed->name, ed->value));
+			break;
+		case EDIT_INSERT_HEADER:
+			g_ptr_array_insert(fields, MIN((guint) ed->index, fields->len),
+					   g_strdup_printf("%s: %s", ed->name, ed->value));
+			break;
+		case EDIT_CHANGE_HEADER:
+			for (j = 0; j < fields->len; j++) {
+				char *l = g_ptr_array_index(fields, j);
+
+				if (g_ascii_strncasecmp(l, ed->name, nl) || l[nl] != ':'
+				    || ++seen != ed->index)
+					continue;
+				if (ed->value) {
+					g_ptr_array_index(fields, j) =
+						g_strdup_printf("%s: %s", ed->name, ed->value);
+					g_free(l);
+				} else {
+					g_free(g_ptr_array_steal_index(fields, j));
+				}
+				break;
+			}
+			if (ed->value && j == fields->len)
+				g_ptr_array_add(fields, g_strdup_printf("%s: %s", ed->name, ed->value));
+			break;
+		default:
+			break;
+		}
+	}
 }
 
 /*

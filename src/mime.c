@@ -45,7 +45,15 @@ struct mime {
 	GMimeObject *placeholder;
 	enum mime_entity entity;
 	GBytes *entity_bytes;	/* given by the handler, instead of the original */
+	GArray *late;		/* struct late: mime_at_commit */
+	guint handler_edits;	/* edits the handlers made before those */
 	int failed;
+};
+
+/* A change made at commit, after every handler's (mime_at_commit). */
+struct late {
+	int (*fn)(struct msg *m, const void *arg);
+	const void *arg;
 };
 
 /* dos - GMime's format options with CRLF line endings, as on the wire */
@@ -160,12 +168,6 @@ mime_part_editable(struct msg *m, GMimeObject *leaf)
 
 	if (mi == NULL || mi->message == NULL)
 		return 0;
-	if (leaf == g_mime_message_get_mime_part(mi->message)) {
-		/* the message's own body: GMime must see it start where the
-		 * MTA's header block ended */
-		r = g_hash_table_lookup(mi->ranges, leaf);
-		return r && (gsize) r->content == m->body_offset && same_fields(m, leaf);
-	}
 	r = g_hash_table_lookup(mi->ranges, leaf);
 	return r && r->exact;
 }
@@ -175,8 +177,10 @@ GMimeMessage *
 mime_message(struct msg *m)
 {
 	struct mime *mi = m->mime;
+	GMimeObject *top;
 	GMimeParser *p;
 	GByteArray *mem;
+	struct range *r;
 	gsize len;
 
 	if (mi)
@@ -206,6 +210,13 @@ mime_message(struct msg *m)
 	if (mi->data)
 		g_mime_message_foreach(mi->message, note_range, mi);
 	mi->data = NULL;
+	/* the message's own body, when a leaf: GMime must see it start where
+	 * the MTA's header block ended, with the same fields.  Decided now,
+	 * on the fields as received, so that it stays editable once a
+	 * handler changed it (its fields are written as top-level ones) */
+	top = g_mime_message_get_mime_part(mi->message);
+	if (top && (r = g_hash_table_lookup(mi->ranges, top)) != NULL)
+		r->exact = (gsize) r->content == m->body_offset && same_fields(m, top);
 	return mi->message;
 }
 
@@ -399,6 +410,23 @@ mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 	mi->entity = entity;
 }
 
+/* mime_at_commit - fn(m, arg) runs at commit, before the tree is
+ * written, after every handler: for a change no other handler's rules
+ * may see (the disclaimer's text), made on the message as they left it;
+ * -1 from fn fails the commit */
+void
+mime_at_commit(struct msg *m, int (*fn)(struct msg *m, const void *arg),
+	       const void *arg)
+{
+	struct late l = {fn, arg};
+
+	if (m->mime == NULL)
+		return;
+	if (m->mime->late == NULL)
+		m->mime->late = g_array_new(FALSE, FALSE, sizeof(struct late));
+	g_array_append_val(m->mime->late, l);
+}
+
 /* mime_wrap_bytes - as mime_wrap, but the placeholder stands for the bytes
  * given (an entity the handler built and, say, signed) */
 void
@@ -440,6 +468,8 @@ mime_free(struct mime *mi)
 	g_clear_object(&mi->placeholder);
 	if (mi->entity_bytes)
 		g_bytes_unref(mi->entity_bytes);
+	if (mi->late)
+		g_array_free(mi->late, TRUE);
 	g_ptr_array_free(mi->changed, TRUE);
 	g_hash_table_destroy(mi->ranges);
 	g_clear_object(&mi->message);
@@ -447,7 +477,7 @@ mime_free(struct mime *mi)
 	g_free(mi);
 }
 
-/* write_bytes - what a GMime write function produces, as a GByteArray */
+/* written - what a GMime write function produces, as a GByteArray */
 static GByteArray *
 written(GMimeObject *obj, int content_only)
 {
@@ -464,162 +494,145 @@ written(GMimeObject *obj, int content_only)
 	return out;
 }
 
-/* header_value - a field's value as GMime would write it, trimmed */
+/* field_value - a field's value, trimmed, its line breaks without CR */
 static char *
-header_value(GMimeObject *obj, const char *name)
+field_value(const char *raw)
 {
-	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
-	GMimeHeader *h = g_mime_header_list_get_header(hl, name);
-	const char *raw;
+	GString *o = g_string_new(NULL);
+	const char *p;
 
-	if (h == NULL)
-		return NULL;
-	raw = g_mime_header_get_raw_value(h);
-	return raw ? g_strstrip(g_strdup(raw)) : NULL;
+	for (p = raw; *p; p++)
+		if (*p != '\r')
+			g_string_append_c(o, *p);
+	return g_strstrip(g_string_free(o, FALSE));
 }
 
-/* old_value - the first occurrence of a field among the message's, trimmed */
-static char *
-old_value(const struct msg *m, const char *name)
+/* received_value - the index-th field called name (1-based) as the
+ * message came with it, or NULL */
+static const char *
+received_value(const struct msg *m, const char *name, int index)
 {
-	const char *v = msg_header_value(m, name);
-
-	return v ? g_strstrip(g_strdup(v)) : NULL;
-}
-
-/* top_header_edits - make the message's own Content-Type and
- * Content-Transfer-Encoding those of obj, the new top-level content, in
- * place (the first of each); when wrapping, every other Content-* field
- * went into the wrapped entity and leaves the top, and otherwise those obj
- * no longer has leave it; add MIME-Version when missing */
-static void
-top_header_edits(struct msg *m, GMimeObject *obj, int wrapping)
-{
-	static const char *const fields[] = {"Content-Type", "Content-Transfer-Encoding", NULL};
-	int have_version = 0, content_fields = 0;
-	guint i, k;
-
-	/* extra occurrences, and in a wrap every other Content-* field: delete,
-	 * last first so that the indexes stay right */
-	for (i = m->headers->len; i-- > 0;) {
-		const struct header *h = g_ptr_array_index(m->headers, i);
-		int n;
-
-		if (!g_ascii_strcasecmp(h->name, "MIME-Version"))
-			have_version = 1;
-		if (g_ascii_strncasecmp(h->name, "Content-", 8))
-			continue;
-		n = msg_header_count(m, h->name, i + 1);
-		if (wrapping && (n > 1 || (!g_strv_contains(fields, h->name)
-					   && g_ascii_strcasecmp(h->name, "content-type")
-					   && g_ascii_strcasecmp(h->name, "content-transfer-encoding"))))
-			edits_change_header(&m->edits, "sinkd", h->name, n, NULL);
-		else if (!wrapping && g_ascii_strcasecmp(h->name, "content-type")
-			 && g_ascii_strcasecmp(h->name, "content-transfer-encoding")
-			 && g_mime_header_list_get_header(g_mime_object_get_header_list(obj),
-							  h->name) == NULL)
-			/* a field the changed content no longer has (a
-			 * banned attachment's Content-Disposition) */
-			edits_change_header(&m->edits, "sinkd", h->name, n, NULL);
-	}
-	for (k = 0; fields[k]; k++) {
-		char *now = header_value(obj, fields[k]), *was = old_value(m, fields[k]);
-
-		if (was && now && strcmp(was, now))
-			edits_change_header(&m->edits, "sinkd", fields[k], 1, now);
-		else if (was && !now)
-			edits_change_header(&m->edits, "sinkd", fields[k], 1, NULL);
-		else if (!was && now)
-			edits_add_header(&m->edits, "sinkd", fields[k], now);
-		content_fields |= now && (!was || strcmp(was, now));
-		g_free(now);
-		g_free(was);
-	}
-	if (!have_version && content_fields)
-		edits_add_header(&m->edits, "sinkd", "MIME-Version", "1.0");
-}
-
-/* entity_bytes - the original entity the placeholder stands for */
-static GByteArray *
-entity_bytes(struct msg *m)
-{
-	GByteArray *e = g_byte_array_new();
-	const guchar *data;
-	gsize len;
 	guint i;
 
-	if (m->mime->entity_bytes) {
-		const guchar *b = g_bytes_get_data(m->mime->entity_bytes, &len);
-
-		g_byte_array_append(e, b, len);
-		return e;
-	}
-	data = msg_data(m, &len);
-	if (data == NULL)
-		return NULL;
-	if (m->mime->entity == MIME_ENTITY_MESSAGE) {
-		g_byte_array_append(e, data, len);
-		return e;
-	}
 	for (i = 0; i < m->headers->len; i++) {
-		struct header *h = g_ptr_array_index(m->headers, i);
-		GString *l;
+		const struct header *h = g_ptr_array_index(m->headers, i);
 
-		if (g_ascii_strncasecmp(h->name, "Content-", 8))
-			continue;
-		l = msg_header_line(h);
-		g_byte_array_append(e, (guchar *) l->str, l->len);
-		g_string_free(l, TRUE);
+		if (!g_ascii_strcasecmp(h->name, name) && --index == 0)
+			return h->value;
 	}
-	g_byte_array_append(e, (const guchar *) "\r\n", 2);
-	if (len > m->body_offset)
-		g_byte_array_append(e, data + m->body_offset, len - m->body_offset);
-	return e;
+	return NULL;
 }
 
-/* commit_wrap - the container as the new body, the entity spliced in */
-static int
-commit_wrap(struct msg *m)
+/* current_value - that field once the edits in e are applied, or NULL
+ * when an edit deleted it */
+static const char *
+current_value(const struct msg *m, const struct edits *e, const char *name,
+	      int index)
 {
-	struct mime *mi = m->mime;
-	GByteArray *body = written(mi->container, 1), *ph, *ent, *out;
-	const guchar *at;
-	GBytes *b;
+	const struct edit *ed = edits_header_edit(e, name, index);
 
-	if (mi->placeholder == NULL) {
-		/* the container is all new: GMime writes it whole */
-		b = g_byte_array_free_to_bytes(body);
-		edits_replace_body(&m->edits, "sinkd", b);
-		g_bytes_unref(b);
-		top_header_edits(m, mi->container, 1);
-		return 0;
-	}
-	/* a whole message stands in for the placeholder's content (under its
-	 * message/rfc822 fields); a content entity for the whole part */
-	ph = written(mi->placeholder, mi->entity == MIME_ENTITY_MESSAGE);
-	ent = entity_bytes(m);
+	return ed ? ed->value : received_value(m, name, index);
+}
 
-	at = ent ? memmem(body->data, body->len, ph->data, ph->len) : NULL;
-	if (at == NULL) {
-		log_error("%s: mime: the placeholder is not where it was put", m->queue_id);
-		g_byte_array_free(body, TRUE);
-		g_byte_array_free(ph, TRUE);
-		if (ent)
-			g_byte_array_free(ent, TRUE);
-		return -1;
+/* gmime_count - how many fields called name obj's header list holds */
+static int
+gmime_count(GMimeObject *obj, const char *name)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	int i, n = 0;
+
+	for (i = 0; i < g_mime_header_list_get_count(hl); i++)
+		n += !g_ascii_strcasecmp(g_mime_header_get_name(g_mime_header_list_get_header_at(hl, i)), name);
+	return n;
+}
+
+/* gmime_value - the index-th field called name in obj's header list as
+ * GMime would write it */
+static const char *
+gmime_value(GMimeObject *obj, const char *name, int index)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	int i;
+
+	for (i = 0; i < g_mime_header_list_get_count(hl); i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+
+		if (!g_ascii_strcasecmp(g_mime_header_get_name(h), name) && --index == 0) {
+			const char *v = g_mime_header_get_raw_value(h);
+
+			return v ? v : "";
+		}
 	}
-	out = g_byte_array_sized_new(body->len + ent->len);
-	g_byte_array_append(out, body->data, at - body->data);
-	g_byte_array_append(out, ent->data, ent->len);
-	g_byte_array_append(out, at + ph->len, body->len - (at - body->data) - ph->len);
-	b = g_byte_array_free_to_bytes(out);
-	edits_replace_body(&m->edits, "sinkd", b);
-	g_bytes_unref(b);
-	top_header_edits(m, mi->container, 1);
-	g_byte_array_free(body, TRUE);
-	g_byte_array_free(ph, TRUE);
-	g_byte_array_free(ent, TRUE);
-	return 0;
+	return NULL;
+}
+
+/* name_eq - header names are compared without case */
+static gboolean
+name_eq(gconstpointer a, gconstpointer b)
+{
+	return !g_ascii_strcasecmp(a, b);
+}
+
+/* content_sync - edits in e that make the message's own Content-* fields
+ * those of obj, the new top-level content, each in place: changed where
+ * it differs, deleted where obj has no such field (in a wrap, every
+ * field went into the wrapped entity), added where the message has none;
+ * MIME-Version added when missing.  A field a handler deleted that the
+ * body needs comes back: the body would not read without it. */
+static void
+content_sync(struct msg *m, struct edits *e, GMimeObject *obj)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	int i, k, was, now, changed = 0;
+	guint n;
+
+	for (n = 0; n < m->headers->len; n++) {
+		const char *name = ((struct header *) g_ptr_array_index(m->headers, n))->name;
+
+		if (!g_ascii_strncasecmp(name, "Content-", 8)
+		    && !g_ptr_array_find_with_equal_func(names, name, name_eq, NULL))
+			g_ptr_array_add(names, g_strdup(name));
+	}
+	/* only its Content-* fields: a part may hold others (the protected
+	 * headers of a signed part) that are not the message's to take */
+	for (i = 0; i < g_mime_header_list_get_count(hl); i++) {
+		const char *name = g_mime_header_get_name(g_mime_header_list_get_header_at(hl, i));
+
+		if (!g_ascii_strncasecmp(name, "Content-", 8)
+		    && !g_ptr_array_find_with_equal_func(names, name, name_eq, NULL))
+			g_ptr_array_add(names, g_strdup(name));
+	}
+	for (n = 0; n < names->len; n++) {
+		const char *name = g_ptr_array_index(names, n);
+
+		was = msg_header_count(m, name, m->headers->len);
+		now = gmime_count(obj, name);
+		for (k = was; k > now; k--)
+			edits_change_header(e, "sinkd", name, k, NULL);
+		for (k = 1; k <= now; k++) {
+			const char *cur = k <= was ? current_value(m, e, name, k) : NULL;
+			char *v = field_value(gmime_value(obj, name, k)), *c;
+
+			if (k <= was && cur == NULL)
+				log_info("%s: mime: %s, deleted by %s, is put back: the new body needs it",
+					 m->queue_id, name, edits_header_edit(e, name, k)->by);
+			if (cur == NULL) {
+				edits_add_header(e, "sinkd", name, v);
+				changed = 1;
+			} else if (strcmp((c = field_value(cur)), v)) {
+				edits_change_header(e, "sinkd", name, k, v);
+				changed = 1;
+				g_free(c);
+			} else {
+				g_free(c);
+			}
+			g_free(v);
+		}
+	}
+	g_ptr_array_free(names, TRUE);
+	if (changed && current_value(m, e, "MIME-Version", 1) == NULL)
+		edits_add_header(e, "sinkd", "MIME-Version", "1.0");
 }
 
 struct splice {
@@ -661,102 +674,273 @@ leaf_bytes(GMimeObject *leaf)
 	return out;
 }
 
-/* commit_leaves - splice each changed leaf over its original bytes */
+/* top_changed - a handler changed the message's own body, a leaf */
 static int
-commit_leaves(struct msg *m)
+top_changed(struct mime *mi)
+{
+	return g_ptr_array_find(mi->changed, g_mime_message_get_mime_part(mi->message), NULL);
+}
+
+/* leaf_splice - where a changed nested leaf goes, and its bytes; NULL
+ * when it cannot be written back (logged) */
+static struct splice *
+leaf_splice(struct msg *m, GMimeObject *leaf, gsize len)
+{
+	struct range *r = g_hash_table_lookup(m->mime->ranges, leaf);
+	struct splice *s;
+	GByteArray *head;
+
+	if (r == NULL || r->start < (gint64) m->body_offset || r->end > (gint64) len) {
+		log_error("%s: mime: a changed part has no place in the original", m->queue_id);
+		return NULL;
+	}
+	if (!r->exact) {
+		log_error("%s: mime: a changed part does not match its bytes", m->queue_id);
+		return NULL;
+	}
+	s = g_new0(struct splice, 1);
+	head = head_bytes(leaf);
+	if (head->len == r->head->len && !memcmp(head->data, r->head->data, head->len)) {
+		/* same fields: only the content is written */
+		s->r.start = r->content;
+		s->r.end = r->end;
+		s->bytes = written(leaf, 1);
+	} else {
+		s->r.start = r->start;
+		s->r.end = r->end;
+		s->bytes = leaf_bytes(leaf);
+	}
+	g_byte_array_free(head, TRUE);
+	return s;
+}
+
+/* body_now - the message's body as the handlers left it, appended to
+ * out: the body a handler changed as GMime writes it, or the original
+ * with each changed leaf spliced in over its own bytes; -1 when one
+ * cannot be (logged) */
+static int
+body_now(struct msg *m, GByteArray *out)
 {
 	struct mime *mi = m->mime;
 	GMimeObject *top = g_mime_message_get_mime_part(mi->message);
-	GPtrArray *sp = g_ptr_array_new_with_free_func(splice_free);
-	GByteArray *out, *head;
+	GPtrArray *sp;
 	const guchar *data;
 	gsize len, pos;
-	GBytes *b;
 	guint i;
 
-	data = msg_data(m, &len);
-	if (data == NULL)
-		goto fail;
-	for (i = 0; i < mi->changed->len; i++) {
-		GMimeObject *leaf = g_ptr_array_index(mi->changed, i);
-		struct range *r = g_hash_table_lookup(mi->ranges, leaf);
-		struct splice *s;
+	if (top_changed(mi)) {
+		/* a leaf: there is nothing else in it */
+		GByteArray *b = written(top, 1);
 
-		if (leaf == top) {
-			/* the message's own body: its fields are top-level ones */
-			s = g_new0(struct splice, 1);
-			s->r.start = m->body_offset;
-			s->r.end = len;
-			s->bytes = written(leaf, 1);
-			g_ptr_array_add(sp, s);
-			top_header_edits(m, leaf, 0);
-			continue;
+		g_byte_array_append(out, b->data, b->len);
+		g_byte_array_free(b, TRUE);
+		return 0;
+	}
+	if ((data = msg_data(m, &len)) == NULL || len < m->body_offset)
+		return -1;
+	sp = g_ptr_array_new_with_free_func(splice_free);
+	for (i = 0; i < mi->changed->len; i++) {
+		struct splice *s = leaf_splice(m, g_ptr_array_index(mi->changed, i), len);
+
+		if (s == NULL) {
+			g_ptr_array_free(sp, TRUE);
+			return -1;
 		}
-		if (r == NULL || r->start < (gint64) m->body_offset || r->end > (gint64) len) {
-			log_error("%s: mime: a changed part has no place in the original",
-				  m->queue_id);
-			goto fail;
-		}
-		s = g_new0(struct splice, 1);
-		head = head_bytes(leaf);
-		if (!r->exact) {
-			log_error("%s: mime: a changed part does not match its bytes", m->queue_id);
-			g_byte_array_free(head, TRUE);
-			g_free(s);
-			goto fail;
-		}
-		if (head->len == r->head->len && !memcmp(head->data, r->head->data, head->len)) {
-			/* same fields: only the content is written */
-			s->r.start = r->content;
-			s->r.end = r->end;
-			s->bytes = written(leaf, 1);
-		} else if (r->exact) {
-			s->r.start = r->start;
-			s->r.end = r->end;
-			s->bytes = leaf_bytes(leaf);
-		} else {
-			log_error("%s: mime: a changed part's fields cannot be rewritten",
-				  m->queue_id);
-			g_byte_array_free(head, TRUE);
-			g_free(s);
-			goto fail;
-		}
-		g_byte_array_free(head, TRUE);
 		g_ptr_array_add(sp, s);
 	}
 	g_ptr_array_sort(sp, splice_cmp);
-	out = g_byte_array_sized_new(len - m->body_offset + 1024);
 	pos = m->body_offset;
 	for (i = 0; i < sp->len; i++) {
 		struct splice *s = g_ptr_array_index(sp, i);
 
 		if ((gsize) s->r.start < pos) {
 			log_error("%s: mime: changed parts overlap", m->queue_id);
-			g_byte_array_free(out, TRUE);
-			goto fail;
+			g_ptr_array_free(sp, TRUE);
+			return -1;
 		}
 		g_byte_array_append(out, data + pos, s->r.start - pos);
 		g_byte_array_append(out, s->bytes->data, s->bytes->len);
 		pos = s->r.end;
 	}
 	g_byte_array_append(out, data + pos, len - pos);
+	g_ptr_array_free(sp, TRUE);
+	return 0;
+}
+
+/* message_head - the message's header block as the handlers' edits
+ * (the first n of the list) left it, with the Content-* fields of its
+ * body as a handler changed it, and the empty line */
+static void
+message_head(struct msg *m, guint n, GByteArray *out)
+{
+	GPtrArray *fields = g_ptr_array_new_with_free_func(g_free);
+	struct edits x;
+	guint i;
+
+	for (i = 0; i < m->headers->len; i++) {
+		GString *l = msg_header_line(g_ptr_array_index(m->headers, i));
+
+		g_string_truncate(l, l->len - 2);
+		g_ptr_array_add(fields, g_string_free(l, FALSE));
+	}
+	/* the same edits, on a list of their own, with those of the body */
+	edits_init(&x);
+	for (i = 0; i < n; i++) {
+		const struct edit *ed = g_ptr_array_index(m->edits.list, i);
+
+		if (ed->kind == EDIT_ADD_HEADER)
+			edits_add_header(&x, ed->by, ed->name, ed->value);
+		else if (ed->kind == EDIT_INSERT_HEADER)
+			edits_insert_header(&x, ed->by, ed->index, ed->name, ed->value);
+		else if (ed->kind == EDIT_CHANGE_HEADER)
+			edits_change_header(&x, ed->by, ed->name, ed->received, ed->value);
+	}
+	if (top_changed(m->mime))
+		content_sync(m, &x, g_mime_message_get_mime_part(m->mime->message));
+	edits_apply_headers(&x, x.list->len, fields);
+	for (i = 0; i < fields->len; i++) {
+		const char *l = g_ptr_array_index(fields, i);
+
+		g_byte_array_append(out, (const guchar *) l, strlen(l));
+		g_byte_array_append(out, (const guchar *) "\r\n", 2);
+	}
+	g_byte_array_append(out, (const guchar *) "\r\n", 2);
+	edits_free(&x);
+	g_ptr_array_free(fields, TRUE);
+}
+
+/* entity_bytes - the entity the placeholder stands for, as the handlers
+ * left it: the bytes the handler gave; or the original with the other
+ * handlers' changes (leaves spliced in, and for a whole message their
+ * header edits); NULL on failure */
+static GByteArray *
+entity_bytes(struct msg *m)
+{
+	struct mime *mi = m->mime;
+	GByteArray *e = g_byte_array_new();
+	guint i;
+
+	if (mi->entity_bytes) {
+		gsize len;
+		const guchar *b = g_bytes_get_data(mi->entity_bytes, &len);
+
+		g_byte_array_append(e, b, len);
+		return e;
+	}
+	if (mi->entity == MIME_ENTITY_MESSAGE) {
+		message_head(m, mi->handler_edits, e);
+	} else if (top_changed(mi)) {
+		GByteArray *h = head_bytes(g_mime_message_get_mime_part(mi->message));
+
+		g_byte_array_append(e, h->data, h->len);
+		g_byte_array_free(h, TRUE);
+	} else {
+		for (i = 0; i < m->headers->len; i++) {
+			struct header *h = g_ptr_array_index(m->headers, i);
+			GString *l;
+
+			if (g_ascii_strncasecmp(h->name, "Content-", 8))
+				continue;
+			l = msg_header_line(h);
+			g_byte_array_append(e, (guchar *) l->str, l->len);
+			g_string_free(l, TRUE);
+		}
+		g_byte_array_append(e, (const guchar *) "\r\n", 2);
+	}
+	if (body_now(m, e) < 0) {
+		g_byte_array_free(e, TRUE);
+		return NULL;
+	}
+	return e;
+}
+
+/* commit_wrap - the container as the new body, the entity spliced in */
+static int
+commit_wrap(struct msg *m)
+{
+	struct mime *mi = m->mime;
+	GByteArray *body = written(mi->container, 1), *ph, *ent, *out;
+	const guchar *at;
+	GBytes *b;
+
+	if (mi->placeholder == NULL) {
+		/* the container is all new: GMime writes it whole */
+		b = g_byte_array_free_to_bytes(body);
+		edits_replace_body(&m->edits, "sinkd", b);
+		g_bytes_unref(b);
+		content_sync(m, &m->edits, mi->container);
+		return 0;
+	}
+	/* a whole message stands in for the placeholder's content (under its
+	 * message/rfc822 fields); a content entity for the whole part */
+	ph = written(mi->placeholder, mi->entity == MIME_ENTITY_MESSAGE);
+	ent = entity_bytes(m);
+
+	at = ent ? memmem(body->data, body->len, ph->data, ph->len) : NULL;
+	if (at == NULL) {
+		if (ent)
+			log_error("%s: mime: the placeholder is not where it was put", m->queue_id);
+		g_byte_array_free(body, TRUE);
+		g_byte_array_free(ph, TRUE);
+		if (ent)
+			g_byte_array_free(ent, TRUE);
+		return -1;
+	}
+	out = g_byte_array_sized_new(body->len + ent->len);
+	g_byte_array_append(out, body->data, at - body->data);
+	g_byte_array_append(out, ent->data, ent->len);
+	g_byte_array_append(out, at + ph->len, body->len - (at - body->data) - ph->len);
 	b = g_byte_array_free_to_bytes(out);
 	edits_replace_body(&m->edits, "sinkd", b);
 	g_bytes_unref(b);
-	g_ptr_array_free(sp, TRUE);
+	content_sync(m, &m->edits, mi->container);
+	g_byte_array_free(body, TRUE);
+	g_byte_array_free(ph, TRUE);
+	g_byte_array_free(ent, TRUE);
 	return 0;
-fail:
-	g_ptr_array_free(sp, TRUE);
-	return -1;
 }
 
-/* mime_commit - the tree's changes as edits; 0 when there were none */
+/* commit_leaves - the body with each changed leaf written back over its
+ * own bytes; the message's Content-* fields those of its body when that
+ * is the leaf that changed */
+static int
+commit_leaves(struct msg *m)
+{
+	GByteArray *out = g_byte_array_new();
+	GBytes *b;
+
+	if (body_now(m, out) < 0) {
+		g_byte_array_free(out, TRUE);
+		return -1;
+	}
+	b = g_byte_array_free_to_bytes(out);
+	edits_replace_body(&m->edits, "sinkd", b);
+	g_bytes_unref(b);
+	if (top_changed(m->mime))
+		content_sync(m, &m->edits, g_mime_message_get_mime_part(m->mime->message));
+	return 0;
+}
+
+/* mime_commit - the changes made at commit (mime_at_commit), then the
+ * tree's changes as edits; 0 when there were none, -1 on failure */
 int
 mime_commit(struct msg *m)
 {
+	struct mime *mi = m->mime;
+	guint i;
+
+	if (mi == NULL)
+		return 0;
+	mi->handler_edits = m->edits.list->len;
+	for (i = 0; mi->late && i < mi->late->len; i++) {
+		const struct late *l = &g_array_index(mi->late, struct late, i);
+
+		if (l->fn(m, l->arg) < 0)
+			return -1;
+	}
 	if (!mime_changed(m))
 		return 0;
-	return m->mime->container ? commit_wrap(m) : commit_leaves(m);
+	return mi->container ? commit_wrap(m) : commit_leaves(m);
 }
 
 /* mime_text_get - a text part's text in UTF-8, or NULL when it does not

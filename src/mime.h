@@ -11,12 +11,19 @@
  *    written by GMime (its header fields and content) over the byte range
  *    it had in the original;
  *  - a new container (mime_wrap) replaces the whole body: GMime writes it,
- *    and the placeholder part in it is replaced by the original entity,
- *    byte for byte: the top-level content (its Content-* fields and the
- *    body) or the whole message.
+ *    and the placeholder part in it is replaced by the entity as the
+ *    handlers left it: the original bytes of the top-level content (its
+ *    Content-* fields and the body) or of the whole message, with every
+ *    leaf changed in place spliced in (and, for the whole message, the
+ *    handlers' header edits), so that a wrap never undoes another
+ *    handler's change; what no handler touched stays byte for byte.
  *
- * mime_commit() runs once after the chain's end-of-message hooks and
- * turns all this into the edit list: a body replacement and the top-level
+ * mime_at_commit() holds a change back until every handler has run: the
+ * disclaimer's, so that no other handler's rule sees or changes its text,
+ * and it goes on the message as they left it, whatever the chain order.
+ *
+ * mime_commit() runs once after the chain's end-of-message hooks, runs
+ * the changes held back, and turns all this into the edit list: a body replacement and the top-level
  * header edits (Content-Type, Content-Transfer-Encoding, MIME-Version).
  * A message whose tree no handler changed gets no edit at all.
  *
@@ -83,6 +90,8 @@ void mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 	       enum mime_entity entity);
 void mime_wrap_bytes(struct msg *m, GMimeObject *container,
 		     GMimeObject *placeholder, GBytes *entity);
+void mime_at_commit(struct msg *m, int (*fn)(struct msg *m, const void *arg),
+		    const void *arg);
 GBytes *mime_write(GMimeObject *obj);
 GMimePart *mime_placeholder_new(void);
 int mime_changed(const struct msg *m);

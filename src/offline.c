@@ -161,48 +161,14 @@ static GPtrArray *
 apply_headers(struct msg *m)
 {
 	GPtrArray *h = g_ptr_array_new_with_free_func(g_free);
-	guint i, j;
+	guint i;
 
 	for (i = 0; i < m->headers->len; i++) {
 		struct header *x = g_ptr_array_index(m->headers, i);
 
 		g_ptr_array_add(h, g_strdup_printf("%s:%s", x->name, x->value));
 	}
-	for (i = 0; i < m->edits.list->len; i++) {
-		struct edit *e = g_ptr_array_index(m->edits.list, i);
-		size_t nl = e->name ? strlen(e->name) : 0;
-		int seen = 0;
-
-		switch (e->kind) {
-		case EDIT_ADD_HEADER:
-			g_ptr_array_add(h, g_strdup_printf("%s: %s", e->name, e->value));
-			break;
-		case EDIT_INSERT_HEADER:
-			g_ptr_array_insert(h, MIN((guint) e->index, h->len),
-					   g_strdup_printf("%s: %s", e->name, e->value));
-			break;
-		case EDIT_CHANGE_HEADER:
-			for (j = 0; j < h->len; j++) {
-				const char *l = g_ptr_array_index(h, j);
-
-				if (g_ascii_strncasecmp(l, e->name, nl) || l[nl] != ':'
-				    || ++seen != e->index)
-					continue;
-				if (e->value)
-					g_ptr_array_index(h, j) = g_strdup_printf("%s: %s", e->name, e->value);
-				else
-					g_ptr_array_remove_index(h, j);
-				if (e->value)
-					g_free((char *) l);
-				break;
-			}
-			if (e->value && j == h->len)
-				g_ptr_array_add(h, g_strdup_printf("%s: %s", e->name, e->value));
-			break;
-		default:
-			break;
-		}
-	}
+	edits_apply_headers(&m->edits, m->edits.list->len, h);
 	return h;
 }
 

@@ -10,7 +10,9 @@
 # stays byte-identical; a reply is not tagged twice; a domain that refuses
 # banned attachments refuses at end of DATA, naming the file; a name given
 # only by filename* behind a harmless plain filename is banned; a regex that
-# hits its match limit tempfails.
+# hits its match limit tempfails.  Then the disclaimer's wrap in both
+# chain orders: an outbound message whose only part is a program, and text
+# that does not decode beside HTML that rewrite changes.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/mail.sh"
@@ -117,6 +119,85 @@ send slow someone@outside.example erin@slow.example "$W/slow"
 like "$(smtp_reply "$OUT" .)" '^451 4\.3\.0 ' "a regex at its match limit: tempfail (on-error)"
 sleep 1
 is "$(pf_delivered_count dave@strict.example)$(pf_delivered_count erin@slow.example)" "00" "neither was delivered"
+
+# the disclaimer's wrap holds the message as rewrite left it, in either
+# order, and rewrite's rules never touch the disclaimer: outbound mail (the
+# client made internal) whose only part is a program, and HTML beside text
+# in an unknown charset (wrapped: undecodable text), first with the chain
+# as above, then with the disclaimer before rewrite and a rule that would
+# change the disclaimer's text
+python3 - "$W/exe" "$W/undecodable" <<'PY'
+import sys
+exe = (b"From: carl@inside.example\nTo: frank@example.org\nSubject: tool\nMIME-Version: 1.0\n"
+       b"Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+       b"Content-Type: application/octet-stream; name=\"x.exe\"\n"
+       b"Content-Disposition: attachment; filename=\"x.exe\"\nContent-Transfer-Encoding: base64\n\n"
+       b"TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n--b--\n")
+und = (b"From: carl@inside.example\nTo: frank@example.org\nSubject: offer\nMIME-Version: 1.0\n"
+       b"Content-Type: multipart/alternative; boundary=\"a\"\n\n--a\n"
+       b"Content-Type: text/plain; charset=x-no-such-charset\nContent-Transfer-Encoding: 8bit\n\n"
+       b"Dear Mr Mueller, \xff\xfe the offer is confidential.\n--a\n"
+       b"Content-Type: text/html; charset=utf-8\n\n"
+       b"<html><body><p>Dear Mr Mueller, the offer is confidential: "
+       b"<a href=\"https://www.example.com/offer\">read it</a></p></body></html>\n--a--\n")
+open(sys.argv[1], "wb").write(exe)
+open(sys.argv[2], "wb").write(und)
+PY
+# wrapcheck FILE CASE SENDER: what the delivered message must hold
+wrapcheck() {
+	python3 - "$@" "$TOP/t/disclaimer/text.tmpl" <<'PY'
+import email, email.policy, sys
+path, case, sender, tmpl = sys.argv[1:5]
+raw = open(path, "rb").read()
+m = email.message_from_bytes(raw, policy=email.policy.compat32)
+dis = open(tmpl).read().replace("${sender}", sender).strip()
+problems = []
+texts = [(p.get_content_type(), (p.get_payload(decode=True) or b"").decode("utf-8", "replace").replace("\r\n", "\n"))
+         for p in m.walk() if not p.is_multipart()]
+names = [n for p in m.walk() for n in (p.get_filename(), p.get_param("name")) if n]
+outcome = " ".join(m.get_all("X-Sinkd-Disclaimer") or [])
+if not any(dis in t for _, t in texts):
+    problems.append("the disclaimer is not there as configured")
+if case == "exe":
+    if outcome != "wrapped (no text body)":
+        problems.append("X-Sinkd-Disclaimer: %r" % outcome)
+    if any(n.lower().endswith(".exe") for n in names):
+        problems.append("a part is still named %s" % names)
+    if not any('The attachment "x.exe" was removed' in t for _, t in texts):
+        problems.append("no notice for x.exe")
+else:
+    if outcome != "wrapped (undecodable text)":
+        problems.append("X-Sinkd-Disclaimer: %r" % outcome)
+    html = [t for ct, t in texts if ct == "text/html" and "offer" in t]
+    want = "Dear Mr Müller, the offer is confidential: <a href=\"https://links.example.net/?u=https%3A%2F%2Fwww.example.com%2Foffer\">"
+    if not html or want not in html[0].replace("CONFIDENTIAL", "confidential"):
+        problems.append("the HTML inside the wrap is not rewritten: %r" % html[:1])
+    if "x-no-such-charset" not in raw.decode("latin-1") or b"\xff\xfe the offer" not in raw:
+        problems.append("the text that does not decode did not stay as it came")
+for p in problems:
+    print(p)
+sys.exit(1 if problems else 0)
+PY
+}
+sed -i 's/^internal-hosts = .*/internal-hosts = 127.0.0.0\/8/' "$W/sk/conf/sinkd.conf"
+sk_reload || diag "no reload"
+for order in "rewrite, disclaimer" "disclaimer, rewrite"; do
+	n=$((${n:-0} + 1))
+	send "exe$n" carl@inside.example "frank$n@example.org" "$W/exe"
+	like "$(smtp_reply "$OUT" .)" '^250 ' "only x.exe, outbound, $order: accepted"
+	pf_wait_delivered "frank$n@example.org" 1 || diag "$OUT"
+	res=$(wrapcheck "$(pf_last_message "frank$n@example.org")" exe carl@inside.example)
+	ok $? "  wrapped, the program replaced by its notice inside the wrap"
+	[ -z "$res" ] || diag "$res"
+	send "und$n" carl@inside.example "gina$n@example.org" "$W/undecodable"
+	pf_wait_delivered "gina$n@example.org" 1 || diag "$OUT"
+	res=$(wrapcheck "$(pf_last_message "gina$n@example.org")" undecodable carl@inside.example)
+	ok $? "undecodable text, $order: wrapped, the HTML inside rewritten, the disclaimer untouched"
+	[ -z "$res" ] || diag "$res"
+	sed -i 's/^chain = .*/chain = protocol, disclaimer, rewrite/; s/^text-replace = .*/text-replace = Mueller => Müller, confidential => CONFIDENTIAL/' \
+		"$W/sk/conf/sinkd.conf"
+	sk_reload || diag "no reload"
+done
 
 sk_stop; ok $? "sinkd stops"
 sk_log_clean; ok $? "no sanitizer report or panic in sinkd's log"

@@ -222,6 +222,45 @@ test_edits(void)
 	g_bytes_unref(b);
 }
 
+/* header edits name fields as received; the MTA's index is worked out */
+static void
+test_edits_index(void)
+{
+	struct edits e;
+	GPtrArray *f = g_ptr_array_new_with_free_func(g_free);
+	const char *const fields[] = {"X:1", "Y:y", "X:2", "X:3", "X:4"};
+	const struct edit *ed;
+	unsigned i;
+
+	edits_init(&e);
+	/* handler a deletes the first and second X in ascending order */
+	is_int(edits_change_header(&e, "a", "X", 1, NULL), 1, "delete X 1");
+	is_int(edits_change_header(&e, "a", "X", 2, NULL), 1, "delete X 2");
+	is_int(((struct edit *) g_ptr_array_index(e.list, 1))->index, 1,
+	       "  which is the first X once X 1 is gone");
+	/* handler b deletes X 2 again, then changes X 4 and adds an X */
+	is_int(edits_change_header(&e, "b", "X", 2, NULL), 0, "a second deletion is dropped");
+	is_int(edits_change_header(&e, "b", "X", 2, "new"), 0, "so is a change of a deleted field");
+	is_int(edits_change_header(&e, "b", "x", 4, "four"), 1, "change X 4");
+	is_int(((struct edit *) g_ptr_array_index(e.list, 2))->index, 2, "  the MTA's second X");
+	edits_add_header(&e, "b", "X", "added");
+	/* handler a deletes X 3 last: the added X is not hit */
+	is_int(edits_change_header(&e, "a", "X", 3, NULL), 1, "delete X 3");
+	is_int(((struct edit *) g_ptr_array_index(e.list, 4))->index, 1, "  the MTA's first X");
+	ed = edits_header_edit(&e, "X", 4);
+	ok(ed && !strcmp(ed->by, "b") && !strcmp(ed->value, "four"), "the last edit of X 4 is b's");
+	ok(edits_header_edit(&e, "X", 5) == NULL, "no edit of a field not there");
+	for (i = 0; i < G_N_ELEMENTS(fields); i++)
+		g_ptr_array_add(f, g_strdup(fields[i]));
+	edits_apply_headers(&e, e.list->len, f);
+	is_int(f->len, 3, "three fields left");
+	is_str(f->len > 2 ? g_ptr_array_index(f, 0) : "", "Y:y", "  Y as it came");
+	is_str(f->len > 2 ? g_ptr_array_index(f, 1) : "", "x: four", "  X 4 changed");
+	is_str(f->len > 2 ? g_ptr_array_index(f, 2) : "", "X: added", "  the added X kept");
+	g_ptr_array_free(f, TRUE);
+	edits_free(&e);
+}
+
 static void
 test_spool(void)
 {
@@ -375,6 +414,7 @@ main(void)
 	test_template();
 	test_socket();
 	test_edits();
+	test_edits_index();
 	test_spool();
 	test_file_trust();
 	return tap_done();
