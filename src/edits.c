@@ -69,6 +69,26 @@ edits_header_name_ok(const char *name)
 	return 1;
 }
 
+/* edits_name_hash - a header name's hash, whatever its case (djb2 on the
+ * lower-cased bytes, as g_str_hash on the lower-cased name) */
+guint
+edits_name_hash(gconstpointer name)
+{
+	const unsigned char *p;
+	guint h = 5381;
+
+	for (p = name; *p; p++)
+		h = (h << 5) + h + g_ascii_tolower(*p);
+	return h;
+}
+
+/* edits_name_equal - the same header name, whatever its case */
+gboolean
+edits_name_equal(gconstpointer a, gconstpointer b)
+{
+	return g_ascii_strcasecmp(a, b) == 0;
+}
+
 static struct edit *
 edit_new(struct edits *e, enum edit_kind kind, const char *by)
 {

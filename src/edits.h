@@ -55,5 +55,8 @@ const char *edits_first_header(const struct edits *e, const char *name,
 unsigned edits_count(const struct edits *e);
 char *edits_safe_value(const char *value);
 int edits_header_name_ok(const char *name);
+/* A GHashTable keyed by header names, case-insensitive (ASCII). */
+guint edits_name_hash(gconstpointer name);
+gboolean edits_name_equal(gconstpointer a, gconstpointer b);
 
 #endif

@@ -154,54 +154,167 @@ feed_message(struct msg *m, GByteArray *wire)
 	g_object_unref(st);
 }
 
-/* apply_headers - the edit list on a copy of the header fields */
-static GPtrArray *
+/*
+ * The header block while the edit list is applied to it: the fields in
+ * order (a list, so that a field goes in constant time), and for each
+ * name its fields in order (a GSequence: the index-th of a name is found,
+ * and removed, in logarithmic time).  So the edits cost in proportion to
+ * their number, whatever the number of fields: a change-header edit on
+ * the 40,000th field of a name costs what one on the first does.
+ */
+struct hblock {
+	GQueue *lines;		/* char * "name:value" */
+	GHashTable *byname;	/* name -> GSequence of GList * (of lines) */
+};
+
+/* hblock_seq - the fields of a name (created empty when new) */
+static GSequence *
+hblock_seq(struct hblock *b, const char *name)
+{
+	GSequence *q = g_hash_table_lookup(b->byname, name);
+
+	if (q == NULL) {
+		q = g_sequence_new(NULL);
+		g_hash_table_insert(b->byname, g_strdup(name), q);
+	}
+	return q;
+}
+
+/* hblock_add - a field at the end */
+static void
+hblock_add(struct hblock *b, const char *name, char *line)
+{
+	g_queue_push_tail(b->lines, line);
+	g_sequence_append(hblock_seq(b, name), b->lines->tail);
+}
+
+/* hblock_insert - a field at position index (0: first); a walk, but
+ * insertions come from the configuration, a few a message */
+static void
+hblock_insert(struct hblock *b, const char *name, guint index, char *line)
+{
+	GSequence *q = hblock_seq(b, name);
+	GList *l = b->lines->head;
+	guint i, before = 0;
+
+	for (i = 0; i < index && l; i++, l = l->next) {
+		const char *t = l->data;
+		size_t nl = strlen(name);
+
+		before += !g_ascii_strncasecmp(t, name, nl) && t[nl] == ':';
+	}
+	if (l == NULL) {
+		hblock_add(b, name, line);
+		return;
+	}
+	g_queue_insert_before(b->lines, l, line);
+	g_sequence_insert_before(g_sequence_get_iter_at_pos(q, before), l->prev);
+}
+
+/* hblock_change - the index-th field of name (1-based) gets line, or
+ * goes when line is NULL; a new field at the end when there is no such
+ * field and line is not NULL */
+static void
+hblock_change(struct hblock *b, const char *name, int index, char *line)
+{
+	GSequence *q = hblock_seq(b, name);
+	GSequenceIter *it;
+	GList *l;
+
+	if (index < 1 || index > g_sequence_get_length(q)) {
+		if (line)
+			hblock_add(b, name, line);
+		return;
+	}
+	it = g_sequence_get_iter_at_pos(q, index - 1);
+	l = g_sequence_get(it);
+	g_free(l->data);
+	if (line) {
+		l->data = line;
+	} else {
+		g_queue_delete_link(b->lines, l);
+		g_sequence_remove(it);
+	}
+}
+
+/* apply_headers - the edit list on a copy of the header fields; the
+ * lines, in order (caller frees with g_queue_free_full) */
+static GQueue *
 apply_headers(struct msg *m)
 {
-	GPtrArray *h = g_ptr_array_new_with_free_func(g_free);
-	guint i, j;
+	struct hblock b;
+	guint i;
 
+	b.lines = g_queue_new();
+	b.byname = g_hash_table_new_full(edits_name_hash, edits_name_equal, g_free,
+					 (GDestroyNotify) g_sequence_free);
 	for (i = 0; i < m->headers->len; i++) {
 		struct header *x = g_ptr_array_index(m->headers, i);
 
-		g_ptr_array_add(h, g_strdup_printf("%s:%s", x->name, x->value));
+		hblock_add(&b, x->name, g_strdup_printf("%s:%s", x->name, x->value));
 	}
 	for (i = 0; i < m->edits.list->len; i++) {
 		struct edit *e = g_ptr_array_index(m->edits.list, i);
-		size_t nl = e->name ? strlen(e->name) : 0;
-		int seen = 0;
+		char *line = e->kind <= EDIT_CHANGE_HEADER && e->value
+			? g_strdup_printf("%s: %s", e->name, e->value) : NULL;
 
 		switch (e->kind) {
 		case EDIT_ADD_HEADER:
-			g_ptr_array_add(h, g_strdup_printf("%s: %s", e->name, e->value));
+			hblock_add(&b, e->name, line);
 			break;
 		case EDIT_INSERT_HEADER:
-			g_ptr_array_insert(h, MIN((guint) e->index, h->len),
-					   g_strdup_printf("%s: %s", e->name, e->value));
+			/* a negative index is the end, as for libmilter */
+			hblock_insert(&b, e->name, e->index < 0 ? G_MAXUINT : (guint) e->index,
+				      line);
 			break;
 		case EDIT_CHANGE_HEADER:
-			for (j = 0; j < h->len; j++) {
-				const char *l = g_ptr_array_index(h, j);
-
-				if (g_ascii_strncasecmp(l, e->name, nl) || l[nl] != ':'
-				    || ++seen != e->index)
-					continue;
-				if (e->value)
-					g_ptr_array_index(h, j) = g_strdup_printf("%s: %s", e->name, e->value);
-				else
-					g_ptr_array_remove_index(h, j);
-				if (e->value)
-					g_free((char *) l);
-				break;
-			}
-			if (e->value && j == h->len)
-				g_ptr_array_add(h, g_strdup_printf("%s: %s", e->name, e->value));
+			hblock_change(&b, e->name, e->index, line);
 			break;
 		default:
 			break;
 		}
 	}
-	return h;
+	g_hash_table_destroy(b.byname);
+	return b.lines;
+}
+
+/* The output of sinkd -t, written as it goes: with lf_only, each CRLF
+ * becomes LF, a CR at the end of one piece waiting for the next. */
+struct outw {
+	FILE *fp;
+	int lf_only;
+	int cr;			/* a CR is held */
+};
+
+/* outw_put - n bytes of the result */
+static void
+outw_put(struct outw *w, const guchar *p, gsize n)
+{
+	const guchar *end = p + n, *cr;
+
+	if (!w->lf_only) {
+		fwrite(p, 1, n, w->fp);
+		return;
+	}
+	if (w->cr && n > 0) {
+		if (*p != '\n')
+			putc('\r', w->fp);
+		w->cr = 0;
+	}
+	while (p < end) {
+		if ((cr = memchr(p, '\r', end - p)) == NULL) {
+			fwrite(p, 1, end - p, w->fp);
+			return;
+		}
+		fwrite(p, 1, cr - p, w->fp);
+		if (cr + 1 == end) {
+			w->cr = 1;
+			return;
+		}
+		if (cr[1] != '\n')
+			putc('\r', w->fp);
+		p = cr + 1;
+	}
 }
 
 /* write_result - the message with edits applied, in the input's endings */
@@ -209,40 +322,34 @@ static void
 write_result(struct msg *m, const guchar *in, gsize inlen, gsize from_line,
 	     int lf_only, FILE *fp)
 {
-	GByteArray *out = g_byte_array_new();
-	GPtrArray *h;
-	gsize len, i;
+	struct outw w = {fp, lf_only, 0};
+	GQueue *h;
+	GList *l;
+	gsize len;
 	const guchar *data;
 
 	if (edits_count(&m->edits) == 0) {
 		fwrite(in, 1, inlen, fp);
-		g_byte_array_free(out, TRUE);
 		return;
 	}
 	fwrite(in, 1, from_line, fp);
 	h = apply_headers(m);
-	for (i = 0; i < h->len; i++) {
-		const char *l = g_ptr_array_index(h, i);
-
-		g_byte_array_append(out, (const guchar *) l, strlen(l));
-		g_byte_array_append(out, (const guchar *) "\r\n", 2);
+	for (l = h->head; l; l = l->next) {
+		outw_put(&w, l->data, strlen(l->data));
+		outw_put(&w, (const guchar *) "\r\n", 2);
 	}
-	g_byte_array_append(out, (const guchar *) "\r\n", 2);
+	outw_put(&w, (const guchar *) "\r\n", 2);
 	if (m->edits.body) {
 		data = g_bytes_get_data(m->edits.body, &len);
-		g_byte_array_append(out, data, len);
+		outw_put(&w, data, len);
 	} else {
 		data = msg_data(m, &len);
 		if (data && len > m->body_offset)
-			g_byte_array_append(out, data + m->body_offset, len - m->body_offset);
+			outw_put(&w, data + m->body_offset, len - m->body_offset);
 	}
-	for (i = 0; i < out->len; i++) {
-		if (lf_only && out->data[i] == '\r' && i + 1 < out->len && out->data[i + 1] == '\n')
-			continue;
-		putc(out->data[i], fp);
-	}
-	g_ptr_array_free(h, TRUE);
-	g_byte_array_free(out, TRUE);
+	if (w.cr)
+		putc('\r', fp);
+	g_queue_free_full(h, g_free);
 }
 
 /* quote - text="..." safe on one line */
