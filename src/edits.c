@@ -188,6 +188,20 @@ edits_replace_body(struct edits *e, const char *by, GBytes *body)
 	e->body_by = by;
 }
 
+/* edits_move - from's list at the end of to's, in order; from is left
+ * empty (its body, if any, stays with it) */
+void
+edits_move(struct edits *to, struct edits *from)
+{
+	guint i;
+
+	for (i = 0; i < from->list->len; i++)
+		g_ptr_array_add(to->list, g_ptr_array_index(from->list, i));
+	g_ptr_array_set_free_func(from->list, NULL);
+	g_ptr_array_set_size(from->list, 0);
+	g_ptr_array_set_free_func(from->list, edit_free);
+}
+
 unsigned
 edits_count(const struct edits *e)
 {

@@ -50,6 +50,7 @@ void edits_add_rcpt(struct edits *e, const char *by, const char *addr);
 void edits_del_rcpt(struct edits *e, const char *by, const char *addr);
 void edits_change_from(struct edits *e, const char *by, const char *addr);
 void edits_replace_body(struct edits *e, const char *by, GBytes *body);
+void edits_move(struct edits *to, struct edits *from);
 const char *edits_first_header(const struct edits *e, const char *name,
 			       const char *original);
 unsigned edits_count(const struct edits *e);
