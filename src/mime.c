@@ -170,27 +170,37 @@ mime_part_editable(struct msg *m, GMimeObject *leaf)
 	return r && r->exact;
 }
 
+/* mime_spool_stream - a stream on a spool's bytes for GMime's parser,
+ * which keeps the parts' content as ranges of it: the buffer itself while
+ * it is in memory, else the file (read as the parser goes, never copied
+ * whole); caller unrefs */
+GMimeStream *
+mime_spool_stream(struct spool *s)
+{
+	GByteArray *mem;
+	GMimeStream *st;
+
+	if ((mem = spool_memory(s)) != NULL) {
+		st = g_mime_stream_mem_new_with_byte_array(mem);
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
+		return st;
+	}
+	return g_mime_stream_fs_new_with_bounds(dup(spool_fd(s)), 0, s->len);
+}
+
 /* mime_message - the tree, parsed on first use; NULL on failure */
 GMimeMessage *
 mime_message(struct msg *m)
 {
 	struct mime *mi = m->mime;
 	GMimeParser *p;
-	GByteArray *mem;
-	gsize len;
 
 	if (mi)
 		return mi->failed ? NULL : mi->message;
 	mi = m->mime = g_new0(struct mime, 1);
 	mi->ranges = g_hash_table_new_full(NULL, NULL, NULL, range_free);
 	mi->changed = g_ptr_array_new_with_free_func(g_object_unref);
-	len = m->spool.len;
-	if ((mem = spool_memory(&m->spool)) != NULL) {
-		mi->stream = g_mime_stream_mem_new_with_byte_array(mem);
-		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mi->stream), FALSE);
-	} else {
-		mi->stream = g_mime_stream_fs_new_with_bounds(dup(spool_fd(&m->spool)), 0, len);
-	}
+	mi->stream = mime_spool_stream(&m->spool);
 	p = g_mime_parser_new_with_stream(mi->stream);
 	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
 	g_mime_parser_set_persist_stream(p, TRUE);

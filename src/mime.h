@@ -32,6 +32,7 @@
 
 struct msg;
 struct mime;
+struct spool;
 
 enum mime_entity {
 	MIME_ENTITY_CONTENT,	/* the top-level Content-* fields and body */
@@ -39,6 +40,7 @@ enum mime_entity {
 };
 
 GMimeMessage *mime_message(struct msg *m);
+GMimeStream *mime_spool_stream(struct spool *s);
 /* What a walk of the leaves left out, if anything. */
 enum mime_walk {
 	MIME_WALK_COMPLETE,	/* every leaf is listed */

@@ -4,7 +4,13 @@
  * The file is created with mkstemp() in the spool directory and unlinked
  * at once, so nothing is left behind whatever happens to the process; its
  * name never comes from mail data.  spool_data() gives the whole content
- * as one read-only range (the memory buffer, or an mmap of the file).
+ * as one read-only range (the memory buffer, or an mmap of the file);
+ * spool_release() gives the mapped pages back (they come again from the
+ * page cache if the range is read again), so that a handler that has read
+ * a large message through does not keep it resident while the next one
+ * works.  The same bounded buffer serves any other large byte string of
+ * a message (a second reading, a decoded part): spool_tmpfile() makes
+ * such a file for writers that need a descriptor.
  */
 #ifndef SINKD_SPOOL_H
 #define SINKD_SPOOL_H
@@ -27,6 +33,8 @@ const guchar *spool_data(struct spool *s, gsize *len);
 int spool_on_disk(const struct spool *s);
 int spool_fd(const struct spool *s);
 GByteArray *spool_memory(const struct spool *s);
+void spool_release(struct spool *s);
 void spool_free(struct spool *s);
+int spool_tmpfile(const char *dir);
 
 #endif
