@@ -267,9 +267,19 @@ literal_replace(const char *s, const char *old, const char *new)
 	return g_string_free(out, FALSE);
 }
 
+/* replace - *s becomes next; the old one is freed unless it is in, the
+ * caller's text, which is only copied once a rule changes it */
+static void
+replace(char **s, const char *in, char *next)
+{
+	if (*s != in)
+		g_free(*s);
+	*s = next;
+}
+
 /* rules_apply - the text-replace rules on *s, replaced; 0, or -1 */
 static int
-rules_apply(const struct textrw *t, char **s, struct rx_budget *b)
+rules_apply(const struct textrw *t, char **s, const char *in, struct rx_budget *b)
 {
 	unsigned i;
 
@@ -289,8 +299,7 @@ rules_apply(const struct textrw *t, char **s, struct rx_budget *b)
 			if (rc == 0)
 				continue;
 		}
-		g_free(*s);
-		*s = next;
+		replace(s, in, next);
 	}
 	return 0;
 }
@@ -472,7 +481,7 @@ url_defang(const char *url, size_t n, size_t *used)
  * replaced; 0, or -1 when the URL regex fails.  Defanging goes on
  * after the host, so a URL within a URL is defanged too. */
 static int
-urls_apply(const struct textrw *t, char **s, int defang, int html,
+urls_apply(const struct textrw *t, char **s, const char *in, int defang, int html,
 	   struct rx_budget *b)
 {
 	size_t len = strlen(*s), pos = 0, done = 0;
@@ -513,21 +522,22 @@ urls_apply(const struct textrw *t, char **s, int defang, int html,
 	}
 	if (out) {
 		g_string_append(out, *s + done);
-		g_free(*s);
-		*s = g_string_free(out, FALSE);
+		replace(s, in, g_string_free(out, FALSE));
 	}
 	return 0;
 }
 
-/* text_apply - every rule on *s, in order; 0, or -1 */
+/* text_apply - every rule on *s, in order; 0, or -1.  *s may be in
+ * (NULL: *s is the caller's own), which is never freed */
 static int
-text_apply(const struct textrw *t, char **s, int html, struct rx_budget *b)
+text_apply(const struct textrw *t, char **s, const char *in, int html,
+	   struct rx_budget *b)
 {
-	if (rules_apply(t, s, b) < 0)
+	if (rules_apply(t, s, in, b) < 0)
 		return -1;
-	if (t->prefix && urls_apply(t, s, 0, html, b) < 0)
+	if (t->prefix && urls_apply(t, s, in, 0, html, b) < 0)
 		return -1;
-	if (t->defang && urls_apply(t, s, 1, html, b) < 0)
+	if (t->defang && urls_apply(t, s, in, 1, html, b) < 0)
 		return -1;
 	return 0;
 }
@@ -548,16 +558,19 @@ result(const char *in, char *s, char **out)
 int
 textrw_plain(const struct textrw *t, const char *in, char **out, struct rx_budget *b)
 {
-	char *s;
+	char *s = (char *) in;
 
 	*out = NULL;
 	if (t == NULL || !g_utf8_validate(in, -1, NULL))
 		return 0;
-	s = g_strdup(in);
-	if (text_apply(t, &s, 0, b) < 0) {
-		g_free(s);
+	/* the text is copied only when a rule changes it */
+	if (text_apply(t, &s, in, 0, b) < 0) {
+		if (s != in)
+			g_free(s);
 		return -1;
 	}
+	if (s == in)
+		return 0;
 	return result(in, s, out);
 }
 
@@ -598,7 +611,7 @@ value_apply(const struct textrw *t, const char *name, size_t nl, char **v,
 	int href = nl == 4 && !g_ascii_strncasecmp(name, "href", 4);
 	int src = nl == 3 && !g_ascii_strncasecmp(name, "src", 3);
 
-	if (rules_apply(t, v, b) < 0)
+	if (rules_apply(t, v, NULL, b) < 0)
 		return -1;
 	if (t->prefix && href)
 		value_link(t, v, 0);
@@ -763,7 +776,7 @@ text_put(const struct textrw *t, GString *out, const char *s, const char *end,
 	if (end == s)
 		return 0;
 	v = g_strndup(s, end - s);
-	if (text_apply(t, &v, 1, b) < 0) {
+	if (text_apply(t, &v, NULL, 1, b) < 0) {
 		g_free(v);
 		return -1;
 	}

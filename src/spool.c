@@ -112,6 +112,32 @@ spool_data(struct spool *s, gsize *len)
 	return s->map ? s->map : (const guchar *) "";
 }
 
+/* spool_read - up to n bytes from offset off into buf (fewer at the
+ * end); -1 (errno) on a read error */
+gssize
+spool_read(const struct spool *s, gsize off, void *buf, gsize n)
+{
+	gsize got = 0;
+
+	if (off >= s->len)
+		return 0;
+	n = MIN(n, s->len - off);
+	if (s->fd < 0) {
+		memcpy(buf, s->mem->data + off, n);
+		return n;
+	}
+	while (got < n) {
+		ssize_t r = pread(s->fd, (char *) buf + got, n - got, off + got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -1 : (gssize) got;
+		got += r;
+	}
+	return got;
+}
+
 int
 spool_on_disk(const struct spool *s)
 {
