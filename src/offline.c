@@ -111,6 +111,7 @@ input_stdin(struct input *in, const struct snapshot *s)
 	return 0;
 }
 
+/* input_free - what input_stdin() gathered */
 static void
 input_free(struct input *in)
 {
