@@ -35,6 +35,7 @@
  * clamd pool (clamd.h) built from the [clamav] group's keys, which are
  * not per domain; only the verdict keys are.
  */
+#include <sys/mman.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -501,6 +502,67 @@ static const char *const walk_limits[] = {
 	[MIME_WALK_SIZE] = "Heuristics.Limits.Exceeded.MaxScanSize",
 };
 
+/* A part's content as a mail client decodes it: in memory when its
+ * encoded size is within body-memory-limit (decoding never makes it
+ * larger), else written to an unlinked file in spool-dir and mapped. */
+struct decoded {
+	const guchar *data;
+	gsize len;
+	GMimeStream *mem;
+	void *map;
+};
+
+/* decode - w's content decoded into d; -1 (errno) when the file fails */
+static int
+decode(struct msg *m, GMimeDataWrapper *w, struct decoded *d)
+{
+	const struct conf_group *g = &m->conn->snap->main;
+	GMimeStream *raw = g_mime_data_wrapper_get_stream(w), *fs;
+	gint64 encoded = raw ? g_mime_stream_length(raw) : 0;
+	GByteArray *b;
+	int fd;
+
+	memset(d, 0, sizeof(*d));
+	d->data = (const guchar *) "";
+	if (encoded >= 0 && encoded <= conf_num(g, "body-memory-limit")) {
+		d->mem = g_mime_stream_mem_new();
+		g_mime_data_wrapper_write_to_stream(w, d->mem);
+		b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(d->mem));
+		d->data = b->data ? b->data : d->data;
+		d->len = b->len;
+		return 0;
+	}
+	if ((fd = spool_tmpfile(conf_str(g, "spool-dir"))) < 0)
+		return -1;
+	fs = g_mime_stream_fs_new(fd);
+	if (g_mime_data_wrapper_write_to_stream(w, fs) < 0 || g_mime_stream_flush(fs) < 0) {
+		g_object_unref(fs);
+		return -1;
+	}
+	d->len = (gsize) lseek(fd, 0, SEEK_END);
+	if (d->len > 0) {
+		d->map = mmap(NULL, d->len, PROT_READ, MAP_SHARED, fd, 0);
+		if (d->map == MAP_FAILED) {
+			d->map = NULL;
+			g_object_unref(fs);
+			return -1;
+		}
+		d->data = d->map;
+	}
+	g_object_unref(fs);	/* closes fd; the mapping stays */
+	return 0;
+}
+
+static void
+decoded_free(struct decoded *d)
+{
+	if (d->mem)
+		g_object_unref(d->mem);
+	if (d->map)
+		munmap(d->map, d->len);
+	memset(d, 0, sizeof(*d));
+}
+
 /* scan_parts - each part of msg as GMime decodes it (what a recipient's
  * mail client opens), scanned on its own unless libclamav already
  * inspected the same bytes: a message built so that libclamav's MIME
@@ -526,23 +588,23 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 		GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part));
 		GMimeContentType *ct = g_mime_object_get_content_type(part);
 		int text = ct && !g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct), "text");
-		GMimeStream *mem;
-		GByteArray *b;
+		struct decoded d;
 		char *f;
 
 		if (w == NULL)
 			continue;
-		mem = g_mime_stream_mem_new();
-		g_mime_data_wrapper_write_to_stream(w, mem);
-		b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-		f = engine_fingerprint(b->data, b->len, text);
-		if (b->len > 0 && (c->parts == PARTS_ALL || seen == NULL
-				   || !g_hash_table_contains(seen, f))) {
-			scan(b->data, b->len, r, NULL, c->scan_flags);
+		if (decode(m, w, &d) < 0) {
+			scan_set(r, SCAN_ERROR, "cannot decode a part to scan it");
+			break;
+		}
+		f = engine_fingerprint(d.data, d.len, text);
+		if (d.len > 0 && (c->parts == PARTS_ALL || seen == NULL
+				  || !g_hash_table_contains(seen, f))) {
+			scan(d.data, d.len, r, NULL, c->scan_flags);
 			extra++;
 		}
 		g_free(f);
-		g_object_unref(mem);
+		decoded_free(&d);
 	}
 	if (r->status == SCAN_CLEAN && walk != MIME_WALK_COMPLETE)
 		scan_set(r, SCAN_LIMIT, walk_limits[walk]);
@@ -623,43 +685,71 @@ scan_signed(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 	smime_leaves_clear(&sl);
 }
 
-/* bare_cr_copy - the message with each CR that ends no line (no LF after
- * it) made CRLF, or NULL when there is none.  libclamav and GMime end
- * lines at LF only; mail clients that also end them at a bare CR see
- * another structure, and that reading must be scanned too. */
-static GByteArray *
-bare_cr_copy(const guchar *data, gsize len)
-{
-	const guchar *p, *from = data, *end = data + len;
-	GByteArray *out = NULL;
+#define BARE_CR_CHUNK 65536
 
-	for (p = data; (p = memchr(p, '\r', end - p)) != NULL; p++) {
-		if (p + 1 < end && p[1] == '\n')
-			continue;
-		if (out == NULL)
-			out = g_byte_array_sized_new(len + 64);
-		g_byte_array_append(out, from, p + 1 - from);
-		g_byte_array_append(out, (const guchar *) "\n", 1);
-		from = p + 1;
+/* bare_cr_put - n bytes of the reading: gathered in buf, written to alt a
+ * chunk at a time (a long run directly); 1, or -1 */
+static int
+bare_cr_put(struct spool *alt, GByteArray *buf, const guchar *p, gsize n)
+{
+	if (buf->len + n > BARE_CR_CHUNK && buf->len > 0) {
+		if (spool_append(alt, buf->data, buf->len) < 0)
+			return -1;
+		g_byte_array_set_size(buf, 0);
 	}
-	if (out)
-		g_byte_array_append(out, from, end - from);
-	return out;
+	if (n >= BARE_CR_CHUNK)
+		return spool_append(alt, p, n) < 0 ? -1 : 1;
+	g_byte_array_append(buf, p, n);
+	return 1;
 }
 
-/* parse - a message's own GMime tree (caller owns), or NULL */
-static GMimeMessage *
-parse(const GByteArray *b)
+/*
+ * bare_cr_reading - the message with each CR that ends no line (no LF
+ * after it) made CRLF, in alt (a spool: in memory up to body-memory-limit,
+ * else in a file, written as it is made); 0 when there is no such CR, 1,
+ * or -1 (errno) when the spool fails.  libclamav and GMime end lines at LF
+ * only; mail clients that also end them at a bare CR see another
+ * structure, and that reading must be scanned too.
+ */
+static int
+bare_cr_reading(struct msg *m, const guchar *data, gsize len, struct spool *alt)
 {
-	GMimeStream *s = g_mime_stream_mem_new_with_buffer((const char *) b->data, b->len);
-	GMimeParser *p = g_mime_parser_new_with_stream(s);
-	GMimeMessage *msg;
+	const guchar *p, *from = data, *end = data + len;
+	GByteArray *buf = NULL;
+	int rc = 1;
 
-	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
-	msg = g_mime_parser_construct_message(p, NULL);
-	g_object_unref(p);
-	g_object_unref(s);
-	return msg;
+	for (p = data; rc > 0 && (p = memchr(p, '\r', end - p)) != NULL; p++) {
+		if (p + 1 < end && p[1] == '\n')
+			continue;
+		if (buf == NULL) {
+			spool_init(alt, conf_str(&m->conn->snap->main, "spool-dir"),
+				   conf_num(&m->conn->snap->main, "body-memory-limit"));
+			buf = g_byte_array_sized_new(BARE_CR_CHUNK);
+		}
+		rc = bare_cr_put(alt, buf, from, p + 1 - from);
+		if (rc > 0)
+			rc = bare_cr_put(alt, buf, (const guchar *) "\n", 1);
+		from = p + 1;
+	}
+	if (buf == NULL)
+		return 0;
+	if (rc > 0)
+		rc = bare_cr_put(alt, buf, from, end - from);
+	if (rc > 0 && buf->len > 0 && spool_append(alt, buf->data, buf->len) < 0)
+		rc = -1;
+	g_byte_array_free(buf, TRUE);
+	return rc;
+}
+
+/* parse - a reading's own GMime tree (caller owns), or NULL; its parts'
+ * content stays in the spool; a parse cut short (mime_parse) is reported
+ * by the walk of its parts */
+static GMimeMessage *
+parse(struct spool *alt)
+{
+	int cut;
+
+	return mime_parse(alt, &cut, NULL);
 }
 
 /* received_tree - a tree of its own of the message as received (caller
@@ -667,38 +757,33 @@ parse(const GByteArray *b)
 static GMimeMessage *
 received_tree(struct msg *m)
 {
-	GByteArray *mem = spool_memory(&m->spool);
-	GMimeMessage *msg;
-	GMimeStream *s;
-	GMimeParser *p;
-	int fd;
+	int cut;
 
-	if (mem) {
-		s = g_mime_stream_mem_new_with_byte_array(mem);
-		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(s), FALSE);
-	} else if ((fd = dup(spool_fd(&m->spool))) >= 0) {
-		s = g_mime_stream_fs_new_with_bounds(fd, 0, m->spool.len);
-	} else {
-		return NULL;
-	}
-	p = g_mime_parser_new_with_stream(s);
-	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
-	g_mime_parser_set_persist_stream(p, TRUE);
-	msg = g_mime_parser_construct_message(p, NULL);
-	g_object_unref(p);
-	g_object_unref(s);
-	return msg;
+	return mime_parse(&m->spool, &cut, NULL);
 }
 
-/* scan_all - the message whole, its parts, and its bare-CR reading */
+/* scan_all - the message whole, its parts, and its bare-CR reading; each
+ * reading's mapped pages are given back once it is scanned, so that the
+ * two are not resident at once */
 static void
 scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len,
 	 struct scan_result *r)
 {
 	GHashTable *seen = c->parts == PARTS_UNSEEN && backend_embedded()
 		? g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) : NULL;
-	GByteArray *alt;
+	struct spool alt;
+	const guchar *ad;
+	gsize al;
+	int bare;
 
+	/* a structure too costly for GMime's parser is a limit at once: it
+	 * costs libclamav's mail parser far more (over a gigabyte for 8 MB
+	 * nested a few hundred deep) */
+	if (c->parts != PARTS_NONE && (mime_message(m), mime_cut(m))) {
+		memset(r, 0, sizeof(*r));
+		scan_set(r, SCAN_LIMIT, "Sinkd.MIME.ParseLimit");
+		goto done;
+	}
 	scan(data, len, r, seen, c->scan_flags);
 	if (r->status == SCAN_CLEAN) {
 		/* the parts as received: a handler before this one may have
@@ -718,20 +803,28 @@ scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 			g_clear_object(&own);
 		}
 	}
-	if (r->status == SCAN_CLEAN && (alt = bare_cr_copy(data, len)) != NULL) {
+	spool_release(&m->spool);
+	if (r->status == SCAN_CLEAN && (bare = bare_cr_reading(m, data, len, &alt)) != 0) {
+		spool_release(&m->spool);
 		log_debug("%s: clamav: bare CR line ends: scanned as CRLF too", m->queue_id);
-		scan(alt->data, alt->len, r, seen, c->scan_flags);
-		if (r->status == SCAN_CLEAN) {
-			GMimeMessage *msg = parse(alt);
+		if (bare < 0 || (ad = spool_data(&alt, &al)) == NULL) {
+			scan_set(r, SCAN_ERROR, "cannot spool the bare-CR reading");
+		} else {
+			scan(ad, al, r, seen, c->scan_flags);
+			spool_release(&alt);
+			if (r->status == SCAN_CLEAN) {
+				GMimeMessage *msg = parse(&alt);
 
-			if (c->parts != PARTS_NONE)
-				scan_parts(m, c, msg, seen, r);
-			if (r->status == SCAN_CLEAN)
-				scan_signed(m, c, msg, seen, r);
-			g_clear_object(&msg);
+				if (c->parts != PARTS_NONE)
+					scan_parts(m, c, msg, seen, r);
+				if (r->status == SCAN_CLEAN)
+					scan_signed(m, c, msg, seen, r);
+				g_clear_object(&msg);
+			}
 		}
-		g_byte_array_free(alt, TRUE);
+		spool_free(&alt);
 	}
+done:
 	if (seen)
 		g_hash_table_destroy(seen);
 }

@@ -29,6 +29,7 @@
 #include "../src/log.h"
 #include "../src/match.h"
 #include "../src/policy.h"
+#include "../src/rx.h"
 #include "registry.h"
 
 #define LIST_DEPTH_MAX 8
@@ -54,6 +55,7 @@ struct proto_cfg {
 	int require_auth, reject_bounce;
 	unsigned decides;	/* HANDLER_AT_*: steps its rules refuse at */
 	long long max_rcpts;
+	guint64 regex_budget;	/* steps for the regexes of one check */
 	GPtrArray *unknown;	/* struct verb_reply * */
 	GPtrArray *headers;	/* struct hrule * */
 	GHashTable *lists;	/* list address -> char ** members */
@@ -101,6 +103,8 @@ static const struct conf_key protocol_keys[] = {
 	{"multi-recipient-bounce-reply", CONF_REPLY,
 	 "550 5.5.3 Multi-recipient bounce rejected", .merge = MERGE_DEFAULT,
 	 .doc = "reply to a multi-recipient bounce"},
+	{"regex-budget", CONF_INT, RX_BUDGET_DEFAULT, 1000, 1000000000000LL, .merge = MERGE_MIN,
+	 .doc = "steps the /regex/ entries may take on one client name, HELO name, sender or recipient; more is a failure (on-error)"},
 	{"unknown-commands", CONF_LIST, "", .flags = CONF_NODOMAIN,
 	 .doc = "replies to unknown SMTP commands, one per verb: VERB 5xx x.y.z text"},
 	{"unknown-reply", CONF_REPLY, "502 5.5.2 Error: command not recognized",
@@ -423,6 +427,7 @@ proto_load(const struct conf_group *g, struct conf_errors *e)
 	c->require_auth = conf_bool(g, "require-auth");
 	c->reject_bounce = conf_bool(g, "reject-multi-recipient-bounce");
 	c->max_rcpts = conf_num(g, "max-recipients");
+	c->regex_budget = (guint64) conf_num(g, "regex-budget");
 	c->unknown = load_unknown(g, e);
 	c->decides = rule_steps(g);
 	c->headers = hrule_load(g, "add-headers", e);
@@ -440,6 +445,20 @@ proto_load(const struct conf_group *g, struct conf_errors *e)
 	return c;
 }
 
+/* check - subject against l, the regexes with the budget of this check
+ * (b, begun by the caller); 1, 0, or -1 (logged) */
+static int
+check(const struct match_list *l, const char *subject, struct rx_budget *b,
+      const char *qid)
+{
+	int hit = match_test(l, subject, b);
+
+	if (hit < 0)
+		log_warn("%s: protocol: a regex %s", qid,
+			 b->spent ? "spent the check's regex-budget" : "hit its match limit");
+	return hit;
+}
+
 /* refuse_if - the verdict for a match_test result */
 static enum verdict
 refuse_if(int hit, struct conn *conn, const struct reply *r)
@@ -453,13 +472,15 @@ static enum verdict
 proto_connect(struct conn *conn, const void *cfg)
 {
 	const struct proto_cfg *c = cfg;
+	struct rx_budget b;
 
 	if (conn->client_addr == NULL
 	    || cidr_list_match(c->connect_allow, conn->client_addr))
 		return VERDICT_CONTINUE;
 	if (cidr_list_match(c->connect_deny, conn->client_addr))
 		return handler_refuse(conn, c->connect_reply);
-	return refuse_if(match_test(c->connect_deny_hosts, conn->client_name),
+	rx_budget_init(&b, c->regex_budget);
+	return refuse_if(check(c->connect_deny_hosts, conn->client_name, &b, "NOQUEUE"),
 			 conn, c->connect_reply);
 }
 
@@ -467,10 +488,12 @@ static enum verdict
 proto_helo(struct conn *conn, const void *cfg)
 {
 	const struct proto_cfg *c = cfg;
+	struct rx_budget b;
 
 	if (conn->client_addr && cidr_list_match(c->connect_allow, conn->client_addr))
 		return VERDICT_CONTINUE;
-	return refuse_if(match_test(c->helo_deny, conn->helo ? conn->helo : ""),
+	rx_budget_init(&b, c->regex_budget);
+	return refuse_if(check(c->helo_deny, conn->helo ? conn->helo : "", &b, "NOQUEUE"),
 			 conn, c->helo_reply);
 }
 
@@ -478,16 +501,18 @@ static enum verdict
 proto_envfrom(struct msg *m, const void *cfg)
 {
 	const struct proto_cfg *c = cfg;
+	struct rx_budget b;
 	int hit;
 
 	if (c->require_auth && m->outbound && m->auth_user == NULL
 	    && m->conn->client_addr != NULL
 	    && !cidr_list_match(c->auth_exempt, m->conn->client_addr))
 		return handler_refuse(m->conn, c->auth_reply);
-	hit = match_test(c->allow_senders, m->sender);
+	rx_budget_init(&b, c->regex_budget);
+	hit = check(c->allow_senders, m->sender, &b, m->queue_id);
 	if (hit != 0)
 		return hit < 0 ? VERDICT_ERROR : VERDICT_CONTINUE;
-	return refuse_if(match_test(c->deny_senders, m->sender), m->conn,
+	return refuse_if(check(c->deny_senders, m->sender, &b, m->queue_id), m->conn,
 			 c->sender_reply);
 }
 
@@ -495,14 +520,17 @@ static enum verdict
 proto_envrcpt(struct msg *m, struct rcpt *r, const void *cfg)
 {
 	const struct proto_cfg *c = cfg;
+	struct rx_budget b;
 	int hit;
 
 	if (c->max_rcpts > 0 && m->rcpts->len >= (guint) c->max_rcpts)
 		return handler_refuse(m->conn, c->max_rcpts_reply);
-	hit = match_test(c->allow_rcpts, r->addr);
+	rx_budget_init(&b, c->regex_budget);
+	hit = check(c->allow_rcpts, r->addr, &b, m->queue_id);
 	if (hit != 0)
 		return hit < 0 ? VERDICT_ERROR : VERDICT_CONTINUE;
-	return refuse_if(match_test(c->deny_rcpts, r->addr), m->conn, c->rcpt_reply);
+	return refuse_if(check(c->deny_rcpts, r->addr, &b, m->queue_id), m->conn,
+			 c->rcpt_reply);
 }
 
 static enum verdict

@@ -51,6 +51,7 @@
 #include "../src/match.h"
 #include "../src/mime.h"
 #include "../src/policy.h"
+#include "../src/rx.h"
 #include "../src/template.h"
 #include "archive.h"
 #include "registry.h"
@@ -81,6 +82,8 @@ static const struct conf_key rewrite_keys[] = {
 	 .doc = "rewrite every http(s) link to this prefix + the URL, percent-encoded"},
 	{"defang", CONF_BOOL, "no", .merge = MERGE_TRUE,
 	 .doc = "make links in body text unclickable: hxxp://host[.]example"},
+	{"regex-budget", CONF_INT, RX_BUDGET_DEFAULT, 1000, 1000000000000LL, .merge = MERGE_MIN,
+	 .doc = "steps every /regex/ of the rules together may take on one message; more is a failure (on-error)"},
 	{"banned-extensions", CONF_LIST, "", .merge = MERGE_UNION,
 	 .doc = "attachment file-name extensions banned (exe, scr, ...)"},
 	{"banned-names", CONF_LIST, "", .merge = MERGE_UNION,
@@ -110,6 +113,7 @@ static const struct conf_key rewrite_keys[] = {
 
 struct rewrite_cfg {
 	int direction;
+	guint64 regex_budget;	/* steps for every regex on one message */
 	struct match_list *del;
 	GPtrArray *change, *add;	/* struct hrule * */
 	GPtrArray *subst;	/* struct hsub *: header-change substitutions */
@@ -245,6 +249,7 @@ rewrite_load(const struct conf_group *g, struct conf_errors *e)
 	unsigned i;
 
 	c->direction = (int) conf_num(g, "direction");
+	c->regex_budget = (guint64) conf_num(g, "regex-budget");
 	if ((c->del = match_compile(MATCH_NAME, (char **) conf_list(g, "header-delete"), &why)) == NULL
 	    && why) {
 		conf_key_error(e, g, "header-delete", "%s", why);
@@ -706,7 +711,8 @@ body_texts(GMimeObject *root, GPtrArray *out)
 
 /* rewrite_text - one part's rewritten text: 1 (and *out), 0, or -1 */
 static int
-rewrite_text(const struct rewrite_cfg *c, GMimeObject *o, char **out)
+rewrite_text(const struct rewrite_cfg *c, GMimeObject *o, char **out,
+	     struct rx_budget *b)
 {
 	char *t = mime_text_get(GMIME_TEXT_PART(o));
 	int rc;
@@ -715,9 +721,9 @@ rewrite_text(const struct rewrite_cfg *c, GMimeObject *o, char **out)
 	if (t == NULL)
 		return 0;
 	if (g_mime_content_type_is_type(g_mime_object_get_content_type(o), "text", "html"))
-		rc = textrw_html(c->text, t, out);
+		rc = textrw_html(c->text, t, out, b);
 	else
-		rc = textrw_plain(c->text, t, out);
+		rc = textrw_plain(c->text, t, out, b);
 	g_free(t);
 	return rc;
 }
@@ -730,7 +736,8 @@ rewrite_text(const struct rewrite_cfg *c, GMimeObject *o, char **out)
  * applied to that field; a change that is not applied is logged and
  * named in X-Sinkd-Rewrite */
 static int
-taken(struct msg *m, struct edits *e, const char *rule, const char *name, int index)
+taken(struct msg *m, const struct edits *e, struct edits *hdr, const char *rule,
+      const char *name, int index)
 {
 	const struct edit *ed = edits_header_edit(e, name, index);
 	char *v;
@@ -741,15 +748,18 @@ taken(struct msg *m, struct edits *e, const char *rule, const char *name, int in
 		v = g_strdup_printf("%s %s not applied (%s by %s)", rule, name,
 				    ed->value ? "changed" : "deleted", ed->by);
 		log_info("%s: rewrite: %s", m->queue_id, v);
-		edits_add_header(e, rewrite_handler.name, HEADER, v);
+		edits_add_header(hdr, rewrite_handler.name, HEADER, v);
 		g_free(v);
 	}
 	return 1;
 }
 
-/* header_rules - delete, change, add; -1 when a regex hit its limit */
+/* header_rules - delete, change, add, into hdr (e: the edits of the
+ * handlers before); -1 when a regex spent the budget or hit its limit
+ * (and hdr may hold some of the rules' edits) */
 static int
-header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
+header_rules(struct msg *m, const struct edits *e, struct edits *hdr,
+	     const struct rewrite_cfg *c, struct rx_budget *b)
 {
 	guint i, k;
 	int rc = 0;
@@ -757,15 +767,14 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 	/* every field's index among its name, then deletions, last first */
 	for (i = m->headers->len; i-- > 0 && c->del;) {
 		const struct header *h = g_ptr_array_index(m->headers, i);
-		int hit = match_test(c->del, h->name);
+		int hit = match_test(c->del, h->name, b);
 
 		if (hit < 0) {
 			rc = -1;
 			break;
 		}
-		if (hit && !taken(m, e, "header-delete", h->name, msg_header_count(m, h->name, i + 1)))
-			edits_change_header(e, rewrite_handler.name, h->name,
-					    msg_header_count(m, h->name, i + 1), NULL);
+		if (hit && !taken(m, e, hdr, "header-delete", h->name, h->nth))
+			edits_change_header(hdr, rewrite_handler.name, h->name, h->nth, NULL);
 	}
 	for (i = 0; rc == 0 && i < c->change->len; i++) {
 		const struct hrule *r = g_ptr_array_index(c->change, i);
@@ -774,8 +783,8 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 
 		for (k = 0; k < m->headers->len; k++)
 			if (!g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, k))->name, r->name)
-			    && !taken(m, e, "header-change", r->name, ++n))
-				edits_change_header(e, rewrite_handler.name, r->name, n, v);
+			    && !taken(m, e, hdr, "header-change", r->name, ++n))
+				edits_change_header(hdr, rewrite_handler.name, r->name, n, v);
 		g_free(v);
 	}
 	for (i = 0; rc == 0 && i < c->subst->len; i++) {
@@ -793,16 +802,18 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 				continue;
 			/* on the value as the handlers so far left it: an
 			 * earlier one's tag stays */
-			ed = edits_header_edit(e, f->name, ++n);
+			n++;
+			if ((ed = edits_header_edit(hdr, f->name, n)) == NULL)
+				ed = edits_header_edit(e, f->name, n);
 			if ((now = ed ? ed->value : f->value) == NULL)
 				continue;
 			value = g_mime_utils_header_decode_text(NULL, now + strspn(now, " \t"));
-			r = textrw_plain(h->rw, value, &out);
+			r = textrw_plain(h->rw, value, &out, b);
 			if (r < 0)
 				rc = -1;
 			if (r > 0) {
 				enc = hrule_encode(out);
-				edits_change_header(e, rewrite_handler.name, f->name, n, enc);
+				edits_change_header(hdr, rewrite_handler.name, f->name, n, enc);
 				g_free(enc);
 			}
 			g_free(out);
@@ -813,7 +824,7 @@ header_rules(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 		const struct hrule *r = g_ptr_array_index(c->add, i);
 		char *v = hrule_value(r, m);
 
-		edits_add_header(e, rewrite_handler.name, r->name, v);
+		edits_add_header(hdr, rewrite_handler.name, r->name, v);
 		g_free(v);
 	}
 	return rc;
@@ -880,14 +891,42 @@ refuse_protected(struct msg *m, enum smime_kind k)
 						   ? "encrypted-reply" : "signed-reply"));
 }
 
+/*
+ * regex_failed - a regex of the rules (what) ran out: nothing of the
+ * rules is applied, and the handler fails, so that on-error decides; when
+ * it is accept, X-Sinkd-Rewrite says the rules were not applied
+ */
+static enum verdict
+regex_failed(struct msg *m, struct edits *e, const char *what,
+	     const struct rx_budget *b, const struct rewrite_cfg *c)
+{
+	const struct policy *p = msg_policy(m);
+	const struct conf_group *g = p ? policy_group_of(p, &rewrite_handler) : NULL;
+
+	if (b->spent)
+		log_warn("%s: rewrite: the %s regexes spent regex-budget (%llu steps); "
+			 "no rule applied", m->queue_id, what,
+			 (unsigned long long) c->regex_budget);
+	else
+		log_warn("%s: rewrite: a %s regex hit its match limit; no rule applied",
+			 m->queue_id, what);
+	if (g && !strcmp(conf_str(g, "on-error"), "accept"))
+		edits_add_header(e, rewrite_handler.name, HEADER,
+				 b->spent ? "not applied (regex-budget spent)"
+				 : "not applied (regex match limit)");
+	return VERDICT_ERROR;
+}
+
 static enum verdict
 rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 {
 	const struct rewrite_cfg *c = cfg;
 	struct smime_scan sc = {0};
 	struct smime_leaves sl = {0};
+	struct rx_budget budget;
+	struct edits hdr = {NULL};
 	GMimeMessage *msg = NULL;
-	GPtrArray *bans, *texts, *carriers;
+	GPtrArray *bans, *texts, *changed, *carriers;
 	unsigned i, blocked = 0;
 	enum verdict v = VERDICT_CONTINUE;
 	const char *problem;
@@ -902,6 +941,7 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 		smime_scan(msg, &sc);
 	bans = g_ptr_array_new_with_free_func(ban_free);
 	texts = g_ptr_array_new();
+	changed = g_ptr_array_new();	/* part, its new text, ... */
 	carriers = g_ptr_array_new();
 	if (msg && (c->ext[0] || c->names->len || c->types->len)
 	    && (problem = find_bans(c, m, g_mime_message_get_mime_part(msg), bans, &sl)) != NULL) {
@@ -931,17 +971,19 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 		}
 		blocked = 1;
 	}
+	/* every rule is worked out before anything changes: a regex that
+	 * runs out of budget half-way leaves the message as it came */
+	rx_budget_init(&budget, c->regex_budget);
+	edits_init(&hdr);
 	if (msg && c->text && sc.kind != SMIME_ENCRYPTED) {
 		body_texts(g_mime_message_get_mime_part(msg), texts);
 		for (i = 0; i < texts->len; i++) {
 			GMimeObject *o = g_ptr_array_index(texts, i);
 			char *out = NULL;
-			int rc = rewrite_text(c, o, &out);
+			int rc = rewrite_text(c, o, &out, &budget);
 
 			if (rc < 0) {
-				log_warn("%s: rewrite: a text-replace regex hit its match limit",
-					 m->queue_id);
-				v = VERDICT_ERROR;
+				v = regex_failed(m, e, "text-replace", &budget, c);
 				goto done;
 			}
 			if (rc == 0)
@@ -961,10 +1003,19 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 				g_free(out);
 				continue;
 			}
-			mime_text_set(GMIME_TEXT_PART(o), out);
-			mime_part_changed(m, o);
-			g_free(out);
+			g_ptr_array_add(changed, o);
+			g_ptr_array_add(changed, out);
 		}
+	}
+	if (header_rules(m, e, &hdr, c, &budget) < 0) {
+		v = regex_failed(m, e, "header", &budget, c);
+		goto done;
+	}
+	for (i = 0; i < changed->len; i += 2) {
+		GMimeObject *o = g_ptr_array_index(changed, i);
+
+		mime_text_set(GMIME_TEXT_PART(o), g_ptr_array_index(changed, i + 1));
+		mime_part_changed(m, o);
 	}
 	for (i = 0; i < bans->len; i++) {
 		const struct ban *b = g_ptr_array_index(bans, i);
@@ -978,11 +1029,7 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 			replace_signed(m, e, c, b);
 		}
 	}
-	if (header_rules(m, e, c) < 0) {
-		log_warn("%s: rewrite: a header regex hit its match limit", m->queue_id);
-		v = VERDICT_ERROR;
-		goto done;
-	}
+	edits_move(e, &hdr);
 	if (blocked) {
 		char *why = g_strdup_printf("skipped (%s)", smime_kind_name(sc.kind));
 
@@ -994,6 +1041,11 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 	if (*c->tag && !m->outbound)
 		subject_tag(m, e, c);
 done:
+	for (i = 1; i < changed->len; i += 2)
+		g_free(g_ptr_array_index(changed, i));
+	g_ptr_array_unref(changed);
+	if (hdr.list)
+		edits_free(&hdr);
 	g_ptr_array_unref(bans);
 	g_ptr_array_unref(texts);
 	g_ptr_array_unref(carriers);

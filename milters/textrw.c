@@ -47,7 +47,7 @@
 #include <string.h>
 #include <glib.h>
 
-#include "../src/match.h"
+#include "../src/rx.h"
 #include "textrw.h"
 
 /* finds URLs; each match is cut further by url_end() and url_trim() */
@@ -55,42 +55,30 @@
 
 struct rule {
 	char *old;		/* literal rule: the text replaced */
-	char *new;		/* the replacement (regex: g_regex_replace) */
-	GRegex *re;		/* regex rule, else NULL */
+	char *new;		/* literal rule: the replacement */
+	struct rx *re;		/* regex rule, else NULL */
+	struct rx_subst *subst;	/* ... and its replacement */
 };
 
 struct textrw {
 	char *prefix;		/* link-prefix, or NULL */
 	char *prefix_html;	/* the same, escaped for HTML */
 	int defang;
-	GRegex *url;		/* URL_PATTERN, when prefix or defang */
+	struct rx *url;		/* URL_PATTERN, when prefix or defang */
 	unsigned n;
 	struct rule r[];	/* text-replace, in order */
 };
 
-/* regex_new - compile with the match limit; NULL and *why on error */
-static GRegex *
-regex_new(const char *pattern, GRegexCompileFlags flags, const char *shown,
-	  char **why)
+/* regex_new - compile; NULL and *why on error */
+static struct rx *
+regex_new(const char *pattern, int caseless, const char *shown, char **why)
 {
-	GError *err = NULL;
-	GRegex *re;
-	char *limited;
+	char *bad = NULL;
+	struct rx *re = rx_new(pattern, caseless, &bad);
 
-	/* compiled bare first, so that the message has the user's offsets */
-	re = g_regex_new(pattern, flags, 0, &err);
 	if (re == NULL) {
-		*why = g_strdup_printf("\"%s\": %s", shown, err->message);
-		g_error_free(err);
-		return NULL;
-	}
-	g_regex_unref(re);
-	limited = g_strdup_printf("(*LIMIT_MATCH=%d)%s", MATCH_LIMIT, pattern);
-	re = g_regex_new(limited, flags | G_REGEX_OPTIMIZE, 0, &err);
-	g_free(limited);
-	if (re == NULL) {
-		*why = g_strdup_printf("\"%s\": %s", shown, err->message);
-		g_error_free(err);
+		*why = g_strdup_printf("\"%s\": %s", shown, bad);
+		g_free(bad);
 	}
 	return re;
 }
@@ -108,9 +96,8 @@ static int
 rule_regex(struct rule *r, const char *e, char **why)
 {
 	size_t len = strlen(e), sep, k = 0;
-	GRegexCompileFlags flags = 0;
-	GError *err = NULL;
-	char *body, *shown;
+	int caseless = 0;
+	char *body, *shown, *bad = NULL;
 	const char *f;
 
 	/* the first " => " (or " =>" ending the entry) after "/.../flags" */
@@ -131,22 +118,22 @@ rule_regex(struct rule *r, const char *e, char **why)
 			g_free(shown);
 			return -1;
 		}
-		flags |= G_REGEX_CASELESS;
+		caseless = 1;
 	}
 	if (k == 2) {
 		*why = g_strdup_printf("\"%s\": empty regex", shown);
 		g_free(shown);
 		return -1;
 	}
-	r->new = g_strdup(e[sep + 3] ? e + sep + 4 : "");
-	if (!g_regex_check_replacement(r->new, NULL, &err)) {
-		*why = g_strdup_printf("\"%s\": %s", e, err->message);
-		g_error_free(err);
+	r->subst = rx_subst_new(e[sep + 3] ? e + sep + 4 : "", &bad);
+	if (r->subst == NULL) {
+		*why = g_strdup_printf("\"%s\": %s", e, bad);
+		g_free(bad);
 		g_free(shown);
 		return -1;
 	}
 	body = g_strndup(e + 1, k - 2);
-	r->re = regex_new(body, flags, shown, why);
+	r->re = regex_new(body, caseless, shown, why);
 	g_free(body);
 	g_free(shown);
 	return r->re ? 0 : -1;
@@ -231,7 +218,7 @@ textrw_new(char *const *replace, const char *link_prefix, int defang,
 	}
 	t->defang = defang != 0;
 	if (t->prefix || t->defang) {
-		t->url = regex_new(URL_PATTERN, G_REGEX_CASELESS, "url", why);
+		t->url = regex_new(URL_PATTERN, 1, "url", why);
 		if (t->url == NULL)
 			goto fail;
 	}
@@ -252,13 +239,12 @@ textrw_free(struct textrw *t)
 	for (i = 0; i < t->n; i++) {
 		g_free(t->r[i].old);
 		g_free(t->r[i].new);
-		if (t->r[i].re)
-			g_regex_unref(t->r[i].re);
+		rx_free(t->r[i].re);
+		rx_subst_free(t->r[i].subst);
 	}
 	g_free(t->prefix);
 	g_free(t->prefix_html);
-	if (t->url)
-		g_regex_unref(t->url);
+	rx_free(t->url);
 	g_free(t);
 }
 
@@ -281,30 +267,39 @@ literal_replace(const char *s, const char *old, const char *new)
 	return g_string_free(out, FALSE);
 }
 
+/* replace - *s becomes next; the old one is freed unless it is in, the
+ * caller's text, which is only copied once a rule changes it */
+static void
+replace(char **s, const char *in, char *next)
+{
+	if (*s != in)
+		g_free(*s);
+	*s = next;
+}
+
 /* rules_apply - the text-replace rules on *s, replaced; 0, or -1 */
 static int
-rules_apply(const struct textrw *t, char **s)
+rules_apply(const struct textrw *t, char **s, const char *in, struct rx_budget *b)
 {
 	unsigned i;
 
 	for (i = 0; i < t->n; i++) {
 		const struct rule *r = &t->r[i];
-		GError *err = NULL;
 		char *next;
+		int rc;
 
 		if (r->re == NULL) {
 			next = literal_replace(*s, r->old, r->new);
 			if (next == NULL)
 				continue;
 		} else {
-			next = g_regex_replace(r->re, *s, -1, 0, r->new, 0, &err);
-			if (next == NULL) {
-				g_clear_error(&err);
+			rc = rx_replace(r->re, r->subst, *s, strlen(*s), b, &next);
+			if (rc < 0)
 				return -1;
-			}
+			if (rc == 0)
+				continue;
 		}
-		g_free(*s);
-		*s = next;
+		replace(s, in, next);
 	}
 	return 0;
 }
@@ -387,21 +382,25 @@ url_end(const char *s, size_t start, size_t end)
 }
 
 /* url_trim - a URL from start to end less trailing punctuation, and
- * less a closing ) or ] that has no opening one in the URL */
+ * less a closing ) or ] that has no opening one in the URL (the balance
+ * of each is counted once, and kept as the end moves back) */
 static size_t
 url_trim(const char *s, size_t start, size_t end)
 {
-	while (end > start && strchr(".,;:!?)]", s[end - 1])) {
-		char c = s[end - 1], open = c == ')' ? '(' : '[';
-		int depth = 0;
-		size_t i;
+	long paren = 0, bracket = 0;
+	size_t i;
 
-		if (c == ')' || c == ']') {
-			for (i = start; i < end; i++)
-				depth += (s[i] == open) - (s[i] == c);
-			if (depth >= 0)
-				break;
-		}
+	for (i = start; i < end; i++) {
+		paren += (s[i] == '(') - (s[i] == ')');
+		bracket += (s[i] == '[') - (s[i] == ']');
+	}
+	while (end > start && strchr(".,;:!?)]", s[end - 1])) {
+		char c = s[end - 1];
+
+		if ((c == ')' && paren >= 0) || (c == ']' && bracket >= 0))
+			break;
+		paren += c == ')';
+		bracket += c == ']';
 		end--;
 	}
 	return end;
@@ -482,34 +481,26 @@ url_defang(const char *url, size_t n, size_t *used)
  * replaced; 0, or -1 when the URL regex fails.  Defanging goes on
  * after the host, so a URL within a URL is defanged too. */
 static int
-urls_apply(const struct textrw *t, char **s, int defang, int html)
+urls_apply(const struct textrw *t, char **s, const char *in, int defang, int html,
+	   struct rx_budget *b)
 {
 	size_t len = strlen(*s), pos = 0, done = 0;
 	GString *out = NULL;
 
 	while (pos < len) {
-		GMatchInfo *mi = NULL;
-		GError *err = NULL;
-		gboolean hit;
-		int ms, me;
-		size_t end, used;
+		int hit;
+		size_t ms, me, end, used;
 		char *new = NULL;
 
-		hit = g_regex_match_full(t->url, *s, len, pos, 0, &mi, &err);
-		if (err) {
-			g_match_info_free(mi);
-			g_error_free(err);
+		hit = rx_find(t->url, *s, len, pos, b, &ms, &me);
+		if (hit < 0) {
 			if (out)
 				g_string_free(out, TRUE);
 			return -1;
 		}
-		if (!hit) {
-			g_match_info_free(mi);
+		if (hit == 0)
 			break;
-		}
-		g_match_info_fetch_pos(mi, 0, &ms, &me);
-		g_match_info_free(mi);
-		end = html ? url_end(*s, ms, me) : (size_t) me;
+		end = html ? url_end(*s, ms, me) : me;
 		end = url_trim(*s, ms, end);
 		if (end <= ms + http_len(*s + ms)) {
 			/* nothing after "://" */
@@ -527,25 +518,26 @@ urls_apply(const struct textrw *t, char **s, int defang, int html)
 			g_free(new);
 			done = end;
 		}
-		pos = end > (size_t) ms ? end : (size_t) me;
+		pos = end > ms ? end : me;
 	}
 	if (out) {
 		g_string_append(out, *s + done);
-		g_free(*s);
-		*s = g_string_free(out, FALSE);
+		replace(s, in, g_string_free(out, FALSE));
 	}
 	return 0;
 }
 
-/* text_apply - every rule on *s, in order; 0, or -1 */
+/* text_apply - every rule on *s, in order; 0, or -1.  *s may be in
+ * (NULL: *s is the caller's own), which is never freed */
 static int
-text_apply(const struct textrw *t, char **s, int html)
+text_apply(const struct textrw *t, char **s, const char *in, int html,
+	   struct rx_budget *b)
 {
-	if (rules_apply(t, s) < 0)
+	if (rules_apply(t, s, in, b) < 0)
 		return -1;
-	if (t->prefix && urls_apply(t, s, 0, html) < 0)
+	if (t->prefix && urls_apply(t, s, in, 0, html, b) < 0)
 		return -1;
-	if (t->defang && urls_apply(t, s, 1, html) < 0)
+	if (t->defang && urls_apply(t, s, in, 1, html, b) < 0)
 		return -1;
 	return 0;
 }
@@ -564,18 +556,21 @@ result(const char *in, char *s, char **out)
 
 /* textrw_plain - rewrite a text/plain body */
 int
-textrw_plain(const struct textrw *t, const char *in, char **out)
+textrw_plain(const struct textrw *t, const char *in, char **out, struct rx_budget *b)
 {
-	char *s;
+	char *s = (char *) in;
 
 	*out = NULL;
 	if (t == NULL || !g_utf8_validate(in, -1, NULL))
 		return 0;
-	s = g_strdup(in);
-	if (text_apply(t, &s, 0) < 0) {
-		g_free(s);
+	/* the text is copied only when a rule changes it */
+	if (text_apply(t, &s, in, 0, b) < 0) {
+		if (s != in)
+			g_free(s);
 		return -1;
 	}
+	if (s == in)
+		return 0;
 	return result(in, s, out);
 }
 
@@ -610,12 +605,13 @@ value_link(const struct textrw *t, char **v, int defang)
 /* value_apply - every rule on the value *v of attribute name (nl
  * bytes), replaced; 0, or -1 */
 static int
-value_apply(const struct textrw *t, const char *name, size_t nl, char **v)
+value_apply(const struct textrw *t, const char *name, size_t nl, char **v,
+	    struct rx_budget *b)
 {
 	int href = nl == 4 && !g_ascii_strncasecmp(name, "href", 4);
 	int src = nl == 3 && !g_ascii_strncasecmp(name, "src", 3);
 
-	if (rules_apply(t, v) < 0)
+	if (rules_apply(t, v, NULL, b) < 0)
 		return -1;
 	if (t->prefix && href)
 		value_link(t, v, 0);
@@ -651,7 +647,7 @@ value_put(GString *out, const char *v, char q)
  * when touch; *end after its '>'; 1, 0 when it has no end, or -1 */
 static int
 tag_scan(const struct textrw *t, GString *out, const char *lt, int touch,
-	 const char **end)
+	 const char **end, struct rx_budget *b)
 {
 	const char *p = lt + 1, *copied = lt;
 
@@ -695,7 +691,7 @@ tag_scan(const struct textrw *t, GString *out, const char *lt, int touch,
 		if (!touch)
 			continue;
 		v = g_strndup(val, vl);
-		if (value_apply(t, name, nl, &v) < 0) {
+		if (value_apply(t, name, nl, &v, b) < 0) {
 			g_free(v);
 			return -1;
 		}
@@ -729,7 +725,8 @@ raw_end(const char *s, const char *name, size_t nl)
 /* markup - the markup at lt to out, rewritten; *next after it (and
  * after raw <script> or <style> content); 0, or -1 */
 static int
-markup(const struct textrw *t, GString *out, const char *lt, const char **next)
+markup(const struct textrw *t, GString *out, const char *lt, const char **next,
+       struct rx_budget *b)
 {
 	const char *end = NULL, *name = lt + 1;
 	size_t mark = out->len, nl;
@@ -745,7 +742,7 @@ markup(const struct textrw *t, GString *out, const char *lt, const char **next)
 	} else if (lt[1] == '!') {
 		if ((end = strchr(lt, '>')) != NULL)
 			end++;
-	} else if ((rc = tag_scan(t, out, lt, lt[1] != '/', &end)) < 0) {
+	} else if ((rc = tag_scan(t, out, lt, lt[1] != '/', &end, b)) < 0) {
 		return -1;
 	}
 	if (rc == 0 || end == NULL) {
@@ -771,14 +768,15 @@ markup(const struct textrw *t, GString *out, const char *lt, const char **next)
 
 /* text_put - the HTML text from s to end to out, rewritten; 0, or -1 */
 static int
-text_put(const struct textrw *t, GString *out, const char *s, const char *end)
+text_put(const struct textrw *t, GString *out, const char *s, const char *end,
+	 struct rx_budget *b)
 {
 	char *v;
 
 	if (end == s)
 		return 0;
 	v = g_strndup(s, end - s);
-	if (text_apply(t, &v, 1) < 0) {
+	if (text_apply(t, &v, NULL, 1, b) < 0) {
 		g_free(v);
 		return -1;
 	}
@@ -789,7 +787,7 @@ text_put(const struct textrw *t, GString *out, const char *s, const char *end)
 
 /* textrw_html - rewrite a text/html body */
 int
-textrw_html(const struct textrw *t, const char *in, char **out)
+textrw_html(const struct textrw *t, const char *in, char **out, struct rx_budget *b)
 {
 	const char *p = in, *run = in;
 	GString *s;
@@ -803,13 +801,13 @@ textrw_html(const struct textrw *t, const char *in, char **out)
 			p++;
 			continue;
 		}
-		if (text_put(t, s, run, p) < 0 || markup(t, s, p, &p) < 0) {
+		if (text_put(t, s, run, p, b) < 0 || markup(t, s, p, &p, b) < 0) {
 			g_string_free(s, TRUE);
 			return -1;
 		}
 		run = p;
 	}
-	if (text_put(t, s, run, p) < 0) {
+	if (text_put(t, s, run, p, b) < 0) {
 		g_string_free(s, TRUE);
 		return -1;
 	}

@@ -24,9 +24,12 @@
  * runs from '<' followed by a letter, '/' or '!' to the next '>' outside a
  * quoted attribute value; anything else is text.
  *
- * Every regex runs with a PCRE2 match limit (MATCH_LIMIT, src/match.h);
- * hitting it makes the whole rewrite fail (-1), and the handler applies
- * its on-error: a catastrophic pattern never stalls a thread.
+ * Every regex spends from the budget the caller gives (src/rx.h: one per
+ * message, for every rule on every part), and has PCRE2's match limit at
+ * each position; running out makes the whole rewrite fail (-1), and the
+ * handler applies its on-error: a catastrophic pattern never stalls a
+ * thread, whatever the size of the text.  What is not a regex is linear
+ * in the text (literal rules, the HTML tokenizer, URL trimming).
  *
  * Text is UTF-8 in and out.  Threading: a compiled struct textrw is
  * immutable and shared by every thread.
@@ -35,6 +38,7 @@
 #define SINKD_TEXTRW_H
 
 struct textrw;
+struct rx_budget;
 
 /* textrw_new - NULL with *why (g_free it) naming the bad entry; an empty
  * rule set (no entries, no prefix, no defang) gives NULL and no *why */
@@ -43,8 +47,12 @@ struct textrw *textrw_new(char *const *replace, const char *link_prefix,
 void textrw_free(struct textrw *t);
 
 /* textrw_plain, textrw_html - 1 and *out (g_free it) when the text
- * changed, 0 when it did not, -1 when a regex hit its match limit */
-int textrw_plain(const struct textrw *t, const char *in, char **out);
-int textrw_html(const struct textrw *t, const char *in, char **out);
+ * changed, 0 when it did not, -1 when a regex spent the budget b or hit
+ * its match limit (b says which; NULL: a budget of regex-budget's
+ * default for each regex run) */
+int textrw_plain(const struct textrw *t, const char *in, char **out,
+		 struct rx_budget *b);
+int textrw_html(const struct textrw *t, const char *in, char **out,
+		struct rx_budget *b);
 
 #endif

@@ -10,6 +10,8 @@ edit_free(gpointer p)
 {
 	struct edit *ed = p;
 
+	if (ed == NULL)
+		return;
 	g_free(ed->name);
 	g_free(ed->value);
 	g_free(ed);
@@ -20,6 +22,9 @@ edits_init(struct edits *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->list = g_ptr_array_new_with_free_func(edit_free);
+	e->changed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	e->deleted = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   (GDestroyNotify) g_sequence_free);
 }
 
 void
@@ -29,6 +34,10 @@ edits_free(struct edits *e)
 		g_ptr_array_free(e->list, TRUE);
 	if (e->body)
 		g_bytes_unref(e->body);
+	if (e->changed)
+		g_hash_table_destroy(e->changed);
+	if (e->deleted)
+		g_hash_table_destroy(e->deleted);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -67,6 +76,26 @@ edits_header_name_ok(const char *name)
 		if (*p < 33 || *p > 126 || *p == ':')
 			return 0;
 	return 1;
+}
+
+/* edits_name_hash - a header name's hash, whatever its case (djb2 on the
+ * lower-cased bytes, as g_str_hash on the lower-cased name) */
+guint
+edits_name_hash(gconstpointer name)
+{
+	const unsigned char *p;
+	guint h = 5381;
+
+	for (p = name; *p; p++)
+		h = (h << 5) + h + g_ascii_tolower(*p);
+	return h;
+}
+
+/* edits_name_equal - the same header name, whatever its case */
+gboolean
+edits_name_equal(gconstpointer a, gconstpointer b)
+{
+	return g_ascii_strcasecmp(a, b) == 0;
 }
 
 static struct edit *
@@ -111,30 +140,54 @@ edits_insert_header(struct edits *e, const char *by, int index,
  * every received one and move none; an insert (no handler makes one)
  * is not counted.  1 when the edit is listed, 0 when it was dropped.
  */
+/* field_key - the key of the index-th field called name in e->changed */
+static char *
+field_key(const char *name, int index)
+{
+	char *low = g_ascii_strdown(name, -1), *k = g_strdup_printf("%d %s", index, low);
+
+	g_free(low);
+	return k;
+}
+
+static gint
+int_cmp(gconstpointer a, gconstpointer b, gpointer unused)
+{
+	(void) unused;
+	return GPOINTER_TO_INT(a) - GPOINTER_TO_INT(b);
+}
+
 int
 edits_change_header(struct edits *e, const char *by, const char *name,
 		    int index, const char *value)
 {
+	char *key = field_key(name, index), *low;
+	const struct edit *last = g_hash_table_lookup(e->changed, key);
 	struct edit *ed;
-	int now = index;
-	guint i;
+	GSequence *del;
+	int now;
 
-	for (i = 0; i < e->list->len; i++) {
-		const struct edit *x = g_ptr_array_index(e->list, i);
-
-		if (x->kind != EDIT_CHANGE_HEADER || x->value != NULL
-		    || g_ascii_strcasecmp(x->name, name))
-			continue;
-		if (x->received == index)
-			return 0;
-		if (x->received < index)
-			now--;
+	if (last && last->value == NULL) {	/* deleted already */
+		g_free(key);
+		return 0;
 	}
+	low = g_ascii_strdown(name, -1);
+	if ((del = g_hash_table_lookup(e->deleted, low)) == NULL) {
+		del = g_sequence_new(NULL);
+		g_hash_table_insert(e->deleted, g_strdup(low), del);
+	}
+	/* each deleted field before this one moves it up */
+	now = index - g_sequence_iter_get_position(
+		g_sequence_search(del, GINT_TO_POINTER(index), int_cmp, NULL));
+	if (value == NULL)
+		g_sequence_insert_sorted(del, GINT_TO_POINTER(index), int_cmp, NULL);
+	g_free(low);
 	ed = edit_new(e, EDIT_CHANGE_HEADER, by);
 	ed->name = g_strdup(name);
 	ed->value = value ? edits_safe_value(value) : NULL;
 	ed->index = now;
 	ed->received = index;
+	g_hash_table_replace(e->changed, key, ed);
 	return 1;
 }
 
@@ -143,17 +196,98 @@ edits_change_header(struct edits *e, const char *by, const char *name,
 const struct edit *
 edits_header_edit(const struct edits *e, const char *name, int index)
 {
-	const struct edit *last = NULL;
-	guint i;
+	char *key = field_key(name, index);
+	const struct edit *last = g_hash_table_lookup(e->changed, key);
 
-	for (i = 0; i < e->list->len; i++) {
-		const struct edit *x = g_ptr_array_index(e->list, i);
-
-		if (x->kind == EDIT_CHANGE_HEADER && x->received == index
-		    && !g_ascii_strcasecmp(x->name, name))
-			last = x;
-	}
+	g_free(key);
 	return last;
+}
+
+/*
+ * The header block while edits are applied to it: the fields in order (a
+ * queue, so that a field goes in constant time), and for each name its
+ * fields in order (a GSequence: the index-th of a name is found, and
+ * removed, in logarithmic time).  So applying the edits costs in
+ * proportion to their number, whatever the number of fields.
+ */
+struct hblock {
+	GQueue *lines;		/* char * "name:value" */
+	GHashTable *byname;	/* name -> GSequence of GList * (of lines) */
+};
+
+/* hblock_seq - the fields of a name (created empty when new) */
+static GSequence *
+hblock_seq(struct hblock *b, const char *name, size_t len)
+{
+	char *key = g_ascii_strdown(name, (gssize) len);
+	GSequence *q = g_hash_table_lookup(b->byname, key);
+
+	if (q == NULL) {
+		q = g_sequence_new(NULL);
+		g_hash_table_insert(b->byname, key, q);
+	} else {
+		g_free(key);
+	}
+	return q;
+}
+
+/* hblock_add - a field at the end */
+static void
+hblock_add(struct hblock *b, const char *name, size_t nl, char *line)
+{
+	g_queue_push_tail(b->lines, line);
+	g_sequence_append(hblock_seq(b, name, nl), b->lines->tail);
+}
+
+/* hblock_insert - a field at position index (0: first; past the end: the
+ * end); a walk, but insertions come from the configuration, a few a
+ * message */
+static void
+hblock_insert(struct hblock *b, const char *name, guint index, char *line)
+{
+	size_t nl = strlen(name);
+	GSequence *q = hblock_seq(b, name, nl);
+	GList *l = b->lines->head;
+	guint i, before = 0;
+
+	for (i = 0; i < index && l; i++, l = l->next) {
+		const char *t = l->data;
+
+		before += !g_ascii_strncasecmp(t, name, nl) && t[nl] == ':';
+	}
+	if (l == NULL) {
+		hblock_add(b, name, nl, line);
+		return;
+	}
+	g_queue_insert_before(b->lines, l, line);
+	g_sequence_insert_before(g_sequence_get_iter_at_pos(q, (gint) before), l->prev);
+}
+
+/* hblock_change - the index-th field of name (1-based) gets line, or goes
+ * when line is NULL; a new field at the end when there is no such field
+ * and line is not NULL (as the MTA does) */
+static void
+hblock_change(struct hblock *b, const char *name, int index, char *line)
+{
+	size_t nl = strlen(name);
+	GSequence *q = hblock_seq(b, name, nl);
+	GSequenceIter *it;
+	GList *l;
+
+	if (index < 1 || index > g_sequence_get_length(q)) {
+		if (line)
+			hblock_add(b, name, nl, line);
+		return;
+	}
+	it = g_sequence_get_iter_at_pos(q, index - 1);
+	l = g_sequence_get(it);
+	g_free(l->data);
+	if (line) {
+		l->data = line;
+	} else {
+		g_queue_delete_link(b->lines, l);
+		g_sequence_remove(it);
+	}
 }
 
 /*
@@ -161,49 +295,52 @@ edits_header_edit(const struct edits *e, const char *name, int index)
  * applied to fields, "name:value" strings (g_free), as the MTA applies
  * them: a change of a field that is not there adds it, a deletion of
  * one does nothing.  For sinkd -t, and for a copy of the message that a
- * body change puts inside the new one.
+ * body change puts inside the new one.  Linear in fields and edits.
  */
 void
 edits_apply_headers(const struct edits *e, guint n, GPtrArray *fields)
 {
-	guint i, j;
+	struct hblock b;
+	GList *l;
+	guint i;
 
+	b.lines = g_queue_new();
+	b.byname = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					 (GDestroyNotify) g_sequence_free);
+	for (i = 0; i < fields->len; i++) {
+		char *line = g_ptr_array_index(fields, i);
+		const char *colon = strchr(line, ':');
+
+		hblock_add(&b, line, colon ? (size_t) (colon - line) : strlen(line), line);
+	}
+	g_ptr_array_set_free_func(fields, NULL);
+	g_ptr_array_set_size(fields, 0);
+	g_ptr_array_set_free_func(fields, g_free);
 	for (i = 0; i < n && i < e->list->len; i++) {
 		const struct edit *ed = g_ptr_array_index(e->list, i);
-		size_t nl = ed->name ? strlen(ed->name) : 0;
-		int seen = 0;
+		char *line = ed->kind <= EDIT_CHANGE_HEADER && ed->value
+			? g_strdup_printf("%s: %s", ed->name, ed->value) : NULL;
 
 		switch (ed->kind) {
 		case EDIT_ADD_HEADER:
-			g_ptr_array_add(fields, g_strdup_printf("%s: %s", ed->name, ed->value));
+			hblock_add(&b, ed->name, strlen(ed->name), line);
 			break;
 		case EDIT_INSERT_HEADER:
-			g_ptr_array_insert(fields, MIN((guint) ed->index, fields->len),
-					   g_strdup_printf("%s: %s", ed->name, ed->value));
+			/* a negative index is the end, as for libmilter */
+			hblock_insert(&b, ed->name, ed->index < 0 ? G_MAXUINT : (guint) ed->index,
+				      line);
 			break;
 		case EDIT_CHANGE_HEADER:
-			for (j = 0; j < fields->len; j++) {
-				char *l = g_ptr_array_index(fields, j);
-
-				if (g_ascii_strncasecmp(l, ed->name, nl) || l[nl] != ':'
-				    || ++seen != ed->index)
-					continue;
-				if (ed->value) {
-					g_ptr_array_index(fields, j) =
-						g_strdup_printf("%s: %s", ed->name, ed->value);
-					g_free(l);
-				} else {
-					g_free(g_ptr_array_steal_index(fields, j));
-				}
-				break;
-			}
-			if (ed->value && j == fields->len)
-				g_ptr_array_add(fields, g_strdup_printf("%s: %s", ed->name, ed->value));
+			hblock_change(&b, ed->name, ed->index, line);
 			break;
 		default:
 			break;
 		}
 	}
+	for (l = b.lines->head; l; l = l->next)
+		g_ptr_array_add(fields, l->data);
+	g_queue_free(b.lines);
+	g_hash_table_destroy(b.byname);
 }
 
 /*
@@ -260,6 +397,30 @@ edits_replace_body(struct edits *e, const char *by, GBytes *body)
 		g_bytes_unref(e->body);
 	e->body = g_bytes_ref(body);
 	e->body_by = by;
+}
+
+/* edits_move - from's list at the end of to's, in order, each header
+ * change counted again among to's (fields to's edits deleted move it, a
+ * field deleted there already drops it); from is left empty (its body,
+ * if any, stays with it) */
+void
+edits_move(struct edits *to, struct edits *from)
+{
+	guint i;
+
+	for (i = 0; i < from->list->len; i++) {
+		struct edit *ed = g_ptr_array_index(from->list, i);
+
+		if (ed->kind == EDIT_CHANGE_HEADER) {
+			edits_change_header(to, ed->by, ed->name, ed->received, ed->value);
+			continue;
+		}
+		g_ptr_array_add(to->list, ed);
+		g_ptr_array_index(from->list, i) = NULL;
+	}
+	g_ptr_array_set_size(from->list, 0);
+	g_hash_table_remove_all(from->changed);
+	g_hash_table_remove_all(from->deleted);
 }
 
 unsigned

@@ -45,6 +45,12 @@ struct edits {
 	GPtrArray *list;	/* struct edit * */
 	GBytes *body;		/* replacement body, or NULL */
 	const char *body_by;
+	/* header changes by the field as received: "index name" (lower
+	 * case) -> the last edit of it; name -> the received indices
+	 * deleted, in order (GSequence); so that each edit costs a lookup,
+	 * however many fields and edits there are */
+	GHashTable *changed;
+	GHashTable *deleted;
 };
 
 void edits_init(struct edits *e);
@@ -59,6 +65,7 @@ void edits_add_rcpt(struct edits *e, const char *by, const char *addr);
 void edits_del_rcpt(struct edits *e, const char *by, const char *addr);
 void edits_change_from(struct edits *e, const char *by, const char *addr);
 void edits_replace_body(struct edits *e, const char *by, GBytes *body);
+void edits_move(struct edits *to, struct edits *from);
 const char *edits_first_header(const struct edits *e, const char *name,
 			       const char *original);
 const struct edit *edits_header_edit(const struct edits *e, const char *name,
@@ -67,5 +74,8 @@ void edits_apply_headers(const struct edits *e, guint n, GPtrArray *fields);
 unsigned edits_count(const struct edits *e);
 char *edits_safe_value(const char *value);
 int edits_header_name_ok(const char *name);
+/* A GHashTable keyed by header names, case-insensitive (ASCII). */
+guint edits_name_hash(gconstpointer name);
+gboolean edits_name_equal(gconstpointer a, gconstpointer b);
 
 #endif

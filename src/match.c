@@ -5,13 +5,14 @@
 #include <glib.h>
 
 #include "match.h"
+#include "rx.h"
 
 enum pat_kind { PAT_ADDR, PAT_DOMAIN, PAT_SUBDOMAIN, PAT_NULL, PAT_REGEX, PAT_GLOB };
 
 struct pattern {
 	enum pat_kind kind;
 	char *text;		/* lower-cased literal */
-	GRegex *re;
+	struct rx *re;
 	GPatternSpec *glob;
 };
 
@@ -19,38 +20,6 @@ struct match_list {
 	unsigned n;
 	struct pattern p[];
 };
-
-/* match_regex_new - compile with a match limit; NULL and *why on error */
-void *
-match_regex_new(const char *pattern, char **why)
-{
-	char *limited = g_strdup_printf("(*LIMIT_MATCH=%d)%s", MATCH_LIMIT, pattern);
-	GError *err = NULL;
-	GRegex *re;
-
-	re = g_regex_new(limited, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, &err);
-	g_free(limited);
-	if (re == NULL) {
-		*why = g_strdup_printf("bad regex /%s/: %s", pattern, err->message);
-		g_error_free(err);
-	}
-	return re;
-}
-
-/* match_regex - 1 match, 0 none, -1 limit or other matching error */
-int
-match_regex(void *re, const char *subject)
-{
-	GError *err = NULL;
-	gboolean hit;
-
-	hit = g_regex_match_full(re, subject, -1, 0, 0, NULL, &err);
-	if (err) {
-		g_error_free(err);
-		return -1;
-	}
-	return hit ? 1 : 0;
-}
 
 /* match_compile - one list; NULL and *why (caller frees) on a bad entry */
 struct match_list *
@@ -66,11 +35,14 @@ match_compile(enum match_kind kind, char *const *entries, char **why)
 
 		l->n = i + 1;
 		if (len >= 2 && e[0] == '/' && e[len - 1] == '/') {
-			char *body = g_strndup(e + 1, len - 2);
+			char *body = g_strndup(e + 1, len - 2), *bad = NULL;
 
 			p->kind = PAT_REGEX;
-			p->re = match_regex_new(body, why);
+			p->re = rx_new(body, 1, &bad);
+			if (p->re == NULL)
+				*why = g_strdup_printf("bad regex /%s/: %s", body, bad);
 			g_free(body);
+			g_free(bad);
 			if (p->re == NULL)
 				goto fail;
 		} else if (kind == MATCH_NAME) {
@@ -108,25 +80,31 @@ match_free(struct match_list *l)
 		return;
 	for (i = 0; i < l->n; i++) {
 		g_free(l->p[i].text);
-		if (l->p[i].re)
-			g_regex_unref(l->p[i].re);
+		rx_free(l->p[i].re);
 		if (l->p[i].glob)
 			g_pattern_spec_free(l->p[i].glob);
 	}
 	g_free(l);
 }
 
-/* match_test - does subject match any entry */
+/* match_test - does subject match any entry; a regex sees it as valid
+ * UTF-8 (a byte that is not is U+FFFD) */
 int
-match_test(const struct match_list *l, const char *subject)
+match_test(const struct match_list *l, const char *subject, struct rx_budget *b)
 {
-	char *low;
+	struct rx_budget own;
+	char *low, *valid = NULL;
 	const char *at, *dom;
+	size_t start, end;
 	unsigned i;
 	int hit = 0;
 
 	if (l == NULL || l->n == 0)
 		return 0;
+	if (b == NULL) {
+		rx_budget_init(&own, g_ascii_strtoull(RX_BUDGET_DEFAULT, NULL, 10));
+		b = &own;
+	}
 	low = g_ascii_strdown(subject, -1);
 	at = strrchr(low, '@');
 	dom = at ? at + 1 : "";
@@ -152,10 +130,13 @@ match_test(const struct match_list *l, const char *subject)
 			hit = g_pattern_spec_match_string(p->glob, low);
 			break;
 		case PAT_REGEX:
-			hit = match_regex(p->re, subject);
+			if (valid == NULL)
+				valid = g_utf8_make_valid(subject, -1);
+			hit = rx_find(p->re, valid, strlen(valid), 0, b, &start, &end);
 			break;
 		}
 	}
 	g_free(low);
+	g_free(valid);
 	return hit;
 }

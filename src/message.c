@@ -109,6 +109,8 @@ msg_new(struct conn *c, const char *sender, const char *auth)
 		: s->def;
 	m->rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) msg_rcpt_free);
 	m->headers = g_ptr_array_new_with_free_func(header_free);
+	m->header_index = g_hash_table_new_full(edits_name_hash, edits_name_equal,
+						NULL, (GDestroyNotify) g_array_unref);
 	spool_init(&m->spool, conf_str(&s->main, "spool-dir"),
 		   conf_num(&s->main, "body-memory-limit"));
 	edits_init(&m->edits);
@@ -128,6 +130,7 @@ msg_free(struct msg *m)
 	if (m->conn && m->conn->msg == m)
 		m->conn->msg = NULL;
 	g_ptr_array_free(m->rcpts, TRUE);
+	g_hash_table_destroy(m->header_index);
 	g_ptr_array_free(m->headers, TRUE);
 	mime_free(m->mime);
 	spool_free(&m->spool);
@@ -197,10 +200,20 @@ msg_header(struct msg *m, const char *name, const char *value)
 {
 	struct header *h = g_new0(struct header, 1);
 	GString *line;
+	GArray *at;
+	guint pos = m->headers->len;
 
 	h->name = g_strdup(name);
 	h->value = g_strdup(value);
 	g_ptr_array_add(m->headers, h);
+	/* the index's keys are the first field's name of each: the fields
+	 * live as long as the index */
+	if ((at = g_hash_table_lookup(m->header_index, h->name)) == NULL) {
+		at = g_array_new(FALSE, FALSE, sizeof(guint));
+		g_hash_table_insert(m->header_index, h->name, at);
+	}
+	g_array_append_val(at, pos);
+	h->nth = at->len;
 	line = msg_header_line(h);
 	msg_write(m, line->str, line->len);
 	g_string_free(line, TRUE);
@@ -249,33 +262,47 @@ msg_body(struct msg *m, const void *data, gsize len)
 	return m->spool_errno ? -1 : 0;
 }
 
+/* msg_header_positions - where the fields named name are in m->headers,
+ * in order, and how many (*n); NULL when there is none */
+const guint *
+msg_header_positions(const struct msg *m, const char *name, guint *n)
+{
+	GArray *at = g_hash_table_lookup(m->header_index, name);
+
+	*n = at ? at->len : 0;
+	return at ? (const guint *) at->data : NULL;
+}
+
 /* msg_header_value - the value of the first field named name (as
  * received, leading space included), or NULL */
 const char *
 msg_header_value(const struct msg *m, const char *name)
 {
-	guint i;
+	guint n;
+	const guint *at = msg_header_positions(m, name, &n);
 
-	for (i = 0; i < m->headers->len; i++) {
-		const struct header *h = g_ptr_array_index(m->headers, i);
-
-		if (!g_ascii_strcasecmp(h->name, name))
-			return h->value;
-	}
-	return NULL;
+	if (at == NULL)
+		return NULL;
+	return ((const struct header *) g_ptr_array_index(m->headers, at[0]))->value;
 }
 
 /* msg_header_count - how many fields named name come before position
- * upto (m->headers->len: all of them) */
+ * upto (m->headers->len: all of them); a binary search of the index */
 int
 msg_header_count(const struct msg *m, const char *name, guint upto)
 {
-	guint i;
-	int n = 0;
+	guint n, lo = 0, hi;
+	const guint *at = msg_header_positions(m, name, &n);
 
-	for (i = 0; i < upto && i < m->headers->len; i++)
-		n += !g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, i))->name, name);
-	return n;
+	for (hi = n; lo < hi;) {
+		guint mid = lo + (hi - lo) / 2;
+
+		if (at[mid] < upto)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (int) lo;
 }
 
 /* msg_data - the whole message as received, or NULL (see errno) */

@@ -34,7 +34,6 @@ range_free(gpointer p)
 }
 
 struct mime {
-	GMimeStream *stream;
 	const guchar *data;	/* the spooled message, for note_range */
 	gsize len;
 	GMimeMessage *message;
@@ -48,6 +47,7 @@ struct mime {
 	GArray *late;		/* struct late: mime_at_commit */
 	guint handler_edits;	/* edits the handlers made before those */
 	int failed;
+	int cut;		/* the parse stopped early (mime_parse) */
 };
 
 /* A change made at commit, after every handler's (mime_at_commit). */
@@ -166,10 +166,237 @@ mime_part_editable(struct msg *m, GMimeObject *leaf)
 	struct mime *mi = m->mime;
 	struct range *r;
 
-	if (mi == NULL || mi->message == NULL)
+	if (mi == NULL || mi->message == NULL || mi->cut)
 		return 0;
 	r = g_hash_table_lookup(mi->ranges, leaf);
 	return r && r->exact;
+}
+
+/* mime_spool_stream - a stream on a spool's bytes for GMime's parser,
+ * which keeps the parts' content as ranges of it: the buffer itself while
+ * it is in memory, else the file (read as the parser goes, never copied
+ * whole); caller unrefs */
+GMimeStream *
+mime_spool_stream(struct spool *s)
+{
+	GByteArray *mem;
+	GMimeStream *st;
+
+	if ((mem = spool_memory(s)) != NULL) {
+		st = g_mime_stream_mem_new_with_byte_array(mem);
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
+		return st;
+	}
+	return g_mime_stream_fs_new_with_bounds(dup(spool_fd(s)), 0, s->len);
+}
+
+/*
+ * What GMime's parser costs is bounded here.  It checks each line that
+ * begins with "--" against the boundary of every multipart open around
+ * it (up to 1024 levels), so a message nested 1024 deep followed by
+ * megabytes of such lines takes a minute to parse.  The parser reads
+ * through a stream that counts those lines, each at the number of
+ * multipart Content-Type fields seen so far (the most that can be open),
+ * and ends the input when the sum passes MIME_PARSE_LIMIT: the tree is
+ * cut there, and said so (mime_leaves reports the cut as too deep).
+ */
+#define MIME_PARSE_LIMIT 100000000	/* boundary checks, a few ns each */
+#define GMIME_MAX_LEVEL 1024		/* gmime-parser.c's MAX_LEVEL */
+#define CUT_KEY "sinkd-mime-cut"
+
+typedef struct {
+	GMimeStream parent;
+	GMimeStream *inner;
+	guint64 cost;		/* boundary checks so far, at most */
+	guint64 open;		/* multipart Content-Type fields seen */
+	int at_line;		/* the next byte begins a line */
+	int dash;		/* ... and it began with one '-' */
+	int cut;
+} CountStream;
+
+typedef struct {
+	GMimeStreamClass parent_class;
+} CountStreamClass;
+
+G_DEFINE_TYPE(CountStream, count_stream, GMIME_TYPE_STREAM)
+
+static void
+count_stream_init(CountStream *cs)
+{
+	cs->at_line = 1;
+}
+
+static void
+count_stream_finalize(GObject *o)
+{
+	g_clear_object(&((CountStream *) o)->inner);
+	G_OBJECT_CLASS(count_stream_parent_class)->finalize(o);
+}
+
+/* count - the lines of buf (n bytes) that begin with "--", each at the
+ * number of boundaries that may be open */
+static void
+count(CountStream *cs, const char *buf, size_t n)
+{
+	guint64 lines = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (cs->dash) {
+			lines += buf[i] == '-';
+			cs->dash = 0;
+		} else if (cs->at_line && buf[i] == '-') {
+			cs->dash = 1;
+		}
+		cs->at_line = buf[i] == '\n';
+	}
+	cs->cost += lines * MAX(MIN(cs->open, GMIME_MAX_LEVEL), 1);
+}
+
+static ssize_t
+cs_read(GMimeStream *s, char *buf, size_t len)
+{
+	CountStream *cs = (CountStream *) s;
+	ssize_t n;
+
+	if (cs->cut)
+		return 0;
+	if ((n = g_mime_stream_read(cs->inner, buf, len)) > 0) {
+		s->position += n;
+		count(cs, buf, n);
+		cs->cut = cs->cost > MIME_PARSE_LIMIT;
+	}
+	return n;
+}
+
+static ssize_t
+cs_write(GMimeStream *s, const char *buf, size_t len)
+{
+	(void) s, (void) buf, (void) len;
+	return -1;
+}
+
+static int
+cs_flush(GMimeStream *s)
+{
+	(void) s;
+	return 0;
+}
+
+static int
+cs_close(GMimeStream *s)
+{
+	(void) s;
+	return 0;
+}
+
+static gboolean
+cs_eos(GMimeStream *s)
+{
+	CountStream *cs = (CountStream *) s;
+
+	return cs->cut || g_mime_stream_eos(cs->inner);
+}
+
+static int
+cs_reset(GMimeStream *s)
+{
+	CountStream *cs = (CountStream *) s;
+
+	s->position = s->bound_start;
+	return g_mime_stream_reset(cs->inner);
+}
+
+static gint64
+cs_seek(GMimeStream *s, gint64 offset, GMimeSeekWhence whence)
+{
+	CountStream *cs = (CountStream *) s;
+	gint64 at = g_mime_stream_seek(cs->inner, offset, whence);
+
+	if (at >= 0)
+		s->position = at;
+	return at;
+}
+
+static gint64
+cs_tell(GMimeStream *s)
+{
+	return s->position;
+}
+
+static gint64
+cs_length(GMimeStream *s)
+{
+	return g_mime_stream_length(((CountStream *) s)->inner);
+}
+
+/* the parts' content refers to the stream underneath, not to this one */
+static GMimeStream *
+cs_substream(GMimeStream *s, gint64 start, gint64 end)
+{
+	return g_mime_stream_substream(((CountStream *) s)->inner, start, end);
+}
+
+static void
+count_stream_class_init(CountStreamClass *k)
+{
+	GMimeStreamClass *sk = GMIME_STREAM_CLASS(k);
+
+	G_OBJECT_CLASS(k)->finalize = count_stream_finalize;
+	sk->read = cs_read;
+	sk->write = cs_write;
+	sk->flush = cs_flush;
+	sk->close = cs_close;
+	sk->eos = cs_eos;
+	sk->reset = cs_reset;
+	sk->seek = cs_seek;
+	sk->tell = cs_tell;
+	sk->length = cs_length;
+	sk->substream = cs_substream;
+}
+
+/* count_open - a Content-Type field (the parser's header callback): one
+ * more boundary that may be open when it is a multipart's */
+static void
+count_open(GMimeParser *p, const char *name, const char *value, gint64 offset,
+	   gpointer data)
+{
+	(void) p, (void) name, (void) offset;
+	if (value && g_ascii_strncasecmp(value + strspn(value, " \t\r\n"), "multipart/", 10) == 0)
+		((CountStream *) data)->open++;
+}
+
+/*
+ * mime_parse - the message in spool s, parsed by GMime, its parts' content
+ * left in s (keep s while the tree lives); NULL when GMime makes nothing
+ * of it.  *cut is set when the parse was cut short (see above), and the
+ * top part is marked so for mime_leaves(); *headers_end, if not NULL, is
+ * the parser's end of the header block.
+ */
+GMimeMessage *
+mime_parse(struct spool *s, int *cut, gint64 *headers_end)
+{
+	CountStream *cs = g_object_new(count_stream_get_type(), NULL);
+	GMimeStream *inner = mime_spool_stream(s);
+	GMimeParser *p;
+	GMimeMessage *msg;
+	GMimeObject *top;
+
+	cs->inner = inner;
+	g_mime_stream_construct(GMIME_STREAM(cs), 0, g_mime_stream_length(inner));
+	p = g_mime_parser_new_with_stream(GMIME_STREAM(cs));
+	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+	g_mime_parser_set_persist_stream(p, TRUE);
+	g_mime_parser_set_header_regex(p, "^Content-Type$", count_open, cs);
+	msg = g_mime_parser_construct_message(p, NULL);
+	if (headers_end)
+		*headers_end = g_mime_parser_get_headers_end(p);
+	*cut = cs->cut;
+	if (msg && cs->cut && (top = g_mime_message_get_mime_part(msg)) != NULL)
+		g_object_set_data(G_OBJECT(top), CUT_KEY, GINT_TO_POINTER(1));
+	g_object_unref(p);
+	g_object_unref(cs);
+	return msg;
 }
 
 /* mime_message - the tree, parsed on first use; NULL on failure */
@@ -178,29 +405,19 @@ mime_message(struct msg *m)
 {
 	struct mime *mi = m->mime;
 	GMimeObject *top;
-	GMimeParser *p;
-	GByteArray *mem;
 	struct range *r;
-	gsize len;
 
 	if (mi)
 		return mi->failed ? NULL : mi->message;
 	mi = m->mime = g_new0(struct mime, 1);
 	mi->ranges = g_hash_table_new_full(NULL, NULL, NULL, range_free);
 	mi->changed = g_ptr_array_new_with_free_func(g_object_unref);
-	len = m->spool.len;
-	if ((mem = spool_memory(&m->spool)) != NULL) {
-		mi->stream = g_mime_stream_mem_new_with_byte_array(mem);
-		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mi->stream), FALSE);
-	} else {
-		mi->stream = g_mime_stream_fs_new_with_bounds(dup(spool_fd(&m->spool)), 0, len);
-	}
-	p = g_mime_parser_new_with_stream(mi->stream);
-	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
-	g_mime_parser_set_persist_stream(p, TRUE);
-	mi->message = g_mime_parser_construct_message(p, NULL);
-	mi->headers_end = g_mime_parser_get_headers_end(p);
-	g_object_unref(p);
+	mi->message = mime_parse(&m->spool, &mi->cut, &mi->headers_end);
+	if (mi->cut)
+		log_warn("%s: mime: the MIME structure costs too much to parse "
+			 "(deep nesting and many boundary-like lines); parts past the "
+			 "point reached are not seen, and no part is changed in place",
+			 m->queue_id);
 	if (mi->message == NULL) {
 		log_warn("%s: the message cannot be parsed as MIME", m->queue_id);
 		mi->failed = 1;
@@ -255,6 +472,8 @@ leaves(GMimeObject *o, GPtrArray *out, gboolean into_messages, guint max,
 		return MIME_WALK_COMPLETE;
 	if (depth <= 0)
 		return MIME_WALK_DEPTH;
+	if (g_object_get_data(G_OBJECT(o), CUT_KEY))
+		w = MIME_WALK_DEPTH;	/* the parse was cut: not all is here */
 	if (GMIME_IS_MULTIPART(o)) {
 		if (boundary_ambiguous(o))
 			w = MIME_WALK_AMBIGUOUS;
@@ -453,6 +672,13 @@ mime_write(GMimeObject *obj)
 	return out;
 }
 
+/* mime_cut - the message's parse was cut short (see mime_parse) */
+int
+mime_cut(const struct msg *m)
+{
+	return m->mime && m->mime->cut;
+}
+
 int
 mime_changed(const struct msg *m)
 {
@@ -473,7 +699,6 @@ mime_free(struct mime *mi)
 	g_ptr_array_free(mi->changed, TRUE);
 	g_hash_table_destroy(mi->ranges);
 	g_clear_object(&mi->message);
-	g_clear_object(&mi->stream);
 	g_free(mi);
 }
 

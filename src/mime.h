@@ -3,7 +3,8 @@
  *
  * mime_message() parses the spooled message with GMime once, on first
  * use, and every body-changing handler of the chain works on that one
- * tree.  Changes are written back as splices of the original bytes, so
+ * tree.  The parse has a bounded cost (mime_parse): a message built to
+ * make GMime's parser slow is cut short, and mime_leaves() reports it.  Changes are written back as splices of the original bytes, so
  * that what no handler touched stays byte-identical (GMime's own
  * re-serialization does not promise that):
  *
@@ -39,6 +40,7 @@
 
 struct msg;
 struct mime;
+struct spool;
 
 enum mime_entity {
 	MIME_ENTITY_CONTENT,	/* the top-level Content-* fields and body */
@@ -46,6 +48,9 @@ enum mime_entity {
 };
 
 GMimeMessage *mime_message(struct msg *m);
+GMimeStream *mime_spool_stream(struct spool *s);
+GMimeMessage *mime_parse(struct spool *s, int *cut, gint64 *headers_end);
+int mime_cut(const struct msg *m);
 /* What a walk of the leaves left out, if anything. */
 enum mime_walk {
 	MIME_WALK_COMPLETE,	/* every leaf is listed */

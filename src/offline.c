@@ -1,6 +1,8 @@
 /*
  * offline - the chain on one message from standard input or a buffer
  */
+#include <sys/stat.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 
 #include "chain.h"
 #include "log.h"
+#include "mime.h"
 #include "offline.h"
 #include "policy.h"
 
@@ -31,32 +34,140 @@ off_macro(struct conn *c, const char *name)
 	return NULL;
 }
 
-/* read_all - standard input, whole */
-static GByteArray *
-read_all(FILE *in)
-{
-	GByteArray *b = g_byte_array_new();
-	guchar buf[65536];
-	size_t n;
+/*
+ * The input: a buffer (offline_run_buffer), standard input itself when it
+ * is a regular file, or else standard input gathered in a spool (memory up
+ * to body-memory-limit, then an unlinked file in spool-dir).  It is read a
+ * chunk at a time, so that a large message is never held whole in memory,
+ * as the daemon never holds it.
+ */
+#define CHUNK 65536
 
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		g_byte_array_append(b, buf, n);
-	return b;
+struct input {
+	const guchar *mem;	/* the buffer, or NULL */
+	int fd;			/* else this file, from start */
+	gsize start;
+	gsize len;
+	struct spool spool;	/* standard input, when gathered */
+	int spooled;
+};
+
+/* input_read - n bytes (fewer at the end) from offset off; -1 on error */
+static gssize
+input_read(const struct input *in, gsize off, void *buf, gsize n)
+{
+	gsize got = 0;
+
+	if (off >= in->len)
+		return 0;
+	n = MIN(n, in->len - off);
+	if (in->mem) {
+		memcpy(buf, in->mem + off, n);
+		return n;
+	}
+	while (got < n) {
+		ssize_t r = pread(in->fd, (char *) buf + got, n - got, in->start + off + got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -1 : (gssize) got;
+		got += r;
+	}
+	return got;
 }
 
-/* to_crlf - every line ending made CRLF, as on the wire */
-static GByteArray *
-to_crlf(const guchar *p, gsize len)
+/* input_stdin - standard input as an input; -1 (errno) on failure */
+static int
+input_stdin(struct input *in, const struct snapshot *s)
 {
-	GByteArray *o = g_byte_array_sized_new(len + len / 32 + 2);
-	gsize i;
+	struct stat st;
+	off_t at;
+	guchar buf[CHUNK];
+	ssize_t n;
 
-	for (i = 0; i < len; i++) {
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
-			g_byte_array_append(o, (const guchar *) "\r", 1);
-		g_byte_array_append(o, &p[i], 1);
+	memset(in, 0, sizeof(*in));
+	in->fd = -1;
+	if (fstat(0, &st) == 0 && S_ISREG(st.st_mode) && (at = lseek(0, 0, SEEK_CUR)) >= 0
+	    && at <= st.st_size) {
+		in->fd = 0;
+		in->start = at;
+		in->len = st.st_size - at;
+		return 0;
 	}
-	return o;
+	spool_init(&in->spool, conf_str(&s->main, "spool-dir"),
+		   conf_num(&s->main, "body-memory-limit"));
+	in->spooled = 1;
+	while ((n = read(0, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || spool_append(&in->spool, buf, n) < 0)
+			return -1;
+	}
+	in->len = in->spool.len;
+	if (spool_memory(&in->spool))
+		in->mem = spool_memory(&in->spool)->data ? spool_memory(&in->spool)->data
+			: (const guchar *) "";
+	else
+		in->fd = spool_fd(&in->spool);
+	return 0;
+}
+
+/* input_free - what input_stdin() gathered */
+static void
+input_free(struct input *in)
+{
+	if (in->spooled)
+		spool_free(&in->spool);
+}
+
+/* input_copy - bytes [from, to) of the input to fp */
+static void
+input_copy(const struct input *in, gsize from, gsize to, FILE *fp)
+{
+	guchar buf[CHUNK];
+	gssize n;
+
+	for (; from < to && (n = input_read(in, from, buf, MIN(sizeof(buf), to - from))) > 0;
+	     from += n)
+		fwrite(buf, 1, n, fp);
+}
+
+/* to_crlf - the input from offset from with every line ending made CRLF,
+ * as on the wire, into wire (a spool); -1 on failure */
+static int
+to_crlf(const struct input *in, gsize from, struct spool *wire)
+{
+	guchar buf[CHUNK], out[2 * CHUNK];
+	int prev_cr = 0;
+	gssize n, i;
+	gsize o;
+
+	for (; (n = input_read(in, from, buf, sizeof(buf))) > 0; from += n) {
+		for (i = 0, o = 0; i < n; i++) {
+			if (buf[i] == '\n' && !prev_cr)
+				out[o++] = '\r';
+			out[o++] = buf[i];
+			prev_cr = buf[i] == '\r';
+		}
+		if (spool_append(wire, out, o) < 0)
+			return -1;
+	}
+	return n < 0 ? -1 : 0;
+}
+
+/* has_cr - whether the input holds a CR */
+static int
+has_cr(const struct input *in)
+{
+	guchar buf[CHUNK];
+	gsize off = 0;
+	gssize n;
+
+	for (; (n = input_read(in, off, buf, sizeof(buf))) > 0; off += n)
+		if (memchr(buf, '\r', n))
+			return 1;
+	return 0;
 }
 
 struct raw_header {
@@ -95,12 +206,12 @@ raw_header_free(gpointer p)
 }
 
 /* field_end - where the header field starting at off ends: after its
- * last line, continuation lines (starting with white space) included */
+ * last line, continuation lines (starting with white space) included;
+ * p holds the first len bytes of the message */
 static gsize
-field_end(const GByteArray *wire, gsize off)
+field_end(const guchar *p, gsize len, gsize off)
 {
-	const guchar *p = wire->data, *nl;
-	gsize len = wire->len;
+	const guchar *nl;
 
 	while (off < len) {
 		nl = memchr(p + off, '\n', len - off);
@@ -113,16 +224,48 @@ field_end(const GByteArray *wire, gsize off)
 	return len;
 }
 
-/* feed_message - header fields and body, as an MTA passes them */
-static void
-feed_message(struct msg *m, GByteArray *wire)
+/* header_bound - where GMime's header block ends at the latest: after
+ * the first empty line (a field cannot go on past it), else the end */
+static gsize
+header_bound(struct spool *wire)
 {
-	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *) wire->data, wire->len);
+	guchar buf[3 + CHUNK];
+	gsize off = 0, keep = 0;	/* buf: the keep bytes before off, then more */
+	gssize n;
+
+	if (spool_read(wire, 0, buf, 2) == 2 && !memcmp(buf, "\r\n", 2))
+		return 2;
+	while ((n = spool_read(wire, off, buf + keep, CHUNK)) > 0) {
+		gsize have = keep + n;
+		const guchar *e = memmem(buf, have, "\r\n\r\n", 4);
+
+		if (e)
+			return off - keep + (e - buf) + 4;
+		off += n;
+		keep = MIN(have, 3);
+		memmove(buf, buf + have - keep, keep);
+	}
+	return wire->len;
+}
+
+/*
+ * feed_message - header fields and body, as an MTA passes them.  GMime
+ * reads the header block only (the stream ends at header_bound()), which
+ * is all it is asked for; the body goes to the message's spool a chunk at
+ * a time.
+ */
+static void
+feed_message(struct msg *m, struct spool *wire)
+{
+	gsize bound = header_bound(wire), hlen, body = 0, off;
+	GMimeStream *all = mime_spool_stream(wire);
+	GMimeStream *st = g_mime_stream_substream(all, 0, bound);
 	GMimeParser *p = g_mime_parser_new_with_stream(st);
 	GPtrArray *hdrs = g_ptr_array_new_with_free_func(raw_header_free);
 	GMimeMessage *msg;
 	gint64 end = -1;
-	gsize body = wire->len;
+	guchar *head, buf[CHUNK];
+	gssize n;
 	guint i;
 
 	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
@@ -135,28 +278,36 @@ feed_message(struct msg *m, GByteArray *wire)
 	/* the header block is the run of fields GMime reports, each right
 	 * after the one before; where a line is no header field (GMime skips
 	 * it), the body begins, as an MTA sees it */
-	body = 0;
+	hlen = MIN(bound + 2, wire->len);
+	head = g_malloc(hlen + 1);
+	hlen = MAX(spool_read(wire, 0, head, hlen), 0);
 	for (i = 0; i < hdrs->len; i++) {
 		struct raw_header *h = g_ptr_array_index(hdrs, i);
 
 		if ((end >= 0 && h->offset >= end) || (gsize) h->offset != body)
 			break;
 		msg_header(m, h->name, h->value);
-		body = field_end(wire, body);
+		body = field_end(head, hlen, body);
 	}
 	msg_end_headers(m);
 	if (body > wire->len)
 		body = wire->len;
-	if (body + 2 <= wire->len && !memcmp(wire->data + body, "\r\n", 2))
+	if (body + 2 <= hlen && !memcmp(head + body, "\r\n", 2))
 		body += 2;
-	msg_body(m, wire->data + body, wire->len - body);
+	g_free(head);
+	for (off = body; (n = spool_read(wire, off, buf, sizeof(buf))) > 0; off += n)
+		msg_body(m, buf, n);
+	if (body == wire->len)
+		msg_body(m, "", 0);
 	m->size = wire->len;
 	g_ptr_array_free(hdrs, TRUE);
 	g_object_unref(p);
 	g_object_unref(st);
+	g_object_unref(all);
 }
 
-/* apply_headers - the edit list on a copy of the header fields */
+/* apply_headers - the edit list on a copy of the header fields, in order
+ * (caller frees) */
 static GPtrArray *
 apply_headers(struct msg *m)
 {
@@ -172,45 +323,82 @@ apply_headers(struct msg *m)
 	return h;
 }
 
+/* The output of sinkd -t, written as it goes: with lf_only, each CRLF
+ * becomes LF, a CR at the end of one piece waiting for the next. */
+struct outw {
+	FILE *fp;
+	int lf_only;
+	int cr;			/* a CR is held */
+};
+
+/* outw_put - n bytes of the result */
+static void
+outw_put(struct outw *w, const guchar *p, gsize n)
+{
+	const guchar *end = p + n, *cr;
+
+	if (!w->lf_only) {
+		fwrite(p, 1, n, w->fp);
+		return;
+	}
+	if (w->cr && n > 0) {
+		if (*p != '\n')
+			putc('\r', w->fp);
+		w->cr = 0;
+	}
+	while (p < end) {
+		if ((cr = memchr(p, '\r', end - p)) == NULL) {
+			fwrite(p, 1, end - p, w->fp);
+			return;
+		}
+		fwrite(p, 1, cr - p, w->fp);
+		if (cr + 1 == end) {
+			w->cr = 1;
+			return;
+		}
+		if (cr[1] != '\n')
+			putc('\r', w->fp);
+		p = cr + 1;
+	}
+}
+
 /* write_result - the message with edits applied, in the input's endings */
 static void
-write_result(struct msg *m, const guchar *in, gsize inlen, gsize from_line,
-	     int lf_only, FILE *fp)
+write_result(struct msg *m, const struct input *in, gsize from_line, int lf_only,
+	     FILE *fp)
 {
-	GByteArray *out = g_byte_array_new();
+	struct outw w = {fp, lf_only, 0};
+	guchar buf[CHUNK];
 	GPtrArray *h;
-	gsize len, i;
+	gsize len, off;
+	gssize n;
+	guint i;
 	const guchar *data;
 
 	if (edits_count(&m->edits) == 0) {
-		fwrite(in, 1, inlen, fp);
-		g_byte_array_free(out, TRUE);
+		input_copy(in, 0, in->len, fp);
 		return;
 	}
-	fwrite(in, 1, from_line, fp);
+	input_copy(in, 0, from_line, fp);
 	h = apply_headers(m);
 	for (i = 0; i < h->len; i++) {
 		const char *l = g_ptr_array_index(h, i);
 
-		g_byte_array_append(out, (const guchar *) l, strlen(l));
-		g_byte_array_append(out, (const guchar *) "\r\n", 2);
+		outw_put(&w, (const guchar *) l, strlen(l));
+		outw_put(&w, (const guchar *) "\r\n", 2);
 	}
-	g_byte_array_append(out, (const guchar *) "\r\n", 2);
+	outw_put(&w, (const guchar *) "\r\n", 2);
 	if (m->edits.body) {
 		data = g_bytes_get_data(m->edits.body, &len);
-		g_byte_array_append(out, data, len);
+		outw_put(&w, data, len);
 	} else {
-		data = msg_data(m, &len);
-		if (data && len > m->body_offset)
-			g_byte_array_append(out, data + m->body_offset, len - m->body_offset);
+		for (off = m->body_offset; (n = spool_read(&m->spool, off, buf, sizeof(buf))) > 0;
+		     off += n)
+			outw_put(&w, buf, n);
 	}
-	for (i = 0; i < out->len; i++) {
-		if (lf_only && out->data[i] == '\r' && i + 1 < out->len && out->data[i + 1] == '\n')
-			continue;
-		putc(out->data[i], fp);
-	}
+	if (w.cr)
+		putc('\r', fp);
 	g_ptr_array_free(h, TRUE);
-	g_byte_array_free(out, TRUE);
 }
 
 /* quote - text="..." safe on one line */
@@ -289,15 +477,23 @@ report(struct conn *c, struct msg *m, enum verdict v, const GString *deferred,
 	g_free(env);
 }
 
+static int run(struct snapshot *s, const struct offline_args *a, struct input *in,
+	       FILE *out, FILE *err);
+
 /* offline_run - standard input through the chain; the exit status */
 int
 offline_run(struct snapshot *s, const struct offline_args *a)
 {
-	GByteArray *in = read_all(stdin);
+	struct input in;
 	int rc;
 
-	rc = offline_run_buffer(s, a, in->data, in->len, stdout, stderr);
-	g_byte_array_free(in, TRUE);
+	if (input_stdin(&in, s) < 0) {
+		log_error("cannot read the message: %s", g_strerror(errno));
+		input_free(&in);
+		return 75;	/* EX_TEMPFAIL */
+	}
+	rc = run(s, a, &in, stdout, stderr);
+	input_free(&in);
 	return rc;
 }
 
@@ -307,17 +503,42 @@ int
 offline_run_buffer(struct snapshot *s, const struct offline_args *a,
 		   const void *data, size_t len, FILE *out, FILE *err)
 {
+	/* an empty message may have no buffer at all (NULL): the C
+	 * library's functions take no NULL, not even for zero bytes */
+	struct input in = {.mem = data ? data : (const guchar *) "", .fd = -1, .len = len};
+
+	return run(s, a, &in, out, err);
+}
+
+/* from_line_end - where a leading mbox From_ line ends (0: none) */
+static gsize
+from_line_end(const struct input *in)
+{
+	guchar buf[CHUNK], *nl;
+	gsize off = 0;
+	gssize n;
+
+	if (in->len <= 5 || input_read(in, 0, buf, 5) != 5 || memcmp(buf, "From ", 5))
+		return 0;
+	for (; (n = input_read(in, off, buf, sizeof(buf))) > 0; off += n)
+		if ((nl = memchr(buf, '\n', n)) != NULL)
+			return off + (nl - buf) + 1;
+	return in->len;
+}
+
+/* run - the message of in through the chain */
+static int
+run(struct snapshot *s, const struct offline_args *a, struct input *in,
+    FILE *out, FILE *err)
+{
 	struct offline o = {.args = a, .deferred = g_string_new(NULL)};
 	struct conn *c = conn_new(s);
 	struct msg *m = NULL;
-	/* an empty message may have no buffer at all (NULL): the C
-	 * library's functions take no NULL, not even for zero bytes */
-	const guchar *in = data ? data : (const guchar *) "";
-	GByteArray *wire;
+	struct spool wire;
 	char *ip = NULL, *helo = NULL;
 	enum verdict v = VERDICT_CONTINUE;
-	int lf_only;
-	gsize from_line = 0;
+	int lf_only, wire_ok;
+	gsize from_line;
 	guint i;
 
 	c->mta = &o;
@@ -330,13 +551,10 @@ offline_run_buffer(struct snapshot *s, const struct offline_args *a,
 	}
 	/* a leading mbox From_ line is no header: set it aside, as sendmail(1)
 	 * does, and put it back on output */
-	if (len > 5 && !memcmp(in, "From ", 5)) {
-		const guchar *nl = memchr(in, '\n', len);
-
-		from_line = nl ? (gsize) (nl - in) + 1 : len;
-	}
-	wire = to_crlf(in + from_line, len - from_line);
-	lf_only = len == 0 || memchr(in, '\r', len) == NULL;
+	from_line = from_line_end(in);
+	spool_init(&wire, conf_str(&s->main, "spool-dir"), conf_num(&s->main, "body-memory-limit"));
+	wire_ok = to_crlf(in, from_line, &wire) == 0;
+	lf_only = in->len == 0 || !has_cr(in);
 	conn_set_client(c, ip, ip ? "unknown" : "localhost");
 	v = chain_connect(c);
 	if (v == VERDICT_CONTINUE && helo) {
@@ -370,20 +588,27 @@ offline_run_buffer(struct snapshot *s, const struct offline_args *a,
 	if (v == VERDICT_CONTINUE)
 		v = chain_data(m);
 	if (v == VERDICT_CONTINUE) {
-		feed_message(m, wire);
+		if (wire_ok) {
+			feed_message(m, &wire);
+		} else {
+			/* as when the MTA's bytes cannot be spooled */
+			log_warn("%s: cannot spool message: %s", m->queue_id, g_strerror(errno));
+			m->spool_errno = errno ? errno : EIO;
+		}
+		spool_free(&wire);
 		v = chain_eom(m);
 	}
 	if (m && m->rcpts->len == 0 && m->rcpts_rejected == 0 && v == VERDICT_CONTINUE)
 		log_warn("no recipients (-R)");
 	if (v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE)
-		write_result(m, in, len, from_line, lf_only, out);
+		write_result(m, in, from_line, lf_only, out);
 	fflush(out);
 	report(c, m, v, o.deferred, err);
 	if (m) {
 		chain_log_message(m, v);
 		chain_done(m, v);
 	}
-	g_byte_array_free(wire, TRUE);
+	spool_free(&wire);
 	g_string_free(o.deferred, TRUE);
 	g_free(ip);
 	g_free(helo);

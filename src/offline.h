@@ -13,6 +13,11 @@
  * when its domain's policy cannot share the transaction), and the final
  * envelope (from, rcpts).
  *
+ * The input is read a chunk at a time (standard input where it is when it
+ * is a regular file, else gathered in a spool bounded by
+ * body-memory-limit): a large message is never held whole in memory.
+ * offline_run() returns 75 when standard input cannot be read or kept.
+ *
  * offline_run_buffer() does the same with a message in memory, writing
  * the result and the verdict line to the streams it is given (the fuzz
  * targets in fuzz/ drive it); the caller keeps the buffer.

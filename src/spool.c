@@ -39,19 +39,28 @@ write_all(int fd, const void *data, gsize len)
 	return 0;
 }
 
+/* spool_tmpfile - an unlinked temp file in dir, open for reading and
+ * writing; -1 with errno on failure */
+int
+spool_tmpfile(const char *dir)
+{
+	char *path = g_build_filename(dir, "sinkd.XXXXXX", NULL);
+	int fd = mkstemp(path);
+
+	if (fd >= 0)
+		unlink(path);
+	g_free(path);
+	return fd;
+}
+
 /* spool_spill - move the memory buffer into an unlinked temp file */
 static int
 spool_spill(struct spool *s)
 {
-	char *path = g_build_filename(s->dir, "sinkd.XXXXXX", NULL);
-	int fd = mkstemp(path);
+	int fd = spool_tmpfile(s->dir);
 
-	if (fd < 0) {
-		g_free(path);
+	if (fd < 0)
 		return -1;
-	}
-	unlink(path);
-	g_free(path);
 	if (write_all(fd, s->mem->data, s->mem->len) < 0) {
 		int saved = errno;
 
@@ -103,6 +112,32 @@ spool_data(struct spool *s, gsize *len)
 	return s->map ? s->map : (const guchar *) "";
 }
 
+/* spool_read - up to n bytes from offset off into buf (fewer at the
+ * end); -1 (errno) on a read error */
+gssize
+spool_read(const struct spool *s, gsize off, void *buf, gsize n)
+{
+	gsize got = 0;
+
+	if (off >= s->len)
+		return 0;
+	n = MIN(n, s->len - off);
+	if (s->fd < 0) {
+		memcpy(buf, s->mem->data + off, n);
+		return n;
+	}
+	while (got < n) {
+		ssize_t r = pread(s->fd, (char *) buf + got, n - got, off + got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -1 : (gssize) got;
+		got += r;
+	}
+	return got;
+}
+
 int
 spool_on_disk(const struct spool *s)
 {
@@ -121,6 +156,15 @@ GByteArray *
 spool_memory(const struct spool *s)
 {
 	return s->mem;
+}
+
+/* spool_release - the mapped pages out of the resident set; the range
+ * spool_data() gave stays valid */
+void
+spool_release(struct spool *s)
+{
+	if (s->map)
+		madvise(s->map, s->maplen, MADV_DONTNEED);
 }
 
 void

@@ -4,7 +4,14 @@
  * The file is created with mkstemp() in the spool directory and unlinked
  * at once, so nothing is left behind whatever happens to the process; its
  * name never comes from mail data.  spool_data() gives the whole content
- * as one read-only range (the memory buffer, or an mmap of the file).
+ * as one read-only range (the memory buffer, or an mmap of the file);
+ * spool_release() gives the mapped pages back (they come again from the
+ * page cache if the range is read again), so that a handler that has read
+ * a large message through does not keep it resident while the next one
+ * works; spool_read() copies a range out without mapping anything.  The
+ * same bounded buffer serves any other large byte string of
+ * a message (a second reading, a decoded part): spool_tmpfile() makes
+ * such a file for writers that need a descriptor.
  */
 #ifndef SINKD_SPOOL_H
 #define SINKD_SPOOL_H
@@ -24,9 +31,12 @@ struct spool {
 void spool_init(struct spool *s, const char *dir, gsize mem_limit);
 int spool_append(struct spool *s, const void *data, gsize len);
 const guchar *spool_data(struct spool *s, gsize *len);
+gssize spool_read(const struct spool *s, gsize off, void *buf, gsize n);
 int spool_on_disk(const struct spool *s);
 int spool_fd(const struct spool *s);
 GByteArray *spool_memory(const struct spool *s);
+void spool_release(struct spool *s);
 void spool_free(struct spool *s);
+int spool_tmpfile(const char *dir);
 
 #endif

@@ -15,6 +15,13 @@
 # with bare CRs as line ends shows (scanned now as a second reading), and
 # one behind a second boundary parameter (a limit now).
 #
+# Work and memory stay bounded: 40,000 header fields with header-delete
+# (and the disclaimer wrapping the message) give the same result as a few
+# do; a regex that backtracks at every line of 2 MB spends regex-budget
+# and on-error applies, never half the rules; and a 24 MB message at
+# body-memory-limit = 64k raises sinkd -t's peak memory by less than half
+# its size, its bare-CR reading included (bench/hostile has the figures).
+#
 # Packets over libmilter's 64 KiB limit (t/lib/milterraw.py sends them
 # raw) end the connection: the MTA's milter_default_action applies, the
 # daemon logs the abandoned message, and the next connection is served.
@@ -44,7 +51,8 @@ chown postfix "$W/sk" "$W/sk/spool" "$W/sk/tmp"
 sk_conf "chain = protocol, clamav, rewrite, disclaimer" "body-memory-limit = 64k" \
 	"[clamav]" "database = $W/db" "tmpdir = $W/sk/tmp" "quarantine-dir = $W/sk/q" \
 	"clean-cache = no" "watch-interval = 0" \
-	"[rewrite]" "banned-extensions = exe, scr" "text-replace = hostile => friendly" \
+	"[rewrite]" "banned-extensions = exe, scr" "header-delete = X-Spam*" \
+	'text-replace = hostile => friendly, /HOSTILE(\w+\\s?)+$/ => x' \
 	"[disclaimer]" "text-file = $(fixture "$TOP/t/disclaimer/text.tmpl" "$SK_DIR/conf")" \
 	"html-file = $(fixture "$TOP/t/disclaimer/html.tmpl" "$SK_DIR/conf")"
 sk_start || bail_out "sinkd did not start"
@@ -222,6 +230,78 @@ check "RFC 2231 file name in 2000 pieces" accept rfc2231 2000 exe
 grep -q 'was removed by the mail gateway (extension exe)' "$W/out"
 ok $? "RFC 2231 file name in 2000 pieces: put together, ends in .exe: the part is replaced"
 is "$(kv replbody)" 1 "RFC 2231 file name in 2000 pieces: through the daemon, the body is replaced"
+
+# --- 9. 40,000 header fields, every one deleted by header-delete; with a
+# body the disclaimer cannot go into, the message wrapped as well (its
+# top-level Content-* fields rewritten among the 40,000)
+for b in "" --binary; do
+	name="40000 header fields${b:+, wrapped}"
+	check "$name" accept headers 40000 $b
+	is "$(grep -c '^X-Spam:' "$W/out")" 0 "$name: sinkd -t deletes every one"
+	edits=$(sed -n 's/^verdict=.* edits=\([0-9]*\) .*/\1/p' "$W/err")
+	is "$(( $(kv header_edits) + $(kv replbody) ))" "$edits" \
+		"$name: the daemon makes the same $edits edits"
+	if [ -n "$b" ]; then
+		grep -q '^X-Sinkd-Disclaimer: wrapped' "$W/out"
+		ok $? "$name: wrapped by the disclaimer"
+		grep -q '^YmluYXJ5IGRhdGEsIG5vIHRleHQK' "$W/out"
+		ok $? "$name: the original body is in it"
+	fi
+done
+
+# --- 10. a regex that backtracks a little less than the match limit at
+# each of 75,000 lines: regex-budget runs out, on-error applies (tempfail)
+ERR_RW="tempfail rewrite 451 4.3.0 Temporary failure in rewrite, try again later"
+check "catastrophic regex over 2 MB" "$ERR_RW" catregex 2097152
+like "$(cat "$W/err")" "spent regex-budget" "catastrophic regex: sinkd -t says the budget ran out"
+like "$LOG" "spent regex-budget" "catastrophic regex: the daemon says so too"
+# with on-error = accept the message passes unchanged by the rules, and
+# says so: not the first part's "hostile => friendly" and not the rest
+sed 's/^\[rewrite\]$/&\non-error = accept/' "$W/sk/conf/sinkd.conf" >"$W/sk/conf/accept.conf"
+python3 "$GEN" catregex 2097152 --parts >"$W/msg/catparts.eml"
+CONF=$W/sk/conf/accept.conf offline "$W/msg/catparts.eml"
+is "$OFF" accept "catastrophic regex, on-error = accept: accepted"
+grep -q '^X-Sinkd-Rewrite: not applied (regex-budget spent)' "$W/out"
+ok $? "  with X-Sinkd-Rewrite: not applied (regex-budget spent)"
+grep -q '^a hostile word' "$W/out"
+ok $? "  and no rule applied, not even the one before the budget ran out"
+
+# --- 11. memory: a 24 MB message with a 24 MB attachment, with
+# body-memory-limit = 64k, goes through files, not memory: sinkd -t's
+# peak RSS grows by less than half the message's size over its peak on a
+# small one (protocol and rewrite; libclamav's own memory is its own).
+# Then the clamav handler alone (scan-parts = all): a message whose lines
+# end in a bare CR, read twice, peaks within half its size of the same
+# message with CRLF lines, read once.
+peak_kb() {	# peak_kb CONF FILE: sinkd -t's peak RSS in KiB
+	python3 -c 'import os, subprocess, sys
+with open(sys.argv[3], "rb") as f:
+    p = subprocess.Popen([sys.argv[1], "-t", "-c", sys.argv[2], "-F", "a@example.com",
+                          "-R", "b@example.org"], stdin=f,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(os.wait4(p.pid, 0)[2].ru_maxrss)' "$SINKD" "$1" "$2"
+}
+sed -e 's/^chain = .*/chain = protocol, rewrite/' "$W/sk/conf/sinkd.conf" >"$W/sk/conf/mem.conf"
+python3 "$GEN" big 25165824 crlf >"$W/msg/big.eml"
+size_kb=$(( $(wc -c <"$W/msg/big.eml") / 1024 ))
+small=$(peak_kb "$W/sk/conf/mem.conf" "$W/msg/header of 60000 bytes.eml")
+large=$(peak_kb "$W/sk/conf/mem.conf" "$W/msg/big.eml")
+[ "$small" -gt 0 ] && [ $((large - small)) -lt $((size_kb / 2)) ]
+ok $? "24 MB message, protocol and rewrite: peak RSS $small KiB on a small one, $large KiB on it (< +$((size_kb / 2)))"
+sed -e 's/^chain = .*/chain = clamav/' -e 's/^clean-cache = no$/&\nscan-parts = all/' \
+	"$W/sk/conf/sinkd.conf" >"$W/sk/conf/clam.conf"
+python3 "$GEN" big 16777216 cr >"$W/msg/bigcr.eml"
+python3 "$GEN" big 16777216 crlf >"$W/msg/bigcrlf.eml"
+size_kb=$(( $(wc -c <"$W/msg/bigcr.eml") / 1024 ))
+crlf=$(peak_kb "$W/sk/conf/clam.conf" "$W/msg/bigcrlf.eml")
+cr=$(peak_kb "$W/sk/conf/clam.conf" "$W/msg/bigcr.eml")
+[ "$crlf" -gt 0 ] && [ $((cr - crlf)) -lt $((size_kb / 2)) ]
+ok $? "16 MB with bare CRs, clamav: peak RSS $cr KiB, with CRLF $crlf KiB (< +$((size_kb / 2)))"
+CONF=$W/sk/conf/clam.conf offline "$W/msg/bigcr.eml"
+is "$OFF" accept "16 MB with bare CRs, clamav: both readings scanned, clean"
+rm -f "$W/msg/big.eml" "$W/msg/bigcr.eml" "$W/msg/bigcrlf.eml" "$W/msg/catparts.eml"
+empty
+ok $? "memory cases: nothing left in the spool or libclamav's tmpdir"
 
 # --- every corpus file through both paths; a file with a header field
 # over 64 KiB cannot pass libmilter (see above) and is counted with

@@ -25,6 +25,17 @@ file (68 bytes, base64) is put where the case hides things.
   params N                     a Content-Type with N parameters
   rfc2231 N EXT                an attachment whose file name (ending in
                                .EXT) is split into N RFC 2231 continuations
+  headers N [--binary]         N header fields "X-Spam: yes" (12 bytes
+                               each); with --binary, a body no disclaimer
+                               can go into (it is wrapped)
+  catregex SIZE [--parts]      SIZE bytes of "HOSTILEword word word word!"
+                               lines, on which /HOSTILE(\w+\s?)+$/
+                               backtracks a little less than the match
+                               limit at each; with --parts, after a text
+                               part saying "a hostile word"
+  big SIZE [cr|crlf]           a text part and an attachment of SIZE bytes
+                               of base64, its lines ending in CRLF (LF
+                               elsewhere) or in a bare CR
 """
 import argparse
 import base64
@@ -183,12 +194,44 @@ def rfc2231(args):
             + multipart(b"r0", [text_part(b"see the attachment"), part]))
 
 
+def headers(args):
+    fields = b"X-Spam: yes\n" * args.n
+    if args.binary:
+        return (head(b"%d fields" % args.n, fields)
+                + b"Content-Type: application/octet-stream\n"
+                b"Content-Transfer-Encoding: base64\n\n"
+                + base64.encodebytes(b"binary data, no text\n" * 4))
+    return head(b"%d fields" % args.n, fields) + b"\nbody\n"
+
+
+def catregex(args):
+    text = b"HOSTILEword word word word!\n" * max(1, args.n // 28)
+    if not args.parts:
+        return head(b"catastrophic regex") + b"\n" + text
+    return (head(b"catastrophic regex, parts", mixed(b"c0")) + b"\n"
+            + multipart(b"c0", [text_part(b"a hostile word"), text_part(text)]))
+
+
+def big(args):
+    chunk = base64.encodebytes(bytes(range(256)) * 3)	# 1024 bytes a line set
+    body = chunk * max(1, args.n // len(chunk))
+    if args.kind == "cr":
+        body = body.replace(b"\n", b"\r")
+    else:
+        body = body.replace(b"\n", b"\r\n")
+    return (head(b"big " + args.kind.encode(), mixed(b"g0")) + b"\n" + multipart(b"g0", [
+        text_part(b"see the attachment"),
+        b"Content-Type: application/octet-stream; name=\"data.bin\"\n"
+        b"Content-Transfer-Encoding: base64\n\n" + body + b"\n"]))
+
+
 def main():
     cases = {
         "longheader": longheader, "nul": nul, "lineends": lineends,
         "parts": parts, "nested": nested, "unclosed": unclosed,
         "dupboundary": dupboundary, "badbase64": badbase64,
         "8bitheader": eightbit, "params": params, "rfc2231": rfc2231,
+        "headers": headers, "catregex": catregex, "big": big,
     }
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -197,6 +240,8 @@ def main():
     ap.add_argument("--folded", action="store_true")
     ap.add_argument("--eicar", action="store_true")
     ap.add_argument("--exe", action="store_true")
+    ap.add_argument("--binary", action="store_true")
+    ap.add_argument("--parts", action="store_true")
     args = ap.parse_args()
     # the positional arguments: a number first (N or SIZE), then a word
     # (KIND or EXT); lineends and dupboundary take only the word

@@ -6,6 +6,8 @@
 #include <glib.h>
 
 #include "../../milters/textrw.h"
+#include "../../src/match.h"
+#include "../../src/rx.h"
 #include "tap.h"
 
 #define P	"https://safe.example/?u="
@@ -187,9 +189,9 @@ test_cases(void)
 			continue;
 		}
 		if (cases[i].kind == HTML)
-			rc = textrw_html(t, cases[i].in, &out);
+			rc = textrw_html(t, cases[i].in, &out, NULL);
 		else
-			rc = textrw_plain(t, cases[i].in, &out);
+			rc = textrw_plain(t, cases[i].in, &out, NULL);
 		is_int(rc, cases[i].rc, cases[i].what);
 		if (cases[i].rc == 1)
 			is_str(out, cases[i].want, "  output");
@@ -256,14 +258,241 @@ test_empty(void)
 	why = (char *) "unset";
 	t = textrw_new((char **) none, "", 0, &why);
 	ok(t == NULL && why == NULL, "empty list, empty prefix: NULL, no why");
-	ok(textrw_plain(NULL, "foo", &out) == 0 && out == NULL, "no rules: plain text unchanged");
+	ok(textrw_plain(NULL, "foo", &out, NULL) == 0 && out == NULL, "no rules: plain text unchanged");
 	out = (char *) "unset";
-	ok(textrw_html(NULL, "foo", &out) == 0 && out == NULL, "no rules: HTML unchanged");
+	ok(textrw_html(NULL, "foo", &out, NULL) == 0 && out == NULL, "no rules: HTML unchanged");
 	t = textrw_new(NULL, NULL, 1, &why);
 	ok(t != NULL && why == NULL, "defang alone is a rule set");
-	ok(textrw_plain(t, "", &out) == 0 && out == NULL, "empty text unchanged");
+	ok(textrw_plain(t, "", &out, NULL) == 0 && out == NULL, "empty text unchanged");
 	textrw_free(t);
 	textrw_free(NULL);
+}
+
+/* repeat - n copies of s, as one string */
+static char *
+repeat(const char *s, unsigned n)
+{
+	GString *o = g_string_new(NULL);
+
+	while (n-- > 0)
+		g_string_append(o, s);
+	return g_string_free(o, FALSE);
+}
+
+/* one_rule - a rule set of one entry (aborts the test on a bad one) */
+static struct textrw *
+one_rule(const char *rule)
+{
+	const char *r[] = {rule, NULL};
+	char *why = NULL;
+	struct textrw *t = textrw_new((char **) r, NULL, 0, &why);
+
+	if (t == NULL)
+		g_error("%s: %s", rule, why);
+	return t;
+}
+
+/*
+ * test_budget - the steps of every regex come from one budget: across
+ * positions, calls and parts, deterministic, and a failure is -1 with
+ * the reason, never a match or a miss
+ */
+static void
+test_budget(void)
+{
+	/* backtracks a little at every position, never to the match limit */
+	struct textrw *cat = one_rule("/(\\w+\\s?)+$/ => x");
+	char *words = repeat("word word word word!\n", 200), *out = NULL;
+	struct rx_budget b, b2;
+	guint64 used;
+	int rc;
+
+	rx_budget_init(&b, 1000000000);
+	rc = textrw_plain(cat, words, &out, &b);
+	is_int(rc, 0, "catastrophic regex, 4 KB, a large budget: no match");
+	ok(b.used > 1000000 && !b.spent && !b.limit,
+	   "  it took %llu steps: many at each position, none over the limit",
+	   (unsigned long long) b.used);
+	used = b.used;
+	rx_budget_init(&b, 1000000000);
+	textrw_plain(cat, words, &out, &b);
+	is_int(b.used, used, "  the same text takes the same steps again");
+	rx_budget_init(&b, used - 1);
+	is_int(textrw_plain(cat, words, &out, &b), -1, "  one step less: -1");
+	ok(b.spent && !b.limit && b.left == 0 && out == NULL,
+	   "  the budget is spent (not the match limit), nothing written");
+
+	/* one budget for several texts: the parts of a message */
+	rx_budget_init(&b, used + used / 2);
+	is_int(textrw_plain(cat, words, &out, &b), 0, "shared budget: the first part passes");
+	is_int(textrw_html(cat, words, &out, &b), -1, "  the second spends the rest: -1");
+	ok(b.spent, "  spent");
+
+	/* HTML: each text run and attribute value spends from the same one */
+	{
+		char *html = repeat("<p title=\"word word word word!\">word word word word!</p>\n", 300);
+
+		rx_budget_init(&b, 1000000000);
+		is_int(textrw_html(cat, html, &out, &b), 0, "HTML, 600 runs and values: no match");
+		rx_budget_init(&b2, b.used - 1);
+		is_int(textrw_html(cat, html, &out, &b2), -1, "  with one step less: -1");
+		g_free(html);
+	}
+	textrw_free(cat);
+	g_free(words);
+
+	/* a repeat that crosses a run and fails without going back (PCRE2
+	 * makes it possessive) costs the run at each position: counted */
+	{
+		struct textrw *poss = one_rule("/[a-z]+(?:!|#)/ => x");
+		char *run = repeat("a", 20000);
+
+		rx_budget_init(&b, 50 * 20000);
+		is_int(textrw_plain(poss, run, &out, &b), -1,
+		       "possessive repeat over 20,000 letters: the characters crossed count");
+		ok(b.spent, "  the budget is spent, at 50 steps a character");
+		g_free(run);
+		run = repeat("abcdefghi ", 2000);
+		rx_budget_init(&b, 50 * 20000);
+		is_int(textrw_plain(poss, run, &out, &b), 0, "  over short words: passes");
+		g_free(run);
+		textrw_free(poss);
+	}
+
+	/* one position alone still stops at the match limit */
+	{
+		struct textrw *t = one_rule("/(a+)+$/ => x");
+
+		rx_budget_init(&b, 1000000000);
+		is_int(textrw_plain(t, AAA, &out, &b), -1, "(a+)+$ on 74 a's and '!': -1");
+		ok(b.limit && !b.spent, "  the match limit, not the budget");
+		textrw_free(t);
+	}
+
+	/* link-prefix spends from it too */
+	{
+		const char *none[] = {NULL};
+		char *why = NULL, *text = repeat("see https://x.example/ ", 1000);
+		struct textrw *t = textrw_new((char **) none, P, 0, &why);
+
+		rx_budget_init(&b, 1000000000);
+		is_int(textrw_plain(t, text, &out, &b), 1, "link-prefix, 1000 links: rewritten");
+		g_free(out);
+		out = NULL;
+		ok(b.used > 1000, "  its URL regex took %llu steps", (unsigned long long) b.used);
+		rx_budget_init(&b2, b.used / 2);
+		is_int(textrw_plain(t, text, &out, &b2), -1, "  half of them: -1");
+		textrw_free(t);
+		g_free(text);
+	}
+
+	/* a URL with 100,000 closing parentheses is trimmed in one pass */
+	{
+		const char *none[] = {NULL};
+		char *why = NULL, *parens = repeat(")", 100000), *text, *want;
+		struct textrw *t = textrw_new((char **) none, NULL, 1, &why);
+
+		text = g_strconcat("http://a.example/x", parens, NULL);
+		want = g_strconcat("hxxp://a[.]example/x", parens, NULL);
+		is_int(textrw_plain(t, text, &out, NULL), 1, "defang, URL and 100,000 ')': changed");
+		ok(out && !strcmp(out, want), "  the parentheses are not the URL's");
+		g_free(out);
+		out = NULL;
+		g_free(text);
+		g_free(want);
+		g_free(parens);
+		textrw_free(t);
+	}
+
+	/* header names through match_test: one budget for every field */
+	{
+		char *why = NULL;
+		char *const entries[] = {"/^x-(\\w+-?)+$/", NULL};
+		struct match_list *l = match_compile(MATCH_NAME, entries, &why);
+		unsigned i, hits = 0;
+		int r = 0;
+
+		ok(l != NULL, "header-delete regex compiles");
+		rx_budget_init(&b, 1000000000);
+		for (i = 0; i < 100; i++)
+			hits += match_test(l, "X-Spam-Flag-Level", &b) == 1;
+		is_int(hits, 100, "  100 fields match");
+		used = b.used;
+		rx_budget_init(&b, used / 2);
+		for (i = 0; i < 100 && r >= 0; i++)
+			r = match_test(l, "X-Spam-Flag-Level", &b);
+		ok(r == -1 && b.spent && i > 1 && i < 100,
+		   "  with half the steps, the budget runs out after %u fields", i);
+		match_free(l);
+		{
+			char *const any[] = {"/^x-.*-flag$/", NULL};
+
+			l = match_compile(MATCH_NAME, any, &why);
+			is_int(match_test(l, "X-\xff\xfe-Flag", NULL), 1,
+			       "  a name that is not UTF-8 is matched as valid UTF-8");
+			match_free(l);
+		}
+	}
+}
+
+/* One case of rx_replace against g_regex_replace, which it stands in
+ * for: the same pattern, text and replacement give the same result. */
+static const struct {
+	const char *pattern;
+	int caseless;
+	const char *text;
+	const char *repl;
+} like_glib[] = {
+	{"o", 0, "foo boo", "0"},
+	{"(\\w+) (\\w+)", 0, "hello world, big cat", "\\2 \\1"},
+	{"x*", 0, "abc", "-"},
+	{"x*", 0, "xab", "-"},
+	{"a?", 0, "baaab", "<\\0>"},
+	{"(?=[A-Z0-9])", 0, "RegExTest", "_"},
+	{"\\b", 0, "two words", "|"},
+	{"$", 0, "line\none\n", "!"},
+	{"^", 0, "line\none\n", "> "},
+	{"(?m)^", 0, "line\none\n", "> "},
+	{"(\\w)(\\w*)", 0, "grüße aus köln", "\\u\\1\\2"},
+	{"(\\w+)", 0, "Grüße Aus", "\\U\\1\\E-\\L\\1\\E-\\l\\1"},
+	{"(?<first>\\w+)-(?<second>\\w+)", 0, "a-b c-d", "\\g<second>+\\g<first>+\\g<2>"},
+	{"(a)|(b)", 0, "ab", "[\\1|\\2]"},
+	{"(a)", 0, "aa", "\\9\\1\\12\\101"},
+	{"a", 0, "aXa", "\\x41\\x{263A}\\t\\n\\\\"},
+	{"a", 0, "aa", "\\0101\\08"},
+	{"é", 1, "École été", "e"},
+	{"\\d+", 0, "1 22 333", "<\\0>"},
+	{"", 0, "añb", "."},
+	{"(?J)(?<n>a)|(?<n>b)", 0, "ab", "\\g<n>\\g<n>"},
+};
+
+static void
+test_like_glib(void)
+{
+	unsigned i;
+
+	for (i = 0; i < G_N_ELEMENTS(like_glib); i++) {
+		char *why = NULL, *got = NULL, *want;
+		GRegex *g = g_regex_new(like_glib[i].pattern,
+					like_glib[i].caseless ? G_REGEX_CASELESS : 0, 0, NULL);
+		struct rx *re = rx_new(like_glib[i].pattern, like_glib[i].caseless, &why);
+		struct rx_subst *t = rx_subst_new(like_glib[i].repl, &why);
+		const char *text = like_glib[i].text;
+		int rc;
+
+		if (!ok(g && re && t, "/%s/ => %s compiles", like_glib[i].pattern,
+			like_glib[i].repl))
+			continue;
+		want = g_regex_replace(g, text, -1, 0, like_glib[i].repl, 0, NULL);
+		rc = rx_replace(re, t, text, strlen(text), NULL, &got);
+		is_str(rc == 1 ? got : rc == 0 ? text : "(failed)", want,
+		       "  as g_regex_replace replaces it");
+		g_free(got);
+		g_free(want);
+		g_regex_unref(g);
+		rx_free(re);
+		rx_subst_free(t);
+	}
 }
 
 int
@@ -272,5 +501,7 @@ main(void)
 	test_cases();
 	test_bad();
 	test_empty();
+	test_budget();
+	test_like_glib();
 	return tap_done();
 }

@@ -97,17 +97,17 @@ test_match(void)
 	int i;
 
 	ok(a && h, "pattern lists compile");
-	ok(match_test(a, "BAD@Example.NET") == 1, "address, case-insensitive");
-	ok(match_test(a, "good@example.net") == 0, "other address");
-	ok(match_test(a, "x@spam.example") == 1, "@domain");
-	ok(match_test(a, "x@a.spam.example") == 0, "@domain is not subdomains");
-	ok(match_test(a, "x@a.sub.example") == 1, "@.domain matches a subdomain");
-	ok(match_test(a, "x@sub.example") == 0, "@.domain is not the domain itself");
-	ok(match_test(a, "") == 1, "<> matches the null sender");
-	ok(match_test(a, "noreply-7@x.example") == 1, "/regex/");
-	ok(match_test(h, "host-1.dynamic.example") == 1, "host glob");
-	ok(match_test(h, "mail12.example.org") == 1, "host regex");
-	ok(match_test(h, "mx.example.org") == 0, "host no match");
+	ok(match_test(a, "BAD@Example.NET", NULL) == 1, "address, case-insensitive");
+	ok(match_test(a, "good@example.net", NULL) == 0, "other address");
+	ok(match_test(a, "x@spam.example", NULL) == 1, "@domain");
+	ok(match_test(a, "x@a.spam.example", NULL) == 0, "@domain is not subdomains");
+	ok(match_test(a, "x@a.sub.example", NULL) == 1, "@.domain matches a subdomain");
+	ok(match_test(a, "x@sub.example", NULL) == 0, "@.domain is not the domain itself");
+	ok(match_test(a, "", NULL) == 1, "<> matches the null sender");
+	ok(match_test(a, "noreply-7@x.example", NULL) == 1, "/regex/");
+	ok(match_test(h, "host-1.dynamic.example", NULL) == 1, "host glob");
+	ok(match_test(h, "mail12.example.org", NULL) == 1, "host regex");
+	ok(match_test(h, "mx.example.org", NULL) == 0, "host no match");
 	ok(match_compile(MATCH_ADDR, bad, &why) == NULL && why, "bad entry refused: %s", why);
 	g_free(why);
 	why = NULL;
@@ -115,7 +115,7 @@ test_match(void)
 	for (i = 0; i < 40; i++)
 		g_string_append_c(s, 'a');
 	g_string_append_c(s, '!');
-	ok(match_test(e, s->str) == -1, "catastrophic backtracking hits the match limit");
+	ok(match_test(e, s->str, NULL) == -1, "catastrophic backtracking hits the match limit");
 	g_string_free(s, TRUE);
 	match_free(a);
 	match_free(h);
