@@ -2,6 +2,7 @@
  * archive - the names of the members of archives (see archive.h)
  */
 #include <string.h>
+#include <unistd.h>
 #include <glib.h>
 #include <archive.h>
 #include <archive_entry.h>
@@ -50,7 +51,14 @@ struct walk {
 	void *ctx;
 };
 
-static enum archive_result list_both(struct walk *w, const void *data, size_t len,
+/* What an archive is read from: bytes in memory, or a file (fd >= 0). */
+struct src {
+	const void *data;
+	size_t len;
+	int fd;
+};
+
+static enum archive_result list_both(struct walk *w, const struct src *in,
 				     const char *name, const char *prefix, unsigned depth);
 
 /* probe - which filters register without an external program */
@@ -72,7 +80,7 @@ probe(gpointer unused)
 
 /* reader - data opened for one pass, or NULL when no format bids */
 static struct archive *
-reader(const void *data, size_t len, enum pass pass)
+reader(const struct src *in, enum pass pass)
 {
 	static GOnce once = G_ONCE_INIT;
 	unsigned mask = GPOINTER_TO_UINT(g_once(&once, probe, NULL)), i;
@@ -97,7 +105,9 @@ reader(const void *data, size_t len, enum pass pass)
 		archive_read_support_format_cab(a);
 		archive_read_support_format_raw(a);
 	}
-	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+	if (in->fd >= 0 ? lseek(in->fd, 0, SEEK_SET) != 0
+	    || archive_read_open_fd(a, in->fd, BLOCK) != ARCHIVE_OK
+	    : archive_read_open_memory(a, in->data, in->len) != ARCHIVE_OK) {
 		archive_read_free(a);
 		return NULL;
 	}
@@ -171,8 +181,10 @@ member_data(struct walk *w, struct archive *a, const char *member, const char *p
 	if (res == ARCHIVE_RESULT_DONE && n < 0)
 		res = ARCHIVE_RESULT_UNREADABLE;
 	if (res == ARCHIVE_RESULT_DONE && b && b->len > 0) {
+		struct src inner = {b->data, b->len, -1};
+
 		prefix = g_strconcat(path, "/", NULL);
-		res = list_both(w, b->data, b->len, member, prefix, depth + 1);
+		res = list_both(w, &inner, member, prefix, depth + 1);
 		if (res == ARCHIVE_RESULT_NONE)
 			res = ARCHIVE_RESULT_DONE;
 		g_free(prefix);
@@ -230,10 +242,10 @@ member(struct walk *w, struct archive *a, struct archive_entry *e, const char *n
 
 /* list - one pass over one archive at depth (1: the attachment) */
 static enum archive_result
-list(struct walk *w, const void *data, size_t len, const char *name,
+list(struct walk *w, const struct src *in, const char *name,
      const char *prefix, unsigned depth, enum pass pass, GHashTable *shown)
 {
-	struct archive *a = reader(data, len, pass);
+	struct archive *a = reader(in, pass);
 	struct archive_entry *e;
 	enum archive_result res = ARCHIVE_RESULT_DONE;
 	int first = 1, rc;
@@ -278,18 +290,18 @@ list(struct walk *w, const void *data, size_t len, const char *name,
  * it was read, a local-header reading that fails (a streaming reader
  * cannot always find where a member ends) takes nothing away from it. */
 static enum archive_result
-list_both(struct walk *w, const void *data, size_t len, const char *name,
+list_both(struct walk *w, const struct src *in, const char *name,
 	  const char *prefix, unsigned depth)
 {
 	GHashTable *shown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	enum archive_result all, local;
 
-	all = list(w, data, len, name, prefix, depth, PASS_ALL, shown);
+	all = list(w, in, name, prefix, depth, PASS_ALL, shown);
 	if (all != ARCHIVE_RESULT_DONE && all != ARCHIVE_RESULT_NONE) {
 		g_hash_table_destroy(shown);
 		return all;
 	}
-	local = list(w, data, len, name, prefix, depth, PASS_LOCAL, shown);
+	local = list(w, in, name, prefix, depth, PASS_LOCAL, shown);
 	g_hash_table_destroy(shown);
 	if (local == ARCHIVE_RESULT_UNREADABLE && all == ARCHIVE_RESULT_DONE)
 		return ARCHIVE_RESULT_DONE;
@@ -305,10 +317,27 @@ archive_names(const void *data, size_t len, const char *name,
 	      archive_name_fn fn, void *ctx)
 {
 	struct walk w = {l, count, fn, ctx};
+	struct src in = {data, len, -1};
 
 	if (data == NULL || len == 0)
 		return ARCHIVE_RESULT_NONE;
-	return list_both(&w, data, len, name, "", 1);
+	return list_both(&w, &in, name, "", 1);
+}
+
+/* archive_names_fd - the same for the bytes of the file open on fd (read
+ * from its start, a block at a time: a large attachment needs no memory
+ * of its size) */
+enum archive_result
+archive_names_fd(int fd, const char *name, const struct archive_limits *l,
+		 struct archive_count *count, archive_name_fn fn, void *ctx)
+{
+	struct walk w = {l, count, fn, ctx};
+	struct src in = {NULL, 0, fd};
+	off_t end = lseek(fd, 0, SEEK_END);
+
+	if (end <= 0)
+		return end < 0 ? ARCHIVE_RESULT_UNREADABLE : ARCHIVE_RESULT_NONE;
+	return list_both(&w, &in, name, "", 1);
 }
 
 const char *

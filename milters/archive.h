@@ -62,6 +62,12 @@ enum archive_result archive_names(const void *data, size_t len, const char *name
 				  struct archive_count *count,
 				  archive_name_fn fn, void *ctx);
 
+/* archive_names_fd - the same for the file open on fd */
+enum archive_result archive_names_fd(int fd, const char *name,
+				     const struct archive_limits *l,
+				     struct archive_count *count,
+				     archive_name_fn fn, void *ctx);
+
 /* archive_result_name - for a log line: "nested too deep", ... */
 const char *archive_result_name(enum archive_result r);
 

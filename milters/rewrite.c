@@ -41,6 +41,7 @@
  * opaque-signed content with banned-action = notice, the whole signed
  * part gives way to banned-signed-notice (signed_replaceable).
  */
+#include <errno.h>
 #include <string.h>
 #include <glib.h>
 #include <gmime/gmime.h>
@@ -422,24 +423,46 @@ member_banned(const char *path, void *ctx)
 
 /* part_archive - the first banned name among the members of a part that
  * is an archive: the rule, with *member set (NULL: none); *res says
- * whether every member could be read */
+ * whether every member could be read.  The part is decoded in memory
+ * when its encoded size is within body-memory-limit, else into an
+ * unlinked file in spool-dir that libarchive reads a block at a time. */
 static char *
-part_archive(const struct rewrite_cfg *c, GMimeObject *o, struct archive_count *count,
-	     const char *name, char **member, enum archive_result *res)
+part_archive(struct msg *m, const struct rewrite_cfg *c, GMimeObject *o,
+	     struct archive_count *count, const char *name, char **member,
+	     enum archive_result *res)
 {
+	const struct conf_group *g = &m->conn->snap->main;
 	GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(o));
 	struct member_ctx mc = {c, NULL, NULL};
-	GMimeStream *s;
+	GMimeStream *raw, *s;
+	gint64 encoded;
 	GByteArray *b;
+	int fd;
 
 	*member = NULL;
 	*res = ARCHIVE_RESULT_NONE;
 	if (w == NULL)
 		return NULL;
-	s = g_mime_stream_mem_new();
-	g_mime_data_wrapper_write_to_stream(w, s);
-	b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
-	*res = archive_names(b->data, b->len, name, &c->archive, count, member_banned, &mc);
+	raw = g_mime_data_wrapper_get_stream(w);
+	encoded = raw ? g_mime_stream_length(raw) : 0;
+	if (encoded >= 0 && encoded <= conf_num(g, "body-memory-limit")) {
+		s = g_mime_stream_mem_new();
+		g_mime_data_wrapper_write_to_stream(w, s);
+		b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+		*res = archive_names(b->data, b->len, name, &c->archive, count,
+				     member_banned, &mc);
+	} else if ((fd = spool_tmpfile(conf_str(g, "spool-dir"))) < 0) {
+		log_warn("%s: rewrite: cannot decode a part to read it as an archive: %s",
+			 m->queue_id, g_strerror(errno));
+		*res = ARCHIVE_RESULT_UNREADABLE;
+		return NULL;
+	} else {
+		s = g_mime_stream_fs_new(fd);	/* closes fd */
+		if (g_mime_data_wrapper_write_to_stream(w, s) < 0 || g_mime_stream_flush(s) < 0)
+			*res = ARCHIVE_RESULT_UNREADABLE;
+		else
+			*res = archive_names_fd(fd, name, &c->archive, count, member_banned, &mc);
+	}
 	g_object_unref(s);
 	*member = mc.path;
 	return mc.rule;
@@ -464,8 +487,8 @@ part_type(GMimeObject *o)
  * a name inside it when it is an archive; NULL, with *problem set when
  * the archive could not be read whole */
 static char *
-check_part(const struct rewrite_cfg *c, GMimeObject *o, struct archive_count *count,
-	   char **file, const char **problem)
+check_part(struct msg *m, const struct rewrite_cfg *c, GMimeObject *o,
+	   struct archive_count *count, char **file, const char **problem)
 {
 	GPtrArray *names = mime_part_names(o);
 	char *rule = NULL, *type = part_type(o), *member = NULL;
@@ -484,7 +507,7 @@ check_part(const struct rewrite_cfg *c, GMimeObject *o, struct archive_count *co
 			*file = g_strdup(first ? first : type);
 		}
 	if (rule == NULL && c->in_archives && (c->ext[0] || c->names->len)) {
-		rule = part_archive(c, o, count, first, &member, &res);
+		rule = part_archive(m, c, o, count, first, &member, &res);
 		if (rule) {
 			*file = first ? g_strdup_printf("%s/%s", first, member)
 				: g_strdup_printf("[%s]/%s", type, member);
@@ -525,7 +548,7 @@ find_bans(const struct rewrite_cfg *c, struct msg *m, GMimeObject *root, GPtrArr
 		return walk_problems[walk];
 	for (l = 0; l < sl->leaves->len && problem == NULL; l++) {
 		GMimeObject *o = g_ptr_array_index(sl->leaves, l);
-		char *file = NULL, *rule = check_part(c, o, &count, &file, &problem);
+		char *file = NULL, *rule = check_part(m, c, o, &count, &file, &problem);
 		struct ban *b;
 
 		if (rule == NULL)

@@ -253,6 +253,18 @@ t "$W/m"
 [[ $ERR == "verdict=accept edits=0 "* ]]
 ok $? "a zip of 50 members within archive-max-members passes"
 
+# past body-memory-limit, an attachment is decoded into a file in
+# spool-dir that libarchive reads from, not into memory
+conf rewrite "[rewrite]" "banned-extensions = exe"
+sed -i 's/^spool-dir = .*/&\nbody-memory-limit = 0/' "$W/sinkd.conf"
+banned "body-memory-limit = 0: a zip holding x.exe, read from a file" files.zip "$W/x.zip" files.zip/x.exe
+banned "body-memory-limit = 0: a zip in a zip, read from a file" outer.zip "$W/outer.zip" \
+	outer.zip/inner.zip/dir/x.exe
+banned "body-memory-limit = 0: a zip whose local header says x.exe" two.zip \
+	"$W/twofaced.zip" two.zip/x.exe
+[ -z "$(ls -A "$W/spool")" ]
+ok $? "body-memory-limit = 0: nothing left in spool-dir"
+
 conf rewrite "[rewrite]" "banned-names = xtool*.exe"
 banned "banned-names: a glob on the member's own name" glob.zip "$W/glob.zip" glob.zip/dir/xtool-2.exe
 conf rewrite "[rewrite]" "banned-extensions = exe" "banned-action = reject"
