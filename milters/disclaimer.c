@@ -626,38 +626,7 @@ attach(struct msg *m, const struct disc_cfg *c)
 static GMimeObject *
 opaque_content(GMimeObject *part)
 {
-	GMimeDataWrapper *w = GMIME_IS_PART(part) ? g_mime_part_get_content(GMIME_PART(part)) : NULL;
-	GMimeStream *s, *in;
-	GMimeParser *p;
-	GByteArray *der;
-	GMimeObject *o = NULL;
-	CMS_ContentInfo *cms;
-	ASN1_OCTET_STRING **content;
-	BIO *bio;
-
-	if (w == NULL)
-		return NULL;
-	s = g_mime_stream_mem_new();
-	g_mime_data_wrapper_write_to_stream(w, s);
-	der = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
-	bio = BIO_new_mem_buf(der->data, (int) der->len);
-	cms = bio ? d2i_CMS_bio(bio, NULL) : NULL;
-	if (cms && (content = CMS_get0_content(cms)) != NULL && *content) {
-		in = g_mime_stream_mem_new();
-		g_mime_stream_write(in, (const char *) ASN1_STRING_get0_data(*content),
-				    ASN1_STRING_length(*content));
-		g_mime_stream_reset(in);
-		p = g_mime_parser_new_with_stream(in);
-		g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
-		o = g_mime_parser_construct_part(p, NULL);
-		g_object_unref(p);
-		g_object_unref(in);
-	}
-	if (cms)
-		CMS_ContentInfo_free(cms);
-	BIO_free(bio);
-	g_object_unref(s);
-	return o;
+	return GMIME_IS_PART(part) ? smime_signed_entity(GMIME_PART(part)) : NULL;
 }
 
 /* unsign - replace the outermost signed part by its content */

@@ -231,6 +231,19 @@ parse_entity(GBytes *content)
 	return o;
 }
 
+/* smime_signed_entity - the MIME entity inside a signed-data part, as
+ * GMime reads it (caller owns), or NULL */
+GMimeObject *
+smime_signed_entity(GMimePart *part)
+{
+	GBytes *content = smime_signed_content(part);
+	GMimeObject *o = content ? parse_entity(content) : NULL;
+
+	if (content)
+		g_bytes_unref(content);
+	return o;
+}
+
 /* unwrap - the visitor of smime_leaves: each leaf is noted with the part
  * that carries it; signed content is unwrapped and walked in turn */
 static enum mime_walk

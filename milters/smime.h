@@ -65,6 +65,7 @@ struct smime_leaves {
 };
 
 GBytes *smime_signed_content(GMimePart *part);
+GMimeObject *smime_signed_entity(GMimePart *part);
 enum mime_walk smime_leaves(GMimeObject *root, gboolean into_messages, guint max,
 			    int depth, gsize max_bytes, struct smime_leaves *out);
 void smime_leaves_clear(struct smime_leaves *l);

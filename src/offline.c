@@ -56,8 +56,6 @@ struct input {
 static gssize
 input_read(const struct input *in, gsize off, void *buf, gsize n)
 {
-	gsize got = 0;
-
 	if (off >= in->len)
 		return 0;
 	n = MIN(n, in->len - off);
@@ -65,16 +63,7 @@ input_read(const struct input *in, gsize off, void *buf, gsize n)
 		memcpy(buf, in->mem + off, n);
 		return n;
 	}
-	while (got < n) {
-		ssize_t r = pread(in->fd, (char *) buf + got, n - got, in->start + off + got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -1 : (gssize) got;
-		got += r;
-	}
-	return got;
+	return spool_pread(in->fd, buf, n, (off_t) (in->start + off));
 }
 
 /* input_stdin - standard input as an input; -1 (errno) on failure */

@@ -117,8 +117,6 @@ spool_data(struct spool *s, gsize *len)
 gssize
 spool_read(const struct spool *s, gsize off, void *buf, gsize n)
 {
-	gsize got = 0;
-
 	if (off >= s->len)
 		return 0;
 	n = MIN(n, s->len - off);
@@ -126,8 +124,18 @@ spool_read(const struct spool *s, gsize off, void *buf, gsize n)
 		memcpy(buf, s->mem->data + off, n);
 		return n;
 	}
+	return spool_pread(s->fd, buf, n, (off_t) off);
+}
+
+/* spool_pread - n bytes of the file fd from offset off into buf, fewer
+ * only at its end; -1 (errno) on a read error */
+gssize
+spool_pread(int fd, void *buf, gsize n, off_t off)
+{
+	gsize got = 0;
+
 	while (got < n) {
-		ssize_t r = pread(s->fd, (char *) buf + got, n - got, off + got);
+		ssize_t r = pread(fd, (char *) buf + got, n - got, off + (off_t) got);
 
 		if (r < 0 && errno == EINTR)
 			continue;

@@ -16,6 +16,7 @@
 #ifndef SINKD_SPOOL_H
 #define SINKD_SPOOL_H
 
+#include <sys/types.h>
 #include <glib.h>
 
 struct spool {
@@ -32,6 +33,7 @@ void spool_init(struct spool *s, const char *dir, gsize mem_limit);
 int spool_append(struct spool *s, const void *data, gsize len);
 const guchar *spool_data(struct spool *s, gsize *len);
 gssize spool_read(const struct spool *s, gsize off, void *buf, gsize n);
+gssize spool_pread(int fd, void *buf, gsize n, off_t off);
 int spool_on_disk(const struct spool *s);
 int spool_fd(const struct spool *s);
 GByteArray *spool_memory(const struct spool *s);
