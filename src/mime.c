@@ -330,11 +330,22 @@ cs_length(GMimeStream *s)
 	return g_mime_stream_length(((CountStream *) s)->inner);
 }
 
-/* the parts' content refers to the stream underneath, not to this one */
+/* the parts' content reads the stream underneath, not through this one.
+ * g_mime_stream_substream() makes the stream it was called on the super
+ * stream of what it returns, with a reference: the one it took on inner
+ * here is given back, as the caller's g_mime_stream_substream(s) then
+ * refers the substream to s, which holds inner */
 static GMimeStream *
 cs_substream(GMimeStream *s, gint64 start, gint64 end)
 {
-	return g_mime_stream_substream(((CountStream *) s)->inner, start, end);
+	GMimeStream *inner = ((CountStream *) s)->inner;
+	GMimeStream *sub = g_mime_stream_substream(inner, start, end);
+
+	if (sub && sub->super_stream == inner) {
+		sub->super_stream = NULL;
+		g_object_unref(inner);
+	}
+	return sub;
 }
 
 static void
