@@ -275,6 +275,17 @@ clamav_setup(const struct snapshot *s, uid_t uid, gid_t gid)
 	return 0;
 }
 
+/* clamav_dirs - the quarantine directory, when the handler runs */
+static void
+clamav_dirs(const struct snapshot *s, GPtrArray *keys, GPtrArray *paths)
+{
+	if (!snapshot_in_chain(s, &clamav_handler))
+		return;
+	g_ptr_array_add(keys, (gpointer) "quarantine-dir");
+	g_ptr_array_add(paths, (gpointer) conf_str(snapshot_group(s, &clamav_handler),
+						   "quarantine-dir"));
+}
+
 /* clamav_configure - point at the engine or the clamd pool the
  * snapshot's [clamav] group describes; a reload always reloads the
  * engine, so SIGHUP after a signature update takes effect at once */
@@ -1007,6 +1018,7 @@ const struct handler clamav_handler = {
 	.inbound = clamav_inbound,
 	.done = clamav_done,
 	.setup = clamav_setup,
+	.dirs = clamav_dirs,
 	.configure = clamav_configure,
 	.stop = clamav_stop,
 };

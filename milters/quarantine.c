@@ -28,6 +28,7 @@
 #include <openssl/sha.h>
 
 #include "../src/conf.h"
+#include "../src/dirs.h"
 #include "../src/log.h"
 #include "quarantine.h"
 
@@ -329,8 +330,9 @@ quarantine_open(const char *dir, uid_t uid, gid_t gid)
 	struct stat st;
 	int rc, made;
 
-	/* parents as any directory: traversable by uid once root is gone */
-	rc = g_mkdir_with_parents(parent, 0755);
+	/* parents as any directory: traversable by uid once root is gone,
+	 * whatever the umask */
+	rc = dirs_make(parent, 0755, (uid_t) -1, 0);
 	g_free(parent);
 	if (rc < 0)
 		return -1;

@@ -58,6 +58,17 @@ handler_setup(const struct snapshot *s, uid_t uid, gid_t gid)
 	return 0;
 }
 
+/* handler_dirs - the directories every registered handler writes to */
+void
+handler_dirs(const struct snapshot *s, GPtrArray *keys, GPtrArray *paths)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nregistry; i++)
+		if (s->registry[i]->dirs)
+			s->registry[i]->dirs(s, keys, paths);
+}
+
 /* handler_configure - every registered handler's configure hook, so one
  * a reload took out of the chain lets its resources go; -1 if one fails */
 int

@@ -107,10 +107,18 @@ struct handler {
 	int (*setup)(const struct snapshot *s, uid_t uid, gid_t gid);
 	int (*configure)(const struct snapshot *s, int wait);
 	void (*stop)(void);
+	/*
+	 * dirs (optional) appends the directories the handler writes to
+	 * under s, each with the key that names it (strings of s: transfer
+	 * none), so that the daemon checks them as its user at start and at
+	 * reload.
+	 */
+	void (*dirs)(const struct snapshot *s, GPtrArray *keys, GPtrArray *paths);
 };
 
 int handler_setup(const struct snapshot *s, uid_t uid, gid_t gid);
 int handler_configure(const struct snapshot *s, int wait);
+void handler_dirs(const struct snapshot *s, GPtrArray *keys, GPtrArray *paths);
 void handler_stop(const struct snapshot *s);
 
 unsigned handler_decides(const struct handler *h, const void *cfg);

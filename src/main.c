@@ -15,6 +15,7 @@
  * serving", waits in sigwait() below, for ever.
  */
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,10 +29,12 @@
 #include <gmime/gmime.h>
 
 #include "../milters/registry.h"
+#include "dirs.h"
 #include "handler.h"
 #include "log.h"
 #include "milter.h"
 #include "offline.h"
+#include "pidfile.h"
 #include "policy.h"
 #include "privs.h"
 
@@ -46,6 +49,8 @@ static GMutex reload_lock;
 static GCond reload_cond;
 static int reload_wanted;
 static char *conf_path;
+
+static char *dirs_ready(const struct snapshot *s, int restart, uid_t uid, gid_t gid);
 
 /*
  * sigwait - libmilter's signal thread, the one caller of sigwait(3) in
@@ -65,8 +70,8 @@ sigwait(const sigset_t *set, int *sig)
 		pause();
 }
 
-/* signals_block - the signals the daemon takes (SIGHUP, SIGTERM, SIGINT)
- * blocked, before any thread exists, so that every thread inherits the
+/* signals_block - the signals the daemon takes (SIGHUP, SIGTERM, SIGINT,
+ * SIGUSR1) blocked, before any thread exists, so that every thread inherits the
  * mask and only the main thread's signalfd takes them; SIGPIPE
  * ignored: a peer gone is an error of the write, not the end of sinkd */
 static void
@@ -76,6 +81,7 @@ signals_block(sigset_t *set)
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
 	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
 		log_fatal("cannot block signals");
 	signal(SIGPIPE, SIG_IGN);
@@ -152,6 +158,7 @@ reloader(gpointer unused)
 	(void) unused;
 	for (;;) {
 		struct snapshot *new, *old;
+		char *why;
 
 		g_mutex_lock(&reload_lock);
 		while (!reload_wanted)
@@ -162,6 +169,12 @@ reloader(gpointer unused)
 		new = load(conf_path, 0);
 		if (new == NULL) {
 			log_error("reload failed; keeping the running configuration");
+			continue;
+		}
+		if ((why = dirs_ready(new, 0, geteuid(), getegid())) != NULL) {
+			log_error("reload failed: %s; keeping the running configuration", why);
+			g_free(why);
+			snapshot_unref(new);
 			continue;
 		}
 		old = snapshot_current();
@@ -175,14 +188,108 @@ reloader(gpointer unused)
 	return NULL;
 }
 
-/* spool_dir - make sure the spool directory exists, owned by the user */
+/* daemon_dirs - every directory the daemon writes to under s, with the
+ * key that names it; restart: also those a reload does not change
+ * (socket, pid-file, log-file) */
 static void
-spool_dir(const char *dir, uid_t uid, gid_t gid)
+daemon_dirs(const struct snapshot *s, int restart, GPtrArray *keys, GPtrArray *paths)
 {
-	if (g_mkdir_with_parents(dir, 0700) < 0)
-		log_fatal("spool-dir %s: %s", dir, strerror(errno));
-	if (geteuid() == 0 && chown(dir, uid, gid) < 0)
-		log_fatal("spool-dir %s: %s", dir, strerror(errno));
+	static const char *const files[] = {"pid-file", "log-file"};
+	unsigned i;
+
+	g_ptr_array_add(keys, (gpointer) "spool-dir");
+	g_ptr_array_add(paths, g_strdup(conf_str(&s->main, "spool-dir")));
+	handler_dirs(s, keys, paths);
+	for (i = 1; i < paths->len; i++)	/* handlers' strings are theirs */
+		g_ptr_array_index(paths, i) = g_strdup(g_ptr_array_index(paths, i));
+	if (!restart)
+		return;
+	if (s->socket.family == AF_UNIX) {
+		g_ptr_array_add(keys, (gpointer) "socket");
+		g_ptr_array_add(paths, g_path_get_dirname(s->socket.path));
+	}
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		if (*conf_str(&s->main, files[i]) == 0)
+			continue;
+		g_ptr_array_add(keys, (gpointer) files[i]);
+		g_ptr_array_add(paths, g_path_get_dirname(conf_str(&s->main, files[i])));
+	}
+}
+
+/* dirs_ready - make what s needs and check, as user uid:gid, that it can
+ * write to every directory: the spool and the quarantine mode 0700, the
+ * socket's 0750, the pid file's and log file's 0755, each uid:gid's
+ * when made by root (missing parents 0755); an existing directory keeps
+ * its owner and mode, except the spool, which is the user's.  NULL, or
+ * what is wrong (caller frees). */
+static char *
+dirs_ready(const struct snapshot *s, int restart, uid_t uid, gid_t gid)
+{
+	GPtrArray *keys = g_ptr_array_new(), *paths = g_ptr_array_new_with_free_func(g_free);
+	const char *key;
+	char *why = NULL;
+	unsigned i;
+
+	daemon_dirs(s, restart, keys, paths);
+	for (i = 0; i < paths->len && why == NULL; i++) {
+		const char *dir = g_ptr_array_index(paths, i);
+		mode_t mode = 0755;
+
+		key = g_ptr_array_index(keys, i);
+		if (!strcmp(key, "spool-dir") || !strcmp(key, "quarantine-dir"))
+			mode = 0700;
+		else if (!strcmp(key, "socket"))
+			mode = 0750;
+		if (dirs_make(dir, mode, uid, gid) < 0
+		    || (!strcmp(key, "spool-dir") && geteuid() == 0 && chown(dir, uid, gid) < 0))
+			why = g_strdup_printf("%s %s: %s", key, dir, strerror(errno));
+	}
+	if (why == NULL && handler_setup(s, uid, gid) < 0)
+		why = g_strdup("a handler's directories could not be made");
+	if (why == NULL)
+		why = dirs_check(keys, paths, conf_str(&s->main, "user"), uid, gid);
+	g_ptr_array_free(keys, TRUE);
+	g_ptr_array_free(paths, TRUE);
+	return why;
+}
+
+/* take_lock - path locked, or fatal naming the sinkd that holds it */
+static int
+take_lock(const char *key, const char *path)
+{
+	long holder;
+	int fd = pidfile_lock(path, &holder);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == EWOULDBLOCK && holder > 0)
+		log_fatal("%s %s: sinkd is already running as pid %ld", key, path, holder);
+	if (errno == EWOULDBLOCK)
+		log_fatal("%s %s: sinkd is already running (starting, its pid not yet written)",
+			  key, path);
+	log_fatal("%s %s: %s", key, path, strerror(errno));
+}
+
+/* log_setup - syslog with the configured socket and facility, and the
+ * log file (made uid:gid's, so that SIGUSR1 can open it again after the
+ * drop); a daemon that would detach with neither is refused */
+static void
+log_setup(const struct snapshot *s, int foreground, uid_t uid, gid_t gid)
+{
+	const char *sock = conf_str(&s->main, "syslog-socket");
+	const char *file = conf_str(&s->main, "log-file");
+	char *why = NULL;
+
+	if (log_syslog(sock, (unsigned) conf_num(&s->main, "syslog-facility")) < 0)
+		why = g_strdup_printf("syslog-socket %s: %s", sock, strerror(errno));
+	else if (*sock == 0)
+		why = g_strdup("syslog-socket is empty");
+	if (*file && log_file(file, uid, gid) < 0)
+		log_fatal("log-file %s: %s", file, strerror(errno));
+	if (!foreground && !log_has_sink())
+		log_fatal("nowhere to log once detached (%s, and no log-file): "
+			  "set log-file, start a syslog daemon, or run in the foreground (-f)", why);
+	g_free(why);
 }
 
 /* daemonize - detach from the terminal */
@@ -199,6 +306,7 @@ daemonize(void)
 	setsid();
 	if (chdir("/") < 0)
 		log_fatal("chdir /: %s", strerror(errno));
+	log_detach();
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
@@ -208,26 +316,39 @@ daemonize(void)
 	}
 }
 
-/* run_daemon - serve until SIGTERM; set: the signals blocked at start */
+/* run_daemon - serve until SIGTERM; set: the signals blocked at start.
+ * Still as root: make and check the directories, open the log file, take
+ * the locks (pid-file, and SOCKET.lock beside a unix socket, so that two
+ * configurations with one socket collide too), open the socket; then
+ * detach, write the pid and drop privileges.  The locks are held until
+ * exit; the socket and the pid file are removed at exit only while they
+ * are still this process's. */
 static int
 run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 {
+	char *pid_path = g_strdup(conf_str(&s->main, "pid-file"));
+	char *why, *lock_path = NULL;
+	int pid_fd = -1, sock_fd = -1;
 	uid_t uid;
 	gid_t gid;
 	int sig, sfd;
 
-	if (privs_lookup(conf_str(&s->main, "user"), conf_str(&s->main, "group"),
-			 &uid, &gid) < 0)
-		return 1;
-	spool_dir(conf_str(&s->main, "spool-dir"), uid, gid);
-	if (handler_setup(s, uid, gid) < 0)
-		return 1;
-	if (milter_open(s, uid, gid) < 0)
-		return 1;
-	if (!foreground) {
-		log_open("sinkd", 0, 1);
-		daemonize();
+	privs_lookup(conf_str(&s->main, "user"), conf_str(&s->main, "group"), &uid, &gid);
+	if ((why = dirs_ready(s, 1, uid, gid)) != NULL)
+		log_fatal("%s", why);
+	log_setup(s, foreground, uid, gid);
+	if (*pid_path)
+		pid_fd = take_lock("pid-file", pid_path);
+	if (s->socket.family == AF_UNIX) {
+		lock_path = g_strconcat(s->socket.path, ".lock", NULL);
+		sock_fd = take_lock("socket", lock_path);
 	}
+	milter_open(s, uid, gid);
+	if (!foreground)
+		daemonize();
+	if ((pid_fd >= 0 && pidfile_write(pid_fd) < 0)
+	    || (sock_fd >= 0 && pidfile_write(sock_fd) < 0))
+		log_fatal("cannot write the pid: %s", strerror(errno));
 	privs_drop(uid, gid, conf_bool(&s->main, "allow-root"));
 	log_set_debug(conf_bool(&s->main, "debug"));
 	snapshot_install(s);
@@ -247,6 +368,10 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		sig = (int) si.ssi_signo;
+		if (sig == SIGUSR1) {
+			log_reopen();
+			continue;
+		}
 		if (sig == SIGHUP) {
 			g_mutex_lock(&reload_lock);
 			reload_wanted = 1;
@@ -262,6 +387,10 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	milter_stop((unsigned) conf_num(&s->main, "shutdown-timeout"));
 	handler_stop(s);
 	snapshot_unref(s);
+	if (pid_fd >= 0)
+		pidfile_remove(pid_path, pid_fd);
+	g_free(pid_path);
+	g_free(lock_path);
 	log_info("stopped");
 	/* a failure when libmilter gave up: a supervisor restarts sinkd */
 	return milter_failed() ? 1 : 0;

@@ -55,7 +55,9 @@ static gint in_flight;		/* messages between MAIL FROM and their end */
 static gint connections;	/* connections between negotiation and close */
 static gint stopping;		/* milter_stop() was called */
 static gint failed;		/* libmilter stopped serving on its own */
-static char *unix_path;		/* to remove at exit */
+static char *unix_path;		/* to remove at exit ... */
+static dev_t unix_dev;		/* ... if it is still this file */
+static ino_t unix_ino;
 
 /* Where a connection stands, as far as the glue has seen it. */
 enum mf_step {
@@ -727,64 +729,45 @@ find_listeners(void)
 	}
 }
 
-/* socket_dir - a unix socket's directory, made when missing: mode 0750,
- * owned by user and group, so that only the group reaches the socket; an
- * existing one is the administrator's and left as it is */
-static int
-socket_dir(const char *path, unsigned uid, unsigned gid)
-{
-	char *dir = g_path_get_dirname(path), *up = g_path_get_dirname(dir);
-	int rc = 0;
-
-	/* the directories above it as any: others may pass through */
-	if (!g_file_test(dir, G_FILE_TEST_EXISTS)
-	    && (g_mkdir_with_parents(up, 0755) < 0
-		|| mkdir(dir, 0750) < 0 || chmod(dir, 0750) < 0
-		|| (geteuid() == 0 && chown(dir, uid, gid) < 0))) {
-		log_error("socket directory %s: %s", dir, strerror(errno));
-		rc = -1;
-	}
-	g_free(up);
-	g_free(dir);
-	return rc;
-}
-
-/* milter_open - register and open the socket; unix sockets get the
- * configured mode and owner, in a directory made for them if missing.
- * Runs as root, before the privilege drop. */
+/* milter_open - register and open the socket; a unix socket gets the
+ * configured mode and owner (its directory is the caller's to make), and
+ * is noted (device and inode) so that only this socket is removed at
+ * exit.  Runs as root, before the privilege drop.  Every failure here
+ * ends sinkd: fatal, with the path and the system's reason. */
 int
 milter_open(const struct snapshot *s, unsigned uid, unsigned gid)
 {
 	char *conn = sock_libmilter(&s->socket);
+	struct stat st;
 	mode_t old;
 	int rc;
 
-	if (s->socket.family == AF_UNIX && socket_dir(s->socket.path, uid, gid) < 0) {
-		g_free(conn);
-		return -1;
-	}
 	smfi_setconn(conn);
 	g_free(conn);
-	if (smfi_register(mf_desc) != MI_SUCCESS) {
-		log_error("smfi_register failed");
-		return -1;
-	}
+	if (smfi_register(mf_desc) != MI_SUCCESS)
+		log_fatal("smfi_register failed");
 	smfi_setbacklog((int) conf_num(&s->main, "backlog"));
 	smfi_settimeout((int) conf_num(&s->main, "timeout"));
 	old = umask(0177);
+	errno = 0;
+	/* a socket left at the path is removed first: the caller holds the
+	 * socket's lock, so it is a dead sinkd's */
 	rc = smfi_opensocket(true);
 	umask(old);
-	if (rc != MI_SUCCESS) {
-		log_error("cannot open socket %s", conf_str(&s->main, "socket"));
-		return -1;
-	}
+	if (rc != MI_SUCCESS)
+		log_fatal("cannot open socket %s: %s", conf_str(&s->main, "socket"),
+			  errno ? strerror(errno) : "libmilter gave no reason");
 	if (s->socket.family == AF_UNIX) {
 		unix_path = g_strdup(s->socket.path);
-		if (chmod(unix_path, (mode_t) conf_num(&s->main, "socket-mode")) < 0
-		    || (geteuid() == 0 && chown(unix_path, uid, gid) < 0)) {
-			log_error("socket %s: %s", unix_path, strerror(errno));
-			return -1;
-		}
+		if (lstat(unix_path, &st) < 0)
+			log_fatal("socket %s: %s", unix_path, strerror(errno));
+		unix_dev = st.st_dev;
+		unix_ino = st.st_ino;
+		if (chmod(unix_path, (mode_t) conf_num(&s->main, "socket-mode")) < 0)
+			log_fatal("socket %s: chmod %04o: %s", unix_path,
+				  (unsigned) conf_num(&s->main, "socket-mode"), strerror(errno));
+		if (geteuid() == 0 && chown(unix_path, uid, gid) < 0)
+			log_fatal("socket %s: chown %u:%u: %s", unix_path, uid, gid, strerror(errno));
 	}
 	find_listeners();
 	return 0;
@@ -827,6 +810,20 @@ milter_start(void)
 	return 0;
 }
 
+/* remove_socket - remove the unix socket if it is still the one
+ * milter_open() made: another sinkd's is never touched */
+static void
+remove_socket(void)
+{
+	struct stat st;
+
+	if (lstat(unix_path, &st) < 0 || st.st_dev != unix_dev || st.st_ino != unix_ino)
+		return;
+	if (unlink(unix_path) < 0 && errno != ENOENT)
+		log_warn("cannot remove socket %s: %s (it is removed at the next start)",
+			 unix_path, strerror(errno));
+}
+
 /* milter_stop - stop accepting, then wait up to timeout for messages in
  * flight to finish.  smfi_stop() is no use here: it waits for libmilter's
  * listener to wake from its poll (seconds), and after it libmilter serves
@@ -841,9 +838,8 @@ milter_stop(unsigned timeout)
 	int n, i;
 
 	g_atomic_int_set(&stopping, 1);
-	if (unix_path && unlink(unix_path) < 0 && errno != ENOENT)
-		log_warn("cannot remove socket %s: %s (it is removed at the next start)",
-			 unix_path, strerror(errno));
+	if (unix_path)
+		remove_socket();
 	for (i = 0; i < nlisteners; i++)
 		shutdown(listeners[i], SHUT_RDWR);
 	while ((n = g_atomic_int_get(&in_flight)) > 0 && g_get_monotonic_time() < end)

@@ -50,6 +50,14 @@ const struct conf_key sinkd_main_keys[] = {
 	 .doc = "on SIGTERM, how long messages in flight may take to finish"},
 	{"debug", CONF_BOOL, "no",
 	 .doc = "log debug lines"},
+	{"pid-file", CONF_PATH, "/run/sinkd/sinkd.pid", .flags = CONF_RESTART,
+	 .doc = "the daemon's pid, locked while it runs: a second sinkd on it (or on the same unix socket) refuses to start"},
+	{"log-file", CONF_PATH, "", .flags = CONF_RESTART,
+	 .doc = "also log to this file (appended; opened again on SIGUSR1); empty: none"},
+	{"syslog-facility", CONF_ENUM, "mail", .values = log_facility_names, .flags = CONF_RESTART,
+	 .doc = "syslog facility: mail, daemon, user, local0 to local7"},
+	{"syslog-socket", CONF_PATH, "/dev/log", .flags = CONF_RESTART,
+	 .doc = "the syslog daemon's socket; empty: no syslog"},
 	{NULL},
 };
 

@@ -11,7 +11,8 @@
 #include "log.h"
 #include "privs.h"
 
-/* privs_lookup - uid and gid of the configured user and group */
+/* privs_lookup - uid and gid of the configured user and group; a user
+ * or group that does not exist is fatal: sinkd cannot run without it */
 int
 privs_lookup(const char *user, const char *group, uid_t *uid, gid_t *gid)
 {
@@ -19,15 +20,13 @@ privs_lookup(const char *user, const char *group, uid_t *uid, gid_t *gid)
 	struct group *gr;
 
 	if (pw == NULL) {
-		log_error("user: no such user \"%s\"", user);
-		return -1;
+		log_fatal("user: no such user \"%s\"", user);
 	}
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	if (group && *group) {
 		if ((gr = getgrnam(group)) == NULL) {
-			log_error("group: no such group \"%s\"", group);
-			return -1;
+			log_fatal("group: no such group \"%s\"", group);
 		}
 		*gid = gr->gr_gid;
 	}
