@@ -50,7 +50,7 @@ static GCond reload_cond;
 static int reload_wanted;
 static char *conf_path;
 
-static char *dirs_ready(const struct snapshot *s, int restart, uid_t uid, gid_t gid);
+static char *dirs_ready(const struct snapshot *s, int start, uid_t uid, gid_t gid);
 
 /*
  * sigwait - libmilter's signal thread, the one caller of sigwait(3) in
@@ -188,68 +188,95 @@ reloader(gpointer unused)
 	return NULL;
 }
 
-/* daemon_dirs - every directory the daemon writes to under s, with the
- * key that names it; restart: also those a reload does not change
- * (socket, pid-file, log-file) */
+/* daemon_dirs - the directories the daemon writes to under s, with the
+ * key that names each: in need, those it cannot work without (spool,
+ * the handlers', and at start the log file's); in leave, at start, those
+ * where it only removes its socket and pid file at exit */
 static void
-daemon_dirs(const struct snapshot *s, int restart, GPtrArray *keys, GPtrArray *paths)
+daemon_dirs(const struct snapshot *s, int start, GPtrArray *need[2], GPtrArray *leave[2])
 {
-	static const char *const files[] = {"pid-file", "log-file"};
+	const char *log_path = conf_str(&s->main, "log-file");
+	const char *pid_path = conf_str(&s->main, "pid-file");
 	unsigned i;
 
-	g_ptr_array_add(keys, (gpointer) "spool-dir");
-	g_ptr_array_add(paths, g_strdup(conf_str(&s->main, "spool-dir")));
-	handler_dirs(s, keys, paths);
-	for (i = 1; i < paths->len; i++)	/* handlers' strings are theirs */
-		g_ptr_array_index(paths, i) = g_strdup(g_ptr_array_index(paths, i));
-	if (!restart)
+	g_ptr_array_add(need[0], (gpointer) "spool-dir");
+	g_ptr_array_add(need[1], g_strdup(conf_str(&s->main, "spool-dir")));
+	handler_dirs(s, need[0], need[1]);
+	for (i = 1; i < need[1]->len; i++)	/* handlers' strings are theirs */
+		g_ptr_array_index(need[1], i) = g_strdup(g_ptr_array_index(need[1], i));
+	if (!start)
 		return;
-	if (s->socket.family == AF_UNIX) {
-		g_ptr_array_add(keys, (gpointer) "socket");
-		g_ptr_array_add(paths, g_path_get_dirname(s->socket.path));
+	if (*log_path) {
+		g_ptr_array_add(need[0], (gpointer) "log-file");
+		g_ptr_array_add(need[1], g_path_get_dirname(log_path));
 	}
-	for (i = 0; i < G_N_ELEMENTS(files); i++) {
-		if (*conf_str(&s->main, files[i]) == 0)
-			continue;
-		g_ptr_array_add(keys, (gpointer) files[i]);
-		g_ptr_array_add(paths, g_path_get_dirname(conf_str(&s->main, files[i])));
+	if (s->socket.family == AF_UNIX) {
+		g_ptr_array_add(leave[0], (gpointer) "socket");
+		g_ptr_array_add(leave[1], g_path_get_dirname(s->socket.path));
+	}
+	if (*pid_path) {
+		g_ptr_array_add(leave[0], (gpointer) "pid-file");
+		g_ptr_array_add(leave[1], g_path_get_dirname(pid_path));
 	}
 }
 
-/* dirs_ready - make what s needs and check, as user uid:gid, that it can
- * write to every directory: the spool and the quarantine mode 0700, the
- * socket's 0750, the pid file's and log file's 0755, each uid:gid's
- * when made by root (missing parents 0755); an existing directory keeps
- * its owner and mode, except the spool, which is the user's.  NULL, or
- * what is wrong (caller frees). */
+/* make_dirs - the directories of a list made when missing: the spool and
+ * the quarantine mode 0700, the socket's 0750, others 0755, uid:gid's
+ * when root makes them (missing parents 0755); an existing one keeps its
+ * owner and mode, except the spool, which is the user's.  NULL, or what
+ * failed (caller frees). */
 static char *
-dirs_ready(const struct snapshot *s, int restart, uid_t uid, gid_t gid)
+make_dirs(GPtrArray *list[2], uid_t uid, gid_t gid)
 {
-	GPtrArray *keys = g_ptr_array_new(), *paths = g_ptr_array_new_with_free_func(g_free);
-	const char *key;
-	char *why = NULL;
 	unsigned i;
 
-	daemon_dirs(s, restart, keys, paths);
-	for (i = 0; i < paths->len && why == NULL; i++) {
-		const char *dir = g_ptr_array_index(paths, i);
+	for (i = 0; i < list[1]->len; i++) {
+		const char *key = g_ptr_array_index(list[0], i);
+		const char *dir = g_ptr_array_index(list[1], i);
 		mode_t mode = 0755;
 
-		key = g_ptr_array_index(keys, i);
 		if (!strcmp(key, "spool-dir") || !strcmp(key, "quarantine-dir"))
 			mode = 0700;
 		else if (!strcmp(key, "socket"))
 			mode = 0750;
-		if (dirs_make(dir, mode, uid, gid) < 0
+		/* one the user may not make is explained by dirs_check() */
+		if ((dirs_make(dir, mode, uid, gid) < 0 && errno != EACCES)
 		    || (!strcmp(key, "spool-dir") && geteuid() == 0 && chown(dir, uid, gid) < 0))
-			why = g_strdup_printf("%s %s: %s", key, dir, strerror(errno));
+			return g_strdup_printf("%s %s: %s", key, dir, strerror(errno));
 	}
-	if (why == NULL && handler_setup(s, uid, gid) < 0)
+	return NULL;
+}
+
+/* dirs_ready - make what s needs and check, as user uid:gid, that it can
+ * write to every directory it needs (NULL, or what is wrong: caller
+ * frees).  Where it only removes its socket and pid file at exit, a
+ * directory it cannot write to is a warning: the files stay behind and
+ * the next start replaces them (the locks make that safe). */
+static char *
+dirs_ready(const struct snapshot *s, int start, uid_t uid, gid_t gid)
+{
+	GPtrArray *need[2] = {g_ptr_array_new(), g_ptr_array_new_with_free_func(g_free)};
+	GPtrArray *leave[2] = {g_ptr_array_new(), g_ptr_array_new_with_free_func(g_free)};
+	const char *user = conf_str(&s->main, "user");
+	char *why, *soft;
+	int i;
+
+	daemon_dirs(s, start, need, leave);
+	if ((why = make_dirs(leave, uid, gid)) == NULL
+	    && (why = make_dirs(need, uid, gid)) == NULL
+	    && handler_setup(s, uid, gid) < 0)
 		why = g_strdup("a handler's directories could not be made");
 	if (why == NULL)
-		why = dirs_check(keys, paths, conf_str(&s->main, "user"), uid, gid);
-	g_ptr_array_free(keys, TRUE);
-	g_ptr_array_free(paths, TRUE);
+		why = dirs_check(need[0], need[1], user, uid, gid);
+	if (why == NULL && leave[1]->len
+	    && (soft = dirs_check(leave[0], leave[1], user, uid, gid)) != NULL) {
+		log_warn("%s; sinkd leaves its socket and pid file there at exit", soft);
+		g_free(soft);
+	}
+	for (i = 0; i < 2; i++) {
+		g_ptr_array_free(need[i], TRUE);
+		g_ptr_array_free(leave[i], TRUE);
+	}
 	return why;
 }
 

@@ -24,6 +24,7 @@ printf '[protocol]\ndeny-senders = @spam.example\n' >"$C/domains/example.org.con
 cat >"$C/sinkd.conf" <<EOF
 [sinkd]
 socket = unix:$W/sinkd.sock
+pid-file = $W/sinkd.pid
 user = postfix
 spool-dir = $W/spool
 chain = protocol, disclaimer

@@ -3,7 +3,7 @@
 # Source it after tap.sh, then:
 #
 #   sk_init DIR SOCKET        write DIR/conf/sinkd.conf (socket, user postfix,
-#                             spool in DIR/spool) and an empty domains dir;
+#                             spool in DIR/spool, pid file DIR/sinkd.pid) and an empty domains dir;
 #                             append [protocol] keys with sk_conf, add
 #                             DIR/conf/domains/<domain>.conf files yourself
 #   sk_conf LINE...           append lines to DIR/conf/sinkd.conf
@@ -35,6 +35,7 @@ sk_init() {
 	cat > "$SK_DIR/conf/sinkd.conf" <<CONF
 [sinkd]
 socket = $SK_SOCKET
+pid-file = $SK_DIR/sinkd.pid
 user = postfix
 group = postfix
 spool-dir = $SK_DIR/spool
