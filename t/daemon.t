@@ -239,6 +239,21 @@ like "$got" "syslog-facility: .*mailx" "an unknown syslog-facility is a configur
 conf "syslog-facility = local7"
 is "$("$SINKD" -n -c "$CONF" 2>&1)" "configuration OK" "syslog-facility = local7 is accepted"
 
+# standard error that is the journal: its level prefixes, no stamp of ours
+conf "syslog-socket = $W/syslog.sock"
+: >"$W/journal.out"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$W/journal.out") \
+	"$SINKD" -f -c "$CONF" >>"$W/journal.out" 2>&1 </dev/null &
+JPID=$!
+OTHERS+=($JPID)
+wait_for "$W/journal.out" 'ready on'; ok $? "under the journal, sinkd -f starts"
+like "$(grep 'ready on' "$W/journal.out")" "^<6>sinkd .* ready on" \
+	"stderr lines carry the journal's level prefix (<6>: info), no time stamp or pid"
+kill -TERM "$JPID"
+wait_for "$W/journal.out" 'stopped'
+like "$(grep 'stopping on signal' "$W/journal.out")" "^<6>stopping on signal 15" "every line so"
+wait "$JPID" 2>/dev/null
+
 # ---------------------------------------------------------------- systemd unit
 # every directory sinkd writes to by default is writable under the unit's
 # sandbox: under StateDirectory, RuntimeDirectory, LogsDirectory or

@@ -339,12 +339,12 @@ is "$(smtp_reply "$OUT" "RCPT TO:<max3@example.org>")" "452 4.5.3 sinkd-test: to
 QID_MAX=$(queue_id "$OUT")
 wait_msg max1@example.org p0-max && wait_msg max2@example.org p0-max
 ok $? "max-recipients: the first two recipients get the message"
-like "$(sk_log)" "sinkd: $QID_MAX: from=<good@example\\.net> nrcpt=2 size=[0-9]+ client=unknown\\[127\\.0\\.0\\.1\\] verdict=accept handler=- edits=[0-9]+ time=" \
+like "$(sk_log)" "sinkd\\[[0-9]+\\]: $QID_MAX: from=<good@example\\.net> nrcpt=2 size=[0-9]+ client=unknown\\[127\\.0\\.0\\.1\\] verdict=accept handler=- edits=[0-9]+ time=" \
 	"sinkd logs the message line with Postfix's queue id, nrcpt=2 and verdict=accept"
 like "$(log_lines "$QID_MAX: milter-reject: RCPT .*to=<max3@example.org>")" "^.*: $QID_MAX: milter-reject" \
 	"Postfix had assigned queue id $QID_MAX when it passed RCPT TO:<max3@example.org>"
 like "$(sk_log | grep 'rcpt=<max3@example.org>')" \
-	"^sinkd: $QID_MAX: rcpt=<max3@example\\.org> verdict=tempfail handler=protocol code=452 xcode=4\\.5\\.3\$" \
+	"^[^ ]+ sinkd\\[[0-9]+\\]: $QID_MAX: rcpt=<max3@example\\.org> verdict=tempfail handler=protocol code=452 xcode=4\\.5\\.3\$" \
 	"sinkd's line for the refused recipient starts with that queue id (sinkd(8): NOQUEUE only before the MTA assigned one)"
 wait_msg rcpt-ok@example.org p0-rcpt
 ok $? "deny-recipients: the accepted recipient gets the message"
@@ -558,8 +558,8 @@ settle
 write_conf "unix:$SOCK_PATH" 10.255.0.0/16
 sk_stop
 ok $? "sinkd stops on SIGTERM"
-like "$(sk_log | grep -E 'stopping on signal|sinkd: stopped|cannot remove socket' | tr '\n' '|')" \
-	'stopping on signal 15\|.*cannot remove socket .*Permission denied.*\|sinkd: stopped\|$' \
+like "$(sk_log | grep -E 'stopping on signal|]: stopped|cannot remove socket' | tr '\n' '|')" \
+	'stopping on signal 15\|.*cannot remove socket .*Permission denied.*\|.* sinkd\[[0-9]+\]: stopped\|$' \
 	"sinkd logs stopping, that it could not remove the socket (its directory is root's), then stopped"
 ok "$([ -S "$SOCK_PATH" ]; echo $?)" "the stale socket is left for the next start to remove"
 send p5-down --from good@example.net --to down@example.org

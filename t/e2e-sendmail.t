@@ -327,7 +327,7 @@ is "$(smtp_reply "$OUT" "RCPT TO:<max3@example.org>")" "452 4.5.3 sinkd-test: to
 QID_MAX=$(queue_id "$OUT")
 wait_msg max1@example.org u-max && wait_msg max2@example.org u-max
 ok $? "max-recipients: the first two recipients get the message"
-like "$(sk_log)" "sinkd: $QID_MAX: rcpt=<max3@example\\.org> verdict=tempfail handler=protocol code=452 xcode=4\\.5\\.3" \
+like "$(sk_log)" "sinkd\\[[0-9]+\\]: $QID_MAX: rcpt=<max3@example\\.org> verdict=tempfail handler=protocol code=452 xcode=4\\.5\\.3" \
 	"sinkd logs the refused third recipient under Sendmail's queue id $QID_MAX"
 wait_msg rcpt-ok@example.org u-rcpt
 ok $? "deny-recipients: the accepted recipient gets the message"
