@@ -95,9 +95,11 @@ struct handler {
 
 	/*
 	 * Process-wide state (a scanning engine, a server pool), all three
-	 * optional.  setup runs once in the daemon, still as root, before
+	 * optional.  setup runs in the daemon, still as root, before
 	 * privileges are dropped: it makes the directories the handler
-	 * writes to (owned by uid:gid); -1 refuses to start.  configure runs
+	 * writes to (owned by uid:gid); -1 refuses to start.  It runs again,
+	 * as the user, with each snapshot a reload loads; -1 fails the
+	 * reload.  configure runs
 	 * with the first snapshot before any message (wait: set for
 	 * sinkd -t, which needs everything ready at once; -1 then fails the
 	 * run) and again with each snapshot a reload installs; a handler not
