@@ -117,7 +117,7 @@ sys_connect(const char *path)
 /* log_open - the ident and the shape of standard error: commands write
  * plain lines there; the daemon (daemon set) writes stamped lines, or
  * the journal's, and tries the syslog socket at once with facility
- * mail (log_syslog() chooses another) unless stderr is the journal */
+ * mail (log_syslog() chooses another) */
 void
 log_open(const char *ident, int to_stderr, int daemon)
 {
@@ -130,20 +130,19 @@ log_open(const char *ident, int to_stderr, int daemon)
 		log_stderr = LOG_STDERR_PLAIN;
 	else
 		log_stderr = journal ? LOG_STDERR_JOURNAL : LOG_STDERR_STAMPED;
-	if (daemon && !journal)
+	if (daemon)
 		(void) log_syslog(_PATH_LOG, 0);
 }
 
 /* log_syslog - send lines to the syslog socket at path with the facility
- * numbered in log_facility_names[]; not under the journal (0 then);
- * -1 with errno when the socket does not answer (syslog is then off) */
+ * numbered in log_facility_names[] (not while standard error is the
+ * journal: the journal has them); -1 with errno when the socket does not
+ * answer (syslog is then off) */
 int
 log_syslog(const char *path, unsigned facility)
 {
 	int fd = -1, saved = 0;
 
-	if (log_stderr == LOG_STDERR_JOURNAL)
-		return 0;
 	if (*path && (fd = sys_connect(path)) < 0)
 		saved = errno;
 	pthread_mutex_lock(&log_lock);
@@ -238,7 +237,8 @@ log_detach(void)
 	log_stderr = LOG_STDERR_NONE;
 }
 
-/* log_has_sink - whether lines go anywhere but standard error */
+/* log_has_sink - whether lines go anywhere but standard error (once
+ * detached, syslog is used under systemd too) */
 int
 log_has_sink(void)
 {
@@ -311,7 +311,7 @@ log_vemit(int prio, const char *tag, const char *fmt, va_list ap)
 	now = time(NULL);
 	localtime_r(&now, &tm);
 	pthread_mutex_lock(&log_lock);
-	if (log_sys_fd >= 0) {
+	if (log_sys_fd >= 0 && log_stderr != LOG_STDERR_JOURNAL) {
 		strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
 		n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %s%s",
 			     log_facility | prio, when, log_ident, (long) getpid(), tag, buf);

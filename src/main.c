@@ -315,7 +315,8 @@ log_setup(const struct snapshot *s, int foreground, uid_t uid, gid_t gid)
 		log_fatal("log-file %s: %s", file, strerror(errno));
 	if (!foreground && !log_has_sink())
 		log_fatal("nowhere to log once detached (%s, and no log-file): "
-			  "set log-file, start a syslog daemon, or run in the foreground (-f)", why);
+			  "set log-file, start a syslog daemon, or run in the foreground (-f)",
+			  why ? why : "no syslog");
 	g_free(why);
 }
 
@@ -473,6 +474,8 @@ main(int argc, char **argv)
 	log_set_quiet(offline);
 	g_mime_init();
 	s = load(conf_path, 1);
+	if (s == NULL && !check && !offline)
+		log_fatal("%s: not starting: the configuration has errors", conf_path);
 	if (s == NULL)
 		return 1;
 	if (check) {
