@@ -5,8 +5,8 @@
  * configuration with the handler registry, and then either checks it
  * (-n), prints the keys (-d), runs one message offline (-t), or runs the
  * daemon: open the socket as root, drop privileges, serve in libmilter's
- * threads, and wait for signals here (SIGHUP: reload; SIGTERM, SIGINT:
- * stop).  The main thread alone takes them: it blocks them before any
+ * threads, and wait for signals here (SIGHUP: reload; SIGUSR1: open the
+ * log file again; SIGTERM, SIGINT: stop).  The main thread alone takes them: it blocks them before any
  * thread exists (GLib's, libclamav's, libmilter's, the engine loader), so
  * that every thread inherits the mask, and reads them from a signalfd,
  * so that they stay blocked in every thread at every moment and wait
@@ -320,20 +320,38 @@ log_setup(const struct snapshot *s, int foreground, uid_t uid, gid_t gid)
 	g_free(why);
 }
 
-/* daemonize - detach from the terminal */
+/* write_pids - the pid into each locked file (fd -1: none) */
 static void
-daemonize(void)
+write_pids(int pid_fd, int sock_fd)
 {
-	pid_t pid = fork();
-	int fd;
+	if ((pid_fd >= 0 && pidfile_write(pid_fd) < 0)
+	    || (sock_fd >= 0 && pidfile_write(sock_fd) < 0))
+		log_fatal("cannot write the pid: %s", strerror(errno));
+}
 
-	if (pid < 0)
+/* daemonize - detach from the terminal; the parent exits once the child
+ * wrote its pid, so that whoever started sinkd finds it in the pid file
+ * (status 1 if the child failed before) */
+static void
+daemonize(int pid_fd, int sock_fd)
+{
+	int fd, ready[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(ready) < 0 || (pid = fork()) < 0)
 		log_fatal("fork: %s", strerror(errno));
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(ready[1]);
+		_exit(read(ready[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(ready[0]);
 	setsid();
 	if (chdir("/") < 0)
 		log_fatal("chdir /: %s", strerror(errno));
+	write_pids(pid_fd, sock_fd);
+	if (write(ready[1], "", 1) < 0 || close(ready[1]) < 0)
+		log_fatal("cannot tell the parent: %s", strerror(errno));
 	log_detach();
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
@@ -373,10 +391,9 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	}
 	milter_open(s, uid, gid);
 	if (!foreground)
-		daemonize();
-	if ((pid_fd >= 0 && pidfile_write(pid_fd) < 0)
-	    || (sock_fd >= 0 && pidfile_write(sock_fd) < 0))
-		log_fatal("cannot write the pid: %s", strerror(errno));
+		daemonize(pid_fd, sock_fd);
+	else
+		write_pids(pid_fd, sock_fd);
 	privs_drop(uid, gid, conf_bool(&s->main, "allow-root"));
 	log_set_debug(conf_bool(&s->main, "debug"));
 	snapshot_install(s);

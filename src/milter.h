@@ -2,7 +2,8 @@
  * milter - the libmilter glue: the only file that calls smfi_*()
  *
  * milter_open() registers the callbacks and opens the listening socket
- * (as root, before privileges are dropped); milter_start() runs
+ * (as root, before privileges are dropped; a failure is fatal, and a
+ * unix socket is removed at exit only while it is still the one made); milter_start() runs
  * smfi_main() in a thread of its own, so that the main thread can take
  * SIGHUP and SIGTERM; milter_stop() stops accepting connections and waits
  * up to a bound for the messages in flight; milter_failed() tells whether

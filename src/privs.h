@@ -1,7 +1,8 @@
 /*
  * privs - the one place where sinkd gives up root
  *
- * privs_lookup() resolves user and group while the files are readable;
+ * privs_lookup() resolves user and group while the files are readable
+ * (one that does not exist is fatal);
  * privs_drop() then calls setgroups, setgid and setuid, each fatal on
  * failure, and checks that root cannot be regained.  Running as root is
  * refused unless allow-root says otherwise.
