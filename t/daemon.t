@@ -181,6 +181,19 @@ like "$(cat "$W/rootlog.out")" \
 	"fatal: log-file $W/rootlog: user postfix cannot write here \\(it is 0755 root:root\\): chown postfix $W/rootlog" \
 	"the log file's directory is checked as the user"
 
+# a socket directory of root's: sinkd runs, and says it leaves its socket
+mkdir -m 755 "$W/rootsock"
+conf
+sed -i "s#^socket = .*#socket = unix:$W/rootsock/sinkd.sock#" "$CONF"
+SK_SOCKET=unix:$W/rootsock/sinkd.sock
+sk_start; ok $? "a socket directory the user cannot write to: sinkd starts"
+like "$(sk_log)" "warning: socket $W/rootsock: user postfix cannot write here \\(it is 0755 root:root\\): chown postfix $W/rootsock or choose another directory; sinkd leaves its socket and pid file there at exit" \
+	"and warns that it leaves its socket there"
+serving "$W/rootsock/sinkd.sock"; ok $? "and serves"
+sk_stop
+like "$(sk_log)" "cannot remove socket $W/rootsock/sinkd.sock: Permission denied" "at exit the socket stays, as it said"
+SK_SOCKET=unix:$SOCK
+
 conf "user = nosuchuser-sinkd"
 sed -i '0,/^user = postfix$/{/^user = postfix$/d}' "$CONF"
 start_fails nouser "a user that does not exist"

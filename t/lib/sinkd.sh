@@ -3,7 +3,7 @@
 # Source it after tap.sh, then:
 #
 #   sk_init DIR SOCKET        write DIR/conf/sinkd.conf (socket, user postfix,
-#                             spool in DIR/spool, pid file DIR/sinkd.pid) and an empty domains dir;
+#                             spool in DIR/spool, pid file in DIR/run) and an empty domains dir;
 #                             append [protocol] keys with sk_conf, add
 #                             DIR/conf/domains/<domain>.conf files yourself
 #   sk_conf LINE...           append lines to DIR/conf/sinkd.conf
@@ -30,12 +30,13 @@ SK_PID=
 sk_init() {
 	SK_DIR=$1
 	SK_SOCKET=$2
-	mkdir -p "$SK_DIR/conf/domains" "$SK_DIR/spool"
+	mkdir -p "$SK_DIR/conf/domains" "$SK_DIR/spool" "$SK_DIR/run"
 	chmod o+x "$SK_DIR"
+	chown postfix "$SK_DIR/run"	# sinkd removes its pid file at exit
 	cat > "$SK_DIR/conf/sinkd.conf" <<CONF
 [sinkd]
 socket = $SK_SOCKET
-pid-file = $SK_DIR/sinkd.pid
+pid-file = $SK_DIR/run/sinkd.pid
 user = postfix
 group = postfix
 spool-dir = $SK_DIR/spool
