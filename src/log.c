@@ -162,20 +162,31 @@ log_syslog(const char *path, unsigned facility)
 }
 
 /* file_open - path opened for appending, made uid:gid's when root; -1
- * with errno */
+ * with errno.  The directory may be uid's: root follows no symbolic
+ * link, takes no file with other links (EMLINK) and gives uid no file
+ * but root's or uid's own (EPERM), so that uid cannot point it at
+ * another file to be given. */
 static int
 file_open(const char *path, uid_t uid, gid_t gid)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 	struct stat st;
-	int saved;
+	int saved = 0;
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
-	    || (geteuid() == 0 && (st.st_uid != uid || st.st_gid != gid)
-		&& fchown(fd, uid, gid) < 0)) {
-		saved = S_ISREG(st.st_mode) ? errno : EINVAL;
+	if (fstat(fd, &st) < 0)
+		saved = errno;
+	else if (!S_ISREG(st.st_mode))
+		saved = EINVAL;
+	else if (geteuid() == 0 && st.st_nlink != 1)
+		saved = EMLINK;
+	else if (geteuid() == 0 && st.st_uid != uid && st.st_uid != 0)
+		saved = EPERM;
+	else if (geteuid() == 0 && (st.st_uid != uid || st.st_gid != gid)
+		 && fchown(fd, uid, gid) < 0)
+		saved = errno;
+	if (saved) {
 		close(fd);
 		errno = saved;
 		return -1;

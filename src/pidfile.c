@@ -46,8 +46,13 @@ pidfile_lock(const char *path, long *holder)
 			errno = saved;
 			return -1;
 		}
+		if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode)) {
+			close(fd);
+			errno = EINVAL;
+			return -1;
+		}
 		/* the file it locked is still the one of that name */
-		if (fstat(fd, &fst) == 0 && lstat(path, &pst) == 0
+		if (lstat(path, &pst) == 0
 		    && fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino)
 			return fd;
 		close(fd);

@@ -194,6 +194,16 @@ sk_stop
 like "$(sk_log)" "cannot remove socket $W/rootsock/sinkd.sock: Permission denied" "at exit the socket stays, as it said"
 SK_SOCKET=unix:$SOCK
 
+# a log file the user linked to another file is not given to the user
+mkdir -m 755 "$W/hl" && chown postfix "$W/hl"
+echo secret >"$W/victim" && chmod 600 "$W/victim"
+ln "$W/victim" "$W/hl/sinkd.log"
+conf "log-file = $W/hl/sinkd.log"
+sed -i "0,\#^log-file = $LOG\$#{\#^log-file = $LOG\$#d}" "$CONF"
+start_fails hardlink "a log file with another link"
+like "$(cat "$W/hardlink.out")" "fatal: log-file $W/hl/sinkd\\.log: Too many links" "is refused"
+is "$(stat -c '%U %a' "$W/victim")" "root 600" "and the other file keeps its owner and mode"
+
 conf "user = nosuchuser-sinkd"
 sed -i '0,/^user = postfix$/{/^user = postfix$/d}' "$CONF"
 start_fails nouser "a user that does not exist"
