@@ -811,7 +811,12 @@ milter_start(void)
 }
 
 /* remove_socket - remove the unix socket if it is still the one
- * milter_open() made: another sinkd's is never touched */
+ * milter_open() made: another sinkd's is never touched.  libmilter is
+ * less careful: when its listener closes (smfi_main() returning) as a
+ * user other than root, it removes whatever socket is at the path, and
+ * smfi_opensocket(true) removes one before binding.  Both happen only
+ * while this process holds the socket's lock (main.c, SOCKET.lock,
+ * released at exit), so no other sinkd is serving on that path then. */
 static void
 remove_socket(void)
 {
