@@ -40,6 +40,7 @@ RAW=$TOP/t/lib/milterraw.py
 [ -x "$ML" ] || bail_out "$ML is not built (run make tests)"
 command -v sigtool >/dev/null || bail_out "sigtool (package clamav) is needed"
 e2e_workdir hostile
+chmod o+x "$W"	# sinkd checks, as postfix, that it can write its spool under it
 chmod 711 "$W"			# the daemon runs as postfix
 av_db "$W/db" || bail_out "cannot build the test signature database"
 chmod -R a+rX "$W/db"

@@ -16,6 +16,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ML=$TOP/bench/milterload
 [ -x "$ML" ] || bail_out "$ML is not built (run make tests)"
 e2e_workdir negotiate
+chmod o+x "$W"	# sinkd checks, as postfix, that it can write its spool under it
 
 NOBODY=0x10 NOHDRS=0x20 NOUNKNOWN=0x100 NODATA=0x200
 NR_CONN=0x1000 NR_HELO=0x2000 NR_MAIL=0x4000 NR_RCPT=0x8000
