@@ -436,9 +436,11 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 		pidfile_remove(pid_path, pid_fd);
 	g_free(pid_path);
 	g_free(lock_path);
-	log_info("stopped");
 	/* a failure when libmilter gave up: a supervisor restarts sinkd */
-	return milter_failed() ? 1 : 0;
+	if (milter_failed())
+		log_fatal("stopped: libmilter stopped serving (exit status 1, for a restart)");
+	log_info("stopped");
+	return 0;
 }
 
 int
