@@ -88,6 +88,10 @@ struct conf_key {
 	unsigned flags;
 	enum conf_merge merge;
 	const char *doc;	/* one line, for -d and the man page check */
+	/* LIST: one entry checked, *entry replaced by its usual form where
+	 * it can be; 0: fine, 1: changed (*why says how: a warning), -1:
+	 * can never be right (*why: an error); *why is g_free()d */
+	int (*check)(char **entry, char **why);
 };
 
 struct conf_value {
@@ -99,6 +103,11 @@ struct conf_value {
 	struct reply reply;	/* REPLY */
 	int unused;		/* no effect on inbound mail: left out when
 				 * policies are combined (conf_unused()) */
+	char *added_to;		/* a list extended with "key += ...": where
+				 * the entries it added to came from
+				 * ("file:line", "built-in default", or an
+				 * earlier added_to and file:line); NULL: the
+				 * value was set with "key = ..." */
 };
 
 struct conf_group {
@@ -111,7 +120,9 @@ struct conf_group {
 };
 
 struct conf_errors {
-	GPtrArray *msgs;
+	GPtrArray *msgs;	/* errors: sinkd refuses the configuration */
+	GPtrArray *warnings;	/* "file:line: key: warning: ...": accepted */
+	GPtrArray *files;	/* files in the order read, for sorting */
 	uid_t user;		/* sinkd's user: its files are trusted, as
 				 * root's are; (uid_t) -1 until [sinkd] is
 				 * read (snapshot_load sets it) */
@@ -127,6 +138,16 @@ void conf_errorf(struct conf_errors *e, const char *fmt, ...)
 void conf_key_error(struct conf_errors *e, const struct conf_group *g,
 		    const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+void conf_warnf(struct conf_errors *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void conf_key_warn(struct conf_errors *e, const struct conf_group *g,
+		   const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+typedef void (*conf_report_fn)(int warning, const char *msg, void *ctx);
+void conf_errors_report(const struct conf_errors *e, conf_report_fn out,
+			void *ctx);
+char *conf_value_origin(const struct conf_value *v);
+char *conf_value_escape(const char *raw);
 
 /* files */
 #define CONF_FILE_SECRET	(1u << 0)	/* a key: others may not read it */

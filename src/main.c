@@ -81,22 +81,30 @@ signals_block(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* load - a snapshot, or NULL with every error logged */
+/* report - one error or warning of the configuration, to stderr (-n,
+ * -t, -P) or the log */
+static void
+report(int warning, const char *msg, void *to_stderr)
+{
+	if (to_stderr)
+		fprintf(stderr, "%s\n", msg);
+	else if (warning)
+		log_warn("%s", msg);
+	else
+		log_error("%s", msg);
+}
+
+/* load - a snapshot, or NULL; every error and warning reported, sorted
+ * by file and line */
 static struct snapshot *
 load(const char *path, int to_stderr)
 {
 	struct conf_errors e;
 	struct snapshot *s;
-	guint i;
 
 	conf_errors_init(&e);
 	s = snapshot_load(path, sinkd_handlers, &e);
-	for (i = 0; i < e.msgs->len; i++) {
-		if (to_stderr)
-			fprintf(stderr, "%s\n", (char *) g_ptr_array_index(e.msgs, i));
-		else
-			log_error("%s", (char *) g_ptr_array_index(e.msgs, i));
-	}
+	conf_errors_report(&e, report, to_stderr ? &e : NULL);
 	conf_errors_free(&e);
 	return s;
 }
