@@ -996,9 +996,12 @@ check_entries(const struct conf_key *k, struct conf_value *v,
 			conf_errorf(e, "%s:%d: %s: \"%s\": %s", path, line, k->name,
 				    v->list[i], why);
 			bad++;
-		} else if (rc > 0) {
+		} else if (rc > 0 && strcmp(entry, v->list[i])) {
 			conf_warnf(e, "%s:%d: %s: warning: \"%s\" taken as \"%s\": %s",
 				   path, line, k->name, v->list[i], entry, why);
+		} else if (rc > 0) {
+			conf_warnf(e, "%s:%d: %s: warning: \"%s\": %s",
+				   path, line, k->name, v->list[i], why);
 		}
 		g_free(why);
 		if (!g_ptr_array_find_with_equal_func(all, entry, g_str_equal, NULL))

@@ -88,9 +88,10 @@ struct conf_key {
 	unsigned flags;
 	enum conf_merge merge;
 	const char *doc;	/* one line, for -d and the man page check */
-	/* LIST: one entry checked, *entry replaced by its usual form where
-	 * it can be; 0: fine, 1: changed (*why says how: a warning), -1:
-	 * can never be right (*why: an error); *why is g_free()d */
+	/* LIST: one entry checked, *entry (g_free()able) replaced by its
+	 * usual form where it can be; 0: fine, 1: likely not what was
+	 * meant (*why: a warning), -1: can never match (*why: an error);
+	 * *why is g_free()d */
 	int (*check)(char **entry, char **why);
 };
 

@@ -109,9 +109,26 @@ load(const char *path, int to_stderr)
 	return s;
 }
 
-/* dump_keys - every key with its default and description (sinkd -d); a
- * handler key says "not per domain", or how inbound mail for several
- * domains combines it ("merge RULE", sinkd-policy(5)) */
+/* dump_key - one key for sinkd -d: its description as a comment line
+ * ("# type[, restart only][, not per domain | , merge RULE]: doc"), then
+ * "key = default", as sinkd.conf(5) reads it */
+static void
+dump_key(const struct conf_key *k, int handler)
+{
+	char *def = conf_value_escape(k->def);
+
+	printf("# %s%s%s%s: %s\n%s = %s\n", conf_type_name(k->type),
+	       k->flags & CONF_RESTART ? ", restart only" : "",
+	       !handler ? "" : k->flags & CONF_NODOMAIN ? ", not per domain" : ", merge ",
+	       !handler || (k->flags & CONF_NODOMAIN) ? "" : conf_merge_name(k->merge),
+	       k->doc, k->name, def);
+	g_free(def);
+}
+
+/* dump_keys - every key with its default and description (sinkd -d): a
+ * configuration sinkd -n accepts, each key under a comment line giving
+ * its type and, for a handler key, "not per domain" or how inbound mail
+ * for several domains combines it ("merge RULE", sinkd-policy(5)) */
 static void
 dump_keys(void)
 {
@@ -119,24 +136,14 @@ dump_keys(void)
 
 	printf("[sinkd]\n");
 	for (i = 0; sinkd_main_keys[i].name; i++)
-		printf("%s = %s\t# %s: %s\n", sinkd_main_keys[i].name,
-		       sinkd_main_keys[i].def, conf_type_name(sinkd_main_keys[i].type),
-		       sinkd_main_keys[i].doc);
+		dump_key(&sinkd_main_keys[i], 0);
 	for (h = 0; sinkd_handlers[h]; h++) {
 		const struct conf_key *tables[] = {sinkd_common_keys, sinkd_handlers[h]->keys};
 
 		printf("\n[%s]\n", sinkd_handlers[h]->name);
-		for (t = 0; t < 2; t++) {
-			for (i = 0; tables[t] && tables[t][i].name; i++) {
-				const struct conf_key *k = &tables[t][i];
-
-				printf("%s = %s\t# %s%s%s: %s\n", k->name, k->def,
-				       conf_type_name(k->type),
-				       k->flags & CONF_NODOMAIN ? ", not per domain" : ", merge ",
-				       k->flags & CONF_NODOMAIN ? "" : conf_merge_name(k->merge),
-				       k->doc);
-			}
-		}
+		for (t = 0; t < 2; t++)
+			for (i = 0; tables[t] && tables[t][i].name; i++)
+				dump_key(&tables[t][i], 1);
 	}
 }
 
