@@ -286,7 +286,7 @@ int
 main(int argc, char **argv)
 {
 	gboolean check = FALSE, foreground = FALSE, version = FALSE,
-		offline = FALSE, dump = FALSE;
+		offline = FALSE, dump = FALSE, show = FALSE;
 	struct offline_args oa = {0};
 	char *path = NULL;
 	GOptionEntry opts[] = {
@@ -295,6 +295,7 @@ main(int argc, char **argv)
 		{"check", 'n', 0, G_OPTION_ARG_NONE, &check, "check every configuration and policy file, then exit", NULL},
 		{"version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},
 		{"defaults", 'd', 0, G_OPTION_ARG_NONE, &dump, "print every key with its default", NULL},
+		{"policy", 'P', 0, G_OPTION_ARG_NONE, &show, "print the effective policy of DOMAIN (default: the default policy), each key with the file:line it is from", NULL},
 		{"test", 't', 0, G_OPTION_ARG_NONE, &offline, "run one message from stdin through the chain", NULL},
 		{"sender", 'F', 0, G_OPTION_ARG_STRING, &oa.sender, "-t: envelope sender", "ADDR"},
 		{"rcpt", 'R', 0, G_OPTION_ARG_STRING_ARRAY, &oa.rcpts, "-t: envelope recipient (repeatable)", "ADDR"},
@@ -309,9 +310,9 @@ main(int argc, char **argv)
 	int rc;
 
 	g_option_context_add_main_entries(ctx, opts, NULL);
-	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {
+	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1 + show) {
 		fprintf(stderr, "sinkd: %s\n", err ? err->message : "unexpected argument");
-		fprintf(stderr, "usage: sinkd [-fnVd] [-c file] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user]]\n");
+		fprintf(stderr, "usage: sinkd [-fnVd] [-c file] [-P [domain]] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user]]\n");
 		return 64;
 	}
 	g_option_context_free(ctx);
@@ -323,18 +324,22 @@ main(int argc, char **argv)
 		dump_keys();
 		return 0;
 	}
-	if (!check && !offline)
+	if (!check && !offline && !show)
 		signals_block(&set);
 	/* absolute: the daemon leaves its directory, and reloads read it again */
 	conf_path = g_canonicalize_filename(path ? path : SINKD_SYSCONFDIR "/sinkd/sinkd.conf", NULL);
 	g_free(path);
-	log_open("sinkd", 1, !check && !offline);
+	log_open("sinkd", 1, !check && !offline && !show);
 	log_set_quiet(offline);
 	g_mime_init();
-	s = load(conf_path, 1);
+	s = load(conf_path, check || offline || show);
 	if (s == NULL)
 		return 1;
-	if (check) {
+	if (show) {
+		policy_print(stdout, s, argc > 1 ? argv[1] : "default");
+		snapshot_unref(s);
+		rc = 0;
+	} else if (check) {
 		printf("configuration OK\n");
 		snapshot_unref(s);
 		rc = 0;

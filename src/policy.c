@@ -728,3 +728,76 @@ snapshot_in_chain(const struct snapshot *s, const struct handler *h)
 			return 1;
 	return 0;
 }
+
+/* print_value - "# origin[; note]" and "key = value" for sinkd -P */
+static void
+print_value(FILE *out, const struct conf_key *k, const struct conf_value *v,
+	    const struct conf_value *def)
+{
+	char *origin = conf_value_origin(v), *val = conf_value_escape(v->raw);
+	char *was = NULL;
+
+	if (def && v->file != def->file && def->file && v->added_to == NULL
+	    && (k->type == CONF_LIST || k->type == CONF_CIDRS)
+	    && def->list && def->list[0])
+		was = conf_value_origin(def);
+	fprintf(out, "# %s%s%s%s\n%s = %s\n", origin,
+		was ? "; replaces the default policy's list from " : "",
+		was ? was : "", was ? " (write += to add to it)" : "",
+		k->name, val);
+	g_free(was);
+	g_free(origin);
+	g_free(val);
+}
+
+/* print_group - the keys of g set in a file, each with where; def: the
+ * default policy's group, when g is a domain's */
+static void
+print_group(FILE *out, const struct conf_group *g, const struct conf_group *def,
+	    const char *note)
+{
+	unsigned i, shown = 0;
+
+	for (i = 0; i < g->n; i++) {
+		if (g->val[i].file == NULL)
+			continue;
+		if (shown++ == 0)
+			fprintf(out, "\n[%s]\n%s", g->name, note ? note : "");
+		print_value(out, g->key[i], &g->val[i], def ? &def->val[i] : NULL);
+	}
+}
+
+/*
+ * policy_print - sinkd -P: the policy for domain ("default": the default
+ * policy) as a configuration, every key whose value is not the built-in
+ * default under a comment line with the file:line it came from (or every
+ * place, for a list added to with +=), and where a domain's list replaces
+ * the default policy's, from where; [sinkd] with the default policy only,
+ * as it is the same for all
+ */
+void
+policy_print(FILE *out, const struct snapshot *s, const char *domain)
+{
+	int is_def = !strcmp(domain, "default");
+	const struct policy *p = is_def ? s->def : policy_for_domain(s, domain);
+	unsigned i;
+
+	if (is_def)
+		fprintf(out, "# the default policy\n");
+	else if (p == s->def)
+		fprintf(out, "# %s: no policy file of its own or of a parent domain: the default policy\n",
+			domain);
+	else if (strcmp(p->domain, domain))
+		fprintf(out, "# %s: the policy of %s (no file of its own)\n", domain, p->domain);
+	else
+		fprintf(out, "# the policy of %s\n", domain);
+	fprintf(out, "# each key not at its built-in default, under the file:line it is from\n");
+	if (p == s->def)
+		print_group(out, &s->main, NULL, NULL);
+	else
+		fprintf(out, "# [sinkd] is the same for every domain: sinkd -P shows it\n");
+	for (i = 0; i < s->nregistry; i++)
+		print_group(out, &p->groups[i], p == s->def ? NULL : &s->def->groups[i],
+			    snapshot_in_chain(s, s->registry[i]) ? NULL
+			    : "# not in the chain: these keys have no effect\n");
+}

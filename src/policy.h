@@ -32,6 +32,7 @@
 #ifndef SINKD_POLICY_H
 #define SINKD_POLICY_H
 
+#include <stdio.h>
 #include <glib.h>
 
 #include "cidr.h"
@@ -96,6 +97,7 @@ const void *policy_handler_cfg(const struct policy *p, const struct handler *h);
 const struct conf_group *snapshot_group(const struct snapshot *s,
 					const struct handler *h);
 int snapshot_in_chain(const struct snapshot *s, const struct handler *h);
+void policy_print(FILE *out, const struct snapshot *s, const char *domain);
 const struct conf_group *policy_group_of(const struct policy *p,
 					 const struct handler *h);
 
