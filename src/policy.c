@@ -1,9 +1,11 @@
 /*
  * policy - load, check, combine and swap configuration snapshots
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <string.h>
 #include <glib.h>
@@ -342,6 +344,74 @@ user_uid(const char *name)
 	return pw.pw_uid;
 }
 
+/* in_group - whether user name (primary group pgid) is in group gid */
+static int
+in_group(const char *name, gid_t pgid, gid_t gid)
+{
+	struct group gr, *found = NULL;
+	char buf[16384];
+	unsigned i;
+
+	if (pgid == gid)
+		return 1;
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &found) != 0 || found == NULL)
+		return 1;	/* cannot tell: no warning */
+	for (i = 0; gr.gr_mem[i]; i++)
+		if (!strcmp(gr.gr_mem[i], name))
+			return 1;
+	return 0;
+}
+
+/*
+ * socket_reach - warn of a unix socket the MTA cannot connect to.
+ * Connecting needs write permission on the socket, which sinkd's user
+ * owns with group "group" (or that user's primary group).  Without
+ * write permission for the group or others, only sinkd's user can
+ * connect, and Postfix's smtpd runs as user postfix; with the group's,
+ * the MTA's user must be in that group.  Only a user postfix that
+ * exists is looked at: Sendmail connects as root.
+ */
+static void
+socket_reach(const struct snapshot *s, struct conf_errors *e)
+{
+	unsigned mode = (unsigned) conf_num(&s->main, "socket-mode");
+	const char *user = conf_str(&s->main, "user"), *group = conf_str(&s->main, "group");
+	struct passwd pw, *mta = NULL, upw, *u = NULL;
+	struct group gr, *g = NULL;
+	char b1[4096], b2[4096], b3[16384];
+	gid_t gid;
+
+	if (s->socket.family != AF_UNIX || (mode & S_IWOTH))
+		return;
+	if (getpwnam_r("postfix", &pw, b1, sizeof(b1), &mta) != 0 || mta == NULL
+	    || !strcmp(user, "postfix"))
+		mta = NULL;
+	if (!(mode & S_IWGRP)) {
+		conf_key_warn(e, &s->main, "socket-mode",
+			      "%04o: only user %s can connect to %s; the MTA's user (postfix for Postfix) needs the group's write permission (0660) and group = a group it is in",
+			      mode, user, s->socket.path);
+		return;
+	}
+	if (mta == NULL || getpwnam_r(user, &upw, b2, sizeof(b2), &u) != 0 || u == NULL)
+		return;
+	if (*group) {
+		if (getgrnam_r(group, &gr, b3, sizeof(b3), &g) != 0 || g == NULL)
+			return;
+		gid = g->gr_gid;
+	} else {
+		gid = u->pw_gid;
+	}
+	if (!in_group("postfix", mta->pw_gid, gid)) {
+		g = NULL;
+		if (getgrgid_r(gid, &gr, b3, sizeof(b3), &g) != 0)
+			g = NULL;
+		conf_key_warn(e, &s->main, conf_get(&s->main, "group")->file ? "group"
+			      : conf_get(&s->main, "user")->file ? "user" : "socket-mode",
+			      "the socket's group %s does not have user postfix in it, so Postfix cannot connect; add postfix to it (usermod -aG %s postfix) or set group = postfix",
+			      g ? g->gr_name : "?", g ? g->gr_name : "GROUP");
+	}
+}
+
 /* policy_decides - the steps at which p's handler configs may refuse; a
  * combined policy's are among its domains', so the snapshot's union over
  * the default and every domain covers every policy it can hand out */
@@ -480,6 +550,8 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	e->user = user_uid(conf_str(&s->main, "user"));
 	if (sock_parse(conf_str(&s->main, "socket"), &s->socket, &why) < 0)
 		conf_key_error(e, &s->main, "socket", "%s", why);
+	else
+		socket_reach(s, e);
 	s->internal = cidr_list_parse((char **) conf_list(&s->main, "internal-hosts"),
 				      &bad, &why);
 	resolve_chain(s, e);
