@@ -95,6 +95,9 @@ policy_free(struct policy *p)
 	g_free(p->inbound);
 	g_free(p->cfg);
 	g_free(p->domain);
+	g_free(p->file);
+	if (p->decided)
+		g_ptr_array_free(p->decided, TRUE);
 	g_free(p);
 }
 
@@ -143,6 +146,7 @@ policy_from(struct snapshot *s, const struct policy *parent,
 
 	p->domain = g_strdup(domain);
 	p->snap = s;
+	p->file = g_strdup(conf_file_path(f));
 	p->groups = g_new0(struct conf_group, s->nregistry);
 	for (i = 0; i < s->nregistry; i++) {
 		conf_group_copy(&p->groups[i], &parent->groups[i], p->domain);
@@ -559,6 +563,7 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	base = g_new0(struct policy, 1);
 	base->domain = g_strdup("default");
 	base->snap = s;
+	base->file = g_strdup(path);
 	base->groups = g_new0(struct conf_group, s->nregistry);
 	for (i = 0; i < s->nregistry; i++) {
 		const struct conf_key *t[3];
@@ -661,6 +666,52 @@ cmp_policy(gconstpointer a, gconstpointer b, gpointer unused)
 		      (*(const struct policy *const *) b)->domain);
 }
 
+/*
+ * note_decided - for debug logging: each key of group dst (combined from
+ * src, the groups of policies p[0..n-1]) on which the domains differ, as
+ * "[group] key: a.test: value (file:line); b.test: ...; rule RULE: value"
+ */
+static void
+note_decided(struct policy *m, const struct conf_group *dst,
+	     const struct conf_group *const *src, const struct policy *const *p,
+	     unsigned n)
+{
+	unsigned k, j;
+
+	for (k = 0; k < dst->n; k++) {
+		const struct conf_value *first = NULL;
+		int differ = 0;
+		GString *l;
+		char *v;
+
+		for (j = 0; j < n; j++) {
+			if (src[j]->val[k].unused)
+				continue;
+			if (first && !conf_value_same(dst->key[k], first, &src[j]->val[k]))
+				differ = 1;
+			first = first ? first : &src[j]->val[k];
+		}
+		if (!differ)
+			continue;
+		l = g_string_new(NULL);
+		g_string_append_printf(l, "[%s] %s:", dst->name, dst->key[k]->name);
+		for (j = 0; j < n; j++) {
+			char *o = conf_value_origin(&src[j]->val[k]);
+
+			if (!src[j]->val[k].unused)
+				g_string_append_printf(l, " %s: \"%s\" (%s);", p[j]->domain,
+						       src[j]->val[k].raw, o);
+			g_free(o);
+		}
+		v = g_strescape(dst->val[k].raw, NULL);
+		g_string_append_printf(l, " rule %s: \"%s\"", conf_merge_name(dst->key[k]->merge), v);
+		g_free(v);
+		if (m->decided == NULL)
+			m->decided = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(m->decided, g_string_free(l, FALSE));
+	}
+}
+
 /* policy_combine - the strictest combination of n policies, built from
  * their inbound views in the order of their domain names, so that the
  * recipients' order makes no difference; NULL when it cannot be built
@@ -676,6 +727,7 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 	struct conf_errors e;
 	struct policy *m = NULL;
 	unsigned i, j, nu = 0;
+	GPtrArray *files;
 	char *key;
 
 	*owned = NULL;
@@ -704,6 +756,7 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 	if (m)
 		goto done;
 
+	files = g_ptr_array_new();
 	m = g_new0(struct policy, 1);
 	m->domain = g_strdup(key);
 	m->snap = s;
@@ -719,8 +772,15 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 				     m->domain, &bad) < 0)
 			conf_errorf(&e, "[%s] %s differs and must agree",
 				    s->registry[i]->name, bad);
+		else if (snapshot_in_chain(s, s->registry[i]))
+			note_decided(m, &m->groups[i], src, uniq, nu);
 		g_free(src);
 	}
+	for (i = 0; i < nu; i++)
+		g_ptr_array_add(files, uniq[i]->file);
+	g_ptr_array_add(files, NULL);
+	m->file = g_strjoinv(", ", (char **) files->pdata);
+	g_ptr_array_free(files, TRUE);
 	e.user = user_uid(conf_str(&s->main, "user"));
 	if (e.msgs->len > 0 || policy_compile(m, &e) < 0) {
 		log_error("cannot combine policies %s: %s", key,
@@ -872,4 +932,35 @@ policy_print(FILE *out, const struct snapshot *s, const char *domain)
 		print_group(out, &p->groups[i], p == s->def ? NULL : &s->def->groups[i],
 			    snapshot_in_chain(s, s->registry[i]) ? NULL
 			    : "# not in the chain: these keys have no effect\n");
+}
+
+/*
+ * policy_describe - "direction=inbound policy=a.test,b.test": which way
+ * a message goes (outbound: an internal or authenticated client's; the
+ * sender domain's policy) and the policy domain(s) that judge it, for
+ * the line logged per message and sinkd -t's verdict; g_free()
+ */
+char *
+policy_describe(const struct policy *p, int outbound)
+{
+	return g_strdup_printf("direction=%s policy=%s", outbound ? "outbound" : "inbound",
+			       p ? p->domain : "none");
+}
+
+/*
+ * policy_debug - debug lines for the message id: the files policy p was
+ * read from and, for a combined policy, how each key its domains differ
+ * on was decided (note_decided)
+ */
+void
+policy_debug(const struct policy *p, const char *id)
+{
+	guint i;
+
+	if (p == NULL)
+		return;
+	log_debug("%s: policy %s from %s", id, p->domain, p->file ? p->file : "?");
+	for (i = 0; p->decided && i < p->decided->len; i++)
+		log_debug("%s: policy %s: %s", id, p->domain,
+			  (char *) g_ptr_array_index(p->decided, i));
 }
