@@ -1090,7 +1090,7 @@ apply_key(struct conf_group *g, const struct conf_file *f, const char *name,
 		goto done;
 	}
 	if (add && g->key[k]->type != CONF_LIST && g->key[k]->type != CONF_CIDRS) {
-		conf_errorf(e, "%s:%d: %s: \"+=\" adds to a list, and this is a %s; write \"%s = ...\"",
+		conf_errorf(e, "%s:%d: %s: \"+=\" adds entries to a list, and this key is of type %s; write \"%s = ...\"",
 			    f->path, line, base, conf_type_name(g->key[k]->type), base);
 		bad++;
 		goto done;
