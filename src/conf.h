@@ -16,7 +16,20 @@
  * Key files are parsed by GLib's GKeyFile.  GKeyFile keeps no line
  * numbers, so conf_file_read() also indexes where each group and key
  * starts; the same pass reports lines that are neither a key, a group nor
- * a comment, and keys set twice, which GKeyFile would silently accept.
+ * a comment, and keys set twice, which GKeyFile would silently accept,
+ * and makes such lines comments for GKeyFile, so that the rest of the
+ * file is still read and one run reports every error.
+ *
+ * Values: a # at the start of a value or after white space starts a
+ * comment (warned of: main.cf has no such thing), \# is a literal #;
+ * "key += entries" adds to a list key instead of replacing it, and the
+ * value remembers where the list it extended came from (added_to).  A
+ * list key may check its entries (struct conf_key.check): an entry put
+ * in its usual form is a warning, one that can never match an error.
+ *
+ * Warnings are a class of their own (conf_warnf, conf_key_warn): they do
+ * not stop sinkd.  conf_errors_report() hands out errors and warnings
+ * sorted by file (in the order read) and line.
  *
  * Threading: groups are immutable once loaded and may be read from any
  * thread.
