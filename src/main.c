@@ -313,6 +313,9 @@ main(int argc, char **argv)
 	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1 + show) {
 		fprintf(stderr, "sinkd: %s\n", err ? err->message : "unexpected argument");
 		fprintf(stderr, "usage: sinkd [-fnVd] [-c file] [-P [domain]] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user]]\n");
+		g_clear_error(&err);
+		g_option_context_free(ctx);
+		g_free(path);
 		return 64;
 	}
 	g_option_context_free(ctx);
