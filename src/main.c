@@ -81,12 +81,23 @@ signals_block(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* report - one error or warning of the configuration, to stderr (-n,
- * -t, -P) or the log */
+/* Where load() reports the configuration's errors and warnings. */
+enum report_to {
+	REPORT_LOG,		/* the daemon: the log (and stderr, with -f) */
+	REPORT_STDERR,		/* -n, -P: stderr */
+	REPORT_ERRORS,		/* -t: stderr, errors only; its stderr is for
+				 * the verdict */
+};
+
+/* report - one error or warning of the configuration, as load() says */
 static void
-report(int warning, const char *msg, void *to_stderr)
+report(int warning, const char *msg, void *ctx)
 {
-	if (to_stderr)
+	enum report_to to = *(const enum report_to *) ctx;
+
+	if (to == REPORT_ERRORS && warning)
+		return;
+	if (to != REPORT_LOG)
 		fprintf(stderr, "%s\n", msg);
 	else if (warning)
 		log_warn("%s", msg);
@@ -97,14 +108,14 @@ report(int warning, const char *msg, void *to_stderr)
 /* load - a snapshot, or NULL; every error and warning reported, sorted
  * by file and line */
 static struct snapshot *
-load(const char *path, int to_stderr)
+load(const char *path, enum report_to to)
 {
 	struct conf_errors e;
 	struct snapshot *s;
 
 	conf_errors_init(&e);
 	s = snapshot_load(path, sinkd_handlers, &e);
-	conf_errors_report(&e, report, to_stderr ? &e : NULL);
+	conf_errors_report(&e, report, &to);
 	conf_errors_free(&e);
 	return s;
 }
@@ -174,7 +185,7 @@ reloader(gpointer unused)
 		reload_wanted = 0;
 		g_mutex_unlock(&reload_lock);
 		log_info("reloading %s", conf_path);
-		new = load(conf_path, 0);
+		new = load(conf_path, REPORT_LOG);
 		if (new == NULL) {
 			log_error("reload failed; keeping the running configuration");
 			continue;
@@ -335,7 +346,7 @@ main(int argc, char **argv)
 	log_open("sinkd", 1, !check && !offline && !show);
 	log_set_quiet(offline);
 	g_mime_init();
-	s = load(conf_path, check || offline || show);
+	s = load(conf_path, offline ? REPORT_ERRORS : check || show ? REPORT_STDERR : REPORT_LOG);
 	if (s == NULL)
 		return 1;
 	if (show) {
