@@ -160,7 +160,13 @@ report_place(const struct conf_errors *e, struct report_item *r)
 			return;
 		}
 	}
-	/* "file:123: " of a file not read (a template, a list) */
+	/* "file:123: " or "/file: " of a file not read (a template, a list,
+	 * a policy file with a bad name) */
+	if (*m == '/' && (p = strstr(m, ": ")) != NULL && memchr(m, ' ', p - m) == NULL) {
+		r->file = G_MAXUINT;
+		r->name = m;
+		r->namelen = (size_t) (p - m);
+	}
 	for (p = m; *p && *p != ' '; p++) {
 		if (*p == ':' && isdigit((unsigned char) p[1])) {
 			char *end;
