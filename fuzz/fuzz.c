@@ -145,16 +145,18 @@ fuzz_load(const char *rel, struct conf_errors *e)
 	return s;
 }
 
-/* fuzz_check_errors - every error one line, naming its file (in the
- * scratch directory) or the built-in default; else abort: a finding */
+/* fuzz_check_errors - every error and warning one line, naming its file
+ * (in the scratch directory) or the built-in default; else abort: a
+ * finding */
 void
 fuzz_check_errors(const struct conf_errors *e)
 {
 	size_t n = strlen(scratch);
-	guint i;
+	guint i, w;
 
-	for (i = 0; i < e->msgs->len; i++) {
-		const char *m = g_ptr_array_index(e->msgs, i);
+	for (w = 0; w < 2; w++)
+	for (i = 0; i < (w ? e->warnings : e->msgs)->len; i++) {
+		const char *m = g_ptr_array_index(w ? e->warnings : e->msgs, i);
 		const unsigned char *p;
 
 		for (p = (const unsigned char *) m; *p; p++)

@@ -259,6 +259,11 @@ disc_load(const struct conf_group *g, struct conf_errors *e)
 		c->marker = make_marker(plain);
 		g_free(plain);
 	}
+	/* without a marker, the once-per-thread check has nothing to find */
+	if ((c->text || c->html) && c->marker == NULL)
+		conf_key_warn(e, g, c->text ? "text-file" : "html-file",
+			      "%s: no line of 8 or more characters without a ${variable}: sinkd cannot tell a message that already carries the disclaimer, and adds it again to every reply in a thread",
+			      conf_str(g, c->text ? "text-file" : "html-file"));
 	c->direction = (int) conf_num(g, "direction");
 	c->on_signed = action_of(conf_str(g, "signed"));
 	c->on_encrypted = action_of(conf_str(g, "encrypted"));

@@ -66,6 +66,64 @@
 static const char *const banned_values[] = {"reject", "notice", NULL};
 static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
 
+/*
+ * check_extension - a banned-extensions entry: ".exe" (or "exe", made
+ * ".exe"); "*.scr", a glob where an extension belongs, is taken as
+ * ".scr" with a warning; what can never be the last extension of a file
+ * name (white space, a slash, a glob, two dots' worth) is an error
+ */
+static int
+check_extension(char **entry, char **why)
+{
+	const char *x = *entry;
+	int rc = 0;
+
+	if (x[0] == '*' && x[1] == '.') {
+		x++;
+		rc = 1;
+		*why = g_strdup("banned-extensions takes extensions; globs go in banned-names");
+	}
+	x += *x == '.';
+	if (*x == 0 || strpbrk(x, " \t/\\*?[]") != NULL) {
+		g_free(*why);
+		*why = g_strdup("not an extension (such as .exe); globs go in banned-names");
+		return -1;
+	}
+	if (strchr(x, '.') != NULL) {
+		g_free(*why);
+		*why = g_strdup_printf("only the last extension of a name is compared; write banned-names = *.%s", x);
+		return -1;
+	}
+	x = g_strconcat(".", x, NULL);
+	g_free(*entry);
+	*entry = (char *) x;
+	return rc;
+}
+
+/* check_name - a banned-names entry: a glob; one with neither * nor ?
+ * that starts with a dot names a file called that, not an extension */
+static int
+check_name(char **entry, char **why)
+{
+	if (**entry == '.' && strpbrk(*entry, "*?") == NULL) {
+		*why = g_strdup_printf("matches only a file named \"%s\"; for the extension write *%s or use banned-extensions",
+				       *entry, *entry);
+		return 1;
+	}
+	return 0;
+}
+
+/* check_type - a banned-types entry: a type/subtype glob (or "*") */
+static int
+check_type(char **entry, char **why)
+{
+	if (strcmp(*entry, "*") && (strchr(*entry, '/') == NULL || strpbrk(*entry, " \t") != NULL)) {
+		*why = g_strdup("not a MIME type glob (type/subtype, such as application/x-msdownload)");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct conf_key rewrite_keys[] = {
 	{"direction", CONF_ENUM, "both", .values = direction_values, .merge = MERGE_ENUM_LAST,
 	 .doc = "which mail the header and body rules apply to: outbound, inbound or both"},
@@ -85,11 +143,11 @@ static const struct conf_key rewrite_keys[] = {
 	 .doc = "make links in body text unclickable: hxxp://host[.]example"},
 	{"regex-budget", CONF_INT, RX_BUDGET_DEFAULT, 1000, 1000000000000LL, .merge = MERGE_MIN,
 	 .doc = "steps every /regex/ of the rules together may take on one message; more is a failure (on-error)"},
-	{"banned-extensions", CONF_LIST, "", .merge = MERGE_UNION,
-	 .doc = "attachment file-name extensions banned (exe, scr, ...)"},
-	{"banned-names", CONF_LIST, "", .merge = MERGE_UNION,
+	{"banned-extensions", CONF_LIST, "", .merge = MERGE_UNION, .check = check_extension,
+	 .doc = "attachment file-name extensions banned (.exe, .scr, ...)"},
+	{"banned-names", CONF_LIST, "", .merge = MERGE_UNION, .check = check_name,
 	 .doc = "attachment file-name globs banned (*.pdf.exe, ...), case-insensitive"},
-	{"banned-types", CONF_LIST, "", .merge = MERGE_UNION,
+	{"banned-types", CONF_LIST, "", .merge = MERGE_UNION, .check = check_type,
 	 .doc = "attachment MIME-type globs banned (application/x-msdownload, ...)"},
 	{"banned-action", CONF_ENUM, "notice", .values = banned_values, .merge = MERGE_ENUM,
 	 .doc = "a banned attachment: notice (replace it by a text part) or reject"},

@@ -347,8 +347,10 @@ chain_log_message(struct msg *m, enum verdict v)
 	char *timing = chain_timing(m);
 	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
 	char *text = refused ? g_strescape(c->reply.text ? c->reply.text : "", NULL) : NULL;
+	const struct policy *p = m->policy ? m->policy : m->mail_policy;
+	char *pol = policy_describe(p, m->outbound);
 
-	log_info("%s: from=<%s> nrcpt=%u size=%zu client=%s[%s] verdict=%s handler=%s%s%s%s%s%s%s%s edits=%u time=%s",
+	log_info("%s: from=<%s> nrcpt=%u size=%zu client=%s[%s] verdict=%s handler=%s%s%s%s%s%s%s%s edits=%u time=%s %s",
 		 m->queue_id, m->sender, m->rcpts->len,
 		 m->size ? m->size : m->declared_size,
 		 c->client_name ? c->client_name : "localhost",
@@ -357,7 +359,9 @@ chain_log_message(struct msg *m, enum verdict v)
 		 refused ? " code=" : "", refused ? c->reply.code : "",
 		 refused ? " xcode=" : "", refused ? c->reply.xcode : "",
 		 refused ? " text=\"" : "", refused ? text : "", refused ? "\"" : "",
-		 edits_count(&m->edits), timing);
+		 edits_count(&m->edits), timing, pol);
+	policy_debug(p, m->queue_id);
+	g_free(pol);
 	g_free(text);
 	g_free(timing);
 }

@@ -30,6 +30,8 @@ void
 conf_errors_init(struct conf_errors *e)
 {
 	e->msgs = g_ptr_array_new_with_free_func(g_free);
+	e->warnings = g_ptr_array_new_with_free_func(g_free);
+	e->files = g_ptr_array_new_with_free_func(g_free);
 	e->user = (uid_t) -1;
 }
 
@@ -38,7 +40,11 @@ conf_errors_free(struct conf_errors *e)
 {
 	if (e->msgs)
 		g_ptr_array_free(e->msgs, TRUE);
-	e->msgs = NULL;
+	if (e->warnings)
+		g_ptr_array_free(e->warnings, TRUE);
+	if (e->files)
+		g_ptr_array_free(e->files, TRUE);
+	e->msgs = e->warnings = e->files = NULL;
 }
 
 /* one_line - msg with its control characters escaped (a value quoted in
@@ -61,25 +67,173 @@ one_line(char *msg)
 	return g_string_free(o, FALSE);
 }
 
+/* add_once - add msg (taken over) to a, unless a holds it: a value
+ * inherited by several policies is reported once */
+static void
+add_once(GPtrArray *a, char *msg)
+{
+	guint i;
+
+	for (i = 0; i < a->len; i++) {
+		if (!strcmp(g_ptr_array_index(a, i), msg)) {
+			g_free(msg);
+			return;
+		}
+	}
+	g_ptr_array_add(a, msg);
+}
+
 /* conf_errorf - add one preformatted error */
 void
 conf_errorf(struct conf_errors *e, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
-	guint i;
 
 	va_start(ap, fmt);
 	msg = one_line(g_strdup_vprintf(fmt, ap));
 	va_end(ap);
-	/* a value inherited by several policies is reported once */
-	for (i = 0; i < e->msgs->len; i++) {
-		if (!strcmp(g_ptr_array_index(e->msgs, i), msg)) {
-			g_free(msg);
+	add_once(e->msgs, msg);
+}
+
+/* conf_warnf - add one preformatted warning ("file:line: key: warning:
+ * what"): something that works, though likely not as meant */
+void
+conf_warnf(struct conf_errors *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (e->warnings == NULL)
+		return;
+	va_start(ap, fmt);
+	msg = one_line(g_strdup_vprintf(fmt, ap));
+	va_end(ap);
+	add_once(e->warnings, msg);
+}
+
+/* conf_key_warn - "file:line: key: warning: message" for a value */
+void
+conf_key_warn(struct conf_errors *e, const struct conf_group *g,
+	      const char *key, const char *fmt, ...)
+{
+	const struct conf_value *v = conf_get(g, key);
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (v->file)
+		conf_warnf(e, "%s:%d: %s: warning: %s", v->file, v->line, key, msg);
+	else
+		conf_warnf(e, "built-in default of [%s] %s: warning: %s", g->name,
+			   key, msg);
+	g_free(msg);
+}
+
+/* A message, as conf_errors_report() sorts it. */
+struct report_item {
+	const char *msg;
+	int warning;
+	unsigned file;		/* 0: no file; 1 + index in files read;
+				 * then files not read, by name */
+	const char *name;	/* such a file's name (not NUL-terminated) */
+	size_t namelen;
+	long line;
+};
+
+/* report_place - where msg says it is: "file:line: ..." or "file: ..." */
+static void
+report_place(const struct conf_errors *e, struct report_item *r)
+{
+	const char *m = r->msg, *p;
+	guint i;
+
+	for (i = 0; e->files && i < e->files->len; i++) {
+		const char *f = g_ptr_array_index(e->files, i);
+		size_t n = strlen(f);
+
+		if (!strncmp(m, f, n) && m[n] == ':') {
+			r->file = 1 + i;
+			r->line = isdigit((unsigned char) m[n + 1]) ? strtol(m + n + 1, NULL, 10) : 0;
 			return;
 		}
 	}
-	g_ptr_array_add(e->msgs, msg);
+	/* "file:123: " or "/file: " of a file not read (a template, a list,
+	 * a policy file with a bad name) */
+	if (*m == '/' && (p = strstr(m, ": ")) != NULL && memchr(m, ' ', p - m) == NULL) {
+		r->file = G_MAXUINT;
+		r->name = m;
+		r->namelen = (size_t) (p - m);
+	}
+	for (p = m; *p && *p != ' '; p++) {
+		if (*p == ':' && isdigit((unsigned char) p[1])) {
+			char *end;
+			long line = strtol(p + 1, &end, 10);
+
+			if (*end == ':' && p > m) {
+				r->file = G_MAXUINT;
+				r->name = m;
+				r->namelen = (size_t) (p - m);
+				r->line = line;
+				return;
+			}
+		}
+	}
+}
+
+/* report_cmp - order of messages: those of no file first, then by file
+ * (in the order read), then by line; g_ptr_array_sort is stable */
+static gint
+report_cmp(gconstpointer a, gconstpointer b)
+{
+	const struct report_item *x = *(struct report_item *const *) a;
+	const struct report_item *y = *(struct report_item *const *) b;
+	int c;
+
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	if (x->file == G_MAXUINT) {
+		c = strncmp(x->name, y->name, MIN(x->namelen, y->namelen));
+		if (c == 0 && x->namelen != y->namelen)
+			c = x->namelen < y->namelen ? -1 : 1;
+		if (c)
+			return c;
+	}
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/*
+ * conf_errors_report - every error and warning, sorted by file (files in
+ * the order they were read, messages of no file first) and line, each
+ * passed to out() with whether it is a warning
+ */
+void
+conf_errors_report(const struct conf_errors *e, conf_report_fn out, void *ctx)
+{
+	GPtrArray *all = g_ptr_array_new_with_free_func(g_free);
+	guint i, w;
+
+	for (w = 0; w < 2; w++) {
+		GPtrArray *src = w ? e->warnings : e->msgs;
+
+		for (i = 0; src && i < src->len; i++) {
+			struct report_item *r = g_new0(struct report_item, 1);
+
+			r->msg = g_ptr_array_index(src, i);
+			r->warning = (int) w;
+			report_place(e, r);
+			g_ptr_array_add(all, r);
+		}
+	}
+	g_ptr_array_sort(all, report_cmp);
+	for (i = 0; i < all->len; i++) {
+		struct report_item *r = g_ptr_array_index(all, i);
+
+		out(r->warning, r->msg, ctx);
+	}
+	g_ptr_array_free(all, TRUE);
 }
 
 /* conf_key_error - "file:line: key: message" for a value in a group */
@@ -118,73 +272,200 @@ line_key(const char *line)
 	return g_strndup(line, end - line);
 }
 
-/* conf_index - note where groups and keys are; report what GKeyFile would
- * accept silently (keys set twice) or report without a line number */
-static int
-conf_index(struct conf_file *f, const char *text, struct conf_errors *e)
+/*
+ * comment_start - where an inline comment starts in a value as written:
+ * a # at its start or after white space, not escaped (\#); NULL when
+ * there is none
+ */
+static const char *
+comment_start(const char *raw)
 {
-	char **lines = g_strsplit(text, "\n", -1), *group = NULL;
-	int i, bad = 0;
+	const char *p;
+
+	for (p = raw; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			continue;
+		}
+		if (*p == '#' && (p == raw || p[-1] == ' ' || p[-1] == '\t'))
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * value_unescape - a value as written, its inline comment cut off, with
+ * the key-file escapes undone: \s, \n, \t, \r, \\ and sinkd's \# (a #
+ * that does not start a comment); an escape of neither kind is kept as
+ * written (\d in a regex, \, in a list); g_free() the answer
+ */
+static char *
+value_unescape(const char *raw)
+{
+	const char *end = comment_start(raw), *p;
+	GString *o = g_string_new(NULL);
+
+	if (end == NULL)
+		end = raw + strlen(raw);
+	for (p = raw; p < end; p++) {
+		if (*p != '\\' || p + 1 >= end) {
+			g_string_append_c(o, *p);
+			continue;
+		}
+		switch (*++p) {
+		case 's': g_string_append_c(o, ' '); break;
+		case 'n': g_string_append_c(o, '\n'); break;
+		case 't': g_string_append_c(o, '\t'); break;
+		case 'r': g_string_append_c(o, '\r'); break;
+		case '\\': g_string_append_c(o, '\\'); break;
+		case '#': g_string_append_c(o, '#'); break;
+		default:
+			g_string_append_c(o, '\\');
+			g_string_append_c(o, *p);
+		}
+	}
+	return g_strstrip(g_string_free(o, FALSE));
+}
+
+/*
+ * conf_value_escape - raw written as a value that reads back as raw: the
+ * escapes value_unescape() undoes, a # that would start a comment as \#,
+ * and white space at either end as \s; g_free() the answer
+ */
+char *
+conf_value_escape(const char *raw)
+{
+	GString *o = g_string_new(NULL);
+	const char *p;
+
+	for (p = raw; *p; p++) {
+		switch (*p) {
+		case '\n': g_string_append(o, "\\n"); break;
+		case '\t': g_string_append(o, "\\t"); break;
+		case '\r': g_string_append(o, "\\r"); break;
+		case '\\':
+			/* "\," in a list stays: it is the list's own escape */
+			g_string_append(o, p[1] == ',' ? "\\" : "\\\\");
+			break;
+		case '#':
+			g_string_append(o, p == raw || p[-1] == ' ' ? "\\#" : "#");
+			break;
+		case ' ':
+			g_string_append(o, p == raw || p[1] == 0 ? "\\s" : " ");
+			break;
+		default:
+			g_string_append_c(o, *p);
+		}
+	}
+	return g_string_free(o, FALSE);
+}
+
+/* inline_comment - warn of a comment after a value, which sinkd.conf(5)
+ * takes as one, though a reader used to main.cf would not */
+static void
+inline_comment(const struct conf_file *f, int line, const char *key,
+	       const char *l, struct conf_errors *e)
+{
+	const char *v = strchr(l, '=') + 1, *c;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if ((c = comment_start(v)) == NULL)
+		return;
+	conf_warnf(e, "%s:%d: %s: warning: \"%s\" is taken as a comment; write \\# for a # in a value",
+		   f->path, line, key, c);
+}
+
+/*
+ * conf_index - note where groups and keys are; report what GKeyFile would
+ * accept silently (keys set twice) or report without a line number, and
+ * warn of inline comments.  Every problem is reported: the lines in error
+ * are made comments in text (which GKeyFile then reads), and after a bad
+ * group line every line up to the next group, so that one mistake does
+ * not hide the next.  The number of errors.
+ */
+static int
+conf_index(struct conf_file *f, char *text, struct conf_errors *e)
+{
+	char **lines = g_strsplit(text, "\n", -1), *group = NULL, *out = text;
+	int i, bad = 0, skip = 0;
 
 	for (i = 0; lines[i]; i++) {
 		char *l = lines[i], *key, *id;
-		gpointer seen;
 		size_t len;
+		int drop = 1;
+		gpointer seen;
 
 		while (*l == ' ' || *l == '\t')
 			l++;
 		len = strlen(l);
 		if (len && l[len - 1] == '\r')
 			l[--len] = 0;
-		if (*l == 0 || *l == '#')
-			continue;
-		if (*l == '[') {
+		if (*l == 0 || *l == '#') {
+			drop = 0;
+		} else if (*l == '[') {
 			if (len < 3 || l[len - 1] != ']') {
 				conf_errorf(e, "%s:%d: bad group line \"%s\": write [name]",
 					    f->path, i + 1, l);
 				bad++;
-				continue;
+				skip = 1;
+			} else {
+				g_free(group);
+				group = g_strndup(l + 1, len - 2);
+				skip = 0;
+				drop = 0;
+				if (g_hash_table_lookup_extended(f->lines, group, NULL, &seen)) {
+					/* GKeyFile takes the keys of both */
+					conf_errorf(e, "%s:%d: [%s]: group appears twice (first at line %d)",
+						    f->path, i + 1, group, GPOINTER_TO_INT(seen));
+					bad++;
+				} else {
+					g_hash_table_insert(f->lines, g_strdup(group), GINT_TO_POINTER(i + 1));
+					g_ptr_array_add(f->groups, g_strdup(group));
+				}
 			}
-			g_free(group);
-			group = g_strndup(l + 1, len - 2);
-			if (g_hash_table_lookup_extended(f->lines, group, NULL, &seen)) {
-				conf_errorf(e, "%s:%d: [%s]: group appears twice (first at line %d)",
-					    f->path, i + 1, group, GPOINTER_TO_INT(seen));
-				bad++;
-				continue;
-			}
-			g_hash_table_insert(f->lines, g_strdup(group), GINT_TO_POINTER(i + 1));
-			g_ptr_array_add(f->groups, g_strdup(group));
-			continue;
-		}
-		key = line_key(l);
-		if (key == NULL) {
+		} else if (skip) {
+			/* in a group whose line is bad: reported there */
+		} else if ((key = line_key(l)) == NULL) {
 			conf_errorf(e, "%s:%d: not a \"key = value\" line, a [group] or a # comment: \"%s\"",
 				    f->path, i + 1, l);
 			bad++;
-			continue;
-		}
-		if (group == NULL) {
+		} else if (group == NULL) {
 			conf_errorf(e, "%s:%d: %s: key before any [group]",
 				    f->path, i + 1, key);
 			bad++;
 			g_free(key);
-			continue;
-		}
-		id = g_strconcat(group, "\n", key, NULL);
-		if (g_hash_table_lookup_extended(f->lines, id, NULL, &seen)) {
-			conf_errorf(e, "%s:%d: %s: set twice in [%s] (first at line %d)",
-				    f->path, i + 1, key, group, GPOINTER_TO_INT(seen));
-			bad++;
-			g_free(id);
 		} else {
-			g_hash_table_insert(f->lines, id, GINT_TO_POINTER(i + 1));
+			id = g_strconcat(group, "\n", key, NULL);
+			if (g_hash_table_lookup_extended(f->lines, id, NULL, &seen)) {
+				conf_errorf(e, "%s:%d: %s: set twice in [%s] (first at line %d)",
+					    f->path, i + 1, key, group, GPOINTER_TO_INT(seen));
+				bad++;
+				g_free(id);
+			} else {
+				g_hash_table_insert(f->lines, id, GINT_TO_POINTER(i + 1));
+				inline_comment(f, i + 1, key, l, e);
+				drop = 0;
+			}
+			g_free(key);
 		}
-		g_free(key);
+		/* text becomes the lines again, those in error as comments */
+		len = strlen(lines[i]);
+		if (drop) {
+			*out++ = '#';
+			memset(out, ' ', len ? len - 1 : 0);
+			out += len ? len - 1 : 0;
+		} else {
+			memmove(out, lines[i], len);
+			out += len;
+		}
+		if (lines[i + 1])
+			*out++ = '\n';
 	}
+	*out = 0;
 	g_free(group);
 	g_strfreev(lines);
-	return bad ? -1 : 0;
+	return bad;
 }
 
 /* user_name - the name of uid, or NULL; g_free() */
@@ -321,6 +602,8 @@ conf_file_read(const char *path, struct conf_errors *e)
 	f->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	f->groups = g_ptr_array_new_with_free_func(g_free);
 	f->kf = g_key_file_new();
+	if (e->files && !g_ptr_array_find_with_equal_func(e->files, path, g_str_equal, NULL))
+		g_ptr_array_add(e->files, g_strdup(path));
 	if (access(path, R_OK) < 0) {
 		conf_errorf(e, "%s: cannot read: %s", path, g_strerror(errno));
 		goto fail;
@@ -338,9 +621,10 @@ conf_file_read(const char *path, struct conf_errors *e)
 		conf_errorf(e, "%s: contains a NUL byte", path);
 		goto fail;
 	}
-	if (conf_index(f, text, e) < 0)
-		goto fail;
-	if (!g_key_file_load_from_data(f->kf, text, len, G_KEY_FILE_NONE, &err)) {
+	/* errors or not, the rest is read, to report every error at once;
+	 * the caller sees them in e */
+	conf_index(f, text, e);
+	if (!g_key_file_load_from_data(f->kf, text, strlen(text), G_KEY_FILE_NONE, &err)) {
 		conf_errorf(e, "%s: %s", path, err->message);
 		goto fail;
 	}
@@ -454,13 +738,18 @@ conf_file_keys(const struct conf_file *f, const char *group)
 	return g_key_file_get_keys(f->kf, group, NULL, NULL);
 }
 
-/* conf_file_get - a value with key-file escapes undone (caller frees) */
+/* conf_file_get - a value with its inline comment cut off and key-file
+ * escapes undone (caller frees) */
 char *
 conf_file_get(const struct conf_file *f, const char *group, const char *key)
 {
-	char *v = g_key_file_get_string(f->kf, group, key, NULL);
+	char *v = g_key_file_get_value(f->kf, group, key, NULL), *u;
 
-	return v ? g_strstrip(v) : NULL;
+	if (v == NULL)
+		return NULL;
+	u = value_unescape(v);
+	g_free(v);
+	return u;
 }
 
 /* split_list - comma-separated entries, trimmed, empty ones dropped */
@@ -502,6 +791,7 @@ value_clear(struct conf_value *v)
 {
 	g_free(v->raw);
 	g_strfreev(v->list);
+	g_free(v->added_to);
 	reply_clear(&v->reply);
 	memset(v, 0, sizeof(*v));
 }
@@ -645,6 +935,7 @@ value_copy(struct conf_value *dst, const struct conf_value *src)
 	*dst = *src;
 	dst->raw = g_strdup(src->raw);
 	dst->list = g_strdupv(src->list);
+	dst->added_to = g_strdup(src->added_to);
 	memset(&dst->reply, 0, sizeof(dst->reply));
 	if (src->reply.text)
 		reply_copy(&dst->reply, &src->reply);
@@ -687,55 +978,171 @@ key_index(const struct conf_group *g, const char *name)
 	return -1;
 }
 
-/* conf_group_apply - overlay the values f sets in g's group; count errors */
+static void list_set(struct conf_value *dst, GPtrArray *all);
+
+/* check_entries - run key k's entry check on each entry of a list
+ * value, set at path:line: entries put in their usual form are warned
+ * of, those that can never match are errors; the number of errors */
+static int
+check_entries(const struct conf_key *k, struct conf_value *v,
+	      const char *path, int line, struct conf_errors *e)
+{
+	GPtrArray *all;
+	unsigned i;
+	int bad = 0;
+
+	if (k->check == NULL || v->list == NULL)
+		return 0;
+	all = g_ptr_array_new();
+	for (i = 0; v->list[i]; i++) {
+		char *entry = g_strdup(v->list[i]), *why = NULL;
+		int rc = k->check(&entry, &why);
+
+		if (rc < 0) {
+			conf_errorf(e, "%s:%d: %s: \"%s\": %s", path, line, k->name,
+				    v->list[i], why);
+			bad++;
+		} else if (rc > 0 && strcmp(entry, v->list[i])) {
+			conf_warnf(e, "%s:%d: %s: warning: \"%s\" taken as \"%s\": %s",
+				   path, line, k->name, v->list[i], entry, why);
+		} else if (rc > 0) {
+			conf_warnf(e, "%s:%d: %s: warning: \"%s\": %s",
+				   path, line, k->name, v->list[i], why);
+		}
+		g_free(why);
+		if (!g_ptr_array_find_with_equal_func(all, entry, g_str_equal, NULL))
+			g_ptr_array_add(all, entry);
+		else
+			g_free(entry);
+	}
+	list_set(v, all);
+	return bad;
+}
+
+/* value_origin_of - "file:line" of a value, or "built-in default" */
+static char *
+value_origin_of(const struct conf_value *v)
+{
+	return v->file ? g_strdup_printf("%s:%d", v->file, v->line)
+		: g_strdup("built-in default");
+}
+
+/*
+ * conf_value_origin - where a value came from, for sinkd -P: "file:line",
+ * "built-in default", or for a list extended with +=, every place in
+ * order ("sinkd.conf:12 + domains/example.com.conf:3"); g_free()
+ */
+char *
+conf_value_origin(const struct conf_value *v)
+{
+	char *here = value_origin_of(v), *all;
+
+	if (v->added_to == NULL)
+		return here;
+	all = g_strdup_printf("%s + %s", v->added_to, here);
+	g_free(here);
+	return all;
+}
+
+/* add_entries - extend list value v by the entries of add (set at
+ * path:line with +=), each once */
+static void
+add_entries(struct conf_value *v, const struct conf_value *add,
+	    const char *path, int line)
+{
+	GPtrArray *all = g_ptr_array_new();
+	char *before = conf_value_origin(v);
+	unsigned i;
+
+	for (i = 0; v->list && v->list[i]; i++)
+		g_ptr_array_add(all, g_strdup(v->list[i]));
+	for (i = 0; add->list && add->list[i]; i++)
+		if (!g_ptr_array_find_with_equal_func(all, add->list[i], g_str_equal, NULL))
+			g_ptr_array_add(all, g_strdup(add->list[i]));
+	list_set(v, all);
+	g_free(v->added_to);
+	v->added_to = before;
+	v->file = g_intern_string(path);
+	v->line = line;
+}
+
+/*
+ * apply_key - overlay one key of f's group g->name: "name = value" sets,
+ * "name += value" (name as GKeyFile reads it: "name +") adds to a list;
+ * the number of errors
+ */
+static int
+apply_key(struct conf_group *g, const struct conf_file *f, const char *name,
+	  const char *basedir, int per_domain, struct conf_errors *e)
+{
+	int line = conf_file_key_line(f, g->name, name);
+	size_t n = strlen(name);
+	int add = n > 1 && name[n - 1] == '+', k, bad = 0;
+	struct conf_value nv = {0};
+	const char *why;
+	char *base, *raw;
+
+	base = add ? g_strchomp(g_strndup(name, n - 1)) : g_strdup(name);
+	k = key_index(g, base);
+	if (k < 0) {
+		conf_errorf(e, "%s:%d: %s: unknown key in [%s]", f->path, line, base, g->name);
+		bad++;
+		goto done;
+	}
+	if (per_domain && (g->key[k]->flags & CONF_NODOMAIN)) {
+		conf_errorf(e, "%s:%d: %s: cannot be set per domain; set it in sinkd.conf or default.conf",
+			    f->path, line, base);
+		bad++;
+		goto done;
+	}
+	if (add && g->key[k]->type != CONF_LIST && g->key[k]->type != CONF_CIDRS) {
+		conf_errorf(e, "%s:%d: %s: \"+=\" adds entries to a list, and this key is of type %s; write \"%s = ...\"",
+			    f->path, line, base, conf_type_name(g->key[k]->type), base);
+		bad++;
+		goto done;
+	}
+	raw = conf_file_get(f, g->name, name);
+	if (raw == NULL)
+		raw = g_strdup("");
+	if (value_parse(g->key[k], &nv, raw, basedir, &why) < 0) {
+		conf_errorf(e, "%s:%d: %s: %s", f->path, line, base, why);
+		bad++;
+	} else if (check_entries(g->key[k], &nv, f->path, line, e) > 0) {
+		bad++;
+	} else if (add) {
+		add_entries(&g->val[k], &nv, f->path, line);
+	} else {
+		value_clear(&g->val[k]);
+		g->val[k] = nv;
+		memset(&nv, 0, sizeof(nv));
+		g->val[k].file = g_intern_string(f->path);
+		g->val[k].line = line;
+	}
+	value_clear(&nv);
+	g_free(raw);
+done:
+	g_free(base);
+	return bad;
+}
+
+/* conf_group_apply - overlay the values f sets in g's group: first those
+ * set with "=", then the lists added to with "+="; count errors */
 int
 conf_group_apply(struct conf_group *g, const struct conf_file *f,
 		 const char *basedir, int per_domain, struct conf_errors *e)
 {
 	char **keys;
 	gsize nkeys, i;
-	int bad = 0;
+	int bad = 0, pass;
 
 	keys = g_key_file_get_keys(f->kf, g->name, &nkeys, NULL);
-	for (i = 0; keys && i < nkeys; i++) {
-		int line = conf_file_key_line(f, g->name, keys[i]);
-		int k = key_index(g, keys[i]);
-		GError *err = NULL;
-		const char *why;
-		char *raw;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; keys && i < nkeys; i++) {
+			size_t n = strlen(keys[i]);
 
-		if (k < 0) {
-			conf_errorf(e, "%s:%d: %s: unknown key in [%s]",
-				    f->path, line, keys[i], g->name);
-			bad++;
-			continue;
+			if ((n > 1 && keys[i][n - 1] == '+') == pass)
+				bad += apply_key(g, f, keys[i], basedir, per_domain, e);
 		}
-		if (per_domain && (g->key[k]->flags & CONF_NODOMAIN)) {
-			conf_errorf(e, "%s:%d: %s: cannot be set per domain; set it in sinkd.conf or default.conf",
-				    f->path, line, keys[i]);
-			bad++;
-			continue;
-		}
-		raw = g_key_file_get_string(f->kf, g->name, keys[i], &err);
-		if (raw == NULL) {
-			conf_errorf(e, "%s:%d: %s: %s", f->path, line, keys[i],
-				    err->message);
-			g_clear_error(&err);
-			bad++;
-			continue;
-		}
-		/* an escape GKeyFile does not know (\b, \d in a regex) is kept
-		 * as written, with an error that is only a remark */
-		g_clear_error(&err);
-		g_strstrip(raw);
-		if (value_parse(g->key[k], &g->val[k], raw, basedir, &why) < 0) {
-			conf_errorf(e, "%s:%d: %s: %s", f->path, line, keys[i], why);
-			bad++;
-		} else {
-			g->val[k].file = g_intern_string(f->path);
-			g->val[k].line = line;
-		}
-		g_free(raw);
 	}
 	g_strfreev(keys);
 	return bad;

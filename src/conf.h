@@ -16,7 +16,20 @@
  * Key files are parsed by GLib's GKeyFile.  GKeyFile keeps no line
  * numbers, so conf_file_read() also indexes where each group and key
  * starts; the same pass reports lines that are neither a key, a group nor
- * a comment, and keys set twice, which GKeyFile would silently accept.
+ * a comment, and keys set twice, which GKeyFile would silently accept,
+ * and makes such lines comments for GKeyFile, so that the rest of the
+ * file is still read and one run reports every error.
+ *
+ * Values: a # at the start of a value or after white space starts a
+ * comment (warned of: main.cf has no such thing), \# is a literal #;
+ * "key += entries" adds to a list key instead of replacing it, and the
+ * value remembers where the list it extended came from (added_to).  A
+ * list key may check its entries (struct conf_key.check): an entry put
+ * in its usual form is a warning, one that can never match an error.
+ *
+ * Warnings are a class of their own (conf_warnf, conf_key_warn): they do
+ * not stop sinkd.  conf_errors_report() hands out errors and warnings
+ * sorted by file (in the order read) and line.
  *
  * Threading: groups are immutable once loaded and may be read from any
  * thread.
@@ -88,6 +101,11 @@ struct conf_key {
 	unsigned flags;
 	enum conf_merge merge;
 	const char *doc;	/* one line, for -d and the man page check */
+	/* LIST: one entry checked, *entry (g_free()able) replaced by its
+	 * usual form where it can be; 0: fine, 1: likely not what was
+	 * meant (*why: a warning), -1: can never match (*why: an error);
+	 * *why is g_free()d */
+	int (*check)(char **entry, char **why);
 };
 
 struct conf_value {
@@ -99,6 +117,11 @@ struct conf_value {
 	struct reply reply;	/* REPLY */
 	int unused;		/* no effect on inbound mail: left out when
 				 * policies are combined (conf_unused()) */
+	char *added_to;		/* a list extended with "key += ...": where
+				 * the entries it added to came from
+				 * ("file:line", "built-in default", or an
+				 * earlier added_to and file:line); NULL: the
+				 * value was set with "key = ..." */
 };
 
 struct conf_group {
@@ -111,7 +134,9 @@ struct conf_group {
 };
 
 struct conf_errors {
-	GPtrArray *msgs;
+	GPtrArray *msgs;	/* errors: sinkd refuses the configuration */
+	GPtrArray *warnings;	/* "file:line: key: warning: ...": accepted */
+	GPtrArray *files;	/* files in the order read, for sorting */
 	uid_t user;		/* sinkd's user: its files are trusted, as
 				 * root's are; (uid_t) -1 until [sinkd] is
 				 * read (snapshot_load sets it) */
@@ -127,6 +152,16 @@ void conf_errorf(struct conf_errors *e, const char *fmt, ...)
 void conf_key_error(struct conf_errors *e, const struct conf_group *g,
 		    const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+void conf_warnf(struct conf_errors *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void conf_key_warn(struct conf_errors *e, const struct conf_group *g,
+		   const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+typedef void (*conf_report_fn)(int warning, const char *msg, void *ctx);
+void conf_errors_report(const struct conf_errors *e, conf_report_fn out,
+			void *ctx);
+char *conf_value_origin(const struct conf_value *v);
+char *conf_value_escape(const char *raw);
 
 /* files */
 #define CONF_FILE_SECRET	(1u << 0)	/* a key: others may not read it */

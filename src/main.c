@@ -87,29 +87,65 @@ signals_block(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* load - a snapshot, or NULL with every error logged */
+/* Where load() reports the configuration's errors and warnings. */
+enum report_to {
+	REPORT_LOG,		/* the daemon: the log (and stderr, with -f) */
+	REPORT_STDERR,		/* -n, -P: stderr */
+	REPORT_ERRORS,		/* -t: stderr, errors only; its stderr is for
+				 * the verdict */
+};
+
+/* report - one error or warning of the configuration, as load() says */
+static void
+report(int warning, const char *msg, void *ctx)
+{
+	enum report_to to = *(const enum report_to *) ctx;
+
+	if (to == REPORT_ERRORS && warning)
+		return;
+	if (to != REPORT_LOG)
+		fprintf(stderr, "%s\n", msg);
+	else if (warning)
+		log_warn("%s", msg);
+	else
+		log_error("%s", msg);
+}
+
+/* load - a snapshot, or NULL; every error and warning reported, sorted
+ * by file and line */
 static struct snapshot *
-load(const char *path, int to_stderr)
+load(const char *path, enum report_to to)
 {
 	struct conf_errors e;
 	struct snapshot *s;
-	guint i;
 
 	conf_errors_init(&e);
 	s = snapshot_load(path, sinkd_handlers, &e);
-	for (i = 0; i < e.msgs->len; i++) {
-		if (to_stderr)
-			fprintf(stderr, "%s\n", (char *) g_ptr_array_index(e.msgs, i));
-		else
-			log_error("%s", (char *) g_ptr_array_index(e.msgs, i));
-	}
+	conf_errors_report(&e, report, &to);
 	conf_errors_free(&e);
 	return s;
 }
 
-/* dump_keys - every key with its default and description (sinkd -d); a
- * handler key says "not per domain", or how inbound mail for several
- * domains combines it ("merge RULE", sinkd-policy(5)) */
+/* dump_key - one key for sinkd -d: its description as a comment line
+ * ("# type[, restart only][, not per domain | , merge RULE]: doc"), then
+ * "key = default", as sinkd.conf(5) reads it */
+static void
+dump_key(const struct conf_key *k, int handler)
+{
+	char *def = conf_value_escape(k->def);
+
+	printf("# %s%s%s%s: %s\n%s = %s\n", conf_type_name(k->type),
+	       k->flags & CONF_RESTART ? ", restart only" : "",
+	       !handler ? "" : k->flags & CONF_NODOMAIN ? ", not per domain" : ", merge ",
+	       !handler || (k->flags & CONF_NODOMAIN) ? "" : conf_merge_name(k->merge),
+	       k->doc, k->name, def);
+	g_free(def);
+}
+
+/* dump_keys - every key with its default and description (sinkd -d): a
+ * configuration sinkd -n accepts, each key under a comment line giving
+ * its type and, for a handler key, "not per domain" or how inbound mail
+ * for several domains combines it ("merge RULE", sinkd-policy(5)) */
 static void
 dump_keys(void)
 {
@@ -117,24 +153,14 @@ dump_keys(void)
 
 	printf("[sinkd]\n");
 	for (i = 0; sinkd_main_keys[i].name; i++)
-		printf("%s = %s\t# %s: %s\n", sinkd_main_keys[i].name,
-		       sinkd_main_keys[i].def, conf_type_name(sinkd_main_keys[i].type),
-		       sinkd_main_keys[i].doc);
+		dump_key(&sinkd_main_keys[i], 0);
 	for (h = 0; sinkd_handlers[h]; h++) {
 		const struct conf_key *tables[] = {sinkd_common_keys, sinkd_handlers[h]->keys};
 
 		printf("\n[%s]\n", sinkd_handlers[h]->name);
-		for (t = 0; t < 2; t++) {
-			for (i = 0; tables[t] && tables[t][i].name; i++) {
-				const struct conf_key *k = &tables[t][i];
-
-				printf("%s = %s\t# %s%s%s: %s\n", k->name, k->def,
-				       conf_type_name(k->type),
-				       k->flags & CONF_NODOMAIN ? ", not per domain" : ", merge ",
-				       k->flags & CONF_NODOMAIN ? "" : conf_merge_name(k->merge),
-				       k->doc);
-			}
-		}
+		for (t = 0; t < 2; t++)
+			for (i = 0; tables[t] && tables[t][i].name; i++)
+				dump_key(&tables[t][i], 1);
 	}
 }
 
@@ -166,7 +192,7 @@ reloader(gpointer unused)
 		reload_wanted = 0;
 		g_mutex_unlock(&reload_lock);
 		log_info("reloading %s", conf_path);
-		new = load(conf_path, 0);
+		new = load(conf_path, REPORT_LOG);
 		if (new == NULL) {
 			log_error("reload failed; keeping the running configuration");
 			continue;
@@ -447,7 +473,7 @@ int
 main(int argc, char **argv)
 {
 	gboolean check = FALSE, foreground = FALSE, version = FALSE,
-		offline = FALSE, dump = FALSE;
+		offline = FALSE, dump = FALSE, show = FALSE;
 	struct offline_args oa = {0};
 	char *path = NULL;
 	GOptionEntry opts[] = {
@@ -456,6 +482,7 @@ main(int argc, char **argv)
 		{"check", 'n', 0, G_OPTION_ARG_NONE, &check, "check every configuration and policy file, then exit", NULL},
 		{"version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},
 		{"defaults", 'd', 0, G_OPTION_ARG_NONE, &dump, "print every key with its default", NULL},
+		{"policy", 'P', 0, G_OPTION_ARG_NONE, &show, "print the effective policy of DOMAIN (default: the default policy), each key with the file:line it is from", NULL},
 		{"test", 't', 0, G_OPTION_ARG_NONE, &offline, "run one message from stdin through the chain", NULL},
 		{"sender", 'F', 0, G_OPTION_ARG_STRING, &oa.sender, "-t: envelope sender", "ADDR"},
 		{"rcpt", 'R', 0, G_OPTION_ARG_STRING_ARRAY, &oa.rcpts, "-t: envelope recipient (repeatable)", "ADDR"},
@@ -470,9 +497,12 @@ main(int argc, char **argv)
 	int rc;
 
 	g_option_context_add_main_entries(ctx, opts, NULL);
-	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {
+	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1 + show) {
 		fprintf(stderr, "sinkd: %s\n", err ? err->message : "unexpected argument");
-		fprintf(stderr, "usage: sinkd [-fnVd] [-c file] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user]]\n");
+		fprintf(stderr, "usage: sinkd [-fnVd] [-c file] [-P [domain]] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user]]\n");
+		g_clear_error(&err);
+		g_option_context_free(ctx);
+		g_free(path);
 		return 64;
 	}
 	g_option_context_free(ctx);
@@ -484,20 +514,24 @@ main(int argc, char **argv)
 		dump_keys();
 		return 0;
 	}
-	if (!check && !offline)
+	if (!check && !offline && !show)
 		signals_block(&set);
 	/* absolute: the daemon leaves its directory, and reloads read it again */
 	conf_path = g_canonicalize_filename(path ? path : SINKD_SYSCONFDIR "/sinkd/sinkd.conf", NULL);
 	g_free(path);
-	log_open("sinkd", 1, !check && !offline);
+	log_open("sinkd", 1, !check && !offline && !show);
 	log_set_quiet(offline);
 	g_mime_init();
-	s = load(conf_path, 1);
-	if (s == NULL && !check && !offline)
+	s = load(conf_path, offline ? REPORT_ERRORS : check || show ? REPORT_STDERR : REPORT_LOG);
+	if (s == NULL && !check && !offline && !show)
 		log_fatal("%s: not starting: the configuration has errors", conf_path);
 	if (s == NULL)
 		return 1;
-	if (check) {
+	if (show) {
+		policy_print(stdout, s, argc > 1 ? argv[1] : "default");
+		snapshot_unref(s);
+		rc = 0;
+	} else if (check) {
 		printf("configuration OK\n");
 		snapshot_unref(s);
 		rc = 0;

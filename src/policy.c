@@ -1,9 +1,11 @@
 /*
  * policy - load, check, combine and swap configuration snapshots
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <string.h>
 #include <glib.h>
@@ -101,6 +103,9 @@ policy_free(struct policy *p)
 	g_free(p->inbound);
 	g_free(p->cfg);
 	g_free(p->domain);
+	g_free(p->file);
+	if (p->decided)
+		g_ptr_array_free(p->decided, TRUE);
 	g_free(p);
 }
 
@@ -149,6 +154,7 @@ policy_from(struct snapshot *s, const struct policy *parent,
 
 	p->domain = g_strdup(domain);
 	p->snap = s;
+	p->file = g_strdup(conf_file_path(f));
 	p->groups = g_new0(struct conf_group, s->nregistry);
 	for (i = 0; i < s->nregistry; i++) {
 		conf_group_copy(&p->groups[i], &parent->groups[i], p->domain);
@@ -350,6 +356,74 @@ user_uid(const char *name)
 	return pw.pw_uid;
 }
 
+/* in_group - whether user name (primary group pgid) is in group gid */
+static int
+in_group(const char *name, gid_t pgid, gid_t gid)
+{
+	struct group gr, *found = NULL;
+	char buf[16384];
+	unsigned i;
+
+	if (pgid == gid)
+		return 1;
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &found) != 0 || found == NULL)
+		return 1;	/* cannot tell: no warning */
+	for (i = 0; gr.gr_mem[i]; i++)
+		if (!strcmp(gr.gr_mem[i], name))
+			return 1;
+	return 0;
+}
+
+/*
+ * socket_reach - warn of a unix socket the MTA cannot connect to.
+ * Connecting needs write permission on the socket, which sinkd's user
+ * owns with group "group" (or that user's primary group).  Without
+ * write permission for the group or others, only sinkd's user can
+ * connect, and Postfix's smtpd runs as user postfix; with the group's,
+ * the MTA's user must be in that group.  Only a user postfix that
+ * exists is looked at: Sendmail connects as root.
+ */
+static void
+socket_reach(const struct snapshot *s, struct conf_errors *e)
+{
+	unsigned mode = (unsigned) conf_num(&s->main, "socket-mode");
+	const char *user = conf_str(&s->main, "user"), *group = conf_str(&s->main, "group");
+	struct passwd pw, *mta = NULL, upw, *u = NULL;
+	struct group gr, *g = NULL;
+	char b1[4096], b2[4096], b3[16384];
+	gid_t gid;
+
+	if (s->socket.family != AF_UNIX || (mode & S_IWOTH))
+		return;
+	if (getpwnam_r("postfix", &pw, b1, sizeof(b1), &mta) != 0 || mta == NULL
+	    || !strcmp(user, "postfix"))
+		mta = NULL;
+	if (!(mode & S_IWGRP)) {
+		conf_key_warn(e, &s->main, "socket-mode",
+			      "%04o: only user %s can connect to %s; the MTA's user (postfix for Postfix) needs the group's write permission (0660) and group = a group it is in",
+			      mode, user, s->socket.path);
+		return;
+	}
+	if (mta == NULL || getpwnam_r(user, &upw, b2, sizeof(b2), &u) != 0 || u == NULL)
+		return;
+	if (*group) {
+		if (getgrnam_r(group, &gr, b3, sizeof(b3), &g) != 0 || g == NULL)
+			return;
+		gid = g->gr_gid;
+	} else {
+		gid = u->pw_gid;
+	}
+	if (!in_group("postfix", mta->pw_gid, gid)) {
+		g = NULL;
+		if (getgrgid_r(gid, &gr, b3, sizeof(b3), &g) != 0)
+			g = NULL;
+		conf_key_warn(e, &s->main, conf_get(&s->main, "group")->file ? "group"
+			      : conf_get(&s->main, "user")->file ? "user" : "socket-mode",
+			      "the socket's group %s does not have user postfix in it, so Postfix cannot connect; add postfix to it (usermod -aG %s postfix) or set group = postfix",
+			      g ? g->gr_name : "?", g ? g->gr_name : "GROUP");
+	}
+}
+
 /* policy_decides - the steps at which p's handler configs may refuse; a
  * combined policy's are among its domains', so the snapshot's union over
  * the default and every domain covers every policy it can hand out */
@@ -488,6 +562,8 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	e->user = user_uid(conf_str(&s->main, "user"));
 	if (sock_parse(conf_str(&s->main, "socket"), &s->socket, &why) < 0)
 		conf_key_error(e, &s->main, "socket", "%s", why);
+	else
+		socket_reach(s, e);
 	s->internal = cidr_list_parse((char **) conf_list(&s->main, "internal-hosts"),
 				      &bad, &why);
 	resolve_chain(s, e);
@@ -495,6 +571,7 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	base = g_new0(struct policy, 1);
 	base->domain = g_strdup("default");
 	base->snap = s;
+	base->file = g_strdup(path);
 	base->groups = g_new0(struct conf_group, s->nregistry);
 	for (i = 0; i < s->nregistry; i++) {
 		const struct conf_key *t[3];
@@ -597,6 +674,52 @@ cmp_policy(gconstpointer a, gconstpointer b, gpointer unused)
 		      (*(const struct policy *const *) b)->domain);
 }
 
+/*
+ * note_decided - for debug logging: each key of group dst (combined from
+ * src, the groups of policies p[0..n-1]) on which the domains differ, as
+ * "[group] key: a.test: value (file:line); b.test: ...; rule RULE: value"
+ */
+static void
+note_decided(struct policy *m, const struct conf_group *dst,
+	     const struct conf_group *const *src, const struct policy *const *p,
+	     unsigned n)
+{
+	unsigned k, j;
+
+	for (k = 0; k < dst->n; k++) {
+		const struct conf_value *first = NULL;
+		int differ = 0;
+		GString *l;
+		char *v;
+
+		for (j = 0; j < n; j++) {
+			if (src[j]->val[k].unused)
+				continue;
+			if (first && !conf_value_same(dst->key[k], first, &src[j]->val[k]))
+				differ = 1;
+			first = first ? first : &src[j]->val[k];
+		}
+		if (!differ)
+			continue;
+		l = g_string_new(NULL);
+		g_string_append_printf(l, "[%s] %s:", dst->name, dst->key[k]->name);
+		for (j = 0; j < n; j++) {
+			char *o = conf_value_origin(&src[j]->val[k]);
+
+			if (!src[j]->val[k].unused)
+				g_string_append_printf(l, " %s: \"%s\" (%s);", p[j]->domain,
+						       src[j]->val[k].raw, o);
+			g_free(o);
+		}
+		v = g_strescape(dst->val[k].raw, NULL);
+		g_string_append_printf(l, " rule %s: \"%s\"", conf_merge_name(dst->key[k]->merge), v);
+		g_free(v);
+		if (m->decided == NULL)
+			m->decided = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(m->decided, g_string_free(l, FALSE));
+	}
+}
+
 /* policy_combine - the strictest combination of n policies, built from
  * their inbound views in the order of their domain names, so that the
  * recipients' order makes no difference; NULL when it cannot be built
@@ -612,6 +735,7 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 	struct conf_errors e;
 	struct policy *m = NULL;
 	unsigned i, j, nu = 0;
+	GPtrArray *files;
 	char *key;
 
 	*owned = NULL;
@@ -640,6 +764,7 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 	if (m)
 		goto done;
 
+	files = g_ptr_array_new();
 	m = g_new0(struct policy, 1);
 	m->domain = g_strdup(key);
 	m->snap = s;
@@ -655,8 +780,15 @@ policy_combine(struct snapshot *s, const struct policy *const *p, unsigned n,
 				     m->domain, &bad) < 0)
 			conf_errorf(&e, "[%s] %s differs and must agree",
 				    s->registry[i]->name, bad);
+		else if (snapshot_in_chain(s, s->registry[i]))
+			note_decided(m, &m->groups[i], src, uniq, nu);
 		g_free(src);
 	}
+	for (i = 0; i < nu; i++)
+		g_ptr_array_add(files, uniq[i]->file);
+	g_ptr_array_add(files, NULL);
+	m->file = g_strjoinv(", ", (char **) files->pdata);
+	g_ptr_array_free(files, TRUE);
 	e.user = user_uid(conf_str(&s->main, "user"));
 	if (e.msgs->len > 0 || policy_compile(m, &e) < 0) {
 		log_error("cannot combine policies %s: %s", key,
@@ -735,4 +867,108 @@ snapshot_in_chain(const struct snapshot *s, const struct handler *h)
 		if (s->chain[i] == h)
 			return 1;
 	return 0;
+}
+
+/* print_value - "# origin[; note]" and "key = value" for sinkd -P */
+static void
+print_value(FILE *out, const struct conf_key *k, const struct conf_value *v,
+	    const struct conf_value *def)
+{
+	char *origin = conf_value_origin(v), *val = conf_value_escape(v->raw);
+	char *was = NULL;
+
+	if (def && v->file != def->file && def->file && v->added_to == NULL
+	    && (k->type == CONF_LIST || k->type == CONF_CIDRS)
+	    && def->list && def->list[0])
+		was = conf_value_origin(def);
+	fprintf(out, "# %s%s%s%s\n%s = %s\n", origin,
+		was ? "; replaces the default policy's list from " : "",
+		was ? was : "", was ? " (write += to add to it)" : "",
+		k->name, val);
+	g_free(was);
+	g_free(origin);
+	g_free(val);
+}
+
+/* print_group - the keys of g set in a file, each with where; def: the
+ * default policy's group, when g is a domain's */
+static void
+print_group(FILE *out, const struct conf_group *g, const struct conf_group *def,
+	    const char *note)
+{
+	unsigned i, shown = 0;
+
+	for (i = 0; i < g->n; i++) {
+		if (g->val[i].file == NULL)
+			continue;
+		if (shown++ == 0)
+			fprintf(out, "\n[%s]\n%s", g->name, note ? note : "");
+		print_value(out, g->key[i], &g->val[i], def ? &def->val[i] : NULL);
+	}
+}
+
+/*
+ * policy_print - sinkd -P: the policy for domain ("default": the default
+ * policy) as a configuration, every key whose value is not the built-in
+ * default under a comment line with the file:line it came from (or every
+ * place, for a list added to with +=), and where a domain's list replaces
+ * the default policy's, from where; [sinkd] with the default policy only,
+ * as it is the same for all
+ */
+void
+policy_print(FILE *out, const struct snapshot *s, const char *domain)
+{
+	int is_def = !strcmp(domain, "default");
+	const struct policy *p = is_def ? s->def : policy_for_domain(s, domain);
+	unsigned i;
+
+	if (is_def)
+		fprintf(out, "# the default policy\n");
+	else if (p == s->def)
+		fprintf(out, "# %s: no policy file of its own or of a parent domain: the default policy\n",
+			domain);
+	else if (strcmp(p->domain, domain))
+		fprintf(out, "# %s: the policy of %s (no file of its own)\n", domain, p->domain);
+	else
+		fprintf(out, "# the policy of %s\n", domain);
+	fprintf(out, "# each key not at its built-in default, under the file:line it is from\n");
+	if (p == s->def)
+		print_group(out, &s->main, NULL, NULL);
+	else
+		fprintf(out, "# [sinkd] is the same for every domain: sinkd -P shows it\n");
+	for (i = 0; i < s->nregistry; i++)
+		print_group(out, &p->groups[i], p == s->def ? NULL : &s->def->groups[i],
+			    snapshot_in_chain(s, s->registry[i]) ? NULL
+			    : "# not in the chain: these keys have no effect\n");
+}
+
+/*
+ * policy_describe - "direction=inbound policy=a.test,b.test": which way
+ * a message goes (outbound: an internal or authenticated client's; the
+ * sender domain's policy) and the policy domain(s) that judge it, for
+ * the line logged per message and sinkd -t's verdict; g_free()
+ */
+char *
+policy_describe(const struct policy *p, int outbound)
+{
+	return g_strdup_printf("direction=%s policy=%s", outbound ? "outbound" : "inbound",
+			       p ? p->domain : "none");
+}
+
+/*
+ * policy_debug - debug lines for the message id: the files policy p was
+ * read from and, for a combined policy, how each key its domains differ
+ * on was decided (note_decided)
+ */
+void
+policy_debug(const struct policy *p, const char *id)
+{
+	guint i;
+
+	if (p == NULL)
+		return;
+	log_debug("%s: policy %s from %s", id, p->domain, p->file ? p->file : "?");
+	for (i = 0; p->decided && i < p->decided->len; i++)
+		log_debug("%s: policy %s: %s", id, p->domain,
+			  (char *) g_ptr_array_index(p->decided, i));
 }

@@ -32,6 +32,7 @@
 #ifndef SINKD_POLICY_H
 #define SINKD_POLICY_H
 
+#include <stdio.h>
 #include <glib.h>
 
 #include "cidr.h"
@@ -48,6 +49,10 @@ struct policy {
 					 * they act on inbound mail (NULL in a
 					 * combined policy) */
 	const struct snapshot *snap;
+	char *file;		/* the file it was read from; a combined
+				 * policy: its domains' files, ", " between */
+	GPtrArray *decided;	/* combined: a line for each key on which its
+				 * domains differ, saying how it was decided */
 };
 
 struct snapshot {
@@ -96,6 +101,9 @@ const void *policy_handler_cfg(const struct policy *p, const struct handler *h);
 const struct conf_group *snapshot_group(const struct snapshot *s,
 					const struct handler *h);
 int snapshot_in_chain(const struct snapshot *s, const struct handler *h);
+void policy_print(FILE *out, const struct snapshot *s, const char *domain);
+char *policy_describe(const struct policy *p, int outbound);
+void policy_debug(const struct policy *p, const char *id);
 const struct conf_group *policy_group_of(const struct policy *p,
 					 const struct handler *h);
 

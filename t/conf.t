@@ -28,4 +28,22 @@ exit 1" "a missing file is an error"
 got=$("$SINKD" -n -c "$T/etc/sinkd.conf" 2>&1; echo "exit $?")
 is "$got" "configuration OK
 exit 0" "the shipped etc/sinkd.conf and its policy files check out"
+
+# sinkd -d prints a configuration: with every handler in the chain (and
+# the domains directory its default names, and a port for the socket,
+# whose unix default would be checked against this machine's postfix
+# user), sinkd -n accepts it as it is,
+# without a warning
+mkdir "$T/dump" "$T/dump/domains"
+"$SINKD" -d >"$T/dump/sinkd.conf"
+handlers=$(sed -n 's/^\[\(.*\)\]$/\1/p' "$T/dump/sinkd.conf" | grep -vx sinkd | paste -sd, | sed 's/,/, /g')
+like "$handlers" '^protocol, .*rewrite' "sinkd -d prints every handler's group ($handlers)"
+got=$(grep -c '^[a-z-]* = ' "$T/dump/sinkd.conf")
+ok $([ "$got" -gt 50 ]; echo $?) "  with every key ($got)"
+got=$(grep -c '^[^#[].*	#' "$T/dump/sinkd.conf")
+is "$got" 0 "  no key line has a trailing comment"
+sed -i "s/^chain = .*/chain = $handlers/; s/^socket = .*/socket = inet:127.0.0.1:8890/" "$T/dump/sinkd.conf"
+got=$("$SINKD" -n -c "$T/dump/sinkd.conf" 2>&1; echo "exit $?")
+is "$got" "configuration OK
+exit 0" "sinkd -n accepts the output of sinkd -d, every handler in the chain, without a warning"
 done_testing

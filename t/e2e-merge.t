@@ -98,6 +98,9 @@ send ban1 x@a.test,y@b.test --data "$W/exe"
 is "$(smtp_reply "$OUT" 'RCPT TO:<y@b.test>')" '250 2.1.5 Ok' "x@a.test, y@b.test: both recipients accepted"
 is "$(smtp_reply "$OUT" .)" '550 5.7.1 Attachment setup.exe is not accepted (extension exe)' \
 	"  and the .exe refused"
+grep -Eq ': from=<s@outside\.example> nrcpt=2 .* verdict=reject handler=rewrite .* direction=inbound policy=a\.test,b\.test$' \
+	"$W/sk/sinkd.log"
+ok $? "  sinkd's line for the message names the direction and both policy domains"
 send ban2 y@b.test,x@a.test --data "$W/exe"
 is "$(smtp_reply "$OUT" .)" '550 5.7.1 Attachment setup.exe is not accepted (extension exe)' \
 	"y@b.test, x@a.test: refused"

@@ -2,8 +2,8 @@
 # man.t - the man pages document every key, as the key tables define it
 #
 # sinkd -d prints every key of [sinkd] and of each handler group with its
-# default, type, and either "not per domain" or its merge rule (how inbound
-# mail for several domains combines it).  A key is documented by an
+# default, under a comment line with its type, and either "not per domain"
+# or its merge rule (how inbound mail for several domains combines it).  A key is documented by an
 # entry of the form
 #	.TP
 #	.B key = default
@@ -37,12 +37,12 @@ done
 # per key (merge "-" where there is none).
 table=$("$SINKD" -d | awk '
 	/^\[.*\]$/ { group = substr($0, 2, length($0) - 2); next }
+	/^# / { about = substr($0, 3); next }
 	/ = / {
-		split($0, half, "\t# ")
-		eq = index(half[1], " = ")
-		key = substr(half[1], 1, eq - 1)
-		def = substr(half[1], eq + 3)
-		type = half[2]
+		eq = index($0, " = ")
+		key = substr($0, 1, eq - 1)
+		def = substr($0, eq + 3)
+		type = about
 		sub(/:.*/, "", type)
 		nodomain = type ~ /, not per domain$/ ? "yes" : "no"
 		merge = "-"

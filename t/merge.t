@@ -103,6 +103,17 @@ t exe -R y@b.test -R z@c.test
 like "$ERR" "${BAN}.* deferred=<z@c.test>:452:4.5.3 " \
 	"y@b.test, z@c.test: z@c.test deferred (text rules), the .exe refused for y@b.test"
 
+# debug = yes: the files of the policy, and how its domains' differing
+# keys were combined, each value with its file:line
+sed 's/^\[sinkd\]$/[sinkd]\ndebug = yes/' "$W/sinkd.conf" >"$W/debug.conf"
+"$SINKD" -t -c "$W/debug.conf" -C 198.51.100.1,mx.outside.example -F s@outside.example \
+	-R x@a.test -R y@b.test <"$W/exe" >/dev/null 2>"$W/err"
+ERR=$(sed "s|$W/||g" "$W/err")
+like "$ERR" "debug: [^ ]+: policy a.test,b.test from domains/a.test.conf, domains/b.test.conf" \
+	"debug: the combined policy names its domains' files"
+like "$ERR" 'debug: [^ ]+: policy a.test,b.test: \[rewrite\] banned-extensions: a.test: "" \(built-in default\); b.test: ".exe" \(domains/b.test.conf:2\); rule union: ".exe"' \
+	"  and how a key the domains differ on was decided, from which file:line (a.test's outbound ban stays out)"
+
 # outbound mail: the sender domain's policy alone, nothing deferred
 "$SINKD" -t -c "$W/sinkd.conf" -C 10.255.1.1,pc.a.test -F u@a.test \
 	-R z@c.test -R x@a.test <"$W/plain" >"$W/out" 2>"$W/err"

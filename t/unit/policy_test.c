@@ -532,7 +532,7 @@ test_apart(void)
 		char *const *x = conf_list(rw, "banned-extensions");
 
 		is_str(conf_str(rw, "direction"), "both", "  the rules apply to inbound mail");
-		ok(x && x[0] && !strcmp(x[0], "exe") && !x[1],
+		ok(x && x[0] && !strcmp(x[0], ".exe") && !x[1],
 		   "  b.test's ban, not a.test's outbound one (%s)", conf_str(rw, "banned-extensions"));
 		is_str(conf_str(rw, "banned-action"), "reject", "  refused, as b.test says");
 		is_str(conf_str(rw, "text-replace"), "", "  a.test's outbound text rule stays out");
