@@ -12,6 +12,9 @@
 #      (cleanup)
 #   N  no answer from postconf (no main.cf there): both cases, each
 #      introduced by when it applies
+#   L  (README) a list address made to exist for Postfix as a virtual
+#      alias of the postmaster: its members get the message, the
+#      postmaster nothing
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/mail.sh"
@@ -29,6 +32,10 @@ lines() {
 	rm -rf "$W/sk"
 	sk_init "$W/sk" "$2"
 	sk_conf '[protocol]' 'add-headers = X-Sinkd-Seen: yes' 'deny-senders = bad@example.net'
+	mkdir -p "$W/sk/conf/lists"
+	printf '[lists]\nstaff@example.com = alice@example.com, bob@example.com\n' \
+		>"$W/sk/conf/lists/example.com.lists"
+	printf '[protocol]\nlist-file = lists/example.com.lists\n' >"$W/sk/conf/domains/example.com.conf"
 	MAIL_CONFIG=$1 sk_start || bail_out "sinkd did not start"
 	out=$(grep -oE '(warning: Postfix|Postfix[ :]).*' "$W/sk/sinkd.log")
 }
@@ -42,6 +49,21 @@ is "$out" "Postfix main.cf: smtpd_milters = unix:$W/s.sock
 Postfix main.cf: non_smtpd_milters = unix:$W/s.sock
 Postfix main.cf: milter_default_action = tempfail
 Postfix main.cf: milter_protocol = 6" "A: unchrooted Postfix: the socket's own path, nothing more"
+
+# --- L: that Postfix, with the list address as a virtual alias
+printf 'staff@example.com postmaster@example.com\n' >"$W/a/etc/valias"
+postmap -c "$W/a/etc" "$W/a/etc/valias" && pf_postconf -e "virtual_alias_maps = hash:$W/a/etc/valias" \
+	"smtpd_milters = unix:$W/s.sock" "non_smtpd_milters = unix:$W/s.sock" ||
+	bail_out "cannot set up the alias"
+pf_start || bail_out "Postfix a did not start"
+out=$(pf_swaks --from x@example.net --to staff@example.com)
+like "$(smtp_reply "$out" "RCPT TO")" "^250 " "L: Postfix accepts the list address (a virtual alias)"
+pf_wait_delivered alice@example.com 1 && pf_wait_delivered bob@example.com 1
+ok $? "L: the list's members get the message"
+pf_wait_queue_empty
+is "$(pf_delivered_count postmaster@example.com)/$(pf_delivered_count staff@example.com)" "0/0" \
+	"L: neither the postmaster (the alias) nor the list address gets it"
+pf_stop
 
 # --- B: smtpd and cleanup chrooted (as Debian's master.cf has them)
 PB=$(pf_free_port)
