@@ -89,18 +89,67 @@ bench: all
 run: src/sinkd
 	./src/sinkd -f -c etc/sinkd.conf
 
+# make install: programs, man pages, the configuration (never over files
+# that exist), the example domain policies (domains.example/), the MTA
+# snippets and the systemd unit; as root with DESTDIR empty, the sinkd user
+# too.  What is left to do is printed at the end (README, "Installing").
+SYSTEMDUNITDIR ?= /etc/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/sinkd
+SINKD_USER ?= sinkd
+CONFFILES = sinkd.conf domains/default.conf lists/example.com.lists \
+	disclaimer.txt disclaimer.html
+
 install: src/sinkd $(TOOLS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSCONFDIR)/sinkd/domains \
-		$(DESTDIR)$(SYSCONFDIR)/sinkd/lists \
-		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+		$(DESTDIR)$(SYSCONFDIR)/sinkd/lists $(DESTDIR)$(SYSCONFDIR)/sinkd/domains.example \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(DOCDIR)
 	install -m 755 src/sinkd $(DESTDIR)$(PREFIX)/sbin/sinkd
 	install -m 755 tools/sinkd-quarantine $(DESTDIR)$(PREFIX)/sbin/sinkd-quarantine
 	install -m 644 man/sinkd.8 man/sinkd-quarantine.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/sinkd.conf.5 man/sinkd-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	for f in sinkd.conf domains/default.conf lists/example.com.lists \
-		disclaimer.txt disclaimer.html; do \
-		[ -e $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f ] || \
-		install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f; done
+	@for f in $(CONFFILES); do \
+		if [ -e $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f ]; then \
+			echo "kept $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f (the shipped one: $(DOCDIR)/etc/$$f)"; \
+		else \
+			echo "install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f"; \
+			install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f || exit 1; \
+		fi; done
+	install -m 644 etc/domains/*.conf $(DESTDIR)$(SYSCONFDIR)/sinkd/domains.example/
+	install -d $(DESTDIR)$(DOCDIR)/etc/domains $(DESTDIR)$(DOCDIR)/etc/lists
+	for f in $(CONFFILES) postfix-main.cf sendmail.mc; do \
+		install -m 644 etc/$$f $(DESTDIR)$(DOCDIR)/etc/$$f || exit 1; done
+	@if [ -n "$(SYSTEMDUNITDIR)" ]; then \
+		u=$(DESTDIR)$(SYSTEMDUNITDIR)/sinkd.service; \
+		install -d $(DESTDIR)$(SYSTEMDUNITDIR) || exit 1; \
+		sed -e 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' \
+		    -e 's|/usr/local/etc/sinkd/|$(SYSCONFDIR)/sinkd/|g' \
+		    etc/sinkd.service >$$u.new || exit 1; \
+		if [ -e $$u ] && ! cmp -s $$u $$u.new; then \
+			echo "kept $$u (the new one: $$u.new)"; \
+		else \
+			echo "install -m 644 etc/sinkd.service $$u"; \
+			mv $$u.new $$u && chmod 644 $$u || exit 1; \
+		fi; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && ! id $(SINKD_USER) >/dev/null 2>&1; then \
+		echo "creating the system user $(SINKD_USER)"; \
+		if command -v adduser >/dev/null && adduser --help 2>&1 | grep -q -- --system; then \
+			adduser --system --group --no-create-home --home /nonexistent \
+				--quiet $(SINKD_USER) || exit 1; \
+		else \
+			useradd --system --user-group --no-create-home --home-dir /nonexistent \
+				--shell /usr/sbin/nologin $(SINKD_USER) || exit 1; \
+		fi; \
+	fi
+	@echo; echo "What make install leaves to you:"; \
+	if [ -n "$(DESTDIR)" ] || ! id $(SINKD_USER) >/dev/null 2>&1; then \
+		echo "  adduser --system --group --no-create-home --home /nonexistent $(SINKD_USER)"; \
+	fi; \
+	echo "  adduser postfix $(SINKD_USER)    (the socket is for that group)"; \
+	echo "  $(PREFIX)/sbin/sinkd -n -c $(SYSCONFDIR)/sinkd/sinkd.conf    (check the configuration)"; \
+	echo "  systemctl daemon-reload && systemctl enable --now sinkd"; \
+	echo "  the lines sinkd logs at start (journalctl -u sinkd) into Postfix's main.cf, then: postfix reload"
 
 clean:
 	rm -f src/*.o src/*.d milters/*.o milters/*.d tools/*.o tools/*.d \

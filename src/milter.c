@@ -853,17 +853,46 @@ milter_stop(unsigned timeout)
 		log_warn("stopping with %d message(s) in flight; the MTA will retry them", n);
 }
 
-/* milter_log_mta_config - the lines to paste into Postfix and Sendmail */
+/*
+ * milter_mta_config - the lines to paste into Postfix's main.cf and a
+ * Sendmail .mc file for the socket of s, Postfix's spelled for what
+ * postconf(1) says of the Postfix on this machine (sock_postfix_lines()):
+ * a NULL-terminated vector, g_strfreev().  A line that starts with
+ * "warning: " tells of a socket the MTA cannot reach.
+ */
+char **
+milter_mta_config(const struct snapshot *s)
+{
+	struct sock_postfix_env pe;
+	char **pf, *sm;
+	GPtrArray *out = g_ptr_array_new();
+	unsigned i;
+
+	sock_postfix_ask(&pe);
+	pf = sock_postfix_lines(&s->socket, &pe);
+	sock_postfix_env_free(&pe);
+	for (i = 0; pf[i]; i++)
+		g_ptr_array_add(out, pf[i]);
+	g_free(pf);
+	sm = sock_sendmail(&s->socket);
+	g_ptr_array_add(out, g_strdup_printf("Sendmail .mc: INPUT_MAIL_FILTER(`sinkd', "
+					     "`S=%s, F=T, T=C:10s;S:30s;R:30s;E:5m')", sm));
+	g_free(sm);
+	g_ptr_array_add(out, NULL);
+	return (char **) g_ptr_array_free(out, FALSE);
+}
+
+/* milter_log_mta_config - log milter_mta_config()'s lines */
 void
 milter_log_mta_config(const struct snapshot *s)
 {
-	char *pf = sock_postfix(&s->socket), *sm = sock_sendmail(&s->socket);
+	char **lines = milter_mta_config(s), **l;
 
-	log_info("Postfix main.cf: smtpd_milters = %s", pf);
-	log_info("Postfix main.cf: non_smtpd_milters = %s", pf);
-	log_info("Postfix main.cf: milter_default_action = tempfail");
-	log_info("Postfix main.cf: milter_protocol = 6");
-	log_info("Sendmail .mc: INPUT_MAIL_FILTER(`sinkd', `S=%s, F=T, T=C:10s;S:30s;R:30s;E:5m')", sm);
-	g_free(pf);
-	g_free(sm);
+	for (l = lines; *l; l++) {
+		if (g_str_has_prefix(*l, "warning: "))
+			log_warn("%s", *l + 9);
+		else
+			log_info("%s", *l);
+	}
+	g_strfreev(lines);
 }

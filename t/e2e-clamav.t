@@ -155,12 +155,15 @@ ok $? "once it is gone, the database loads again"
 # quarantine, then release
 sed -i 's/^\[clamav\]$/[clamav]\naction = quarantine/' "$CONF"
 loads=$(grep -c 'engine ready' "$SK_DIR/sinkd.log")
+# (the engine is ready before the reload is logged: wait for both)
+reloads=$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")
 sk_hup
 for i in $(seq 1 50); do
-	[ "$(grep -c 'engine ready' "$SK_DIR/sinkd.log")" -gt "$loads" ] && break
+	[ "$(grep -c 'engine ready' "$SK_DIR/sinkd.log")" -gt "$loads" ] &&
+		[ "$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")" -gt "$reloads" ] && break
 	sleep 0.1
 done
-grep -q 'configuration reloaded' "$SK_DIR/sinkd.log"
+[ "$(grep -c 'configuration reloaded' "$SK_DIR/sinkd.log")" -gt "$reloads" ]
 ok $? "SIGHUP: the configuration is reloaded"
 [ "$(grep -c 'engine ready' "$SK_DIR/sinkd.log")" -gt "$loads" ]
 ok $? "SIGHUP: and the engine with it"

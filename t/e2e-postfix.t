@@ -46,8 +46,7 @@ done
 [ -x "$SINKD" ] || bail_out "$SINKD is not built (run make)"
 
 T_START=$(date +%s)
-mkdir -p "$TOP/t/work" || bail_out "cannot create $TOP/t/work"
-W=$(mktemp -d "$TOP/t/work/e2e-postfix.XXXXXX") || bail_out "mktemp failed"
+W=$(workdir e2e-postfix) || bail_out "cannot make a work directory"
 SOCK_PATH=$W/sinkd.sock
 SKD=$W/sk
 

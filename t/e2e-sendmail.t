@@ -29,7 +29,12 @@
 #      (lists, rewrites, BCC, rewrite-sender, add-headers), core checks
 #   C  connect-deny (SIGHUP), 5xx and 421 connect-reply
 #   D  sinkd down: 451 4.3.2 (F=T), nothing delivered; up again: delivered
-#   I  inet: sockets: the core checks
+#   I  inet: sockets: the core checks, Sendmail started without a mount
+#      namespace (SM_NO_MOUNT_NS=1: the path taken where unshare refuses
+#      one, a chroot or some containers)
+#
+# The machine's /etc/hosts and /etc/nsswitch.conf must come out of both
+# paths byte for byte as they were, and mounted (or not) as they were.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/tap.sh
@@ -48,6 +53,17 @@ for cmd in swaks unshare setsid; do
 	fi
 done
 [ -x "$SINKD" ] || bail_out "$SINKD is not built (run make)"
+
+# etc_state: what the test must leave as it found it: the machine's
+# /etc/hosts and /etc/nsswitch.conf, their bytes and their mounts
+etc_state() {
+	local f
+	for f in /etc/hosts /etc/nsswitch.conf; do
+		printf '%s %s mount=%s\n' "$f" "$(sha256sum <"$f" 2>/dev/null | cut -c1-64)" \
+			"$(findmnt -n -o SOURCE --mountpoint "$f" 2>/dev/null | tr '\n' ' ')"
+	done
+}
+ETC_BEFORE=$(etc_state)
 
 T_START=$(date +%s)
 R=$(mktemp -d /run/sinkd-e2e-sm.XXXXXX) || bail_out "cannot create a directory under /run"
@@ -246,7 +262,7 @@ core_checks() {
 	wait_msg hdr@example.org "$id"
 	ok $? "$label: the message is delivered"
 	f=$(msg hdr@example.org "$id")
-	is "$(header "$f" X-Sinkd-Test)" "client=127.0.0.1 qid=$qid name=localhost" \
+	is "$(header "$f" X-Sinkd-Test)" "client=127.0.0.1 qid=$qid name=$(sm_client_name)" \
 		"$label: add-headers: X-Sinkd-Test has \${client_addr}, Sendmail's \${queue_id} and \${client_name}"
 	like "$(header "$f" Received)" "with ESMTP id ${qid}[ ;]" \
 		"$label: that queue id is the one in Sendmail's Received header"
@@ -280,6 +296,9 @@ is "$(grep '^Xsinkd' "$SM_CF")" "Xsinkd, S=unix:$UNIX_SOCK, F=T, T=C:10s;S:30s;R
 	"sendmail.cf has the filter on the unix socket, F=T"
 sm_start
 require $? "Sendmail starts on port $SM_PORT_U"
+diag "Sendmail's namespaces: $SM_NS"
+is "$(etc_state)" "$ETC_BEFORE" \
+	"the machine's /etc/hosts and /etc/nsswitch.conf are untouched and not mounted over (SM_NS=$SM_NS)"
 
 # ---------------------------------------------------------------- U
 diag "U: the main policy over unix:$UNIX_SOCK"
@@ -383,7 +402,7 @@ is "$(header "$F" Return-Path)" "<real@example.net>" \
 is "$(header "$(msg alice@example.com u-list)" Return-Path)" "<good@example.net>" \
 	"a sender without a rewrite rule is unchanged"
 like "$QID" '^[0-9A-Za-z]{12,}$' "swaks got Sendmail's queue id ($QID)"
-is "$(header "$F" X-Sinkd-Test)" "client=127.0.0.1 qid=$QID name=localhost" \
+is "$(header "$F" X-Sinkd-Test)" "client=127.0.0.1 qid=$QID name=$(sm_client_name)" \
 	"add-headers: X-Sinkd-Test has \${client_addr}, \${queue_id} and \${client_name} (Sendmail's localhost)"
 like "$(header "$F" Received)" "with ESMTP id ${QID}[ ;]" "the queue id is the one in Sendmail's Received header"
 is "$(grep -c '^X-Sinkd-Test:' "$F")" "1" "the header is added once"
@@ -456,7 +475,7 @@ QID=$(queue_id "$OUT")
 like "$QID" '^[0-9A-Za-z]{12,}$' "sinkd up: the message is accepted"
 wait_msg down@example.org d-up
 ok $? "sinkd up: the message is delivered"
-is "$(header "$(msg down@example.org d-up)" X-Sinkd-Test)" "client=127.0.0.1 qid=$QID name=localhost" \
+is "$(header "$(msg down@example.org d-up)" X-Sinkd-Test)" "client=127.0.0.1 qid=$QID name=$(sm_client_name)" \
 	"it passed through sinkd (X-Sinkd-Test added)"
 is "$(nmsg down@example.org d-down)" "0" "the message refused while sinkd was down never arrives"
 
@@ -473,9 +492,17 @@ sm_setup "$R/sm-inet" "$SM_PORT_I" "inet:$MPORT@127.0.0.1"
 require $? "sm_setup with S=inet:$MPORT@127.0.0.1"
 is "$(grep '^Xsinkd' "$SM_CF")" "Xsinkd, S=inet:$MPORT@127.0.0.1, F=T, T=C:10s;S:30s;R:30s;E:5m" \
 	"sendmail.cf has the filter on the inet socket, F=T"
-sm_start
-require $? "Sendmail starts on port $SM_PORT_I"
+SM_NO_MOUNT_NS=1 sm_start
+require $? "Sendmail starts on port $SM_PORT_I without a mount namespace"
+is "$SM_NS" "$(unshare --uts true 2>/dev/null && echo uts || echo none)" \
+	"SM_NO_MOUNT_NS=1: no mount namespace for this instance (SM_NS=$SM_NS)"
+is "$(etc_state)" "$ETC_BEFORE" \
+	"without a mount namespace the machine's /etc/hosts and /etc/nsswitch.conf are untouched and not mounted over"
 core_checks "inet"
+
+sm_stop
+is "$(etc_state)" "$ETC_BEFORE" \
+	"after both paths the machine's /etc/hosts and /etc/nsswitch.conf are as they were"
 
 # every sinkd run of this test, for sanitizer builds (make sanitize): LSan
 # reports at exit, so sinkd is stopped first

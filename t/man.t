@@ -17,7 +17,8 @@
 # exactly for CONF_NODOMAIN ones, and for every other handler key the
 # merge rule sinkd -d gives (a key not per domain names none).
 # Then: every entry is a key of the table, sinkd.8 names every option of
-# --help, and groff formats each page without a warning.
+# --help, groff formats each page without a warning, and no punctuation
+# stands apart from its word in the rendered text.
 source "$(dirname "$0")/lib/tap.sh"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 SINKD=${SINKD:-$TOP/src/sinkd}
@@ -228,6 +229,14 @@ if command -v man > /dev/null; then
 	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1"; do
 		warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 > /dev/null)
 		is "$warnings" "" "man --warnings: no warnings for ${page##*/}"
+	done
+	# what a quoted argument that starts with punctuation leaves as it
+	# is rendered: "with , not per domain", "( x", a line that starts
+	# with a comma
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1"; do
+		stray=$(MANWIDTH=80 man -l "$page" 2>/dev/null |
+			grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')
+		is "$stray" "" "${page##*/} as rendered: no punctuation standing apart"
 	done
 else
 	ok 1 "man is installed (./bootstrap test installs man-db)"

@@ -40,14 +40,13 @@ header() {
 }
 
 # e2e_workdir NAME: the checks every end-to-end test makes (root, sinkd
-# built), then W, a fresh work directory under t/work, and an EXIT trap
+# built), then W, a fresh work directory (tap.sh's workdir), and an EXIT trap
 # that stops sinkd and the test's Postfix (where those libraries are
 # sourced) and removes W when every test passed
 e2e_workdir() {
 	[ "$(id -u)" -eq 0 ] || bail_out "needs root (a private MTA instance); run it through ./bootstrap test"
 	[ -x "$SINKD" ] || bail_out "$SINKD is not built (run make)"
-	mkdir -p "$TOP/t/work" || bail_out "cannot create $TOP/t/work"
-	W=$(mktemp -d "$TOP/t/work/$1.XXXXXX") || bail_out "mktemp failed"
+	W=$(workdir "$1") || bail_out "cannot make a work directory"
 	trap _e2e_cleanup EXIT
 }
 

@@ -2,7 +2,7 @@
 # postfix-selftest.sh - self-test of t/lib/postfix.sh (not part of the suite)
 #
 # Run as root:  bash t/lib/postfix-selftest.sh </dev/null
-# Set PF_KEEP=1 to keep the work directory (t/work/pf-selftest.*) afterwards.
+# Set PF_KEEP=1 to keep the work directory (/tmp/sinkd-pf-selftest.*) afterwards.
 
 T=$(cd "$(dirname "$0")/.." && pwd)
 . "$T/lib/tap.sh"
@@ -13,9 +13,7 @@ for cmd in postfix postconf postqueue swaks script runuser; do
 	command -v "$cmd" >/dev/null || bail_out "missing $cmd"
 done
 
-mkdir -p "$T/work" || bail_out "mkdir $T/work"
-W=$(mktemp -d "$T/work/pf-selftest.XXXXXX") || bail_out "mktemp"
-chmod 755 "$W"	# mktemp makes it 0700: the postfix user could not get in
+W=$(workdir pf-selftest) || bail_out "mktemp"
 
 cleanup() {
 	pf_cleanup

@@ -2,7 +2,7 @@
 #
 # Source it from a bash test script (as root), then:
 #
-#   DIR=$(mktemp -d /work/main/t/work/e2e.XXXXXX)
+#   DIR=$(workdir e2e)              (tap.sh: 0755, under /tmp)
 #   PORT=$(pf_free_port)
 #   pf_setup "$DIR" "$PORT" "unix:$DIR/sinkd.sock" || bail_out "pf_setup"
 #   trap pf_cleanup EXIT
@@ -32,8 +32,8 @@
 # connect to MILTER themselves, so a unix: socket must be in a directory the
 # postfix user can traverse (every parent needs o+x, or group postfix) and
 # the socket itself must be writable by postfix.  pf_setup does chmod o+x
-# on DIR and on any of DIR's parents that the postfix user cannot traverse,
-# so DIR itself is a good place for the socket (keep the path under 108
+# on DIR and refuses a DIR whose parents the postfix user cannot traverse
+# (it never changes them), so DIR itself is a good place for the socket (keep the path under 108
 # bytes, the sun_path limit).  libmilter creates the socket with the
 # process umask: a filter started as root with umask 022 gets a 0755
 # socket that postfix cannot connect to (every message then gets 451 4.7.1).
@@ -82,25 +82,24 @@ _pf_listening() {
 	grep -qE "^ *[0-9]+: [0-9A-F]{8}:$hex [0-9A-F]{8}:[0-9A-F]{4} 0A " /proc/net/tcp 2>/dev/null
 }
 
-# _pf_make_traversable DIR: give o+x to DIR and to every parent of it that
-# the postfix user cannot traverse.
+# _pf_make_traversable DIR: give o+x to DIR (the test's own) and check
+# that the postfix user reaches it.  DIR's parents are never changed: they
+# may be the machine's own (a checkout under /root, which is 0700): make
+# DIR with tap.sh's workdir.
 _pf_make_traversable() {
 	local d=${1:-}
 	chmod o+x "$d" || return 1
-	if runuser -u postfix -- test -x "$d" 2>/dev/null; then
-		return 0
-	fi
+	runuser -u postfix -- test -x "$d" 2>/dev/null && return 0
 	while [ -n "$d" ] && [ "$d" != / ]; do
-		if [ -d "$d" ] && [ "$(( 0$(stat -c %a "$d") & 1 ))" -eq 0 ]; then
-			_pf_diag "postfix.sh: chmod o+x $d (the postfix user must traverse it)"
-			chmod o+x "$d" || return 1
-		fi
 		d=${d%/*}
+		if [ -d "${d:-/}" ] && ! runuser -u postfix -- test -x "${d:-/}" 2>/dev/null; then
+			_pf_diag "postfix.sh: the postfix user cannot traverse ${d:-/}, a parent" \
+				"of ${1:-}: make the instance directory with workdir (tap.sh)"
+			return 1
+		fi
 	done
-	if ! runuser -u postfix -- test -x "${1:-}" 2>/dev/null; then
-		_pf_diag "postfix.sh: the postfix user cannot reach ${1:-}"
-		return 1
-	fi
+	_pf_diag "postfix.sh: the postfix user cannot reach ${1:-}"
+	return 1
 }
 
 # pf_setup DIR PORT [MILTER]: create a private Postfix instance under DIR

@@ -10,7 +10,9 @@
 #   sm_setup DIR PORT [MILTER]      build DIR/etc/sendmail.cf (MILTER empty:
 #                                   no filter) and make DIR the current instance
 #   sm_use DIR                      make an instance set up earlier current
-#   sm_start / sm_stop [DIR]        start (waits for the port) / stop it
+#   sm_start / sm_stop [DIR]        start (waits for the port) / stop it;
+#                                   sm_start sets SM_NS (mount, uts, none)
+#   sm_client_name                  ${client_name} Sendmail gives 127.0.0.1
 #   sm_stop_all                     stop every instance started by this shell
 #   sm_swaks ARGS...                swaks against the current instance
 #   sm_mailbox RCPT                 directory holding the messages for RCPT
@@ -34,6 +36,14 @@
 # Traps this works around (see also /work/shared/LAB-NOTES.md):
 # - an unqualified host name makes Sendmail sleep 60 s at every start before
 #   it reads its .cf: it runs in its own UTS namespace as mx.sinkd.test;
+# - before it reads its .cf it also looks that name up through the system
+#   resolver: in a mount namespace of its own (where unshare allows one)
+#   the instance's hosts and nsswitch.conf are bound over /etc's, so no
+#   DNS is asked; without one (SM_NO_MOUNT_NS=1 forces that path) nothing
+#   is mounted and the machine's resolver answers that one look-up.  The
+#   .cf names its own HostsFile, ServiceSwitchFile (hosts: files) and $j,
+#   so Sendmail asks no DNS after it either way.  The machine's files are
+#   never changed.  sm_start sets SM_NS to mount, uts or none;
 # - Sendmail refuses the queue, and a unix milter socket, below any group- or
 #   world-writable directory (so never under /tmp): sm_setup checks first;
 # - there is no syslog, so Sendmail's log is lost: the SMTP replies,
@@ -55,6 +65,7 @@ SM_HOSTNAME=${SM_HOSTNAME:-mx.sinkd.test}
 SM_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SM_CACHE=${SM_CACHE:-$(cd "$SM_LIB_DIR/.." && pwd)/work/sendmail-debs}
 SM_STARTED=${SM_STARTED:-}
+SM_NS=
 
 _sm_err() { printf '%s\n' "$@" | sed 's/^/# /' >&2; }
 
@@ -257,8 +268,9 @@ exit 75
 EOF
 	chmod 755 "$dir/deliver.sh"
 
-	# hosts and nsswitch.conf are bound over the system's in sm_start's
-	# mount namespace: names from this file only, never DNS
+	# hosts: the .cf's HostsFile; with nsswitch.conf, bound over /etc's
+	# inside sm_start's mount namespace (when there is one): names from
+	# this file only, never DNS
 	printf '127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
 		"$SM_HOSTNAME" >"$dir/etc/hosts"
 	if [ -f /etc/nsswitch.conf ]; then
@@ -398,12 +410,18 @@ sm_start() {
 		_sm_err "sm_start: port $SM_PORT already answers: $greet"
 		return 1
 	fi
-	# unshare: a qualified host name, and /etc/hosts and /etc/nsswitch.conf
-	# of the instance's own (Sendmail resolves its name through the system
-	# resolver before it reads the .cf: with these, no DNS at all), without
-	# touching the machine's.  Without --mount (not allowed?) DNS is asked.
-	if unshare --uts --mount true 2>/dev/null; then
-		ns="--uts --mount"
+	# unshare: a qualified host name (a UTS namespace) and, where a mount
+	# namespace of the instance's own is allowed, /etc/hosts and
+	# /etc/nsswitch.conf of its own bound inside it (Sendmail resolves its
+	# name through the system resolver before it reads the .cf: with
+	# these, no DNS at all).  Nothing is ever mounted outside a namespace
+	# of the instance's own: without one (a chroot, some containers, or
+	# SM_NO_MOUNT_NS=1) the machine's resolver answers that one early
+	# look-up, and the .cf's own HostsFile, ServiceSwitchFile and $j
+	# serve the rest.
+	if [ -z "${SM_NO_MOUNT_NS:-}" ] &&
+		unshare --uts --mount --propagation private true 2>/dev/null; then
+		ns="--uts --mount --propagation private"
 	elif unshare --uts true 2>/dev/null; then
 		ns="--uts"
 	else
@@ -417,6 +435,11 @@ sm_start() {
 			;;
 		esac
 	fi
+	case $ns in
+	*--mount*) SM_NS=mount ;;
+	?*) SM_NS=uts ;;
+	*) SM_NS=none ;;
+	esac
 	rm -f "$SM_DIR/sendmail.pid" "$SM_DIR/daemon.pid"
 	: >"$SM_DIR/sendmail.out"
 	# setsid: its own process group, which sm_stop kills (connection
@@ -424,13 +447,15 @@ sm_start() {
 	# so that $! is Sendmail itself.
 	if [ -n "$ns" ]; then
 		setsid unshare $ns sh -c '
-			etc=$1 host=$2
-			shift 2
-			if mount --bind "$etc/hosts" /etc/hosts 2>/dev/null; then
+			etc=$1 host=$2 ns=$3
+			shift 3
+			# only ever in the mount namespace made for this instance
+			if [ "$ns" = mount ] &&
+				mount --bind "$etc/hosts" /etc/hosts 2>/dev/null; then
 				mount --bind "$etc/nsswitch.conf" /etc/nsswitch.conf 2>/dev/null
 			fi
 			hostname "$host" && exec "$@"' sh \
-			"$SM_DIR/etc" "$SM_HOSTNAME" \
+			"$SM_DIR/etc" "$SM_HOSTNAME" "$SM_NS" \
 			"$SM_BIN" -C "$SM_CF" -bD -q1s -X "$SM_DIR/traffic.log" \
 			${SM_DEBUG:+-D "$SM_DIR/debug.log" "-d$SM_DEBUG"} \
 			</dev/null >>"$SM_DIR/sendmail.out" 2>&1 &
@@ -547,6 +572,20 @@ sm_free_port() {
 		p=$((20000 + RANDOM % 30000))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
 	done
+}
+
+# sm_client_name: the name Sendmail gives a client on 127.0.0.1: the
+# instance's hosts file says localhost; without a mount namespace it is
+# the machine's resolver that answers (the first name it has for
+# 127.0.0.1, or [127.0.0.1] when it has none)
+sm_client_name() {
+	local n=
+	if [ "$SM_NS" = mount ]; then
+		n=localhost
+	else
+		n=$(getent hosts 127.0.0.1 | awk '{ print $2; exit }')
+	fi
+	printf '%s\n' "${n:-[127.0.0.1]}"
 }
 
 # sm_swaks ARGS...: swaks to the current instance; stdout and stderr combined

@@ -15,6 +15,17 @@ umask 022
 # sinkd would refuse), and print the copy's path
 fixture() { install -m 644 "$1" "$2/" && echo "$2/${1##*/}"; }
 
+# workdir NAME: make and print a fresh directory for a test's files, mode
+# 0755 and the test's own, under $TMPDIR (default /tmp), never in the
+# checkout: sinkd, Postfix and the programs they run work as other users
+# (postfix, nobody) that must reach what a test gives them, and a checkout
+# may lie under a home only its owner may enter (/root is 0700).  Copy
+# into it what another user must read or run (fixture, install -m 755).
+workdir() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/sinkd-$1.XXXXXX") && chmod 755 "$d" && echo "$d"
+}
+
 TAP_N=0
 TAP_FAILED=0
 TAP_PLANNED=

@@ -200,6 +200,65 @@ test_socket(void)
 	}
 }
 
+/* the main.cf lines for what postconf said (queue directory, chrooted
+ * services), joined with '|' */
+static void
+test_postfix_lines(void)
+{
+	static const struct {
+		const char *sock, *queue, *chrooted, *want;
+	} cases[] = {
+		{"unix:/run/sinkd/sinkd.sock", "/var/spool/postfix", "",
+		 "Postfix main.cf: smtpd_milters = unix:/run/sinkd/sinkd.sock|"
+		 "Postfix main.cf: non_smtpd_milters = unix:/run/sinkd/sinkd.sock"},
+		{"unix:/var/spool/postfix/sinkd/sinkd.sock", "/var/spool/postfix/", "smtp/inet",
+		 "Postfix: the socket is in queue_directory /var/spool/postfix/: named relative "
+		 "to it, for chrooted (smtp/inet) and unchrooted processes alike|"
+		 "Postfix main.cf: smtpd_milters = unix:sinkd/sinkd.sock|"
+		 "Postfix main.cf: non_smtpd_milters = unix:sinkd/sinkd.sock"},
+		{"unix:/run/sinkd/sinkd.sock", "/var/spool/postfix", "smtp/inet, cleanup/unix",
+		 "warning: Postfix's smtp/inet, cleanup/unix run chrooted in /var/spool/postfix "
+		 "and cannot reach /run/sinkd/sinkd.sock: set socket = "
+		 "unix:/var/spool/postfix/sinkd/sinkd.sock in sinkd.conf (then smtpd_milters = "
+		 "unix:sinkd/sinkd.sock), or their chroot column in master.cf to n (then the "
+		 "lines below)|"
+		 "Postfix main.cf: smtpd_milters = unix:/run/sinkd/sinkd.sock|"
+		 "Postfix main.cf: non_smtpd_milters = unix:/run/sinkd/sinkd.sock"},
+		/* a name that only starts like the queue directory */
+		{"unix:/var/spool/postfix2/s", "/var/spool/postfix", "",
+		 "Postfix main.cf: smtpd_milters = unix:/var/spool/postfix2/s|"
+		 "Postfix main.cf: non_smtpd_milters = unix:/var/spool/postfix2/s"},
+		{"unix:/var/spool/postfix/s", NULL, NULL,
+		 "Postfix: no answer from postconf; with queue_directory = /var/spool/postfix, "
+		 "chrooted or not:|"
+		 "Postfix main.cf: smtpd_milters = unix:s|"
+		 "Postfix main.cf: non_smtpd_milters = unix:s"},
+		{"inet:8890@127.0.0.1", "/var/spool/postfix", "smtp/inet",
+		 "Postfix main.cf: smtpd_milters = inet:127.0.0.1:8890|"
+		 "Postfix main.cf: non_smtpd_milters = inet:127.0.0.1:8890"},
+	};
+	unsigned i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct sock_spec s;
+		struct sock_postfix_env pe = {(char *) cases[i].queue, (char *) cases[i].chrooted};
+		const char *why;
+		char **lines, *got, *want;
+
+		if (!ok(sock_parse(cases[i].sock, &s, &why) == 0, "socket %s parses", cases[i].sock))
+			continue;
+		lines = sock_postfix_lines(&s, &pe);
+		got = g_strjoinv("|", lines);
+		want = g_strconcat(cases[i].want, "|Postfix main.cf: milter_default_action = tempfail"
+				   "|Postfix main.cf: milter_protocol = 6", NULL);
+		is_str(got, want, "  its main.cf lines for what postconf said");
+		g_free(got);
+		g_free(want);
+		g_strfreev(lines);
+		sock_free(&s);
+	}
+}
+
 static void
 test_edits(void)
 {
@@ -413,6 +472,7 @@ main(void)
 	test_match();
 	test_template();
 	test_socket();
+	test_postfix_lines();
 	test_edits();
 	test_edits_index();
 	test_spool();

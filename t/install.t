@@ -1,0 +1,78 @@
+#!/bin/bash
+# install.t - make install DESTDIR=...: the tree it makes, never the
+# machine's own files (everything under the test's directory; no user is
+# created with DESTDIR set)
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$TOP/t/lib/tap.sh"
+
+[ -x "$TOP/src/sinkd" ] || bail_out "src/sinkd is not built (run make)"
+W=$(workdir install) || bail_out "cannot make a work directory"
+trap 'if [ "$TAP_FAILED" -eq 0 ]; then rm -rf "$W"; else diag "kept $W"; fi' EXIT
+D=$W/root
+P=/opt/sinkd
+E=/etc/opt/sinkd
+U=/lib/systemd/system
+
+# minst ARGS...: make install into D, its output in W/make.out
+minst() {
+	make -s -C "$TOP" install DESTDIR="$D" PREFIX=$P SYSCONFDIR=$E SYSTEMDUNITDIR=$U "$@" \
+		>"$W/make.out" 2>&1 </dev/null
+}
+
+minst
+ok $? "make install DESTDIR=... succeeds" || diag "$(cat "$W/make.out")"
+got=$(cd "$D" && find . \( -type f -o -type l \) -printf '%m %p\n' | sort)
+is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
+644 ./etc/opt/sinkd/sinkd/disclaimer.txt
+644 ./etc/opt/sinkd/sinkd/domains.example/default.conf
+644 ./etc/opt/sinkd/sinkd/domains.example/example.com.conf
+644 ./etc/opt/sinkd/sinkd/domains/default.conf
+644 ./etc/opt/sinkd/sinkd/lists/example.com.lists
+644 ./etc/opt/sinkd/sinkd/sinkd.conf
+644 ./lib/systemd/system/sinkd.service
+644 ./opt/sinkd/share/doc/sinkd/etc/disclaimer.html
+644 ./opt/sinkd/share/doc/sinkd/etc/disclaimer.txt
+644 ./opt/sinkd/share/doc/sinkd/etc/domains/default.conf
+644 ./opt/sinkd/share/doc/sinkd/etc/lists/example.com.lists
+644 ./opt/sinkd/share/doc/sinkd/etc/postfix-main.cf
+644 ./opt/sinkd/share/doc/sinkd/etc/sendmail.mc
+644 ./opt/sinkd/share/doc/sinkd/etc/sinkd.conf
+644 ./opt/sinkd/share/man/man5/sinkd-policy.5
+644 ./opt/sinkd/share/man/man5/sinkd.conf.5
+644 ./opt/sinkd/share/man/man8/sinkd-quarantine.8
+644 ./opt/sinkd/share/man/man8/sinkd.8
+755 ./opt/sinkd/sbin/sinkd
+755 ./opt/sinkd/sbin/sinkd-quarantine" \
+	"the tree: programs, man pages, configuration, domains.example, MTA snippets, the unit"
+is "$(find "$D/etc/opt/sinkd/sinkd/domains" -name '*.conf' -printf '%f\n')" "default.conf" \
+	"only default.conf is a live policy; example.com's is in domains.example"
+
+# the unit runs the installed program on the installed configuration
+is "$(grep -E '^Exec' "$D$U/sinkd.service" | grep -v chown)" \
+	"ExecStartPre=$P/sbin/sinkd -n -c $E/sinkd/sinkd.conf
+ExecStart=$P/sbin/sinkd -f -c $E/sinkd/sinkd.conf
+ExecReload=$P/sbin/sinkd -n -c $E/sinkd/sinkd.conf
+ExecReload=/bin/kill -HUP \$MAINPID" "the unit names PREFIX's sinkd and SYSCONFDIR's sinkd.conf"
+unlike "$(cat "$D$U/sinkd.service")" "/usr/local" "no /usr/local left in the unit"
+
+# the installed configuration is one sinkd accepts
+out=$("$D$P/sbin/sinkd" -n -c "$D$E/sinkd/sinkd.conf" 2>&1)
+ok $? "sinkd -n accepts the installed configuration" || diag "$out"
+
+# what is left to do is said
+like "$(cat "$W/make.out")" "adduser --system --group --no-create-home --home /nonexistent sinkd" \
+	"with DESTDIR set no user is made: the command is printed"
+like "$(cat "$W/make.out")" "adduser postfix sinkd" "and how Postfix reaches the socket"
+unlike "$(cat "$W/make.out")" "creating the system user" "no user was created"
+
+# a second install keeps what the administrator changed
+echo '# changed' >>"$D$E/sinkd/sinkd.conf"
+echo '# changed' >>"$D$U/sinkd.service"
+minst
+ok $? "make install again"
+like "$(tail -n 1 "$D$E/sinkd/sinkd.conf")" "^# changed$" "an existing sinkd.conf is kept"
+like "$(cat "$W/make.out")" "kept $D$E/sinkd/sinkd.conf" "and it says so"
+like "$(tail -n 1 "$D$U/sinkd.service")" "^# changed$" "a changed unit is kept"
+[ -f "$D$U/sinkd.service.new" ]
+ok $? "the new one beside it (sinkd.service.new)"
+done_testing
