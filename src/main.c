@@ -285,6 +285,7 @@ main(int argc, char **argv)
 		{"rcpt", 'R', 0, G_OPTION_ARG_STRING_ARRAY, &oa.rcpts, "-t: envelope recipient (repeatable)", "ADDR"},
 		{"client", 'C', 0, G_OPTION_ARG_STRING, &oa.client, "-t: client address and HELO name", "IP[,HELO]"},
 		{"auth", 'A', 0, G_OPTION_ARG_STRING, &oa.auth, "-t: SMTP AUTH user", "USER"},
+		{"quarantine", 0, 0, G_OPTION_ARG_NONE, &oa.quarantine, "-t: store quarantine entries and spend release tokens for real", NULL},
 		{NULL},
 	};
 	GOptionContext *ctx = g_option_context_new("- mail filter for Postfix and Sendmail");
@@ -296,7 +297,7 @@ main(int argc, char **argv)
 	g_option_context_add_main_entries(ctx, opts, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {
 		fprintf(stderr, "sinkd: %s\n", err ? err->message : "unexpected argument");
-		fprintf(stderr, "usage: sinkd [-fnVd] [-c file] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user]]\n");
+		fprintf(stderr, "usage: sinkd [-fnVd] [-c file] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user] [--quarantine]]\n");
 		return 64;
 	}
 	g_option_context_free(ctx);
@@ -325,9 +326,7 @@ main(int argc, char **argv)
 		rc = 0;
 	} else if (offline) {
 		log_set_debug(conf_bool(&s->main, "debug"));
-		handler_configure(s, 1);
 		rc = offline_run(s, &oa);
-		handler_stop(s);
 		snapshot_unref(s);
 	} else {
 		rc = run_daemon(s, foreground, &set);
