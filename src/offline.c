@@ -446,20 +446,20 @@ edit_what(GString *o, const struct edit *e)
 {
 	static const char *const mark[] = {
 		[EDIT_ADD_HEADER] = "+", [EDIT_INSERT_HEADER] = "+",
-		[EDIT_CHANGE_HEADER] = "~", [EDIT_ADD_RCPT] = "+rcpt:",
-		[EDIT_DEL_RCPT] = "-rcpt:", [EDIT_CHANGE_FROM] = "from:",
+		[EDIT_CHANGE_HEADER] = "~", [EDIT_ADD_RCPT] = "+rcpt",
+		[EDIT_DEL_RCPT] = "-rcpt", [EDIT_CHANGE_FROM] = "~from",
 	};
-	const char *name = e->kind == EDIT_ADD_RCPT || e->kind == EDIT_DEL_RCPT
-		|| e->kind == EDIT_CHANGE_FROM ? "<>" : e->name;
+	int header = e->kind == EDIT_ADD_HEADER || e->kind == EDIT_INSERT_HEADER
+		|| e->kind == EDIT_CHANGE_HEADER;
 
 	g_string_append_printf(o, "%s%s:%s%s", o->len ? "," : "", e->by ? e->by : "sinkd",
 			       e->kind == EDIT_CHANGE_HEADER && e->value == NULL ? "-"
-			       : mark[e->kind], name);
+			       : mark[e->kind], header ? e->name : "");
 }
 
 /* changed - what the edits change, each "handler:what" (+Name added,
- * ~Name changed, -Name removed, +rcpt:<>/-rcpt:<> a recipient, from:<>
- * the sender, body), or "no" */
+ * ~Name changed, -Name removed, +rcpt/-rcpt a recipient added or
+ * removed, ~from the sender changed, body), or "no" */
 static char *
 changed(const struct msg *m)
 {
@@ -501,7 +501,7 @@ report(struct conn *c, struct msg *m, enum verdict v, const GString *deferred,
 {
 	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
 	char *text = quote(c->reply.text), *env = m ? envelope(m) : g_strdup("");
-	char *what = m ? changed(m) : g_strdup("no"), *pol = m ? describe(m) : NULL;
+	char *what = m ? changed(m) : NULL, *pol = m ? describe(m) : NULL;
 
 	if (refused)
 		fprintf(fp, "verdict=%s code=%s xcode=%s handler=%s text=%s",
@@ -515,13 +515,13 @@ report(struct conn *c, struct msg *m, enum verdict v, const GString *deferred,
 	if (m && m->rcpts_rejected)
 		fprintf(fp, " rcpts-rejected=%u", m->rcpts_rejected);
 	fprintf(fp, "%s %s", deferred->str, env);
-	if (pol)
-		fprintf(fp, " %s", pol);
-	fprintf(fp, " changed=%s", what);
-	if (m && m->released)
-		fprintf(fp, " released=%s", m->released);
-	if (m && m->notes)
-		fputs(m->notes->str, fp);
+	if (m) {
+		fprintf(fp, " %s changed=%s", pol, what);
+		if (m->released)
+			fprintf(fp, " released=%s", m->released);
+		if (m->notes)
+			fputs(m->notes->str, fp);
+	}
 	fputc('\n', fp);
 	g_free(text);
 	g_free(env);
