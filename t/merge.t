@@ -97,7 +97,7 @@ like "$ERR" '^verdict=accept edits=1 from=<s@outside.example> rcpts=<z@c.test>( 
 	"z@c.test in a transaction of its own: accepted"
 
 t exe -R x@a.test -R z@c.test -R y@b.test -R t@a.test
-like "$ERR" "${BAN}.* rcpts-rejected=1 deferred=<z@c.test>:452:4.5.3 from=<s@outside.example> rcpts=<x@a.test>,<y@b.test>,<t@a.test>$" \
+like "$ERR" "${BAN}.* rcpts-rejected=1 deferred=<z@c.test>:452:4.5.3 from=<s@outside.example> rcpts=<x@a.test>,<y@b.test>,<t@a.test> direction=inbound policy=a\\.test,b\\.test changed=no$" \
 	"four recipients: only the one that conflicts is deferred, and the ban holds for the rest"
 t exe -R y@b.test -R z@c.test
 like "$ERR" "${BAN}.* deferred=<z@c.test>:452:4.5.3 " \
