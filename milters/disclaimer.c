@@ -801,6 +801,7 @@ outcome(struct msg *m, struct edits *e, const char *what, const char *why)
 	char *v = why ? g_strdup_printf("%s (%s)", what, why) : g_strdup(what);
 
 	edits_add_header(e, disclaimer_handler.name, HEADER, v);
+	msg_note(m, "disclaimer", "%s", what);
 	log_info("%s: disclaimer: %s", m->queue_id, v);
 	g_free(v);
 }
@@ -920,6 +921,8 @@ disc_apply(struct msg *m, const void *cfg)
 	} else {
 		for (i = 0; i < bodies->len && rc == 0; i++)
 			rc = add_to(m, c, g_ptr_array_index(bodies, i), 0);
+		if (rc == 0)
+			msg_note(m, "disclaimer", "added");
 	}
 	g_ptr_array_free(bodies, TRUE);
 	return rc;

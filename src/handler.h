@@ -108,8 +108,9 @@ struct handler {
 	 * privileges are dropped: it makes the directories the handler
 	 * writes to (owned by uid:gid); -1 refuses to start.  configure runs
 	 * with the first snapshot before any message (wait: set for
-	 * sinkd -t, which needs everything ready at once; -1 then fails the
-	 * run) and again with each snapshot a reload installs; a handler not
+	 * sinkd -t, which needs everything ready at once, and whose
+	 * temporary files go to $TMPDIR, a directory of its own; -1 then
+	 * fails the run) and again with each snapshot a reload installs; a handler not
 	 * in the snapshot's chain releases what it holds.  stop runs once
 	 * at exit.
 	 */

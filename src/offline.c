@@ -492,8 +492,9 @@ describe(const struct msg *m)
  * (or handler), the number of edits, the recipients refused (a 4xx one
  * named with the reply's codes), the envelope after edits, the direction
  * and policy, what changed, the handler whose release let the message
- * through, and what the handlers noted (msg_note(): quarantine=DIR or
- * hold, virus=...); always in this order, so that the line can be parsed
+ * through, and what the handlers noted (msg_note(): virus=, quarantine=
+ * DIR or hold, rewrite=replaced:FILE, disclaimer=added...); always in this
+ * order, so that the line can be parsed
  */
 static void
 report(struct conn *c, struct msg *m, enum verdict v, const GString *deferred,

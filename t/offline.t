@@ -205,6 +205,19 @@ CONF
 	av
 	like "$ERR" '^verdict=reject code=550 xcode=5\.7\.1 handler=clamav text="Message contains a virus \(eicar\.com\.UNOFFICIAL\)" .* virus=eicar\.com\.UNOFFICIAL$' \
 		"action = reject: the reply and the virus"
+	# what the body handlers did, named in the verdict line
+	cat > "$W/rw.conf" <<CONF
+[sinkd]
+chain = rewrite, disclaimer
+spool-dir = $W/spool
+[rewrite]
+banned-extensions = com
+[disclaimer]
+text-file = $(fixture "$PWD/disclaimer/text.tmpl" "$W")
+CONF
+	"$SINKD" -t -c "$W/rw.conf" -F a@example.com -R b@example.org <"$W/virus" >"$W/out" 2>"$W/err"
+	like "$(tail -n 1 "$W/err")" ' direction=outbound policy=example\.com changed=sinkd:body rewrite=replaced:e\.com disclaimer=added$' \
+		"the verdict line names the part rewrite replaced and the disclaimer added"
 else
 	bail_out "sigtool (package clamav) is needed for the dry-run tests"
 fi
