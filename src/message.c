@@ -355,7 +355,8 @@ msg_set_queue_id(struct msg *m, const char *id)
 
 /* msg_note - what a handler did, or under conn->dry_run would have done,
  * beyond the verdict and the edits (quarantined where), as " key=value"
- * for sinkd -t's verdict line; white space in the value is made '_' */
+ * for sinkd -t's verdict line; in the value, white space and every byte
+ * that is not printable ASCII is made '_', so that it stays one word */
 void
 msg_note(struct msg *m, const char *key, const char *fmt, ...)
 {
