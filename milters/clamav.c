@@ -301,7 +301,9 @@ clamav_configure(const struct snapshot *s, int wait)
 	if (backend == 0) {
 		struct engine_settings es = {
 			.database = (char *) conf_str(g, "database"),
-			.tmpdir = (char *) conf_str(g, "tmpdir"),
+			/* sinkd -t (wait) writes only under the
+			 * directory of its own it makes $TMPDIR */
+			.tmpdir = wait ? "" : (char *) conf_str(g, "tmpdir"),
 			.max_scansize = (unsigned long long) conf_num(g, "max-scansize"),
 			.max_filesize = (unsigned long long) conf_num(g, "max-filesize"),
 			.max_recursion = (unsigned) conf_num(g, "max-recursion"),
@@ -483,7 +485,14 @@ quarantine(struct msg *m, const struct clamav_cfg *c, const char *virus,
 
 	if (c->hold) {
 		g_free(rcpts);
+		msg_note(m, "quarantine", "hold");
 		return VERDICT_QUARANTINE;
+	}
+	if (m->conn->dry_run) {
+		g_free(rcpts);
+		log_info("%s: clamav: would quarantine in %s", m->queue_id, c->quarantine_dir);
+		msg_note(m, "quarantine", "%s", c->quarantine_dir);
+		return VERDICT_DISCARD;
 	}
 	for (i = 0; i < m->rcpts->len; i++)
 		rcpts[i] = ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr;
@@ -497,6 +506,7 @@ quarantine(struct msg *m, const struct clamav_cfg *c, const char *virus,
 		return VERDICT_TEMPFAIL;
 	}
 	log_info("%s: clamav: quarantined as %s", m->queue_id, id);
+	msg_note(m, "quarantine", "%s/%s.eml", c->quarantine_dir, id);
 	return VERDICT_DISCARD;
 }
 
@@ -863,36 +873,6 @@ spender(const struct msg *m)
 			       (long) getpid(), (const void *) m, m->started);
 }
 
-/* released - the message carries a release token (quarantine.h) that
- * checks out for its body and envelope, has not expired, and is spent
- * now; the log says why one is not honoured */
-static int
-released(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len)
-{
-	const char *v = msg_header_value(m, QUARANTINE_HEADER);
-	struct quarantine_envelope env;
-	enum quarantine_token_status st;
-
-	if (v == NULL || len < m->body_offset)
-		return 0;
-	env = release_envelope(m);
-	st = quarantine_token_check(c->quarantine_dir, c->user, v, &env, data + m->body_offset,
-				    len - m->body_offset, g_get_real_time() / G_USEC_PER_SEC,
-				    c->release_lifetime);
-	g_free((char **) env.rcpts);
-	if (st == QTOKEN_OK) {
-		char *who = spender(m);
-
-		st = quarantine_token_spend(c->quarantine_dir, v, who);
-		g_free(who);
-	}
-	if (st != QTOKEN_OK)
-		log_warn("%s: clamav: %s not honoured: %s%s%s", m->queue_id, QUARANTINE_HEADER,
-			 quarantine_token_why(st), st == QTOKEN_ERROR ? ": " : "",
-			 st == QTOKEN_ERROR ? strerror(errno) : "");
-	return st == QTOKEN_OK;
-}
-
 /* clamav_done - a message that spent a release token and was refused
  * after all (by a later handler, say) gives it back for the MTA's retry */
 static void
@@ -919,6 +899,67 @@ strip_token(struct msg *m, struct edits *e)
 
 	for (n = msg_header_count(m, QUARANTINE_HEADER, m->headers->len); n > 0; n--)
 		edits_change_header(e, clamav_handler.name, QUARANTINE_HEADER, n, NULL);
+}
+
+/* released - the message carries a release token (quarantine.h) that
+ * checks out for its body and envelope, has not expired, and is spent
+ * now (under a dry run: is not spent yet, and stays so); the log says why
+ * one is not honoured */
+static int
+released(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len)
+{
+	const char *v = msg_header_value(m, QUARANTINE_HEADER);
+	struct quarantine_envelope env;
+	enum quarantine_token_status st;
+
+	if (v == NULL || len < m->body_offset)
+		return 0;
+	env = release_envelope(m);
+	st = quarantine_token_check(c->quarantine_dir, c->user, v, &env, data + m->body_offset,
+				    len - m->body_offset, g_get_real_time() / G_USEC_PER_SEC,
+				    c->release_lifetime);
+	g_free((char **) env.rcpts);
+	if (st == QTOKEN_OK && m->conn->dry_run) {
+		st = quarantine_token_spent(c->quarantine_dir, v);
+	} else if (st == QTOKEN_OK) {
+		char *who = spender(m);
+
+		st = quarantine_token_spend(c->quarantine_dir, v, who);
+		g_free(who);
+	}
+	if (st != QTOKEN_OK)
+		log_warn("%s: clamav: %s not honoured: %s%s%s", m->queue_id, QUARANTINE_HEADER,
+			 quarantine_token_why(st), st == QTOKEN_ERROR ? ": " : "",
+			 st == QTOKEN_ERROR ? strerror(errno) : "");
+	return st == QTOKEN_OK;
+}
+
+/*
+ * clamav_release - a message released from quarantine (a valid token,
+ * spent now) goes to its recipients exactly as it was quarantined: the
+ * chain lets no handler change it, and the token field is removed.  A
+ * token that does not check out (forged, expired, for another envelope,
+ * spent) gives no such pass: the message is filtered as any other, and
+ * clamav_eom removes the field.
+ */
+static int
+clamav_release(struct msg *m, struct edits *e, const void *cfg)
+{
+	const struct clamav_cfg *c = cfg;
+	const guchar *data;
+	gsize len;
+
+	if (c == NULL || msg_header_value(m, QUARANTINE_HEADER) == NULL)
+		return 0;
+	if ((data = msg_data(m, &len)) == NULL) {
+		log_error("%s: clamav: cannot read the spool: %s", m->queue_id, strerror(errno));
+		return 0;
+	}
+	if (!released(m, c, data, len))
+		return 0;
+	log_info("%s: clamav: released from quarantine; passed unchanged", m->queue_id);
+	strip_token(m, e);
+	return 1;
 }
 
 static enum verdict
@@ -960,11 +1001,7 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 	case SCAN_VIRUS:
 		break;
 	}
-	if (released(m, c, data, len)) {
-		log_info("%s: clamav: virus=\"%s\" in a message released from quarantine; passed",
-			 m->queue_id, r.name);
-		return VERDICT_CONTINUE;
-	}
+	msg_note(m, "virus", "%s", r.name);
 	log_info("%s: clamav: virus=\"%s\" action=%s%s%s", m->queue_id, r.name,
 		 action_values[c->action], *r.server ? " server=" : "", r.server);
 	switch (c->action) {
@@ -1015,6 +1052,7 @@ const struct handler clamav_handler = {
 	.load = clamav_load,
 	.unload = clamav_unload,
 	.eom = clamav_eom,
+	.release = clamav_release,
 	.inbound = clamav_inbound,
 	.done = clamav_done,
 	.setup = clamav_setup,

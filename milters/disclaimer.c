@@ -421,17 +421,46 @@ find_bodies(GMimeObject *o, GPtrArray *out)
 	return found;
 }
 
-/* has_marker - a body already carries the disclaimer */
-static int
-has_marker(const struct disc_cfg *c, GPtrArray *bodies)
+/*
+ * beside_content - where a wrap (this handler's, on an earlier pass)
+ * puts the disclaimer: the body leaves of each part after the first of a
+ * top-level multipart/mixed (the first is the content the wrap kept as
+ * it was, undecodable text say, whose bodies find_bodies() gives), so
+ * that a wrapped message is not given a second disclaimer
+ */
+static void
+beside_content(GMimeObject *top, GPtrArray *out)
 {
+	int i, n;
+
+	if (!GMIME_IS_MULTIPART(top) || !is_type(top, "multipart", "mixed"))
+		return;
+	n = g_mime_multipart_get_count(GMIME_MULTIPART(top));
+	for (i = 1; i < n; i++) {
+		GMimeObject *child = g_mime_multipart_get_part(GMIME_MULTIPART(top), i);
+
+		if (body_leaf(child) || is_type(child, "multipart", "alternative"))
+			find_bodies(child, out);
+	}
+}
+
+/* has_marker - a body, or a part beside the content of a wrapped
+ * message (beside_content()), already carries the disclaimer */
+static int
+has_marker(const struct disc_cfg *c, GMimeMessage *msg, GPtrArray *bodies)
+{
+	GPtrArray *all;
 	guint i;
 	int hit = 0;
 
 	if (c->marker == NULL)
 		return 0;
-	for (i = 0; i < bodies->len && !hit; i++) {
-		GMimeObject *o = g_ptr_array_index(bodies, i);
+	all = g_ptr_array_new();
+	for (i = 0; i < bodies->len; i++)
+		g_ptr_array_add(all, g_ptr_array_index(bodies, i));
+	beside_content(g_mime_message_get_mime_part(msg), all);
+	for (i = 0; i < all->len && !hit; i++) {
+		GMimeObject *o = g_ptr_array_index(all, i);
 		char *t = mime_text_get(GMIME_TEXT_PART(o)), *plain, *n;
 
 		if (t == NULL)
@@ -443,6 +472,7 @@ has_marker(const struct disc_cfg *c, GPtrArray *bodies)
 		g_free(plain);
 		g_free(t);
 	}
+	g_ptr_array_free(all, TRUE);
 	return hit;
 }
 
@@ -776,6 +806,7 @@ outcome(struct msg *m, struct edits *e, const char *what, const char *why)
 	char *v = why ? g_strdup_printf("%s (%s)", what, why) : g_strdup(what);
 
 	edits_add_header(e, disclaimer_handler.name, HEADER, v);
+	msg_note(m, "disclaimer", "%s", what);
 	log_info("%s: disclaimer: %s", m->queue_id, v);
 	g_free(v);
 }
@@ -865,20 +896,24 @@ disc_apply(struct msg *m, const void *cfg)
 	GMimeMessage *msg = mime_message(m);
 	struct smime_scan sc;
 	GPtrArray *bodies;
-	int rc = 0;
+	int rc = 0, found;
 	guint i;
 
 	if (msg == NULL)
 		return -1;
 	smime_scan(msg, &sc);
-	if (sc.kind != SMIME_NONE)
-		return protected(m, &m->edits, c, msg, &sc);
 	bodies = g_ptr_array_new();
-	if (!find_bodies(g_mime_message_get_mime_part(msg), bodies)) {
+	found = find_bodies(g_mime_message_get_mime_part(msg), bodies);
+	/* once per thread, whatever the message is: a wrap of an earlier
+	 * pass (signed or undecodable content) keeps its content as it was,
+	 * and the disclaimer beside it */
+	if (has_marker(c, msg, bodies)) {
+		log_info("%s: disclaimer: already there", m->queue_id);
+	} else if (sc.kind != SMIME_NONE) {
+		rc = protected(m, &m->edits, c, msg, &sc);
+	} else if (!found) {
 		wrap(m, c);
 		outcome(m, &m->edits, "wrapped", "no text body");
-	} else if (has_marker(c, bodies)) {
-		log_info("%s: disclaimer: already there", m->queue_id);
 	} else if (!all_decode(bodies)) {
 		/* text that does not decode is never rewritten: the disclaimer
 		 * goes beside it */
@@ -891,6 +926,8 @@ disc_apply(struct msg *m, const void *cfg)
 	} else {
 		for (i = 0; i < bodies->len && rc == 0; i++)
 			rc = add_to(m, c, g_ptr_array_index(bodies, i), 0);
+		if (rc == 0)
+			msg_note(m, "disclaimer", "added");
 	}
 	g_ptr_array_free(bodies, TRUE);
 	return rc;

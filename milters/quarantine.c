@@ -695,6 +695,27 @@ out:
 	return st;
 }
 
+/* quarantine_token_spent - whether .used-MAC exists, nothing written */
+enum quarantine_token_status
+quarantine_token_spent(const char *dir, const char *value)
+{
+	char *path = marker_path(dir, value);
+	struct stat st;
+	enum quarantine_token_status rc;
+	int saved;
+
+	if (path == NULL)
+		return QTOKEN_MALFORMED;
+	if (lstat(path, &st) == 0)
+		rc = QTOKEN_USED;
+	else
+		rc = errno == ENOENT ? QTOKEN_OK : QTOKEN_ERROR;
+	saved = errno;
+	g_free(path);
+	errno = saved;
+	return rc;
+}
+
 /* quarantine_token_unspend - remove .used-MAC if spender made it */
 int
 quarantine_token_unspend(const char *dir, const char *value, const char *spender)

@@ -120,6 +120,11 @@ enum quarantine_token_status
 quarantine_token_spend(const char *dir, const char *value,
 		       const char *spender);
 
+/* quarantine_token_spent - whether value was spent, writing nothing (for
+ * a dry run): QTOKEN_OK (not spent), QTOKEN_USED, QTOKEN_MALFORMED or
+ * QTOKEN_ERROR (errno) */
+enum quarantine_token_status
+quarantine_token_spent(const char *dir, const char *value);
 /* quarantine_token_unspend - give value back if spender spent it; 0, or
  * -1 with errno (ENOENT: not spent by spender) */
 int quarantine_token_unspend(const char *dir, const char *value,

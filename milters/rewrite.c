@@ -1098,11 +1098,14 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 		mime_text_set(GMIME_TEXT_PART(o), g_ptr_array_index(changed, i + 1));
 		mime_part_changed(m, o);
 	}
+	if (changed->len)
+		msg_note(m, "rewrite", "text");
 	for (i = 0; i < bans->len; i++) {
 		const struct ban *b = g_ptr_array_index(bans, i);
 
 		if (b->carrier == NULL) {
 			replace_ban(m, b->part, c->notice, b);
+			msg_note(m, "rewrite", "replaced:%s", b->file);
 			log_info("%s: rewrite: banned attachment \"%s\" (%s) replaced by a notice",
 				 m->queue_id, b->file, b->rule);
 		} else if (!g_ptr_array_find(carriers, b->carrier, NULL)) {

@@ -280,8 +280,38 @@ chain_data(struct msg *m)
 	return run(STAGE_DATA, m->conn, m, NULL, NULL, p);
 }
 
-/* chain_eom - the message is complete: size and spool checks, then the
- * handlers' end-of-message hooks */
+/*
+ * release - whether a handler's release hook lets m through as it is: if
+ * so, the edits queued so far (at any step, by any handler) give way to
+ * the ones the hook asks for, the message is accepted and no
+ * end-of-message hook runs, so nothing changes a released message
+ */
+static int
+release(struct msg *m, const struct policy *p)
+{
+	const struct snapshot *s = m->conn->snap;
+	struct edits keep;
+	unsigned i;
+
+	for (i = 0; i < s->nchain; i++) {
+		if (s->chain[i]->release == NULL)
+			continue;
+		edits_init(&keep);
+		if (s->chain[i]->release(m, &keep, p->cfg[i]) > 0) {
+			edits_free(&m->edits);
+			m->edits = keep;
+			m->released = s->chain[i]->name;
+			m->accepted = 1;
+			return 1;
+		}
+		edits_free(&keep);
+	}
+	return 0;
+}
+
+/* chain_eom - the message is complete: size and spool checks, a release
+ * that lets it through unchanged, else the handlers' end-of-message
+ * hooks */
 enum verdict
 chain_eom(struct msg *m)
 {
@@ -301,6 +331,8 @@ chain_eom(struct msg *m)
 	}
 	if (p == NULL)
 		return no_policy(c);
+	if (release(m, p))
+		return VERDICT_CONTINUE;
 	v = run(STAGE_EOM, c, m, NULL, NULL, p);
 	if ((v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE) && mime_commit(m) < 0) {
 		reply_set(&c->reply, "451", "4.3.0", "Temporary local problem, try again later");

@@ -70,6 +70,15 @@ struct handler {
 				const void *cfg);
 	enum verdict (*eom)(struct msg *m, struct edits *e, const void *cfg);
 	/*
+	 * Optional: at end of message, before any handler's eom hook: 1 when
+	 * m carries a release this handler issued (a token it checks and
+	 * spends) that lets it through exactly as it is, else 0.  On 1 the
+	 * chain drops every edit handlers queued before, keeps only those
+	 * this hook put in e (removing its token), runs no eom hook and
+	 * accepts: no handler changes a released message.
+	 */
+	int (*release)(struct msg *m, struct edits *e, const void *cfg);
+	/*
 	 * Optional: once the verdict on a message that reached end of
 	 * message stands (edits applied, the MTA about to be told), with
 	 * that verdict; for what eom did that only an accepted message may
@@ -101,8 +110,9 @@ struct handler {
 	 * as the user, with each snapshot a reload loads; -1 fails the
 	 * reload.  configure runs
 	 * with the first snapshot before any message (wait: set for
-	 * sinkd -t, which needs everything ready at once; -1 then fails the
-	 * run) and again with each snapshot a reload installs; a handler not
+	 * sinkd -t, which needs everything ready at once, and whose
+	 * temporary files go to $TMPDIR, a directory of its own; -1 then
+	 * fails the run) and again with each snapshot a reload installs; a handler not
 	 * in the snapshot's chain releases what it holds.  stop runs once
 	 * at exit.
 	 */

@@ -469,6 +469,16 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	return 0;
 }
 
+/* offline_args_free - what option parsing allocated for -t */
+static void
+offline_args_free(struct offline_args *oa)
+{
+	g_free(oa->sender);
+	g_strfreev(oa->rcpts);
+	g_free(oa->client);
+	g_free(oa->auth);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -488,6 +498,7 @@ main(int argc, char **argv)
 		{"rcpt", 'R', 0, G_OPTION_ARG_STRING_ARRAY, &oa.rcpts, "-t: envelope recipient (repeatable)", "ADDR"},
 		{"client", 'C', 0, G_OPTION_ARG_STRING, &oa.client, "-t: client address and HELO name", "IP[,HELO]"},
 		{"auth", 'A', 0, G_OPTION_ARG_STRING, &oa.auth, "-t: SMTP AUTH user", "USER"},
+		{"quarantine", 0, 0, G_OPTION_ARG_NONE, &oa.quarantine, "-t: store quarantine entries and spend release tokens for real", NULL},
 		{NULL},
 	};
 	GOptionContext *ctx = g_option_context_new("- mail filter for Postfix and Sendmail");
@@ -499,10 +510,11 @@ main(int argc, char **argv)
 	g_option_context_add_main_entries(ctx, opts, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1 + show) {
 		fprintf(stderr, "sinkd: %s\n", err ? err->message : "unexpected argument");
-		fprintf(stderr, "usage: sinkd [-fnVd] [-c file] [-P [domain]] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user]]\n");
+		fprintf(stderr, "usage: sinkd [-fnVd] [-c file] [-P [domain]] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user] [--quarantine]]\n");
 		g_clear_error(&err);
 		g_option_context_free(ctx);
 		g_free(path);
+		offline_args_free(&oa);
 		return 64;
 	}
 	g_option_context_free(ctx);
@@ -525,9 +537,9 @@ main(int argc, char **argv)
 	s = load(conf_path, offline ? REPORT_ERRORS : check || show ? REPORT_STDERR : REPORT_LOG);
 	if (s == NULL && !check && !offline && !show)
 		log_fatal("%s: not starting: the configuration has errors", conf_path);
-	if (s == NULL)
-		return 1;
-	if (show) {
+	if (s == NULL) {
+		rc = 1;
+	} else if (show) {
 		policy_print(stdout, s, argc > 1 ? argv[1] : "default");
 		snapshot_unref(s);
 		rc = 0;
@@ -537,18 +549,13 @@ main(int argc, char **argv)
 		rc = 0;
 	} else if (offline) {
 		log_set_debug(conf_bool(&s->main, "debug"));
-		handler_configure(s, 1);
 		rc = offline_run(s, &oa);
-		handler_stop(s);
 		snapshot_unref(s);
 	} else {
 		rc = run_daemon(s, foreground, &set);
 	}
 	g_mime_shutdown();
 	g_free(conf_path);
-	g_free(oa.sender);
-	g_strfreev(oa.rcpts);
-	g_free(oa.client);
-	g_free(oa.auth);
+	offline_args_free(&oa);
 	return rc;
 }

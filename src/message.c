@@ -2,6 +2,7 @@
  * message - connection and message contexts, and the message spool
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 #include <glib.h>
 
@@ -141,6 +142,8 @@ msg_free(struct msg *m)
 	g_free(m->sender);
 	g_free(m->sender_domain);
 	g_free(m->auth_user);
+	if (m->notes)
+		g_string_free(m->notes, TRUE);
 	g_free(m);
 }
 
@@ -348,6 +351,28 @@ msg_set_queue_id(struct msg *m, const char *id)
 		g_free(m->queue_id);
 		m->queue_id = g_strdup(id);
 	}
+}
+
+/* msg_note - what a handler did, or under conn->dry_run would have done,
+ * beyond the verdict and the edits (quarantined where), as " key=value"
+ * for sinkd -t's verdict line; in the value, white space and every byte
+ * that is not printable ASCII is made '_', so that it stays one word */
+void
+msg_note(struct msg *m, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	char *v, *p;
+
+	va_start(ap, fmt);
+	v = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	for (p = v; *p; p++)
+		if (g_ascii_isspace(*p) || !g_ascii_isprint(*p))
+			*p = '_';
+	if (m->notes == NULL)
+		m->notes = g_string_new(NULL);
+	g_string_append_printf(m->notes, " %s=%s", key, v);
+	g_free(v);
 }
 
 /* The variables every template may use (sinkd-policy(5)). */

@@ -42,6 +42,10 @@ struct conn {
 	/* MTA macros: how the glue answers conn_macro() */
 	const char *(*macro)(struct conn *c, const char *name);
 	void *mta;		/* the glue's own context */
+	int dry_run;		/* sinkd -t: handlers write nothing outside
+				 * the message (no quarantine entry, no
+				 * release token spent) and say with
+				 * msg_note() what they would have done */
 };
 
 struct rcpt {
@@ -79,6 +83,9 @@ struct msg {
 	int too_big;		/* more than max-message-size */
 	int spool_errno;	/* spool write failed: tempfail */
 	int accepted;		/* a handler accepted: skip the rest */
+	const char *released;	/* the handler whose release hook let the
+				 * message through unchanged, or NULL */
+	GString *notes;		/* " key=value" per msg_note(), or NULL */
 	struct edits edits;
 	struct mime *mime;	/* the MIME tree, once a handler asked */
 	gint64 started;		/* monotonic µs */
@@ -107,6 +114,8 @@ const guchar *msg_data(struct msg *m, gsize *len);
 const struct policy *msg_policy(struct msg *m);
 const char *msg_queue_id(const struct msg *m);
 void msg_set_queue_id(struct msg *m, const char *id);
+void msg_note(struct msg *m, const char *key, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
 
 extern const char *const msg_variables[];
 const char *msg_variable(const char *name, void *msg);

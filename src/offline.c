@@ -440,15 +440,61 @@ envelope(struct msg *m)
 	return g_string_free(o, FALSE);
 }
 
-/* report - the verdict line on standard error; a recipient refused with
- * a 4xx reply (which an MTA's client would send again later) is named in
- * it with the reply's codes */
+/* edit_what - one edit, as the verdict line's changed= names it */
+static void
+edit_what(GString *o, const struct edit *e)
+{
+	static const char *const mark[] = {
+		[EDIT_ADD_HEADER] = "+", [EDIT_INSERT_HEADER] = "+",
+		[EDIT_CHANGE_HEADER] = "~", [EDIT_ADD_RCPT] = "+rcpt",
+		[EDIT_DEL_RCPT] = "-rcpt", [EDIT_CHANGE_FROM] = "~from",
+	};
+	int header = e->kind == EDIT_ADD_HEADER || e->kind == EDIT_INSERT_HEADER
+		|| e->kind == EDIT_CHANGE_HEADER;
+
+	g_string_append_printf(o, "%s%s:%s%s", o->len ? "," : "", e->by ? e->by : "sinkd",
+			       e->kind == EDIT_CHANGE_HEADER && e->value == NULL ? "-"
+			       : mark[e->kind], header ? e->name : "");
+}
+
+/* changed - what the edits change, each "handler:what" (+Name added,
+ * ~Name changed, -Name removed, +rcpt/-rcpt a recipient added or
+ * removed, ~from the sender changed, body), or "no" */
+static char *
+changed(const struct msg *m)
+{
+	GString *o = g_string_new(NULL);
+	guint i;
+
+	for (i = 0; i < m->edits.list->len; i++)
+		edit_what(o, g_ptr_array_index(m->edits.list, i));
+	if (m->edits.body)
+		g_string_append_printf(o, "%s%s:body", o->len ? "," : "",
+				       m->edits.body_by ? m->edits.body_by : "sinkd");
+	if (o->len == 0)
+		g_string_append(o, "no");
+	return g_string_free(o, FALSE);
+}
+
+/*
+ * report - the verdict line on standard error: the verdict with its reply
+ * (or handler), the number of edits, the recipients refused (a 4xx one
+ * named with the reply's codes), the envelope after edits, the direction
+ * and policy, what changed, the handler whose release let the message
+ * through, and what the handlers noted (msg_note(): virus=, quarantine=
+ * DIR or hold, rewrite=replaced:FILE, disclaimer=added...); always in this
+ * order, so that the line can be parsed
+ */
 static void
 report(struct conn *c, struct msg *m, enum verdict v, const GString *deferred,
        FILE *fp)
 {
 	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
 	char *text = quote(c->reply.text), *env = m ? envelope(m) : g_strdup("");
+	char *what = m ? changed(m) : NULL, *pol = NULL;
+
+	if (m)
+		pol = policy_describe(m->policy ? m->policy : m->mail_policy, m->outbound);
 
 	if (refused)
 		fprintf(fp, "verdict=%s code=%s xcode=%s handler=%s text=%s",
@@ -461,28 +507,98 @@ report(struct conn *c, struct msg *m, enum verdict v, const GString *deferred,
 	fprintf(fp, " edits=%u", m ? edits_count(&m->edits) : 0);
 	if (m && m->rcpts_rejected)
 		fprintf(fp, " rcpts-rejected=%u", m->rcpts_rejected);
-	fprintf(fp, "%s %s\n", deferred->str, env);
+	fprintf(fp, "%s %s", deferred->str, env);
+	if (m) {
+		fprintf(fp, " %s changed=%s", pol, what);
+		if (m->released)
+			fprintf(fp, " released=%s", m->released);
+		if (m->notes)
+			fputs(m->notes->str, fp);
+	}
+	fputc('\n', fp);
 	g_free(text);
 	g_free(env);
+	g_free(what);
+	g_free(pol);
 }
 
 static int run(struct snapshot *s, const struct offline_args *a, struct input *in,
 	       FILE *out, FILE *err);
 
-/* offline_run - standard input through the chain; the exit status */
+/* scratch_new - a directory of sinkd -t's own under $TMPDIR (or /tmp),
+ * made $TMPDIR for what it runs; g_free(), or NULL (errno) */
+static char *
+scratch_new(void)
+{
+	const char *base = g_getenv("TMPDIR");
+	char *dir = g_build_filename(base && *base ? base : "/tmp", "sinkd-t.XXXXXX", NULL);
+
+	if (g_mkdtemp(dir) == NULL) {
+		g_free(dir);
+		return NULL;
+	}
+	g_setenv("TMPDIR", dir, TRUE);
+	return dir;
+}
+
+/* scratch_free - remove dir and whatever is left under it */
+static void
+scratch_free(char *dir)
+{
+	GDir *d;
+	const char *name;
+	char *path;
+
+	if (dir == NULL)
+		return;
+	if ((d = g_dir_open(dir, 0, NULL)) != NULL) {
+		while ((name = g_dir_read_name(d)) != NULL) {
+			path = g_build_filename(dir, name, NULL);
+			if (g_file_test(path, G_FILE_TEST_IS_DIR)
+			    && !g_file_test(path, G_FILE_TEST_IS_SYMLINK))
+				scratch_free(g_strdup(path));
+			else
+				unlink(path);
+			g_free(path);
+		}
+		g_dir_close(d);
+	}
+	rmdir(dir);
+	g_free(dir);
+}
+
+/*
+ * offline_run - standard input through the chain, after the handlers'
+ * configure hooks; the exit status.  A dry run: spool files, libclamav's
+ * and every other temporary file go to a directory of its own, removed
+ * at the end, and the handlers are told (conn->dry_run) to store and
+ * spend nothing, unless a->quarantine asks for the quarantine for real.
+ */
 int
 offline_run(struct snapshot *s, const struct offline_args *a)
 {
 	struct input in;
+	char *scratch = scratch_new();
 	int rc;
 
+	if (scratch == NULL) {
+		log_error("cannot make a temporary directory: %s", g_strerror(errno));
+		return 75;	/* EX_TEMPFAIL */
+	}
+	conf_set(&s->main, "spool-dir", scratch);
+	/* a handler that could not get ready fails each message by its
+	 * on-error, as in the daemon */
+	handler_configure(s, 1);
 	if (input_stdin(&in, s) < 0) {
 		log_error("cannot read the message: %s", g_strerror(errno));
 		input_free(&in);
-		return 75;	/* EX_TEMPFAIL */
+		rc = 75;	/* EX_TEMPFAIL */
+	} else {
+		rc = run(s, a, &in, stdout, stderr);
+		input_free(&in);
 	}
-	rc = run(s, a, &in, stdout, stderr);
-	input_free(&in);
+	handler_stop(s);
+	scratch_free(scratch);
 	return rc;
 }
 
@@ -532,6 +648,7 @@ run(struct snapshot *s, const struct offline_args *a, struct input *in,
 
 	c->mta = &o;
 	c->macro = off_macro;
+	c->dry_run = !a->quarantine;
 	if (a->client) {
 		const char *comma = strchr(a->client, ',');
 

@@ -35,6 +35,8 @@ struct offline_args {
 	char **rcpts;		/* -R, repeatable */
 	char *client;		/* -C ip[,helo] */
 	char *auth;		/* -A */
+	int quarantine;		/* --quarantine: quarantine entries stored
+				 * and release tokens spent for real */
 };
 
 int offline_run(struct snapshot *s, const struct offline_args *a);

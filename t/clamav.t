@@ -154,9 +154,15 @@ like "$ERR" '^verdict=discard ' "action = discard"
 conf "action = quarantine" "quarantine-method = hold"
 t $VIRUS
 like "$ERR" '^verdict=quarantine ' "action = quarantine, method hold: the MTA's hold queue"
+like "$ERR" ' quarantine=hold( |$)' "  the verdict line says so"
 conf "action = quarantine"
 t $VIRUS
-like "$ERR" '^verdict=discard ' "action = quarantine, method store: discarded"
+like "$ERR" "^verdict=discard .* quarantine=$W/q( |\$)" \
+	"action = quarantine, method store, dry run: discarded, the verdict line says where to"
+is "$(ls -A "$W/q" | wc -l)" 0 "  and nothing is written there"
+t $VIRUS --quarantine
+like "$ERR" "^verdict=discard .* quarantine=$W/q/[0-9T]+-[0-9a-f]+\.eml( |\$)" \
+	"  with --quarantine: discarded, the verdict line names the entry"
 meta=$(ls "$W/q"/*.meta 2>/dev/null)
 [ "$(echo "$meta" | grep -c .)" -eq 1 ]
 ok $? "one quarantine entry"
@@ -171,7 +177,7 @@ ok $? "the entry's name is made by sinkd ($id)"
 touch "$W/file"
 QDIR=$W/file/q
 conf "action = quarantine"
-t $VIRUS
+t $VIRUS --quarantine
 like "$ERR" '^verdict=tempfail code=451 ' "quarantine cannot be written: tempfail, never accept"
 QDIR=
 
@@ -187,29 +193,43 @@ used() { ls -A "$W/q" | grep -c '^\.used-'; }
 rtoken
 conf "action = reject"
 t "$W/rel"
-like "$ERR" '^verdict=accept ' "a release token for this body and envelope: passed"
+like "$ERR" '^verdict=accept .* released=clamav( |$)' "a release token, dry run: it would pass"
+is "$(used)" 0 "  and the dry run spends nothing"
+t "$W/rel" --quarantine
+like "$ERR" '^verdict=accept .* released=clamav( |$)' "a release token for this body and envelope: passed"
 is "$(grep -c '^X-Sinkd-Released:' "$W/out")" 0 "  the field is removed"
 is "$(used)" 1 "  the token is spent: one .used- marker"
 t "$W/rel"
+like "$ERR" '^verdict=reject ' "the same again, dry run: scanned and rejected"
+t "$W/rel" --quarantine
 like "$ERR" '^verdict=reject ' "the same again: scanned and rejected"
+unlike "$ERR" 'released=' "  no release"
 grep -q 'X-Sinkd-Released not honoured: already used' "$W/err"
 ok $? "  the log says the token was used"
 rtoken
-t "$W/rel" -R other@example.net
+t "$W/rel" -R other@example.net --quarantine
 like "$ERR" '^verdict=reject ' "a fresh token, one recipient more: rejected"
 grep -q 'X-Sinkd-Released not honoured: issued for another sender or other recipients' "$W/err"
 ok $? "  the log says the envelope is another"
 is "$(used)" 1 "  and the token is not spent"
-# a handler after clamav refuses the message: the token is given back
+# a released message passes every handler unchanged: rewrite after
+# clamav would refuse eicar.com, and tag the subject
 CHAIN="clamav, rewrite" conf "action = reject" "[rewrite]" "banned-extensions = com" \
-	"banned-action = reject"
-t "$W/rel"
-like "$ERR" '^verdict=reject .*handler=rewrite' "clamav passes it, rewrite refuses it (eicar.com)"
-is "$(used)" 1 "  the token is given back: no marker left for it"
+	"banned-action = reject" "subject-tag = [EXT]"
+t "$W/rel" --quarantine
+like "$ERR" '^verdict=accept .*released=clamav' "a released message: rewrite does not refuse it"
+is "$(used)" 2 "  the token is spent"
+cmp -s "$W/out" <(grep -v '^X-Sinkd-Released:' "$W/rel")
+ok $? "  the message is unchanged but for the token field"
+t "$W/rel" --quarantine
+like "$ERR" '^verdict=reject .*handler=clamav' "  sent again: filtered as any other"
+# a forged token (another body) gives no pass either
+{ cat "$W/rel"; printf 'one line more\r\n'; } >"$W/forged-rel"
 conf "action = reject"
-t "$W/rel"
-like "$ERR" '^verdict=accept ' "  so the message passes when it comes again"
-is "$(used)" 2 "  and then the token is spent"
+t "$W/forged-rel" --quarantine
+like "$ERR" '^verdict=reject ' "a token for another body: rejected"
+grep -q 'X-Sinkd-Released not honoured: its MAC does not check' "$W/err"
+ok $? "  the log says the MAC does not check"
 
 conf "action = tag"
 t $VIRUS

@@ -103,16 +103,35 @@ t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
 { printf 'From: b@example.org\nTo: a@example.com\nSubject: Re: hi\nMIME-Version: 1.0\nContent-Type: text/plain\n\nThanks!\n\n'
   sed 's/^/> /' "$W/out"; } > "$W/reply"
 MSG=$W/reply t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
-is "$ERR" "verdict=accept edits=0 from=<a@example.com> rcpts=<b@example.org>" \
+is "$ERR" "verdict=accept edits=0 from=<a@example.com> rcpts=<b@example.org> direction=outbound policy=default changed=no" \
 	"a reply quoting the disclaimer does not get it again"
 cmp -s "$W/reply" "$W/out"; ok $? "  and leaves byte-identical"
 
 # inbound mail (direction = outbound by default) and bounces get none
 MSG=corpus/python-email/msg_01.txt
 t -F a@example.com -R b@example.org -C 192.0.2.1,mx.example.net
-is "$ERR" "verdict=accept edits=0 from=<a@example.com> rcpts=<b@example.org>" "inbound mail gets no disclaimer"
+is "$ERR" "verdict=accept edits=0 from=<a@example.com> rcpts=<b@example.org> direction=inbound policy=default changed=no" "inbound mail gets no disclaimer"
 t -F '' -R b@example.org -C 10.255.0.1,pc.example.com
-is "$ERR" "verdict=accept edits=0 from=<> rcpts=<b@example.org>" "a bounce gets no disclaimer"
+is "$ERR" "verdict=accept edits=0 from=<> rcpts=<b@example.org> direction=outbound policy=default changed=no" "a bounce gets no disclaimer"
+
+# once per thread after a wrap: a message sinkd wrapped (the disclaimer
+# beside content it cannot rewrite: undecodable text, no text body, signed
+# mail) passes a second time unchanged, as each reply or forward loop would
+# bring it back
+printf 'From: a@example.com\nTo: b@example.org\nSubject: bogus\nMIME-Version: 1.0\nContent-Type: text/plain; charset=x-no-such-charset\n\nHello \xff\xfe there\n' >"$W/undecodable"
+printf 'From: a@example.com\nTo: b@example.org\nSubject: pic\nMIME-Version: 1.0\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n' >"$W/notext"
+for f in undecodable notext corpus/thunderbird/smime/alice.dsig.SHA256.multipart.eml; do
+	[ -f "$f" ] || f=$W/$f
+	MSG=$f t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
+	grep -q '^X-Sinkd-Disclaimer: wrapped' "$W/out"
+	ok $? "${f##*/}: wrapped on the first pass"
+	cp "$W/out" "$W/pass1"
+	MSG=$W/pass1 t -F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com
+	like "$ERR" '^verdict=accept edits=0 .* changed=no$' "  the second pass changes nothing"
+	cmp -s "$W/pass1" "$W/out"
+	ok $? "  and leaves it byte-identical"
+	is "$(grep -c 'is confidential' "$W/out")" 2 "  one disclaimer (its text and HTML forms)"
+done
 
 # variables: HTML-escaped in HTML, never a new header
 printf 'From: x\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/html\n\n<html><body>hi</body></html>\n' > "$W/html"

@@ -120,7 +120,7 @@ done
 want=$(clamscan --no-summary --disable-cache -d "$W/db" "$W/m-exe-pkcs7" 2>/dev/null)
 like "$want" ': OK$' "clamscan alone does not find EICAR inside the signature"
 conf clamav "action = quarantine"
-t "$W/m-exe-twice"
+t "$W/m-exe-twice" --quarantine
 like "$ERR" '^verdict=discard ' "action = quarantine: EICAR signed twice is quarantined"
 like "$(cat "$W"/q/*.meta 2>/dev/null)" 'virus=eicar\.com\.UNOFFICIAL' "  the entry names it"
 

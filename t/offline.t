@@ -79,7 +79,7 @@ t -F u@a.spam.example -R x@example.org -C 198.51.100.1,mx.example.net
 like "$ERR" '^verdict=accept ' "@domain does not match a subdomain"
 
 t -F u@example.com -R x@example.org -C 10.255.1.1,pc.example.com
-is "$ERR" 'verdict=reject code=530 xcode=5.7.0 handler=protocol text="Authentication required" edits=0 from=<u@example.com> rcpts=' \
+is "$ERR" 'verdict=reject code=530 xcode=5.7.0 handler=protocol text="Authentication required" edits=0 from=<u@example.com> rcpts= direction=outbound policy=example.com changed=no' \
 	"require-auth: an internal client must authenticate"
 t -F u@example.com -R x@example.org -C 10.255.1.1,pc.example.com -A user1
 like "$ERR" '^verdict=accept ' "require-auth: authenticated, accepted"
@@ -90,13 +90,13 @@ grep -q '^X-Seen: outbound from 198.51.100.9' "$W/out"
 ok $? "an authenticated external client is outbound"
 
 t -F a@example.net -R nobody@example.org -R x@example.org -C 198.51.100.1,mx.example.net
-is "$ERR" 'verdict=accept edits=1 rcpts-rejected=1 from=<a@example.net> rcpts=<x@example.org>' \
+is "$ERR" 'verdict=accept edits=1 rcpts-rejected=1 from=<a@example.net> rcpts=<x@example.org> direction=inbound policy=default changed=protocol:+X-Seen' \
 	"deny-recipients refuses only that recipient"
 t -F a@example.net -R nobody@example.org -C 198.51.100.1,mx.example.net
-is "$ERR" 'verdict=reject code=550 xcode=5.1.1 handler=protocol text="No such user here" edits=0 rcpts-rejected=1 from=<a@example.net> rcpts=' \
+is "$ERR" 'verdict=reject code=550 xcode=5.1.1 handler=protocol text="No such user here" edits=0 rcpts-rejected=1 from=<a@example.net> rcpts= direction=inbound policy=default changed=no' \
 	"no recipient left: the message is refused with recipient-reply"
 t -F a@example.net -R 1@example.org -R 2@example.org -R 3@example.org -R 4@example.org -C 198.51.100.1,mx.example.net
-like "$ERR" '^verdict=accept edits=1 rcpts-rejected=1 deferred=<4@example.org>:452:4.5.3 from=<a@example.net> rcpts=<1@example.org>,<2@example.org>,<3@example.org>$' \
+like "$ERR" '^verdict=accept edits=1 rcpts-rejected=1 deferred=<4@example.org>:452:4.5.3 from=<a@example.net> rcpts=<1@example.org>,<2@example.org>,<3@example.org>( |$)' \
 	"max-recipients = 3 defers the fourth"
 t -F '' -R 1@example.org -R 2@example.org -C 198.51.100.1,mx.example.net
 like "$ERR" '^verdict=reject code=550 xcode=5.5.3 handler=protocol text="Multi-recipient bounce rejected"' \
@@ -106,18 +106,18 @@ like "$ERR" '^verdict=accept ' "a bounce to one recipient passes"
 
 # per-domain policy, inbound
 t -F friend@example.net -R a@example.com -R b@example.org -C 198.51.100.1,mx.example.net
-like "$ERR" 'rcpts-rejected=1 from=<friend@example.net> rcpts=<b@example.org>$' \
+like "$ERR" 'rcpts-rejected=1 from=<friend@example.net> rcpts=<b@example.org>( |$)' \
 	"inbound: example.com's own deny-senders refuses its recipient, example.org's is kept"
 t -F friend@example.net -R a@example.com -C 198.51.100.1,mx.example.net
-is "$ERR" 'verdict=reject code=550 xcode=5.7.1 handler=protocol text="example.com does not take mail from you" edits=0 rcpts-rejected=1 from=<friend@example.net> rcpts=' \
+is "$ERR" 'verdict=reject code=550 xcode=5.7.1 handler=protocol text="example.com does not take mail from you" edits=0 rcpts-rejected=1 from=<friend@example.net> rcpts= direction=inbound policy=default changed=no' \
 	"  with example.com's own reply"
 
 # routing edits
 t -F a@example.net -R staff@example.com -C 198.51.100.1,mx.example.net
-like "$ERR" 'from=<a@example.net> rcpts=<alice@example.com>,<bob@example.com>,<carol@example.org>,<archive@example.com>$' \
+like "$ERR" 'from=<a@example.net> rcpts=<alice@example.com>,<bob@example.com>,<carol@example.org>,<archive@example.com>( |$)' \
 	"list expansion with a nested list, each member once, plus bcc"
 t -F a@example.net -R old@example.com -R u@legacy.example.com -C 198.51.100.1,mx.example.net
-like "$ERR" 'rcpts=<new@example.com>,<u@example.com>,<archive@example.com>$' "rewrite-recipients, address and @domain"
+like "$ERR" 'rcpts=<new@example.com>,<u@example.com>,<archive@example.com>( |$)' "rewrite-recipients, address and @domain"
 t -F u@internal.example.com -R x@example.org -C 10.255.1.1,pc.example.com -A user1
 like "$ERR" 'from=<u@example.com> ' "rewrite-sender on outbound mail of example.com"
 
@@ -146,8 +146,80 @@ tail -n +4 "$W/out" | cmp -s - "$W/big"; ok $? "  its body is kept byte for byte
 head -c 6000 /dev/urandom | base64 -w 76 > "$W/huge"
 printf 'Subject: huge\n\n' | cat - "$W/huge" > "$W/hugemsg"
 MSG=$W/hugemsg t -F a@example.net -R x@example.org -C 198.51.100.1,mx.example.net
-is "$ERR" 'verdict=reject code=552 xcode=5.3.4 handler=sinkd text="Message size exceeds fixed limit" edits=0 from=<a@example.net> rcpts=<x@example.org>' \
+is "$ERR" 'verdict=reject code=552 xcode=5.3.4 handler=sinkd text="Message size exceeds fixed limit" edits=0 from=<a@example.net> rcpts=<x@example.org> direction=inbound policy=default changed=no' \
 	"over max-message-size: 552 5.3.4"
 [ -z "$(ls -A "$W/spool")" ]; ok $? "no spool file is left behind"
+
+# the verdict line: direction, policy, what changed, in a fixed order
+t -F a@example.net -R x@example.org -C 198.51.100.1,mx.example.net
+like "$ERR" '^verdict=accept edits=1 from=<a@example\.net> rcpts=<x@example\.org> direction=inbound policy=default changed=protocol:\+X-Seen$' \
+	"verdict line: envelope, direction, policy, changed=handler:what"
+t -F u@example.com -R x@example.org -C 10.255.0.1,pc.example.com -A u
+like "$ERR" ' direction=outbound policy=example\.com changed=protocol:\+rcpt,protocol:\+X-Seen$' \
+	"  outbound: the sender domain's policy; a recipient added"
+
+# a dry run: sinkd -t on EICAR with the quarantine and every temporary
+# directory under this test's own; nothing is written in any of them
+# unless --quarantine asks for the quarantine for real
+source lib/clamav.sh
+if command -v sigtool >/dev/null && av_db "$W/db"; then
+	mkdir -p "$W/q" "$W/cltmp" "$W/tmp"
+	cat > "$W/av.conf" <<CONF
+[sinkd]
+chain = protocol, clamav
+spool-dir = $W/spool
+body-memory-limit = 1k
+internal-hosts = 10.255.0.0/16
+[protocol]
+add-headers = X-Seen: yes
+[clamav]
+database = $W/db
+tmpdir = $W/cltmp
+quarantine-dir = $W/q
+action = quarantine
+clean-cache = no
+CONF
+	{ printf 'From: a@example.net\nTo: x@example.org\nSubject: v\nMIME-Version: 1.0\n'
+	  printf 'Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n'
+	  head -c 3000 /dev/urandom | base64 -w 76
+	  printf -- '--b\nContent-Type: application/octet-stream; name=e.com\nContent-Transfer-Encoding: base64\n\n'
+	  av_eicar "$W/eicar"; base64 <"$W/eicar"; printf -- '--b--\n'; } >"$W/virus"
+	av() { TMPDIR=$W/tmp "$SINKD" -t -c "$W/av.conf" -F a@example.net -R x@example.org \
+		-C 198.51.100.1,mx.example.net "$@" <"$W/virus" >"$W/out" 2>"$W/err"
+		ERR=$(tail -n 1 "$W/err"); }
+	av
+	like "$ERR" "^verdict=discard handler=clamav edits=1 from=<a@example\\.net> rcpts=<x@example\\.org> direction=inbound policy=default changed=protocol:\\+X-Seen virus=eicar\\.com\\.UNOFFICIAL quarantine=$W/q\$" \
+		"EICAR, dry run: the verdict line says it would be quarantined, and where"
+	is "$(ls -A "$W/q" | wc -l)" 0 "  nothing is written in the quarantine"
+	is "$(ls -A "$W/spool" "$W/cltmp" | grep -vc ':$\|^$')" 0 "  nor in spool-dir or clamav's tmpdir"
+	is "$(ls -A "$W/tmp" | wc -l)" 0 "  and its own temporary directory is gone"
+	av --quarantine
+	like "$ERR" "^verdict=discard handler=clamav .* quarantine=$W/q/[0-9]{8}T[0-9]{6}-[0-9a-f]{16}\\.eml\$" \
+		"--quarantine: quarantined for real, the verdict line names the entry"
+	is "$(ls "$W/q" | grep -c '\.meta$')" 1 "  and the entry is there"
+	sed -i 's/^action = quarantine/action = quarantine\nquarantine-method = hold/' "$W/av.conf"
+	av
+	like "$ERR" '^verdict=quarantine handler=clamav .* quarantine=hold$' \
+		"quarantine-method = hold: verdict=quarantine ... quarantine=hold"
+	sed -i 's/^action = .*/action = reject/; /^quarantine-method/d' "$W/av.conf"
+	av
+	like "$ERR" '^verdict=reject code=550 xcode=5\.7\.1 handler=clamav text="Message contains a virus \(eicar\.com\.UNOFFICIAL\)" .* virus=eicar\.com\.UNOFFICIAL$' \
+		"action = reject: the reply and the virus"
+	# what the body handlers did, named in the verdict line
+	cat > "$W/rw.conf" <<CONF
+[sinkd]
+chain = rewrite, disclaimer
+spool-dir = $W/spool
+[rewrite]
+banned-extensions = com
+[disclaimer]
+text-file = $(fixture "$PWD/disclaimer/text.tmpl" "$W")
+CONF
+	"$SINKD" -t -c "$W/rw.conf" -F a@example.com -R b@example.org <"$W/virus" >"$W/out" 2>"$W/err"
+	like "$(tail -n 1 "$W/err")" ' direction=outbound policy=example\.com changed=sinkd:body rewrite=replaced:e\.com disclaimer=added$' \
+		"the verdict line names the part rewrite replaced and the disclaimer added"
+else
+	bail_out "sigtool (package clamav) is needed for the dry-run tests"
+fi
 is "$BADEXIT" 0 "sinkd -t exited 0 every time"
 done_testing

@@ -1,6 +1,7 @@
 /*
  * chain_test - verdicts through the chain: first final verdict wins, a
- *	handler's failure becomes its on-error action, accept skips the rest
+ *	handler's failure becomes its on-error action, accept skips the rest,
+ *	a release lets the message through with no handler's edits
  *
  * Two test handlers, alpha and beta, each do what their "mode" key says
  * at every stage and count their calls.
@@ -15,7 +16,7 @@
 #include "testconf.h"
 
 static const char *const modes[] = {"continue", "reject", "tempfail", "error",
-				    "accept", "discard", NULL};
+				    "accept", "discard", "release", NULL};
 
 static const struct conf_key test_keys[] = {
 	{"mode", CONF_ENUM, "continue", .values = modes, .merge = MERGE_ENUM,
@@ -70,7 +71,22 @@ answer(struct conn *conn, const struct tcfg *c)
 static enum verdict
 t_envfrom(struct msg *m, const void *cfg)
 {
+	edits_add_header(&m->edits, "test", "X-Early", "1");
 	return answer(m->conn, cfg);
+}
+
+/* t_release - mode release: the message is let through as it is, with
+ * this handler's one edit */
+static int
+t_release(struct msg *m, struct edits *e, const void *cfg)
+{
+	const struct tcfg *c = cfg;
+
+	(void) m;
+	if (c->mode != 6)
+		return 0;
+	edits_add_header(e, "test", "X-Released", "1");
+	return 1;
 }
 
 static enum verdict
@@ -82,11 +98,11 @@ t_eom(struct msg *m, struct edits *e, const void *cfg)
 
 static const struct handler alpha = {
 	.name = "alpha", .keys = test_keys, .load = load_alpha, .unload = g_free,
-	.envfrom = t_envfrom, .eom = t_eom,
+	.envfrom = t_envfrom, .eom = t_eom, .release = t_release,
 };
 static const struct handler beta = {
 	.name = "beta", .keys = test_keys, .load = load_beta, .unload = g_free,
-	.envfrom = t_envfrom, .eom = t_eom,
+	.envfrom = t_envfrom, .eom = t_eom, .release = t_release,
 };
 static const struct handler *const registry[] = {&alpha, &beta, NULL};
 
@@ -140,7 +156,8 @@ main(void)
 	is_int(v, VERDICT_CONTINUE, "both continue: accepted");
 	is_int(alpha_calls, 2, "alpha ran at MAIL and end of message");
 	is_int(beta_calls, 2, "beta too");
-	is_int(edits_count(&c->msg->edits), 2, "both handlers' edits are kept");
+	is_int(edits_count(&c->msg->edits), 4, "both handlers' edits are kept (MAIL and end)");
+	ok(c->msg->released == NULL, "  no release");
 	conn_free(c);
 
 	v = run_case(dir, "[beta]\nmode = reject\n", &c, &mv);
@@ -180,6 +197,16 @@ main(void)
 	is_int(v, VERDICT_CONTINUE, "accept skips the rest of the chain for the message");
 	is_int(beta_calls, 0, "  beta never runs");
 	is_int(alpha_calls, 1, "  nor alpha again at end of message");
+	conn_free(c);
+
+	v = run_case(dir, "[beta]\nmode = release\n", &c, &mv);
+	is_int(v, VERDICT_CONTINUE, "a release: accepted");
+	is_int(alpha_calls, 1, "  alpha ran at MAIL, not at end of message");
+	is_int(beta_calls, 1, "  beta too");
+	is_int(edits_count(&c->msg->edits), 1, "  the edits queued at MAIL are dropped; the release's own kept");
+	is_str(((struct edit *) g_ptr_array_index(c->msg->edits.list, 0))->name, "X-Released",
+	       "  that edit is the release hook's");
+	is_str(c->msg->released, "beta", "  the handler that released it is named");
 	conn_free(c);
 
 	v = run_case(dir, "[alpha]\nmode = bogus\n", &c, &mv);
