@@ -48,7 +48,7 @@ is "$(find "$D/etc/opt/sinkd/sinkd/domains" -name '*.conf' -printf '%f\n')" "def
 	"only default.conf is a live policy; example.com's is in domains.example"
 
 # the unit runs the installed program on the installed configuration
-is "$(grep -E '^Exec' "$D$U/sinkd.service" | grep -v chown)" \
+is "$(grep -E '^Exec' "$D$U/sinkd.service" | grep -v '^Exec[A-Za-z]*=+')" \
 	"ExecStartPre=$P/sbin/sinkd -n -c $E/sinkd/sinkd.conf
 ExecStart=$P/sbin/sinkd -f -c $E/sinkd/sinkd.conf
 ExecReload=$P/sbin/sinkd -n -c $E/sinkd/sinkd.conf
