@@ -16,12 +16,12 @@ ifeq ($(SANITIZE),1)
 OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 SAN_LDFLAGS = -fsanitize=address,undefined
 endif
-ALL_CFLAGS = $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP \
+ALL_CFLAGS = $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP -Iinclude \
 	-DSINKD_VERSION='"$(VERSION)"' -DSINKD_SYSCONFDIR='"$(SYSCONFDIR)"' \
 	$(DEPS_CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 
-CORE_SRCS = src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c src/mime.c \
+CORE_SRCS = src/sink.c src/sinkapi.c src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c src/mime.c \
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
@@ -33,6 +33,8 @@ TOOLS = tools/sinkd-quarantine
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test \
 	t/unit/quarantine_test t/unit/textrw_test
 TEST_TOOLS = t/unit/mimewarn bench/milterload
+# sinks the tests load: built against the public header alone
+TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so
 
 .PHONY: all check sanitize run install clean distclean tests
 
@@ -68,7 +70,10 @@ bench/milterload: bench/milterload.c
 	$(CC) -O2 -g $(WARN) -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) \
 		-o $@ bench/milterload.c -pthread
 
-tests: src/sinkd $(TOOLS) $(UNIT_TESTS) $(TEST_TOOLS)
+t/sinks/%.so: t/sinks/%.c include/sinkd/sink.h
+	$(CC) $(OPT) $(WARN) -std=gnu11 -fPIC -shared -I include $(SAN_LDFLAGS) -o $@ $<
+
+tests: src/sinkd $(TOOLS) $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS)
 
 check: tests
 	prove $(PROVE_FLAGS) t/*.t
@@ -154,7 +159,7 @@ install: src/sinkd $(TOOLS)
 clean:
 	rm -f src/*.o src/*.d milters/*.o milters/*.d tools/*.o tools/*.d \
 		t/unit/*.o t/unit/*.d bench/*.d $(TOOLS) \
-		src/sinkd $(UNIT_TESTS) $(TEST_TOOLS)
+		src/sinkd $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS)
 	rm -rf t/work
 	rm -rf fuzz/obj fuzz/work $(FUZZ_TARGETS)
 

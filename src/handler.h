@@ -60,6 +60,10 @@ struct handler {
 	unsigned needs;
 	unsigned (*decides)(const void *cfg);	/* HANDLER_AT_*, optional */
 	void *(*load)(const struct conf_group *g, struct conf_errors *e);
+	/* instead of load, for handlers built at run time (sinks, sink.h),
+	 * which are told which one they are */
+	void *(*load_self)(const struct handler *h, const struct conf_group *g,
+			   struct conf_errors *e);
 	void (*unload)(void *cfg);
 	enum verdict (*connect)(struct conn *c, const void *cfg);
 	enum verdict (*helo)(struct conn *c, const void *cfg);

@@ -37,6 +37,7 @@
 #include "pidfile.h"
 #include "policy.h"
 #include "privs.h"
+#include "sink.h"
 
 #ifndef SINKD_VERSION
 #define SINKD_VERSION "0.1"
@@ -162,6 +163,7 @@ dump_keys(void)
 			for (i = 0; tables[t] && tables[t][i].name; i++)
 				dump_key(&tables[t][i], 1);
 	}
+	sink_dump_keys(dump_key);
 }
 
 /* restart_changes - warn about keys a reload cannot apply */

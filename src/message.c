@@ -11,6 +11,7 @@
 #include "message.h"
 #include "mime.h"
 #include "policy.h"
+#include "sink.h"
 
 /* conn_new - a connection pinned to snap (takes a reference) */
 struct conn *
@@ -29,6 +30,7 @@ conn_free(struct conn *c)
 		return;
 	if (c->msg)
 		msg_free(c->msg);
+	sink_conn_end(c);
 	snapshot_unref(c->snap);
 	reply_clear(&c->reply);
 	g_free(c->client_addr);
@@ -128,6 +130,8 @@ msg_free(struct msg *m)
 {
 	if (m == NULL)
 		return;
+	if (m->conn)
+		sink_msg_end(m);
 	if (m->conn && m->conn->msg == m)
 		m->conn->msg = NULL;
 	g_ptr_array_free(m->rcpts, TRUE);
@@ -138,6 +142,11 @@ msg_free(struct msg *m)
 	edits_free(&m->edits);
 	policy_free(m->merged);
 	g_free(m->handler_us);
+	if (m->facts)
+		g_hash_table_destroy(m->facts);
+	if (m->kv)
+		g_hash_table_destroy(m->kv);
+	g_strfreev(m->mail_params);
 	g_free(m->queue_id);
 	g_free(m->sender);
 	g_free(m->sender_domain);
@@ -173,6 +182,7 @@ msg_rcpt_free(struct rcpt *r)
 		return;
 	g_free(r->addr);
 	g_free(r->domain);
+	g_strfreev(r->params);
 	g_free(r);
 }
 
@@ -356,7 +366,8 @@ msg_set_queue_id(struct msg *m, const char *id)
 /* msg_note - what a handler did, or under conn->dry_run would have done,
  * beyond the verdict and the edits (quarantined where), as " key=value"
  * for sinkd -t's verdict line; in the value, white space and every byte
- * that is not printable ASCII is made '_', so that it stays one word */
+ * that is not printable ASCII is made '_', so that it stays one word.
+ * The value as given is kept too, for sinks (api->get(), sinkd-sink(3)) */
 void
 msg_note(struct msg *m, const char *key, const char *fmt, ...)
 {
@@ -366,6 +377,9 @@ msg_note(struct msg *m, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	v = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	if (m->facts == NULL)
+		m->facts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_hash_table_replace(m->facts, g_strdup(key), g_strdup(v));
 	for (p = v; *p; p++)
 		if (g_ascii_isspace(*p) || !g_ascii_isprint(*p))
 			*p = '_';

@@ -28,6 +28,7 @@
 struct snapshot;
 struct policy;
 struct mime;
+struct sinkd_ctx;
 
 struct conn {
 	struct snapshot *snap;	/* pinned for the connection's life */
@@ -46,12 +47,15 @@ struct conn {
 				 * the message (no quarantine entry, no
 				 * release token spent) and say with
 				 * msg_note() what they would have done */
+	struct sinkd_ctx **sinks;	/* per sink of the snapshot, or NULL
+					 * (sink.c's) */
 };
 
 struct rcpt {
 	char *addr;		/* without angle brackets */
 	char *domain;		/* lower case; "" when none */
 	const struct policy *policy;	/* the recipient domain's */
+	char **params;		/* its ESMTP parameters, or NULL */
 };
 
 struct header {
@@ -86,6 +90,9 @@ struct msg {
 	const char *released;	/* the handler whose release hook let the
 				 * message through unchanged, or NULL */
 	GString *notes;		/* " key=value" per msg_note(), or NULL */
+	GHashTable *facts;	/* key -> value per msg_note(), as given */
+	GHashTable *kv;		/* the sinks' store (sinkd-sink(3)), or NULL */
+	char **mail_params;	/* MAIL FROM's ESMTP parameters, or NULL */
 	struct edits edits;
 	struct mime *mime;	/* the MIME tree, once a handler asked */
 	gint64 started;		/* monotonic µs */

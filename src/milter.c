@@ -418,6 +418,7 @@ mf_envfrom(SMFICTX *ctx, char **argv)
 	m = msg_new(c, argv[0], smfi_getsymval(ctx, "{auth_authen}"));
 	g_atomic_int_inc(&in_flight);
 	mf->step = MF_ENVELOPE;
+	m->mail_params = g_strdupv(argv + 1);
 	for (i = 1; argv[i]; i++)
 		if (!g_ascii_strncasecmp(argv[i], "SIZE=", 5))
 			m->declared_size = g_ascii_strtoull(argv[i] + 5, NULL, 10);
@@ -439,6 +440,7 @@ mf_envrcpt(SMFICTX *ctx, char **argv)
 		return mf_disorder(ctx, c, "RCPT", SMFIP_NR_RCPT);
 	msg_set_queue_id(c->msg, smfi_getsymval(ctx, "i"));
 	r = msg_rcpt_new(c->msg, argv[0]);
+	r->params = g_strdupv(argv + 1);
 	v = mf_held(c);
 	if (v != VERDICT_CONTINUE && (mf->proto & SMFIP_NR_RCPT)) {
 		msg_rcpt_keep(c->msg, r);	/* refused with the message later */

@@ -13,6 +13,7 @@
 #include "handler.h"
 #include "log.h"
 #include "policy.h"
+#include "sink.h"
 
 #define MERGED_CACHE_MAX 256	/* combined inbound policies kept */
 
@@ -120,9 +121,12 @@ policy_compile(struct policy *p, struct conf_errors *e)
 	for (i = 0; i < s->nchain; i++) {
 		const struct handler *h = s->chain[i];
 
-		if (h->load == NULL)
+		if (h->load_self)
+			p->cfg[i] = h->load_self(h, &p->groups[s->chain_reg[i]], e);
+		else if (h->load)
+			p->cfg[i] = h->load(&p->groups[s->chain_reg[i]], e);
+		else
 			continue;
-		p->cfg[i] = h->load(&p->groups[s->chain_reg[i]], e);
 		if (p->cfg[i] == NULL && e->msgs->len == before)
 			conf_errorf(e, "%s: handler %s failed to load its policy",
 				    p->domain, h->name);
@@ -285,6 +289,8 @@ resolve_chain(struct snapshot *s, struct conf_errors *e)
 		for (j = 0; j < s->nregistry; j++)
 			if (!strcmp(names[i], s->registry[j]->name))
 				break;
+		if (j == s->nregistry && g_str_has_prefix(names[i], "sink:"))
+			continue;	/* sink_set_load() said why */
 		if (j == s->nregistry) {
 			char *known = handler_names(s);
 
@@ -312,8 +318,8 @@ check_groups(struct snapshot *s, const struct conf_file *f,
 	unsigned i, j;
 
 	for (j = 0; groups[j]; j++) {
-		if (!strcmp(groups[j], "sinkd"))
-			continue;
+		if (!strcmp(groups[j], "sinkd") || g_str_has_prefix(groups[j], "sink:"))
+			continue;	/* sinks: sink_set_load() checked them */
 		for (i = 0; i < s->nregistry; i++)
 			if (!strcmp(groups[j], s->registry[i]->name))
 				break;
@@ -339,6 +345,9 @@ snapshot_free(struct snapshot *s)
 	cidr_list_free(s->internal);
 	g_free(s->chain);
 	g_free(s->chain_reg);
+	/* after the policies: their sink configs are the sinks' */
+	sink_set_free(s->sinks);
+	g_free(s->own_registry);
 	g_free(s->conf_path);
 	g_free(s->conf_dir);
 	g_free(s);
@@ -555,8 +564,16 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	f = conf_file_read(path, e);
 	if (f == NULL)
 		goto fail;
-	check_groups(s, f, e);
 	conf_group_apply(&s->main, f, s->conf_dir, 0, e);
+	/* the sinks' handlers join the registry: their groups and chain
+	 * entries are known from here on */
+	if ((s->sinks = sink_set_load(s, f, e)) != NULL) {
+		s->registry = s->own_registry = sink_set_registry(s->sinks, registry);
+		s->nregistry = 0;
+		while (s->registry[s->nregistry])
+			s->nregistry++;
+	}
+	check_groups(s, f, e);
 	/* from here on, files of sinkd's user are trusted too; sinkd.conf,
 	 * which names that user, had to be root's (or the process's own) */
 	e->user = user_uid(conf_str(&s->main, "user"));
@@ -576,9 +593,9 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	for (i = 0; i < s->nregistry; i++) {
 		const struct conf_key *t[3];
 
-		handler_tables(registry[i], t);
-		conf_table_check(registry[i]->name, t, e);
-		conf_group_init(&base->groups[i], registry[i]->name, base->domain,
+		handler_tables(s->registry[i], t);
+		conf_table_check(s->registry[i]->name, t, e);
+		conf_group_init(&base->groups[i], s->registry[i]->name, base->domain,
 				t, s->conf_dir, e);
 		conf_group_apply(&base->groups[i], f, s->conf_dir, 0, e);
 	}
@@ -603,6 +620,9 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	s->conflicts = find_conflicts(s);
 	if (s->conflicts)
 		s->decides |= HANDLER_AT_RCPT;
+	/* last: a sink's init sees a configuration that loads */
+	if (sink_set_init(s->sinks, s, e) < 0)
+		goto fail;
 	return s;
 fail:
 	snapshot_free(s);

@@ -40,6 +40,7 @@
 #include "socket.h"
 
 struct handler;
+struct sink_set;
 
 struct policy {
 	char *domain;		/* "default" or a domain name */
@@ -75,6 +76,10 @@ struct snapshot {
 	unsigned decides;	/* HANDLER_AT_* of every policy's configs */
 	int conflicts;		/* some two policies differ on a key that
 				 * must agree: RCPT TO may defer */
+	struct sink_set *sinks;	/* the sinks sinkd.conf names (sink.h), or
+				 * NULL; registry then is the built-in
+				 * handlers followed by theirs, owned */
+	const struct handler **own_registry;
 };
 
 extern const struct conf_key sinkd_main_keys[];

@@ -50,14 +50,77 @@ struct sink_set;
 
 struct sink_set *sink_set_load(struct snapshot *s, const struct conf_file *f,
 			       struct conf_errors *e);
-const struct handler *const *sink_set_registry(const struct sink_set *set,
-					       const struct handler *const *builtin);
+const struct handler **sink_set_registry(const struct sink_set *set,
+					 const struct handler *const *builtin);
 int sink_set_init(struct sink_set *set, const struct snapshot *s,
 		  struct conf_errors *e);
 void sink_set_free(struct sink_set *set);
-void sink_set_reloaded(struct sink_set *set);
+void sink_dump_keys(void (*dump)(const struct conf_key *k, int handler));
 
 void sink_msg_end(struct msg *m);
 void sink_conn_end(struct conn *c);
+
+/*
+ * Internals shared by sink.c (the glue) and sinkapi.c (struct sinkd_api).
+ */
+#include <gmime/gmime.h>
+
+#include "handler.h"
+
+/* the hook running, for what a call may do */
+enum sink_step {
+	SINK_STEP_INIT, SINK_STEP_CONNECT, SINK_STEP_HELO, SINK_STEP_MAIL,
+	SINK_STEP_RCPT, SINK_STEP_DATA, SINK_STEP_UNKNOWN, SINK_STEP_EOM,
+	SINK_STEP_ABORT,
+};
+
+/* one sink of a snapshot: a handler built at run time */
+struct sink {
+	struct handler h;	/* parent: h.name is "sink:NAME" */
+	char *name;		/* "sink:NAME" */
+	unsigned index;		/* among the snapshot's sinks */
+	const struct sink_provider *prov;
+	void *handle;		/* the provider's */
+	const struct sinkd_sink *ss;
+	void *state;		/* what init set */
+	int inited;
+	struct conf_key *keys;	/* sinkd's base keys, then the sink's own */
+	GPtrArray *strings;	/* key names and docs copied from the sink */
+};
+
+/* a sink's compiled policy: what its hooks run with */
+struct sink_cfg {
+	struct sink *sink;
+	const struct conf_group *g;
+	int evaluate;
+	long long timeout;	/* seconds */
+};
+
+/* one part of the message, as part_info() numbers them */
+struct sink_part {
+	GMimeObject *o;		/* transfer none: the message's tree */
+	unsigned parent, depth;
+	gsize size;		/* encoded; a container: its leaves' */
+};
+
+/* what struct sinkd_ctx is: one connection's, for one sink */
+struct sinkd_ctx {
+	struct sink *sink;
+	struct conn *conn;	/* NULL in init */
+	const struct conf_group *g;	/* the policy in effect */
+	int evaluate;
+	enum sink_step step;
+	struct rcpt *rcpt;	/* the recipient judged at rcpt */
+	struct edits *edits;	/* at eom */
+	struct reply reply;	/* api->reply(), for the verdict returned */
+	GPtrArray *tmp;		/* what calls returned during this hook */
+	GArray *parts;		/* struct sink_part, built at first use */
+	int active;		/* a hook ran on the connection */
+	int in_msg;		/* a hook ran on the current message */
+	int eom_ran;		/* eom ran on the current message */
+};
+
+const char *sink_keep(struct sinkd_ctx *x, char *s);
+void sink_parts_free(struct sinkd_ctx *x);
 
 #endif
