@@ -28,6 +28,12 @@ HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c milters/rewrite.c milters/textrw.c
 HANDLER_SRCS += milters/archive.c
+# Lua sinks (sinkd-lua(5)), when configure found lua5.4
+ifeq ($(WITH_LUA),yes)
+CORE_SRCS += src/sink_lua.c
+DEPS_CFLAGS += $(LUA_CFLAGS) -DSINKD_WITH_LUA
+DEPS_LIBS += $(LUA_LIBS)
+endif
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 TOOLS = tools/sinkd-quarantine
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test \

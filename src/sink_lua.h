@@ -1,0 +1,35 @@
+/*
+ * sink_lua - sinks written in Lua 5.4 (script = FILE in a [sink:NAME] group)
+ *
+ * sink_lua is a struct sink_provider (src/sink.h): open() reads and
+ * compiles a script, runs it once in a sandbox and turns the table it
+ * returns (name, keys, init, reload, shutdown, connect, helo, mail, rcpt,
+ * data, unknown, eom, abort) into a struct sinkd_sink whose hooks call the
+ * script's functions; close() frees all of it.  The script reaches sinkd
+ * only through a context object per hook whose methods are the calls of
+ * struct sinkd_api, and the global table sinkd (constants).  The language
+ * and the calls are sinkd-lua(5).
+ *
+ * Sandbox: the base library without dofile, loadfile and print (load only
+ * of text, collectgarbage only to collect, step and count), string
+ * (without dump), table, math and utf8; no io, os, package, debug or
+ * coroutine.  Limits, per hook: instruction-limit instructions and the
+ * sink's timeout (a count hook), and memory-limit bytes per Lua state (a
+ * counting allocator).  A limit, or a Lua error, makes the hook return
+ * SINKD_ERROR (the sink's on-error) after a log line naming the script's
+ * file and line; a state that hit a limit is closed and made anew.
+ *
+ * Threads: each worker thread has a lua_State of its own for each
+ * configuration generation, made from the script's text at its first
+ * hook there; hooks never wait for one another.  A thread's states are
+ * freed when it ends or when their generation closes.  init, reload and
+ * shutdown run in one more state, the one open() made.
+ */
+#ifndef SINKD_SINK_LUA_H
+#define SINKD_SINK_LUA_H
+
+#include "sink.h"
+
+extern const struct sink_provider sink_lua;
+
+#endif
