@@ -213,6 +213,35 @@ box_of(lua_State *L)
 }
 
 /*
+ * box_where - note in b where its script is, as "SRC:LINE" (the first
+ * frame of Lua code from the top), when the allocator refuses memory
+ *
+ * XXX Lua 5.4.6 turns the stack's pointers into offsets while it
+ * reallocates the stack, so that the frames cannot be read from inside
+ * the allocator there; with it, the line is the one the count hook saw
+ * last, or none.
+ */
+static void
+box_where(struct slua_box *b)
+{
+#if LUA_VERSION_RELEASE_NUM < 50406
+	lua_Debug ar;
+	int level;
+
+	if (b->L == NULL || !b->in_call)
+		return;
+	for (level = 0; lua_getstack(b->L, level, &ar); level++)
+		if (lua_getinfo(b->L, "Sl", &ar) && ar.currentline > 0) {
+			snprintf(b->where, sizeof(b->where), "%s:%d",
+				 ar.short_src, ar.currentline);
+			return;
+		}
+#else
+	(void) b;
+#endif
+}
+
+/*
  * box_alloc - Lua's allocator: malloc, counting what the state holds and
  * refusing what would take it past memory-limit (then the call stops)
  */
@@ -231,8 +260,10 @@ box_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (nsize > old && b->limit) {
 		cap = b->limit + (b->stop == SLUA_STOP_MEMORY ? SLUA_MEM_SLACK : 0);
 		if (nsize > cap || b->used - old > cap - nsize) {
-			if (b->stop == SLUA_STOP_NONE)
+			if (b->stop == SLUA_STOP_NONE) {
 				b->stop = SLUA_STOP_MEMORY;
+				box_where(b);
+			}
 			return NULL;
 		}
 	}
@@ -476,7 +507,9 @@ box_setup(lua_State *L)
 		lua_getinfo(L, ">S", &ar);
 		g->short_src = g_strdup(ar.short_src);
 	}
+	b->in_call = 1;
 	lua_call(L, 0, 1);
+	b->in_call = 0;
 	if (!lua_istable(L, -1)) {
 		lua_pushfstring(L, "%s: the script returns %s, not a table",
 				g->path, luaL_typename(L, -1));
