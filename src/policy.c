@@ -171,6 +171,8 @@ policy_from(struct snapshot *s, const struct policy *parent,
 				    conf_file_path(f), conf_file_group_line(f, groups[j]));
 			continue;
 		}
+		if (!per_domain && g_str_has_prefix(groups[j], "sink:"))
+			sink_policy_file(f, groups[j], e);	/* domains': NODOMAIN */
 		for (i = 0; i < s->nregistry; i++)
 			if (!strcmp(groups[j], s->registry[i]->name))
 				break;
