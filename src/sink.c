@@ -765,6 +765,10 @@ sink_open(const struct snapshot *s, const struct conf_file *f,
 		goto fail;
 	}
 	k->prov = prov;
+	if ((why = conf_file_unsafe(file, 0, e->user)) != NULL) {
+		conf_errorf(e, "%s: %s: %s", where, pkey, why);
+		goto fail;
+	}
 	if ((k->ss = prov->open(file, &sink_api, &k->handle, &why)) == NULL) {
 		conf_errorf(e, "%s: %s: %s", where, pkey, why ? why : "cannot be opened");
 		goto fail;

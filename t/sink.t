@@ -170,6 +170,11 @@ like "$got" "domains/example.org.conf:3: module: cannot be set per domain" \
 like "$got" "exit 1\$" "  and the configuration does not load"
 rm -f "$W/domains/example.org.conf"
 
+install -m 666 "$SINKS/probe.so" "$W/open.so"
+conf "protocol, sink:open"
+printf '[sink:open]\nmodule = %s\n' "$W/open.so" >> "$W/sinkd.conf"
+like "$(check)" "sinkd.conf:[0-9]+: module: .*open.so.*exit 1\$" "a module others may write is refused"
+
 conf "protocol, sink:probe" "level = -1"
 like "$(check)" "sink:probe: init failed.*exit 1\$" "a sink whose init fails stops the configuration"
 
