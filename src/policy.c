@@ -171,6 +171,8 @@ policy_from(struct snapshot *s, const struct policy *parent,
 				    conf_file_path(f), conf_file_group_line(f, groups[j]));
 			continue;
 		}
+		if (!per_domain && g_str_has_prefix(groups[j], "sink:"))
+			sink_policy_file(f, groups[j], e);	/* domains': NODOMAIN */
 		for (i = 0; i < s->nregistry; i++)
 			if (!strcmp(groups[j], s->registry[i]->name))
 				break;
@@ -565,6 +567,10 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	if (f == NULL)
 		goto fail;
 	conf_group_apply(&s->main, f, s->conf_dir, 0, e);
+	check_groups(s, f, e);
+	/* from here on, files of sinkd's user are trusted too; sinkd.conf,
+	 * which names that user, had to be root's (or the process's own) */
+	e->user = user_uid(conf_str(&s->main, "user"));
 	/* the sinks' handlers join the registry: their groups and chain
 	 * entries are known from here on */
 	if ((s->sinks = sink_set_load(s, f, e)) != NULL) {
@@ -573,10 +579,6 @@ snapshot_load(const char *path, const struct handler *const *registry,
 		while (s->registry[s->nregistry])
 			s->nregistry++;
 	}
-	check_groups(s, f, e);
-	/* from here on, files of sinkd's user are trusted too; sinkd.conf,
-	 * which names that user, had to be root's (or the process's own) */
-	e->user = user_uid(conf_str(&s->main, "user"));
 	if (sock_parse(conf_str(&s->main, "socket"), &s->socket, &why) < 0)
 		conf_key_error(e, &s->main, "socket", "%s", why);
 	else

@@ -404,7 +404,9 @@ call(struct sink *k, struct sinkd_ctx *x, enum sink_step st, const char *arg)
 
 /*
  * sink_run - one hook of the sink, under the policy cfg: the context
- * made ready, the watchdog told, the verdict checked; in evaluate mode a
+ * made ready, the watchdog told, the verdict checked (the header and
+ * envelope edits of a hook that fails are dropped; its body edits, made
+ * on the tree, stay); in evaluate mode a
  * verdict other than continue is logged (and noted as
  * sink.NAME.evaluate) and the message goes on
  */
@@ -417,15 +419,20 @@ sink_run(const struct sink_cfg *cfg, enum sink_step st, struct conn *c,
 	struct msg *m = c->msg;
 	const char *qid = msg_queue_id(m);
 	struct reply rep = {.text = NULL};
+	struct edits mine;
 	struct watch w;
 	enum verdict v;
 	int sv, overran;
 
+	/* the hook's header and envelope edits join the message's only if
+	 * it does not fail */
+	if (e)
+		edits_init(&mine);
 	x->g = cfg->g;
 	x->evaluate = cfg->evaluate;
 	x->step = st;
 	x->rcpt = r;
-	x->edits = e;
+	x->edits = e ? &mine : NULL;
 	reply_clear(&x->reply);
 	x->active = 1;
 	if (m && st >= SINK_STEP_MAIL && st != SINK_STEP_UNKNOWN)
@@ -440,6 +447,10 @@ sink_run(const struct sink_cfg *cfg, enum sink_step st, struct conn *c,
 	x->edits = NULL;
 	x->rcpt = NULL;
 	v = overran ? VERDICT_ERROR : verdict_of(k, sv, st, qid);
+	if (e && v != VERDICT_ERROR)
+		edits_move(e, &mine);
+	if (e)
+		edits_free(&mine);
 	if (v == VERDICT_REJECT || v == VERDICT_TEMPFAIL)
 		refusal(x, v, qid, &rep);
 	if (cfg->evaluate && v != VERDICT_CONTINUE) {
@@ -754,6 +765,10 @@ sink_open(const struct snapshot *s, const struct conf_file *f,
 		goto fail;
 	}
 	k->prov = prov;
+	if ((why = conf_file_unsafe(file, 0, e->user)) != NULL) {
+		conf_errorf(e, "%s: %s: %s", where, pkey, why);
+		goto fail;
+	}
 	if ((k->ss = prov->open(file, &sink_api, &k->handle, &why)) == NULL) {
 		conf_errorf(e, "%s: %s: %s", where, pkey, why ? why : "cannot be opened");
 		goto fail;
@@ -917,6 +932,21 @@ sink_set_free(struct sink_set *set)
 		sink_free(set->v[i]);
 	g_free(set->v);
 	g_free(set);
+}
+
+/* sink_policy_file - a policy file's group of a sink: what opens the
+ * sink (module, script) is sinkd.conf's alone */
+void
+sink_policy_file(const struct conf_file *f, const char *group,
+		 struct conf_errors *e)
+{
+	unsigned i;
+	int line;
+
+	for (i = 0; provider_keys[i]; i++)
+		if ((line = conf_file_key_line(f, group, provider_keys[i])) > 0)
+			conf_errorf(e, "%s:%d: %s: only in sinkd.conf, which opens the sink",
+				    conf_file_path(f), line, provider_keys[i]);
 }
 
 /* sink_dump_keys - for sinkd -d: a group [sink:NAME] with the keys

@@ -55,6 +55,8 @@ const struct handler **sink_set_registry(const struct sink_set *set,
 int sink_set_init(struct sink_set *set, const struct snapshot *s,
 		  struct conf_errors *e);
 void sink_set_free(struct sink_set *set);
+void sink_policy_file(const struct conf_file *f, const char *group,
+		      struct conf_errors *e);
 void sink_dump_keys(void (*dump)(const struct conf_key *k, int handler));
 
 void sink_msg_end(struct msg *m);

@@ -36,6 +36,8 @@ exit 0" "the shipped etc/sinkd.conf and its policy files check out"
 # without a warning
 mkdir "$T/dump" "$T/dump/domains"
 "$SINKD" -d >"$T/dump/sinkd.conf"
+# (a sink's group, [sink:NAME], needs a module to open: t/sink.t)
+sed -i '/^\[sink:NAME\]$/,$d' "$T/dump/sinkd.conf"
 handlers=$(sed -n 's/^\[\(.*\)\]$/\1/p' "$T/dump/sinkd.conf" | grep -vx sinkd | paste -sd, | sed 's/,/, /g')
 like "$handlers" '^protocol, .*rewrite' "sinkd -d prints every handler's group ($handlers)"
 got=$(grep -c '^[a-z-]* = ' "$T/dump/sinkd.conf")

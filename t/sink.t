@@ -1,0 +1,335 @@
+#!/bin/bash
+# sink.t - native sinks through sinkd -n and sinkd -t
+#
+# The test sinks of t/sinks/ (built by make tests against include/ only):
+# probe does what its keys ask at every hook and notes what sinkd's calls
+# answered (sink.probe.KEY on the verdict line); mark notes mark=set at
+# end of message; badabi is built for another ABI; badkeys declares keys
+# sinkd must refuse.  Checked: configuration errors with file:line, each
+# hook's verdicts and replies, per-recipient refusals, what the reading
+# calls see, the calls that must be refused (CR/LF in replies and header
+# values), evaluate mode, a hook past its timeout, envelope and body
+# edits, a signed part left alone, and a sink's header change beside the
+# disclaimer with every other byte kept.
+cd "$(dirname "$0")" || exit 1
+source lib/tap.sh
+SINKD=${SINKD:-$PWD/../src/sinkd}
+SINKS=$PWD/sinks
+for s in probe mark badabi badkeys; do
+	[ -f "$SINKS/$s.so" ] || bail_out "no $SINKS/$s.so: run make tests"
+done
+W=$(workdir sink)
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W/domains" "$W/spool"
+
+# conf CHAIN [LINES...]: sinkd.conf with chain CHAIN, the disclaimer's
+# templates, mark as sink:first and probe as sink:probe, then LINES
+# (keys of [sink:probe] unless a group line comes first)
+conf() {
+	local chain=$1
+	shift
+	cat > "$W/sinkd.conf" <<CONF
+[sinkd]
+chain = $chain
+spool-dir = $W/spool
+domains-dir = $W/domains
+internal-hosts = 10.255.0.0/16
+[disclaimer]
+text-file = $PWD/disclaimer/text.tmpl
+html-file = $PWD/disclaimer/html.tmpl
+[sink:first]
+module = $SINKS/mark.so
+[sink:probe]
+module = $SINKS/probe.so
+CONF
+	printf '%s\n' "$@" >> "$W/sinkd.conf"
+}
+
+# t MSG ARGS...: sinkd -t on MSG; OUT the result, ERR standard error,
+# V the verdict line
+t() {
+	local msg=$1
+	shift
+	"$SINKD" -t -c "$W/sinkd.conf" "$@" <"$msg" >"$W/out" 2>"$W/err"
+	RC=$?
+	ERR=$(cat "$W/err")
+	V=$(grep '^verdict=' "$W/err")
+}
+
+# note KEY: the value of " KEY=" on the verdict line
+note() { tr ' ' '\n' <<<"$V" | sed -n "s/^$1=//p" | head -n 1; }
+
+# check: sinkd -n's output (paths made relative to $W) and status
+check() { "$SINKD" -n -c "$W/sinkd.conf" 2>&1 | sed "s|$W/||g"; echo "exit ${PIPESTATUS[0]}"; }
+
+cat > "$W/plain.eml" <<'EOF'
+From: a@example.com
+To: b@example.org
+Subject: =?UTF-8?B?SGVsbG8gd8O2cmxk?=
+Message-ID: <plain@example.com>
+
+hello body
+EOF
+cat > "$W/mixed.eml" <<'EOF'
+From: a@example.com
+To: b@example.org
+Subject: original
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="XX"
+X-Keep:   spacing   kept
+
+--XX
+Content-Type: text/plain; charset=us-ascii
+
+Body text here.
+--XX
+Content-Type: application/octet-stream; name="a.bin"
+Content-Disposition: attachment; filename="a.bin"
+Content-Transfer-Encoding: base64
+
+AAECAwQ=
+--XX--
+EOF
+cat > "$W/signed.eml" <<'EOF'
+From: a@example.com
+To: b@example.org
+Subject: signed
+MIME-Version: 1.0
+Content-Type: multipart/signed; protocol="application/pgp-signature"; micalg=pgp-sha256; boundary="SS"
+
+--SS
+Content-Type: text/plain; charset=us-ascii
+
+Signed text.
+--SS
+Content-Type: application/pgp-signature; name="signature.asc"
+
+-----BEGIN PGP SIGNATURE-----
+AAAA
+-----END PGP SIGNATURE-----
+--SS--
+EOF
+OUTB="-F a@example.com -R b@example.org -C 10.255.0.1,pc.example.com"
+
+# --- configuration ------------------------------------------------------
+
+conf "protocol, sink:first, sink:probe"
+is "$(check)" "configuration OK
+exit 0" "sinkd -n accepts two native sinks"
+
+cat > "$W/sinkd.conf" <<CONF
+[sinkd]
+chain = protocol, sink:abi, sink:gone, sink:keys, sink:nogroup, sink:both, sink:p
+spool-dir = $W/spool
+domains-dir = $W/domains
+
+[sink:abi]
+module = $SINKS/badabi.so
+
+[sink:gone]
+module = $W/no-such.so
+
+[sink:keys]
+module = $SINKS/badkeys.so
+
+[sink:both]
+module = $SINKS/probe.so
+script = x.lua
+
+[sink:p]
+module = $SINKS/probe.so
+level = many
+no-such-key = 1
+evaluate = perhaps
+CONF
+cat > "$W/domains/example.org.conf" <<CONF
+[sink:p]
+level = 1
+module = $SINKS/probe.so
+CONF
+got=$(check)
+like "$got" "sinkd.conf:7: module: [^ ]*badabi.so: built for sink ABI 2.0; this sinkd has 1.0" \
+	"an ABI mismatch is an error at the module line"
+like "$got" "sinkd.conf:10: module: [^ ]*no-such.so: cannot open shared object file" \
+	"a missing module is an error at the module line"
+like "$got" "sinkd.conf:13: module: key \"timeout\": a name sinkd gives every sink" \
+	"a sink may not declare a key sinkd gives every sink"
+like "$got" "sinkd.conf:13: module: key \"Bad_Name\": not a key name" \
+	"  nor a key name that is no key name"
+like "$got" "sinkd.conf:13: module: key \"count\": merge rule does not fit the type" \
+	"  nor a merge rule that does not fit its key's type"
+like "$got" "sinkd.conf:2: chain: sink:nogroup: no group \[sink:nogroup\]" \
+	"a chain entry without its group is an error"
+like "$got" "sinkd.conf:15: \[sink:both\]: needs exactly one of module and script" \
+	"module and script together are an error"
+like "$got" "sinkd.conf:21: level: not a number" "a sink's own key is checked with file:line"
+like "$got" "sinkd.conf:22: no-such-key: unknown key in \[sink:p\]" "an undeclared key is an error"
+like "$got" "sinkd.conf:23: evaluate: " "the base keys are checked too"
+like "$got" "domains/example.org.conf:3: module: cannot be set per domain" \
+	"module is not a per-domain key"
+like "$got" "exit 1\$" "  and the configuration does not load"
+rm -f "$W/domains/example.org.conf"
+
+install -m 666 "$SINKS/probe.so" "$W/open.so"
+conf "protocol, sink:open"
+printf '[sink:open]\nmodule = %s\n' "$W/open.so" >> "$W/sinkd.conf"
+like "$(check)" "sinkd.conf:[0-9]+: module: .*open.so.*exit 1\$" "a module others may write is refused"
+
+conf "protocol, sink:probe" "level = -1"
+like "$(check)" "sink:probe: init failed.*exit 1\$" "a sink whose init fails stops the configuration"
+
+# --- hooks and verdicts -------------------------------------------------
+
+for step in connect helo mail rcpt data eom; do
+	conf "protocol, sink:probe" "verdicts = $step=reject" "reply = 551 5.7.2 refused at $step"
+	t "$W/plain.eml" $OUTB
+	like "$V" "^verdict=reject code=551 xcode=5.7.2 handler=sink:probe text=\"refused at $step\"" \
+		"$step hook: reject with the sink's reply"
+done
+conf "protocol, sink:probe" "verdicts = eom=tempfail"
+t "$W/plain.eml" $OUTB
+like "$V" '^verdict=tempfail code=451 xcode=4.7.1 handler=sink:probe text="temporarily rejected by sink:probe"' \
+	"tempfail without a reply: the default one"
+conf "protocol, sink:probe" "verdicts = eom=tempfail" "reply = 550 5.7.1 wrong class"
+t "$W/plain.eml" $OUTB
+like "$V" '^verdict=tempfail code=451 ' "a reply whose class does not fit the verdict is not given"
+conf "protocol, sink:probe" "verdicts = mail=discard"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=discard handler=sink:probe" "mail hook: discard"
+conf "protocol, sink:probe" "verdicts = eom=quarantine"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=quarantine handler=sink:probe" "eom hook: quarantine"
+conf "protocol, sink:probe, disclaimer" "verdicts = mail=accept"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=accept edits=0 " "accept skips the rest of the chain (no disclaimer)"
+conf "protocol, sink:probe" "verdicts = connect=quarantine"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=tempfail code=451 xcode=4.3.0 handler=sink:probe" \
+	"a verdict not possible at its step is the sink's failure: on-error"
+conf "protocol, sink:probe" "verdicts = eom=bogus"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=tempfail code=451 xcode=4.3.0 handler=sink:probe" "no verdict at all: on-error"
+like "$ERR" "eom hook returned 99, which is no verdict" "  logged"
+conf "protocol, sink:probe" "verdicts = eom=error" "on-error = reject"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=reject code=550 xcode=5.3.0 handler=sink:probe" "error: on-error = reject"
+conf "protocol, sink:probe" "verdicts = eom=error" "on-error = accept" "add-header = X-Lost: yes"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=accept edits=0 " "error: on-error = accept, and the failed hook's edits are dropped"
+
+conf "protocol, sink:probe" "refuse-rcpt = bad@example.org"
+t "$W/plain.eml" -F a@example.com -R good@example.org -R bad@example.org
+like "$V" "^verdict=accept edits=0 rcpts-rejected=1 from=<a@example.com> rcpts=<good@example.org> " \
+	"rcpt hook: a verdict for one recipient only"
+
+# --- reading ------------------------------------------------------------
+
+conf "protocol, sink:first, sink:probe" "report = yes" "tags = x, y"
+t "$W/plain.eml" $OUTB
+is "$(note sink.probe.sender)" a@example.com "get(sender)"
+is "$(note sink.probe.client)" 10.255.0.1 "get(client.addr)"
+is "$(note sink.probe.helo)" pc.example.com "get(helo)"
+is "$(note sink.probe.direction)" outbound "get(direction)"
+is "$(note sink.probe.queue)" OFFLINE "get(queue-id)"
+is "$(note sink.probe.nrcpt)" 1 "get(rcpt-count)"
+is "$(note sink.probe.rcpt0)" b@example.org "rcpt(0)"
+is "$(note sink.probe.earlier)" set "get() sees an earlier sink's note (sink.first.mark)"
+is "$(note sink.probe.kv)" a@example.com "kv_set() at mail, kv_get() at eom"
+is "$(note sink.probe.kv-eom)" yes "kv at eom"
+is "$(note sink.probe.level)" 3 "config(): a declared key's default"
+is "$(note sink.probe.tag1)" y "config_list(): a list's entry"
+is "$(note sink.probe.unknown-key)" null "config() of an undeclared key: NULL"
+is "$(note sink.probe.subject)" "Hello_w__rld" "header_get(): decoded (RFC 2047, UTF-8; the note makes it one word)"
+is "$(note sink.probe.header0)" "From=a@example.com" "header(0): name and raw value"
+is "$(note sink.probe.parts)" "0:text/plain:0:20" "part_info(): a one-part message"
+is "$(note sink.probe.text)" "hello_body||" "part_content(): the text"
+is "$(note sink.probe.raw)" "$(sed 's/$/\r/' "$W/plain.eml" | wc -c)" "raw(): the message as received, CRLF"
+t "$W/mixed.eml" $OUTB
+is "$(note sink.probe.parts)" "0:multipart/mixed:0:1,1:text/plain:0:20,2:application/octet-stream:0:10:a.bin" \
+	"part_info(): containers, text and attachments with their file names"
+
+# --- what must be refused -----------------------------------------------
+
+conf "protocol, sink:probe" "hostile = yes"
+t "$W/plain.eml" $OUTB
+is "$(note sink.probe.reply-crlf)" -1 "reply() with CR/LF in the text: -1"
+is "$(note sink.probe.reply-class)" -1 "reply() whose codes' classes differ: -1"
+is "$(note sink.probe.header-lf)" -1 "header_add() with a bare LF: -1"
+is "$(note sink.probe.header-cr)" -1 "header_add() with a bare CR: -1"
+is "$(note sink.probe.header-name)" -1 "header_add() with a colon in the name: -1"
+is "$(note sink.probe.header-fold)" 0 "header_add() with a fold (CRLF, blank): 0"
+is "$(note sink.probe.rcpt-crlf)" -1 "rcpt_add() with CR/LF: -1"
+is "$(note sink.probe.part-range)" -1 "part_info() out of range: -1"
+is "$(note sink.probe.note-key)" -1 "note() with a space in the key: -1"
+is "$(grep -ci '^injected' "$W/out")" 0 "  nothing injected"
+
+# --- evaluate -------------------------------------------------------------
+
+conf "protocol, sink:probe" "evaluate = yes" "verdicts = rcpt=reject, eom=reject" "add-header = X-Probe: yes"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=accept edits=0 .*rcpts=<b@example.org>" "evaluate: the refusals are not given"
+cmp -s "$W/plain.eml" "$W/out"
+ok $? "  and the message is passed unchanged"
+like "$V" "sink:probe=evaluate:add-header" "  the edit it would make is noted"
+like "$V" "sink:probe=evaluate:reject.*sink:probe=evaluate:reject" "  and the verdicts it would give"
+
+# --- the watchdog ---------------------------------------------------------
+
+conf "protocol, sink:probe" "sleep = 2" "timeout = 1" "add-header = X-Late: yes"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=tempfail code=451 xcode=4.3.0 handler=sink:probe" "a hook past its timeout: on-error"
+like "$ERR" "sink:probe: eom hook (still running|ran) past its timeout of 1s" "  logged"
+conf "protocol, sink:probe" "sleep = 2" "timeout = 1" "add-header = X-Late: yes" "on-error = accept"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=accept edits=0 " "  on-error = accept: passed, without the late hook's edits"
+
+# --- edits ----------------------------------------------------------------
+
+conf "protocol, sink:probe" "add-rcpt = new@example.net" "del-rcpt = b@example.org" "sender = bounce@example.com"
+t "$W/plain.eml" $OUTB
+like "$V" "from=<bounce@example.com> rcpts=<new@example.net> " "envelope edits"
+
+conf "protocol, sink:probe" "append = Scanned by probe." "remove = attachment removed" \
+	"attach = $W/att.txt"
+echo "attached content" > "$W/att.txt"
+t "$W/mixed.eml" $OUTB
+is "$(note sink.probe.append)/$(note sink.probe.remove)/$(note sink.probe.attach)" 0/0/0 \
+	"text_append(), part_remove(), part_add(): 0"
+got=$(python3 - "$W/out" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+out = []
+for p in m.walk():
+    if p.is_multipart():
+        out.append(p.get_content_type())
+        continue
+    body = p.get_payload(decode=True).decode()
+    out.append("%s[%s]%s" % (p.get_content_type(), p.get_filename() or "", body.strip().replace("\n", "|")))
+print(" ".join(out))
+PY
+)
+is "$got" "multipart/mixed multipart/mixed text/plain[]Body text here.|Scanned by probe. text/plain[]attachment removed text/plain[probe.txt]attached content" \
+	"  the text appended, the attachment replaced by the note, a part added"
+w0=$(unit/mimewarn "$W/mixed.eml") w1=$(unit/mimewarn "$W/out")
+is "$w1" "$w0" "  no new GMime parser warnings"
+
+conf "protocol, sink:probe" "append = Scanned by probe." "report = yes"
+t "$W/signed.eml" $OUTB
+is "$(note sink.probe.append)" -1 "text_append() inside multipart/signed: -1"
+like "$(note sink.probe.parts)" "^0:multipart/signed:0:[0-9a-f]*[4-7]," "  part_info() flags it signed"
+cmp -s "$W/signed.eml" "$W/out"
+ok $? "  and the signed message is unchanged"
+
+# a header changed by a sink and the disclaimer in the same message: both
+# there, every other byte as it came
+conf "protocol, sink:probe, disclaimer" "change-header = Subject: changed by probe"
+t "$W/mixed.eml" $OUTB
+is "$(grep -c '^Subject: changed by probe$' "$W/out")" 1 "the sink's header change is there"
+sed 's/${sender}/a@example.com/' disclaimer/text.tmpl > "$W/exp.txt"
+added=$(diff <(sed 's/^Subject: changed by probe$/Subject: original/' "$W/out") "$W/mixed.eml" |
+	grep -v '^[0-9]' | grep -v '^---$')
+is "$(grep -c '^>' <<<"$added")" 0 "  no byte of the original is missing"
+is "$(grep '^<' <<<"$added" | sed 's/^< //' | grep -v '^$')" "$(grep -v '^$' "$W/exp.txt")" \
+	"  and what was added is the disclaimer, beside the change"
+
+done_testing
