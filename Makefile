@@ -38,6 +38,9 @@ CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 TOOLS = tools/sinkd-quarantine
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test \
 	t/unit/quarantine_test t/unit/textrw_test
+ifeq ($(WITH_LUA),yes)
+UNIT_TESTS += t/unit/sinklua_test
+endif
 TEST_TOOLS = t/unit/mimewarn bench/milterload
 # sinks the tests load: built against the public header alone
 TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so
