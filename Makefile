@@ -122,6 +122,9 @@ install: src/sinkd $(TOOLS)
 	install -m 755 tools/sinkd-quarantine $(DESTDIR)$(PREFIX)/sbin/sinkd-quarantine
 	install -m 644 man/sinkd.8 man/sinkd-quarantine.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/sinkd.conf.5 man/sinkd-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(PREFIX)/include/sinkd $(DESTDIR)$(PREFIX)/share/man/man3
+	install -m 644 include/sinkd/sink.h $(DESTDIR)$(PREFIX)/include/sinkd/sink.h
+	install -m 644 man/sinkd-sink.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	@for f in $(CONFFILES); do \
 		if [ -e $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f ]; then \
 			echo "kept $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f (the shipped one: $(DOCDIR)/etc/$$f)"; \

@@ -30,6 +30,7 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./etc/opt/sinkd/sinkd/lists/example.com.lists
 644 ./etc/opt/sinkd/sinkd/sinkd.conf
 644 ./lib/systemd/system/sinkd.service
+644 ./opt/sinkd/include/sinkd/sink.h
 644 ./opt/sinkd/share/doc/sinkd/etc/disclaimer.html
 644 ./opt/sinkd/share/doc/sinkd/etc/disclaimer.txt
 644 ./opt/sinkd/share/doc/sinkd/etc/domains/default.conf
@@ -37,13 +38,14 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/doc/sinkd/etc/postfix-main.cf
 644 ./opt/sinkd/share/doc/sinkd/etc/sendmail.mc
 644 ./opt/sinkd/share/doc/sinkd/etc/sinkd.conf
+644 ./opt/sinkd/share/man/man3/sinkd-sink.3
 644 ./opt/sinkd/share/man/man5/sinkd-policy.5
 644 ./opt/sinkd/share/man/man5/sinkd.conf.5
 644 ./opt/sinkd/share/man/man8/sinkd-quarantine.8
 644 ./opt/sinkd/share/man/man8/sinkd.8
 755 ./opt/sinkd/sbin/sinkd
 755 ./opt/sinkd/sbin/sinkd-quarantine" \
-	"the tree: programs, man pages, configuration, domains.example, MTA snippets, the unit"
+	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit"
 is "$(find "$D/etc/opt/sinkd/sinkd/domains" -name '*.conf' -printf '%f\n')" "default.conf" \
 	"only default.conf is a live policy; example.com's is in domains.example"
 

@@ -28,9 +28,10 @@ POLICY5=$MANDIR/sinkd-policy.5
 SINKD8=$MANDIR/sinkd.8
 QUAR8=$MANDIR/sinkd-quarantine.8
 LOAD1=$MANDIR/milterload.1
+SINK3=$MANDIR/sinkd-sink.3
 
 [ -x "$SINKD" ] || bail_out "no $SINKD: run make first"
-for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1"; do
+for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3"; do
 	[ -f "$page" ] || bail_out "no $page"
 done
 
@@ -83,7 +84,8 @@ entries() {
 }
 
 # source_flags: "group<TAB>key<TAB>restart" from the key tables in the
-# source (group: the name of milters/NAME.c; "sinkd" for src/policy.c's),
+# source (group: the name of milters/NAME.c; "sinkd" for src/policy.c's,
+# "sink:NAME" for src/sink.c's),
 # for the check -d cannot make (empty when unreadable)
 source_flags() {
 	awk '
@@ -94,6 +96,8 @@ source_flags() {
 			sub(/\.c$/, "", group)
 			if (group == "policy")
 				group = "sinkd"
+			if (group == "sink")
+				group = "sink:NAME"
 		}
 		function flush() {
 			if (key != "")
@@ -109,7 +113,7 @@ source_flags() {
 		}
 		/^[ \t]*\{NULL/ || /^};/ { flush() }
 		key != "" && /CONF_RESTART/ { restart = "yes" }
-		END { flush() }' "$TOP"/src/policy.c "$TOP"/milters/*.c 2>/dev/null
+		END { flush() }' "$TOP"/src/policy.c "$TOP"/src/sink.c "$TOP"/milters/*.c 2>/dev/null
 }
 
 # section PAGE TITLE: the lines of PAGE's ".SH TITLE" section
@@ -165,7 +169,9 @@ check_key() {
 	if [ -n "$flags" ]; then
 		# common keys are declared in src/policy.c
 		restart=$(printf '%s\n' "$flags" | awk -F'\t' -v g="$group" -v k="$key" \
-			'($1 == g || $1 == "sinkd") && $2 == k { print $3; exit }')
+			'$1 == g && $2 == k { print $3; exit }')
+		[ -n "$restart" ] || restart=$(printf '%s\n' "$flags" | awk -F'\t' -v k="$key" \
+			'$1 == "sinkd" && $2 == k { print $3; exit }')
 		case $typeline in
 		*"restart only"*) want=yes ;;
 		*) want=no ;;
@@ -218,7 +224,7 @@ is "$missing" "" "sinkd(8) documents every option of sinkd --help"
 
 # groff formats each page without a warning
 if command -v groff > /dev/null; then
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3"; do
 		warnings=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1)
 		is "$warnings" "" "groff -man -ww: no warnings for ${page##*/}"
 	done
@@ -226,14 +232,14 @@ else
 	ok 1 "groff is installed (./bootstrap test installs groff-base)"
 fi
 if command -v man > /dev/null; then
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3"; do
 		warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 > /dev/null)
 		is "$warnings" "" "man --warnings: no warnings for ${page##*/}"
 	done
 	# what a quoted argument that starts with punctuation leaves as it
 	# is rendered: "with , not per domain", "( x", a line that starts
 	# with a comma
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3"; do
 		stray=$(MANWIDTH=80 man -l "$page" 2>/dev/null |
 			grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')
 		is "$stray" "" "${page##*/} as rendered: no punctuation standing apart"

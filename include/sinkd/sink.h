@@ -216,9 +216,9 @@ struct sinkd_api {
 	 *   ("example.com", "a.test,b.test" combined, "default")
 	 *   size (of the message, decimal) rcpt-count
 	 *   macro.NAME (any MTA macro: macro.j, macro.{daemon_name})
-	 *   and what earlier handlers left, by their names: the same
-	 *   keys as api->note() (clamav.virus, rewrite.banned,
-	 *   disclaimer, ...) and sinks' own (sink.NAME.KEY).
+	 *   and what earlier handlers noted, by the key they note under
+	 *   (virus, quarantine, disclaimer, rewrite) and sinks' own
+	 *   (sink.NAME.KEY, api->note()).
 	 */
 	const char *(*get)(struct sinkd_ctx *c, const char *name);
 	/* The i-th ESMTP parameter of MAIL FROM ("SIZE=1234"), or of
@@ -291,8 +291,9 @@ struct sinkd_api {
 	 * rules apply: signed parts are left alone and the call returns
 	 * -1; charsets and transfer encodings are sinkd's to choose).
 	 * part_replace: new content (type, e.g. "text/plain; charset=utf-8",
-	 * and filename may be NULL: the part's own); part_remove: the part
-	 * goes, replaced by a text/plain note when note is not NULL;
+	 * and filename may be NULL: the part's own); part_remove: the part's
+	 * content goes: it becomes a text/plain part holding note (empty
+	 * when NULL), so that the message keeps its structure;
 	 * part_add: a new attachment at the end of the message; text_append:
 	 * text (UTF-8) after a text part's content (html: the text is
 	 * escaped and put before </body>). */
@@ -307,7 +308,7 @@ struct sinkd_api {
 	 * api->get() and the per-message log line's notes. */
 	int (*note)(struct sinkd_ctx *c, const char *key, const char *value);
 
-	/* A log line, "sink:NAME: QUEUEID: text" (text: no CR/LF). */
+	/* A log line, "QUEUEID: sink:NAME: text" (CR/LF become spaces). */
 	void (*log)(struct sinkd_ctx *c, enum sinkd_log level, const char *text);
 };
 
