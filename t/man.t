@@ -247,4 +247,38 @@ if command -v man > /dev/null; then
 else
 	ok 1 "man is installed (./bootstrap test installs man-db)"
 fi
+
+# sinkd-lua(5): the keys sinkd gives every Lua sink (SLUA_*_KEY and
+# SLUA_*_DEF in src/sink_lua.c; sinkd -d shows no script's keys) each
+# have an entry in its KEYS section with their default, and a running
+# sinkd agrees: unset, the script's init reads that default; set, sinkd -P
+# shows it.  The page formats without a warning.
+LUA5=$MANDIR/sinkd-lua.5
+lua_keys=$(sed -n 's/^#define SLUA_\([A-Z]*\)_KEY[[:space:]]*"\(.*\)"$/\1 \2/p' "$TOP/src/sink_lua.c")
+lua_entries=$(entries <(section "$LUA5" KEYS))
+[ -n "$lua_keys" ] || bail_out "no SLUA_*_KEY in src/sink_lua.c"
+LW=$(workdir man-lua)
+while read -r id key; do
+	def=$(sed -n "s/^#define SLUA_${id}_DEF[[:space:]]*\"\\(.*\\)\"\$/\\1/p" "$TOP/src/sink_lua.c")
+	mdef=$(printf '%s\n' "$lua_entries" | awk -F'\t' -v k="$key" '$1 == k { print $2 }')
+	is "$mdef" "$def" "[sink:NAME] (script) $key is documented in sinkd-lua.5 with its default"
+	printf 'return { init = function(ctx) return false, "%s=" .. tostring(ctx:config("%s")) end }\n' \
+		"$key" "$key" >"$LW/s.lua"
+	printf '[sinkd]\nchain = sink:l\n[sink:l]\nscript = %s\n' "$LW/s.lua" >"$LW/sinkd.conf"
+	like "$("$SINKD" -n -c "$LW/sinkd.conf" 2>&1)" "$key=$def\\b" "  a script reads $def when $key is not set"
+	echo 'return {}' >"$LW/s.lua"
+	printf '%s = 1\n' "$key" >>"$LW/sinkd.conf"
+	like "$("$SINKD" -P -c "$LW/sinkd.conf" 2>&1)" $'(^|\n)'"$key = 1"$'(\n|$)' "  sinkd -P shows $key set"
+done <<<"$lua_keys"
+rm -rf "$LW"
+extra=$(documented <(section "$LUA5" KEYS) | while read -r k; do
+	printf '%s\n' "$lua_keys" | awk -v k="$k" '$2 == k { f = 1 } END { exit !f }' || echo "$k"
+done)
+is "$extra" "" "every key sinkd-lua(5) documents is one sinkd gives Lua sinks"
+if command -v groff > /dev/null && command -v man > /dev/null; then
+	is "$(LC_ALL=C.UTF-8 groff -man -ww -z "$LUA5" 2>&1)" "" "groff -man -ww: no warnings for sinkd-lua.5"
+	is "$(MANWIDTH=80 man --warnings -l "$LUA5" 2>&1 > /dev/null)" "" "man --warnings: no warnings for sinkd-lua.5"
+	is "$(MANWIDTH=80 man -l "$LUA5" 2>/dev/null | grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')" "" \
+		"sinkd-lua.5 as rendered: no punctuation standing apart"
+fi
 done_testing
