@@ -30,7 +30,7 @@ HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 HANDLER_SRCS += milters/archive.c
 # Lua sinks (sinkd-lua(5)), when configure found lua5.4
 ifeq ($(WITH_LUA),yes)
-CORE_SRCS += src/sink_lua.c
+CORE_SRCS += src/sink_lua.c src/sink_luamod.c
 DEPS_CFLAGS += $(LUA_CFLAGS) -DSINKD_WITH_LUA
 DEPS_LIBS += $(LUA_LIBS)
 endif

@@ -5,7 +5,8 @@
  * compiles a script, runs it once in a sandbox and turns the table it
  * returns (name, keys, init, reload, shutdown, connect, helo, mail, rcpt,
  * data, unknown, eom, abort) into a struct sinkd_sink whose hooks call the
- * script's functions; close() frees all of it.  The script reaches sinkd
+ * script's functions; close() frees all of it.  sink_luamod.c makes what
+ * the script sees of sinkd: the table sinkd and the context objects.  The script reaches sinkd
  * only through a context object per hook whose methods are the calls of
  * struct sinkd_api, and the global table sinkd (constants).  The language
  * and the calls are sinkd-lua(5).
@@ -31,5 +32,21 @@
 #include "sink.h"
 
 extern const struct sink_provider sink_lua;
+
+/*
+ * Between sink_lua.c and sink_luamod.c (the table sinkd and the context
+ * objects): a state's call, which a context belongs to.
+ */
+struct lua_State;
+
+struct slua_mark {
+	int in_call;		/* a function of the script runs */
+	unsigned long call;	/* counts the calls */
+};
+
+void slua_module_push(struct lua_State *L);
+void slua_ctx_open(struct lua_State *L);
+void slua_ctx_push(struct lua_State *L, struct sinkd_ctx *c,
+		   const struct sinkd_api *api, const struct slua_mark *m);
 
 #endif
