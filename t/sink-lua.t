@@ -29,6 +29,7 @@ conf() {
 	} >"$W/sinkd.conf"
 }
 
+SANITIZER=0
 # run SUBJECT [ARGS...]: a message with this subject through sinkd -t;
 # sets OUT (the message written), ERR (the log), V (the verdict line)
 run() {
@@ -38,6 +39,8 @@ run() {
 		| "$SINKD" -t -c "$W/sinkd.conf" -F s@example.net -R c@example.org "$@" \
 			>"$W/out" 2>"$W/err"
 	OUT=$(cat "$W/out")
+	grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' "$W/err" &&
+		{ SANITIZER=$((SANITIZER + 1)); diag "$(head -40 "$W/err")"; }
 	ERR=$(grep -v '^verdict=' "$W/err")
 	V=$(grep '^verdict=' "$W/err")
 }
@@ -302,6 +305,8 @@ conf "$W/limits.lua" "instruction-limit = 5000000" "on-error = accept"
 run runtime
 like "$V" '^verdict=accept' "the sink's on-error applies (accept)"
 
+is "$SANITIZER" 0 "no sanitizer report or panic from any sinkd -t run"
+
 # ---------------------------------------------------------------------------
 # scripts sinkd -n refuses, with file and line
 
@@ -312,7 +317,8 @@ bad() {
 	conf "$W/$1.lua"
 	"$SINKD" -n -c "$W/sinkd.conf" >"$W/n.out" 2>&1
 	local rc=$?
-	ok $(( rc == 0 )) "sinkd -n fails: $1"
+	ok $(( rc != 1 )) "sinkd -n fails: $1"
+	unlike "$(cat "$W/n.out")" 'Sanitizer|runtime error:' "  cleanly"
 	like "$(cat "$W/n.out")" "$3" "  and says so with file and line"
 }
 bad syntax $'return {\n  eom = function(ctx)\n    return "x" +\n  end\n}' \
