@@ -106,6 +106,7 @@ struct slua_box {
 	int table;		/* registry reference: the script's table */
 	struct slua_mark mark;	/* the call running, for contexts */
 	struct slua_box *next;	/* in gen->boxes */
+	struct slua_box *next_spare;	/* in gen->spare */
 };
 
 /* One generation of a script: what open() made. */
@@ -124,6 +125,7 @@ struct slua_gen {
 	uint64_t serial;	/* never reused: the threads' key */
 	struct slua_box *main;	/* init, reload, shutdown */
 	struct slua_box *boxes;	/* the worker threads', under slua_lock */
+	struct slua_box *spare;	/* those of threads that ended, for reuse */
 	struct slua_gen *next;	/* in slua_live */
 };
 
@@ -598,7 +600,11 @@ gen_unlink_box(struct slua_gen *g, struct slua_box *b)
 		}
 }
 
-/* tls_end - a thread ends: free its states of live generations */
+/*
+ * tls_end - a thread ends: its states of live generations become spares,
+ * which the next thread to need one takes (libmilter may run a thread
+ * per connection: a state is not made anew for each)
+ */
 static void
 tls_end(void *p)
 {
@@ -609,8 +615,8 @@ tls_end(void *p)
 	pthread_mutex_lock(&slua_lock);
 	for (i = 0; i < t->n; i++)
 		if ((g = gen_live(t->v[i].serial)) != NULL) {
-			gen_unlink_box(g, t->v[i].box);
-			box_free(t->v[i].box);
+			t->v[i].box->next_spare = g->spare;
+			g->spare = t->v[i].box;
 		}
 	pthread_mutex_unlock(&slua_lock);
 	g_free(t->v);
@@ -627,8 +633,8 @@ tls_init(void)
 }
 
 /*
- * box_for_thread - this thread's state for g, made at its first use
- * (NULL after logging why on c)
+ * box_for_thread - this thread's state for g: at its first use, a spare
+ * or a new one (NULL after logging why on c)
  */
 static struct slua_box *
 box_for_thread(struct slua_gen *g, struct sinkd_ctx *c)
@@ -637,11 +643,20 @@ box_for_thread(struct slua_gen *g, struct sinkd_ctx *c)
 	struct slua_box *b;
 	char *why = NULL;
 	size_t i, j;
+	int fresh = 0;
 
 	for (i = 0; t && i < t->n; i++)
 		if (t->v[i].serial == g->serial)
 			return t->v[i].box;
-	if ((b = box_new(g, &why)) == NULL) {
+	pthread_mutex_lock(&slua_lock);
+	if ((b = g->spare) != NULL)
+		g->spare = b->next_spare;
+	pthread_mutex_unlock(&slua_lock);
+	if (b != NULL) {
+		b->next_spare = NULL;
+	} else if ((b = box_new(g, &why)) != NULL) {
+		fresh = 1;
+	} else {
 		g->api->log(c, SINKD_LOG_ERROR, why);
 		g_free(why);
 		return NULL;
@@ -652,8 +667,10 @@ box_for_thread(struct slua_gen *g, struct sinkd_ctx *c)
 		pthread_setspecific(slua_tls_key, t);
 	}
 	pthread_mutex_lock(&slua_lock);
-	b->next = g->boxes;
-	g->boxes = b;
+	if (fresh) {
+		b->next = g->boxes;
+		g->boxes = b;
+	}
 	/* slots of generations closed since: their states are gone */
 	for (i = j = 0; i < t->n; i++)
 		if (gen_live(t->v[i].serial))

@@ -21,9 +21,10 @@
  * file and line; a state that hit a limit is closed and made anew.
  *
  * Threads: each worker thread has a lua_State of its own for each
- * configuration generation, made from the script's text at its first
- * hook there; hooks never wait for one another.  A thread's states are
- * freed when it ends or when their generation closes.  init, reload and
+ * configuration generation, taken at its first hook there from the
+ * states of threads that ended, or made from the script's text; hooks
+ * never wait for one another (a lock is taken only to take or give back
+ * a state).  States are freed when their generation closes.  init, reload and
  * shutdown run in one more state, the one open() made.
  */
 #ifndef SINKD_SINK_LUA_H

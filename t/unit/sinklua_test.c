@@ -6,7 +6,8 @@
  * state shared behind a lock would never allow (the first thread would
  * spin to its timeout and fail).  Then each does the same CPU-bound sum,
  * and counts its calls in a global of its state: the second call of each
- * thread sees 2, as no thread shares a state with another.  A second
+ * thread sees 2, as no thread shares a state with another; a thread
+ * started later takes over the state of one that ended.  A second
  * generation of the script has states of its own, and closing the first
  * while threads keep the second leaves the second working.
  *
@@ -210,6 +211,7 @@ main(void)
 	struct gen a, b;
 	struct worker solo;
 	pthread_t t;
+	char want[64];
 
 	dir = g_build_filename(g_get_tmp_dir(), "sinklua_test.XXXXXX", NULL);
 	if (g_mkdtemp(dir) == NULL)
@@ -224,6 +226,14 @@ main(void)
 
 	ok(gen_open(&b, path) == 0, "a second generation of it opens");
 	is_int(threads(&b, "b"), THREADS, "its threads have states of their own");
+
+	/* a new thread takes the state of one that ended */
+	memset(&solo, 0, sizeof(solo));
+	solo.gen = &a;
+	pthread_create(&t, NULL, run, &solo);
+	pthread_join(t, NULL);
+	snprintf(want, sizeof(want), "r=3:%lld", expected());
+	is_str(solo.noted[0], want, "a later thread reuses the state of one that ended");
 
 	/* the first generation closes; a thread of the second runs on */
 	gen_close(&a);
