@@ -8,6 +8,7 @@
 #include "log.h"
 #include "mime.h"
 #include "policy.h"
+#include "sink.h"
 
 enum stage {
 	STAGE_CONNECT, STAGE_HELO, STAGE_UNKNOWN, STAGE_ENVFROM,
@@ -380,9 +381,9 @@ chain_log_message(struct msg *m, enum verdict v)
 	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
 	char *text = refused ? g_strescape(c->reply.text ? c->reply.text : "", NULL) : NULL;
 	const struct policy *p = m->policy ? m->policy : m->mail_policy;
-	char *pol = policy_describe(p, m->outbound);
+	char *pol = policy_describe(p, m->outbound), *notes = sink_log_notes(m);
 
-	log_info("%s: from=<%s> nrcpt=%u size=%zu client=%s[%s] verdict=%s handler=%s%s%s%s%s%s%s%s edits=%u time=%s %s",
+	log_info("%s: from=<%s> nrcpt=%u size=%zu client=%s[%s] verdict=%s handler=%s%s%s%s%s%s%s%s edits=%u time=%s %s%s",
 		 m->queue_id, m->sender, m->rcpts->len,
 		 m->size ? m->size : m->declared_size,
 		 c->client_name ? c->client_name : "localhost",
@@ -391,8 +392,9 @@ chain_log_message(struct msg *m, enum verdict v)
 		 refused ? " code=" : "", refused ? c->reply.code : "",
 		 refused ? " xcode=" : "", refused ? c->reply.xcode : "",
 		 refused ? " text=\"" : "", refused ? text : "", refused ? "\"" : "",
-		 edits_count(&m->edits), timing, pol);
+		 edits_count(&m->edits), timing, pol, notes);
 	policy_debug(p, m->queue_id);
+	g_free(notes);
 	g_free(pol);
 	g_free(text);
 	g_free(timing);

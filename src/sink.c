@@ -285,6 +285,26 @@ sink_msg_end(struct msg *m)
 	}
 }
 
+/* sink_log_notes - what sinks noted about m (sink.NAME.KEY=..., and
+ * evaluate's sink:NAME=evaluate:...), " key=value" each in order, for
+ * the per-message log line; "" when nothing (g_free()) */
+char *
+sink_log_notes(const struct msg *m)
+{
+	GString *o = g_string_new(NULL);
+	char **w;
+	unsigned i;
+
+	if (m->notes == NULL)
+		return g_string_free(o, FALSE);
+	w = g_strsplit(m->notes->str, " ", -1);
+	for (i = 0; w[i]; i++)
+		if (g_str_has_prefix(w[i], "sink.") || g_str_has_prefix(w[i], "sink:"))
+			g_string_append_printf(o, " %s", w[i]);
+	g_strfreev(w);
+	return g_string_free(o, FALSE);
+}
+
 /* sink_conn_end - the connection closes: abort (closing) for every sink
  * that saw it, and the contexts go */
 void

@@ -60,6 +60,7 @@ void sink_policy_file(const struct conf_file *f, const char *group,
 void sink_dump_keys(void (*dump)(const struct conf_key *k, int handler));
 
 void sink_msg_end(struct msg *m);
+char *sink_log_notes(const struct msg *m);
 void sink_conn_end(struct conn *c);
 
 /*

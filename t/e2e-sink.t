@@ -9,7 +9,9 @@
 # message gets the sink's reply; a domain whose policy makes the sink's
 # end-of-message hook sleep past its timeout gets on-error (451) while a
 # message sent at the same time passes; the per-message log lines name
-# the sink; the log holds no sanitizer report.
+# the sink; a reload while a message is in flight lets it finish and the
+# next message run on the new generation (whose reload hook ran); the log
+# holds no sanitizer report.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/mail.sh"
@@ -64,8 +66,24 @@ wait $slow
 like "$(smtp_reply "$(cat "$W/slow.out")" .)" '^451 4\.3\.0 ' "the message whose sink hook overran: on-error (tempfail)"
 is "$(pf_delivered_count y@slow.example)" 0 "  not delivered"
 
+# a reload while a message is in flight: that message finishes on the
+# old generation, the next one runs on the new (whose reload hook ran)
+send slow --to y2@slow.example >"$W/slow2.out" &
+slow=$!
+sleep 1
+sk_reload || diag "no reload"
+wait $slow
+like "$(smtp_reply "$(cat "$W/slow2.out")" .)" '^451 4\.3\.0 ' "a message in flight across a reload finishes (on-error, as before)"
+msg w@example.org after
+OUT=$(send after --to w@example.org)
+like "$(smtp_reply "$OUT" .)" '^250 ' "after the reload, a message passes"
+pf_wait_delivered w@example.org 1 || diag "$OUT"
+is "$(header "$(pf_last_message w@example.org)" X-Probe)" seen "  through the sink"
+
 sleep 1
 log=$(sk_log)
+like "$log" "from=<someone@outside.example> .* sink\.probe\.reloaded=yes" \
+	"the new generation's sink had its reload hook, and its note is on the log line"
 like "$log" "sink:probe: eom hook (still running|ran) past its timeout of 1s" "the overrun is logged"
 like "$log" "verdict=reject handler=sink:probe code=550 xcode=5.7.1" "the message line names the sink"
 sk_log_clean

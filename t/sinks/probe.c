@@ -21,6 +21,8 @@
  *	hostile		yes: calls with CR/LF and bad arguments
  *	report		yes: what the calls read, as notes
  *	level, tags, strict	keys of each type and merge rule, for -P
+ *
+ * After a reload (its reload hook), it notes reloaded=yes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,7 @@ static const struct sinkd_key keys[] = {
 
 struct state {
 	int inits;
+	volatile int reloaded;	/* reload ran on this generation */
 };
 
 static const char *const step_names[] = {
@@ -116,6 +119,12 @@ probe_init(const struct sinkd_api *a, struct sinkd_ctx *config, void **state)
 	s->inits++;
 	*state = s;
 	return 0;
+}
+
+static void
+probe_reload(void *state)
+{
+	((struct state *) state)->reloaded = 1;
 }
 
 static void
@@ -322,7 +331,8 @@ probe_eom(void *state, struct sinkd_ctx *c)
 	const char *v = api->config(c, "sleep");
 	long secs = v ? atol(v) : 0;
 
-	(void) state;
+	if (((struct state *) state)->reloaded)
+		api->note(c, "reloaded", "yes");
 	if (secs > 0) {
 		struct timespec ts = {secs, 0};
 
@@ -352,6 +362,7 @@ static const struct sinkd_sink probe = {
 	.name = "probe",
 	.keys = keys,
 	.init = probe_init,
+	.reload = probe_reload,
 	.shutdown = probe_shutdown,
 	.connect = probe_connect,
 	.helo = probe_helo,
