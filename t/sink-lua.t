@@ -298,6 +298,11 @@ run not-a-verdict
 like "$V" '^verdict=tempfail .*handler=sink:lua' "an unknown verdict: on-error"
 like "$ERR" 'eom returned "maybe", not a verdict' "and logged"
 
+conf "$W/limits.lua" "instruction-limit = 0" "timeout = 1s"
+run loop
+like "$V" '^verdict=tempfail .*handler=sink:lua' "with no instruction limit, the sink's timeout stops an endless loop"
+like "$ERR" "sink:lua: eom: $W/limits\\.lua:6: timeout of 1s exceeded" "  logged with the script's file and line"
+
 conf "$W/limits.lua" "instruction-limit = 5000000" "on-error = reject"
 run loop
 like "$V" '^verdict=reject .*handler=sink:lua' "the sink's on-error applies (reject)"
