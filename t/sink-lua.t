@@ -30,13 +30,14 @@ conf() {
 }
 
 SANITIZER=0
-# run SUBJECT [ARGS...]: a message with this subject through sinkd -t;
+# run SUBJECT [ARGS...]: a message with this subject through sinkd -t
+# (to $RCPT, by default c@example.org);
 # sets OUT (the message written), ERR (the log), V (the verdict line)
 run() {
 	local subj=$1
 	shift
 	printf 'From: a@example.net\nTo: c@example.org\nSubject: %s\nX-Drop: x\n\nbody text\n' "$subj" \
-		| "$SINKD" -t -c "$W/sinkd.conf" -F s@example.net -R c@example.org "$@" \
+		| "$SINKD" -t -c "$W/sinkd.conf" -F s@example.net -R "${RCPT:-c@example.org}" "$@" \
 			>"$W/out" 2>"$W/err"
 	OUT=$(cat "$W/out")
 	grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' "$W/err" &&
@@ -177,6 +178,30 @@ like "$V" 'from=<other@example\.net> rcpts=<new@example\.org>' "envelope edits: 
 run ctx-stale
 like "$V" '^verdict=tempfail .*handler=sink:lua' "a context kept from an earlier hook cannot be used: on-error"
 like "$ERR" "eom: $W/hooks\\.lua:[0-9]+: a context used after its hook returned" "  and logged"
+
+# abort: a message that ends without end of message, and the connection's
+# close; log levels by constant and by name
+cat >"$W/abort.lua" <<'LUA'
+return {
+	rcpt = function(ctx, addr)
+		if addr:match("^nobody@") then return "reject" end
+	end,
+	eom = function(ctx)
+		ctx:log("warning", "eom ran")
+	end,
+	abort = function(ctx, closing)
+		ctx:log(sinkd.LOG_WARNING, "abort closing=" .. tostring(closing))
+	end,
+}
+LUA
+conf "$W/abort.lua"
+RCPT=nobody@example.org run plain
+like "$ERR" 'sink:lua: abort closing=false' "abort: the message ended before its end (every recipient refused)"
+like "$ERR" 'sink:lua: abort closing=true' "abort: then the connection closes"
+unlike "$ERR" 'eom ran' "  and eom did not run"
+run plain
+like "$ERR" 'warning: .*sink:lua: eom ran' "ctx:log(\"warning\", ...) logs a warning"
+unlike "$ERR" 'abort closing=false' "a message that reached its end gets no abort"
 
 # ---------------------------------------------------------------------------
 # the sandbox
