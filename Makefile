@@ -40,6 +40,7 @@ UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_
 	t/unit/quarantine_test t/unit/textrw_test
 ifeq ($(WITH_LUA),yes)
 UNIT_TESTS += t/unit/sinklua_test
+BENCH_TOOLS = bench/luapar
 endif
 TEST_TOOLS = t/unit/mimewarn bench/milterload
 # sinks the tests load: built against the public header alone
@@ -75,6 +76,10 @@ t/unit/mimewarn: t/unit/mimewarn.o
 # the benchmark's load generator also drives t/negotiate.t and t/hostile.t;
 # a tool of the tests, not under test: built without the sanitizers (it
 # keeps what it read until exit, which LeakSanitizer would count)
+# Lua sinks on 1 to N threads (hooks per second): make bench/luapar
+bench/luapar: bench/luapar.o $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ bench/luapar.o $(CORE_OBJS) $(DEPS_LIBS)
+
 bench/milterload: bench/milterload.c
 	$(CC) -O2 -g $(WARN) -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) \
 		-o $@ bench/milterload.c -pthread
@@ -174,6 +179,7 @@ clean:
 		t/unit/*.o t/unit/*.d bench/*.d $(TOOLS) \
 		src/sinkd $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS)
 	rm -rf t/work
+	rm -f bench/*.o $(BENCH_TOOLS)
 	rm -rf fuzz/obj fuzz/work $(FUZZ_TARGETS)
 
 distclean: clean
