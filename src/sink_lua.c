@@ -799,7 +799,8 @@ slua_result(lua_State *L, struct slua_box *b, struct slua_call *k, int base)
 			   b->gen->path, slua_hook_names[k->hook],
 			   luaL_typename(L, base));
 	}
-	if ((k->v == SINKD_REJECT || k->v == SINKD_TEMPFAIL) && n > 1)
+	if ((k->v == SINKD_REJECT || k->v == SINKD_TEMPFAIL) && n > 1
+	    && !lua_isnil(L, base + 1))
 		slua_reply(L, b, k, base + 1, n - 1);
 }
 
