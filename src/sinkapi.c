@@ -77,6 +77,8 @@ api_get(struct sinkd_ctx *x, const char *name)
 		return c->client_name;
 	if (!strcmp(name, "helo"))
 		return c->helo;
+	if (!strcmp(name, "dry-run"))
+		return c->dry_run ? "yes" : NULL;
 	for (i = 0; i < G_N_ELEMENTS(macros); i++)
 		if (!strcmp(name, macros[i].name))
 			return conn_macro(c, macros[i].macro);

@@ -13,6 +13,9 @@
  *	refuse-rcpt	recipients refused at RCPT (reject)
  *	add-header	"Name: value", added at end of message
  *	change-header	"Name: value": the first field of the name changed
+ *			("Name:" deletes it)
+ *	insert-header	"Name: value", inserted first
+ *	replace		every attachment's new content (replaced.txt)
  *	append		text appended to every text part
  *	remove		remove every attachment, leaving this note
  *	attach		the content of a file attached as probe.txt
@@ -39,6 +42,8 @@ static const struct sinkd_key keys[] = {
 	{"refuse-rcpt", SINKD_KEY_LIST, "", "recipients refused at RCPT", SINKD_MERGE_UNION},
 	{"add-header", SINKD_KEY_STRING, "", "Name: value to add", SINKD_MERGE_AGREE},
 	{"change-header", SINKD_KEY_STRING, "", "Name: value to change", SINKD_MERGE_AGREE},
+	{"insert-header", SINKD_KEY_STRING, "", "Name: value to insert first", SINKD_MERGE_AGREE},
+	{"replace", SINKD_KEY_STRING, "", "new content of attachments", SINKD_MERGE_AGREE},
 	{"append", SINKD_KEY_STRING, "", "text appended to text parts", SINKD_MERGE_AGREE},
 	{"remove", SINKD_KEY_STRING, "", "attachments removed, leaving this note", SINKD_MERGE_AGREE},
 	{"attach", SINKD_KEY_PATH, "", "a file attached", SINKD_MERGE_AGREE},
@@ -270,6 +275,10 @@ report(struct sinkd_ctx *c)
 		api->note(c, "raw", buf);
 	}
 	api->note(c, "mailparam", (v = api->mail_param(c, 0)) ? v : "-");
+	api->note(c, "dry-run", (v = api->get(c, "dry-run")) ? v : "-");
+	api->note(c, "macro-i", (v = api->get(c, "macro.i")) ? v : "-");
+	api->note(c, "no-fact", api->get(c, "no.such.fact") ? "found" : "null");
+	api->note(c, "header-past", api->header(c, 1000, &name, &raw, &dec) < 0 ? "-1" : "0");
 	api->kv_set(c, "probe.eom", "yes");
 	api->note(c, "kv-eom", (v = api->kv_get(c, "probe.eom")) ? v : "-");
 }
@@ -291,6 +300,19 @@ edits(struct sinkd_ctx *c)
 	if ((v = api->config(c, "change-header")) && *v && (val = split(v, name, sizeof(name)))) {
 		snprintf(buf, sizeof(buf), "%d", api->header_change(c, name, 1, *val ? val : NULL));
 		api->note(c, "change-header", buf);
+	}
+	if ((v = api->config(c, "insert-header")) && *v && (val = split(v, name, sizeof(name)))) {
+		snprintf(buf, sizeof(buf), "%d", api->header_insert(c, 0, name, val));
+		api->note(c, "insert-header", buf);
+	}
+	if ((v = api->config(c, "replace")) && *v) {
+		for (i = 0; api->part_info(c, i, &pi) == 0; i++)
+			if (pi.flags & SINKD_PART_ATTACHMENT) {
+				rc = api->part_replace(c, i, "text/plain; charset=utf-8",
+						       "replaced.txt", v, strlen(v));
+				snprintf(buf, sizeof(buf), "%d", rc);
+				api->note(c, "replace", buf);
+			}
 	}
 	if ((v = api->config(c, "append")) && *v) {
 		for (i = 0; api->part_info(c, i, &pi) == 0; i++)
