@@ -92,7 +92,7 @@ verdict_for(struct sinkd_ctx *c, const char *step)
 	return SINKD_CONTINUE;
 }
 
-/* refuse - the verdict for step, with the configured reply */
+/* decide - the verdict for step, with the configured reply */
 static enum sinkd_verdict
 decide(struct sinkd_ctx *c, const char *step)
 {
@@ -106,6 +106,7 @@ decide(struct sinkd_ctx *c, const char *step)
 	return v;
 }
 
+/* probe_init - keep the API table; level = -1 fails */
 static int
 probe_init(const struct sinkd_api *a, struct sinkd_ctx *config, void **state)
 {
@@ -126,18 +127,21 @@ probe_init(const struct sinkd_api *a, struct sinkd_ctx *config, void **state)
 	return 0;
 }
 
+/* probe_reload - remember that a reload ran */
 static void
 probe_reload(void *state)
 {
 	((struct state *) state)->reloaded = 1;
 }
 
+/* probe_shutdown - free the state */
 static void
 probe_shutdown(void *state)
 {
 	free(state);
 }
 
+/* probe_connect - the verdict for connect */
 static enum sinkd_verdict
 probe_connect(void *state, struct sinkd_ctx *c)
 {
@@ -145,6 +149,7 @@ probe_connect(void *state, struct sinkd_ctx *c)
 	return decide(c, step_names[0]);
 }
 
+/* probe_helo - the verdict for helo */
 static enum sinkd_verdict
 probe_helo(void *state, struct sinkd_ctx *c)
 {
@@ -152,6 +157,7 @@ probe_helo(void *state, struct sinkd_ctx *c)
 	return decide(c, step_names[1]);
 }
 
+/* probe_mail - keep the sender in the store; the verdict for mail */
 static enum sinkd_verdict
 probe_mail(void *state, struct sinkd_ctx *c)
 {
@@ -160,6 +166,7 @@ probe_mail(void *state, struct sinkd_ctx *c)
 	return decide(c, step_names[2]);
 }
 
+/* probe_rcpt - refuse-rcpt's recipients; else the verdict for rcpt */
 static enum sinkd_verdict
 probe_rcpt(void *state, struct sinkd_ctx *c, const char *addr)
 {
@@ -175,6 +182,7 @@ probe_rcpt(void *state, struct sinkd_ctx *c, const char *addr)
 	return decide(c, step_names[3]);
 }
 
+/* probe_data - the verdict for data */
 static enum sinkd_verdict
 probe_data(void *state, struct sinkd_ctx *c)
 {
@@ -347,6 +355,7 @@ edits(struct sinkd_ctx *c)
 		api->sender_change(c, v);
 }
 
+/* probe_eom - sleep, report, hostile calls, edits; the verdict for eom */
 static enum sinkd_verdict
 probe_eom(void *state, struct sinkd_ctx *c)
 {
@@ -370,6 +379,7 @@ probe_eom(void *state, struct sinkd_ctx *c)
 	return decide(c, step_names[6]);
 }
 
+/* probe_abort - nothing kept per message */
 static void
 probe_abort(void *state, struct sinkd_ctx *c, int closing)
 {
@@ -395,6 +405,7 @@ static const struct sinkd_sink probe = {
 	.abort = probe_abort,
 };
 
+/* sinkd_sink_entry - the sink this module is */
 const struct sinkd_sink *
 sinkd_sink_entry(void)
 {
