@@ -105,6 +105,7 @@ fail:
 	return NULL;
 }
 
+/* native_close - dlclose a module sink_native opened */
 static void
 native_close(void *handle)
 {
@@ -490,42 +491,49 @@ sink_run(const struct sink_cfg *cfg, enum sink_step st, struct conn *c,
 	return v;
 }
 
+/* sk_connect - the sink's connect hook (struct handler.connect) */
 static enum verdict
 sk_connect(struct conn *c, const void *cfg)
 {
 	return sink_run(cfg, SINK_STEP_CONNECT, c, NULL, NULL, NULL);
 }
 
+/* sk_helo - the sink's helo hook */
 static enum verdict
 sk_helo(struct conn *c, const void *cfg)
 {
 	return sink_run(cfg, SINK_STEP_HELO, c, NULL, NULL, NULL);
 }
 
+/* sk_envfrom - the sink's mail hook */
 static enum verdict
 sk_envfrom(struct msg *m, const void *cfg)
 {
 	return sink_run(cfg, SINK_STEP_MAIL, m->conn, NULL, NULL, NULL);
 }
 
+/* sk_envrcpt - the sink's rcpt hook, for recipient r */
 static enum verdict
 sk_envrcpt(struct msg *m, struct rcpt *r, const void *cfg)
 {
 	return sink_run(cfg, SINK_STEP_RCPT, m->conn, r, r->addr, NULL);
 }
 
+/* sk_data - the sink's data hook */
 static enum verdict
 sk_data(struct msg *m, const void *cfg)
 {
 	return sink_run(cfg, SINK_STEP_DATA, m->conn, NULL, NULL, NULL);
 }
 
+/* sk_unknown - the sink's hook for a command the MTA does not know */
 static enum verdict
 sk_unknown(struct conn *c, const char *cmd, const void *cfg)
 {
 	return sink_run(cfg, SINK_STEP_UNKNOWN, c, NULL, cmd, NULL);
 }
 
+/* sk_eom - the sink's end-of-message hook; its edits go to e */
 static enum verdict
 sk_eom(struct msg *m, struct edits *e, const void *cfg)
 {
@@ -547,6 +555,7 @@ sk_load(const struct handler *h, const struct conf_group *g,
 	return cfg;
 }
 
+/* sk_unload - free what sk_load made */
 static void
 sk_unload(void *cfg)
 {

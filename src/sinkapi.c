@@ -77,6 +77,8 @@ api_get(struct sinkd_ctx *x, const char *name)
 		return c->client_name;
 	if (!strcmp(name, "helo"))
 		return c->helo;
+	if (!strcmp(name, "dry-run"))
+		return c->dry_run ? "yes" : NULL;
 	for (i = 0; i < G_N_ELEMENTS(macros); i++)
 		if (!strcmp(name, macros[i].name))
 			return conn_macro(c, macros[i].macro);
@@ -158,6 +160,7 @@ value_of(const struct sinkd_ctx *x, const char *key, const struct conf_key **k)
 	return NULL;
 }
 
+/* api_config - a key of the sink's group in effect, as written */
 static const char *
 api_config(struct sinkd_ctx *x, const char *key)
 {
@@ -166,6 +169,7 @@ api_config(struct sinkd_ctx *x, const char *key)
 	return v ? v->raw : NULL;
 }
 
+/* api_config_list - a list key's i-th entry */
 static const char *
 api_config_list(struct sinkd_ctx *x, const char *key, unsigned i)
 {
@@ -201,6 +205,7 @@ decode(const char *raw)
 	return d ? d : g_strdup(raw);
 }
 
+/* api_header - the i-th header field: name, value as received, decoded */
 static int
 api_header(struct sinkd_ctx *x, unsigned i, const char **name,
 	   const char **raw, const char **decoded)
@@ -222,6 +227,7 @@ api_header(struct sinkd_ctx *x, unsigned i, const char **name,
 	return 0;
 }
 
+/* api_header_get - the n-th field of a name, decoded */
 static const char *
 api_header_get(struct sinkd_ctx *x, const char *name, unsigned n)
 {
@@ -351,6 +357,7 @@ part_at(struct sinkd_ctx *x, unsigned i)
 	return &g_array_index(a, struct sink_part, i);
 }
 
+/* api_part_info - what part i is */
 static int
 api_part_info(struct sinkd_ctx *x, unsigned i, struct sinkd_part_info *info)
 {
@@ -382,6 +389,7 @@ api_part_info(struct sinkd_ctx *x, unsigned i, struct sinkd_part_info *info)
 	return 0;
 }
 
+/* api_part_content - part i's content, decoded, at most max bytes */
 static int
 api_part_content(struct sinkd_ctx *x, unsigned i, int utf8, size_t max,
 		 const char **data, size_t *len)
@@ -431,6 +439,7 @@ api_part_content(struct sinkd_ctx *x, unsigned i, int utf8, size_t max,
 	return 0;
 }
 
+/* api_raw - the message as received */
 static int
 api_raw(struct sinkd_ctx *x, const char **data, size_t *len)
 {
@@ -445,6 +454,7 @@ api_raw(struct sinkd_ctx *x, const char **data, size_t *len)
 	return 0;
 }
 
+/* api_kv_get - a value of the message's store */
 static const char *
 api_kv_get(struct sinkd_ctx *x, const char *key)
 {
@@ -455,6 +465,7 @@ api_kv_get(struct sinkd_ctx *x, const char *key)
 	return g_hash_table_lookup(m->kv, key);
 }
 
+/* api_kv_set - set (or, value NULL, remove) a key of the message's store */
 static int
 api_kv_set(struct sinkd_ctx *x, const char *key, const char *value)
 {
@@ -531,6 +542,7 @@ evaluated(struct sinkd_ctx *x, const char *what, const char *arg)
 	return 1;
 }
 
+/* api_reply - the reply of the refusal the hook returns */
 static int
 api_reply(struct sinkd_ctx *x, const char *code, const char *xcode,
 	  const char *text)
@@ -567,6 +579,7 @@ api_reply(struct sinkd_ctx *x, const char *code, const char *xcode,
 	return 0;
 }
 
+/* api_header_add - append a header field */
 static int
 api_header_add(struct sinkd_ctx *x, const char *name, const char *value)
 {
@@ -577,6 +590,7 @@ api_header_add(struct sinkd_ctx *x, const char *name, const char *value)
 	return 0;
 }
 
+/* api_header_insert - insert a header field at index */
 static int
 api_header_insert(struct sinkd_ctx *x, unsigned index, const char *name,
 		  const char *value)
@@ -589,6 +603,7 @@ api_header_insert(struct sinkd_ctx *x, unsigned index, const char *name,
 	return 0;
 }
 
+/* api_header_change - change (value NULL: delete) a field as received */
 static int
 api_header_change(struct sinkd_ctx *x, const char *name, unsigned n,
 		  const char *value)
@@ -604,6 +619,7 @@ api_header_change(struct sinkd_ctx *x, const char *name, unsigned n,
 	return edits_change_header(x->edits, x->sink->name, name, (int) n, value) < 0 ? -1 : 0;
 }
 
+/* api_rcpt_add - add an envelope recipient */
 static int
 api_rcpt_add(struct sinkd_ctx *x, const char *addr)
 {
@@ -614,6 +630,7 @@ api_rcpt_add(struct sinkd_ctx *x, const char *addr)
 	return 0;
 }
 
+/* api_rcpt_delete - remove an envelope recipient */
 static int
 api_rcpt_delete(struct sinkd_ctx *x, const char *addr)
 {
@@ -624,6 +641,7 @@ api_rcpt_delete(struct sinkd_ctx *x, const char *addr)
 	return 0;
 }
 
+/* api_sender_change - replace the envelope sender */
 static int
 api_sender_change(struct sinkd_ctx *x, const char *addr)
 {
@@ -699,6 +717,7 @@ set_type(GMimeObject *o, const char *type)
 	return 0;
 }
 
+/* api_part_replace - new content (type, file name) for leaf part i */
 static int
 api_part_replace(struct sinkd_ctx *x, unsigned i, const char *type,
 		 const char *filename, const void *data, size_t len)
@@ -718,6 +737,7 @@ api_part_replace(struct sinkd_ctx *x, unsigned i, const char *type,
 	return 0;
 }
 
+/* api_part_remove - part i's content replaced by a text note */
 static int
 api_part_remove(struct sinkd_ctx *x, unsigned i, const char *note)
 {
@@ -791,6 +811,7 @@ html_append(const char *html, const char *text)
 	return out;
 }
 
+/* api_text_append - text after text part i's content */
 static int
 api_text_append(struct sinkd_ctx *x, unsigned i, const char *text)
 {
@@ -837,6 +858,7 @@ note_key_ok(const char *k)
 	return 1;
 }
 
+/* api_note - a fact sink.NAME.KEY for later handlers and the logs */
 static int
 api_note(struct sinkd_ctx *x, const char *key, const char *value)
 {
@@ -851,6 +873,7 @@ api_note(struct sinkd_ctx *x, const char *key, const char *value)
 	return 0;
 }
 
+/* api_log - a log line of the sink's */
 static void
 api_log(struct sinkd_ctx *x, enum sinkd_log level, const char *text)
 {

@@ -89,4 +89,39 @@ like "$log" "verdict=reject handler=sink:probe code=550 xcode=5.7.1" "the messag
 sk_log_clean
 ok $? "no sanitizer report or panic in sinkd's log"
 
+# negotiation: bench/milterload plays the MTA and prints the protocol
+# flags sinkd chose; a sink asks only for the steps it has hooks for
+ML=$TOP/bench/milterload
+[ -x "$ML" ] || bail_out "$ML is not built (run make tests)"
+mkdir -p "$W/msgs"
+printf 'From: a@example.net\nTo: b@example.org\nSubject: negotiate\n\nHello.\n' >"$W/msgs/m.eml"
+NOBODY=0x10 NOHDRS=0x20 NODATA=0x200 NR_CONN=0x1000 NR_HELO=0x2000 NR_MAIL=0x4000 NR_RCPT=0x8000
+# flags CHAIN: FLAGS, the flags sinkd negotiates with this chain,
+# "NAME=0|1 ..." (the log so far kept in sinkd.log.old)
+flags() {
+	local n out= proto
+	sk_stop
+	cat "$SK_DIR/sinkd.log" >>"$SK_DIR/sinkd.log.old"
+	: >"$SK_DIR/sinkd.log"
+	sed -i "s/^chain = .*/chain = $1/" "$W/sk/conf/sinkd.conf"
+	sk_start || bail_out "sinkd did not start"
+	proto=$("$ML" -c 1 -m 1 "$SK_SOCKET" "$W/msgs" 2>"$W/ml.err" | sed -n 's/^filter_protocol=//p')
+	[ -n "$proto" ] || diag "milterload: $(cat "$W/ml.err")"
+	for n in NR_CONN NR_HELO NR_MAIL NR_RCPT NODATA NOHDRS NOBODY; do
+		if [ $((${proto:-0} & ${!n})) -ne 0 ]; then out="$out $n=1"; else out="$out $n=0"; fi
+	done
+	FLAGS=${out# }
+}
+sk_conf '[sink:first]' "module = $(fixture "$TOP/t/sinks/mark.so" "$SK_DIR/conf")"
+flags "protocol, sink:first"
+is "$FLAGS" "NR_CONN=1 NR_HELO=1 NR_MAIL=1 NR_RCPT=1 NODATA=1 NOHDRS=0 NOBODY=0" \
+	"a sink with an end-of-message hook only: no reply before end of message, the content comes"
+flags "protocol, sink:probe"
+is "$FLAGS" "NR_CONN=0 NR_HELO=0 NR_MAIL=0 NR_RCPT=0 NODATA=0 NOHDRS=0 NOBODY=0" \
+	"a sink with every hook: every step with its reply"
+sk_stop
+cat "$SK_DIR/sinkd.log.old" >>"$SK_DIR/sinkd.log"
+sk_log_clean
+ok $? "  no sanitizer report or panic in sinkd's logs"
+
 done_testing

@@ -244,6 +244,10 @@ is "$(note sink.probe.header0)" "From=a@example.com" "header(0): name and raw va
 is "$(note sink.probe.parts)" "0:text/plain:0:20" "part_info(): a one-part message"
 is "$(note sink.probe.text)" "hello_body||" "part_content(): the text"
 is "$(note sink.probe.raw)" "$(sed 's/$/\r/' "$W/plain.eml" | wc -c)" "raw(): the message as received, CRLF"
+is "$(note sink.probe.dry-run)" yes "get(dry-run) under sinkd -t"
+is "$(note sink.probe.macro-i)" OFFLINE "get(macro.i): the MTA's macro (sinkd -t's queue id)"
+is "$(note sink.probe.no-fact)" null "get() of an unknown fact: NULL"
+is "$(note sink.probe.header-past)" -1 "header() past the end: -1"
 t "$W/mixed.eml" $OUTB
 is "$(note sink.probe.parts)" "0:multipart/mixed:0:1,1:text/plain:0:20,2:application/octet-stream:0:10:a.bin" \
 	"part_info(): containers, text and attachments with their file names"
@@ -312,6 +316,22 @@ is "$got" "multipart/mixed multipart/mixed text/plain[]Body text here.|Scanned b
 	"  the text appended, the attachment replaced by the note, a part added"
 w0=$(unit/mimewarn "$W/mixed.eml") w1=$(unit/mimewarn "$W/out")
 is "$w1" "$w0" "  no new GMime parser warnings"
+
+conf "protocol, sink:probe" "insert-header = X-First: 1" "change-header = X-Keep:" \
+	"replace = new content"
+t "$W/mixed.eml" $OUTB
+is "$(note sink.probe.insert-header)/$(note sink.probe.change-header)/$(note sink.probe.replace)" 0/0/0 \
+	"header_insert(), header_change() deleting, part_replace(): 0"
+is "$(head -n 1 "$W/out")" "X-First: 1" "  the field is inserted first"
+is "$(grep -c '^X-Keep:' "$W/out")" 0 "  the field is deleted"
+got=$(python3 - "$W/out" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+p = [x for x in m.walk() if not x.is_multipart()][1]
+print(p.get_content_type(), p.get_filename(), p.get_payload(decode=True).decode())
+PY
+)
+is "$got" "text/plain replaced.txt new content" "  the attachment has its new type, name and content"
 
 conf "protocol, sink:probe" "append = Scanned by probe." "report = yes"
 t "$W/signed.eml" $OUTB

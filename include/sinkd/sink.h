@@ -215,6 +215,7 @@ struct sinkd_api {
 	 *   queue-id sender direction ("inbound", "outbound") policy
 	 *   ("example.com", "a.test,b.test" combined, "default")
 	 *   size (of the message, decimal) rcpt-count
+	 *   dry-run ("yes" under sinkd -t: store and spend nothing)
 	 *   macro.NAME (any MTA macro: macro.j, macro.{daemon_name})
 	 *   and what earlier handlers noted, by the key they note under
 	 *   (virus, quarantine, disclaimer, rewrite) and sinks' own

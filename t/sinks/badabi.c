@@ -9,6 +9,7 @@ static const struct sinkd_sink badabi = {
 	.name = "badabi",
 };
 
+/* sinkd_sink_entry - the sink this module is */
 const struct sinkd_sink *
 sinkd_sink_entry(void)
 {

@@ -19,6 +19,7 @@ static const struct sinkd_sink badkeys = {
 	.keys = keys,
 };
 
+/* sinkd_sink_entry - the sink this module is */
 const struct sinkd_sink *
 sinkd_sink_entry(void)
 {

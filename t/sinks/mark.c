@@ -6,6 +6,7 @@
 
 static const struct sinkd_api *api;
 
+/* mark_init - keep the API table */
 static int
 mark_init(const struct sinkd_api *a, struct sinkd_ctx *config, void **state)
 {
@@ -15,6 +16,7 @@ mark_init(const struct sinkd_api *a, struct sinkd_ctx *config, void **state)
 	return 0;
 }
 
+/* mark_eom - note mark=set */
 static enum sinkd_verdict
 mark_eom(void *state, struct sinkd_ctx *c)
 {
@@ -30,6 +32,7 @@ static const struct sinkd_sink mark = {
 	.eom = mark_eom,
 };
 
+/* sinkd_sink_entry - the sink this module is */
 const struct sinkd_sink *
 sinkd_sink_entry(void)
 {

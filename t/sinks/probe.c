@@ -13,6 +13,9 @@
  *	refuse-rcpt	recipients refused at RCPT (reject)
  *	add-header	"Name: value", added at end of message
  *	change-header	"Name: value": the first field of the name changed
+ *			("Name:" deletes it)
+ *	insert-header	"Name: value", inserted first
+ *	replace		every attachment's new content (replaced.txt)
  *	append		text appended to every text part
  *	remove		remove every attachment, leaving this note
  *	attach		the content of a file attached as probe.txt
@@ -39,6 +42,8 @@ static const struct sinkd_key keys[] = {
 	{"refuse-rcpt", SINKD_KEY_LIST, "", "recipients refused at RCPT", SINKD_MERGE_UNION},
 	{"add-header", SINKD_KEY_STRING, "", "Name: value to add", SINKD_MERGE_AGREE},
 	{"change-header", SINKD_KEY_STRING, "", "Name: value to change", SINKD_MERGE_AGREE},
+	{"insert-header", SINKD_KEY_STRING, "", "Name: value to insert first", SINKD_MERGE_AGREE},
+	{"replace", SINKD_KEY_STRING, "", "new content of attachments", SINKD_MERGE_AGREE},
 	{"append", SINKD_KEY_STRING, "", "text appended to text parts", SINKD_MERGE_AGREE},
 	{"remove", SINKD_KEY_STRING, "", "attachments removed, leaving this note", SINKD_MERGE_AGREE},
 	{"attach", SINKD_KEY_PATH, "", "a file attached", SINKD_MERGE_AGREE},
@@ -87,7 +92,7 @@ verdict_for(struct sinkd_ctx *c, const char *step)
 	return SINKD_CONTINUE;
 }
 
-/* refuse - the verdict for step, with the configured reply */
+/* decide - the verdict for step, with the configured reply */
 static enum sinkd_verdict
 decide(struct sinkd_ctx *c, const char *step)
 {
@@ -101,6 +106,7 @@ decide(struct sinkd_ctx *c, const char *step)
 	return v;
 }
 
+/* probe_init - keep the API table; level = -1 fails */
 static int
 probe_init(const struct sinkd_api *a, struct sinkd_ctx *config, void **state)
 {
@@ -121,18 +127,21 @@ probe_init(const struct sinkd_api *a, struct sinkd_ctx *config, void **state)
 	return 0;
 }
 
+/* probe_reload - remember that a reload ran */
 static void
 probe_reload(void *state)
 {
 	((struct state *) state)->reloaded = 1;
 }
 
+/* probe_shutdown - free the state */
 static void
 probe_shutdown(void *state)
 {
 	free(state);
 }
 
+/* probe_connect - the verdict for connect */
 static enum sinkd_verdict
 probe_connect(void *state, struct sinkd_ctx *c)
 {
@@ -140,6 +149,7 @@ probe_connect(void *state, struct sinkd_ctx *c)
 	return decide(c, step_names[0]);
 }
 
+/* probe_helo - the verdict for helo */
 static enum sinkd_verdict
 probe_helo(void *state, struct sinkd_ctx *c)
 {
@@ -147,6 +157,7 @@ probe_helo(void *state, struct sinkd_ctx *c)
 	return decide(c, step_names[1]);
 }
 
+/* probe_mail - keep the sender in the store; the verdict for mail */
 static enum sinkd_verdict
 probe_mail(void *state, struct sinkd_ctx *c)
 {
@@ -155,6 +166,7 @@ probe_mail(void *state, struct sinkd_ctx *c)
 	return decide(c, step_names[2]);
 }
 
+/* probe_rcpt - refuse-rcpt's recipients; else the verdict for rcpt */
 static enum sinkd_verdict
 probe_rcpt(void *state, struct sinkd_ctx *c, const char *addr)
 {
@@ -170,6 +182,7 @@ probe_rcpt(void *state, struct sinkd_ctx *c, const char *addr)
 	return decide(c, step_names[3]);
 }
 
+/* probe_data - the verdict for data */
 static enum sinkd_verdict
 probe_data(void *state, struct sinkd_ctx *c)
 {
@@ -270,6 +283,10 @@ report(struct sinkd_ctx *c)
 		api->note(c, "raw", buf);
 	}
 	api->note(c, "mailparam", (v = api->mail_param(c, 0)) ? v : "-");
+	api->note(c, "dry-run", (v = api->get(c, "dry-run")) ? v : "-");
+	api->note(c, "macro-i", (v = api->get(c, "macro.i")) ? v : "-");
+	api->note(c, "no-fact", api->get(c, "no.such.fact") ? "found" : "null");
+	api->note(c, "header-past", api->header(c, 1000, &name, &raw, &dec) < 0 ? "-1" : "0");
 	api->kv_set(c, "probe.eom", "yes");
 	api->note(c, "kv-eom", (v = api->kv_get(c, "probe.eom")) ? v : "-");
 }
@@ -291,6 +308,19 @@ edits(struct sinkd_ctx *c)
 	if ((v = api->config(c, "change-header")) && *v && (val = split(v, name, sizeof(name)))) {
 		snprintf(buf, sizeof(buf), "%d", api->header_change(c, name, 1, *val ? val : NULL));
 		api->note(c, "change-header", buf);
+	}
+	if ((v = api->config(c, "insert-header")) && *v && (val = split(v, name, sizeof(name)))) {
+		snprintf(buf, sizeof(buf), "%d", api->header_insert(c, 0, name, val));
+		api->note(c, "insert-header", buf);
+	}
+	if ((v = api->config(c, "replace")) && *v) {
+		for (i = 0; api->part_info(c, i, &pi) == 0; i++)
+			if (pi.flags & SINKD_PART_ATTACHMENT) {
+				rc = api->part_replace(c, i, "text/plain; charset=utf-8",
+						       "replaced.txt", v, strlen(v));
+				snprintf(buf, sizeof(buf), "%d", rc);
+				api->note(c, "replace", buf);
+			}
 	}
 	if ((v = api->config(c, "append")) && *v) {
 		for (i = 0; api->part_info(c, i, &pi) == 0; i++)
@@ -325,6 +355,7 @@ edits(struct sinkd_ctx *c)
 		api->sender_change(c, v);
 }
 
+/* probe_eom - sleep, report, hostile calls, edits; the verdict for eom */
 static enum sinkd_verdict
 probe_eom(void *state, struct sinkd_ctx *c)
 {
@@ -348,6 +379,7 @@ probe_eom(void *state, struct sinkd_ctx *c)
 	return decide(c, step_names[6]);
 }
 
+/* probe_abort - nothing kept per message */
 static void
 probe_abort(void *state, struct sinkd_ctx *c, int closing)
 {
@@ -373,6 +405,7 @@ static const struct sinkd_sink probe = {
 	.abort = probe_abort,
 };
 
+/* sinkd_sink_entry - the sink this module is */
 const struct sinkd_sink *
 sinkd_sink_entry(void)
 {
