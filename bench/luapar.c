@@ -40,6 +40,7 @@ static const char default_script[] =
 	"  end,\n"
 	"}\n";
 
+/* b_config - api->config: every key at its default */
 static const char *
 b_config(struct sinkd_ctx *c, const char *key)
 {
@@ -48,6 +49,7 @@ b_config(struct sinkd_ctx *c, const char *key)
 	return NULL;		/* the defaults */
 }
 
+/* b_header_get - api->header_get: one value for every field */
 static const char *
 b_header_get(struct sinkd_ctx *c, const char *name, unsigned n)
 {
@@ -57,6 +59,7 @@ b_header_get(struct sinkd_ctx *c, const char *name, unsigned n)
 	return "bench";
 }
 
+/* b_log - api->log: to stderr */
 static void
 b_log(struct sinkd_ctx *c, enum sinkd_log level, const char *text)
 {

@@ -1175,48 +1175,56 @@ slua_shutdown(void *state)
 		(void) box_call(GEN(state)->main, &k);
 }
 
+/* slua_connect - the script's connect(ctx) on this thread's state */
 static enum sinkd_verdict
 slua_connect(void *state, struct sinkd_ctx *c)
 {
 	return slua_run(GEN(state), c, SLUA_HOOK_CONNECT, NULL, 0);
 }
 
+/* slua_helo - the script's helo(ctx) on this thread's state */
 static enum sinkd_verdict
 slua_helo(void *state, struct sinkd_ctx *c)
 {
 	return slua_run(GEN(state), c, SLUA_HOOK_HELO, NULL, 0);
 }
 
+/* slua_mail - the script's mail(ctx) on this thread's state */
 static enum sinkd_verdict
 slua_mail(void *state, struct sinkd_ctx *c)
 {
 	return slua_run(GEN(state), c, SLUA_HOOK_MAIL, NULL, 0);
 }
 
+/* slua_rcpt - the script's rcpt(ctx, addr) on this thread's state */
 static enum sinkd_verdict
 slua_rcpt(void *state, struct sinkd_ctx *c, const char *addr)
 {
 	return slua_run(GEN(state), c, SLUA_HOOK_RCPT, addr, 0);
 }
 
+/* slua_data - the script's data(ctx) on this thread's state */
 static enum sinkd_verdict
 slua_data(void *state, struct sinkd_ctx *c)
 {
 	return slua_run(GEN(state), c, SLUA_HOOK_DATA, NULL, 0);
 }
 
+/* slua_unknown - the script's unknown(ctx, command) on this thread's state */
 static enum sinkd_verdict
 slua_unknown(void *state, struct sinkd_ctx *c, const char *cmd)
 {
 	return slua_run(GEN(state), c, SLUA_HOOK_UNKNOWN, cmd, 0);
 }
 
+/* slua_eom - the script's eom(ctx) on this thread's state */
 static enum sinkd_verdict
 slua_eom(void *state, struct sinkd_ctx *c)
 {
 	return slua_run(GEN(state), c, SLUA_HOOK_EOM, NULL, 0);
 }
 
+/* slua_abort - the script's abort(ctx, closing) on this thread's state */
 static void
 slua_abort(void *state, struct sinkd_ctx *c, int closing)
 {
@@ -1301,7 +1309,7 @@ fail:
 }
 
 /*
- * lua_close - the provider's close, after shutdown: every state of the
+ * slua_close - the provider's close, after shutdown: every state of the
  * generation (no hook of it runs any more), then the rest
  */
 static void

@@ -129,7 +129,7 @@ ctx_done(lua_State *L, int rc)
 	return 1;
 }
 
-/* ctx:get(name) */
+/* ctx_get - ctx:get(name) */
 static int
 ctx_get(lua_State *L)
 {
@@ -200,12 +200,35 @@ ctx_list(lua_State *L, enum ctx_list which, int argi)
 	return 1;
 }
 
-static int ctx_mail_param(lua_State *L) { return ctx_list(L, CTX_MAIL_PARAM, 2); }
-static int ctx_rcpt_param(lua_State *L) { return ctx_list(L, CTX_RCPT_PARAM, 2); }
-static int ctx_rcpt(lua_State *L) { return ctx_list(L, CTX_RCPT, 2); }
-static int ctx_config_list(lua_State *L) { return ctx_list(L, CTX_CONFIG_LIST, 3); }
+/* ctx_mail_param - ctx:mail_param([i]) */
+static int
+ctx_mail_param(lua_State *L)
+{
+	return ctx_list(L, CTX_MAIL_PARAM, 2);
+}
 
-/* ctx:config(key) */
+/* ctx_rcpt_param - ctx:rcpt_param([i]) */
+static int
+ctx_rcpt_param(lua_State *L)
+{
+	return ctx_list(L, CTX_RCPT_PARAM, 2);
+}
+
+/* ctx_rcpt - ctx:rcpt([i]) */
+static int
+ctx_rcpt(lua_State *L)
+{
+	return ctx_list(L, CTX_RCPT, 2);
+}
+
+/* ctx_config_list - ctx:config_list(key [, i]) */
+static int
+ctx_config_list(lua_State *L)
+{
+	return ctx_list(L, CTX_CONFIG_LIST, 3);
+}
+
+/* ctx_config - ctx:config(key) */
 static int
 ctx_config(lua_State *L)
 {
@@ -241,7 +264,7 @@ ctx_field(lua_State *L, struct slua_ctx *x, unsigned i, int as_table)
 	return 1;
 }
 
-/* ctx:header(i): name, raw, decoded; ctx:header(): all, as tables */
+/* ctx_header - ctx:header(i): name, raw, decoded; ctx:header(): all, as tables */
 static int
 ctx_header(lua_State *L)
 {
@@ -263,7 +286,7 @@ ctx_header(lua_State *L)
 	return 1;
 }
 
-/* ctx:header_get(name [, n]) */
+/* ctx_header_get - ctx:header_get(name [, n]) */
 static int
 ctx_header_get(lua_State *L)
 {
@@ -323,7 +346,7 @@ ctx_part(lua_State *L, struct slua_ctx *x, unsigned i)
 	return 1;
 }
 
-/* ctx:part_info(i), i from 0 (the message) */
+/* ctx_part_info - ctx:part_info(i), i from 0 (the message) */
 static int
 ctx_part_info(lua_State *L)
 {
@@ -336,7 +359,7 @@ ctx_part_info(lua_State *L)
 	return 1;
 }
 
-/* ctx:parts(): every part's table, in order (parts()[1] is part 0) */
+/* ctx_parts - ctx:parts(): every part's table, in order (parts()[1] is part 0) */
 static int
 ctx_parts(lua_State *L)
 {
@@ -349,7 +372,7 @@ ctx_parts(lua_State *L)
 	return 1;
 }
 
-/* ctx:part_content(i [, utf8 [, max]]) */
+/* ctx_part_content - ctx:part_content(i [, utf8 [, max]]) */
 static int
 ctx_part_content(lua_State *L)
 {
@@ -368,7 +391,7 @@ ctx_part_content(lua_State *L)
 	return 1;
 }
 
-/* ctx:raw() */
+/* ctx_raw - ctx:raw() */
 static int
 ctx_raw(lua_State *L)
 {
@@ -383,7 +406,7 @@ ctx_raw(lua_State *L)
 	return 1;
 }
 
-/* ctx:kv_get(key) */
+/* ctx_kv_get - ctx:kv_get(key) */
 static int
 ctx_kv_get(lua_State *L)
 {
@@ -395,7 +418,7 @@ ctx_kv_get(lua_State *L)
 	return 1;
 }
 
-/* ctx:kv_set(key, value or nil) */
+/* ctx_kv_set - ctx:kv_set(key, value or nil) */
 static int
 ctx_kv_set(lua_State *L)
 {
@@ -407,7 +430,7 @@ ctx_kv_set(lua_State *L)
 	return ctx_done(L, bad ? -1 : API(x)->kv_set(x->c, key, value));
 }
 
-/* ctx:reply(code, xcode or nil, text) */
+/* ctx_reply - ctx:reply(code, xcode or nil, text) */
 static int
 ctx_reply(lua_State *L)
 {
@@ -420,7 +443,7 @@ ctx_reply(lua_State *L)
 	return ctx_done(L, bad ? -1 : API(x)->reply(x->c, code, xcode, text));
 }
 
-/* ctx:header_add(name, value) */
+/* ctx_header_add - ctx:header_add(name, value) */
 static int
 ctx_header_add(lua_State *L)
 {
@@ -432,7 +455,7 @@ ctx_header_add(lua_State *L)
 	return ctx_done(L, bad ? -1 : API(x)->header_add(x->c, name, value));
 }
 
-/* ctx:header_insert(index, name, value), index from 0 (the top) */
+/* ctx_header_insert - ctx:header_insert(index, name, value), index from 0 (the top) */
 static int
 ctx_header_insert(lua_State *L)
 {
@@ -446,7 +469,7 @@ ctx_header_insert(lua_State *L)
 			: API(x)->header_insert(x->c, i, name, value));
 }
 
-/* ctx:header_change(name, n, value or nil) */
+/* ctx_header_change - ctx:header_change(name, n, value or nil) */
 static int
 ctx_header_change(lua_State *L)
 {
@@ -460,7 +483,7 @@ ctx_header_change(lua_State *L)
 			: API(x)->header_change(x->c, name, n, value));
 }
 
-/* ctx:header_delete(name, n): header_change(name, n, nil) */
+/* ctx_header_delete - ctx:header_delete(name, n): header_change(name, n, nil) */
 static int
 ctx_header_delete(lua_State *L)
 {
@@ -504,11 +527,28 @@ ctx_addr(lua_State *L, enum ctx_addr which)
 	return ctx_done(L, rc);
 }
 
-static int ctx_rcpt_add(lua_State *L) { return ctx_addr(L, CTX_RCPT_ADD); }
-static int ctx_rcpt_delete(lua_State *L) { return ctx_addr(L, CTX_RCPT_DELETE); }
-static int ctx_sender_change(lua_State *L) { return ctx_addr(L, CTX_SENDER_CHANGE); }
+/* ctx_rcpt_add - ctx:rcpt_add(addr) */
+static int
+ctx_rcpt_add(lua_State *L)
+{
+	return ctx_addr(L, CTX_RCPT_ADD);
+}
 
-/* ctx:part_replace(i, type or nil, filename or nil, data) */
+/* ctx_rcpt_delete - ctx:rcpt_delete(addr) */
+static int
+ctx_rcpt_delete(lua_State *L)
+{
+	return ctx_addr(L, CTX_RCPT_DELETE);
+}
+
+/* ctx_sender_change - ctx:sender_change(addr) */
+static int
+ctx_sender_change(lua_State *L)
+{
+	return ctx_addr(L, CTX_SENDER_CHANGE);
+}
+
+/* ctx_part_replace - ctx:part_replace(i, type or nil, filename or nil, data) */
 static int
 ctx_part_replace(lua_State *L)
 {
@@ -524,7 +564,7 @@ ctx_part_replace(lua_State *L)
 							    filename, data, len));
 }
 
-/* ctx:part_remove(i [, note]) */
+/* ctx_part_remove - ctx:part_remove(i [, note]) */
 static int
 ctx_part_remove(lua_State *L)
 {
@@ -536,7 +576,7 @@ ctx_part_remove(lua_State *L)
 	return ctx_done(L, bad ? -1 : API(x)->part_remove(x->c, i, note));
 }
 
-/* ctx:part_add(type, filename or nil, data) */
+/* ctx_part_add - ctx:part_add(type, filename or nil, data) */
 static int
 ctx_part_add(lua_State *L)
 {
@@ -551,7 +591,7 @@ ctx_part_add(lua_State *L)
 							data, len));
 }
 
-/* ctx:text_append(i, text) */
+/* ctx_text_append - ctx:text_append(i, text) */
 static int
 ctx_text_append(lua_State *L)
 {
@@ -563,7 +603,7 @@ ctx_text_append(lua_State *L)
 	return ctx_done(L, bad ? -1 : API(x)->text_append(x->c, i, text));
 }
 
-/* ctx:note(key, value) */
+/* ctx_note - ctx:note(key, value) */
 static int
 ctx_note(lua_State *L)
 {
@@ -575,7 +615,7 @@ ctx_note(lua_State *L)
 	return ctx_done(L, bad ? -1 : API(x)->note(x->c, key, value));
 }
 
-/* ctx:log([level,] text): level sinkd.LOG_* or "debug" ... "error" */
+/* ctx_log - ctx:log([level,] text): level sinkd.LOG_* or "debug" ... "error" */
 static int
 ctx_log(lua_State *L)
 {

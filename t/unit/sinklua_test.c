@@ -31,6 +31,7 @@ static int arrived;		/* threads inside eom, atomically */
 static __thread char got[32];	/* what get() returned */
 static __thread char noted[64];	/* what note() was told */
 
+/* t_get - api->get: the count of threads arrived, as "arrived" */
 static const char *
 t_get(struct sinkd_ctx *c, const char *name)
 {
@@ -41,6 +42,7 @@ t_get(struct sinkd_ctx *c, const char *name)
 	return got;
 }
 
+/* t_config - api->config: the limits of the test */
 static const char *
 t_config(struct sinkd_ctx *c, const char *key)
 {
@@ -53,6 +55,7 @@ t_config(struct sinkd_ctx *c, const char *key)
 	return NULL;
 }
 
+/* t_kv_set - api->kv_set: "arrive" counts a thread in */
 static int
 t_kv_set(struct sinkd_ctx *c, const char *key, const char *value)
 {
@@ -63,6 +66,7 @@ t_kv_set(struct sinkd_ctx *c, const char *key, const char *value)
 	return 0;
 }
 
+/* t_note - api->note: kept for the thread to check */
 static int
 t_note(struct sinkd_ctx *c, const char *key, const char *value)
 {
@@ -71,6 +75,7 @@ t_note(struct sinkd_ctx *c, const char *key, const char *value)
 	return 0;
 }
 
+/* t_log - api->log: to stderr, as TAP comments */
 static void
 t_log(struct sinkd_ctx *c, enum sinkd_log level, const char *text)
 {
