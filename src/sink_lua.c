@@ -393,8 +393,29 @@ sandbox_gc(lua_State *L)
 }
 
 /*
+ * sandbox_setmetatable - setmetatable() refusing a metatable with __gc:
+ * Lua runs finalizers with hooks off, where no limit could stop them
+ */
+static int
+sandbox_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return luaL_error(L, "setmetatable: a __gc metamethod is not allowed");
+		lua_pop(L, 1);
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/*
  * sandbox - what a script may use: the safe part of the base library,
  * string, table, math, utf8, the table sinkd and the context's methods
+ * (dofile, loadfile, print and warn gone; load, collectgarbage and
+ * setmetatable wrapped)
  */
 static void
 sandbox(lua_State *L)
@@ -428,6 +449,9 @@ sandbox(lua_State *L)
 	lua_getfield(L, -1, "collectgarbage");
 	lua_pushcclosure(L, sandbox_gc, 1);
 	lua_setfield(L, -2, "collectgarbage");
+	lua_getfield(L, -1, "setmetatable");
+	lua_pushcclosure(L, sandbox_setmetatable, 1);
+	lua_setfield(L, -2, "setmetatable");
 	lua_getfield(L, -1, LUA_STRLIBNAME);
 	lua_pushnil(L);
 	lua_setfield(L, -2, "dump");

@@ -281,6 +281,11 @@ return {
 			ctx:note("good", tostring(ctx:header_add("X-Good", "v")))
 		elseif s == "not-a-verdict" then
 			return "maybe"
+		elseif s == "gc" then
+			setmetatable({}, {__gc = function() while true do end end})
+		elseif s == "close-loop" then
+			local x <close> = setmetatable({}, {__close = function() while true do end end})
+			while true do end
 		end
 	end,
 }
@@ -322,6 +327,12 @@ like "$V" '^verdict=accept' "a refused call costs the message nothing else"
 run not-a-verdict
 like "$V" '^verdict=tempfail .*handler=sink:lua' "an unknown verdict: on-error"
 like "$ERR" 'eom returned "maybe", not a verdict' "and logged"
+
+run gc
+like "$V" '^verdict=tempfail .*handler=sink:lua' "a finalizer (__gc), which Lua runs where no limit reaches: refused, on-error"
+like "$ERR" "eom: $W/limits\\.lua:[0-9]+: setmetatable: a __gc metamethod is not allowed" "  logged"
+run close-loop
+like "$V" '^verdict=tempfail .*handler=sink:lua' "an endless loop in a __close handler run as the hook is stopped: on-error"
 
 conf "$W/limits.lua" "instruction-limit = 0" "timeout = 1s"
 run loop
