@@ -348,6 +348,28 @@ like "$V" '^verdict=accept' "the sink's on-error applies (accept)"
 
 is "$SANITIZER" 0 "no sanitizer report or panic from any sinkd -t run"
 
+# keys and limits per domain: a domain's policy gives its own value of a
+# script's key and its own instruction-limit
+cat >"$W/domain.lua" <<'LUA'
+return {
+	keys = {{name = "word", default = "none"}},
+	eom = function(ctx)
+		ctx:note("word", ctx:config("word"))
+		local sum = 0
+		for i = 1, 200000 do sum = sum + i end
+	end,
+}
+LUA
+conf "$W/domain.lua" "word = global"
+mkdir -p "$W/domains"	# sinkd.conf's domains-dir, by default
+printf '[sink:lua]\nword = local\ninstruction-limit = 100000\n' >"$W/domains/example.org.conf"
+RCPT=c@example.net run plain -C 192.0.2.9,mx.example.net
+like "$V" '^verdict=accept .*policy=default .*sink\.lua\.word=global' "the default policy: its value, and the loop within its limit"
+RCPT=c@example.org run plain -C 192.0.2.9,mx.example.net
+like "$V" '^verdict=tempfail .*handler=sink:lua .*policy=example\.org .*sink\.lua\.word=local' \
+	"a domain's policy: its value, and its own instruction-limit stops the loop"
+rm -rf "$W/domains"
+
 # ---------------------------------------------------------------------------
 # scripts sinkd -n refuses, with file and line
 
