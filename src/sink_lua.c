@@ -31,6 +31,7 @@
 
 #define SLUA_SCRIPT_MAX	(4 << 20)	/* bytes of script text */
 #define SLUA_HOOK_STEP	1000		/* instructions between checks */
+#define SLUA_SPARE_MAX	64		/* states kept for threads to come */
 #define SLUA_MEM_SLACK	(256 << 10)	/* for the error past memory-limit */
 #define SLUA_LOG_MAX	1000		/* bytes of an error in a log line */
 
@@ -126,6 +127,7 @@ struct slua_gen {
 	struct slua_box *main;	/* init, reload, shutdown */
 	struct slua_box *boxes;	/* the worker threads', under slua_lock */
 	struct slua_box *spare;	/* those of threads that ended, for reuse */
+	unsigned nspare;
 	struct slua_gen *next;	/* in slua_live */
 };
 
@@ -627,21 +629,31 @@ gen_unlink_box(struct slua_gen *g, struct slua_box *b)
 /*
  * tls_end - a thread ends: its states of live generations become spares,
  * which the next thread to need one takes (libmilter may run a thread
- * per connection: a state is not made anew for each)
+ * per connection: a state is not made anew for each); past
+ * SLUA_SPARE_MAX spares, a state is freed
  */
 static void
 tls_end(void *p)
 {
 	struct slua_tls *t = p;
 	struct slua_gen *g;
+	struct slua_box *b;
 	size_t i;
 
 	pthread_mutex_lock(&slua_lock);
-	for (i = 0; i < t->n; i++)
-		if ((g = gen_live(t->v[i].serial)) != NULL) {
-			t->v[i].box->next_spare = g->spare;
-			g->spare = t->v[i].box;
+	for (i = 0; i < t->n; i++) {
+		if ((g = gen_live(t->v[i].serial)) == NULL)
+			continue;
+		b = t->v[i].box;
+		if (g->nspare < SLUA_SPARE_MAX) {
+			b->next_spare = g->spare;
+			g->spare = b;
+			g->nspare++;
+		} else {
+			gen_unlink_box(g, b);
+			box_free(b);
 		}
+	}
 	pthread_mutex_unlock(&slua_lock);
 	g_free(t->v);
 	g_free(t);
@@ -673,8 +685,10 @@ box_for_thread(struct slua_gen *g, struct sinkd_ctx *c)
 		if (t->v[i].serial == g->serial)
 			return t->v[i].box;
 	pthread_mutex_lock(&slua_lock);
-	if ((b = g->spare) != NULL)
+	if ((b = g->spare) != NULL) {
 		g->spare = b->next_spare;
+		g->nspare--;
+	}
 	pthread_mutex_unlock(&slua_lock);
 	if (b != NULL) {
 		b->next_spare = NULL;

@@ -24,7 +24,8 @@
  * configuration generation, taken at its first hook there from the
  * states of threads that ended, or made from the script's text; hooks
  * never wait for one another (a lock is taken only to take or give back
- * a state).  States are freed when their generation closes.  init, reload and
+ * a state).  A thread's states are kept for threads to come when it
+ * ends (up to a bound), and freed when their generation closes.  init, reload and
  * shutdown run in one more state, the one open() made.
  */
 #ifndef SINKD_SINK_LUA_H
