@@ -15,7 +15,7 @@ source lib/sinkd.sh
 SINKD=${SINKD:-$PWD/../src/sinkd}
 ML=$PWD/../bench/milterload
 W=$(workdir sink-lua)
-trap 'sk_stop; rm -rf "$W"' EXIT
+trap 'sk_stop; [ -n "$KEEP" ] || rm -rf "$W"' EXIT
 mkdir -p "$W/spool"
 
 # conf SCRIPT [LINES...]: $W/sinkd.conf with sink:lua running SCRIPT
@@ -425,6 +425,10 @@ chown postfix "$W/sk"
 gen() {
 	cat >"$W/sk/conf/gen.lua" <<LUA
 return {
+	unknown = function(ctx, command)
+		ctx:log("unknown command " .. command)
+		return "reject", "500 5.5.1 not here either"
+	end,
 	eom = function(ctx)
 		ctx:log("generation $1")
 		if ctx:header_get("Subject") == "loop" then while true do end end
@@ -434,7 +438,7 @@ LUA
 	chmod 644 "$W/sk/conf/gen.lua"
 }
 gen 1
-sk_conf "chain = protocol, sink:gen" "[sink:gen]" "script = gen.lua" "instruction-limit = 2000000"
+sk_conf "chain = sink:gen, protocol" "[sink:gen]" "script = gen.lua" "instruction-limit = 2000000"
 mkdir -p "$W/msgs/loop" "$W/msgs/plain"
 printf 'From: a@example.net\nSubject: loop\n\nx\n' >"$W/msgs/loop/m.eml"
 printf 'From: a@example.net\nSubject: plain\n\nx\n' >"$W/msgs/plain/m.eml"
@@ -446,10 +450,20 @@ lines() { grep -c "$1" "$W/sk/sinkd.log"; }
 
 send loop >"$W/ml.out"
 like "$(cat "$W/ml.out")" 'tempfail=1' "daemon: an endless loop gives tempfail"
-like "$(sk_log)" "sink:gen: .*eom: $W/sk/conf/gen\\.lua:4: instruction-limit of 2000000 instructions exceeded" \
+like "$(sk_log)" "sink:gen: .*eom: $W/sk/conf/gen\\.lua:8: instruction-limit of 2000000 instructions exceeded" \
 	"daemon: logged with file and line"
 send plain >"$W/ml.out"
 like "$(cat "$W/ml.out")" 'accept(ed)?=1' "daemon: the next message is not affected"
+# an unknown command after MAIL FROM, as Postfix passes one on
+python3 - "$SK_SOCKET" >"$W/seq.out" 2>&1 <<'PY'
+import sys
+sys.path.insert(0, "lib")
+import milterseq as m
+m.report(*m.exchange(m.sockpath(sys.argv[1]),
+                     b"".join([m.NEG, m.CONN, m.HELO, m.MAIL, m.UNKNOWN, m.QUIT])))
+PY
+like "$(sk_log)" 'sink:gen: .*unknown command XYZZY' "daemon: unknown gets the command"
+like "$(cat "$W/seq.out")" 'last=y 500 5\.5\.1 not here either' "  and its refusal is the MTA's reply"
 is "$(lines 'sink:gen: .*generation 1')" 2 "daemon: both ran on generation 1"
 
 printf 'return {\n  eom = function(ctx)\n    return +\n  end\n}\n' >"$W/sk/conf/gen.lua"
