@@ -6,9 +6,9 @@
  * The parts, in this order: numbers of the configuration; a Lua state
  * with its limits (struct slua_box: the counting allocator, the count
  * hook, the message handler, the sandbox); the states of each thread;
- * calling a script's function
- * (slua_dispatch, box_call); the table the script returns (gen_read); the
- * provider (slua_open, lua_close) and its hooks.
+ * calling a script's function (slua_dispatch, box_call); the table the
+ * script returns (gen_read); the provider (slua_open, slua_close) and
+ * its hooks.
  *
  * Errors: a Lua error or a limit inside a hook is logged through
  * api->log() as "HOOK: FILE:LINE: what" and the hook returns
@@ -133,7 +133,8 @@ struct slua_gen {
 
 /*
  * The generations alive and each one's worker states, under slua_lock,
- * which is taken only to make or free a state: hooks never take it.
+ * which is taken only to take, give back or free a state: a hook never
+ * waits for it.
  */
 static pthread_mutex_t slua_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slua_gen *slua_live;
