@@ -8,7 +8,9 @@
 # gives the sink's on-error, or a refused call, with the script's file
 # and line in the log; syntax errors reported by sinkd -n with file and
 # line; and in a running sinkd, a message past a limit leaves the next
-# one alone, and SIGHUP with a broken script keeps the old generation.
+# one alone, an unknown command reaches the script, SIGHUP with a broken
+# script keeps the old generation, and a message in flight across a
+# reload finishes on the generation it began with.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 source lib/sinkd.sh
@@ -481,6 +483,24 @@ gen 2
 sk_reload; ok $? "SIGHUP with a good script reloads"
 send plain >"$W/ml.out"
 is "$(lines 'sink:gen: .*generation 2')" 1 "the new generation serves"
+# a message in flight on generation 2 across a reload to generation 3
+mkfifo "$W/go"
+python3 lib/milterseq.py hold "$SK_SOCKET" <"$W/go" >"$W/held.out" 2>"$W/held.err" &
+CLIENT=$!
+exec 4>"$W/go"
+for i in $(seq 1 100); do grep -q '^held' "$W/held.out" && break; sleep 0.1; done
+is "$(head -n 1 "$W/held.out")" "held" "a message is in flight (up to its body)"
+gen 3
+sk_reload; ok $? "SIGHUP with generation 3 reloads while it is"
+echo go >&4
+exec 4>&-
+wait "$CLIENT"
+like "$(cat "$W/held.out")" $'\nlast=c' "the message in flight finishes"
+is "$(lines 'sink:gen: .*generation 2')" 2 "  on the generation it began with"
+is "$(lines 'sink:gen: .*generation 3')" 0 "  not on the new one"
+send plain >"$W/ml.out"
+is "$(lines 'sink:gen: .*generation 3')" 1 "the next message runs on generation 3"
+
 sk_stop
 sk_log_clean; ok $? "no sanitizer report or panic in the daemon's log"
 
