@@ -340,6 +340,22 @@ like "$(note sink.probe.parts)" "^0:multipart/signed:0:[0-9a-f]*[4-7]," "  part_
 cmp -s "$W/signed.eml" "$W/out"
 ok $? "  and the signed message is unchanged"
 
+# an attachment a sink adds and the disclaimer's wrap of a message with no
+# text body: the wraps nest, neither is lost
+printf 'From: a@example.com\nTo: b@example.org\nSubject: only a file\nMIME-Version: 1.0\nContent-Type: application/pdf; name="x.pdf"\nContent-Disposition: attachment; filename="x.pdf"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n' >"$W/att.eml"
+conf "protocol, sink:probe, disclaimer" "attach = $W/att.txt"
+t "$W/att.eml" $OUTB
+got=$(python3 - "$W/out" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+print(" ".join("%s%s" % (p.get_content_type(), "[%s]" % p.get_filename() if p.get_filename() else "")
+               for p in m.walk()))
+PY
+)
+is "$got" "multipart/mixed multipart/mixed application/pdf[x.pdf] text/plain[probe.txt] multipart/alternative text/plain text/html" \
+	"a sink's added part inside the disclaimer's wrap"
+like "$V" "disclaimer=wrapped" "  the disclaimer wrapped"
+
 # a header changed by a sink and the disclaimer in the same message: both
 # there, every other byte as it came
 conf "protocol, sink:probe, disclaimer" "change-header = Subject: changed by probe"
