@@ -252,6 +252,18 @@ t "$W/mixed.eml" $OUTB
 is "$(note sink.probe.parts)" "0:multipart/mixed:0:1,1:text/plain:0:20,2:application/octet-stream:0:10:a.bin" \
 	"part_info(): containers, text and attachments with their file names"
 
+# policies per domain, combined by the merge rules the sink declared
+printf '[sink:probe]\nlevel = 5\ntags = a, b, c\n' >"$W/domains/a.test.conf"
+printf '[sink:probe]\nlevel = 2\ntags = b, c\n' >"$W/domains/b.test.conf"
+printf '[sink:probe]\nreply = 550 5.7.1 other\n' >"$W/domains/c.test.conf"
+conf "protocol, sink:probe" "report = yes"
+t "$W/plain.eml" -C 192.0.2.1 -F x@out.example -R u@a.test -R v@b.test -R w@c.test
+like "$V" " deferred=<w@c.test>:452:4.5.3 .*rcpts=<u@a.test>,<v@b.test> " \
+	"a domain that differs on an agree key of the sink's is deferred at RCPT"
+is "$(note sink.probe.policy)/$(note sink.probe.level)/$(note sink.probe.tag1)" "a.test,b.test/2/c" \
+	"  the others combine: min of an int key, the entries common to a list key"
+rm -f "$W"/domains/*.conf
+
 # --- what must be refused -----------------------------------------------
 
 conf "protocol, sink:probe" "hostile = yes"
