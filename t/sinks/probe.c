@@ -27,6 +27,7 @@
  *
  * After a reload (its reload hook), it notes reloaded=yes.
  */
+#define _POSIX_C_SOURCE 200809L	/* nanosleep */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
