@@ -203,7 +203,7 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # clang, unlike gcc, warns of the {NULL} that ends each key table
 FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 	-Wno-missing-field-initializers -std=gnu11 \
-	-D_GNU_SOURCE -MMD -MP -DSINKD_VERSION='"$(VERSION)"' \
+	-D_GNU_SOURCE -MMD -MP -Iinclude -DSINKD_VERSION='"$(VERSION)"' \
 	-DSINKD_SYSCONFDIR='"$(SYSCONFDIR)"' -DFUZZ_TOP='"$(CURDIR)"' \
 	$(DEPS_CFLAGS) $(CPPFLAGS)
 FUZZ_OBJS = $(patsubst %.c,fuzz/obj/%.o,$(CORE_SRCS) $(HANDLER_SRCS) fuzz/fuzz.c)

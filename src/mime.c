@@ -621,13 +621,34 @@ mime_placeholder_new(void)
 	return p;
 }
 
+/* wrap_nest - a second wrap of the content around a first one (a sink's
+ * attachment, then the disclaimer's wrap): the new container's placeholder
+ * gives way to the first container, whose placeholder goes on standing
+ * for the content, so that neither wrap is lost; 1 when done */
+static int
+wrap_nest(struct mime *mi, GMimeObject *container, GMimeObject *placeholder,
+	  enum mime_entity entity)
+{
+	int idx;
+
+	if (mi->container == NULL || mi->placeholder == NULL || mi->entity_bytes
+	    || mi->entity != MIME_ENTITY_CONTENT || entity != MIME_ENTITY_CONTENT
+	    || placeholder == NULL || !GMIME_IS_MULTIPART(container)
+	    || (idx = g_mime_multipart_index_of(GMIME_MULTIPART(container), placeholder)) < 0)
+		return 0;
+	g_object_unref(g_mime_multipart_replace(GMIME_MULTIPART(container), idx, mi->container));
+	g_object_unref(mi->container);
+	mi->container = g_object_ref(container);
+	return 1;
+}
+
 void
 mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 	  enum mime_entity entity)
 {
 	struct mime *mi = m->mime;
 
-	if (mi == NULL)
+	if (mi == NULL || wrap_nest(mi, container, placeholder, entity))
 		return;
 	g_clear_object(&mi->container);
 	g_clear_object(&mi->placeholder);

@@ -18,6 +18,9 @@
  *    leaf changed in place spliced in (and, for the whole message, the
  *    handlers' header edits), so that a wrap never undoes another
  *    handler's change; what no handler touched stays byte for byte.
+ *    A second wrap of the content (MIME_ENTITY_CONTENT, with a
+ *    placeholder) nests around the first: its placeholder stands for
+ *    the first container.
  *
  * mime_at_commit() holds a change back until every handler has run: the
  * disclaimer's, so that no other handler's rule sees or changes its text,

@@ -106,7 +106,8 @@ struct sink_part {
 	gsize size;		/* encoded; a container: its leaves' */
 };
 
-/* what struct sinkd_ctx is: one connection's, for one sink */
+/* what struct sinkd_ctx is: one connection's, for one sink; a provider
+ * may read g (conf_num(c->g, "timeout") is the hook's deadline) */
 struct sinkd_ctx {
 	struct sink *sink;
 	struct conn *conn;	/* NULL in init */

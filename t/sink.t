@@ -252,6 +252,18 @@ t "$W/mixed.eml" $OUTB
 is "$(note sink.probe.parts)" "0:multipart/mixed:0:1,1:text/plain:0:20,2:application/octet-stream:0:10:a.bin" \
 	"part_info(): containers, text and attachments with their file names"
 
+# policies per domain, combined by the merge rules the sink declared
+printf '[sink:probe]\nlevel = 5\ntags = a, b, c\n' >"$W/domains/a.test.conf"
+printf '[sink:probe]\nlevel = 2\ntags = b, c\n' >"$W/domains/b.test.conf"
+printf '[sink:probe]\nreply = 550 5.7.1 other\n' >"$W/domains/c.test.conf"
+conf "protocol, sink:probe" "report = yes"
+t "$W/plain.eml" -C 192.0.2.1 -F x@out.example -R u@a.test -R v@b.test -R w@c.test
+like "$V" " deferred=<w@c.test>:452:4.5.3 .*rcpts=<u@a.test>,<v@b.test> " \
+	"a domain that differs on an agree key of the sink's is deferred at RCPT"
+is "$(note sink.probe.policy)/$(note sink.probe.level)/$(note sink.probe.tag1)" "a.test,b.test/2/c" \
+	"  the others combine: min of an int key, the entries common to a list key"
+rm -f "$W"/domains/*.conf
+
 # --- what must be refused -----------------------------------------------
 
 conf "protocol, sink:probe" "hostile = yes"
@@ -339,6 +351,22 @@ is "$(note sink.probe.append)" -1 "text_append() inside multipart/signed: -1"
 like "$(note sink.probe.parts)" "^0:multipart/signed:0:[0-9a-f]*[4-7]," "  part_info() flags it signed"
 cmp -s "$W/signed.eml" "$W/out"
 ok $? "  and the signed message is unchanged"
+
+# an attachment a sink adds and the disclaimer's wrap of a message with no
+# text body: the wraps nest, neither is lost
+printf 'From: a@example.com\nTo: b@example.org\nSubject: only a file\nMIME-Version: 1.0\nContent-Type: application/pdf; name="x.pdf"\nContent-Disposition: attachment; filename="x.pdf"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n' >"$W/att.eml"
+conf "protocol, sink:probe, disclaimer" "attach = $W/att.txt"
+t "$W/att.eml" $OUTB
+got=$(python3 - "$W/out" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+print(" ".join("%s%s" % (p.get_content_type(), "[%s]" % p.get_filename() if p.get_filename() else "")
+               for p in m.walk()))
+PY
+)
+is "$got" "multipart/mixed multipart/mixed application/pdf[x.pdf] text/plain[probe.txt] multipart/alternative text/plain text/html" \
+	"a sink's added part inside the disclaimer's wrap"
+like "$V" "disclaimer=wrapped" "  the disclaimer wrapped"
 
 # a header changed by a sink and the disclaimer in the same message: both
 # there, every other byte as it came

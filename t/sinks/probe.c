@@ -27,6 +27,7 @@
  *
  * After a reload (its reload hook), it notes reloaded=yes.
  */
+#define _POSIX_C_SOURCE 200809L	/* nanosleep */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,8 @@ static const struct sinkd_key keys[] = {
 	{"tags", SINKD_KEY_LIST, "a, b", "a list", SINKD_MERGE_COMMON},
 	{"strict", SINKD_KEY_BOOL, "no", "a flag", SINKD_MERGE_ALL},
 	{"limit", SINKD_KEY_SIZE, "1m", "a size", SINKD_MERGE_MIN},
+	{"refusal", SINKD_KEY_REPLY, "550 5.7.1 refused by probe", "a reply", SINKD_MERGE_AGREE},
+	{"where", SINKD_KEY_PATH, "probe.d", "a path", SINKD_MERGE_AGREE},
 	{NULL},
 };
 
