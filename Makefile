@@ -45,10 +45,16 @@ endif
 TEST_TOOLS = t/unit/mimewarn bench/milterload
 # sinks the tests load: built against the public header alone
 TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so
+# the sinks sinkd ships (etc/sinks/, sinkd-lua(5) SHIPPED SINKS); the native
+# one is built as a third party would: against the installed header alone
+# (staged into sink-stage/ as make install puts it), never src/ or include/
+SHIPPED_SINKS = etc/sinks/attachhash.so
+SHIPPED_LUA = sinks/display-name-spoof.lua sinks/dlp.lua sinks/internal-names.example
+SINK_STAGE = sink-stage
 
 .PHONY: all check sanitize run install clean distclean tests
 
-all: src/sinkd $(TOOLS)
+all: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
 
 config.mk: configure.ac config.mk.in
 	autoreconf -fi
@@ -87,7 +93,15 @@ bench/milterload: bench/milterload.c
 t/sinks/%.so: t/sinks/%.c include/sinkd/sink.h
 	$(CC) $(OPT) $(WARN) -std=gnu11 -fPIC -shared -I include $(SAN_LDFLAGS) -o $@ $<
 
-tests: src/sinkd $(TOOLS) $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS)
+$(SINK_STAGE)/include/sinkd/sink.h: include/sinkd/sink.h
+	install -d $(SINK_STAGE)/include/sinkd
+	install -m 644 include/sinkd/sink.h $@
+
+etc/sinks/%.so: etc/sinks/%.c $(SINK_STAGE)/include/sinkd/sink.h
+	$(CC) $(OPT) $(WARN) -std=gnu11 -fPIC -shared -I$(SINK_STAGE)/include $(SAN_LDFLAGS) \
+		-o $@ $< -lcrypto
+
+tests: src/sinkd $(TOOLS) $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS) $(SHIPPED_SINKS)
 
 check: tests
 	prove $(PROVE_FLAGS) t/*.t
@@ -114,11 +128,12 @@ run: src/sinkd
 # too.  What is left to do is printed at the end (README, "Installing").
 SYSTEMDUNITDIR ?= /etc/systemd/system
 DOCDIR ?= $(PREFIX)/share/doc/sinkd
+LIBDIR ?= $(PREFIX)/lib
 SINKD_USER ?= sinkd
 CONFFILES = sinkd.conf domains/default.conf lists/example.com.lists \
 	disclaimer.txt disclaimer.html
 
-install: src/sinkd $(TOOLS)
+install: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSCONFDIR)/sinkd/domains \
 		$(DESTDIR)$(SYSCONFDIR)/sinkd/lists $(DESTDIR)$(SYSCONFDIR)/sinkd/domains.example \
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
@@ -139,6 +154,18 @@ install: src/sinkd $(TOOLS)
 			install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f || exit 1; \
 		fi; done
 	install -m 644 etc/domains/*.conf $(DESTDIR)$(SYSCONFDIR)/sinkd/domains.example/
+	install -d $(DESTDIR)$(SYSCONFDIR)/sinkd/sinks $(DESTDIR)$(LIBDIR)/sinkd/sinks \
+		$(DESTDIR)$(DOCDIR)/etc/sinks
+	@for f in $(SHIPPED_LUA); do \
+		if [ -e $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f ]; then \
+			echo "kept $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f (the shipped one: $(DOCDIR)/etc/$$f)"; \
+		else \
+			echo "install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f"; \
+			install -m 644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f || exit 1; \
+		fi; \
+		install -m 644 etc/$$f $(DESTDIR)$(DOCDIR)/etc/$$f || exit 1; done
+	install -m 644 etc/sinks/attachhash.c $(DESTDIR)$(DOCDIR)/etc/sinks/
+	install -m 755 $(SHIPPED_SINKS) $(DESTDIR)$(LIBDIR)/sinkd/sinks/
 	install -d $(DESTDIR)$(DOCDIR)/etc/domains $(DESTDIR)$(DOCDIR)/etc/lists
 	for f in $(CONFFILES) postfix-main.cf sendmail.mc; do \
 		install -m 644 etc/$$f $(DESTDIR)$(DOCDIR)/etc/$$f || exit 1; done
@@ -177,7 +204,8 @@ install: src/sinkd $(TOOLS)
 clean:
 	rm -f src/*.o src/*.d milters/*.o milters/*.d tools/*.o tools/*.d \
 		t/unit/*.o t/unit/*.d bench/*.d $(TOOLS) \
-		src/sinkd $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS)
+		src/sinkd $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS) $(SHIPPED_SINKS)
+	rm -rf $(SINK_STAGE)
 	rm -rf t/work
 	rm -f bench/*.o $(BENCH_TOOLS)
 	rm -rf fuzz/obj fuzz/work $(FUZZ_TARGETS)

@@ -15,16 +15,20 @@
  * Threads: each function works on the state it is given, which one
  * thread uses at a time (sink_lua.c).
  */
+#include <sys/stat.h>
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib.h>
 
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "conf.h"
 #include "sink_lua.h"
 
 #define SLUA_LIST_MAX	100000		/* entries a list call collects */
+#define SLUA_FILE_MAX	(1 << 20)	/* bytes ctx:config_file() reads */
 #define SLUA_CTX_META	"sinkd.ctx"
 
 /* slua_module_push - push the table sinkd: verdicts, log levels, part flags */
@@ -237,6 +241,49 @@ ctx_config(lua_State *L)
 	const char *key = ctx_str(L, 2, 0, &bad);
 
 	lua_pushstring(L, bad ? NULL : API(x)->config(x->c, key));
+	return 1;
+}
+
+/*
+ * ctx_config_file - ctx:config_file(key): the text of the file a path key
+ * of the sink names (the sandbox has no io), or nil and why.  The file
+ * must be trusted as sinkd.conf is (owned by root or the user sinkd runs
+ * as, writable by nobody else) and hold at most SLUA_FILE_MAX bytes.
+ */
+static int
+ctx_config_file(lua_State *L)
+{
+	struct slua_ctx *x = ctx_check(L);
+	int bad = 0;
+	const char *key = ctx_str(L, 2, 0, &bad), *path;
+	char *why = NULL, *text = NULL;
+	struct stat st;
+	gsize len;
+	GError *err = NULL;
+
+	path = bad ? NULL : API(x)->config(x->c, key);
+	if (path == NULL || *path != '/')
+		why = g_strdup_printf("%s: not a path key of the sink", key);
+	else if ((why = conf_file_unsafe(path, 0, geteuid())) != NULL)
+		;
+	else if (stat(path, &st) == 0 && S_ISREG(st.st_mode)
+		 && st.st_size > SLUA_FILE_MAX)
+		why = g_strdup_printf("%s: larger than %d bytes", path, SLUA_FILE_MAX);
+	else if (!g_file_get_contents(path, &text, &len, &err)) {
+		why = g_strdup(err->message);
+		g_error_free(err);
+	} else if (len > SLUA_FILE_MAX) {
+		why = g_strdup_printf("%s: larger than %d bytes", path, SLUA_FILE_MAX);
+	}
+	if (why) {
+		g_free(text);
+		lua_pushnil(L);
+		lua_pushstring(L, why);
+		g_free(why);
+		return 2;
+	}
+	lua_pushlstring(L, text, len);
+	g_free(text);
 	return 1;
 }
 
@@ -655,6 +702,7 @@ static const luaL_Reg ctx_methods[] = {
 	{"rcpt", ctx_rcpt},
 	{"config", ctx_config},
 	{"config_list", ctx_config_list},
+	{"config_file", ctx_config_file},
 	{"header", ctx_header},
 	{"header_get", ctx_header_get},
 	{"part_info", ctx_part_info},
