@@ -29,6 +29,9 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./etc/opt/sinkd/sinkd/domains/default.conf
 644 ./etc/opt/sinkd/sinkd/lists/example.com.lists
 644 ./etc/opt/sinkd/sinkd/sinkd.conf
+644 ./etc/opt/sinkd/sinkd/sinks/display-name-spoof.lua
+644 ./etc/opt/sinkd/sinkd/sinks/dlp.lua
+644 ./etc/opt/sinkd/sinkd/sinks/internal-names.example
 644 ./lib/systemd/system/sinkd.service
 644 ./opt/sinkd/include/sinkd/sink.h
 644 ./opt/sinkd/share/doc/sinkd/etc/disclaimer.html
@@ -38,15 +41,20 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/doc/sinkd/etc/postfix-main.cf
 644 ./opt/sinkd/share/doc/sinkd/etc/sendmail.mc
 644 ./opt/sinkd/share/doc/sinkd/etc/sinkd.conf
+644 ./opt/sinkd/share/doc/sinkd/etc/sinks/attachhash.c
+644 ./opt/sinkd/share/doc/sinkd/etc/sinks/display-name-spoof.lua
+644 ./opt/sinkd/share/doc/sinkd/etc/sinks/dlp.lua
+644 ./opt/sinkd/share/doc/sinkd/etc/sinks/internal-names.example
 644 ./opt/sinkd/share/man/man3/sinkd-sink.3
 644 ./opt/sinkd/share/man/man5/sinkd-lua.5
 644 ./opt/sinkd/share/man/man5/sinkd-policy.5
 644 ./opt/sinkd/share/man/man5/sinkd.conf.5
 644 ./opt/sinkd/share/man/man8/sinkd-quarantine.8
 644 ./opt/sinkd/share/man/man8/sinkd.8
+755 ./opt/sinkd/lib/sinkd/sinks/attachhash.so
 755 ./opt/sinkd/sbin/sinkd
 755 ./opt/sinkd/sbin/sinkd-quarantine" \
-	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit"
+	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit, the shipped sinks"
 is "$(find "$D/etc/opt/sinkd/sinkd/domains" -name '*.conf' -printf '%f\n')" "default.conf" \
 	"only default.conf is a live policy; example.com's is in domains.example"
 
@@ -61,6 +69,33 @@ unlike "$(cat "$D$U/sinkd.service")" "/usr/local" "no /usr/local left in the uni
 # the installed configuration is one sinkd accepts
 out=$("$D$P/sbin/sinkd" -n -c "$D$E/sinkd/sinkd.conf" 2>&1)
 ok $? "sinkd -n accepts the installed configuration" || diag "$out"
+
+# the shipped sinks, as installed, load in the installed sinkd
+cp "$D$E/sinkd/sinks/internal-names.example" "$W/internal-names"
+cat >"$W/sinks.conf" <<EOF
+[sinkd]
+chain = protocol, sink:spoof, sink:dlp, sink:attachhash
+spool-dir = $W
+[sink:spoof]
+script = $D$E/sinkd/sinks/display-name-spoof.lua
+names = $W/internal-names
+[sink:dlp]
+script = $D$E/sinkd/sinks/dlp.lua
+[sink:attachhash]
+module = $D$P/lib/sinkd/sinks/attachhash.so
+EOF
+out=$("$D$P/sbin/sinkd" -n -c "$W/sinks.conf" 2>&1)
+ok $? "sinkd -n accepts the installed sinks" || diag "$out"
+
+# a third party builds the native example against the installed header,
+# with the one command sinkd-sink(3) gives
+out=$(cd "$W" && ${CC:-cc} -shared -fPIC -O2 -Wall -Wextra -I"$D$P/include" -o attachhash.so \
+	"$D$P/share/doc/sinkd/etc/sinks/attachhash.c" -lcrypto 2>&1)
+ok $? "attachhash.c builds against the installed header alone" || diag "$out"
+is "$out" "" "  without a warning"
+sed "s|^module = .*|module = $W/attachhash.so|" "$W/sinks.conf" >"$W/sinks2.conf"
+out=$("$D$P/sbin/sinkd" -n -c "$W/sinks2.conf" 2>&1)
+ok $? "  and the sinkd installed loads it" || diag "$out"
 
 # what is left to do is said
 like "$(cat "$W/make.out")" "adduser --system --group --no-create-home --home /nonexistent sinkd" \
