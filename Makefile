@@ -146,6 +146,8 @@ install: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
 	install -m 644 include/sinkd/sink.h $(DESTDIR)$(PREFIX)/include/sinkd/sink.h
 	install -m 644 man/sinkd-sink.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 man/sinkd-lua.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 644 man/sinkd-sinks.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	@for f in $(CONFFILES); do \
 		if [ -e $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f ]; then \
 			echo "kept $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f (the shipped one: $(DOCDIR)/etc/$$f)"; \

@@ -49,6 +49,7 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/man/man5/sinkd-lua.5
 644 ./opt/sinkd/share/man/man5/sinkd-policy.5
 644 ./opt/sinkd/share/man/man5/sinkd.conf.5
+644 ./opt/sinkd/share/man/man7/sinkd-sinks.7
 644 ./opt/sinkd/share/man/man8/sinkd-quarantine.8
 644 ./opt/sinkd/share/man/man8/sinkd.8
 755 ./opt/sinkd/lib/sinkd/sinks/attachhash.so

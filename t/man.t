@@ -281,4 +281,57 @@ if command -v groff > /dev/null && command -v man > /dev/null; then
 	is "$(MANWIDTH=80 man -l "$LUA5" 2>/dev/null | grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')" "" \
 		"sinkd-lua.5 as rendered: no punctuation standing apart"
 fi
+
+# sinkd-sinks(7): the keys each shipped sink declares (the keys table of
+# etc/sinks/NAME.lua, the struct sinkd_key array of etc/sinks/NAME.c) each
+# have an entry in its section (THE NAME SINK) with their default, type
+# and merge rule, and every entry there is a key the sink declares; the
+# page formats without a warning.
+SINKS7=$MANDIR/sinkd-sinks.7
+[ -f "$SINKS7" ] || bail_out "no $SINKS7"
+# declared FILE: "key<TAB>default<TAB>type<TAB>merge" per declared key
+declared() {
+	python3 - "$1" <<'PY'
+import re, sys
+src = open(sys.argv[1]).read()
+types = {'string': 'string', 'bool': 'boolean', 'int': 'integer', 'size': 'size',
+         'time': 'time', 'path': 'path', 'list': 'list', 'reply': 'reply'}
+if sys.argv[1].endswith('.lua'):
+    body = src[src.index('keys = {'):]
+    for e in re.finditer(r'\{name = "[^"]*".*?\}', body, re.S):
+        f = {m.group(1): m.group(2) for m in
+             re.finditer(r'(\w+) = ("(?:[^"\\]|\\.)*"|true|false|-?\d+)', e.group(0))}
+        d = f.get('default', '""')
+        d = {'true': 'yes', 'false': 'no'}.get(d, d).strip('"')
+        print('\t'.join([f['name'].strip('"'), d, types[f.get('type', '"string"').strip('"')],
+                         f.get('merge', '"agree"').strip('"')]))
+else:
+    for e in re.finditer(r'\{"([a-z0-9-]+)",\s*SINKD_KEY_([A-Z]+),\s*"([^"]*)",\s*"(?:[^"\\]|\\.)*",\s*SINKD_MERGE_([A-Z]+)\}', src):
+        print('\t'.join([e.group(1), e.group(3), types[e.group(2).lower()], e.group(4).lower()]))
+PY
+}
+for f in "$TOP"/etc/sinks/*.lua "$TOP"/etc/sinks/*.c; do
+	name=${f##*/}
+	name=${name%.*}
+	sec=$(section "$SINKS7" "THE ${name^^} SINK")
+	[ -n "$sec" ] || { ok 1 "sinkd-sinks.7 has a section THE ${name^^} SINK"; continue; }
+	sink_entries=$(entries <(printf '%s\n' "$sec"))
+	keys=$(declared "$f")
+	[ -n "$keys" ] || { ok 1 "$name declares keys t/man.t can read"; continue; }
+	while IFS=$'\037' read -r key def type merge; do
+		line=$(printf '%s\n' "$sink_entries" | awk -F'\t' -v k="$key" '$1 == k' | head -1)
+		want="$key"$'\t'"$def"$'\t'"Type \\fI$type\\fR; merge \\fI$merge\\fR."
+		is "$line" "$want" "[$name] $key is documented in sinkd-sinks.7 with its default, type and merge"
+	done < <(printf '%s\n' "$keys" | tr '\t' '\037')
+	extra=$(documented <(printf '%s\n' "$sec") | while read -r k; do
+		printf '%s\n' "$keys" | cut -f1 | grep -qx -- "$k" || echo "$k"
+	done)
+	is "$extra" "" "every key sinkd-sinks.7 documents for $name is one it declares"
+done
+if command -v groff > /dev/null && command -v man > /dev/null; then
+	is "$(LC_ALL=C.UTF-8 groff -man -ww -z "$SINKS7" 2>&1)" "" "groff -man -ww: no warnings for sinkd-sinks.7"
+	is "$(MANWIDTH=80 man --warnings -l "$SINKS7" 2>&1 > /dev/null)" "" "man --warnings: no warnings for sinkd-sinks.7"
+	is "$(MANWIDTH=80 man -l "$SINKS7" 2>/dev/null | grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')" "" \
+		"sinkd-sinks.7 as rendered: no punctuation standing apart"
+fi
 done_testing

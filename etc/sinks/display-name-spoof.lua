@@ -15,7 +15,8 @@
 -- decoded (sinkd's decoded header value), quotes, backslashes and
 -- zero-width characters removed, white space (tabs, no-break spaces)
 -- collapsed, ASCII letters in lower case, "Last, First" read as
--- "First Last", and a trailing "via ..." or "(via ...)" dropped.  A
+-- "First Last"; a name followed by "via ..." or "(via ...)" counts as
+-- the name.  A
 -- display name holding an internal address ("alice@example.com"
 -- <x@elsewhere.test>) is a hit as well.
 
@@ -35,7 +36,6 @@ local function norm(s)
 	s = s:gsub("[%c%s]+", " ")
 	s = s:gsub("^ ", ""):gsub(" $", "")
 	s = s:lower()
-	s = s:gsub("%s*%(via [^()]*%)$", ""):gsub(" via .*$", "")
 	local last, first = s:match("^([^,]+), *([^,]+)$")
 	if last then
 		s = first .. " " .. last
@@ -186,7 +186,8 @@ return {
 			return
 		end
 		local name = norm(display)
-		local hit = set[name] and "name"
+		local bare = norm((name:gsub("%s*%(via [^()]*%)$", ""):gsub(" via .*$", "")))
+		local hit = (set[name] or set[bare]) and "name"
 		if not hit then
 			for a in name:gmatch("[^%s<>()'\",;:]+@[%w%.%-]+") do
 				if is_internal(a, domains) then
