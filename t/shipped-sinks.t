@@ -15,7 +15,7 @@
 # domain, the header and the note masking the number.  attachhash: one
 # header field per attachment whose digest is the SHA-256 of the decoded
 # attachment computed here by Python, the message otherwise byte for byte
-# the same.  And sinkd -n accepts etc/sinkd.conf with its commented
+# the same, on built messages and on messages of t/corpus.  And sinkd -n accepts etc/sinkd.conf with its commented
 # examples of the three turned on.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
@@ -252,33 +252,63 @@ open(sys.argv[1], 'w').write(m.as_string())
 PY
 dlp s@d.test
 like "$V" '^verdict=accept .*sink\.attachhash\.hashed=4' "attachhash: four attachments hashed (one inside a message/rfc822)"
-# what Python computes from the message as sent (CRLF line ends)
-want=$(python3 - "$W/msg" <<'PY'
+# digests FILE: what Python computes from FILE as sent (CRLF line ends):
+# "sha256 name" per attachment (a file name, or disposition attachment)
+digests() {
+	python3 - "$1" <<'PY'
 import sys, hashlib, email, email.policy
-raw = open(sys.argv[1], 'rb').read().replace(b'\n', b'\r\n')
+raw = open(sys.argv[1], 'rb').read().replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
 m = email.message_from_bytes(raw, policy=email.policy.default)
 def name(n):
+    if not n:
+        return '-'
     return ''.join(c if 32 < ord(c) < 127 and c != '%' else
                    ''.join('%%%02x' % b for b in c.encode()) for c in n)
 for p in m.walk():
     if p.is_multipart() or p.get_content_type() == 'message/rfc822':
         continue
-    if p.get_filename():
+    if p.get_filename() or p.get_content_disposition() == 'attachment':
         print(hashlib.sha256(p.get_payload(decode=True)).hexdigest(), name(p.get_filename()))
 PY
-)
-got=$(printf '%s\n' "$OUT" | sed -n '/^$/q; s/^X-Attachment-SHA256: //p')
-is "$got" "$want" "each field holds the SHA-256 of the decoded attachment and its name, as Python computes them"
-is "$(printf '%s\n' "$got" | wc -l)" 4 "  one field per attachment"
-python3 - "$W/msg" "$W/out" <<'PY'
+}
+# same_but_hashes SENT GOT: GOT is SENT byte for byte but for the
+# X-Attachment-SHA256 fields in its header
+same_but_hashes() {
+	python3 - "$1" "$2" <<'PY'
 import sys
 a = open(sys.argv[1], 'rb').read()
-b = open(sys.argv[2], 'rb').read()
-head, _, body = b.partition(b'\n\n')
-lines = [l for l in head.split(b'\n') if not l.startswith(b'X-Attachment-SHA256: ')]
-sys.exit(0 if b'\n'.join(lines) + b'\n\n' + body == a else 1)
+b = open(sys.argv[2], 'rb').read().splitlines(keepends=True)
+out, head = [], True
+for l in b:
+    if head and l.strip(b'\r\n') == b'':
+        head = False
+    if head and l.startswith(b'X-Attachment-SHA256: '):
+        continue
+    out.append(l)
+sys.exit(0 if b''.join(out) == a else 1)
 PY
+}
+got=$(printf '%s\n' "$OUT" | sed -n '/^$/q; s/^X-Attachment-SHA256: //p')
+is "$got" "$(digests "$W/msg")" "each field holds the SHA-256 of the decoded attachment and its name, as Python computes them"
+is "$(printf '%s\n' "$got" | wc -l)" 4 "  one field per attachment"
+same_but_hashes "$W/msg" "$W/out"
 ok $? "  and the message is otherwise byte for byte the one sent"
+
+# messages of the corpus (t/corpus/MANIFEST.tsv): nested related and
+# alternative parts, RFC 2231 and RFC 2047 file names in Latin-1 and UTF-8
+for f in thunderbird/browser-message-window/test-alt-rel-with-attach.eml \
+	mime4j/testmsgs/simple-attachment.msg \
+	mime-tools/attachment-filename-encoding-Latin1.msg \
+	mime-tools/attachment-filename-encoding-UTF8.msg; do
+	cp "corpus/$f" "$W/msg"
+	dlp s@d.test
+	got=$(sed -n '/^\r\?$/q; s/^X-Attachment-SHA256: //p' "$W/out" | tr -d '\r')
+	want=$(digests "$W/msg")
+	[ -n "$want" ] || diag "no attachment in corpus/$f"
+	is "$got" "$want" "corpus/$f: the digests and names Python computes"
+	same_but_hashes "$W/msg" "$W/out"
+	ok $? "  the message otherwise byte for byte the same"
+done
 
 printf 'From: s@d.test\nTo: x@outside.test\nSubject: none\n\nno files\n' >"$W/msg"
 dlp s@d.test
