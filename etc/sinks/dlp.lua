@@ -130,8 +130,9 @@ local function search(ctx, text, found)
 	if ctx:config("cards") == "yes" then
 		cards(text, ctx:config("card-prefixes") == "yes", found)
 	end
-	local low = text:lower()
-	for _, w in ipairs(ctx:config_list("words")) do
+	local words = ctx:config_list("words")
+	local low = #words > 0 and text:lower() or ""
+	for _, w in ipairs(words) do
 		local what = "word \"" .. w .. "\""
 		if not found[what]
 		    and low:find("%f[%w]" .. escape(w:lower()) .. "%f[%W]") then
@@ -179,7 +180,7 @@ return {
 		{name = "reply", type = "reply",
 		 default = "550 5.7.1 Message not sent: it holds data that may not leave the organisation",
 		 doc = "the reply of reject"},
-		{name = "max-scan", type = "size", default = "10m", merge = "min",
+		{name = "max-scan", type = "size", default = "4m", merge = "min",
 		 doc = "bytes of each part searched"},
 		{name = "applies-to", type = "string", default = "outbound",
 		 doc = "which mail is searched: inbound, outbound or both"},
