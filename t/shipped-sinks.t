@@ -321,6 +321,12 @@ cp "$W/sinkd.conf" "$W/good.conf"
 sed -i 's/^\[sink:dlp\]$/[sink:dlp]\naction = bounce/' "$W/sinkd.conf"
 out=$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)
 like "$out" "action: 'bounce' is not reject, quarantine or tag" "sinkd -n: a bad dlp action"
+for p in 'PRJ[0-9' 'PRJ%' '(PRJ' 'PRJ%f%d' '%bx'; do
+	cp "$W/good.conf" "$W/sinkd.conf"
+	sed -i "s|^patterns = .*|patterns = $p|" "$W/sinkd.conf"
+	out=$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)
+	like "$out" "patterns: .*(malformed|missing|unfinished)" "sinkd -n: a malformed pattern, $p"
+done
 cp "$W/good.conf" "$W/sinkd.conf"
 sed -i 's|^names = .*|names = sinks/missing|' "$W/sinkd.conf"
 out=$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)

@@ -49,7 +49,7 @@ end
 local function names(ctx)
 	local path = ctx:config("names")
 	if path == nil or path == "" then
-		return nil, "names is not set"
+		return nil, "not set"
 	end
 	if lists[path] then
 		return lists[path]
@@ -157,6 +157,9 @@ return {
 			return false, "applies-to: '" .. ctx:config("applies-to")
 				.. "' is not inbound, outbound or both"
 		end
+		if not ctx:config("header"):match("^[!-9;-~]+$") then
+			return false, "header: '" .. ctx:config("header") .. "' is not a header field name"
+		end
 		local set, why = names(ctx)
 		if set == nil then
 			return false, "names: " .. why
@@ -210,9 +213,12 @@ return {
 		if action == "reject" then
 			return "reject", ctx:config("reply")
 		end
-		ctx:header_add(ctx:config("header"), "display name \"" .. shown:gsub("\"", "")
+		local h = ctx:config("header")
+		if not ctx:header_add(h, "display name \"" .. shown:gsub("\"", "")
 			.. "\" is that of an internal " .. (hit == "name" and "user" or "address")
-			.. ", the address <" .. clean(addr) .. "> is outside")
+			.. ", the address <" .. clean(addr) .. "> is outside") then
+			error("header: '" .. h .. "' is not a header field name")
+		end
 		local tag = ctx:config("subject-tag")
 		if tag ~= "" then
 			local _, raw = nil, nil

@@ -125,6 +125,60 @@ local function escape(s)
 	return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
 end
 
+-- pattern_error(p): why the Lua pattern p is malformed, or nil (Lua
+-- itself says so only when a match reaches the fault)
+local function pattern_error(p)
+	local i, n, depth = 1, #p, 0
+	while i <= n do
+		local c = p:sub(i, i)
+		if c == "%" then
+			local d = p:sub(i + 1, i + 1)
+			if d == "" then
+				return "malformed pattern (ends with '%')"
+			elseif d == "b" then
+				if i + 3 > n then
+					return "missing arguments to '%b'"
+				end
+				i = i + 4
+			elseif d == "f" then
+				if p:sub(i + 2, i + 2) ~= "[" then
+					return "missing '[' after '%f' in pattern"
+				end
+				i = i + 2
+			else
+				i = i + 2
+			end
+		elseif c == "[" then
+			local j = i + 1
+			if p:sub(j, j) == "^" then
+				j = j + 1
+			end
+			repeat
+				if j > n then
+					return "malformed pattern (missing ']')"
+				end
+				j = j + (p:sub(j, j) == "%" and 2 or 1)
+			until p:sub(j, j) == "]"
+			i = j + 1
+		elseif c == "(" then
+			depth = depth + 1
+			i = i + 1
+		elseif c == ")" then
+			depth = depth - 1
+			if depth < 0 then
+				return "invalid pattern capture"
+			end
+			i = i + 1
+		else
+			i = i + 1
+		end
+	end
+	if depth ~= 0 then
+		return "unfinished capture"
+	end
+	return nil
+end
+
 -- search(ctx, text, found): what the text holds, added to found
 local function search(ctx, text, found)
 	if ctx:config("cards") == "yes" then
@@ -194,10 +248,17 @@ return {
 			return false, "applies-to: '" .. ctx:config("applies-to")
 				.. "' is not inbound, outbound or both"
 		end
+		if not ctx:config("header"):match("^[!-9;-~]+$") then
+			return false, "header: '" .. ctx:config("header") .. "' is not a header field name"
+		end
 		for _, p in ipairs(ctx:config_list("patterns")) do
-			local ok, why = pcall(string.find, "", p)
-			if not ok then
-				return false, "patterns: " .. p .. ": " .. tostring(why)
+			local why = pattern_error(p)
+			if why == nil then
+				local ok, err = pcall(string.find, "", p)
+				why = not ok and tostring(err) or nil
+			end
+			if why then
+				return false, "patterns: " .. p .. ": " .. why
 			end
 		end
 		return true
@@ -241,7 +302,10 @@ return {
 		if action == "reject" then
 			return "reject", ctx:config("reply")
 		end
-		ctx:header_add(ctx:config("header"), what)
+		local h = ctx:config("header")
+		if not ctx:header_add(h, what) then
+			error("header: '" .. h .. "' is not a header field name")
+		end
 		if action == "quarantine" then
 			return "quarantine"
 		end
