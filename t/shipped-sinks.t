@@ -15,7 +15,10 @@
 # domain, the header and the note masking the number.  attachhash: one
 # header field per attachment whose digest is the SHA-256 of the decoded
 # attachment computed here by Python, the message otherwise byte for byte
-# the same, on built messages and on messages of t/corpus.  And sinkd -n accepts etc/sinkd.conf with its commented
+# the same, on built messages and on messages of t/corpus.
+# ctx:config_file(), which the scripts read their lists with: its file,
+# and nil with why for a key that is no path, a missing file, one others
+# may write, one over 1 MiB.  And sinkd -n accepts etc/sinkd.conf with its commented
 # examples of the three turned on.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
@@ -336,6 +339,43 @@ chmod 666 "$W/sinks/internal-names"
 out=$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)
 like "$out" "names: .*internal-names" "sinkd -n: a names file others may write"
 chmod 644 "$W/sinks/internal-names"
+
+# ---------------------------------------------------------------------------
+# ctx:config_file(), which the scripts read their lists with: a path key's
+# file, trusted as sinkd.conf is, at most 1 MiB; nil and why otherwise
+
+mkdir -p "$W/cf/domains"
+cat >"$W/cf/cf.lua" <<'LUA'
+return {
+	keys = {
+		{name = "file", type = "path", default = ""},
+		{name = "word", type = "string", default = "plain"},
+	},
+	eom = function(ctx)
+		local t, why = ctx:config_file(ctx:header_get("Subject"))
+		ctx:note("got", t and ("text:" .. #t .. ":" .. t:sub(1, 5)) or ("nil:" .. tostring(why)))
+	end,
+}
+LUA
+printf 'hello world\n' >"$W/cf/cf.txt"
+# cf KEY FILE: the note of the script reading KEY, with file = FILE
+cf() {
+	printf '[sinkd]\nchain = sink:cf\nspool-dir = %s\n[sink:cf]\nscript = cf.lua\nfile = %s\n' \
+		"$W/spool" "$2" >"$W/cf/sinkd.conf"
+	printf 'From: a@b.test\nTo: c@d.test\nSubject: %s\n\nx\n' "$1" |
+		"$SINKD" -t -c "$W/cf/sinkd.conf" -F a@b.test -R c@d.test 2>&1 >/dev/null | grep '^verdict='
+}
+like "$(cf file cf.txt)" 'sink\.cf\.got=text:12:hello' "config_file: a path key's file, relative to sinkd.conf"
+like "$(cf word cf.txt)" 'sink\.cf\.got=nil:word:_not_a_path_key' "  a key that is not a path: nil and why"
+like "$(cf nokey cf.txt)" 'sink\.cf\.got=nil:nokey:_not_a_path_key' "  a key the sink does not have: nil"
+like "$(cf file missing.txt)" 'sink\.cf\.got=nil:.*missing\.txt' "  a file that is not there: nil, naming it"
+chmod 666 "$W/cf/cf.txt"
+like "$(cf file cf.txt)" 'sink\.cf\.got=nil:.*cf\.txt.*writable' "  a file others may write: nil"
+chmod 644 "$W/cf/cf.txt"
+head -c 1048577 /dev/zero | tr '\0' x >"$W/cf/cf.big"
+like "$(cf file cf.big)" 'sink\.cf\.got=nil:.*larger_than_1048576_bytes' "  a file over 1 MiB: nil"
+head -c 1048576 /dev/zero | tr '\0' x >"$W/cf/cf.big"
+like "$(cf file cf.big)" 'sink\.cf\.got=text:1048576:' "  1 MiB is read"
 
 # ---------------------------------------------------------------------------
 # etc/sinkd.conf with its commented sink examples turned on
