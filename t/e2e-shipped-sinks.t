@@ -49,6 +49,7 @@ printf 'From: bob@example.org\nTo: x@example.org\nSubject: order\n\nmy card is 4
 OUT=$(send bob@example.org x@example.org card)
 is "$(smtp_reply "$OUT" .)" "550 5.7.1 Message not sent: it holds data that may not leave the organisation" \
 	"dlp: the SMTP client gets the 550 for a card number"
+is "$(pf_delivered_count x@example.org)" 0 "  and nothing is delivered"
 
 # dlp tag (strict.example's policy): delivered with X-DLP, no number
 printf 'From: bob@example.org\nTo: y@strict.example\nSubject: notes\n\nconfidential: card 5555-5555-5555-4444\n' >"$W/tag"
@@ -75,6 +76,7 @@ OUT=$(send alice@mail.example.net w@strict.example spoof)
 is "$(smtp_reply "$OUT" .)" \
 	"550 5.7.1 Message refused: the sender uses the name of a person of this organisation from an outside address" \
 	"spoof reject: the SMTP client gets the 550"
+is "$(pf_delivered_count w@strict.example)" 0 "  and nothing is delivered"
 
 # the genuine sender (example.org is z@example.org's own domain)
 printf 'From: Alice Smith <alice@example.org>\nTo: v@example.org\nSubject: hello\n\nHi.\n' >"$W/genuine"
