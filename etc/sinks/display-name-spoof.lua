@@ -221,10 +221,10 @@ return {
 		end
 		local tag = ctx:config("subject-tag")
 		if tag ~= "" then
-			local _, raw = nil, nil
-			for i, h in ipairs(ctx:header()) do
-				if h.name:lower() == "subject" then
-					raw = h.raw
+			local raw
+			for _, f in ipairs(ctx:header()) do
+				if f.name:lower() == "subject" then
+					raw = f.raw
 					break
 				end
 			end
