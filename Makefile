@@ -45,7 +45,7 @@ endif
 TEST_TOOLS = t/unit/mimewarn bench/milterload
 # sinks the tests load: built against the public header alone
 TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so
-# the sinks sinkd ships (etc/sinks/, sinkd-lua(5) SHIPPED SINKS); the native
+# the sinks sinkd ships (etc/sinks/, sinkd-sinks(7)); the native
 # one is built as a third party would: against the installed header alone
 # (staged into sink-stage/ as make install puts it), never src/ or include/
 SHIPPED_SINKS = etc/sinks/attachhash.so

@@ -1,6 +1,6 @@
 #!/bin/bash
-# shipped-sinks.t - the sinks sinkd ships (etc/sinks/, sinkd-lua(5) SHIPPED
-# SINKS) through sinkd -n and sinkd -t
+# shipped-sinks.t - the sinks sinkd ships (etc/sinks/, sinkd-sinks(7))
+# through sinkd -n and sinkd -t
 #
 # display-name-spoof: an outside address with an internal person's display
 # name is tagged (header, Subject prefix) for one domain and refused for

@@ -10,7 +10,7 @@
  * the digest being that of the content with its transfer encoding undone
  * (the bytes a reader saves), the file name as sinkd resolves it, with
  * bytes outside printable ASCII, blanks and '%' written as %XX ("-": no
- * name).  It changes nothing else.  See sinkd-lua(5), SHIPPED SINKS.
+ * name).  It changes nothing else.  See sinkd-sinks(7).
  *
  * Built against the installed header alone, as any third-party sink:
  *

@@ -3,8 +3,7 @@
 -- A message whose From display name is the name of someone of this
 -- organisation (a line of the names file) while its address is outside
 -- the internal domains is tagged (a header field, and optionally a
--- Subject prefix) or refused, per domain.  See sinkd-lua(5), SHIPPED
--- SINKS.
+-- Subject prefix) or refused, per domain.  See sinkd-sinks(7).
 --
 --	[sink:spoof]
 --	script = sinks/display-name-spoof.lua

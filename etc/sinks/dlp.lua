@@ -9,7 +9,7 @@
 -- Lua patterns of the patterns key.  What is found is rejected,
 -- quarantined or tagged, per domain; the header field and the log name
 -- what was found with card numbers masked to their last four digits,
--- never whole.  See sinkd-lua(5), SHIPPED SINKS.
+-- never whole.  See sinkd-sinks(7).
 --
 --	[sink:dlp]
 --	script = sinks/dlp.lua
