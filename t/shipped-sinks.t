@@ -198,6 +198,20 @@ dlp s@d.test
 ! grep -q '4111' "$W/msg" && grep -q 'NDExMS0xMTEx' "$W/msg"
 ok $? "  (the attachment is base64: the number is not in the raw message)"
 like "$V" '^verdict=reject .*found=card_visa_\*\*\*\*1111' "a card in a base64 text/csv attachment"
+python3 - "$W/msg" <<'PY'
+import sys
+from email.message import EmailMessage
+inner = EmailMessage()
+inner['From'] = 'y@d.test'; inner['Subject'] = 'fwd'
+inner.set_content('Card: 3782-822463-10005\n', cte='base64')
+m = EmailMessage()
+m['From'] = 's@d.test'; m['To'] = 'x@outside.test'; m['Subject'] = 'forwarded'
+m.set_content('see below\n')
+m.add_attachment(inner)
+open(sys.argv[1], 'w').write(m.as_string())
+PY
+dlp s@d.test
+like "$V" '^verdict=reject .*found=card_amex_\*\*\*\*0005' "a card in a forwarded message (message/rfc822, base64 inside)"
 printf 'From: s@d.test\nTo: x@outside.test\nSubject: qp\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\ncard 5555 5555 55=\n55 4444 caf=C3=A9\n' >"$W/msg"
 dlp s@d.test
 like "$V" '^verdict=reject .*found=card_mastercard_\*\*\*\*4444' "a card in quoted-printable, split by a soft line break"
