@@ -247,8 +247,9 @@ ctx_config(lua_State *L)
 /*
  * ctx_config_file - ctx:config_file(key): the text of the file a path key
  * of the sink names (the sandbox has no io), or nil and why.  The file
- * must be trusted as sinkd.conf is (owned by root or the user sinkd runs
- * as, writable by nobody else) and hold at most SLUA_FILE_MAX bytes.
+ * must be owned by root or the user this sinkd runs as (sinkd -n and
+ * init at start run as root) and writable by nobody else, as sinkd.conf,
+ * and hold at most SLUA_FILE_MAX bytes.
  */
 static int
 ctx_config_file(lua_State *L)
