@@ -238,6 +238,13 @@ dlp s@b.test
 like "$V" '^verdict=quarantine ' "b.test (quarantine): the message is held"
 is "$(hdr X-DLP)" 'card visa ****1111' "  with the header"
 
+# evaluate = yes (e.test): what dlp would do is logged, the message passes
+printf '[sink:dlp]\nevaluate = yes\n' >"$W/domains/e.test.conf"
+text s@e.test "pay with 4111 1111 1111 1111"
+dlp s@e.test
+like "$V" '^verdict=accept .*sink:dlp=evaluate:reject' "evaluate = yes: the reject dlp would give is on the verdict line"
+is "$OUT" "$(cat "$W/msg")" "  and the message passes unchanged"
+
 # inbound mail is not searched (applies-to = outbound)
 text x@outside.test "4111 1111 1111 1111"
 run x@outside.test s@d.test
