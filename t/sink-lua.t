@@ -190,6 +190,7 @@ return {
 	end,
 	eom = function(ctx)
 		ctx:log("warning", "eom ran")
+		ctx:log("eom said so")
 	end,
 	abort = function(ctx, closing)
 		ctx:log(sinkd.LOG_WARNING, "abort closing=" .. tostring(closing))
@@ -203,6 +204,7 @@ like "$ERR" 'sink:lua: abort closing=true' "abort: then the connection closes"
 unlike "$ERR" 'eom ran' "  and eom did not run"
 run plain
 like "$ERR" 'warning: .*sink:lua: eom ran' "ctx:log(\"warning\", ...) logs a warning"
+like "$ERR" 'sinkd: OFFLINE: sink:lua: eom said so' "  and ctx:log(text) an info line, which sinkd -t shows"
 unlike "$ERR" 'abort closing=false' "a message that reached its end gets no abort"
 
 # ---------------------------------------------------------------------------
@@ -394,6 +396,8 @@ bad hooktype 'return { eom = "yes" }' "$W/hooktype\\.lua: eom: a string, not a f
 bad keytype 'return { keys = {{name = "k", type = "colour"}} }' "keys\\[1\\]\\.type: \"colour\" is not one of"
 bad keyname 'return { keys = {{name = "memory-limit"}} }' "keys\\[1\\]: memory-limit: sinkd's own key for Lua sinks"
 bad keytwice 'return { keys = {{name = "k"}, {name = "k"}} }' "keys\\[2\\]: k: declared twice"
+bad keydefault 'return { keys = {{name = "flag", type = "bool", default = "maybe"}} }' \
+	"sinkd\\.conf:5: script: key \"flag\": default \"maybe\": not a boolean"
 bad toplevel-loop 'while true do end' "$W/toplevel-loop\\.lua:1: instruction-limit of [0-9]+ instructions exceeded"
 bad binary $'\x1bLua' "attempt to load a binary chunk"
 conf "$W/missing-file.lua"
