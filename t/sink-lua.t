@@ -422,6 +422,29 @@ conf "$W/initfail.lua" "need = yes"
 ok $? "  and passes once the key is set"
 
 # ---------------------------------------------------------------------------
+# the example of the README's "Writing a sink" does what it says
+
+awk '/^    -- \/etc\/sinkd\/sinks\/nobigsend\.lua/,/^    }$/' ../README.md \
+	| sed 's/^    //' >"$W/nobigsend.lua"
+like "$(tail -n 1 "$W/nobigsend.lua")" '^}$' "the README's example sink is found"
+conf "$W/nobigsend.lua" "max-rcpts = 2" "on-error = tempfail"
+sed -i '1a internal-hosts = 127.0.0.0/8' "$W/sinkd.conf"
+"$SINKD" -n -c "$W/sinkd.conf" >"$W/n.out" 2>&1
+ok $? "  sinkd -n accepts it" || diag "$(cat "$W/n.out")"
+# nbs IP RCPT...: a message with an attachment from IP to the recipients
+nbs() {
+	local ip=$1 r=() a
+	shift
+	for a; do r+=(-R "$a"); done
+	printf 'From: a@example.net\nTo: b@example.org\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n\nxx\n--b--\n' \
+		| "$SINKD" -t -c "$W/sinkd.conf" -F a@example.net -C "$ip,h.example.net" "${r[@]}" 2>&1 >/dev/null | grep '^verdict='
+}
+like "$(nbs 127.0.0.1 b@x.org c@x.org d@x.org)" '^verdict=reject code=550 xcode=5\.7\.1 handler=sink:lua text="attachments go to at most 2 recipients"' \
+	"  it refuses outbound mail with an attachment to more recipients than max-rcpts"
+like "$(nbs 127.0.0.1 b@x.org c@x.org)" '^verdict=accept' "  but not to max-rcpts"
+like "$(nbs 192.0.2.1 b@x.org c@x.org d@x.org)" '^verdict=accept .*direction=inbound' "  nor inbound mail"
+
+# ---------------------------------------------------------------------------
 # a running sinkd: a message past a limit, then the next; SIGHUP
 
 [ -x "$ML" ] || bail_out "$ML is not built (run make tests)"
