@@ -1426,6 +1426,22 @@ conf_table_check(const char *group, const struct conf_key *const *tables,
 	return bad;
 }
 
+/*
+ * conf_key_default_check - whether k's default parses by k's type (a key
+ * a sink declares, which no table of sinkd's vouches for); NULL, or why not
+ */
+const char *
+conf_key_default_check(const struct conf_key *k, const char *basedir)
+{
+	struct conf_value v = {0};
+	const char *why = NULL;
+
+	if (value_parse(k, &v, k->def ? k->def : "", basedir, &why) < 0)
+		return why;
+	value_clear(&v);
+	return NULL;
+}
+
 /* conf_get - the value of a key; a key not declared is a programming error */
 const struct conf_value *
 conf_get(const struct conf_group *g, const char *key)

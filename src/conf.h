@@ -199,6 +199,8 @@ void conf_set(struct conf_group *g, const char *key, const char *raw);
 void conf_unused(struct conf_group *g, const char *key);
 int conf_table_check(const char *group, const struct conf_key *const *tables,
 		     struct conf_errors *e);
+const char *conf_key_default_check(const struct conf_key *k,
+				   const char *basedir);
 
 /* lookups, by key name; a name not in the group's tables is a panic */
 const struct conf_value *conf_get(const struct conf_group *g,

@@ -369,6 +369,14 @@ log_info(const char *fmt, ...)
 		LOG_BODY(LOG_INFO, "");
 }
 
+/* log_notice - an info line sinkd -t shows too: a sink's own lines, what
+ * a sink in evaluate mode would have done */
+void
+log_notice(const char *fmt, ...)
+{
+	LOG_BODY(LOG_INFO, "");
+}
+
 void
 log_warn(const char *fmt, ...)
 {

@@ -130,6 +130,7 @@ struct watch {
 	char qid[64];
 	long long timeout;
 	int logged;
+	int stoppable;		/* a script: its limits stop it */
 };
 
 static GMutex watch_lock;
@@ -153,8 +154,10 @@ watchdog(gpointer unused)
 			if (w->logged)
 				continue;
 			if (w->deadline <= now) {
-				log_warn("%s: %s: %s hook still running past its timeout of %llds; the message gets on-error (a native hook cannot be stopped)",
-					 w->qid, w->sink, w->hook, w->timeout);
+				log_warn("%s: %s: %s hook still running past its timeout of %llds; the message gets on-error (%s)",
+					 w->qid, w->sink, w->hook, w->timeout,
+					 w->stoppable ? "the script is stopped at its next instruction check"
+					 : "a native hook cannot be stopped");
 				w->logged = 1;
 			} else if (w->deadline < next) {
 				next = w->deadline;
@@ -180,6 +183,7 @@ watch_start(struct watch *w, const struct sink *k, const char *hook,
 	g_strlcpy(w->qid, qid, sizeof(w->qid));
 	w->timeout = timeout;
 	w->logged = 0;
+	w->stoppable = k->prov != &sink_native;
 	g_mutex_lock(&watch_lock);
 	watches = g_list_prepend(watches, w);
 	g_cond_signal(&watch_cond);
@@ -475,7 +479,7 @@ sink_run(const struct sink_cfg *cfg, enum sink_step st, struct conn *c,
 	if (v == VERDICT_REJECT || v == VERDICT_TEMPFAIL)
 		refusal(x, v, qid, &rep);
 	if (cfg->evaluate && v != VERDICT_CONTINUE) {
-		log_info("%s: %s: evaluate: %s hook would give %s%s%s%s%s%s",
+		log_notice("%s: %s: evaluate: %s hook would give %s%s%s%s%s%s",
 			 qid, k->name, step_names[st],
 			 v == VERDICT_ERROR ? "on-error " : "", verdict_name(v),
 			 rep.text ? ": " : "", rep.text ? rep.code : "",
@@ -666,7 +670,7 @@ key_name_ok(const char *name)
  * checked; errors as "where: module: key NAME: ..." */
 static int
 sink_keys(struct sink *k, const char *where, const char *pkey,
-	  struct conf_errors *e)
+	  const char *basedir, struct conf_errors *e)
 {
 	const struct sinkd_key *sk = k->ss->keys;
 	unsigned n = 0, i, j, out = NBASE;
@@ -711,6 +715,11 @@ sink_keys(struct sink *k, const char *where, const char *pkey,
 		ck->merge = m;
 		ck->min = t == CONF_INT ? LLONG_MIN / 2 : 0;
 		ck->max = t == CONF_INT ? LLONG_MAX / 2 : 1LL << 50;
+		if ((why = conf_key_default_check(ck, basedir)) != NULL) {
+			conf_errorf(e, "%s: %s: key \"%s\": default \"%s\": %s",
+				    where, pkey, ck->name, ck->def, why);
+			bad++;
+		}
 	}
 	return bad ? -1 : 0;
 }
@@ -809,7 +818,7 @@ sink_open(const struct snapshot *s, const struct conf_file *f,
 			    SINKD_SINK_ABI_MAJOR, SINKD_SINK_ABI_MINOR);
 		goto fail;
 	}
-	if (sink_keys(k, where, pkey, e) < 0)
+	if (sink_keys(k, where, pkey, s->conf_dir, e) < 0)
 		goto fail;
 	g_free(where);
 	g_free(file);

@@ -535,7 +535,7 @@ evaluated(struct sinkd_ctx *x, const char *what, const char *arg)
 
 	if (!x->evaluate)
 		return 0;
-	log_info("%s: %s: evaluate: would %s%s%s", msg_queue_id(m), x->sink->name,
+	log_notice("%s: %s: evaluate: would %s%s%s", msg_queue_id(m), x->sink->name,
 		 what, arg ? " " : "", arg ? arg : "");
 	if (m)
 		msg_note(m, x->sink->name, "evaluate:%s", what);
@@ -892,7 +892,7 @@ api_log(struct sinkd_ctx *x, enum sinkd_log level, const char *text)
 		log_debug("%s: %s: %s", qid, x->sink->name, t);
 		break;
 	case SINKD_LOG_INFO:
-		log_info("%s: %s: %s", qid, x->sink->name, t);
+		log_notice("%s: %s: %s", qid, x->sink->name, t);
 		break;
 	case SINKD_LOG_WARNING:
 		log_warn("%s: %s: %s", qid, x->sink->name, t);

@@ -190,6 +190,7 @@ return {
 	end,
 	eom = function(ctx)
 		ctx:log("warning", "eom ran")
+		ctx:log("eom said so")
 	end,
 	abort = function(ctx, closing)
 		ctx:log(sinkd.LOG_WARNING, "abort closing=" .. tostring(closing))
@@ -203,6 +204,7 @@ like "$ERR" 'sink:lua: abort closing=true' "abort: then the connection closes"
 unlike "$ERR" 'eom ran' "  and eom did not run"
 run plain
 like "$ERR" 'warning: .*sink:lua: eom ran' "ctx:log(\"warning\", ...) logs a warning"
+like "$ERR" 'sinkd: OFFLINE: sink:lua: eom said so' "  and ctx:log(text) an info line, which sinkd -t shows"
 unlike "$ERR" 'abort closing=false' "a message that reached its end gets no abort"
 
 # ---------------------------------------------------------------------------
@@ -394,6 +396,8 @@ bad hooktype 'return { eom = "yes" }' "$W/hooktype\\.lua: eom: a string, not a f
 bad keytype 'return { keys = {{name = "k", type = "colour"}} }' "keys\\[1\\]\\.type: \"colour\" is not one of"
 bad keyname 'return { keys = {{name = "memory-limit"}} }' "keys\\[1\\]: memory-limit: sinkd's own key for Lua sinks"
 bad keytwice 'return { keys = {{name = "k"}, {name = "k"}} }' "keys\\[2\\]: k: declared twice"
+bad keydefault 'return { keys = {{name = "flag", type = "bool", default = "maybe"}} }' \
+	"sinkd\\.conf:5: script: key \"flag\": default \"maybe\": not a boolean"
 bad toplevel-loop 'while true do end' "$W/toplevel-loop\\.lua:1: instruction-limit of [0-9]+ instructions exceeded"
 bad binary $'\x1bLua' "attempt to load a binary chunk"
 conf "$W/missing-file.lua"
@@ -416,6 +420,29 @@ like "$(cat "$W/n.out")" "need is not set" "  with what init said"
 conf "$W/initfail.lua" "need = yes"
 "$SINKD" -n -c "$W/sinkd.conf" >"$W/n.out" 2>&1
 ok $? "  and passes once the key is set"
+
+# ---------------------------------------------------------------------------
+# the example of the README's "Writing a sink" does what it says
+
+awk '/^    -- \/etc\/sinkd\/sinks\/nobigsend\.lua/,/^    }$/' ../README.md \
+	| sed 's/^    //' >"$W/nobigsend.lua"
+like "$(tail -n 1 "$W/nobigsend.lua")" '^}$' "the README's example sink is found"
+conf "$W/nobigsend.lua" "max-rcpts = 2" "on-error = tempfail"
+sed -i '1a internal-hosts = 127.0.0.0/8' "$W/sinkd.conf"
+"$SINKD" -n -c "$W/sinkd.conf" >"$W/n.out" 2>&1
+ok $? "  sinkd -n accepts it" || diag "$(cat "$W/n.out")"
+# nbs IP RCPT...: a message with an attachment from IP to the recipients
+nbs() {
+	local ip=$1 r=() a
+	shift
+	for a; do r+=(-R "$a"); done
+	printf 'From: a@example.net\nTo: b@example.org\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n\nxx\n--b--\n' \
+		| "$SINKD" -t -c "$W/sinkd.conf" -F a@example.net -C "$ip,h.example.net" "${r[@]}" 2>&1 >/dev/null | grep '^verdict='
+}
+like "$(nbs 127.0.0.1 b@x.org c@x.org d@x.org)" '^verdict=reject code=550 xcode=5\.7\.1 handler=sink:lua text="attachments go to at most 2 recipients"' \
+	"  it refuses outbound mail with an attachment to more recipients than max-rcpts"
+like "$(nbs 127.0.0.1 b@x.org c@x.org)" '^verdict=accept' "  but not to max-rcpts"
+like "$(nbs 192.0.2.1 b@x.org c@x.org d@x.org)" '^verdict=accept .*direction=inbound' "  nor inbound mail"
 
 # ---------------------------------------------------------------------------
 # a running sinkd: a message past a limit, then the next; SIGHUP

@@ -158,6 +158,8 @@ like "$got" "sinkd.conf:13: module: key \"Bad_Name\": not a key name" \
 	"  nor a key name that is no key name"
 like "$got" "sinkd.conf:13: module: key \"count\": merge rule does not fit the type" \
 	"  nor a merge rule that does not fit its key's type"
+like "$got" "sinkd.conf:13: module: key \"size\": default \"big\": " \
+	"  nor a default that is not of its key's type"
 like "$got" "sinkd.conf:2: chain: sink:nogroup: no group \[sink:nogroup\]" \
 	"a chain entry without its group is an error"
 like "$got" "sinkd.conf:15: \[sink:both\]: needs exactly one of module and script" \
@@ -288,6 +290,7 @@ cmp -s "$W/plain.eml" "$W/out"
 ok $? "  and the message is passed unchanged"
 like "$V" "sink:probe=evaluate:add-header" "  the edit it would make is noted"
 like "$V" "sink:probe=evaluate:reject.*sink:probe=evaluate:reject" "  and the verdicts it would give"
+like "$ERR" "sink:probe: evaluate: eom hook would give reject" "  which sinkd -t logs too"
 
 # --- the watchdog ---------------------------------------------------------
 
