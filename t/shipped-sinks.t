@@ -62,12 +62,14 @@ ok $? "sinkd -n accepts the three shipped sinks" || diag "$out"
 
 SANITIZER=0
 # run FROM RCPT [CLIENT]: $W/msg through sinkd -t; OUT (the message
-# written), V (the verdict line); CLIENT 192.0.2.1 (inbound) by default
+# written), V (the verdict line), LOG (the other lines of stderr: the
+# sinks' log lines); CLIENT 192.0.2.1 (inbound) by default
 run() {
 	"$SINKD" -t -c "$W/sinkd.conf" -F "$1" -R "$2" -C "${3:-192.0.2.1}" <"$W/msg" \
 		>"$W/out" 2>"$W/err"
 	OUT=$(cat "$W/out")
 	V=$(grep '^verdict=' "$W/err")
+	LOG=$(grep -v '^verdict=' "$W/err")
 	grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' "$W/err" &&
 		{ SANITIZER=$((SANITIZER + 1)); diag "$(head -40 "$W/err")"; }
 }
@@ -88,6 +90,8 @@ is "$(hdr X-Display-Name-Spoof)" 'display name "Alice Smith" is that of an inter
 	"  with the header naming name and address"
 is "$(hdr Subject)" "[SPOOF?] invoice" "  and the Subject prefix"
 like "$V" 'sink\.spoof\.spoof="Alice_Smith"_<alice@evil\.test>' "  noted on the verdict line"
+like "$LOG" 'sink:spoof: display name "Alice Smith" of an internal name from alice@evil\.test: tag' \
+	"  and logged"
 
 spoof '"Alice Smith" <alice@evil.test>' x@b.test
 like "$V" '^verdict=reject code=550 xcode=5\.7\.1 handler=sink:spoof text="Message refused: the sender uses the name of a person of this organisation from an outside address"' \
@@ -156,6 +160,8 @@ like "$V" '^verdict=reject code=550 xcode=5\.7\.1 handler=sink:dlp text="Message
 	"dlp, default policy (reject): a Visa number in groups of four"
 like "$V" 'sink\.dlp\.found=card_visa_\*\*\*\*1111' "  noted masked"
 unlike "$V" '4111' "  the verdict line holds no part of the number but its last four"
+like "$LOG" 'sink:dlp: found card visa \*\*\*\*1111: reject' "  and logged masked"
+unlike "$LOG" '4111' "  the log holds no part of the number but its last four"
 
 text s@d.test "MC 5555-5555-5555-4444 please"
 dlp s@d.test
