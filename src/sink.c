@@ -44,6 +44,9 @@ static const char *const provider_keys[] = {"module", "script", NULL};
 
 /* The keys sinkd gives every sink, before the sink's own; documented in
  * sinkd-policy(5), THE SINK:NAME HANDLER. */
+static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
+enum { DIR_OUTBOUND, DIR_INBOUND, DIR_BOTH };	/* as direction_values */
+
 static const struct conf_key sink_base_keys[] = {
 	{"module", CONF_PATH, "", .flags = CONF_NODOMAIN,
 	 .doc = "the sink's shared object (sinkd-sink(3)); exactly one of module and script"},
@@ -53,6 +56,8 @@ static const struct conf_key sink_base_keys[] = {
 	 .doc = "log the refusals and edits the sink asks for instead of making them"},
 	{"timeout", CONF_TIME, "30s", 1, 3600, .merge = MERGE_MIN,
 	 .doc = "how long one hook of the sink may take; past it, the message gets on-error"},
+	{"direction", CONF_ENUM, "both", .values = direction_values, .merge = MERGE_ENUM_LAST,
+	 .doc = "which mail the sink's hooks from MAIL FROM on run for: outbound, inbound or both"},
 	{NULL},
 };
 #define NBASE	(G_N_ELEMENTS(sink_base_keys) - 1)
@@ -449,6 +454,12 @@ sink_run(const struct sink_cfg *cfg, enum sink_step st, struct conn *c,
 	enum verdict v;
 	int sv, overran;
 
+	/* from MAIL FROM on, the message's direction is known */
+	if (m && st >= SINK_STEP_MAIL && st != SINK_STEP_UNKNOWN
+	    && cfg->direction != DIR_BOTH
+	    && (cfg->direction == DIR_OUTBOUND) != (m->outbound != 0))
+		return VERDICT_CONTINUE;
+
 	/* the hook's header and envelope edits join the message's only if
 	 * it does not fail */
 	if (e)
@@ -556,6 +567,7 @@ sk_load(const struct handler *h, const struct conf_group *g,
 	cfg->g = g;
 	cfg->evaluate = conf_bool(g, "evaluate");
 	cfg->timeout = conf_num(g, "timeout");
+	cfg->direction = (int) conf_num(g, "direction");
 	return cfg;
 }
 
@@ -649,7 +661,7 @@ reserved(const char *name)
 	for (i = 0; sinkd_common_keys[i].name; i++)
 		if (!strcmp(name, sinkd_common_keys[i].name))
 			return 1;
-	return !strcmp(name, "direction");
+	return 0;
 }
 
 /* key_name_ok - lower case letters, digits and '-', a letter first */
@@ -664,6 +676,25 @@ key_name_ok(const char *name)
 		if (!g_ascii_islower(*p) && !g_ascii_isdigit(*p) && *p != '-')
 			return 0;
 	return 1;
+}
+
+/* sink_direction_default - a sink that declares direction gives only its
+ * default for sinkd's key: the one of k's table set to def; -1 if def is
+ * no direction */
+static int
+sink_direction_default(struct sink *k, const char *def)
+{
+	unsigned i, j;
+
+	for (j = 0; def && direction_values[j]; j++)
+		if (!strcmp(def, direction_values[j]))
+			break;
+	if (def == NULL || direction_values[j] == NULL)
+		return -1;
+	for (i = 0; i < NBASE; i++)
+		if (!strcmp(k->keys[i].name, "direction"))
+			k->keys[i].def = direction_values[j];
+	return 0;
 }
 
 /* sink_keys - the sink's key table: the base keys, then its own, each
@@ -685,6 +716,15 @@ sink_keys(struct sink *k, const char *where, const char *pkey,
 		const char *why = NULL;
 		struct conf_key *ck;
 
+		if (sk[i].name && !strcmp(sk[i].name, "direction")) {
+			/* the sink's own default for sinkd's key */
+			if (sink_direction_default(k, sk[i].def) < 0) {
+				conf_errorf(e, "%s: %s: key \"direction\": default \"%s\": not one of outbound, inbound, both",
+					    where, pkey, sk[i].def ? sk[i].def : "");
+				bad++;
+			}
+			continue;
+		}
 		if (!key_name_ok(sk[i].name))
 			why = "not a key name (lower case letters, digits, '-')";
 		else if (reserved(sk[i].name))

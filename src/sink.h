@@ -97,6 +97,7 @@ struct sink_cfg {
 	const struct conf_group *g;
 	int evaluate;
 	long long timeout;	/* seconds */
+	int direction;		/* index in direction's values */
 };
 
 /* one part of the message, as part_info() numbers them */

@@ -35,7 +35,7 @@ sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, sink:spoof, sink:dlp, sink:atta
 # 127.0.0.1 is not internal here (sk_init): dlp searches both directions
 sk_conf '[sink:spoof]' 'script = sinks/display-name-spoof.lua' 'names = sinks/internal-names' \
 	'subject-tag = [SPOOF?]' \
-	'[sink:dlp]' 'script = sinks/dlp.lua' 'applies-to = both' 'words = confidential' \
+	'[sink:dlp]' 'script = sinks/dlp.lua' 'direction = both' 'words = confidential' \
 	'[sink:attachhash]' 'module = sinks/attachhash.so'
 printf '[sink:spoof]\naction = reject\n[sink:dlp]\naction = tag\n' >"$C/domains/strict.example.conf"
 out=$("$SINKD" -n -c "$C/sinkd.conf" 2>&1)

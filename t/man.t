@@ -303,6 +303,10 @@ if sys.argv[1].endswith('.lua'):
              re.finditer(r'(\w+) = ("(?:[^"\\]|\\.)*"|true|false|-?\d+)', e.group(0))}
         d = f.get('default', '""')
         d = {'true': 'yes', 'false': 'no'}.get(d, d).strip('"')
+        if f['name'] == '"direction"':
+            # sinkd's own key, of which a sink gives only the default
+            print('\t'.join(['direction', d, 'enum', 'widest']))
+            continue
         print('\t'.join([f['name'].strip('"'), d, types[f.get('type', '"string"').strip('"')],
                          f.get('merge', '"agree"').strip('"')]))
 else:

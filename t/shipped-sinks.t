@@ -141,7 +141,7 @@ like "$V" '^verdict=accept ' "default policy: the recipient's domain is internal
 spoof '"Alice Smith" <alice@evil.test>' x@other.test
 like "$(hdr X-Display-Name-Spoof)" 'display name "Alice Smith"' "  and another domain is not"
 
-# outbound mail is not checked (applies-to = inbound)
+# outbound mail is not checked (direction = inbound, its default)
 printf 'From: "Alice Smith" <alice@evil.test>\nTo: x@b.test\nSubject: invoice\n\nPlease pay.\n' >"$W/msg"
 run alice@a.test x@b.test 127.0.0.1
 like "$V" 'direction=outbound' "outbound mail"
@@ -251,7 +251,7 @@ dlp s@e.test
 like "$V" '^verdict=accept .*sink:dlp=evaluate:reject' "evaluate = yes: the reject dlp would give is on the verdict line"
 is "$OUT" "$(cat "$W/msg")" "  and the message passes unchanged"
 
-# inbound mail is not searched (applies-to = outbound)
+# inbound mail is not searched (direction = outbound, its default)
 text x@outside.test "4111 1111 1111 1111"
 run x@outside.test s@d.test
 like "$V" 'direction=inbound' "inbound mail"

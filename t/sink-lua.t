@@ -398,6 +398,8 @@ bad keyname 'return { keys = {{name = "memory-limit"}} }' "keys\\[1\\]: memory-l
 bad keytwice 'return { keys = {{name = "k"}, {name = "k"}} }' "keys\\[2\\]: k: declared twice"
 bad keydefault 'return { keys = {{name = "flag", type = "bool", default = "maybe"}} }' \
 	"sinkd\\.conf:5: script: key \"flag\": default \"maybe\": not a boolean"
+bad dirdefault 'return { keys = {{name = "direction", default = "sideways"}} }' \
+	"sinkd\\.conf:5: script: key \"direction\": default \"sideways\": not one of outbound, inbound, both"
 bad toplevel-loop 'while true do end' "$W/toplevel-loop\\.lua:1: instruction-limit of [0-9]+ instructions exceeded"
 bad binary $'\x1bLua' "attempt to load a binary chunk"
 conf "$W/missing-file.lua"

@@ -281,6 +281,19 @@ is "$(note sink.probe.part-range)" -1 "part_info() out of range: -1"
 is "$(note sink.probe.note-key)" -1 "note() with a space in the key: -1"
 is "$(grep -ci '^injected' "$W/out")" 0 "  nothing injected"
 
+# --- direction ------------------------------------------------------------
+
+conf "protocol, sink:probe" "direction = inbound" "verdicts = rcpt=reject, eom=reject"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=accept .*direction=outbound" "direction = inbound: outbound mail does not reach the sink"
+t "$W/plain.eml" -F a@example.net -R b@example.org -C 192.0.2.1,mx.example.net
+like "$V" "^verdict=reject .*handler=sink:probe" "  inbound mail does"
+conf "protocol, sink:probe" "direction = outbound" "verdicts = eom=reject"
+t "$W/plain.eml" $OUTB
+like "$V" "^verdict=reject .*handler=sink:probe" "direction = outbound: outbound mail reaches the sink"
+t "$W/plain.eml" -F a@example.net -R b@example.org -C 192.0.2.1,mx.example.net
+like "$V" "^verdict=accept " "  inbound mail does not"
+
 # --- evaluate -------------------------------------------------------------
 
 conf "protocol, sink:probe" "evaluate = yes" "verdicts = rcpt=reject, eom=reject" "add-header = X-Probe: yes"

@@ -20,7 +20,6 @@
 -- <x@elsewhere.test>) is a hit as well.
 
 local ACTIONS = {tag = true, reject = true}
-local APPLIES = {inbound = true, outbound = true, both = true}
 local FROM_MAX = 2000	-- bytes of From looked at
 
 -- the names files read by this Lua state, by path (a reload makes new
@@ -145,16 +144,12 @@ return {
 		{name = "reply", type = "reply",
 		 default = "550 5.7.1 Message refused: the sender uses the name of a person of this organisation from an outside address",
 		 doc = "the reply of reject"},
-		{name = "applies-to", type = "string", default = "inbound",
-		 doc = "which mail is checked: inbound, outbound or both"},
+		-- sinkd's own key (sinkd-policy(5)), declared for its default only
+		{name = "direction", type = "string", default = "inbound"},
 	},
 	init = function(ctx)
 		if not ACTIONS[ctx:config("action")] then
 			return false, "action: '" .. ctx:config("action") .. "' is not tag or reject"
-		end
-		if not APPLIES[ctx:config("applies-to")] then
-			return false, "applies-to: '" .. ctx:config("applies-to")
-				.. "' is not inbound, outbound or both"
 		end
 		if not ctx:config("header"):match("^[!-9;-~]+$") then
 			return false, "header: '" .. ctx:config("header") .. "' is not a header field name"
@@ -167,10 +162,6 @@ return {
 		return true
 	end,
 	eom = function(ctx)
-		local applies = ctx:config("applies-to")
-		if applies ~= "both" and applies ~= ctx:get("direction") then
-			return
-		end
 		local action = ctx:config("action")
 		if not ACTIONS[action] then
 			error("action: '" .. tostring(action) .. "' is not tag or reject")

@@ -17,7 +17,6 @@
 --	words = confidential, internal only
 
 local ACTIONS = {reject = true, quarantine = true, tag = true}
-local APPLIES = {inbound = true, outbound = true, both = true}
 local SHOWN = 5		-- findings named in the header field and log
 
 -- luhn(d): the digit string passes the Luhn check
@@ -236,17 +235,13 @@ return {
 		 doc = "the reply of reject"},
 		{name = "max-scan", type = "size", default = "4m", merge = "min",
 		 doc = "bytes of each part searched"},
-		{name = "applies-to", type = "string", default = "outbound",
-		 doc = "which mail is searched: inbound, outbound or both"},
+		-- sinkd's own key (sinkd-policy(5)), declared for its default only
+		{name = "direction", type = "string", default = "outbound"},
 	},
 	init = function(ctx)
 		if not ACTIONS[ctx:config("action")] then
 			return false, "action: '" .. ctx:config("action")
 				.. "' is not reject, quarantine or tag"
-		end
-		if not APPLIES[ctx:config("applies-to")] then
-			return false, "applies-to: '" .. ctx:config("applies-to")
-				.. "' is not inbound, outbound or both"
 		end
 		if not ctx:config("header"):match("^[!-9;-~]+$") then
 			return false, "header: '" .. ctx:config("header") .. "' is not a header field name"
@@ -264,10 +259,6 @@ return {
 		return true
 	end,
 	eom = function(ctx)
-		local applies = ctx:config("applies-to")
-		if applies ~= "both" and applies ~= ctx:get("direction") then
-			return
-		end
 		local action = ctx:config("action")
 		if not ACTIONS[action] then
 			error("action: '" .. tostring(action) .. "' is not reject, quarantine or tag")
