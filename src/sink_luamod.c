@@ -244,6 +244,21 @@ ctx_config(lua_State *L)
 	return 1;
 }
 
+/* path_key - whether key is one the sink declared of type path: only
+ * those name files the admin meant the script to read */
+static int
+path_key(const struct sinkd_ctx *c, const char *key)
+{
+	const struct conf_key *k;
+
+	if (c == NULL || c->sink == NULL || c->sink->keys == NULL)
+		return 0;
+	for (k = c->sink->keys; k->name; k++)
+		if (!strcmp(k->name, key))
+			return k->type == CONF_PATH;
+	return 0;
+}
+
 /*
  * ctx_config_file - ctx:config_file(key): the text of the file a path key
  * of the sink names (the sandbox has no io), or nil and why.  The file
@@ -262,7 +277,7 @@ ctx_config_file(lua_State *L)
 	gsize len;
 	GError *err = NULL;
 
-	path = bad ? NULL : API(x)->config(x->c, key);
+	path = bad || !path_key(x->c, key) ? NULL : API(x)->config(x->c, key);
 	if (path == NULL || *path != '/')
 		why = g_strdup_printf("%s: not a path key of the sink", key);
 	else if ((why = conf_file_unsafe(path, 0, geteuid())) != NULL)

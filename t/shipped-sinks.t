@@ -387,13 +387,13 @@ LUA
 printf 'hello world\n' >"$W/cf/cf.txt"
 # cf KEY FILE: the note of the script reading KEY, with file = FILE
 cf() {
-	printf '[sinkd]\nchain = sink:cf\nspool-dir = %s\n[sink:cf]\nscript = cf.lua\nfile = %s\n' \
-		"$W/spool" "$2" >"$W/cf/sinkd.conf"
+	printf '[sinkd]\nchain = sink:cf\nspool-dir = %s\n[sink:cf]\nscript = cf.lua\nfile = %s\nword = %s\n' \
+		"$W/spool" "$2" "$W/cf/cf.txt" >"$W/cf/sinkd.conf"
 	printf 'From: a@b.test\nTo: c@d.test\nSubject: %s\n\nx\n' "$1" |
 		"$SINKD" -t -c "$W/cf/sinkd.conf" -F a@b.test -R c@d.test 2>&1 >/dev/null | grep '^verdict='
 }
 like "$(cf file cf.txt)" 'sink\.cf\.got=text:12:hello' "config_file: a path key's file, relative to sinkd.conf"
-like "$(cf word cf.txt)" 'sink\.cf\.got=nil:word:_not_a_path_key' "  a key that is not a path: nil and why"
+like "$(cf word cf.txt)" 'sink\.cf\.got=nil:word:_not_a_path_key' "  a string key, even one holding an absolute path: nil and why"
 like "$(cf nokey cf.txt)" 'sink\.cf\.got=nil:nokey:_not_a_path_key' "  a key the sink does not have: nil"
 like "$(cf file missing.txt)" 'sink\.cf\.got=nil:.*missing\.txt' "  a file that is not there: nil, naming it"
 chmod 666 "$W/cf/cf.txt"
