@@ -3,7 +3,11 @@
  *
  * The input is a script, then a line "__END__" and a message; without
  * that line, the whole input is the script and the message is a fixed
- * one (a text part and an attachment).  The script is written to
+ * one (a text part and an attachment).  An input that begins with a NUL
+ * byte is a sequence of API calls instead: the script is then
+ * fuzz/sink-calls.lua, which reads the rest of the input (before any
+ * "__END__" line) as calls of its context's methods, with arguments
+ * from a pool of hostile values, in every hook.  The script is written to
  * sink.lua and fuzz/sink.conf is loaded afresh for each input, so that
  * the real Lua provider compiles it and runs it in its sandbox (the keys
  * it declares checked, its init run), then offline_run_buffer() gives the
@@ -59,6 +63,8 @@ static const char default_message[] =
 	"--b1--\r\n";
 
 static FILE *devnull;
+static char *calls;		/* fuzz/sink-calls.lua */
+static gsize calls_len;
 static char *sender = "sender@example.net";
 static char *rcpts[] = {"rcpt@example.org", "other@example.org", NULL};
 static char *client = "192.0.2.10,mx.example.net";
@@ -68,6 +74,24 @@ static void
 release(void)
 {
 	fclose(devnull);
+	g_free(calls);
+}
+
+/* calls_script - fuzz/sink-calls.lua, after a line setting prog to the
+ * len bytes of p (g_free()) */
+static char *
+calls_script(const uint8_t *p, size_t len, size_t *out)
+{
+	GString *o = g_string_sized_new(len * 4 + calls_len + 32);
+	size_t i;
+
+	g_string_append(o, "local prog = \"");
+	for (i = 0; i < len; i++)
+		g_string_append_printf(o, "\\%03u", p[i]);
+	g_string_append(o, "\"\n");
+	g_string_append_len(o, calls, (gssize) calls_len);
+	*out = o->len;
+	return g_string_free(o, FALSE);
 }
 
 int
@@ -80,6 +104,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_copy("fuzz/sink.conf", "sinkd.conf");
 	fuzz_copy("t/disclaimer/text.tmpl", "text.tmpl");
 	fuzz_copy("t/disclaimer/html.tmpl", "html.tmpl");
+	if (!g_file_get_contents(FUZZ_TOP "/fuzz/sink-calls.lua", &calls, &calls_len, NULL)) {
+		fprintf(stderr, "fuzz_sink: cannot read fuzz/sink-calls.lua\n");
+		exit(2);
+	}
 	if ((devnull = fopen("/dev/null", "w")) == NULL) {
 		perror("/dev/null");
 		exit(2);
@@ -107,7 +135,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		msg = sep + sizeof(separator) - 1;
 		len = size - script - (sizeof(separator) - 1);
 	}
-	fuzz_write("sink.lua", data, script);
+	if (script > 0 && data[0] == 0) {
+		size_t n;
+		char *text = calls_script(data + 1, script - 1, &n);
+
+		fuzz_write("sink.lua", text, n);
+		g_free(text);
+	} else {
+		fuzz_write("sink.lua", data, script);
+	}
 	conf_errors_init(&e);
 	s = fuzz_load("sinkd.conf", &e);
 	fuzz_check_errors(&e);

@@ -13,9 +13,10 @@
 #                 its file (and line), no control character in it
 #   fuzz_policy   domains/example.org.conf next to fuzz/policy.conf, the
 #                 shipped default.conf and example.com.conf: the same
-#   fuzz_sink     the script (before a line __END__) as sink.lua next to
-#                 fuzz/sink.conf, the message (after it, or the target's
-#                 own), through sinkd -t with the target's envelope: exit 0
+#   fuzz_sink     the script (before a line __END__; after a NUL byte, a
+#                 sequence of calls for fuzz/sink-calls.lua) as sink.lua
+#                 next to fuzz/sink.conf, the message (after it, or the
+#                 target's own), through sinkd -t with the target's envelope: exit 0
 #                 and a verdict= line, or a script that does not load: exit
 #                 1 with every error naming its file
 #   fuzz_milter   the raw milter packets, written to a running sinkd's
@@ -110,11 +111,16 @@ EOF
 
 # sink NAME FILE: sinkd -t as fuzz_sink runs it
 sink() {
-	python3 - "$2" "$S/sink.lua" "$S/msg.eml" "$S/default.eml" <<'EOF'
+	python3 - "$2" "$S/sink.lua" "$S/msg.eml" "$S/default.eml" "$TOP/fuzz/sink-calls.lua" <<'EOF'
 import sys
 d = open(sys.argv[1], "rb").read()
 i = d.find(b"\n__END__\n")
-open(sys.argv[2], "wb").write(d if i < 0 else d[:i])
+script = d if i < 0 else d[:i]
+if script[:1] == b"\0":
+    # a sequence of calls: fuzz/sink-calls.lua with prog set to them
+    prog = "".join("\\%03u" % b for b in script[1:])
+    script = ('local prog = "%s"\n' % prog).encode() + open(sys.argv[5], "rb").read()
+open(sys.argv[2], "wb").write(script)
 open(sys.argv[3], "wb").write(open(sys.argv[4], "rb").read() if i < 0 else d[i + 9:])
 EOF
 	timeout 60 "$SINKD" -t -c "$S/sinkd.conf" -F sender@example.net \
