@@ -101,9 +101,13 @@ sanitize:
 	$(MAKE) clean
 
 # the benchmark (as root; see bench/run)
-.PHONY: bench
+.PHONY: bench bench-sink
 bench: all
 	bench/run
+
+# the CPU a no-op native or Lua sink adds to the chain (bench/sinkcost)
+bench-sink: src/sinkd bench/milterload
+	bench/sinkcost
 
 run: src/sinkd
 	./src/sinkd -f -c etc/sinkd.conf
