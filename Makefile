@@ -115,9 +115,13 @@ sanitize:
 	$(MAKE) clean
 
 # the benchmark (as root; see bench/run)
-.PHONY: bench
+.PHONY: bench bench-sink
 bench: all
 	bench/run
+
+# the CPU a no-op native or Lua sink adds to the chain (bench/sinkcost)
+bench-sink: src/sinkd bench/milterload
+	bench/sinkcost
 
 run: src/sinkd
 	./src/sinkd -f -c etc/sinkd.conf
@@ -229,13 +233,18 @@ distclean: clean
 FUZZ_CC = clang
 FUZZ_TIME = 60
 FUZZ_TARGETS = fuzz/fuzz_message fuzz/fuzz_conf fuzz/fuzz_policy fuzz/fuzz_milter
+# a Lua sink's script and a message (fuzz/fuzz_sink.c), under small limits
+ifeq ($(WITH_LUA),yes)
+FUZZ_TARGETS += fuzz/fuzz_sink
+FUZZ_LUA = -DSLUA_MEM_DEF='"16m"' -DSLUA_INSN_DEF='"1000000"'
+endif
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # clang, unlike gcc, warns of the {NULL} that ends each key table
 FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 	-Wno-missing-field-initializers -std=gnu11 \
 	-D_GNU_SOURCE -MMD -MP -Iinclude -DSINKD_VERSION='"$(VERSION)"' \
 	-DSINKD_SYSCONFDIR='"$(SYSCONFDIR)"' -DFUZZ_TOP='"$(CURDIR)"' \
-	$(DEPS_CFLAGS) $(CPPFLAGS)
+	$(FUZZ_LUA) $(DEPS_CFLAGS) $(CPPFLAGS)
 FUZZ_OBJS = $(patsubst %.c,fuzz/obj/%.o,$(CORE_SRCS) $(HANDLER_SRCS) fuzz/fuzz.c)
 
 .PHONY: fuzz fuzz-build

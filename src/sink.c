@@ -136,11 +136,22 @@ struct watch {
 	long long timeout;
 	int logged;
 	int stoppable;		/* a script: its limits stop it */
+	GList link;		/* in watches; data: the struct watch */
 };
 
+/*
+ * The watchdog sleeps until watch_wake, the earliest deadline it knew of
+ * when it last looked.  A hook whose deadline comes later (the usual
+ * case: one timeout for every hook) is only linked into the list, with
+ * no allocation and no wake-up of the watchdog; the watchdog finds it at
+ * its next look.  Waking it at every hook cost a thread switch a hook:
+ * with a no-op sink (bench/sinkcost), the watchdog thread alone took 3 %
+ * of sinkd's CPU, and a no-op native sink cost 6 % more a message.
+ */
 static GMutex watch_lock;
 static GCond watch_cond;
-static GList *watches;		/* struct watch *, running hooks */
+static GQueue watches = G_QUEUE_INIT;	/* struct watch *, running hooks */
+static gint64 watch_wake = G_MAXINT64;	/* the watchdog's next look */
 static gsize watch_started;
 
 /* watchdog - log each hook still running past its deadline, once */
@@ -153,7 +164,7 @@ watchdog(gpointer unused)
 		gint64 now = g_get_monotonic_time(), next = now + (gint64) G_USEC_PER_SEC * 3600;
 		GList *l;
 
-		for (l = watches; l; l = l->next) {
+		for (l = watches.head; l; l = l->next) {
 			struct watch *w = l->data;
 
 			if (w->logged)
@@ -168,6 +179,7 @@ watchdog(gpointer unused)
 				next = w->deadline;
 			}
 		}
+		watch_wake = next;
 		g_cond_wait_until(&watch_cond, &watch_lock, next);
 	}
 	return NULL;
@@ -189,9 +201,14 @@ watch_start(struct watch *w, const struct sink *k, const char *hook,
 	w->timeout = timeout;
 	w->logged = 0;
 	w->stoppable = k->prov != &sink_native;
+	w->link.data = w;
+	w->link.prev = w->link.next = NULL;
 	g_mutex_lock(&watch_lock);
-	watches = g_list_prepend(watches, w);
-	g_cond_signal(&watch_cond);
+	g_queue_push_head_link(&watches, &w->link);
+	if (w->deadline < watch_wake) {
+		watch_wake = w->deadline;
+		g_cond_signal(&watch_cond);
+	}
 	g_mutex_unlock(&watch_lock);
 }
 
@@ -204,7 +221,7 @@ watch_stop(struct watch *w)
 	int logged;
 
 	g_mutex_lock(&watch_lock);
-	watches = g_list_remove(watches, w);
+	g_queue_unlink(&watches, &w->link);
 	logged = w->logged;
 	g_mutex_unlock(&watch_lock);
 	if (now < w->deadline)

@@ -35,11 +35,18 @@
 #define SLUA_MEM_SLACK	(256 << 10)	/* for the error past memory-limit */
 #define SLUA_LOG_MAX	1000		/* bytes of an error in a log line */
 
-/* The keys sinkd gives every Lua sink, before the script's own. */
+/* The keys sinkd gives every Lua sink, before the script's own.  The
+ * defaults also bound the script's top level, run at open() before any
+ * group is known; the fuzz targets' build makes them small
+ * (-DSLUA_MEM_DEF, -DSLUA_INSN_DEF: the Makefile's FUZZ_CFLAGS). */
 #define SLUA_MEM_KEY	"memory-limit"
+#ifndef SLUA_MEM_DEF
 #define SLUA_MEM_DEF	"64m"
+#endif
 #define SLUA_INSN_KEY	"instruction-limit"
+#ifndef SLUA_INSN_DEF
 #define SLUA_INSN_DEF	"100000000"
+#endif
 
 /* The functions a script's table may hold. */
 enum slua_hook {

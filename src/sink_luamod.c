@@ -112,17 +112,18 @@ ctx_str(lua_State *L, int i, int opt, int *bad)
 	return s;
 }
 
-/* ctx_index - argument i as an index from base; *bad when out of range */
+/* ctx_index - argument i as an index from base; *bad when out of range
+ * (compared before base is taken off: math.mininteger - 1 overflows) */
 static unsigned
 ctx_index(lua_State *L, int i, lua_Integer base, int *bad)
 {
-	lua_Integer v = luaL_checkinteger(L, i) - base;
+	lua_Integer v = luaL_checkinteger(L, i);
 
-	if (v < 0 || v > UINT_MAX) {
+	if (v < base || v - base > UINT_MAX) {
 		*bad = 1;
 		return 0;
 	}
-	return (unsigned) v;
+	return (unsigned) (v - base);
 }
 
 /* ctx_done - push the outcome of a call that does something */

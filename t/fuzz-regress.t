@@ -13,6 +13,12 @@
 #                 its file (and line), no control character in it
 #   fuzz_policy   domains/example.org.conf next to fuzz/policy.conf, the
 #                 shipped default.conf and example.com.conf: the same
+#   fuzz_sink     the script (before a line __END__; after a NUL byte, a
+#                 sequence of calls for fuzz/sink-calls.lua) as sink.lua
+#                 next to fuzz/sink.conf, the message (after it, or the
+#                 target's own), through sinkd -t with the target's envelope: exit 0
+#                 and a verdict= line, or a script that does not load: exit
+#                 1 with every error naming its file
 #   fuzz_milter   the raw milter packets, written to a running sinkd's
 #                 socket with fuzz/milter.conf's rules (t/lib/milterseq.py
 #                 replay): the connection closed, no message let through,
@@ -88,6 +94,52 @@ check() {
 	[ $rc -le 1 ] || diag "$(head -n 5 "$W/err")"
 }
 
+# fuzz/fuzz_sink.c's set-up: fuzz/sink.conf, its message when the input
+# has none (from the target's source), the templates, spool/
+S=$W/sink
+mkdir -p "$S/spool"
+cp "$TOP/fuzz/sink.conf" "$S/sinkd.conf"
+cp disclaimer/text.tmpl disclaimer/html.tmpl "$S/"
+python3 - "$TOP/fuzz/fuzz_sink.c" "$S/default.eml" <<'EOF'
+import re, sys
+src = open(sys.argv[1]).read()
+body = re.search(r"default_message\[\] =\n(.*?);\n", src, re.S).group(1)
+text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', body))
+open(sys.argv[2], "wb").write(text.encode().decode("unicode_escape").encode("latin-1"))
+EOF
+[ -s "$S/default.eml" ] || bail_out "no message in fuzz/fuzz_sink.c"
+
+# sink NAME FILE: sinkd -t as fuzz_sink runs it
+sink() {
+	python3 - "$2" "$S/sink.lua" "$S/msg.eml" "$S/default.eml" "$TOP/fuzz/sink-calls.lua" <<'EOF'
+import sys
+d = open(sys.argv[1], "rb").read()
+i = d.find(b"\n__END__\n")
+script = d if i < 0 else d[:i]
+if script[:1] == b"\0":
+    # a sequence of calls: fuzz/sink-calls.lua with prog set to them
+    prog = "".join("\\%03u" % b for b in script[1:])
+    script = ('local prog = "%s"\n' % prog).encode() + open(sys.argv[5], "rb").read()
+open(sys.argv[2], "wb").write(script)
+open(sys.argv[3], "wb").write(open(sys.argv[4], "rb").read() if i < 0 else d[i + 9:])
+EOF
+	timeout 60 "$SINKD" -t -c "$S/sinkd.conf" -F sender@example.net \
+		-R rcpt@example.org -R other@example.org -C 192.0.2.10,mx.example.net \
+		<"$S/msg.eml" >/dev/null 2>"$W/err"
+	local rc=$? last bad
+	last=$(tail -n 1 "$W/err")
+	case $rc in
+	0)
+		[[ $last == verdict=* ]] ;;
+	1)
+		bad=$(grep -cv "^$S/" "$W/err")
+		[ -s "$W/err" ] && [ "$bad" -eq 0 ] ;;
+	*)
+		false ;;
+	esac && sane "$W/err"
+	ok $? "fuzz_sink $1: exit 0 with a verdict or 1 with file errors (got $rc), ${last:0:60}"
+}
+
 # the fixed configurations themselves: clean
 for f in "$M" "$P"; do
 	got=$(timeout 60 "$SINKD" -n -c "$f/sinkd.conf" 2>&1)
@@ -110,6 +162,14 @@ printf '[protocol]\nconnect-deny = 192.0.2.0/24\nmax-recipients = -1\n[nosuch]\n
 printf '[rewrite]\ntext-replace = /(a+)+$/ => \\1\\9, \\, => x\nheader-change = Subject: /(/ =>\n' \
 	>"$W/in/bad-regex.policy"
 
+printf 'return {\n  eom = function(ctx) while true do end end,\n}\n' >"$W/in/endless.sink"
+printf 'return {\n  eom = function(ctx) ctx:header_add("X\\0", ("x"):rep(1e6)) end,\n' >"$W/in/unfinished.sink"
+printf 'return { eom = function(ctx) ctx:part_content(-1) end }\n__END__\n' >"$W/in/no-message.sink"
+
+for f in "$W"/in/*.sink "$TOP"/fuzz/regress/fuzz_sink/*; do
+	[ -f "$f" ] || continue
+	sink "$(basename "$f")" "$f"
+done
 for f in "$W"/in/*.message "$TOP"/fuzz/regress/fuzz_message/*; do
 	[ -f "$f" ] || continue
 	message "$(basename "$f")" "$f"
