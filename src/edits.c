@@ -64,7 +64,9 @@ edits_safe_value(const char *value)
 	return g_string_free(out, FALSE);
 }
 
-/* edits_header_name_ok - printable ASCII, no colon, not empty (RFC 5322) */
+/* edits_header_name_ok - printable ASCII, no colon, not empty (RFC 5322),
+ * and short enough that "NAME: " fits on a line of 998 characters (a
+ * name cannot be folded) */
 int
 edits_header_name_ok(const char *name)
 {
@@ -73,7 +75,7 @@ edits_header_name_ok(const char *name)
 	if (name == NULL || *name == 0)
 		return 0;
 	for (p = name; *p; p++)
-		if (*p < 33 || *p > 126 || *p == ':')
+		if (*p < 33 || *p > 126 || *p == ':' || p - name >= EDITS_NAME_MAX)
 			return 0;
 	return 1;
 }

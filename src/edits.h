@@ -73,6 +73,7 @@ const struct edit *edits_header_edit(const struct edits *e, const char *name,
 void edits_apply_headers(const struct edits *e, guint n, GPtrArray *fields);
 unsigned edits_count(const struct edits *e);
 char *edits_safe_value(const char *value);
+#define EDITS_NAME_MAX	996	/* 998, the line limit, less ": " */
 int edits_header_name_ok(const char *name);
 /* A GHashTable keyed by header names, case-insensitive (ASCII). */
 guint edits_name_hash(gconstpointer name);

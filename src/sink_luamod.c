@@ -708,8 +708,10 @@ ctx_log(lua_State *L)
 		t = 3;
 	}
 	text = ctx_str(L, t, 0, &bad);
-	API(x)->log(x->c, level, text);
-	return 0;
+	if (!bad)	/* a NUL would cut the line short */
+		API(x)->log(x->c, level, text);
+	lua_pushboolean(L, !bad);
+	return 1;
 }
 
 static const luaL_Reg ctx_methods[] = {

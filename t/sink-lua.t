@@ -283,6 +283,9 @@ return {
 			ctx:note("nul", tostring(ctx:header_add("X-Bad", "a\0b")))
 			ctx:note("colon", tostring(ctx:header_add("X-Bad:", "v")))
 			ctx:note("good", tostring(ctx:header_add("X-Good", "v")))
+			ctx:note("longname", tostring(ctx:header_add("X-" .. string.rep("n", 995), "v")))
+			ctx:note("maxname", tostring(ctx:header_add("X-" .. string.rep("m", 994), "v")))
+			ctx:note("lognul", tostring(ctx:log("a\0b")))
 		elseif s == "not-a-verdict" then
 			return "maybe"
 		elseif s == "gc" then
@@ -326,6 +329,9 @@ like "$V" 'sink\.lua\.reply=false' "ctx:reply() with LF is refused (false)"
 like "$V" 'sink\.lua\.crlf=false sink\.lua\.cr=false sink\.lua\.nul=false sink\.lua\.colon=false sink\.lua\.good=true' \
 	"header values with CR LF, CR or NUL, names with a colon: refused; a good one passes"
 like "$OUT" 'X-Good: v' "the good header is added"
+like "$V" 'sink\.lua\.longname=false sink\.lua\.maxname=true' \
+	"a name too long for \"NAME: \" to fit in 998 characters is refused; one that fits passes"
+like "$V" 'sink\.lua\.lognul=false' "ctx:log() of a text with a NUL is refused (false)"
 unlike "$OUT" 'X-Bad' "no refused header reaches the message"
 like "$V" '^verdict=accept' "a refused call costs the message nothing else"
 run not-a-verdict
