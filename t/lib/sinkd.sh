@@ -63,11 +63,14 @@ _sk_socket_up() {
 }
 
 sk_start() {
-	local i
+	local i n
+	# the log is appended to: wait for this start's line, not an earlier
+	# one (after sk_kill, the dead sinkd's socket file is still there)
+	n=$(grep -c 'ready on' "$SK_DIR/sinkd.log" 2>/dev/null)
 	"$SINKD" -f -c "$SK_DIR/conf/sinkd.conf" >>"$SK_DIR/sinkd.log" 2>&1 </dev/null &
 	SK_PID=$!
 	for i in $(seq 1 100); do
-		if grep -q 'ready on' "$SK_DIR/sinkd.log" 2>/dev/null && _sk_socket_up; then
+		if [ "$(grep -c 'ready on' "$SK_DIR/sinkd.log" 2>/dev/null)" -gt "${n:-0}" ] && _sk_socket_up; then
 			return 0
 		fi
 		if ! kill -0 "$SK_PID" 2>/dev/null; then
