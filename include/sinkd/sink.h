@@ -192,12 +192,12 @@ struct sinkd_sink {
 	 * line of JSON (sinkd-events(5)); body, with SINKD_ACCEPTED_BODY
 	 * in accepted_flags, the path of a read-only copy of the message
 	 * as received, else NULL.  Both stay valid until the hook returns.
-	 * It cannot change the message and has no struct sinkd_ctx: it may
-	 * call nothing of struct sinkd_api but log (with a NULL context).
+	 * It cannot change the message: c is a context of its own, on
+	 * which only log() and config() (the default policy's keys) work.
 	 * SINKD_EVENT_RETRY: the same event again after a back-off.
 	 */
-	enum sinkd_event_result (*accepted)(void *state, const char *event,
-					    const char *body);
+	enum sinkd_event_result (*accepted)(void *state, struct sinkd_ctx *c,
+					    const char *event, const char *body);
 	unsigned accepted_flags;	/* SINKD_ACCEPTED_* */
 };
 
