@@ -75,10 +75,12 @@
  * registry event_types[] (event.c), looked up by name, like handlers:
  *
  *	open	runs on the thread that loads the configuration, for
- *		sinkd -n too: it checks and compiles its group (no network
- *		I/O: connect lazily in deliver) and returns the handle, or
- *		NULL after conf_key_error() said "file:line: key: what is
- *		wrong"
+ *		sinkd -n and each reload too (to check, then close at
+ *		once), and at start for the shipper: it checks and
+ *		compiles its group (no network I/O: connect lazily in
+ *		deliver) and returns the handle, or NULL after
+ *		conf_key_error() said "file:line: key: what is wrong".
+ *		It keeps nothing of g, which may go before the handle.
  *	deliver	runs on the target's own shipper thread, one call at a
  *		time per handle, so a handle needs no lock of its own; it
  *		may block, but for no longer than its own timeout.  It
@@ -139,6 +141,9 @@ struct event_type {
 /* The registry (event.c) and the types sinkd is built with. */
 extern const struct event_type *const event_types[];
 extern const struct event_type event_webhook;	/* event_webhook.c */
+/* a chained sink's accepted hook (sink.c): not a type of "type =";
+ * its handle is the sink's name, "sink:NAME" (g_free()d by close) */
+extern const struct event_type event_sink;
 const struct event_type *event_type_find(const char *name);
 
 /* Keys every [event:NAME] group has, before its type's (event.c). */
@@ -162,6 +167,7 @@ struct event_set *event_set_load(struct snapshot *s, const struct conf_file *f,
 				 struct conf_errors *e);
 const struct handler **event_set_registry(const struct event_set *set,
 					  const struct handler **reg);
+void event_set_check(const struct snapshot *s, struct conf_errors *e);
 void event_set_free(struct event_set *set);
 void event_dump_keys(void (*dump)(const struct conf_key *k, int handler));
 
@@ -169,6 +175,7 @@ JsonObject *event_build(struct msg *m, int verdict, const char *sha256);
 char *event_due(const struct snapshot *s, const struct msg *m, int *body);
 
 /* The shipper: started once with the first snapshot, stopped at exit. */
+int event_any(const struct snapshot *s);
 int event_start(const struct snapshot *s);
 int event_accepted(struct msg *m, int verdict);
 void event_stop(void);
