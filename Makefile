@@ -45,7 +45,8 @@ BENCH_TOOLS = bench/luapar
 endif
 TEST_TOOLS = t/unit/mimewarn bench/milterload
 # sinks the tests load: built against the public header alone
-TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so
+TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so \
+	t/sinks/events.so
 
 .PHONY: all check sanitize run install clean distclean tests
 

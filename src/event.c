@@ -87,6 +87,9 @@ struct shipper {
 	unsigned index;		/* in the journal */
 	gint64 retry_max;	/* seconds */
 	GThread *thread;
+	guint64 done;		/* the last record it is done with */
+	int dirty;		/* done is not on disk yet */
+	gint64 persisted;	/* when it last was (monotonic) */
 	guint64 delivered, failed, retries;
 };
 
@@ -658,6 +661,16 @@ stopping(void)
 	return s;
 }
 
+/* shipper_persist - sh's cursor on disk, when it moved */
+static void
+shipper_persist(struct shipper *sh)
+{
+	if (sh->dirty)
+		journal_done(ship.j, sh->index, sh->done, 1);
+	sh->dirty = 0;
+	sh->persisted = g_get_monotonic_time();
+}
+
 /*
  * deliver - one record to sh until it is done with it; 1 when done (or
  * failed for good), 0 when sinkd stops first
@@ -688,7 +701,15 @@ deliver(struct shipper *sh, const struct journal_rec *r, const char *json)
 	ev.body = sh->wants_body ? r->body : NULL;
 	for (;;) {
 		char *why = NULL;
-		enum event_result res = sh->type->deliver(sh->handle, &ev, &why);
+		enum event_result res;
+
+		if (journal_cursor(ship.j, sh->index) >= r->seq) {
+			log_warn("%s: %s: event %" G_GUINT64_FORMAT " dropped (journal full) before it was delivered",
+				 qid, sh->name, r->seq);
+			done = 1;
+			break;
+		}
+		res = sh->type->deliver(sh->handle, &ev, &why);
 
 		tries++;
 		if (res == EVENT_DONE) {
@@ -715,7 +736,12 @@ deliver(struct shipper *sh, const struct journal_rec *r, const char *json)
 					 tries, (long long) wait);
 		}
 		g_free(why);
-		if (done || ship_wait(wait))
+		if (done)
+			break;
+		/* what was done is on disk before a wait: a kill then
+		 * repeats none of it */
+		shipper_persist(sh);
+		if (ship_wait(wait))
 			break;
 		wait = MIN(wait * 2, sh->retry_max);
 	}
@@ -728,10 +754,9 @@ static gpointer
 shipper_run(gpointer data)
 {
 	struct shipper *sh = data;
-	gint64 persisted = g_get_monotonic_time();
-	guint64 done = journal_cursor(ship.j, sh->index);
-	int dirty = 0;
 
+	sh->persisted = g_get_monotonic_time();
+	sh->done = journal_cursor(ship.j, sh->index);
 	while (!stopping()) {
 		struct journal_rec r = {0};
 		const char *json;
@@ -740,28 +765,23 @@ shipper_run(gpointer data)
 
 		if (rc <= 0) {
 			/* caught up (or cannot read): the cursor on disk */
-			if (dirty)
-				journal_done(ship.j, sh->index, done, 1);
-			dirty = 0;
-			persisted = g_get_monotonic_time();
+			shipper_persist(sh);
 			if (rc < 0)
 				ship_wait(EVENT_RETRY_MIN);
 			continue;
 		}
 		if (!rec_due(sh, r.data, &json) || deliver(sh, &r, json)) {
-			done = r.seq;
-			dirty = 1;
-			journal_done(ship.j, sh->index, done,
-				     g_get_monotonic_time() - persisted >= EVENT_PERSIST_US);
-			if (g_get_monotonic_time() - persisted >= EVENT_PERSIST_US) {
-				persisted = g_get_monotonic_time();
-				dirty = 0;
-			}
+			sh->done = r.seq;
+			sh->dirty = 1;
+			/* busy: on disk once a second */
+			if (g_get_monotonic_time() - sh->persisted >= EVENT_PERSIST_US)
+				shipper_persist(sh);
+			else
+				journal_done(ship.j, sh->index, sh->done, 0);
 		}
 		journal_rec_clear(&r);
 	}
-	if (dirty)
-		journal_done(ship.j, sh->index, done, 1);
+	shipper_persist(sh);
 	return NULL;
 }
 

@@ -615,6 +615,9 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	s->internal = cidr_list_parse((char **) conf_list(&s->main, "internal-hosts"),
 				      &bad, &why);
 	resolve_chain(s, e);
+	/* an event carries the headers and the message's hash */
+	if (event_any(s))
+		s->needs |= HANDLER_NEEDS_HEADERS | HANDLER_NEEDS_BODY;
 
 	base = g_new0(struct policy, 1);
 	base->domain = g_strdup("default");

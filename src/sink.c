@@ -1058,6 +1058,7 @@ sink_event_deliver(void *handle, const struct event *ev, char **why)
 	}
 	x.sink = k;
 	x.g = policy_group_of(s->def, &k->h);
+	x.qid = json_object_get_string_member_with_default(ev->obj, "queue_id", NULL);
 	r = k->ss->accepted(k->state, &x, ev->json, wants ? ev->body : NULL);
 	if ((unsigned) r < G_N_ELEMENTS(event_result_of)) {
 		res = event_result_of[r];

@@ -123,6 +123,7 @@ struct sinkd_ctx {
 	int active;		/* a hook ran on the connection */
 	int in_msg;		/* a hook ran on the current message */
 	int eom_ran;		/* eom ran on the current message */
+	const char *qid;	/* accepted: the event's queue id */
 };
 
 const char *sink_keep(struct sinkd_ctx *x, char *s);

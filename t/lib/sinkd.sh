@@ -63,11 +63,12 @@ _sk_socket_up() {
 }
 
 sk_start() {
-	local i
+	local i n
+	n=$(grep -c 'ready on' "$SK_DIR/sinkd.log" 2>/dev/null)
 	"$SINKD" -f -c "$SK_DIR/conf/sinkd.conf" >>"$SK_DIR/sinkd.log" 2>&1 </dev/null &
 	SK_PID=$!
 	for i in $(seq 1 100); do
-		if grep -q 'ready on' "$SK_DIR/sinkd.log" 2>/dev/null && _sk_socket_up; then
+		if [ "$(grep -c 'ready on' "$SK_DIR/sinkd.log" 2>/dev/null)" -gt "${n:-0}" ] && _sk_socket_up; then
 			return 0
 		fi
 		if ! kill -0 "$SK_PID" 2>/dev/null; then
