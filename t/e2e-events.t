@@ -38,11 +38,31 @@ wh_start "$W/hook" || bail_out "no webhook receiver"
 pf_setup "$W/pf" "$(pf_free_port)" "unix:$W/sk/sinkd.sock" >/dev/null || bail_out "pf_setup"
 pf_start || bail_out "pf_start"
 sk_init "$W/sk" "unix:$W/sk/sinkd.sock"
-sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, sink:ev/' "$W/sk/conf/sinkd.conf"
+sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, sink:ev, sink:lev/' "$W/sk/conf/sinkd.conf"
+cat >"$W/sk/conf/lev.lua" <<'LUA'
+-- lev.lua: logs each event it gets; asks to have the first again later
+local first = true
+return {
+	name = "lev",
+	accepted_body = true,
+	accepted = function(ctx, event, body)
+		if first then
+			first = false
+			return "retry"
+		end
+		ctx:log("lev " .. event.key .. " to=" .. event.recipients[1]
+			.. " subject=" .. event.headers.subject[1]
+			.. " body=" .. (body and "yes" or "no"))
+		return "done"
+	end,
+}
+LUA
+chmod 644 "$W/sk/conf/lev.lua"
 sk_conf "state-dir = $W/sk/state" \
 	'[event:hook]' 'type = webhook' "url = $WH_URL" 'timeout = 5s' 'retry-max = 1s' \
 	'[sink:ev]' "module = $(fixture "$TOP/t/sinks/events.so" "$SK_DIR/conf")" \
-	"log = $W/ev/events.log" "result = $W/ev/result"
+	"log = $W/ev/events.log" "result = $W/ev/result" \
+	'[sink:lev]' 'script = lev.lua'
 printf '[event:hook]\nenabled = no\n' >"$W/sk/conf/domains/quiet.example.conf"
 sk_start || bail_out "sinkd did not start"
 
@@ -139,7 +159,12 @@ import json, sys
 print(len(set(json.loads(l)["key"] for l in sys.stdin)))')" 12 "the sink's accepted hook got the 12 events"
 is "$(cut -f2 "$W/ev/events.log" | awk '$1 <= 0' | wc -l)" 0 "  each with the message's copy"
 is "$(cut -f1 "$W/ev/events.log" | grep -c quiet.example)" 1 "  the quiet domain's too (enabled is the webhook's key)"
-like "$(grep 'sink:ev: event taken' "$SK_DIR/sinkd.log" | head -1)" 'sink:ev: event taken' "  its log lines go to sinkd's log"
+like "$(grep 'sink:ev: event taken' "$SK_DIR/sinkd.log" | head -1)" '^[^ ]* sinkd\[[0-9]*\]: [0-9A-F]*: sink:ev: event taken' "  its log lines go to sinkd's log, with the queue id"
+for i in $(seq 1 100); do [ "$(grep -c 'sink:lev: lev ' "$SK_DIR/sinkd.log")" -ge 12 ] && break; sleep 0.1; done
+is "$(grep -o 'sink:lev: lev [^ ]*' "$SK_DIR/sinkd.log" | sort -u | wc -l)" 12 "a Lua sink's accepted hook got the 12 events"
+is "$(grep 'sink:lev: lev ' "$SK_DIR/sinkd.log" | grep -vc ' body=yes')" 0 "  each with the message's copy (accepted_body = true)"
+like "$(grep 'sink:lev: lev .*subject=first3' "$SK_DIR/sinkd.log")" 'to=a@example.org subject=first3 ' "  as a table: recipients, headers"
+like "$(grep 'sink:lev: event 1 ' "$SK_DIR/sinkd.log" | head -1)" 'accepted hook returned retry' "  its retry is logged, and the event comes again"
 sk_stop
 bodies=$(find "$SK_DIR/state/journal/bodies" -type f | wc -l)
 is "$bodies" 0 "  the copies are removed once delivered"
