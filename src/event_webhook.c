@@ -60,7 +60,8 @@ webhook_open(const struct conf_group *g, struct conf_errors *e)
 		g_once_init_leave(&once, 1);
 	}
 	if (*url == 0) {
-		conf_key_error(e, g, "url", "a webhook needs a url");
+		/* at the type's line: url is set nowhere */
+		conf_key_error(e, g, "type", "a webhook needs a url (url = https://...)");
 		return NULL;
 	}
 	u = curl_url();

@@ -993,7 +993,8 @@ policy_print(FILE *out, const struct snapshot *s, const char *domain)
 		fprintf(out, "# [sinkd] is the same for every domain: sinkd -P shows it\n");
 	for (i = 0; i < s->nregistry; i++)
 		print_group(out, &p->groups[i], p == s->def ? NULL : &s->def->groups[i],
-			    snapshot_in_chain(s, s->registry[i]) ? NULL
+			    snapshot_in_chain(s, s->registry[i])
+			    || g_str_has_prefix(s->registry[i]->name, "event:") ? NULL
 			    : "# not in the chain: these keys have no effect\n");
 }
 
