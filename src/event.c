@@ -546,6 +546,7 @@ event_accepted(struct msg *m, int verdict)
 	JsonNode *ev = NULL;
 	gsize len;
 	guint64 seq = 0;
+	gint64 t0 = g_get_monotonic_time();
 	int wants_body, err = 0, rc = -1;
 
 	if (ship.j == NULL || m->conn->dry_run)
@@ -579,7 +580,8 @@ event_accepted(struct msg *m, int verdict)
 				  m->queue_id, g_strerror(errno));
 		goto out;
 	}
-	log_debug("%s: event %" G_GUINT64_FORMAT " for %s", m->queue_id, seq, due);
+	log_debug("%s: event %" G_GUINT64_FORMAT " for %s (%.3f ms)", m->queue_id, seq, due,
+		  (g_get_monotonic_time() - t0) / 1000.0);
 	msg_note(m, "event", "%" G_GUINT64_FORMAT, seq);
 	rc = 0;
 out:
@@ -925,7 +927,8 @@ event_stop(void)
 	journal_stats(ship.j, &st);
 	log_info("journal: %" G_GUINT64_FORMAT " events written, %" G_GUINT64_FORMAT
 		 " refused (full), %" G_GUINT64_FORMAT " dropped (full), %" G_GUINT64_FORMAT
-		 " failed", st.appended, st.refused, st.dropped, st.failed);
+		 " failed; %" G_GUINT64_FORMAT " syncs", st.appended, st.refused, st.dropped,
+		 st.failed, st.syncs);
 	journal_close(ship.j);
 	ship.j = NULL;
 	g_free(ship.v);

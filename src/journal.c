@@ -20,6 +20,7 @@
 #define JOURNAL_HDR	24
 #define JOURNAL_REC_MAX	(64u << 20)	/* a payload past this is corrupt */
 #define CURSOR_SUFFIX	".cursor"
+#define JOURNAL_SYNCERS	2		/* syncs running at once, at most */
 
 /* One segment file. */
 struct seg {
@@ -61,8 +62,8 @@ struct journal {
 	guint64 next;		/* the next seq */
 	guint64 durable;	/* every seq up to here is on disk */
 	gsize durable_off;	/* the last segment's bytes on disk */
-	int syncing;		/* a writer is syncing */
-	guint64 sync_gen;	/* syncs finished */
+	int syncing;		/* syncs running */
+	guint64 sync_upto;	/* the last seq the latest of them covers */
 	GArray *failed;		/* guint64 pairs: ranges of seqs whose sync
 				 * failed (rare: kept until exit) */
 	int bodies_dirty;	/* a body copy made since the last sync */
@@ -656,6 +657,69 @@ rotate(struct journal *j)
 }
 
 /*
+ * sync_lead - one sync of the segment last (the tail), covering every
+ * record written so far; under lock, released during the sync.  0, or
+ * the errno of a failed sync, which fails every record of the segment.
+ */
+static int
+sync_lead(struct journal *j, struct seg *last)
+{
+	guint64 upto = j->next - 1, seg = last->first;
+	gsize off = last->size;
+	int fd = j->fd, dirty = j->bodies_dirty, rc, err;
+	gint64 t0;
+
+	j->syncing++;
+	j->sync_upto = upto;
+	j->bodies_dirty = 0;
+	g_mutex_unlock(&j->lock);
+	t0 = g_get_monotonic_time();
+	rc = fdatasync(fd);
+	if (rc == 0 && dirty)
+		rc = dir_sync(j->bodiesfd);
+	err = rc < 0 ? errno : 0;
+	log_debug("journal: sync to event %" G_GUINT64_FORMAT ": %.3f ms", upto,
+		  (g_get_monotonic_time() - t0) / 1000.0);
+	g_mutex_lock(&j->lock);
+	j->syncing--;
+	j->st.syncs++;
+	if (rc == 0) {
+		if (upto > j->durable) {
+			j->durable = upto;
+			if (((struct seg *) j->segs.tail->data)->first == seg)
+				j->durable_off = MAX(j->durable_off, off);
+		}
+		if (upto > j->st.last) {
+			j->st.appended += upto - j->st.last;
+			j->st.last = upto;
+		}
+	} else {
+		/*
+		 * Every record written to this segment so far fails, those
+		 * after upto too: the pages may be gone (and a sync running
+		 * beside this one may not hear of it), and the next record
+		 * starts a segment of its own.
+		 * XXX readers may still see them: a message tempfailed here
+		 * may yet give an event.
+		 */
+		upto = j->next - 1;
+		log_error("journal %s: %s", last->path, g_strerror(err));
+		g_array_append_val(j->failed, j->durable);
+		g_array_append_val(j->failed, upto);
+		if (upto > j->st.last) {
+			j->st.failed += upto - j->st.last;
+			j->st.last = upto;
+		}
+		if (((struct seg *) j->segs.tail->data)->first == seg)
+			(void) seg_open_new(j);
+		j->durable = MAX(j->durable, upto);
+	}
+	g_cond_broadcast(&j->more);
+	g_cond_broadcast(&j->synced);
+	return err;
+}
+
+/*
  * journal_append - a record of data (and the body copy at body, or
  * NULL) on disk; 0 with *seq set, or -1 with errno: ENOSPC when it does
  * not fit (the body copy is then removed), else the write or the sync
@@ -668,7 +732,7 @@ journal_append(struct journal *j, const void *data, gsize len,
 	gsize blen = body ? strlen(body) : 0, reclen = JOURNAL_HDR + blen + len;
 	guchar *rec = g_malloc(reclen);
 	guint32 v32, crc;
-	guint64 v64, my, gen;
+	guint64 v64, my;
 	struct seg *last;
 	struct stat bst;
 	gsize bsize = 0;
@@ -727,8 +791,14 @@ journal_append(struct journal *j, const void *data, gsize len,
 		j->st.bytes += bsize;
 		j->bodies_dirty = 1;
 	}
-	/* group commit: lead a sync when none runs, else wait for one that
-	 * started after this record was written */
+	/*
+	 * Group commit: wait when a sync running started after this record
+	 * was written (it covers it), else start one at once, which covers
+	 * every record written before it: a record waits for one sync, and
+	 * those written meanwhile share the next.  Syncs may overlap (up to
+	 * JOURNAL_SYNCERS): each one that ends makes what it covered
+	 * durable, whatever the order they end in.
+	 */
 	for (;;) {
 		if (sync_failed(j, my)) {
 			err = EIO;
@@ -736,51 +806,14 @@ journal_append(struct journal *j, const void *data, gsize len,
 		}
 		if (j->durable >= my)
 			break;
-		if (!j->syncing) {
-			guint64 upto = j->next - 1;
-			gsize off = last->size;
-			int fd = j->fd, dirty = j->bodies_dirty, rc;
-
-			j->syncing = 1;
-			j->bodies_dirty = 0;
-			g_mutex_unlock(&j->lock);
-			rc = fdatasync(fd);
-			if (rc == 0 && dirty)
-				rc = dir_sync(j->bodiesfd);
-			err = rc < 0 ? errno : 0;
-			g_mutex_lock(&j->lock);
-			j->syncing = 0;
-			j->sync_gen++;
-			if (rc == 0) {
-				j->durable = upto;
-				j->durable_off = off;
-				j->st.appended += upto - j->st.last;
-				j->st.last = upto;
-				g_cond_broadcast(&j->more);
-			} else {
-				/* every record written to this segment so far
-				 * fails, those after upto too: the pages may be
-				 * gone, and the next record starts a segment of
-				 * its own */
-				upto = j->next - 1;
-				log_error("journal %s: %s", last->path, g_strerror(err));
-				g_array_append_val(j->failed, j->durable);
-				g_array_append_val(j->failed, upto);
-				j->st.failed += upto - j->st.last;
-				j->st.last = upto;
-				(void) seg_open_new(j);
-				/* XXX readers may still see them: a message
-				 * tempfailed here may yet give an event */
-				j->durable = upto;
-				g_cond_broadcast(&j->more);
-			}
-			g_cond_broadcast(&j->synced);
+		if ((j->syncing && j->sync_upto >= my) || j->syncing >= JOURNAL_SYNCERS) {
+			g_cond_wait(&j->synced, &j->lock);
 			continue;
 		}
-		gen = j->sync_gen;
-		while (j->syncing && j->sync_gen == gen)
-			g_cond_wait(&j->synced, &j->lock);
+		err = sync_lead(j, last);
 	}
+	if (sync_failed(j, my))
+		err = EIO;
 	if (err == 0)
 		*seq = my;
 out:

@@ -64,6 +64,8 @@ struct journal_stats {
 	guint64 refused;	/* appends refused: full (tempfail) */
 	guint64 dropped;	/* records dropped to make room */
 	guint64 failed;		/* appends whose write or sync failed */
+	guint64 syncs;		/* fdatasync(2) calls for appends: fewer
+				 * than appended when writers shared them */
 	guint64 bytes;		/* segments and bodies, now */
 	guint64 last;		/* the last sequence number */
 };
