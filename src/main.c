@@ -210,6 +210,7 @@ reloader(gpointer unused)
 		old = snapshot_current();
 		restart_changes(old, new);
 		snapshot_unref(old);
+		event_reload(new);
 		log_set_debug(conf_bool(&new->main, "debug"));
 		snapshot_install(new);
 		handler_configure(new, 0);
