@@ -369,13 +369,29 @@ event_due(const struct snapshot *s, const struct msg *m, int *body)
 	return g_string_free(o, FALSE);
 }
 
+/* add_text - a string value: mail data made valid UTF-8 (a byte that
+ * is not becomes U+FFFD), so that the event is always JSON */
+static void
+add_text(JsonBuilder *b, const char *value)
+{
+	char *v;
+
+	if (g_utf8_validate(value, -1, NULL)) {
+		json_builder_add_string_value(b, value);
+		return;
+	}
+	v = g_utf8_make_valid(value, -1);
+	json_builder_add_string_value(b, v);
+	g_free(v);
+}
+
 /* add_str - member name: value, or null */
 static void
 add_str(JsonBuilder *b, const char *name, const char *value)
 {
 	json_builder_set_member_name(b, name);
 	if (value)
-		json_builder_add_string_value(b, value);
+		add_text(b, value);
 	else
 		json_builder_add_null_value(b);
 }
@@ -407,7 +423,7 @@ add_headers(JsonBuilder *b, const struct msg *m)
 				if (*p != '\r' && *p != '\n')
 					g_string_append_c(v, *p == '\t' && p > h->value
 							  && (p[-1] == '\n') ? ' ' : *p);
-			json_builder_add_string_value(b, g_strchug(v->str));
+			add_text(b, g_strchug(v->str));
 			g_string_free(v, TRUE);
 		}
 		json_builder_end_array(b);
@@ -428,7 +444,7 @@ add_facts(JsonBuilder *b, const struct msg *m)
 		keys = g_list_sort(keys, (GCompareFunc) strcmp);
 		for (l = keys; l; l = l->next) {
 			json_builder_set_member_name(b, l->data);
-			json_builder_add_string_value(b, g_hash_table_lookup(m->facts, l->data));
+			add_text(b, g_hash_table_lookup(m->facts, l->data));
 		}
 		g_list_free(keys);
 	}
@@ -480,14 +496,14 @@ build(struct msg *m, int verdict, const char *sha256, const char *body)
 	json_builder_set_member_name(b, "recipients");
 	json_builder_begin_array(b);
 	for (i = 0; i < m->rcpts->len; i++)
-		json_builder_add_string_value(b, ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr);
+		add_text(b, ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr);
 	json_builder_end_array(b);
 	add_str(b, "direction", m->outbound ? "outbound" : "inbound");
 	json_builder_set_member_name(b, "policy");
 	json_builder_begin_array(b);
 	doms = g_strsplit(p ? p->domain : "default", ",", -1);
 	for (i = 0; doms[i]; i++)
-		json_builder_add_string_value(b, doms[i]);
+		add_text(b, doms[i]);
 	g_strfreev(doms);
 	json_builder_end_array(b);
 	add_str(b, "verdict", verdict == VERDICT_QUARANTINE ? "quarantine" : "accept");
