@@ -12,7 +12,10 @@
 #   - N messages give N webhook deliveries with distinct keys, each the
 #     event of its message (queue id and SHA-256 in the key, recipients,
 #     subject, JSON body); a domain whose policy sets enabled = no for the
-#     target gives it no event;
+#     target gives it no event; a Subject that is not UTF-8 still gives a
+#     JSON event;
+#   - the receiver answering 400: the event is given up (logged); 429:
+#     tried again until it is taken;
 #   - the receiver down while mail flows: the mail is still accepted and
 #     delivered, and the events come once it is back, each key once;
 #   - the receiver failing (500) and sinkd killed with SIGKILL: after a
@@ -144,6 +147,21 @@ is "$(wh_keys)" 9 "the receiver back: the 3 events arrive"
 is "$(wh_dups)" 0 "  each key once"
 is "$(events subject | grep -c '^down')" 3 "  the events of the messages sent while it was down"
 
+# the receiver refusing one (400: given up, logged) and busy with the next
+# (429: tried again)
+wh_mode refuse
+is "$(accepted 1 refused a@example.org)" 1 "receiver refusing (400): the message is accepted"
+for i in $(seq 1 100); do grep -q 'refused for good' "$SK_DIR/sinkd.log" && break; sleep 0.1; done
+like "$(grep 'refused for good' "$SK_DIR/sinkd.log")" 'error: [0-9A-F]+: event:hook: event [0-9]+ refused for good: .*HTTP status 400 \(skipped; 1 in all\)' "  the event is given up, logged"
+wh_mode busy
+is "$(accepted 1 busy a@example.org)" 1 "receiver busy (429): the message is accepted"
+for i in $(seq 1 100); do grep -q 'HTTP status 429' "$SK_DIR/sinkd.log" && break; sleep 0.1; done
+like "$(grep 'HTTP status 429' "$SK_DIR/sinkd.log" | head -1)" 'not delivered: .*HTTP status 429 \(try 1; again in' "  the 429 is tried again"
+wh_mode ok
+wh_wait_keys 10 || diag "$(sk_log | tail -20)"
+is "$(events subject | grep -c '^busy\|^refused')" 1 "  and arrives once the receiver takes it; the refused one never does"
+is "$(events subject | grep -c '^busy')" 1 "  (the busy one)"
+
 # the receiver failing, and sinkd killed with events not yet delivered
 wh_mode fail
 is "$(accepted 3 kill a@example.org)" 3 "receiver failing: 3 messages accepted"
@@ -151,24 +169,24 @@ for i in $(seq 1 50); do grep -q 'HTTP status 500' "$SK_DIR/sinkd.log" && break;
 like "$(grep 'event:hook: event' "$SK_DIR/sinkd.log" | tail -1)" 'HTTP status 500' "  the 500 is logged"
 sk_kill
 sk_start || bail_out "sinkd did not start again"
-like "$(grep 'journal .*: .* bytes, last event' "$SK_DIR/sinkd.log" | tail -1)" 'last event 13;' "after kill -9, the journal is replayed: 13 events"
+like "$(grep 'journal .*: .* bytes, last event' "$SK_DIR/sinkd.log" | tail -1)" 'last event 15;' "after kill -9, the journal is replayed: 15 events"
 wh_mode ok
-wh_wait_keys 12 || diag "$(sk_log | tail -20)"
-is "$(wh_keys)" 12 "  the 3 undelivered events arrive after the restart"
+wh_wait_keys 13 || diag "$(sk_log | tail -20)"
+is "$(wh_keys)" 13 "  the 3 undelivered events arrive after the restart"
 is "$(wh_dups)" 0 "  none twice"
 is "$(events subject | grep -c '^kill')" 3 "  the events of the messages sent before the kill"
 
 # the sink's accepted hook: every event (the quiet domain's too), with
 # the message's copy
-for i in $(seq 1 100); do [ "$(wc -l <"$W/ev/events.log" 2>/dev/null)" -ge 13 ] && break; sleep 0.1; done
+for i in $(seq 1 100); do [ "$(wc -l <"$W/ev/events.log" 2>/dev/null)" -ge 15 ] && break; sleep 0.1; done
 is "$(cut -f1 "$W/ev/events.log" | python3 -c '
 import json, sys
-print(len(set(json.loads(l)["key"] for l in sys.stdin)))')" 13 "the sink's accepted hook got the 13 events"
+print(len(set(json.loads(l)["key"] for l in sys.stdin)))')" 15 "the sink's accepted hook got the 15 events"
 is "$(cut -f2 "$W/ev/events.log" | awk '$1 <= 0' | wc -l)" 0 "  each with the message's copy"
 is "$(cut -f1 "$W/ev/events.log" | grep -c quiet.example)" 1 "  the quiet domain's too (enabled is the webhook's key)"
 like "$(grep 'sink:ev: event taken' "$SK_DIR/sinkd.log" | head -1)" '^[^ ]* sinkd\[[0-9]*\]: [0-9A-F]*: sink:ev: event taken' "  its log lines go to sinkd's log, with the queue id"
-for i in $(seq 1 100); do [ "$(grep -c 'sink:lev: lev ' "$SK_DIR/sinkd.log")" -ge 13 ] && break; sleep 0.1; done
-is "$(grep -o 'sink:lev: lev [^ ]*' "$SK_DIR/sinkd.log" | sort -u | wc -l)" 13 "a Lua sink's accepted hook got the 13 events"
+for i in $(seq 1 100); do [ "$(grep -c 'sink:lev: lev ' "$SK_DIR/sinkd.log")" -ge 15 ] && break; sleep 0.1; done
+is "$(grep -o 'sink:lev: lev [^ ]*' "$SK_DIR/sinkd.log" | sort -u | wc -l)" 15 "a Lua sink's accepted hook got the 15 events"
 is "$(grep 'sink:lev: lev ' "$SK_DIR/sinkd.log" | grep -vc ' body=yes')" 0 "  each with the message's copy (accepted_body = true)"
 like "$(grep 'sink:lev: lev .*subject=first3' "$SK_DIR/sinkd.log")" 'to=a@example.org subject=first3 ' "  as a table: recipients, headers"
 like "$(grep 'sink:lev: event 1 ' "$SK_DIR/sinkd.log" | head -1)" 'accepted hook returned retry' "  its retry is logged, and the event comes again"
