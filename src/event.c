@@ -906,8 +906,11 @@ event_start(const struct snapshot *s)
 	ship.n = v->len;
 	g_array_free(v, FALSE);
 	v = NULL;
-	if (ship.n == 0)
+	if (ship.n == 0) {
+		g_free(ship.v);
+		ship.v = NULL;
 		return 0;
+	}
 	names = g_new0(char *, ship.n + 1);
 	bodies = g_new0(int, ship.n);
 	for (i = 0; i < ship.n; i++) {
