@@ -465,7 +465,7 @@ iso_now(void)
 }
 
 /*
- * event_build - the event of m (see event.h) with verdict v (VERDICT_*),
+ * build - the event of m (see event.h) with verdict v (VERDICT_*),
  * the message's hash and, when not NULL, its body copy's path
  */
 static JsonNode *
@@ -521,17 +521,6 @@ build(struct msg *m, int verdict, const char *sha256, const char *body)
 	g_free(key);
 	g_free(now);
 	return root;
-}
-
-/* event_build - the event of m, for tests and sinkd -t (no body) */
-JsonObject *
-event_build(struct msg *m, int verdict, const char *sha256)
-{
-	JsonNode *n = build(m, verdict, sha256, NULL);
-	JsonObject *o = json_object_ref(json_node_get_object(n));
-
-	json_node_unref(n);
-	return o;
 }
 
 /* msg_sha256 - the message's SHA-256 as received (g_free), or NULL */

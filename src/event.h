@@ -174,7 +174,6 @@ void event_set_check(const struct snapshot *s, struct conf_errors *e);
 void event_set_free(struct event_set *set);
 void event_dump_keys(void (*dump)(const struct conf_key *k, int handler));
 
-JsonObject *event_build(struct msg *m, int verdict, const char *sha256);
 char *event_due(const struct snapshot *s, const struct msg *m, int *body);
 
 /* The shipper: started once with the first snapshot, stopped at exit. */
