@@ -151,13 +151,16 @@ target_keys(const struct event_type *type)
 	return v;
 }
 
-/* target_inbound - a target acts on inbound mail as its keys say: every
- * key is compared and combined, in the chain or not */
+/* target_inbound - what a target's group asks of inbound mail (it is
+ * never chained): a domain whose target takes outbound mail only wants
+ * no inbound event, so that combined with another domain that has the
+ * target off it does not make one due */
 static void
 target_inbound(struct conf_group *g, int chained)
 {
-	(void) g;
 	(void) chained;
+	if (!strcmp(conf_str(g, "direction"), "outbound"))
+		conf_set(g, "enabled", "no");
 }
 
 /* name_ok - NAME of event:NAME: letters, digits, '-', '_', '.' */
