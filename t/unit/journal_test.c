@@ -230,6 +230,30 @@ test_sync_fails(const char *dir)
 }
 
 static void
+test_restarts(const char *dir)
+{
+	char *names[] = {"a", NULL}, *why = NULL;
+	struct journal_rec r = {0};
+	guint64 seq = 0;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+		journal_close(J);
+	}
+	is_int(count_files(dir, ".seg"), 1, "restarts without an event leave one segment");
+	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+	ok(journal_append(J, "kept", 4, NULL, &seq) == 0 && seq == 1, "  an append after them");
+	journal_close(J);
+	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+	is_int(journal_next(J, 0, &r, g_get_monotonic_time()), 1, "  is there after the next restart");
+	ok(r.data && !strcmp(r.data, "kept"), "  as written");
+	journal_rec_clear(&r);
+	journal_close(J);
+	g_free(why);
+}
+
+static void
 test_full(const char *dir_t, const char *dir_d)
 {
 	char *names[] = {"a", NULL}, *why = NULL, rec[1000];
@@ -285,6 +309,7 @@ main(void)
 	char *d2 = g_build_filename(tmp, "j2", NULL);
 	char *d3 = g_build_filename(tmp, "j3", NULL);
 	char *d4 = g_build_filename(tmp, "j4", NULL);
+	char *d5 = g_build_filename(tmp, "j5", NULL);
 	char *cmd;
 
 	log_open("sinkd", 1, 0);
@@ -292,6 +317,7 @@ main(void)
 	test_replay(d1);
 	test_full(d2, d3);
 	test_sync_fails(d4);
+	test_restarts(d5);
 	cmd = g_strdup_printf("rm -rf '%s'", tmp);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmp);
@@ -300,6 +326,7 @@ main(void)
 	g_free(d2);
 	g_free(d3);
 	g_free(d4);
+	g_free(d5);
 	g_free(tmp);
 	return tap_done();
 }
