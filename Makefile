@@ -23,7 +23,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 
 CORE_SRCS = src/sink.c src/sinkapi.c src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c src/mime.c \
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
-	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c
+	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
+	src/event.c src/event_webhook.c src/journal.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c milters/rewrite.c milters/textrw.c
@@ -36,7 +37,7 @@ DEPS_LIBS += $(LUA_LIBS)
 endif
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 TOOLS = tools/sinkd-quarantine
-UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test \
+UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test t/unit/journal_test \
 	t/unit/quarantine_test t/unit/textrw_test
 ifeq ($(WITH_LUA),yes)
 UNIT_TESTS += t/unit/sinklua_test
@@ -44,7 +45,8 @@ BENCH_TOOLS = bench/luapar
 endif
 TEST_TOOLS = t/unit/mimewarn bench/milterload
 # sinks the tests load: built against the public header alone
-TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so
+TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so \
+	t/sinks/events.so t/sinks/abi10.so
 # the sinks sinkd ships (etc/sinks/, sinkd-sinks(7)); the native
 # one is built as a third party would: against the installed header alone
 # (staged into sink-stage/ as make install puts it), never src/ or include/
@@ -149,7 +151,7 @@ install: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
 	install -d $(DESTDIR)$(PREFIX)/include/sinkd $(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 644 include/sinkd/sink.h $(DESTDIR)$(PREFIX)/include/sinkd/sink.h
 	install -m 644 man/sinkd-sink.3 $(DESTDIR)$(PREFIX)/share/man/man3/
-	install -m 644 man/sinkd-lua.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 man/sinkd-lua.5 man/sinkd-events.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 644 man/sinkd-sinks.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	@for f in $(CONFFILES); do \

@@ -30,6 +30,7 @@
 
 #include "../milters/registry.h"
 #include "dirs.h"
+#include "event.h"
 #include "handler.h"
 #include "log.h"
 #include "milter.h"
@@ -164,6 +165,7 @@ dump_keys(void)
 				dump_key(&tables[t][i], 1);
 	}
 	sink_dump_keys(dump_key);
+	event_dump_keys(dump_key);
 }
 
 /* restart_changes - warn about keys a reload cannot apply */
@@ -208,6 +210,7 @@ reloader(gpointer unused)
 		old = snapshot_current();
 		restart_changes(old, new);
 		snapshot_unref(old);
+		event_reload(new);
 		log_set_debug(conf_bool(&new->main, "debug"));
 		snapshot_install(new);
 		handler_configure(new, 0);
@@ -232,6 +235,13 @@ daemon_dirs(const struct snapshot *s, int start, GPtrArray *need[2], GPtrArray *
 	handler_dirs(s, need[0], need[1]);
 	for (i = 1; i < need[1]->len; i++)	/* handlers' strings are theirs */
 		g_ptr_array_index(need[1], i) = g_strdup(g_ptr_array_index(need[1], i));
+	/* the journal of after-accept events: its own directory (the
+	 * state directory itself may be root's: systemd's StateDirectory) */
+	if (event_any(s)) {
+		g_ptr_array_add(need[0], (gpointer) "state-dir");
+		g_ptr_array_add(need[1], g_build_filename(conf_str(&s->main, "state-dir"),
+							  "journal", NULL));
+	}
 	if (!start)
 		return;
 	if (*log_path) {
@@ -263,7 +273,8 @@ make_dirs(GPtrArray *list[2], uid_t uid, gid_t gid)
 		const char *dir = g_ptr_array_index(list[1], i);
 		mode_t mode = 0755;
 
-		if (!strcmp(key, "spool-dir") || !strcmp(key, "quarantine-dir"))
+		if (!strcmp(key, "spool-dir") || !strcmp(key, "quarantine-dir")
+		    || !strcmp(key, "state-dir"))
 			mode = 0700;
 		else if (!strcmp(key, "socket"))
 			mode = 0750;
@@ -426,6 +437,8 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	log_set_debug(conf_bool(&s->main, "debug"));
 	snapshot_install(s);
 	handler_configure(s, 0);
+	if (event_start(s) < 0)
+		log_fatal("cannot start the shipper of after-accept events");
 
 	g_thread_unref(g_thread_new("reload", reloader, NULL));
 	if (milter_start() < 0)
@@ -458,6 +471,7 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	log_info("stopping on signal %d", sig);
 	s = snapshot_current();
 	milter_stop((unsigned) conf_num(&s->main, "shutdown-timeout"));
+	event_stop();
 	handler_stop(s);
 	snapshot_unref(s);
 	if (pid_fd >= 0)

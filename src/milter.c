@@ -47,6 +47,7 @@
 #include <libmilter/mfapi.h>
 
 #include "chain.h"
+#include "event.h"
 #include "log.h"
 #include "milter.h"
 #include "policy.h"
@@ -626,6 +627,13 @@ mf_eom(SMFICTX *ctx)
 	msg_set_queue_id(m, smfi_getsymval(ctx, "i"));
 	if ((v = mf_held(c)) == VERDICT_CONTINUE)
 		v = mf_finish(ctx, c, m);
+	/* an accepted message's event is on disk before the MTA hears */
+	if ((v == VERDICT_CONTINUE || v == VERDICT_ACCEPT || v == VERDICT_QUARANTINE)
+	    && event_accepted(m, v) < 0) {
+		reply_set(&c->reply, "451", "4.3.0", "Temporary local problem, try again later");
+		c->decided_by = "sinkd";
+		v = VERDICT_TEMPFAIL;
+	}
 	chain_log_message(m, v);
 	chain_done(m, v);
 	st = mf_status(ctx, c, v);

@@ -14,10 +14,12 @@
 #include "log.h"
 #include "policy.h"
 #include "sink.h"
+#include "event.h"
 
 #define MERGED_CACHE_MAX 256	/* combined inbound policies kept */
 
 static const char *const on_error_values[] = {"reject", "tempfail", "accept", NULL};
+static const char *const journal_full_values[] = {"tempfail", "drop-oldest", NULL};
 
 /* The [sinkd] group.  sinkd.conf(5) documents each key; t/ checks it does. */
 const struct conf_key sinkd_main_keys[] = {
@@ -53,6 +55,12 @@ const struct conf_key sinkd_main_keys[] = {
 	 .doc = "on SIGTERM, how long messages in flight may take to finish"},
 	{"debug", CONF_BOOL, "no",
 	 .doc = "log debug lines"},
+	{"state-dir", CONF_PATH, "/var/lib/sinkd", .flags = CONF_RESTART,
+	 .doc = "where sinkd keeps what must outlive it: the journal of after-accept events (sinkd-events(5))"},
+	{"journal-size", CONF_SIZE, "1g", 64 << 10, 1LL << 40, .flags = CONF_RESTART,
+	 .doc = "the most the journal of events and its message copies may take on disk"},
+	{"journal-full", CONF_ENUM, "tempfail", .values = journal_full_values, .flags = CONF_RESTART,
+	 .doc = "when the journal is full: tempfail the message, or drop-oldest events to make room"},
 	{"pid-file", CONF_PATH, "/run/sinkd/sinkd.pid", .flags = CONF_RESTART,
 	 .doc = "the daemon's pid, locked while it runs: a second sinkd on it (or on the same unix socket) refuses to start"},
 	{"log-file", CONF_PATH, "", .flags = CONF_RESTART,
@@ -82,6 +90,10 @@ handler_tables(const struct handler *h, const struct conf_key *t[3])
 	t[0] = sinkd_common_keys;
 	t[1] = h->keys;
 	t[2] = NULL;
+	if (g_str_has_prefix(h->name, "event:")) {	/* a target's: its own */
+		t[0] = h->keys;
+		t[1] = NULL;
+	}
 }
 
 void
@@ -293,6 +305,11 @@ resolve_chain(struct snapshot *s, struct conf_errors *e)
 				break;
 		if (j == s->nregistry && g_str_has_prefix(names[i], "sink:"))
 			continue;	/* sink_set_load() said why */
+		if (g_str_has_prefix(names[i], "event:")) {
+			conf_key_error(e, &s->main, "chain", "\"%s\" is an event target, not a handler (its group alone makes it one)",
+				       names[i]);
+			continue;
+		}
 		if (j == s->nregistry) {
 			char *known = handler_names(s);
 
@@ -320,8 +337,9 @@ check_groups(struct snapshot *s, const struct conf_file *f,
 	unsigned i, j;
 
 	for (j = 0; groups[j]; j++) {
-		if (!strcmp(groups[j], "sinkd") || g_str_has_prefix(groups[j], "sink:"))
-			continue;	/* sinks: sink_set_load() checked them */
+		if (!strcmp(groups[j], "sinkd") || g_str_has_prefix(groups[j], "sink:")
+		    || g_str_has_prefix(groups[j], "event:"))
+			continue;	/* sink_set_load(), event_set_load() checked them */
 		for (i = 0; i < s->nregistry; i++)
 			if (!strcmp(groups[j], s->registry[i]->name))
 				break;
@@ -349,6 +367,7 @@ snapshot_free(struct snapshot *s)
 	g_free(s->chain_reg);
 	/* after the policies: their sink configs are the sinks' */
 	sink_set_free(s->sinks);
+	event_set_free(s->events);
 	g_free(s->own_registry);
 	g_free(s->conf_path);
 	g_free(s->conf_dir);
@@ -579,6 +598,16 @@ snapshot_load(const char *path, const struct handler *const *registry,
 		while (s->registry[s->nregistry])
 			s->nregistry++;
 	}
+	/* and the event targets' ([event:NAME]), which are never chained */
+	if ((s->events = event_set_load(s, f, e)) != NULL) {
+		const struct handler **r = event_set_registry(s->events, (const struct handler **) s->registry);
+
+		g_free(s->own_registry);
+		s->registry = s->own_registry = r;
+		s->nregistry = 0;
+		while (s->registry[s->nregistry])
+			s->nregistry++;
+	}
 	if (sock_parse(conf_str(&s->main, "socket"), &s->socket, &why) < 0)
 		conf_key_error(e, &s->main, "socket", "%s", why);
 	else
@@ -586,6 +615,9 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	s->internal = cidr_list_parse((char **) conf_list(&s->main, "internal-hosts"),
 				      &bad, &why);
 	resolve_chain(s, e);
+	/* an event carries the headers and the message's hash */
+	if (event_any(s))
+		s->needs |= HANDLER_NEEDS_HEADERS | HANDLER_NEEDS_BODY;
 
 	base = g_new0(struct policy, 1);
 	base->domain = g_strdup("default");
@@ -608,6 +640,7 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	g_hash_table_iter_init(&it, s->domains);
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		policy_compile(v, e);
+	event_set_check(s, e);
 	if (e->msgs->len != before)
 		goto fail;
 	s->decides = policy_decides(s->def);
@@ -960,7 +993,8 @@ policy_print(FILE *out, const struct snapshot *s, const char *domain)
 		fprintf(out, "# [sinkd] is the same for every domain: sinkd -P shows it\n");
 	for (i = 0; i < s->nregistry; i++)
 		print_group(out, &p->groups[i], p == s->def ? NULL : &s->def->groups[i],
-			    snapshot_in_chain(s, s->registry[i]) ? NULL
+			    snapshot_in_chain(s, s->registry[i])
+			    || g_str_has_prefix(s->registry[i]->name, "event:") ? NULL
 			    : "# not in the chain: these keys have no effect\n");
 }
 

@@ -41,6 +41,7 @@
 
 struct handler;
 struct sink_set;
+struct event_set;
 
 struct policy {
 	char *domain;		/* "default" or a domain name */
@@ -80,6 +81,9 @@ struct snapshot {
 				 * NULL; registry then is the built-in
 				 * handlers followed by theirs, owned */
 	const struct handler **own_registry;
+	struct event_set *events;	/* the [event:NAME] targets (event.h),
+					 * or NULL; their handlers end the
+					 * registry */
 };
 
 extern const struct conf_key sinkd_main_keys[];

@@ -33,6 +33,7 @@
 #include "message.h"
 #include "policy.h"
 #include "sink.h"
+#include "event.h"
 
 struct sink_set {
 	struct sink **v;
@@ -366,9 +367,9 @@ static const char *const step_names[] = {
 	[SINK_STEP_HELO] = "helo", [SINK_STEP_MAIL] = "mail",
 	[SINK_STEP_RCPT] = "rcpt", [SINK_STEP_DATA] = "data",
 	[SINK_STEP_UNKNOWN] = "unknown", [SINK_STEP_EOM] = "eom",
-	[SINK_STEP_ABORT] = "abort",
+	[SINK_STEP_ABORT] = "abort", [SINK_STEP_ACCEPTED] = "accepted",
 };
-G_STATIC_ASSERT(G_N_ELEMENTS(step_names) == SINK_STEP_ABORT + 1);
+G_STATIC_ASSERT(G_N_ELEMENTS(step_names) == SINK_STEP_ACCEPTED + 1);
 
 static const enum verdict verdicts[] = {
 	[SINKD_CONTINUE] = VERDICT_CONTINUE, [SINKD_ACCEPT] = VERDICT_ACCEPT,
@@ -444,6 +445,7 @@ call(struct sink *k, struct sinkd_ctx *x, enum sink_step st, const char *arg)
 		return ss->eom(k->state, x);
 	case SINK_STEP_INIT:
 	case SINK_STEP_ABORT:
+	case SINK_STEP_ACCEPTED:
 		break;
 	}
 	log_panic("sink: no hook for step %d", st);
@@ -1058,3 +1060,87 @@ sink_dump_keys(void (*dump)(const struct conf_key *k, int handler))
 	for (i = 0; sink_base_keys[i].name; i++)
 		dump(&sink_base_keys[i], 1);
 }
+
+/* ------------------------------------------------------------------ */
+/* the accepted hook: sinks as event targets (event.h)                  */
+
+/* sink_has_accepted - whether h is a sink with an accepted hook (ABI
+ * 1.1); *wants_body: whether it asks for the message's copy */
+int
+sink_has_accepted(const struct handler *h, int *wants_body)
+{
+	const struct sink *k = (const struct sink *) h;
+
+	*wants_body = 0;
+	if (!g_str_has_prefix(h->name, "sink:") || h->load_self != sk_load)
+		return 0;
+	if (k->ss->abi_minor < 1 || k->ss->accepted == NULL)
+		return 0;
+	*wants_body = !!(k->ss->accepted_flags & SINKD_ACCEPTED_BODY);
+	return 1;
+}
+
+static const int event_result_of[] = {
+	[SINKD_EVENT_DONE] = EVENT_DONE,
+	[SINKD_EVENT_RETRY] = EVENT_RETRY,
+	[SINKD_EVENT_FAIL] = EVENT_FAIL,
+};
+
+/*
+ * sink_event_deliver - the event to the accepted hook of the sink the
+ * handle names, in the current configuration (pinned for the call): the
+ * generation a reload made carries on; a sink no longer in the chain
+ * fails the event
+ */
+static enum event_result
+sink_event_deliver(void *handle, const struct event *ev, char **why)
+{
+	struct snapshot *s = snapshot_current();
+	struct sink *k = NULL;
+	struct sinkd_ctx x = {.step = SINK_STEP_ACCEPTED};
+	enum sinkd_event_result r;
+	enum event_result res;
+	unsigned i;
+	int wants;
+
+	for (i = 0; s->sinks && i < s->sinks->n; i++)
+		if (!strcmp(s->sinks->v[i]->name, handle))
+			k = s->sinks->v[i];
+	if (k == NULL || !snapshot_in_chain(s, &k->h) || !k->inited
+	    || !sink_has_accepted(&k->h, &wants)) {
+		*why = g_strdup_printf("%s is no longer in the chain with an accepted hook",
+				       (char *) handle);
+		snapshot_unref(s);
+		return EVENT_FAIL;
+	}
+	x.sink = k;
+	x.g = policy_group_of(s->def, &k->h);
+	x.qid = json_object_get_string_member_with_default(ev->obj, "queue_id", NULL);
+	r = k->ss->accepted(k->state, &x, ev->json, wants ? ev->body : NULL);
+	if ((unsigned) r < G_N_ELEMENTS(event_result_of)) {
+		res = event_result_of[r];
+		if (res != EVENT_DONE)
+			*why = g_strdup_printf("the accepted hook returned %s",
+					       res == EVENT_RETRY ? "retry" : "fail");
+	} else {
+		res = EVENT_RETRY;
+		*why = g_strdup_printf("the accepted hook returned %d, not a result", (int) r);
+	}
+	if (x.tmp)
+		g_ptr_array_free(x.tmp, TRUE);
+	snapshot_unref(s);
+	return res;
+}
+
+/* sink_event_close - the handle: the sink's name */
+static void
+sink_event_close(void *handle)
+{
+	g_free(handle);
+}
+
+const struct event_type event_sink = {
+	.name = "sink",
+	.deliver = sink_event_deliver,
+	.close = sink_event_close,
+};

@@ -62,6 +62,7 @@ void sink_dump_keys(void (*dump)(const struct conf_key *k, int handler));
 void sink_msg_end(struct msg *m);
 char *sink_log_notes(const struct msg *m);
 void sink_conn_end(struct conn *c);
+int sink_has_accepted(const struct handler *h, int *wants_body);
 
 /*
  * Internals shared by sink.c (the glue) and sinkapi.c (struct sinkd_api).
@@ -74,7 +75,7 @@ void sink_conn_end(struct conn *c);
 enum sink_step {
 	SINK_STEP_INIT, SINK_STEP_CONNECT, SINK_STEP_HELO, SINK_STEP_MAIL,
 	SINK_STEP_RCPT, SINK_STEP_DATA, SINK_STEP_UNKNOWN, SINK_STEP_EOM,
-	SINK_STEP_ABORT,
+	SINK_STEP_ABORT, SINK_STEP_ACCEPTED,
 };
 
 /* one sink of a snapshot: a handler built at run time */
@@ -123,6 +124,7 @@ struct sinkd_ctx {
 	int active;		/* a hook ran on the connection */
 	int in_msg;		/* a hook ran on the current message */
 	int eom_ran;		/* eom ran on the current message */
+	const char *qid;	/* accepted: the event's queue id */
 };
 
 const char *sink_keep(struct sinkd_ctx *x, char *s);

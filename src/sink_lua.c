@@ -22,6 +22,7 @@
 #include <time.h>
 #include <glib.h>
 
+#include <json-glib/json-glib.h>
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
@@ -61,6 +62,7 @@ enum slua_hook {
 	SLUA_HOOK_UNKNOWN,
 	SLUA_HOOK_EOM,
 	SLUA_HOOK_ABORT,
+	SLUA_HOOK_ACCEPTED,
 	SLUA_HOOK_COUNT
 };
 
@@ -76,7 +78,15 @@ static const char *const slua_hook_names[SLUA_HOOK_COUNT] = {
 	[SLUA_HOOK_UNKNOWN] = "unknown",
 	[SLUA_HOOK_EOM] = "eom",
 	[SLUA_HOOK_ABORT] = "abort",
+	[SLUA_HOOK_ACCEPTED] = "accepted",
 };
+
+static const char *const slua_results[] = {
+	[SINKD_EVENT_DONE] = "done",
+	[SINKD_EVENT_RETRY] = "retry",
+	[SINKD_EVENT_FAIL] = "fail",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(slua_results) == SINKD_EVENT_FAIL + 1);
 
 static const char *const slua_verdicts[] = {
 	[SINKD_CONTINUE] = "continue",
@@ -128,6 +138,7 @@ struct slua_gen {
 	size_t len;
 	char *name;
 	struct sinkd_key *keys;
+	int accepted_body;	/* the table's accepted_body = true */
 	size_t def_memory;	/* memory-limit of the default policy */
 	long long def_insns;	/* instruction-limit of the default policy */
 	uint64_t serial;	/* never reused: the threads' key */
@@ -754,9 +765,12 @@ box_drop(struct slua_box *b)
 struct slua_call {
 	enum slua_hook hook;
 	struct sinkd_ctx *c;	/* NULL: reload, shutdown */
-	const char *arg;	/* rcpt: the address; unknown: the command */
+	const char *arg;	/* rcpt: the address; unknown: the command;
+				 * accepted: the event's JSON */
+	const char *body;	/* accepted: the message's copy, or NULL */
 	int closing;		/* abort */
 	enum sinkd_verdict v;	/* what it returned */
+	enum sinkd_event_result er;	/* accepted: what it returned */
 	int failed;		/* init returned false */
 	char *why;		/* init: what it said then */
 };
@@ -819,6 +833,20 @@ slua_result(lua_State *L, struct slua_box *b, struct slua_call *k, int base)
 	case SLUA_HOOK_SHUTDOWN:
 	case SLUA_HOOK_ABORT:
 		return;
+	case SLUA_HOOK_ACCEPTED:
+		k->er = SINKD_EVENT_DONE;
+		if (n == 0 || lua_isnil(L, base))
+			return;
+		for (i = 0; i < (int) G_N_ELEMENTS(slua_results); i++)
+			if ((lua_type(L, base) == LUA_TSTRING
+			     && !strcmp(lua_tostring(L, base), slua_results[i]))
+			    || (lua_isinteger(L, base) && lua_tointeger(L, base) == i))
+				break;
+		if (i == (int) G_N_ELEMENTS(slua_results))
+			luaL_error(L, "%s: accepted returned %s, not done, retry or fail",
+				   b->gen->path, luaL_tolstring(L, base, NULL));
+		k->er = (enum sinkd_event_result) i;
+		return;
 	default:
 		break;
 	}
@@ -850,6 +878,65 @@ slua_result(lua_State *L, struct slua_box *b, struct slua_call *k, int base)
 		slua_reply(L, b, k, base + 1, n - 1);
 }
 
+/* push_node - a JSON value as Lua's: objects and arrays as tables
+ * (arrays from 1), null as nil */
+static void
+push_node(lua_State *L, JsonNode *n)
+{
+	JsonObjectIter it;
+	const char *name;
+	JsonNode *v;
+	JsonArray *a;
+	guint i;
+
+	luaL_checkstack(L, 4, "JSON nested too deep");
+	switch (json_node_get_node_type(n)) {
+	case JSON_NODE_OBJECT:
+		lua_newtable(L);
+		json_object_iter_init(&it, json_node_get_object(n));
+		while (json_object_iter_next(&it, &name, &v)) {
+			push_node(L, v);
+			lua_setfield(L, -2, name);
+		}
+		return;
+	case JSON_NODE_ARRAY:
+		a = json_node_get_array(n);
+		lua_createtable(L, (int) json_array_get_length(a), 0);
+		for (i = 0; i < json_array_get_length(a); i++) {
+			push_node(L, json_array_get_element(a, i));
+			lua_rawseti(L, -2, (lua_Integer) i + 1);
+		}
+		return;
+	case JSON_NODE_VALUE:
+		if (json_node_get_value_type(n) == G_TYPE_INT64)
+			lua_pushinteger(L, json_node_get_int(n));
+		else if (json_node_get_value_type(n) == G_TYPE_DOUBLE)
+			lua_pushnumber(L, json_node_get_double(n));
+		else if (json_node_get_value_type(n) == G_TYPE_BOOLEAN)
+			lua_pushboolean(L, json_node_get_boolean(n));
+		else
+			lua_pushstring(L, json_node_get_string(n));
+		return;
+	case JSON_NODE_NULL:
+		lua_pushnil(L);
+		return;
+	}
+}
+
+/* slua_push_json - the event (JSON text, sinkd's own) as a Lua table;
+ * nil if it does not parse */
+static void
+slua_push_json(lua_State *L, const char *json)
+{
+	JsonParser *p = json_parser_new();
+
+	if (json_parser_load_from_data(p, json, -1, NULL))
+		push_node(L, json_parser_get_root(p));
+	else
+		lua_pushnil(L);
+	g_object_unref(p);
+}
+
 /*
  * slua_dispatch - in protected mode: call the script's function for the
  * call (a lightuserdata, argument 1) with its context object and
@@ -878,6 +965,13 @@ slua_dispatch(lua_State *L)
 	} else if (k->hook == SLUA_HOOK_ABORT) {
 		lua_pushboolean(L, k->closing);
 		nargs++;
+	} else if (k->hook == SLUA_HOOK_ACCEPTED) {
+		slua_push_json(L, k->arg);
+		if (k->body)
+			lua_pushstring(L, k->body);
+		else
+			lua_pushnil(L);
+		nargs += 2;
 	}
 	lua_call(L, nargs, LUA_MULTRET);	/* results from index 2 */
 	slua_result(L, b, k, 2);
@@ -1123,6 +1217,13 @@ gen_read(lua_State *L)
 			   lua_typename(L, type));
 	gen_keys(L, g, type == LUA_TTABLE ? 2 : 0);
 	lua_settop(L, 1);
+	lua_pushliteral(L, "accepted_body");
+	type = lua_rawget(L, 1);
+	if (type != LUA_TNIL && type != LUA_TBOOLEAN)
+		luaL_error(L, "%s: accepted_body: a %s, not a boolean", g->path,
+			   lua_typename(L, type));
+	g->accepted_body = lua_toboolean(L, -1);
+	lua_settop(L, 1);
 	for (h = 0; h < SLUA_HOOK_COUNT; h++) {
 		lua_pushstring(L, slua_hook_names[h]);
 		type = lua_rawget(L, 1);
@@ -1277,6 +1378,24 @@ slua_abort(void *state, struct sinkd_ctx *c, int closing)
 	(void) slua_run(GEN(state), c, SLUA_HOOK_ABORT, NULL, closing);
 }
 
+/* slua_accepted - the script's accepted(ctx, event, body) on this
+ * thread's state (the shipper's); an error or a limit fails the event */
+static enum sinkd_event_result
+slua_accepted(void *state, struct sinkd_ctx *c, const char *event, const char *body)
+{
+	struct slua_call k = {.hook = SLUA_HOOK_ACCEPTED, .c = c, .arg = event,
+			     .body = body, .er = SINKD_EVENT_DONE};
+	struct slua_box *b;
+
+	if ((b = box_for_thread(GEN(state), c)) == NULL)
+		return SINKD_EVENT_RETRY;
+	if (box_call(b, &k) == 0)
+		return k.er;
+	if (b->stop != SLUA_STOP_NONE)
+		box_drop(b);
+	return SINKD_EVENT_FAIL;
+}
+
 /* slua_read - the script's text into g; -1 with *why set */
 static int
 slua_read(struct slua_gen *g, char **why)
@@ -1341,6 +1460,8 @@ slua_open(const char *path, const struct sinkd_api *api, void **handle,
 	g->sink.unknown = gen_has(g, SLUA_HOOK_UNKNOWN) ? slua_unknown : NULL;
 	g->sink.eom = gen_has(g, SLUA_HOOK_EOM) ? slua_eom : NULL;
 	g->sink.abort = gen_has(g, SLUA_HOOK_ABORT) ? slua_abort : NULL;
+	g->sink.accepted = gen_has(g, SLUA_HOOK_ACCEPTED) ? slua_accepted : NULL;
+	g->sink.accepted_flags = g->accepted_body ? SINKD_ACCEPTED_BODY : 0;
 
 	pthread_mutex_lock(&slua_lock);
 	g->serial = ++slua_serials;

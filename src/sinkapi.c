@@ -886,7 +886,7 @@ api_log(struct sinkd_ctx *x, enum sinkd_log level, const char *text)
 	for (p = t; *p; p++)
 		if (*p == '\r' || *p == '\n')
 			*p = ' ';
-	qid = msg_queue_id(msg_of(x));
+	qid = x->qid ? x->qid : msg_queue_id(msg_of(x));
 	switch (level) {
 	case SINKD_LOG_DEBUG:
 		log_debug("%s: %s: %s", qid, x->sink->name, t);

@@ -46,6 +46,7 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/doc/sinkd/etc/sinks/dlp.lua
 644 ./opt/sinkd/share/doc/sinkd/etc/sinks/internal-names.example
 644 ./opt/sinkd/share/man/man3/sinkd-sink.3
+644 ./opt/sinkd/share/man/man5/sinkd-events.5
 644 ./opt/sinkd/share/man/man5/sinkd-lua.5
 644 ./opt/sinkd/share/man/man5/sinkd-policy.5
 644 ./opt/sinkd/share/man/man5/sinkd.conf.5

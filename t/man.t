@@ -8,7 +8,9 @@
 #	.TP
 #	.B key = default
 #	Type \fItype\fR[; restart only][; not per domain | ; merge \fIrule\fR]...
-# [sinkd] keys in man/sinkd.conf.5, handler keys in man/sinkd-policy.5, in
+# [sinkd] keys in man/sinkd.conf.5, event target keys ([event:TYPE] in
+# sinkd -d) in man/sinkd-events.5 (under KEYS OF EVERY TARGET, or THE TYPE
+# TARGET), handler keys in man/sinkd-policy.5, in
 # the section of their handler (.SH THE NAME HANDLER; on-error, which every
 # handler has, under .SH KEYS OF EVERY HANDLER): two handlers may have keys
 # of the same name.  Checked, for each key: it has an entry in the right
@@ -29,9 +31,10 @@ SINKD8=$MANDIR/sinkd.8
 QUAR8=$MANDIR/sinkd-quarantine.8
 LOAD1=$MANDIR/milterload.1
 SINK3=$MANDIR/sinkd-sink.3
+EVENTS5=$MANDIR/sinkd-events.5
 
 [ -x "$SINKD" ] || bail_out "no $SINKD: run make first"
-for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3"; do
+for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3" "$EVENTS5"; do
 	[ -f "$page" ] || bail_out "no $page"
 done
 
@@ -98,6 +101,10 @@ source_flags() {
 				group = "sinkd"
 			if (group == "sink")
 				group = "sink:NAME"
+			if (group == "event")
+				group = "event:common"
+			else if (group ~ /^event_/)
+				group = "event:" substr(group, 7)
 		}
 		function flush() {
 			if (key != "")
@@ -113,7 +120,7 @@ source_flags() {
 		}
 		/^[ \t]*\{NULL/ || /^};/ { flush() }
 		key != "" && /CONF_RESTART/ { restart = "yes" }
-		END { flush() }' "$TOP"/src/policy.c "$TOP"/src/sink.c "$TOP"/milters/*.c 2>/dev/null
+		END { flush() }' "$TOP"/src/policy.c "$TOP"/src/sink.c "$TOP"/src/event*.c "$TOP"/milters/*.c 2>/dev/null
 }
 
 # section PAGE TITLE: the lines of PAGE's ".SH TITLE" section
@@ -125,6 +132,7 @@ section() {
 handler_section() { echo "THE ${1^^} HANDLER"; }
 
 conf_entries=$(entries "$CONF5")
+target_entries=$(entries <(section "$EVENTS5" "KEYS OF EVERY TARGET"))
 common_entries=$(entries <(section "$POLICY5" "KEYS OF EVERY HANDLER"))
 flags=$(source_flags)
 
@@ -135,6 +143,11 @@ check_key() {
 
 	if [ "$group" = sinkd ]; then
 		page=$CONF5 entries=$conf_entries
+	elif [[ $group == event:* ]]; then
+		page=$EVENTS5 entries=$target_entries
+		local ttype=${group#event:}
+		printf '%s\n' "$entries" | cut -f1 | grep -qx -- "$key" ||
+			entries=$(entries <(section "$EVENTS5" "THE ${ttype^^} TARGET"))
 	elif printf '%s\n' "$common_entries" | cut -f1 | grep -qx -- "$key"; then
 		page=$POLICY5 entries=$common_entries
 	else
@@ -170,8 +183,12 @@ check_key() {
 		# common keys are declared in src/policy.c
 		restart=$(printf '%s\n' "$flags" | awk -F'\t' -v g="$group" -v k="$key" \
 			'$1 == g && $2 == k { print $3; exit }')
-		[ -n "$restart" ] || restart=$(printf '%s\n' "$flags" | awk -F'\t' -v k="$key" \
-			'$1 == "sinkd" && $2 == k { print $3; exit }')
+		[ -n "$restart" ] || [[ $group != event:* ]] ||
+			restart=$(printf '%s\n' "$flags" | awk -F'\t' -v k="$key" \
+				'$1 == "event:common" && $2 == k { print $3; exit }')
+		[ -n "$restart" ] || [[ $group == event:* ]] ||
+			restart=$(printf '%s\n' "$flags" | awk -F'\t' -v k="$key" \
+				'$1 == "sinkd" && $2 == k { print $3; exit }')
 		case $typeline in
 		*"restart only"*) want=yes ;;
 		*) want=no ;;
@@ -208,6 +225,14 @@ extra=$(for g in $groups; do
 	done
 done)
 is "$extra" "" "every key a handler's section of sinkd-policy(5) documents is a key of that handler"
+target_sections() {
+	awk '/^\.SH / { on = $0 ~ /^\.SH (KEYS OF EVERY TARGET|THE [A-Z]+ TARGET)$/; next } on' "$EVENTS5"
+}
+extra=$(documented <(target_sections) | while read -r k; do
+	printf '%s\n' "$table" | awk -F'\t' -v k="$k" '$1 ~ /^event:/ && $2 == k { f = 1 } END { exit !f }' ||
+		echo "$k"
+done)
+is "$extra" "" "every key sinkd-events(5) documents is a key of an event target"
 dups=$( { documented "$CONF5" | sort | uniq -d
 	for g in $groups; do
 		documented <(section "$POLICY5" "$(handler_section "$g")") | sort | uniq -d
@@ -224,7 +249,7 @@ is "$missing" "" "sinkd(8) documents every option of sinkd --help"
 
 # groff formats each page without a warning
 if command -v groff > /dev/null; then
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3" "$EVENTS5"; do
 		warnings=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1)
 		is "$warnings" "" "groff -man -ww: no warnings for ${page##*/}"
 	done
@@ -232,14 +257,14 @@ else
 	ok 1 "groff is installed (./bootstrap test installs groff-base)"
 fi
 if command -v man > /dev/null; then
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3" "$EVENTS5"; do
 		warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 > /dev/null)
 		is "$warnings" "" "man --warnings: no warnings for ${page##*/}"
 	done
 	# what a quoted argument that starts with punctuation leaves as it
 	# is rendered: "with , not per domain", "( x", a line that starts
 	# with a comma
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3" "$EVENTS5"; do
 		stray=$(MANWIDTH=80 man -l "$page" 2>/dev/null |
 			grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')
 		is "$stray" "" "${page##*/} as rendered: no punctuation standing apart"

@@ -54,7 +54,7 @@ extern "C" {
 #endif
 
 #define SINKD_SINK_ABI_MAJOR	1
-#define SINKD_SINK_ABI_MINOR	0
+#define SINKD_SINK_ABI_MINOR	1
 
 /* The entry point a module exports, by this name. */
 #define SINKD_SINK_ENTRY	"sinkd_sink_entry"
@@ -127,6 +127,16 @@ enum sinkd_log {
 	SINKD_LOG_ERROR,
 };
 
+/* What the accepted hook returns (ABI 1.1). */
+enum sinkd_event_result {
+	SINKD_EVENT_DONE,	/* done with the event (or had it already) */
+	SINKD_EVENT_RETRY,	/* not now: the same event again later */
+	SINKD_EVENT_FAIL,	/* never: sinkd logs it and goes on */
+};
+
+/* sinkd_sink.accepted_flags (ABI 1.1) */
+#define SINKD_ACCEPTED_BODY	(1u << 0)	/* hand the hook the message */
+
 /*
  * A sink: every hook is optional (NULL: not interested; sinkd then does
  * not ask the MTA for that step).  state is what init set.
@@ -169,6 +179,26 @@ struct sinkd_sink {
 	 * RSET, or an earlier verdict), or the connection closes (then
 	 * closing is 1); for what a sink keeps per message or connection. */
 	void (*abort)(void *state, struct sinkd_ctx *c, int closing);
+
+	/* --- ABI 1.1 (sinkd reads these only from a sink whose abi_minor
+	 * is at least 1) ------------------------------------------------- */
+
+	/*
+	 * After the fact: sinkd accepted (or quarantined) a message and
+	 * recorded it in its journal (sinkd-events(5)); the hook gets the
+	 * event later, on a thread of its own that no message waits for,
+	 * at least once (a key seen again must not be acted on twice), in
+	 * the order messages were accepted.  event is the event as one
+	 * line of JSON (sinkd-events(5)); body, with SINKD_ACCEPTED_BODY
+	 * in accepted_flags, the path of a read-only copy of the message
+	 * as received, else NULL.  Both stay valid until the hook returns.
+	 * It cannot change the message: c is a context of its own, on
+	 * which only log() and config() (the default policy's keys) work.
+	 * SINKD_EVENT_RETRY: the same event again after a back-off.
+	 */
+	enum sinkd_event_result (*accepted)(void *state, struct sinkd_ctx *c,
+					    const char *event, const char *body);
+	unsigned accepted_flags;	/* SINKD_ACCEPTED_* */
 };
 
 /* Flags of api->part_info(). */
