@@ -30,9 +30,20 @@ struct conf_file;
 struct conn;
 struct msg;
 
-/* a provider turns a sink group's module or script into a sink */
+/* what a provider's key names */
+enum sink_arg {
+	SINK_ARG_FILE,		/* a file, from sinkd.conf's directory */
+	SINK_ARG_COMMAND,	/* a program (absolute) and its arguments */
+	SINK_ARG_ADDRESS,	/* an address, as written */
+};
+
+/* a provider turns a sink group's module, script, command or socket
+ * into a sink */
 struct sink_provider {
-	const char *key;	/* "module" or "script" */
+	const char *key;	/* "module", "script", "command", "socket" */
+	enum sink_arg arg;	/* what the key's value is */
+	const char *stop;	/* how an overrunning hook is stopped, for
+				 * the watchdog's line; NULL: it cannot be */
 	/* open path; NULL with *why set ("FILE:LINE: what is
 	 * wrong" where the provider knows a line) on failure */
 	const struct sinkd_sink *(*open)(const char *path,
@@ -42,6 +53,8 @@ struct sink_provider {
 };
 extern const struct sink_provider sink_native;	/* src/sink.c */
 extern const struct sink_provider sink_lua;	/* src/sink_lua.c */
+extern const struct sink_provider sink_proc_command;	/* src/sink_proc.c */
+extern const struct sink_provider sink_proc_socket;	/* src/sink_proc.c */
 
 /* the API sinkd gives every sink (src/sinkapi.c) */
 extern const struct sinkd_api sink_api;
