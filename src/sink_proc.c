@@ -861,12 +861,13 @@ reader(gpointer data)
 			else if (n > 0)
 				g_string_append_len(buf, chunk, n);
 		}
-		while ((nl = memchr(buf->str, '\n', buf->len)) != NULL) {
+		while ((nl = memchr(buf->str, '\n', buf->len)) != NULL
+		       && nl - buf->str <= p->pc.maxline) {
 			answer(w, buf->str, (gsize) (nl - buf->str));
 			g_string_erase(buf, 0, nl - buf->str + 1);
 		}
 		g_mutex_lock(&p->lock);
-		if (buf->len > (gsize) p->pc.maxline) {
+		if (buf->len > (gsize) p->pc.maxline && !w->killed) {
 			char *why = g_strdup_printf("answered a line longer than max-line (%lld bytes)",
 						    p->pc.maxline);
 
