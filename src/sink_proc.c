@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -69,6 +70,8 @@ static const struct sinkd_key pool_keys[] = {
 	 "a worker's open files (RLIMIT_NOFILE; 0: sinkd's)", SINKD_MERGE_AGREE},
 	{"max-line", SINKD_KEY_SIZE, "16m",
 	 "the longest answer line; a longer one is garbage", SINKD_MERGE_AGREE},
+	{"message-dir", SINKD_KEY_PATH, "",
+	 "where the message files of eom requests are made (empty: spool-dir)", SINKD_MERGE_AGREE},
 	{NULL},
 };
 #define NPOOL	(G_N_ELEMENTS(pool_keys) - 1)
@@ -80,6 +83,7 @@ struct pool_cfg {
 	uid_t uid;
 	gid_t gid;
 	char *user;
+	char *msgdir;		/* "": the spool directory */
 };
 
 struct worker;
@@ -1209,31 +1213,52 @@ req_message(JsonBuilder *b, struct sinkd_ctx *x, int eom, const char *msgfile)
 	member_str(b, "message", msgfile);
 }
 
-/* msg_file - the raw message in a new file of the spool directory,
- * readable by the workers' user; its path (g_free()), or NULL */
+/*
+ * msg_file - the raw message in a new file, readable by the workers;
+ * its path (g_free()), or NULL.  The file is in message-dir (or the
+ * spool directory) under a name of 128 random bits, made with O_EXCL:
+ * the workers' own when sinkd can give it away (root), else group-
+ * readable with the workers' group when sinkd is in it, else readable
+ * by anyone who knows the name (message-dir should then be mode 0711)
+ */
 static char *
 msg_file(struct sproc *p, struct sinkd_ctx *x)
 {
+	const char *dir = *p->pc.msgdir ? p->pc.msgdir : conf_str(&x->conn->snap->main, "spool-dir");
+	const char *qid = msg_queue_id(x->conn->msg);
+	unsigned char rnd[16];
+	char hex[33], *path;
 	const char *data;
+	mode_t mode = 0400;
 	size_t len;
-	char *path;
-	int fd;
+	unsigned i;
+	int fd, rc;
 
 	if (sink_api.raw(x, &data, &len) < 0)
 		return NULL;
-	path = g_build_filename(conf_str(&x->conn->snap->main, "spool-dir"),
-				"sinkd-sink.XXXXXX", NULL);
-	if ((fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600)) < 0) {
-		log_error("%s: %s: %s: %s", x->conn->msg ? msg_queue_id(x->conn->msg) : "NOQUEUE",
-			  p->sink, path, g_strerror(errno));
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd)) {
+		log_error("%s: %s: getrandom: %s", qid, p->sink, g_strerror(errno));
+		return NULL;
+	}
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	path = g_strdup_printf("%s/sinkd-msg.%s", dir, hex);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		log_error("%s: %s: %s: %s", qid, p->sink, path, g_strerror(errno));
 		g_free(path);
 		return NULL;
 	}
-	if (write_all(fd, data, len) < 0
-	    || (p->pc.setuser && geteuid() == 0 ? fchown(fd, p->pc.uid, p->pc.gid) < 0
-		|| fchmod(fd, 0400) < 0 : fchmod(fd, p->path ? 0640 : 0400) < 0)) {
-		log_error("%s: %s: %s: %s", msg_queue_id(x->conn->msg), p->sink, path,
-			  g_strerror(errno));
+	rc = write_all(fd, data, len);
+	if (rc == 0 && p->path)
+		mode = 0440;
+	else if (rc == 0 && p->pc.setuser && p->pc.uid != geteuid()) {
+		if (geteuid() == 0)
+			rc = fchown(fd, p->pc.uid, p->pc.gid);
+		else
+			mode = fchown(fd, (uid_t) -1, p->pc.gid) == 0 ? 0440 : 0444;
+	}
+	if (rc < 0 || fchmod(fd, mode) < 0) {
+		log_error("%s: %s: %s: %s", qid, p->sink, path, g_strerror(errno));
 		close(fd);
 		unlink(path);
 		g_free(path);
@@ -1796,6 +1821,8 @@ proc_init(const struct sinkd_api *api, struct sinkd_ctx *c, void **state)
 	pc->mem = conf_num(c->g, "memory-limit");
 	pc->cpu = conf_num(c->g, "cpu-limit");
 	pc->maxline = conf_num(c->g, "max-line");
+	g_free(pc->msgdir);
+	pc->msgdir = g_strdup(api->config(c, "message-dir") ? api->config(c, "message-dir") : "");
 	if (pc->maxline < 4096)
 		pc->maxline = 4096;
 	g_free(pc->user);
@@ -1854,6 +1881,7 @@ sproc_free(struct sproc *p)
 	g_free(p->wname);
 	g_free(p->sink);
 	g_free(p->pc.user);
+	g_free(p->pc.msgdir);
 	g_free(p);
 }
 

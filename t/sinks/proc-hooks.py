@@ -8,8 +8,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "etc", "sinks"))
+# the helper: beside this file (a copy), or in the source tree
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[0:0] = [HERE, os.path.join(HERE, "..", "..", "etc", "sinks")]
 import sinkd_sink  # noqa: E402
 
 sink = sinkd_sink.Sink("hooks", keys=[
@@ -116,6 +117,7 @@ def eom(ctx):
         print("dying now", file=sys.stderr, flush=True)
         os._exit(3)
     if subj.startswith("sleep"):
+        print("sleeping", subj.split()[1], file=sys.stderr, flush=True)
         time.sleep(float(subj.split()[1]))
         return "continue"
     if subj == "pid":

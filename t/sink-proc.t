@@ -1,0 +1,345 @@
+#!/bin/bash
+# sink-proc.t - co-process sinks (sinkd-sink-protocol(7)) through sinkd -n,
+# sinkd -t and a running sinkd
+#
+# A Python worker (t/sinks/proc-hooks.py, on etc/sinks/sinkd_sink.py)
+# with every hook and action: its keys, the facts and header fields it
+# reads, the raw message file, each verdict, the edits made through
+# struct sinkd_api (a header value with CR/LF refused there), a refused
+# reply and an unknown action; the errors of a bad hello at sinkd -n with
+# file and line; the pool keys checked at init; user and resource limits
+# as the worker sees them in /proc; a worker that answers garbage, a
+# wrong token or an over-long line, dies, raises or is too slow gives
+# that message on-error; and in a running sinkd: the next message is
+# served by a new worker, a full pool gives a tempfail with a log line
+# naming it, a worker is replaced after max-requests, and a worker's
+# limits seen from outside in /proc/PID/limits.
+cd "$(dirname "$0")" || exit 1
+source lib/tap.sh
+source lib/sinkd.sh
+SINKD=${SINKD:-$PWD/../src/sinkd}
+ML=$PWD/../bench/milterload
+HOOKS=$PWD/sinks/proc-hooks.py
+W=$(workdir sink-proc)
+trap 'sk_stop; [ -n "$KEEP" ] || rm -rf "$W"' EXIT
+mkdir -p "$W/spool"
+
+# conf COMMAND [LINES...]: $W/sinkd.conf with sink:proc running COMMAND
+conf() {
+	local cmd=$1
+	shift
+	{
+		printf '[sinkd]\nchain = protocol, sink:proc\nspool-dir = %s\n' "$W/spool"
+		printf '[sink:proc]\ncommand = %s\n' "$cmd"
+		printf '%s\n' "$@"
+	} >"$W/sinkd.conf"
+}
+
+SANITIZER=0
+# run SUBJECT [ARGS...]: a message with this subject through sinkd -t;
+# sets OUT (the message written), ERR (the log), V (the verdict line)
+run() {
+	local subj=$1
+	shift
+	printf 'From: a@example.net\nTo: c@example.org\nSubject: %s\nX-Drop: x\nX-Enc: =?utf-8?q?caf=C3=A9?=\n\nbody text\n' "$subj" \
+		| "$SINKD" -t -c "$W/sinkd.conf" -F s@example.net -R "${RCPT:-c@example.org}" "$@" \
+			>"$W/out" 2>"$W/err"
+	OUT=$(cat "$W/out")
+	grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' "$W/err" &&
+		{ SANITIZER=$((SANITIZER + 1)); diag "$(head -40 "$W/err")"; }
+	ERR=$(grep -v '^verdict=' "$W/err")
+	V=$(grep '^verdict=' "$W/err")
+}
+
+# worker NAME PYTHON: an executable worker $W/NAME.py
+worker() {
+	printf '#!/usr/bin/python3\nimport json, sys, time\n%s\n' "$2" >"$W/$1.py"
+	chmod 755 "$W/$1.py"
+}
+
+# ---------------------------------------------------------------------------
+# every hook, every action
+
+conf "$HOOKS" "words = a, b, c" "timeout = 3s" "max-line = 8k" "workers-max = 3"
+out=$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)
+is "$out" "configuration OK" "sinkd -n: a Python worker's hello is read"
+"$SINKD" -P default -c "$W/sinkd.conf" >"$W/p" 2>&1
+like "$(cat "$W/p")" $'sinkd.conf:6\nwords = a, b, c' "sinkd -P: the worker's own key, with its file and line"
+like "$(cat "$W/p")" $'sinkd.conf:9\nworkers-max = 3' "  and sinkd's pool keys beside it"
+conf "$HOOKS" "wordz = c"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sinkd\.conf:6: .*wordz' "a key neither sinkd nor the worker declares is an error"
+conf "$HOOKS" "words = a, b, c" "timeout = 3s" "max-line = 8k"
+
+RCPT=gone@example.org run hello -R c@example.org
+like "$V" '^verdict=accept ' "eom: continue gives accept"
+like "$V" 'sink\.proc\.seen=mail:s@example\.net:;rcpt:gone@example\.org;rcpt:c@example\.org;data:gone@example\.org,c@example\.org;' \
+	"mail, rcpt, data: each hook ran, in order, sharing the per-message store"
+like "$V" 'sink\.proc\.word=none sink\.proc\.words=a\+b\+c sink\.proc\.strict=no' "eom: the keys, a list as a list"
+like "$V" 'sink\.proc\.sender=s@example\.net sink\.proc\.qid=OFFLINE sink\.proc\.dryrun=yes' "eom: the facts"
+like "$V" 'sink\.proc\.parts=1 sink\.proc\.ptypes=text/plain' "eom: the part list"
+like "$V" 'sink\.proc\.subject=hello sink\.proc\.rawsize=1[0-9][0-9] ' "eom: the raw message file, parsed by Python's email package"
+like "$V" 'sink\.proc\.xdrop=x ' "eom: a header field's raw value"
+like "$V" 'sink\.proc\.decoded=caf' "eom: a header field decoded (RFC 2047)"
+like "$V" 'sink\.proc\.session=yes' "the request carries a session id"
+like "$OUT" $'^X-First: first\nFrom: a@example.net' "header-insert at 0"
+like "$OUT" 'X-Proc: added by hooks' "header-add"
+like "$OUT" 'Subject: changed: hello' "header-change"
+unlike "$OUT" 'X-Drop' "header-delete"
+like "$V" 'from=<new-sender@example\.net>' "sender-change"
+like "$V" 'rcpts=<c@example\.org>,<added@example\.org>' "rcpt-add and rcpt-delete"
+like "$OUT" $'body text\r?\n-- appended by the worker' "text-append"
+like "$OUT" 'filename=blob\.bin' "part-add (bytes, as base64)"
+like "$OUT" 'AAFiaW5hcnk=' "  with its content"
+like "$ERR" 'warning: OFFLINE: sink:proc: eom done' "log, at its level"
+ls "$W/spool" >"$W/spool.ls"
+is "$(grep -c sinkd-sink "$W/spool.ls")" 0 "the raw message file is gone after the hook"
+
+run reject
+like "$V" '^verdict=reject code=550 xcode=5\.7\.1 handler=sink:proc text="refused by the worker"' "reject with the worker's reply"
+run tempfail
+like "$V" '^verdict=tempfail code=451 ' "tempfail"
+run quarantine
+like "$V" '^verdict=quarantine handler=sink:proc' "quarantine"
+run discard
+like "$V" '^verdict=discard' "discard"
+run crlf
+like "$ERR" 'sink:proc: eom: actions\[0\] \(header-add\) refused' "a header value with CR/LF: refused by struct sinkd_api, logged"
+like "$V" '^verdict=accept ' "  and the rest of the answer stands"
+unlike "$OUT" 'X-Bad' "  nothing of it in the message"
+run badreply
+like "$ERR" 'eom: reply refused' "a reply whose class does not fit: refused"
+like "$V" '^verdict=reject code=550 xcode=5\.7\.1 handler=sink:proc text="rejected by sink:proc"' "  the default reply"
+run noaction
+like "$ERR" 'eom: actions\[0\]: no such action teleport' "an unknown action is the sink's failure"
+like "$V" '^verdict=tempfail .*handler=sink:proc' "  on-error (tempfail)"
+run error
+like "$V" '^verdict=tempfail .*handler=sink:proc' "verdict error: on-error"
+run raise
+like "$ERR" 'sink:proc: worker [0-9]+: RuntimeError: a bug in the worker' "an exception: its traceback in sinkd's log, under the sink's name"
+like "$V" '^verdict=tempfail ' "  and on-error"
+run stderr
+like "$ERR" 'sink:proc: worker [0-9]+: a line on stderr' "a worker's stderr line is logged with the sink's name"
+
+# the early hooks, with what sinkd -t plays of the SMTP dialogue
+run hello -C 192.0.2.66
+like "$V" '^verdict=reject code=554 xcode=5\.7\.1 handler=sink:proc text="not from there"' "connect: reject"
+run hello -C 192.0.2.1,bad.example
+like "$V" '^verdict=reject code=550 .*text="bad helo"' "helo: the HELO name, reject"
+RCPT=nobody@example.org run hello -R c@example.org
+like "$V" '^verdict=accept .*rcpts=<c@example\.org>' "rcpt: one recipient refused, the other kept"
+like "$V" 'seen=mail:s@example\.net:;rcpt:c@example\.org;' "  and only the other reaches data"
+
+# evaluate: logged, not done
+conf "$HOOKS" "evaluate = yes"
+run reject
+like "$V" '^verdict=accept ' "evaluate = yes: a refusal is not made"
+like "$ERR" 'sink:proc: evaluate: eom hook would give reject' "  but logged"
+
+# ---------------------------------------------------------------------------
+# a worker that fails: on-error for that message
+
+conf "$HOOKS" "timeout = 2s" "max-line = 8k"
+run garbage
+like "$ERR" 'sink:proc: worker [0-9]+: answered with a line that is not a JSON object; killed, 1 request lost' "garbage: the worker is killed, logged"
+like "$V" '^verdict=tempfail .*handler=sink:proc' "  the message gets on-error"
+run badtoken
+like "$ERR" 'answered a token it does not hold; killed' "a wrong token: killed"
+like "$V" '^verdict=tempfail ' "  on-error"
+run long
+like "$ERR" 'answered a line longer than max-line \(8192 bytes\); killed' "an over-long line: killed"
+like "$V" '^verdict=tempfail ' "  on-error"
+run die
+like "$ERR" 'sink:proc: worker [0-9]+: dying now' "a dying worker's last words are logged"
+like "$ERR" 'sink:proc: worker [0-9]+: exit status 3; killed, 1 request lost' "  and its end"
+like "$V" '^verdict=tempfail ' "  on-error"
+run "sleep 6"
+like "$ERR" 'no answer to eom within 2s; killed' "a slow worker: killed at the sink's timeout"
+like "$V" '^verdict=tempfail ' "  on-error"
+conf "$HOOKS" "timeout = 2s" "on-error = accept"
+run die
+like "$V" '^verdict=accept ' "on-error = accept: the message passes"
+unlike "$OUT" 'X-Proc' "  with nothing of the failed hook"
+
+# ---------------------------------------------------------------------------
+# user and limits, as the worker sees them
+
+id nobody >/dev/null 2>&1 || bail_out "no user nobody"
+chmod 711 "$W" "$W/spool"
+mkdir -p "$W/msgdir"
+chmod 711 "$W/msgdir"
+conf "$HOOKS" "user = nobody" "memory-limit = 512m" "cpu-limit = 1m" "nofile-limit = 64" "message-dir = $W/msgdir"
+run limits
+like "$V" "sink\\.proc\\.as=536870912 sink\\.proc\\.cpu=60 sink\\.proc\\.nofile=64 sink\\.proc\\.uid=$(id -u nobody) " \
+	"user, memory-limit, cpu-limit, nofile-limit: applied (the worker's /proc/self)"
+run hello
+like "$V" 'sink\.proc\.subject=hello sink\.proc\.rawsize=' "  the raw message file (in message-dir) is readable by that user"
+is "$(ls "$W/msgdir" | wc -l)" 0 "  and gone after the hook"
+conf "$HOOKS"
+run limits
+like "$V" "sink\\.proc\\.as=1073741824 .*sink\\.proc\\.nofile=256 sink\\.proc\\.uid=$(id -u) " \
+	"the defaults: 1g of address space, 256 files, sinkd's user"
+
+# ---------------------------------------------------------------------------
+# configuration errors, with file and line
+
+conf "$HOOKS" "user = no-such-user-here"
+out=$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)
+like "$out" 'sink:proc: user no-such-user-here: no such user' "an unknown user"
+conf "$HOOKS" "user = root"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'workers never run as root' "user root is refused"
+conf "$HOOKS" "workers-min = 5" "workers-max = 2"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'workers-min is more than workers-max' "workers-min above workers-max"
+conf "$HOOKS" "workers-max = 0"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'workers-max = 0: at least 1' "workers-max 0"
+
+# nerr PYTHON: sinkd -n's errors with a worker running PYTHON
+nerr() {
+	worker bad "$1"
+	conf "$W/bad.py"
+	"$SINKD" -n -c "$W/sinkd.conf" 2>&1
+}
+where="$W/sinkd\\.conf:5: command: "
+like "$(nerr 'sys.exit(0)')" "${where}the worker ended before its hello" "a worker that ends at once"
+like "$(nerr 'sys.stderr.write("boom\n"); sys.exit(2)')" "${where}the worker ended before its hello \\(boom\\)" \
+	"  with its last stderr line"
+like "$(nerr 'print("hello there", flush=True); time.sleep(5)')" "${where}the worker's hello is not a JSON object" "a hello that is not JSON"
+H='sys.stdin.readline(); print(json.dumps(%s), flush=True); sys.stdin.read()'
+# shellcheck disable=SC2059
+like "$(nerr "$(printf "$H" '{"type": "hello", "version": 2, "name": "x", "hooks": []}')")" \
+	"${where}hello: protocol version 2; this sinkd speaks 1" "a hello of another version"
+# shellcheck disable=SC2059
+like "$(nerr "$(printf "$H" '{"type": "hello", "version": 1, "name": "x", "hooks": ["eom", "teleport"]}')")" \
+	"${where}hello: hooks\\[1\\]: \"teleport\": no such hook" "an unknown hook"
+# shellcheck disable=SC2059
+like "$(nerr "$(printf "$H" '{"type": "hello", "version": 1, "name": "x", "hooks": [], "keys": [{"name": "k", "type": "float"}]}')")" \
+	"${where}hello: key \"k\": type \"float\": unknown" "a key of an unknown type"
+# shellcheck disable=SC2059
+like "$(nerr "$(printf "$H" '{"type": "hello", "version": 1, "name": "x", "hooks": [], "keys": [{"name": "timeout"}]}')")" \
+	"${where}key \"timeout\": a name sinkd gives every sink" "a key named like sinkd's"
+# shellcheck disable=SC2059
+like "$(nerr "$(printf "$H" '{"type": "hello", "version": 1, "name": "x", "hooks": [], "keys": [{"name": "workers-max"}]}')")" \
+	"${where}hello: key \"workers-max\": a name sinkd gives co-process sinks" "a key named like the pool's"
+# shellcheck disable=SC2059
+like "$(nerr "$(printf "$H" '{"type": "hello", "version": 1, "name": "x", "hooks": [], "keys": [{"name": "n", "type": "int", "default": "many"}]}')")" \
+	"${where}key \"n\": default \"many\": " "a key's bad default"
+# shellcheck disable=SC2059
+like "$(nerr "$(printf "$H" '{"type": "nothello"}')")" "${where}the first line is no hello" "a first line that is no hello"
+conf "relative.py"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "${where}relative\\.py: not an absolute path" "a relative command"
+conf "$W/none.py --x"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "${where}the worker ended before its hello \\(sinkd: cannot execute the worker: No such file" "a command that does not exist"
+conf "'$W/unclosed"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "${where}" "a command line that does not parse"
+printf '[sinkd]\nchain = protocol, sink:svc\nspool-dir = %s\n[sink:svc]\nsocket = unix:%s/nobody.sock\n' "$W/spool" "$W" >"$W/sinkd.conf"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "$W/sinkd\\.conf:5: socket: unix:$W/nobody\\.sock: " "a service that is not there"
+printf '[sinkd]\nchain = protocol, sink:svc\n[sink:svc]\nsocket = tcp:1.2.3.4:5\n' >"$W/sinkd.conf"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'socket: "tcp:1\.2\.3\.4:5": not unix:/PATH' "a socket that is not unix:"
+
+# ---------------------------------------------------------------------------
+# a service: socket = unix:PATH, the same protocol
+
+cat >"$W/svc.py" <<'PY'
+import os, socket, sys, threading
+sys.path[0:0] = [sys.argv[2]]
+import sinkd_sink
+sink = sinkd_sink.Sink("svc")
+@sink.hook("eom")
+def eom(ctx):
+    ctx.note("by", "service")
+    if ctx.header("Subject") == "reject":
+        return "reject", "550 5.7.1 the service says no"
+def serve(conn):
+    with conn, conn.makefile("rb") as r, conn.makefile("w") as w:
+        sink.run(r, w)
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(8)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+python3 "$W/svc.py" "$W/svc.sock" "$PWD/../etc/sinks" >"$W/svc.out" 2>&1 &
+SVC=$!
+trap 'kill $SVC 2>/dev/null; sk_stop; [ -n "$KEEP" ] || rm -rf "$W"' EXIT
+for i in $(seq 1 50); do [ -S "$W/svc.sock" ] && break; sleep 0.1; done
+printf '[sinkd]\nchain = protocol, sink:svc\nspool-dir = %s\n[sink:svc]\nsocket = unix:%s/svc.sock\n' "$W/spool" "$W" >"$W/sinkd.conf"
+run reject
+like "$V" '^verdict=reject code=550 xcode=5\.7\.1 handler=sink:svc text="the service says no"' "socket = unix:PATH: a service answers"
+run hello
+like "$V" '^verdict=accept .*sink\.svc\.by=service' "  and its actions are made"
+kill $SVC
+wait $SVC 2>/dev/null
+run hello
+like "$ERR" "sinkd\\.conf:5: socket: unix:$W/svc\\.sock: Connection refused" "a service that is not there: sinkd -t does not load"
+
+# ---------------------------------------------------------------------------
+# a running sinkd: replacement, a full pool, recycling, limits from outside
+
+[ -x "$ML" ] || bail_out "$ML is not built (run make tests)"
+chmod o+x "$W"
+sk_init "$W/sk" "unix:$W/sk/sinkd.sock"
+chown postfix "$W/sk"
+install -m 755 "$HOOKS" "$W/sk/conf/proc-hooks.py"
+install -m 644 ../etc/sinks/sinkd_sink.py "$W/sk/conf/sinkd_sink.py"
+sk_conf "chain = sink:proc, protocol" "[sink:proc]" "command = $W/sk/conf/proc-hooks.py" \
+	"timeout = 3s" "workers-max = 1" "queue-timeout = 1s" "max-requests = 12" "nofile-limit = 40"
+mkdir -p "$W/msgs"
+for s in die garbage "sleep 2" "sleep 6" pid plain; do
+	mkdir -p "$W/msgs/${s// /-}"
+	printf 'From: a@example.net\nSubject: %s\n\nx\n' "$s" >"$W/msgs/${s// /-}/m.eml"
+done
+sk_start || bail_out "sinkd did not start: $(sk_log)"
+
+# send DIR: one message of $W/msgs/DIR; prints milterload's result
+send() { "$ML" -c 1 -m 1 "$SK_SOCKET" "$W/msgs/$1" 2>>"$W/ml.err"; }
+started() { grep -c 'sink:proc: worker [0-9]* started' "$W/sk/sinkd.log"; }
+
+like "$(send plain)" 'accept(ed)?=1' "daemon: a message is served"
+is "$(started)" 1 "  by one worker"
+like "$(send die)" 'tempfail=1' "daemon: a worker that dies: on-error for its message"
+like "$(send plain)" 'accept(ed)?=1' "  the next message is served"
+is "$(started)" 2 "  by a new worker"
+like "$(send garbage)" 'tempfail=1' "daemon: garbage: on-error for its message"
+like "$(send plain)" 'accept(ed)?=1' "  the next message is served"
+is "$(started)" 3 "  by a new worker"
+like "$(send sleep-6)" 'tempfail=1' "daemon: a worker past the timeout: on-error"
+like "$(send plain)" 'accept(ed)?=1' "  the next message is served"
+is "$(started)" 4 "  by a new worker"
+
+# a full pool: one worker, busy for 2s; another message waits 1s, then
+# gets a tempfail
+send sleep-2 >"$W/slow.out" &
+SLOW=$!
+for i in $(seq 1 50); do
+	grep -q 'sink:proc: worker [0-9]*: sleeping 2' "$W/sk/sinkd.log" && break
+	sleep 0.1
+done
+like "$(send plain)" '(tempfail|unsent)=1' "daemon: every worker busy: tempfail (at the first hook: connect)"
+like "$(sk_log)" 'sink:proc: all 1 workers busy for 1s; tempfail' "  with a log line naming the pool"
+wait $SLOW
+like "$(cat "$W/slow.out")" 'accept(ed)?=1' "  the message that held the worker is served"
+
+# recycling: max-requests = 12, 6 hooks a message
+n0=$(started)
+for i in 1 2 3 4 5 6 7; do send pid >>"$W/pids.out"; done
+pids=$(grep -o 'sink\.proc\.pid=[0-9]*' "$W/sk/sinkd.log" | tail -n 7 | cut -d= -f2 | uniq | wc -l)
+ok "$([ "$pids" -ge 3 ] && echo 0 || echo 1)" "daemon: max-requests = 12: 7 messages, served by at least 3 workers in turn ($pids)"
+last=$(grep -o 'sink\.proc\.pid=[0-9]*' "$W/sk/sinkd.log" | tail -n 3 | cut -d= -f2 | sort -u | wc -l)
+ok "$([ "$(started)" -gt "$n0" ] && echo 0 || echo 1)" "  new workers were started"
+wpid=$(grep -o 'sink\.proc\.pid=[0-9]*' "$W/sk/sinkd.log" | tail -n 1 | cut -d= -f2)
+if [ -r "/proc/$wpid/limits" ]; then
+	like "$(grep 'Max open files' "/proc/$wpid/limits")" 'Max open files +40 +40' "daemon: /proc/PID/limits of a worker: nofile-limit"
+	like "$(grep '^Uid:' "/proc/$wpid/status")" "^Uid:[[:space:]]+$(id -u postfix)[[:space:]]" "  /proc/PID/status: sinkd's user"
+	is "$(awk '{print $4}' "/proc/$wpid/stat")" "$(sk_pid)" "  a child of sinkd"
+else
+	ok 1 "daemon: the last worker ($wpid) is alive"
+fi
+[ "$last" -ge 1 ] || diag "no pid notes"
+sk_stop
+for i in $(seq 1 50); do [ -e "/proc/$wpid" ] || break; sleep 0.1; done
+ok "$([ ! -e "/proc/$wpid" ] && echo 0 || echo 1)" "daemon: sinkd stopped, its workers are gone"
+[ -e "/proc/$wpid" ] && diag "$(cat /proc/$wpid/status | head -5)"
+ok "$(sk_log_clean && echo 0 || echo 1)" "daemon: no sanitizer report"
+is "$SANITIZER" 0 "sinkd -t: no sanitizer report"
+
+done_testing
