@@ -115,6 +115,9 @@ run: src/sinkd
 SYSTEMDUNITDIR ?= /etc/systemd/system
 DOCDIR ?= $(PREFIX)/share/doc/sinkd
 SINKD_USER ?= sinkd
+# co-process sinks shipped as examples, and the Python helper they import
+# (programs, not configuration: sinkd-sink-protocol(7))
+SINKSDIR ?= $(PREFIX)/lib/sinkd/sinks
 CONFFILES = sinkd.conf domains/default.conf lists/example.com.lists \
 	disclaimer.txt disclaimer.html
 
@@ -131,6 +134,10 @@ install: src/sinkd $(TOOLS)
 	install -m 644 include/sinkd/sink.h $(DESTDIR)$(PREFIX)/include/sinkd/sink.h
 	install -m 644 man/sinkd-sink.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 man/sinkd-lua.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(SINKSDIR)
+	install -m 644 man/sinkd-sink-protocol.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -m 755 etc/sinks/dlp.py $(DESTDIR)$(SINKSDIR)/dlp.py
+	install -m 644 etc/sinks/sinkd_sink.py $(DESTDIR)$(SINKSDIR)/sinkd_sink.py
 	@for f in $(CONFFILES); do \
 		if [ -e $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f ]; then \
 			echo "kept $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f (the shipped one: $(DOCDIR)/etc/$$f)"; \

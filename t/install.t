@@ -31,6 +31,7 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./etc/opt/sinkd/sinkd/sinkd.conf
 644 ./lib/systemd/system/sinkd.service
 644 ./opt/sinkd/include/sinkd/sink.h
+644 ./opt/sinkd/lib/sinkd/sinks/sinkd_sink.py
 644 ./opt/sinkd/share/doc/sinkd/etc/disclaimer.html
 644 ./opt/sinkd/share/doc/sinkd/etc/disclaimer.txt
 644 ./opt/sinkd/share/doc/sinkd/etc/domains/default.conf
@@ -42,11 +43,13 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/man/man5/sinkd-lua.5
 644 ./opt/sinkd/share/man/man5/sinkd-policy.5
 644 ./opt/sinkd/share/man/man5/sinkd.conf.5
+644 ./opt/sinkd/share/man/man7/sinkd-sink-protocol.7
 644 ./opt/sinkd/share/man/man8/sinkd-quarantine.8
 644 ./opt/sinkd/share/man/man8/sinkd.8
+755 ./opt/sinkd/lib/sinkd/sinks/dlp.py
 755 ./opt/sinkd/sbin/sinkd
 755 ./opt/sinkd/sbin/sinkd-quarantine" \
-	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit"
+	"the tree: programs, the sink header, the example sink and its helper, man pages, configuration, domains.example, MTA snippets, the unit"
 is "$(find "$D/etc/opt/sinkd/sinkd/domains" -name '*.conf' -printf '%f\n')" "default.conf" \
 	"only default.conf is a live policy; example.com's is in domains.example"
 
@@ -61,6 +64,12 @@ unlike "$(cat "$D$U/sinkd.service")" "/usr/local" "no /usr/local left in the uni
 # the installed configuration is one sinkd accepts
 out=$("$D$P/sbin/sinkd" -n -c "$D$E/sinkd/sinkd.conf" 2>&1)
 ok $? "sinkd -n accepts the installed configuration" || diag "$out"
+
+# the installed example sink answers sinkd's hello, with its helper
+printf '[sinkd]\nchain = protocol, sink:dlp\n[sink:dlp]\ncommand = %s\n' \
+	"$D$P/lib/sinkd/sinks/dlp.py" >"$W/dlp.conf"
+out=$("$D$P/sbin/sinkd" -n -c "$W/dlp.conf" 2>&1)
+is "$out" "configuration OK" "the installed dlp.py is a co-process sink sinkd -n accepts"
 
 # what is left to do is said
 like "$(cat "$W/make.out")" "adduser --system --group --no-create-home --home /nonexistent sinkd" \
