@@ -78,6 +78,8 @@ def limits():
 @sink.hook("eom")
 def eom(ctx):
     subj = ctx.header("Subject") or ""
+    if subj == "pass":
+        return "continue"
     if subj == "reject":
         return "reject", "550 5.7.1 refused by the worker"
     if subj == "tempfail":
