@@ -135,6 +135,21 @@ run reject
 like "$V" '^verdict=accept ' "evaluate = yes: a refusal is not made"
 like "$ERR" 'sink:proc: evaluate: eom hook would give reject' "  but logged"
 
+# a sink in the shell, as sinkd-sink-protocol(7) shows it
+cat >"$W/tag.sh" <<'SH'
+#!/bin/sh
+read -r hello
+echo '{"type":"hello","version":1,"name":"tag","hooks":["eom"]}'
+while read -r req; do
+  t=${req#*\"token\":}; t=${t%%[,\}]*}
+  echo "{\"token\":$t,\"actions\":[{\"action\":\"header-add\",\"name\":\"X-Tag\",\"value\":\"1\"}]}"
+done
+SH
+chmod 755 "$W/tag.sh"
+conf "$W/tag.sh"
+run hello
+like "$OUT" 'X-Tag: 1' "a sink written in the shell (the example of sinkd-sink-protocol(7))"
+
 # ---------------------------------------------------------------------------
 # a worker that fails: on-error for that message
 
