@@ -126,6 +126,7 @@ struct worker {
 	struct sproc *p;
 	unsigned id;
 	pid_t pid;		/* -1: a connection */
+	int remote;		/* started by the spawner: not our child */
 	int in, out, err;	/* its input, output, stderr; in == out for
 				 * a connection */
 	GMutex wlock;		/* writing to in */
@@ -423,21 +424,376 @@ child(char **argv, char **envp, const struct pool_cfg *pc, int in, int out,
 	_exit(127);
 }
 
-/* spawn - start argv as a worker (pc: its user and limits; NULL: as
- * sinkd, without limits); 0, or -1 with *why */
-static int
-spawn(char **argv, const char *sink, const struct pool_cfg *pc,
-      struct worker *w, char **why)
+/*
+ * The spawner: a process that sinkd forks while it is still root (before
+ * it drops privileges), and that stays root to start workers as the user
+ * of their sink, since sinkd itself no longer can.  It does only what
+ * sinkd.conf, which it reads again for each request, allows: a worker of
+ * a [sink:NAME] group whose command and user are those asked for (never
+ * root), and a SIGKILL to a worker it started.  It ends when sinkd does.
+ * sinkd asks over a SOCK_SEQPACKET pair, one JSON object a message; the
+ * answer to a spawn carries the worker's three pipe ends (SCM_RIGHTS).
+ */
+static int spawner_fd = -1;	/* sinkd's end, or -1: no spawner */
+static GMutex spawner_lock;	/* one question and answer at a time */
+static int sproc_users;		/* a loaded sink has a user (init) */
+
+static void child(char **argv, char **envp, const struct pool_cfg *pc,
+		  int in, int out, int err);
+
+/* env_new - the worker's environment (g_strfreev()) */
+static char **
+env_new(const char *sink)
 {
-	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-	char *env[5];
-	pid_t pid;
+	char **env = g_new0(char *, 5);
 
 	env[0] = g_strdup("PATH=/usr/local/bin:/usr/bin:/bin");
 	env[1] = g_strdup("LANG=C.UTF-8");
 	env[2] = g_strdup_printf("SINKD_SINK=%s", sink);
 	env[3] = g_strdup_printf("SINKD_PROTOCOL=%d", SPROC_VERSION);
-	env[4] = NULL;
+	return env;
+}
+
+/* json_line - a one-line JSON text of the object b built (g_free()) */
+static char *
+json_text(JsonBuilder *b)
+{
+	JsonGenerator *g = json_generator_new();
+	JsonNode *root = json_builder_get_root(b);
+	char *s;
+
+	json_generator_set_root(g, root);
+	s = json_generator_to_data(g, NULL);
+	json_node_unref(root);
+	g_object_unref(g);
+	return s;
+}
+
+/* spawner_send - message s with fds (n of them) on fd; -1 on error */
+static int
+spawner_send(int fd, const char *s, const int *fds, unsigned n)
+{
+	struct iovec iov = {.iov_base = (void *) s, .iov_len = strlen(s)};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+	} u;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t r;
+
+	if (n) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(n * sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, n * sizeof(int));
+	}
+	while ((r = sendmsg(fd, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	return r < 0 ? -1 : 0;
+}
+
+/* spawner_recv - a message from fd as a JSON object (json_node_unref()),
+ * with up to 3 descriptors into fds (*n of them); NULL at EOF or error */
+static JsonNode *
+spawner_recv(int fd, int *fds, unsigned *n)
+{
+	char buf[65536];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+	} u;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c;
+	ssize_t r;
+
+	*n = 0;
+	while ((r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (r <= 0)
+		return NULL;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			unsigned k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			memcpy(fds + *n, CMSG_DATA(c), MIN(k, 3 - *n) * sizeof(int));
+			*n += MIN(k, 3 - *n);
+		}
+	return parse_line(buf, (gsize) r);
+}
+
+/* spawner_allowed - why sinkd.conf (path) does not let group run command
+ * as user, or NULL */
+static char *
+spawner_allowed(const char *path, const char *group, const char *command,
+		const char *user)
+{
+	struct conf_errors e;
+	struct conf_file *f;
+	char *c = NULL, *u = NULL, *why = NULL;
+
+	conf_errors_init(&e);
+	if ((f = conf_file_read(path, &e)) == NULL)
+		why = g_strdup_printf("%s: cannot be read", path);
+	else if ((c = conf_file_get(f, group, "command")) == NULL
+		 || strcmp(g_strstrip(c), command))
+		why = g_strdup_printf("%s: [%s] has no command = %s", path, group, command);
+	else if ((u = conf_file_get(f, group, "user")) == NULL || strcmp(g_strstrip(u), user))
+		why = g_strdup_printf("%s: [%s] has no user = %s", path, group, user);
+	g_free(c);
+	g_free(u);
+	if (f)
+		conf_file_free(f);
+	conf_errors_free(&e);
+	return why;
+}
+
+/* spawner_spawn - in the spawner: start what request o asks for;
+ * answers on fd; the pid, or -1 */
+static pid_t
+spawner_spawn(int fd, const char *conf, JsonObject *o)
+{
+	const char *group = jstr(o, "sink"), *command = jstr(o, "command");
+	const char *user = jstr(o, "user");
+	struct pool_cfg pc = {.setuser = 1};
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, fds[3];
+	GError *gerr = NULL;
+	char **argv = NULL, **env = NULL, *why = NULL, *ans;
+	struct passwd *pw;
+	JsonBuilder *b;
+	pid_t pid = -1;
+	gint64 v;
+	unsigned i;
+
+	if (group == NULL || command == NULL || user == NULL)
+		why = g_strdup("a request without sink, command or user");
+	else if ((why = spawner_allowed(conf, group, command, user)) != NULL)
+		;
+	else if ((pw = getpwnam(user)) == NULL || pw->pw_uid == 0)
+		why = g_strdup_printf("user %s: no such user, or root", user);
+	else if (!g_shell_parse_argv(command, NULL, &argv, &gerr)) {
+		why = g_strdup(gerr->message);
+		g_error_free(gerr);
+	} else {
+		pc.uid = pw->pw_uid;
+		pc.gid = pw->pw_gid;
+		pc.mem = jint(o, "memory-limit", &v) == 0 ? v : 0;
+		pc.cpu = jint(o, "cpu-limit", &v) == 0 ? v : 0;
+		pc.nofile = jint(o, "nofile-limit", &v) == 0 ? v : 0;
+		env = env_new(group);
+		if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0
+		    || pipe2(err, O_CLOEXEC) < 0 || (pid = fork()) < 0)
+			why = g_strdup_printf("pipe or fork: %s", g_strerror(errno));
+		else if (pid == 0)
+			child(argv, env, &pc, in[0], out[1], err[1]);
+	}
+	b = json_builder_new();
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, why ? "error" : "pid");
+	if (why)
+		json_builder_add_string_value(b, why);
+	else
+		json_builder_add_int_value(b, pid);
+	json_builder_end_object(b);
+	ans = json_text(b);
+	g_object_unref(b);
+	fds[0] = in[1];
+	fds[1] = out[0];
+	fds[2] = err[0];
+	spawner_send(fd, ans, fds, why ? 0 : 3);
+	for (i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+		if (err[i] >= 0)
+			close(err[i]);
+	}
+	g_free(ans);
+	g_free(why);
+	g_strfreev(argv);
+	g_strfreev(env);
+	return why ? -1 : pid;
+}
+
+/* spawner_main - the spawner's loop (never returns) */
+static void
+spawner_main(int fd, const char *conf)
+{
+	GHashTable *mine = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		JsonNode *req;
+		JsonObject *o;
+		const char *op;
+		unsigned n;
+		int status, fds[3];
+		gint64 pid;
+		pid_t r;
+
+		while ((r = waitpid(-1, &status, WNOHANG)) > 0)
+			g_hash_table_remove(mine, GINT_TO_POINTER(r));
+		if (poll(&pfd, 1, 500) <= 0)
+			continue;
+		if ((req = spawner_recv(fd, fds, &n)) == NULL) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			_exit(0);	/* sinkd is gone */
+		}
+		o = json_node_get_object(req);
+		op = jstr(o, "op");
+		if (op && !strcmp(op, "spawn")) {
+			if ((r = spawner_spawn(fd, conf, o)) > 0)
+				g_hash_table_add(mine, GINT_TO_POINTER(r));
+		} else if (op && !strcmp(op, "kill") && jint(o, "pid", &pid) == 0
+			   && g_hash_table_contains(mine, GINT_TO_POINTER((pid_t) pid))) {
+			kill(-(pid_t) pid, SIGKILL);
+			kill((pid_t) pid, SIGKILL);
+		}
+		json_node_unref(req);
+	}
+}
+
+/*
+ * sink_proc_spawner_start - before sinkd drops root: the spawner, when a
+ * co-process sink of the configuration (conf, the path of sinkd.conf)
+ * has a user of its own
+ */
+void
+sink_proc_spawner_start(const char *conf)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (geteuid() != 0 || !sproc_users || spawner_fd >= 0)
+		return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error("sink: spawner: socketpair: %s", g_strerror(errno));
+		return;
+	}
+	if ((pid = fork()) < 0) {
+		log_error("sink: spawner: fork: %s", g_strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	if (pid == 0) {
+		/* nothing of sinkd's but the pair: not its pid file lock,
+		 * not the milter socket */
+		if (dup2(sv[1], 3) < 0)
+			_exit(1);
+		close_range(4, ~0U, 0);
+		spawner_main(3, conf);
+	}
+	close(sv[1]);
+	spawner_fd = sv[0];
+	log_info("sink: spawner %d started (root), for workers of their own users", (int) pid);
+}
+
+/* spawner_spawn_remote - ask the spawner for a worker of sink as pc's
+ * user; 0, or -1 with *why */
+static int
+spawn_remote(char **argv, const char *sink, const struct pool_cfg *pc,
+	     const char *command, struct worker *w, char **why)
+{
+	JsonBuilder *b = json_builder_new();
+	JsonNode *ans;
+	char *req;
+	int fds[3], rc = -1;
+	unsigned n = 0, i;
+	gint64 pid;
+
+	(void) argv;
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "op");
+	json_builder_add_string_value(b, "spawn");
+	json_builder_set_member_name(b, "sink");
+	json_builder_add_string_value(b, sink);
+	json_builder_set_member_name(b, "command");
+	json_builder_add_string_value(b, command);
+	json_builder_set_member_name(b, "user");
+	json_builder_add_string_value(b, pc->user);
+	json_builder_set_member_name(b, "memory-limit");
+	json_builder_add_int_value(b, pc->mem);
+	json_builder_set_member_name(b, "cpu-limit");
+	json_builder_add_int_value(b, pc->cpu);
+	json_builder_set_member_name(b, "nofile-limit");
+	json_builder_add_int_value(b, pc->nofile);
+	json_builder_end_object(b);
+	req = json_text(b);
+	g_object_unref(b);
+	g_mutex_lock(&spawner_lock);
+	ans = spawner_send(spawner_fd, req, NULL, 0) < 0 ? NULL
+		: spawner_recv(spawner_fd, fds, &n);
+	g_mutex_unlock(&spawner_lock);
+	g_free(req);
+	if (ans == NULL)
+		*why = g_strdup("the spawner is gone");
+	else if (jstr(json_node_get_object(ans), "error"))
+		*why = g_strdup_printf("the spawner: %s", jstr(json_node_get_object(ans), "error"));
+	else if (jint(json_node_get_object(ans), "pid", &pid) < 0 || n != 3)
+		*why = g_strdup("the spawner's answer has no worker");
+	else {
+		w->pid = (pid_t) pid;
+		w->remote = 1;
+		w->in = fds[0];
+		w->out = fds[1];
+		w->err = fds[2];
+		n = 0;
+		rc = 0;
+	}
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	if (ans)
+		json_node_unref(ans);
+	return rc;
+}
+
+/* worker_signal - SIGKILL to w's process group (through the spawner for
+ * a worker it started) */
+static void
+worker_signal(struct worker *w)
+{
+	char *req;
+
+	if (w->pid <= 0)
+		return;
+	if (!w->remote) {
+		kill(-w->pid, SIGKILL);
+		kill(w->pid, SIGKILL);
+		return;
+	}
+	req = g_strdup_printf("{\"op\":\"kill\",\"pid\":%d}", (int) w->pid);
+	g_mutex_lock(&spawner_lock);
+	spawner_send(spawner_fd, req, NULL, 0);
+	g_mutex_unlock(&spawner_lock);
+	g_free(req);
+}
+
+/* spawn - start argv as a worker (pc: its user and limits; NULL: as
+ * sinkd, without limits); through the spawner when the user is another
+ * than sinkd's and sinkd is no longer root; 0, or -1 with *why */
+static int
+spawn(char **argv, const char *sink, const struct pool_cfg *pc,
+      const char *command, struct worker *w, char **why)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+	char **env;
+	pid_t pid;
+
+	if (pc && pc->setuser && geteuid() != 0 && pc->uid != geteuid()) {
+		if (spawner_fd >= 0)
+			return spawn_remote(argv, sink, pc, command, w, why);
+		*why = g_strdup_printf("user %s: sinkd runs as uid %u, and no spawner was started as root",
+				       pc->user, (unsigned) geteuid());
+		return -1;
+	}
+	env = env_new(sink);
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
 		*why = g_strdup_printf("pipe: %s", g_strerror(errno));
 		pid = -1;
@@ -463,8 +819,7 @@ out:
 		if (err[i] >= 0)
 			close(err[i]);
 	}
-	for (unsigned i = 0; i < 4; i++)
-		g_free(env[i]);
+	g_strfreev(env);
 	return pid < 0 ? -1 : 0;
 }
 
@@ -601,6 +956,8 @@ last_err(GString *errbuf, int fd)
 static char *
 reap(pid_t pid, int grace)
 {
+	if (pid <= 0)
+		return g_strdup("ended");	/* the spawner's child */
 	gint64 until = g_get_monotonic_time() + (gint64) grace * G_USEC_PER_SEC;
 	int status = 0;
 	pid_t r;
@@ -653,7 +1010,7 @@ worker_start(struct sproc *p, const char *sink, const struct pool_cfg *pc,
 
 	w->p = p;
 	w->in = w->out = w->err = -1;
-	if ((p->argv ? spawn(p->argv, sink, pc, w, why)
+	if ((p->argv ? spawn(p->argv, sink, pc, p->arg, w, why)
 	     : connect_to(p->path, timeout, w, why)) < 0) {
 		g_string_free(buf, TRUE);
 		g_string_free(errbuf, TRUE);
@@ -688,12 +1045,11 @@ worker_start(struct sproc *p, const char *sink, const struct pool_cfg *pc,
 		g_string_free(errbuf, TRUE);
 		return w;
 	}
-	if (w->pid > 0)
-		kill(-w->pid, SIGKILL);
+	worker_signal(w);
 	err = last_err(errbuf, w->err);
 	g_string_free(errbuf, TRUE);
 	if (w->pid > 0) {
-		end = reap(w->pid, 0);
+		end = reap(w->remote ? -1 : w->pid, 0);
 		if (err == NULL)
 			err = end;
 		else
@@ -754,8 +1110,7 @@ worker_kill(struct worker *w, const char *why)
 				 g_hash_table_size(w->pending),
 				 g_hash_table_size(w->pending) == 1 ? "" : "s");
 		if (w->pid > 0) {
-			kill(-w->pid, SIGKILL);
-			kill(w->pid, SIGKILL);
+			worker_signal(w);
 		} else if (w->out >= 0) {
 			shutdown(w->out, SHUT_RDWR);
 		}
@@ -898,7 +1253,7 @@ reader(gpointer data)
 			stderr_lines(w, ebuf, 0);
 		}
 		stderr_lines(w, ebuf, 1);
-		end = reap(w->pid, w->killed ? 0 : RETIRE_GRACE);
+		end = reap(w->remote ? -1 : w->pid, w->killed ? 0 : RETIRE_GRACE);
 	}
 	g_mutex_lock(&p->lock);
 	if (!w->killed && !w->retired)
@@ -1849,6 +2204,7 @@ proc_init(const struct sinkd_api *api, struct sinkd_ctx *c, void **state)
 		pc->uid = pw->pw_uid;
 		pc->gid = pw->pw_gid;
 		pc->setuser = 1;
+		sproc_users = 1;
 	}
 	*state = p;
 	return 0;

@@ -42,4 +42,6 @@
 extern const struct sink_provider sink_proc_command;
 extern const struct sink_provider sink_proc_socket;
 
+void sink_proc_spawner_start(const char *conf);
+
 #endif

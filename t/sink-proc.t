@@ -355,6 +355,36 @@ for i in $(seq 1 50); do [ -e "/proc/$wpid" ] || break; sleep 0.1; done
 ok "$([ ! -e "/proc/$wpid" ] && echo 0 || echo 1)" "daemon: sinkd stopped, its workers are gone"
 [ -e "/proc/$wpid" ] && diag "$(cat /proc/$wpid/status | head -5)"
 ok "$(sk_log_clean && echo 0 || echo 1)" "daemon: no sanitizer report"
+
+# a daemon that dropped root (to postfix) starts workers as user nobody
+# through its spawner; they read the message from message-dir
+sk_init "$W/sk2" "unix:$W/sk2/sinkd.sock"
+chown postfix "$W/sk2"
+install -m 755 "$HOOKS" "$W/sk2/conf/proc-hooks.py"
+install -m 644 ../etc/sinks/sinkd_sink.py "$W/sk2/conf/sinkd_sink.py"
+install -d -m 711 -o postfix "$W/sk2/msgdir"
+sk_conf "chain = sink:nob, protocol" "[sink:nob]" "command = $W/sk2/conf/proc-hooks.py" \
+	"user = nobody" "message-dir = $W/sk2/msgdir" "nofile-limit = 48" "max-requests = 0"
+mkdir -p "$W/msgs/limits"
+printf 'From: a@example.net\nSubject: limits\n\nx\n' >"$W/msgs/limits/m.eml"
+printf 'From: a@example.net\nSubject: all\n\nx\n' >"$W/msgs/plain/m.eml"
+sk_start || bail_out "sinkd did not start: $(sk_log)"
+like "$(sk_log)" 'sink: spawner [0-9]+ started' "daemon with user =: a spawner is started before sinkd drops root"
+like "$(send limits)" 'accept(ed)?=1' "daemon, user = nobody: a message is served"
+like "$(sk_log)" "sink\\.nob\\.nofile=48 sink\\.nob\\.uid=$(id -u nobody) " "  by a worker running as nobody, with its limits"
+wpid=$(grep -o 'sink\.nob\.pid=[0-9]*' "$W/sk2/sinkd.log" | tail -n 1 | cut -d= -f2)
+like "$(grep '^Uid:' "/proc/$wpid/status" 2>&1)" "^Uid:[[:space:]]+$(id -u nobody)[[:space:]]" "  /proc/PID/status of the worker: nobody"
+like "$(grep 'Max open files' "/proc/$wpid/limits" 2>&1)" 'Max open files +48 +48' "  /proc/PID/limits: nofile-limit"
+like "$(send plain)" 'accept(ed)?=1' "  the raw message file in message-dir is readable by it"
+like "$(sk_log)" 'sink\.nob\.subject=all sink\.nob\.rawsize=' "  (it parsed it)"
+is "$(ls "$W/sk2/msgdir" | wc -l)" 0 "  and the file is gone"
+sk_stop
+for i in $(seq 1 50); do [ -e "/proc/$wpid" ] || break; sleep 0.1; done
+ok "$([ ! -e "/proc/$wpid" ] && echo 0 || echo 1)" "daemon: sinkd stopped, the spawner's workers are gone"
+spid=$(sed -n 's/.*sink: spawner \([0-9]*\) started.*/\1/p' "$W/sk2/sinkd.log" | tail -n 1)
+for i in $(seq 1 50); do [ -e "/proc/$spid" ] || break; sleep 0.1; done
+ok "$([ -n "$spid" ] && [ ! -e "/proc/$spid" ] && echo 0 || echo 1)" "  and so is the spawner ($spid)"
+ok "$(sk_log_clean && echo 0 || echo 1)" "daemon: no sanitizer report"
 is "$SANITIZER" 0 "sinkd -t: no sanitizer report"
 
 done_testing
