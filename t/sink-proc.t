@@ -129,6 +129,31 @@ RCPT=nobody@example.org run hello -R c@example.org
 like "$V" '^verdict=accept .*rcpts=<c@example\.org>' "rcpt: one recipient refused, the other kept"
 like "$V" 'seen=mail:s@example\.net:;rcpt:c@example\.org;' "  and only the other reaches data"
 
+# abort: a message that ends before its end (closing false), then the
+# connection (closing true), in one session
+cat >"$W/ab.py" <<PY
+#!/usr/bin/python3
+import sys
+sys.path.insert(0, "$PWD/../etc/sinks")
+import sinkd_sink
+sink = sinkd_sink.Sink("ab")
+@sink.hook("mail")
+def mail(ctx):
+    ctx.log("session %s" % ctx.session)
+    return "reject" if ctx.get("sender").startswith("no") else None
+@sink.hook("abort")
+def abort(ctx):
+    print("abort closing=%s session=%s" % (ctx.closing, ctx.session), file=sys.stderr, flush=True)
+sink.run()
+PY
+chmod 755 "$W/ab.py"
+conf "$W/ab.py"
+run hello -F no@example.net
+like "$V" '^verdict=reject ' "mail: reject"
+sid=$(sed -n 's/.*sink:proc: session \([0-9]*\).*/\1/p' <<<"$ERR")
+like "$ERR" "sink:proc: worker [0-9]+: abort closing=False session=$sid" "abort: the message ended before its end, in the same session"
+like "$ERR" "sink:proc: worker [0-9]+: abort closing=True session=$sid" "abort: the connection closes"
+
 # evaluate: logged, not done
 conf "$HOOKS" "evaluate = yes"
 run reject
