@@ -13,7 +13,9 @@
 # that message on-error; and in a running sinkd: the next message is
 # served by a new worker, a full pool gives a tempfail with a log line
 # naming it, a worker is replaced after max-requests, and a worker's
-# limits seen from outside in /proc/PID/limits.
+# limits seen from outside in /proc/PID/limits; a daemon that dropped
+# root starts workers as their user through its spawner; a service that
+# goes away costs on-error until it is back; SIGHUP gives new workers.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 source lib/sinkd.sh
@@ -388,8 +390,18 @@ chown postfix "$W/sk2"
 install -m 755 "$HOOKS" "$W/sk2/conf/proc-hooks.py"
 install -m 644 ../etc/sinks/sinkd_sink.py "$W/sk2/conf/sinkd_sink.py"
 install -d -m 711 -o postfix "$W/sk2/msgdir"
-sk_conf "chain = sink:nob, protocol" "[sink:nob]" "command = $W/sk2/conf/proc-hooks.py" \
-	"user = nobody" "message-dir = $W/sk2/msgdir" "nofile-limit = 48" "max-requests = 0"
+# and a service on a socket, which goes away and comes back
+svc_start() {
+	rm -f "$W/svc2.sock"
+	python3 "$W/svc.py" "$W/svc2.sock" "$PWD/../etc/sinks" >>"$W/svc2.out" 2>&1 &
+	SVC=$!
+	for i in $(seq 1 50); do [ -S "$W/svc2.sock" ] && break; sleep 0.1; done
+	chmod 666 "$W/svc2.sock"
+}
+svc_start
+sk_conf "chain = sink:nob, sink:svc, protocol" "[sink:nob]" "command = $W/sk2/conf/proc-hooks.py" \
+	"user = nobody" "message-dir = $W/sk2/msgdir" "nofile-limit = 48" "max-requests = 0" \
+	"[sink:svc]" "socket = unix:$W/svc2.sock"
 mkdir -p "$W/msgs/limits"
 printf 'From: a@example.net\nSubject: limits\n\nx\n' >"$W/msgs/limits/m.eml"
 printf 'From: a@example.net\nSubject: all\n\nx\n' >"$W/msgs/plain/m.eml"
@@ -403,6 +415,22 @@ like "$(grep 'Max open files' "/proc/$wpid/limits" 2>&1)" 'Max open files +48 +4
 like "$(send plain)" 'accept(ed)?=1' "  the raw message file in message-dir is readable by it"
 like "$(sk_log)" 'sink\.nob\.subject=all sink\.nob\.rawsize=' "  (it parsed it)"
 is "$(ls "$W/sk2/msgdir" | wc -l)" 0 "  and the file is gone"
+like "$(sk_log)" 'sink\.svc\.by=service' "daemon: a service on a socket serves it too"
+kill $SVC
+wait $SVC 2>/dev/null
+like "$(send plain)" 'tempfail=1' "daemon: the service gone: on-error"
+like "$(sk_log)" "sink:svc: .*unix:$W/svc2\\.sock: " "  logged"
+svc_start
+like "$(send plain)" 'accept(ed)?=1' "daemon: the service back: sinkd connects again"
+is "$(grep -c 'sink\.svc\.by=service' "$W/sk2/sinkd.log")" 3 "  and it serves the message"
+old=$wpid
+sk_reload
+ok $? "daemon: SIGHUP reloads"
+like "$(send limits)" 'accept(ed)?=1' "  the new generation serves"
+wpid=$(grep -o 'sink\.nob\.pid=[0-9]*' "$W/sk2/sinkd.log" | tail -n 1 | cut -d= -f2)
+ok "$([ "$wpid" != "$old" ] && echo 0 || echo 1)" "  with a worker of its own ($old, then $wpid)"
+for i in $(seq 1 50); do [ -e "/proc/$old" ] || break; sleep 0.1; done
+ok "$([ ! -e "/proc/$old" ] && echo 0 || echo 1)" "  and the old generation's worker ended"
 sk_stop
 for i in $(seq 1 50); do [ -e "/proc/$wpid" ] || break; sleep 0.1; done
 ok "$([ ! -e "/proc/$wpid" ] && echo 0 || echo 1)" "daemon: sinkd stopped, the spawner's workers are gone"
