@@ -96,6 +96,12 @@ like "$ERR" 'warning: OFFLINE: sink:proc: eom done' "log, at its level"
 ls "$W/spool" >"$W/spool.ls"
 is "$(grep -c sinkd-sink "$W/spool.ls")" 0 "the raw message file is gone after the hook"
 
+run replace
+like "$OUT" $'\n\nthe worker\'s new text' "part-replace"
+unlike "$OUT" 'body text' "  the old content gone"
+run remove
+like "$OUT" 'removed by the worker' "part-remove: the note in the part's place"
+unlike "$OUT" 'body text' "  the content gone"
 run reject
 like "$V" '^verdict=reject code=550 xcode=5\.7\.1 handler=sink:proc text="refused by the worker"' "reject with the worker's reply"
 run tempfail

@@ -80,6 +80,12 @@ def eom(ctx):
     subj = ctx.header("Subject") or ""
     if subj == "pass":
         return "continue"
+    if subj == "replace":
+        ctx.part_replace(0, "the worker's new text\n", type="text/plain; charset=utf-8")
+        return "continue"
+    if subj == "remove":
+        ctx.part_remove(0, "removed by the worker")
+        return "continue"
     if subj == "reject":
         return "reject", "550 5.7.1 refused by the worker"
     if subj == "tempfail":
