@@ -4,8 +4,9 @@
  * See sink_proc.h for the design and sinkd-sink-protocol(7) for what
  * goes over the line.  The file reads top-down: the worker's hello and
  * the struct sinkd_sink made from it; starting a worker (fork and exec
- * as its user with its limits, or connecting to a service); a worker's
- * reader thread; the pool; a request and its answer; the providers.
+ * as its user with its limits, through the spawner when sinkd is no
+ * longer root, or connecting to a service); a worker's reader thread;
+ * the pool; a request and its answer; the providers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -141,6 +142,8 @@ struct worker {
 
 /* ------------------------------------------------------------------ */
 /* the hello                                                            */
+
+static char *json_text(JsonBuilder *b);
 
 static const struct {
 	const char *name;
@@ -311,8 +314,6 @@ static char *
 hello_line(const char *sink, long long maxline)
 {
 	JsonBuilder *b = json_builder_new();
-	JsonGenerator *g = json_generator_new();
-	JsonNode *root;
 	char *s, *line;
 
 	json_builder_begin_object(b);
@@ -325,13 +326,9 @@ hello_line(const char *sink, long long maxline)
 	json_builder_set_member_name(b, "max-line");
 	json_builder_add_int_value(b, maxline);
 	json_builder_end_object(b);
-	root = json_builder_get_root(b);
-	json_generator_set_root(g, root);
-	s = json_generator_to_data(g, NULL);
+	s = json_text(b);
 	line = g_strconcat(s, "\n", NULL);
 	g_free(s);
-	json_node_unref(root);
-	g_object_unref(g);
 	g_object_unref(b);
 	return line;
 }
@@ -454,7 +451,7 @@ env_new(const char *sink)
 	return env;
 }
 
-/* json_line - a one-line JSON text of the object b built (g_free()) */
+/* json_text - the object b built, as one line of JSON text (g_free()) */
 static char *
 json_text(JsonBuilder *b)
 {
@@ -695,11 +692,11 @@ sink_proc_spawner_start(const char *conf)
 	log_info("sink: spawner %d started (root), for workers of their own users", (int) pid);
 }
 
-/* spawner_spawn_remote - ask the spawner for a worker of sink as pc's
- * user; 0, or -1 with *why */
+/* spawn_remote - ask the spawner for a worker of sink (command) as
+ * pc's user; 0, or -1 with *why */
 static int
-spawn_remote(char **argv, const char *sink, const struct pool_cfg *pc,
-	     const char *command, struct worker *w, char **why)
+spawn_remote(const char *sink, const struct pool_cfg *pc, const char *command,
+	     struct worker *w, char **why)
 {
 	JsonBuilder *b = json_builder_new();
 	JsonNode *ans;
@@ -708,7 +705,6 @@ spawn_remote(char **argv, const char *sink, const struct pool_cfg *pc,
 	unsigned n = 0, i;
 	gint64 pid;
 
-	(void) argv;
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "op");
 	json_builder_add_string_value(b, "spawn");
@@ -788,7 +784,7 @@ spawn(char **argv, const char *sink, const struct pool_cfg *pc,
 
 	if (pc && pc->setuser && geteuid() != 0 && pc->uid != geteuid()) {
 		if (spawner_fd >= 0)
-			return spawn_remote(argv, sink, pc, command, w, why);
+			return spawn_remote(sink, pc, command, w, why);
 		*why = g_strdup_printf("user %s: sinkd runs as uid %u, and no spawner was started as root",
 				       pc->user, (unsigned) geteuid());
 		return -1;
@@ -1643,8 +1639,6 @@ request_line(struct sproc *p, struct sinkd_ctx *x, enum sproc_hook h,
 	     const char *msgfile)
 {
 	JsonBuilder *b = json_builder_new();
-	JsonGenerator *g = json_generator_new();
-	JsonNode *root;
 	char *s, *line;
 
 	json_builder_begin_object(b);
@@ -1676,13 +1670,9 @@ request_line(struct sproc *p, struct sinkd_ctx *x, enum sproc_hook h,
 	if (h == HOOK_DATA || h == HOOK_EOM)
 		req_message(b, x, h == HOOK_EOM, msgfile);
 	json_builder_end_object(b);
-	root = json_builder_get_root(b);
-	json_generator_set_root(g, root);
-	s = json_generator_to_data(g, NULL);
+	s = json_text(b);
 	line = g_strconcat(s, "\n", NULL);
 	g_free(s);
-	json_node_unref(root);
-	g_object_unref(g);
 	g_object_unref(b);
 	return line;
 }
@@ -1734,6 +1724,7 @@ jdata(JsonObject *o, gsize *len)
 	return NULL;
 }
 
+/* act_header_add - "header-add": name, value */
 static int
 act_header_add(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1742,6 +1733,7 @@ act_header_add(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.header_add(x, jstr(o, "name"), jstr(o, "value")) : 0;
 }
 
+/* act_header_insert - "header-insert": index, name, value */
 static int
 act_header_insert(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1752,6 +1744,7 @@ act_header_insert(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.header_insert(x, i, jstr(o, "name"), jstr(o, "value")) : 0;
 }
 
+/* act_header_change - "header-change": name, n, value (null: delete) */
 static int
 act_header_change(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1762,6 +1755,7 @@ act_header_change(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.header_change(x, jstr(o, "name"), n, jstr(o, "value")) : 0;
 }
 
+/* act_header_delete - "header-delete": name, n */
 static int
 act_header_delete(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1772,6 +1766,7 @@ act_header_delete(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.header_change(x, jstr(o, "name"), n, NULL) : 0;
 }
 
+/* act_rcpt_add - "rcpt-add": addr */
 static int
 act_rcpt_add(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1780,6 +1775,7 @@ act_rcpt_add(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.rcpt_add(x, jstr(o, "addr")) : 0;
 }
 
+/* act_rcpt_delete - "rcpt-delete": addr */
 static int
 act_rcpt_delete(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1788,6 +1784,7 @@ act_rcpt_delete(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.rcpt_delete(x, jstr(o, "addr")) : 0;
 }
 
+/* act_sender_change - "sender-change": addr */
 static int
 act_sender_change(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1796,6 +1793,7 @@ act_sender_change(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.sender_change(x, jstr(o, "addr")) : 0;
 }
 
+/* act_part_replace - "part-replace": part, [type], [filename], data or base64 */
 static int
 act_part_replace(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1811,6 +1809,7 @@ act_part_replace(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return rc;
 }
 
+/* act_part_remove - "part-remove": part, [note] */
 static int
 act_part_remove(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1821,6 +1820,7 @@ act_part_remove(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.part_remove(x, i, jstr(o, "note")) : 0;
 }
 
+/* act_part_add - "part-add": type, [filename], data or base64 */
 static int
 act_part_add(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1835,6 +1835,7 @@ act_part_add(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return rc;
 }
 
+/* act_text_append - "text-append": part, text */
 static int
 act_text_append(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1845,6 +1846,7 @@ act_text_append(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.text_append(x, i, jstr(o, "text")) : 0;
 }
 
+/* act_note - "note": key, value */
 static int
 act_note(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1853,6 +1855,7 @@ act_note(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.note(x, jstr(o, "key"), jstr(o, "value")) : 0;
 }
 
+/* act_kv_set - "kv-set": key, value (null: remove) */
 static int
 act_kv_set(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -1861,6 +1864,7 @@ act_kv_set(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.kv_set(x, jstr(o, "key"), jstr(o, "value")) : 0;
 }
 
+/* act_log - "log": [level], text */
 static int
 act_log(struct sinkd_ctx *x, JsonObject *o, int apply)
 {
@@ -2066,42 +2070,49 @@ out:
 	return v;
 }
 
+/* proc_connect - the worker's connect hook */
 static enum sinkd_verdict
 proc_connect(void *state, struct sinkd_ctx *c)
 {
 	return run(state, c, HOOK_CONNECT, NULL, 0);
 }
 
+/* proc_helo - the worker's helo hook */
 static enum sinkd_verdict
 proc_helo(void *state, struct sinkd_ctx *c)
 {
 	return run(state, c, HOOK_HELO, NULL, 0);
 }
 
+/* proc_mail - the worker's mail hook */
 static enum sinkd_verdict
 proc_mail(void *state, struct sinkd_ctx *c)
 {
 	return run(state, c, HOOK_MAIL, NULL, 0);
 }
 
+/* proc_rcpt - the worker's rcpt hook, for addr */
 static enum sinkd_verdict
 proc_rcpt(void *state, struct sinkd_ctx *c, const char *addr)
 {
 	return run(state, c, HOOK_RCPT, addr, 0);
 }
 
+/* proc_data - the worker's data hook */
 static enum sinkd_verdict
 proc_data(void *state, struct sinkd_ctx *c)
 {
 	return run(state, c, HOOK_DATA, NULL, 0);
 }
 
+/* proc_unknown - the worker's hook for a command the MTA does not know */
 static enum sinkd_verdict
 proc_unknown(void *state, struct sinkd_ctx *c, const char *cmd)
 {
 	return run(state, c, HOOK_UNKNOWN, cmd, 0);
 }
 
+/* proc_eom - the worker's end-of-message hook */
 static enum sinkd_verdict
 proc_eom(void *state, struct sinkd_ctx *c)
 {
