@@ -354,6 +354,17 @@ like "$(send sleep-6)" 'tempfail=1' "daemon: a worker past the timeout: on-error
 like "$(send plain)" 'accept(ed)?=1' "  the next message is served"
 is "$(started)" 4 "  by a new worker"
 
+# an unknown command after MAIL FROM, as Postfix passes one on
+python3 - "$SK_SOCKET" >"$W/seq.out" 2>&1 <<'PY'
+import sys
+sys.path.insert(0, "lib")
+import milterseq as m
+m.report(*m.exchange(m.sockpath(sys.argv[1]),
+                     b"".join([m.NEG, m.CONN, m.HELO, m.MAIL, m.UNKNOWN, m.QUIT])))
+PY
+like "$(sk_log)" 'sink:proc: .*unknown command XYZZY' "daemon: unknown gets the command"
+like "$(cat "$W/seq.out")" 'last=y 500 5\.5\.1 not here either' "  and its refusal is the MTA's reply"
+
 # a full pool: one worker, busy for 2s; another message waits 1s, then
 # gets a tempfail
 send sleep-2 >"$W/slow.out" &
