@@ -36,6 +36,7 @@
 #define OPEN_LINE_MAX	(1024 * 1024)	/* the hello's line, at open */
 #define STDERR_LINE_MAX	2000	/* a worker's stderr line, logged */
 #define RETIRE_GRACE	2	/* seconds between EOF and SIGKILL */
+#define JSON_DEPTH	32	/* arrays and objects in one another, at most */
 
 /* the hooks a worker may have, as the protocol names them */
 enum sproc_hook {
@@ -333,13 +334,51 @@ hello_line(const char *sink, long long maxline)
 	return line;
 }
 
-/* parse_line - line as a JSON object (json_node_unref()), or NULL */
+/*
+ * shallow - whether the JSON text line nests arrays and objects at most
+ * max deep; json-glib's parser recurses once per level, so that a line
+ * of a million '[' would overflow the reader thread's stack.  Only the
+ * brackets outside strings are counted (a backslash escapes the next
+ * character in a string); the text is judged by the parser afterwards.
+ */
+static int
+shallow(const char *line, gsize len, unsigned max)
+{
+	unsigned depth = 0;
+	int in_str = 0;
+	gsize i;
+
+	for (i = 0; i < len; i++) {
+		char c = line[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+		} else if (c == '"') {
+			in_str = 1;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max)
+				return 0;
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return 1;
+}
+
+/* parse_line - line as a JSON object (json_node_unref()), or NULL (not
+ * JSON, not an object, or nested deeper than JSON_DEPTH) */
 static JsonNode *
 parse_line(const char *line, gsize len)
 {
-	JsonParser *jp = json_parser_new_immutable();
+	JsonParser *jp;
 	JsonNode *root = NULL;
 
+	if (!shallow(line, len, JSON_DEPTH))
+		return NULL;
+	jp = json_parser_new_immutable();
 	if (json_parser_load_from_data(jp, line, (gssize) len, NULL)
 	    && (root = json_parser_get_root(jp)) != NULL && JSON_NODE_HOLDS_OBJECT(root))
 		root = json_node_ref(root);
@@ -1252,8 +1291,14 @@ reader(gpointer data)
 		end = reap(w->remote ? -1 : w->pid, w->killed ? 0 : RETIRE_GRACE);
 	}
 	g_mutex_lock(&p->lock);
-	if (!w->killed && !w->retired)
+	if (!w->killed && !w->retired && g_hash_table_size(w->pending) == 0) {
+		log_warn("%s: worker %d ended while it held no request: %s", p->sink,
+			 w->pid > 0 ? (int) w->pid : (int) w->id,
+			 w->pid > 0 ? (end ? end : "ended") : "the service closed the connection");
+		w->killed = 1;
+	} else if (!w->killed && !w->retired) {
 		worker_kill(w, w->pid > 0 ? (end ? end : "ended") : "closed the connection");
+	}
 	else if (!w->killed && end && strcmp(end, "exit status 0"))
 		log_warn("%s: worker %d ended after its input was closed: %s",
 			 p->sink, (int) w->pid, end);

@@ -208,6 +208,44 @@ run die
 like "$V" '^verdict=accept ' "on-error = accept: the message passes"
 unlike "$OUT" 'X-Proc' "  with nothing of the failed hook"
 
+# hostile answers: each fails the hook (on-error), or loses only what
+# sinkd refuses; none crashes it
+# hostile ANSWER PATTERN VERDICT DESCRIPTION: "raw:ANSWER" through sinkd -t
+conf "$HOOKS" "timeout = 2s"
+# (PATTERN -: the log is not checked)
+hostile() {
+	run "raw:$1"
+	[ "$2" = - ] || like "$ERR" "$2" "$4"
+	like "$V" "^verdict=$3 " "$([ "$2" = - ] && echo "$4: " || echo "  ")verdict $3"
+}
+hostile '{"token":TOKEN,"verdict":5}' 'eom: verdict: not a string' tempfail "a verdict that is not a string"
+hostile '{"token":TOKEN,"verdict":"maybe"}' 'eom: verdict "maybe": no such verdict' tempfail "an unknown verdict"
+hostile '{"token":TOKEN,"actions":{"action":"log"}}' 'eom: actions: not a list' tempfail "actions that are not a list"
+hostile '{"token":TOKEN,"actions":[1]}' 'eom: actions\[0\]: no such action' tempfail "an action that is not an object"
+hostile '{"token":TOKEN,"actions":[{"action":"header-add","name":5,"value":"x"}]}' \
+	'actions\[0\] \(header-add\): a member is missing or of the wrong type' tempfail "a member of the wrong type"
+hostile '{"token":TOKEN,"actions":[{"action":"note","key":"k","value":"v"},{"action":"part-remove","part":99999999999}]}' \
+	'actions\[1\] \(part-remove\): a member is missing' tempfail "an index past 32 bits: nothing of the answer is made"
+unlike "$V" 'sink\.proc\.k=' "  not even the action before it"
+hostile '{"token":TOKEN,"actions":[{"action":"part-remove","part":42}]}' \
+	'actions\[0\] \(part-remove\) refused' accept "a part that does not exist: refused by struct sinkd_api"
+hostile '{"token":TOKEN,"reply":"550 no"}' 'eom: reply: not an object' tempfail "a reply that is not an object"
+hostile '{"token":TOKEN,"verdict":"reject","reply":{"code":"550","text":"a\r\nb"}}' 'eom: reply refused' reject \
+	"a reply with CR/LF: refused"
+like "$V" 'text="rejected by sink:proc"' "  the default reply"
+hostile '{"token":TOKEN,"actions":[{"action":"header-add","name":"X-Nul","value":"a\u0000b"}]}' - accept \
+	"a NUL in a string: cut there"
+like "$OUT" $'X-Nul: a\n' "  X-Nul: a"
+hostile '{"token":"TOKEN"}' 'answered without a token; killed' tempfail "a token that is not a number"
+hostile '{"token":TOKEN,"actions":[{"action":"part-add","type":"text/plain","base64":"!!!"}]}' - accept \
+	"base64 that is not: no crash"
+like "$OUT" 'multipart/mixed' "  a part is added (of what decoding gave)"
+run "deep 1000000"
+like "$ERR" 'answered with a line that is not a JSON object; killed' "a million nested arrays: refused before json-glib recurses"
+like "$V" '^verdict=tempfail ' "  on-error"
+run "deep 20"
+like "$V" '^verdict=accept ' "twenty nested arrays in a member sinkd does not know: ignored"
+
 # ---------------------------------------------------------------------------
 # user and limits, as the worker sees them
 
