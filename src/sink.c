@@ -839,6 +839,8 @@ sink_open(const struct snapshot *s, const struct conf_file *f,
 		conf_errorf(e, "%s: %s: %s", where, pkey, why);
 		goto fail;
 	}
+	if (prov->group)
+		prov->group(f, gname, e->user);
 	if ((k->ss = prov->open(file, &sink_api, &k->handle, &why)) == NULL) {
 		conf_errorf(e, "%s: %s: %s", where, pkey, why ? why : "cannot be opened");
 		goto fail;

@@ -22,6 +22,8 @@
 #ifndef SINKD_SINK_INTERNAL_H
 #define SINKD_SINK_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "sinkd/sink.h"
 #include "conf.h"
 
@@ -50,6 +52,9 @@ struct sink_provider {
 					 const struct sinkd_api *api,
 					 void **handle, char **why);
 	void (*close)(void *handle);	/* after shutdown */
+	/* optional, just before open: the group (in f) open is for, and
+	 * sinkd's user ((uid_t) -1: not known) */
+	void (*group)(const struct conf_file *f, const char *group, uid_t sinkd_user);
 };
 extern const struct sink_provider sink_native;	/* src/sink.c */
 extern const struct sink_provider sink_lua;	/* src/sink_lua.c */

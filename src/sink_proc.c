@@ -1028,17 +1028,17 @@ worker_close_fds(struct worker *w)
 }
 
 /*
- * worker_start - a worker for p (a process, or a connection), hello
- * said and answered within timeout seconds; pc NULL: at open, as sinkd
- * and without limits, whose hello is read into p; NULL with *why
+ * worker_start - a worker for p (a process, or a connection) as pc's
+ * user and with its limits, hello said and answered within timeout
+ * seconds; first: at open, whose hello is read into p; NULL with *why
  */
 static struct worker *
 worker_start(struct sproc *p, const char *sink, const struct pool_cfg *pc,
-	     long long timeout, char **why)
+	     int first, long long timeout, char **why)
 {
 	struct worker *w = g_new0(struct worker, 1);
 	GString *buf = g_string_new(NULL), *errbuf = g_string_new(NULL);
-	long long maxline = pc ? pc->maxline : OPEN_LINE_MAX;
+	long long maxline = pc->maxline;
 	char *line = NULL, *hello, *err, *end;
 	JsonNode *root = NULL;
 	int rc;
@@ -1064,7 +1064,7 @@ worker_start(struct sproc *p, const char *sink, const struct pool_cfg *pc,
 				: "the service closed the connection before its hello");
 	else if ((root = parse_line(line, strlen(line))) == NULL)
 		*why = g_strdup("the worker's hello is not a JSON object");
-	else if (pc == NULL)
+	else if (first)
 		*why = hello_read(p, json_node_get_object(root));
 	else if (g_strcmp0(jstr(json_node_get_object(root), "type"), "hello"))
 		*why = g_strdup("the first line is no hello");
@@ -1373,7 +1373,7 @@ acquire(struct sproc *p, struct sinkd_ctx *x, long long timeout,
 			p->starting++;
 			p->serial++;
 			g_mutex_unlock(&p->lock);
-			w = worker_start(p, p->sink, &p->pc, timeout, &why);
+			w = worker_start(p, p->sink, &p->pc, 0, timeout, &why);
 			g_mutex_lock(&p->lock);
 			p->starting--;
 			if (w == NULL) {
@@ -2297,14 +2297,64 @@ sproc_free(struct sproc *p)
 	g_free(p);
 }
 
+/* what the glue said of the group before open (sproc_group); open runs
+ * on the thread that loads the configuration */
+static __thread char *open_user;	/* the group's user key, or NULL */
+static __thread uid_t open_sinkd_user = (uid_t) -1;
+
+/* sproc_group - the user of the group that is opened next, and sinkd's */
+static void
+sproc_group(const struct conf_file *f, const char *group, uid_t sinkd_user)
+{
+	g_free(open_user);
+	open_user = conf_file_get(f, group, "user");
+	if (open_user && *g_strstrip(open_user) == 0) {
+		g_free(open_user);
+		open_user = NULL;
+	}
+	open_sinkd_user = sinkd_user;
+}
+
+/* open_pc - whom the worker that says hello at open runs as: as root,
+ * the group's user, or else sinkd's user (never root, unless sinkd's
+ * user is); otherwise sinkd's own; -1 with *why */
+static int
+open_pc(struct pool_cfg *pc, char **why)
+{
+	struct passwd *pw = NULL;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->maxline = OPEN_LINE_MAX;
+	if (geteuid() != 0)
+		return 0;
+	if (open_user && (pw = getpwnam(open_user)) == NULL) {
+		*why = g_strdup_printf("user %s: no such user", open_user);
+		return -1;
+	}
+	if (pw && pw->pw_uid == 0) {
+		*why = g_strdup_printf("user %s: workers never run as root", open_user);
+		return -1;
+	}
+	if (pw == NULL && open_sinkd_user != (uid_t) -1 && open_sinkd_user != 0)
+		pw = getpwuid(open_sinkd_user);
+	if (pw == NULL)
+		return 0;
+	pc->setuser = 1;
+	pc->uid = pw->pw_uid;
+	pc->gid = pw->pw_gid;
+	pc->user = g_strdup(pw->pw_name);
+	return 0;
+}
+
 /* sproc_open - the sink that arg (a command line, or unix:PATH) runs:
- * one worker started as sinkd (or one connection), its hello read, and
- * let go; NULL with *why */
+ * one worker started (as open_pc() says, without limits) or one
+ * connection, its hello read, and let go; NULL with *why */
 static const struct sinkd_sink *
 sproc_open(const char *arg, int command, void **handle, char **why)
 {
 	struct sproc *p = g_new0(struct sproc, 1);
 	struct sinkd_sink *ss = &p->ss;
+	struct pool_cfg pc;
 	GError *err = NULL;
 	struct worker *w;
 
@@ -2326,7 +2376,11 @@ sproc_open(const char *arg, int command, void **handle, char **why)
 		}
 		p->path = g_strdup(arg + 5);
 	}
-	if ((w = worker_start(p, "sink", NULL, HELLO_TIMEOUT, why)) == NULL)
+	if (open_pc(&pc, why) < 0)
+		goto fail;
+	w = worker_start(p, "sink", &pc, 1, HELLO_TIMEOUT, why);
+	g_free(pc.user);
+	if (w == NULL)
 		goto fail;
 	/* this worker only said hello: EOF, and it ends */
 	if (w->pid > 0) {
@@ -2395,6 +2449,7 @@ const struct sink_provider sink_proc_command = {
 	.stop = "the worker is killed",
 	.open = command_open,
 	.close = sproc_close,
+	.group = sproc_group,
 };
 
 const struct sink_provider sink_proc_socket = {

@@ -265,14 +265,34 @@ run limits
 like "$V" "sink\\.proc\\.as=1073741824 .*sink\\.proc\\.nofile=256 sink\\.proc\\.uid=$(id -u) " \
 	"the defaults: 1g of address space, 256 files, sinkd's user"
 
+# the worker that says hello at sinkd -n (run as root) is not root: it
+# is the sink's user, or else sinkd's
+cat >"$W/notroot.py" <<PY
+#!/usr/bin/python3
+import os, sys
+if os.getuid() == 0:
+    sys.exit("started as root")
+sys.path.insert(0, "$PWD/../etc/sinks")
+import sinkd_sink
+sinkd_sink.Sink("notroot").run()
+PY
+chmod 755 "$W/notroot.py"
+conf "$W/notroot.py"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" '\(started as root\)' "a program that refuses root: run as root when sinkd's user is unknown"
+conf "$W/notroot.py" "user = nobody"
+is "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "configuration OK" "sinkd -n: the hello comes from the sink's user"
+conf "$W/notroot.py"
+sed -i "s/^\[sinkd\]\$/[sinkd]\nuser = nobody/" "$W/sinkd.conf"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "configuration OK" "  or, without one, from sinkd's user"
+
 # ---------------------------------------------------------------------------
 # configuration errors, with file and line
 
 conf "$HOOKS" "user = no-such-user-here"
 out=$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)
-like "$out" 'sink:proc: user no-such-user-here: no such user' "an unknown user"
+like "$out" 'sinkd\.conf:5: command: user no-such-user-here: no such user' "an unknown user"
 conf "$HOOKS" "user = root"
-like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'workers never run as root' "user root is refused"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sinkd\.conf:5: command: user root: workers never run as root' "user root is refused"
 conf "$HOOKS" "workers-min = 5" "workers-max = 2"
 like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'workers-min is more than workers-max' "workers-min above workers-max"
 conf "$HOOKS" "workers-max = 0"
