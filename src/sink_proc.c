@@ -99,6 +99,8 @@ struct sproc {
 	char *wname;		/* the worker's own name (hello) */
 	char *sink;		/* "sink:NAME", from init */
 	unsigned hooks;		/* 1 << enum sproc_hook */
+	int accepted;		/* the worker has the accepted hook */
+	int accepted_body;	/* and wants the message's copy */
 	struct sinkd_key *keys;	/* pool_keys, then the worker's */
 	unsigned nkeys;
 	char **macros;		/* macros the worker wants, or NULL */
@@ -259,6 +261,7 @@ hello_read(struct sproc *p, JsonObject *o)
 	JsonArray *hooks = jarray(o, "hooks"), *keys = jarray(o, "keys");
 	JsonArray *macros = jarray(o, "macros");
 	const char *type = jstr(o, "type"), *name = jstr(o, "name");
+	JsonNode *ab = json_object_get_member(o, "accepted-body");
 	gint64 version;
 	unsigned i, j, nk;
 	char *why;
@@ -283,8 +286,10 @@ hello_read(struct sproc *p, JsonObject *o)
 		for (j = 0; h && j < HOOK_N; j++)
 			if (!strcmp(h, hook_names[j]))
 				break;
-		if (h && !strcmp(h, "accepted"))
-			continue;	/* after-accept events: not a hook here */
+		if (h && !strcmp(h, "accepted")) {
+			p->accepted = 1;	/* after-accept events */
+			continue;
+		}
 		if (h == NULL || j == HOOK_N)
 			return g_strdup_printf("hello: hooks[%u]: %s%s%s", i, h ? "\"" : "",
 					       h ? h : "not a string", h ? "\": no such hook" : "");
@@ -297,6 +302,8 @@ hello_read(struct sproc *p, JsonObject *o)
 	for (i = 0; i < nk; i++)
 		if ((why = hello_key(p, i, json_array_get_element(keys, i))) != NULL)
 			return why;
+	if (ab && JSON_NODE_HOLDS_VALUE(ab) && json_node_get_value_type(ab) == G_TYPE_BOOLEAN)
+		p->accepted_body = json_node_get_boolean(ab);
 	if (macros) {
 		p->macros = g_new0(char *, json_array_get_length(macros) + 1);
 		for (i = j = 0; i < json_array_get_length(macros); i++) {
@@ -2037,83 +2044,201 @@ apply(struct sinkd_ctx *x, enum sproc_hook h, JsonObject *a)
 /* ------------------------------------------------------------------ */
 /* the hooks                                                            */
 
+/* what ask() came to */
+enum ask {
+	ASK_ANSWERED,		/* *answer holds the answer */
+	ASK_BUSY,		/* every worker busy past queue-timeout */
+	ASK_FAILED,		/* no worker, or it failed (logged) */
+};
+
+/* a request line, for the token it is given (g_free()) */
+typedef char *(*line_fn)(void *arg, gint64 token);
+
 /*
- * run - hook h of the sink for x: a worker taken, the request written,
- * its answer waited for until the sink's timeout, and applied; a worker
- * that fails meanwhile costs this request its on-error
+ * ask - one request to a worker of p: a worker taken, the line made
+ * for its token and written, the answer waited for until timeout
+ * seconds (past them the worker is killed); a worker that fails
+ * meanwhile costs this request only.  what names the request in logs
  */
-static enum sinkd_verdict
-run(struct sproc *p, struct sinkd_ctx *x, enum sproc_hook h, const char *arg,
-    int closing)
+static enum ask
+ask(struct sproc *p, struct sinkd_ctx *x, const char *what, long long timeout,
+    line_fn line, void *arg, JsonNode **answer)
 {
-	long long timeout = x->g ? conf_num(x->g, "timeout") : 30;
 	gint64 deadline = g_get_monotonic_time() + timeout * G_USEC_PER_SEC;
 	struct req r = {.state = 0};
 	struct worker *w = NULL;
-	enum sinkd_verdict v = SINKD_ERROR;
-	char *line, *msgfile = NULL, *why = NULL;
+	char *l, *why = NULL;
 	enum acquire got;
-	guint64 sid;
 	int wrc;
 
-	if (h == HOOK_EOM && (msgfile = msg_file(p, x)) == NULL)
-		return SINKD_ERROR;
 	g_mutex_lock(&p->lock);
-	sid = session(p, x);
-	if (closing)
-		g_hash_table_remove(p->session, x);
 	got = acquire(p, x, timeout, &w);
 	if (got == ACQ_OK) {
 		r.token = (gint64) ++p->tokens;
 		g_hash_table_insert(w->pending, &r.token, &r);
 	}
 	g_mutex_unlock(&p->lock);
-	if (got == ACQ_BUSY) {
-		char *l = g_strdup_printf("all %lld workers busy for %llds; tempfail",
-					  p->pc.wmax, p->pc.queue_us / G_USEC_PER_SEC);
-
-		sink_api.log(x, SINKD_LOG_ERROR, l);
-		g_free(l);
-		sink_api.reply(x, "451", "4.3.2", "mail filter busy, try again later");
-		v = SINKD_TEMPFAIL;
-		goto out;
-	}
-	if (got == ACQ_FAIL)
-		goto out;
-	line = request_line(p, x, h, sid, r.token, arg, closing, msgfile);
+	if (got != ACQ_OK)
+		return got == ACQ_BUSY ? ASK_BUSY : ASK_FAILED;
+	l = line(arg, r.token);
 	g_mutex_lock(&w->wlock);
-	wrc = w->in >= 0 ? write_all(w->in, line, strlen(line)) : -1;
+	wrc = w->in >= 0 ? write_all(w->in, l, strlen(l)) : -1;
 	g_mutex_unlock(&w->wlock);
-	g_free(line);
+	g_free(l);
 	g_mutex_lock(&p->lock);
 	if (wrc < 0 && r.state == 0)
 		worker_kill(w, "cannot be written to");
 	while (r.state == 0)
 		if (!g_cond_wait_until(&p->cond, &p->lock, deadline) && r.state == 0) {
-			why = g_strdup_printf("no answer to %s within %llds", hook_names[h], timeout);
+			why = g_strdup_printf("no answer to %s within %llds", what, timeout);
 			worker_kill(w, why);
 		}
 	g_hash_table_remove(w->pending, &r.token);
 	release(p, w);
 	g_mutex_unlock(&p->lock);
 	if (r.state == 1) {
-		v = apply(x, h, json_node_get_object(r.answer));
-		json_node_unref(r.answer);
-	} else {
-		char *l = g_strdup_printf("%s: the worker failed (%s); on-error", hook_names[h],
-					  why ? why : "see its line");
+		*answer = r.answer;
+		g_free(why);
+		return ASK_ANSWERED;
+	}
+	l = g_strdup_printf("%s: the worker failed (%s)", what, why ? why : "see its line");
+	sink_api.log(x, SINKD_LOG_ERROR, l);
+	g_free(l);
+	g_free(why);
+	return ASK_FAILED;
+}
 
+/* a hook's request, for hook_line() */
+struct hook_req {
+	struct sproc *p;
+	struct sinkd_ctx *x;
+	enum sproc_hook h;
+	guint64 sid;
+	const char *arg;
+	int closing;
+	const char *msgfile;
+};
+
+/* hook_line - the line of a hook's request (a struct hook_req) */
+static char *
+hook_line(void *arg, gint64 token)
+{
+	struct hook_req *q = arg;
+
+	return request_line(q->p, q->x, q->h, q->sid, token, q->arg, q->closing, q->msgfile);
+}
+
+/*
+ * run - hook h of the sink for x: the request asked, its answer applied;
+ * a full pool gives tempfail, a worker that fails the sink's on-error
+ */
+static enum sinkd_verdict
+run(struct sproc *p, struct sinkd_ctx *x, enum sproc_hook h, const char *arg,
+    int closing)
+{
+	long long timeout = x->g ? conf_num(x->g, "timeout") : 30;
+	struct hook_req q = {.p = p, .x = x, .h = h, .arg = arg, .closing = closing};
+	enum sinkd_verdict v = SINKD_ERROR;
+	char *msgfile = NULL, *l;
+	JsonNode *answer = NULL;
+
+	if (h == HOOK_EOM && (msgfile = msg_file(p, x)) == NULL)
+		return SINKD_ERROR;
+	q.msgfile = msgfile;
+	g_mutex_lock(&p->lock);
+	q.sid = session(p, x);
+	if (closing)
+		g_hash_table_remove(p->session, x);
+	g_mutex_unlock(&p->lock);
+	switch (ask(p, x, hook_names[h], timeout, hook_line, &q, &answer)) {
+	case ASK_ANSWERED:
+		v = apply(x, h, json_node_get_object(answer));
+		json_node_unref(answer);
+		break;
+	case ASK_BUSY:
+		l = g_strdup_printf("all %lld workers busy for %llds; tempfail",
+				    p->pc.wmax, p->pc.queue_us / G_USEC_PER_SEC);
 		sink_api.log(x, SINKD_LOG_ERROR, l);
 		g_free(l);
+		sink_api.reply(x, "451", "4.3.2", "mail filter busy, try again later");
+		v = SINKD_TEMPFAIL;
+		break;
+	case ASK_FAILED:
+		break;
 	}
-out:
-	g_free(why);
 	if (msgfile) {
 		unlink(msgfile);
 		g_free(msgfile);
 	}
 	return v;
 }
+
+#ifdef SINKD_ACCEPTED_BODY
+/* after-accept events (sink ABI 1.1: the accepted hook) */
+
+/* an event's request, for accepted_line() */
+struct accepted_req {
+	const char *event;	/* one line of JSON */
+	const char *body;	/* the message's copy, or NULL */
+};
+
+/* accepted_line - {"type": "accepted", "token", "event", "body"} */
+static char *
+accepted_line(void *arg, gint64 token)
+{
+	struct accepted_req *q = arg;
+	char *tok = g_strdup_printf("%" G_GINT64_FORMAT, token), *body = NULL, *line;
+
+	if (q->body) {
+		JsonNode *n = json_node_init_string(json_node_alloc(), q->body);
+
+		body = json_to_string(n, FALSE);
+		json_node_unref(n);
+	}
+	/* the event is JSON already (sinkd's own, one line): as it is */
+	line = g_strconcat("{\"type\":\"accepted\",\"token\":", tok, ",\"event\":", q->event,
+			   body ? ",\"body\":" : "", body ? body : "", "}\n", NULL);
+	g_free(tok);
+	g_free(body);
+	return line;
+}
+
+/*
+ * proc_accepted - an event to a worker: its answer's result ("done",
+ * "retry", "fail"); a full pool, a failing worker or an answer without
+ * a result is a retry
+ */
+static enum sinkd_event_result
+proc_accepted(void *state, struct sinkd_ctx *c, const char *event,
+	      const char *body)
+{
+	struct sproc *p = state;
+	struct accepted_req q = {.event = event, .body = body};
+	long long timeout = c->g ? conf_num(c->g, "timeout") : 30;
+	JsonNode *answer = NULL;
+	enum sinkd_event_result r = SINKD_EVENT_RETRY;
+	const char *res;
+
+	switch (ask(p, c, "accepted", timeout, accepted_line, &q, &answer)) {
+	case ASK_ANSWERED:
+		res = jstr(json_node_get_object(answer), "result");
+		if (res && !strcmp(res, "done"))
+			r = SINKD_EVENT_DONE;
+		else if (res && !strcmp(res, "fail"))
+			r = SINKD_EVENT_FAIL;
+		else if (res == NULL || strcmp(res, "retry"))
+			sink_api.log(c, SINKD_LOG_WARNING, "accepted: an answer without a result (done, retry, fail); retry");
+		json_node_unref(answer);
+		break;
+	case ASK_BUSY:
+		sink_api.log(c, SINKD_LOG_WARNING, "accepted: every worker busy; retry");
+		break;
+	case ASK_FAILED:
+		break;
+	}
+	return r;
+}
+#endif
 
 /* proc_connect - the worker's connect hook */
 static enum sinkd_verdict
@@ -2406,6 +2531,10 @@ sproc_open(const char *arg, int command, void **handle, char **why)
 	ss->unknown = p->hooks & (1u << HOOK_UNKNOWN) ? proc_unknown : NULL;
 	ss->eom = p->hooks & (1u << HOOK_EOM) ? proc_eom : NULL;
 	ss->abort = proc_abort;	/* always: the session ends at close */
+#ifdef SINKD_ACCEPTED_BODY
+	ss->accepted = p->accepted ? proc_accepted : NULL;
+	ss->accepted_flags = p->accepted_body ? SINKD_ACCEPTED_BODY : 0;
+#endif
 	p->workers = g_ptr_array_new();
 	p->session = g_hash_table_new(g_direct_hash, g_direct_equal);
 	p->pc.wmax = 1;

@@ -25,7 +25,10 @@ the actions the hook asked for.  Only the standard library is used.
 
 A hook returns None (continue), a verdict ("continue", "accept",
 "reject", "tempfail", "discard", "quarantine", "error"), or a verdict and
-a reply ("550 5.7.1 text").  An exception in a hook is the verdict
+a reply ("550 5.7.1 text").  The accepted hook (after-accept events, in a
+sinkd that has them) gets ctx.event (a dict) and, with
+Sink(..., accepted_body=True), ctx.body (the path of the message's copy),
+and returns None or "done", "retry" (False) or "fail".  An exception in a hook is the verdict
 "error" (the sink's on-error in sinkd), with the traceback on standard
 error, which sinkd logs.  Requests are served one at a time; run more
 workers (workers-max) for more at once.
@@ -69,6 +72,8 @@ class Ctx:
         self.rcpt_params = req.get("rcpt-params", [])
         self.command = req.get("command")
         self.closing = req.get("closing", False)
+        self.event = req.get("event")      # accepted: the event (a dict)
+        self.body = req.get("body")        # accepted: the message's copy
         self.actions = []
         self.reply_ = None
         self._msg = None
@@ -173,10 +178,11 @@ class Ctx:
 class Sink:
     """A sink: its name, keys, the macros it wants, and its hooks."""
 
-    def __init__(self, name, keys=None, macros=None):
+    def __init__(self, name, keys=None, macros=None, accepted_body=False):
         self.name = name
         self.keys = keys or []
         self.macros = macros or []
+        self.accepted_body = accepted_body
         self.hooks = {}
 
     def hook(self, name):
@@ -192,20 +198,24 @@ class Sink:
     def hello(self):
         return {"type": "hello", "version": VERSION, "name": self.name,
                 "hooks": sorted(self.hooks), "keys": self.keys,
-                "macros": self.macros}
+                "macros": self.macros, "accepted-body": self.accepted_body}
 
     def serve(self, req):
         """The answer to one request (a dict)."""
         ctx = Ctx(req)
         fn = self.hooks.get(ctx.hook)
         if req.get("type") == "accepted":
+            fn = self.hooks.get("accepted")
             try:
-                done = fn(ctx) if fn else True
-                return {"token": ctx.token,
-                        "result": "retry" if done is False else "done"}
+                r = fn(ctx) if fn else None
             except Exception:
                 traceback.print_exc(file=sys.stderr)
-                return {"token": ctx.token, "result": "retry"}
+                r = "retry"
+            if r is None or r is True:
+                r = "done"
+            elif r is False:
+                r = "retry"
+            return {"token": ctx.token, "result": r}
         verdict, reply = "continue", None
         try:
             r = fn(ctx) if fn else None
