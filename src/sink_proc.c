@@ -2482,6 +2482,7 @@ sproc_open(const char *arg, int command, void **handle, char **why)
 	struct pool_cfg pc;
 	GError *err = NULL;
 	struct worker *w;
+	int rc;
 
 	*handle = NULL;
 	g_mutex_init(&p->lock);
@@ -2501,7 +2502,11 @@ sproc_open(const char *arg, int command, void **handle, char **why)
 		}
 		p->path = g_strdup(arg + 5);
 	}
-	if (open_pc(&pc, why) < 0)
+	rc = open_pc(&pc, why);
+	g_free(open_user);	/* sproc_group's, for this open only */
+	open_user = NULL;
+	open_sinkd_user = (uid_t) -1;
+	if (rc < 0)
 		goto fail;
 	w = worker_start(p, "sink", &pc, 1, HELLO_TIMEOUT, why);
 	g_free(pc.user);
