@@ -29,6 +29,15 @@
  * that has served max-requests requests ends (EOF on its input) once
  * idle.
  *
+ * Users: a worker runs as its sink's user (key user), with its limits;
+ * a daemon that has dropped root asks the spawner for such workers, a
+ * process sink_proc_spawner_start() forks while sinkd is still root,
+ * which starts only what sinkd.conf configures.
+ *
+ * After-accept events: where the sink ABI has the accepted hook, a
+ * worker whose hello lists it gets each event as a request of its own,
+ * answered done, retry or fail.
+ *
  * Threads: hooks run on any thread; everything of a pool is under its
  * one lock, except writing a request (the worker's write lock).
  */
