@@ -35,6 +35,8 @@
 #define HELLO_TIMEOUT	30	/* seconds, for the hello at open */
 #define OPEN_LINE_MAX	(1024 * 1024)	/* the hello's line, at open */
 #define STDERR_LINE_MAX	2000	/* a worker's stderr line, logged */
+#define STDERR_LINES	100	/* stderr lines logged per worker and window */
+#define STDERR_WINDOW	10	/* seconds */
 #define RETIRE_GRACE	2	/* seconds between EOF and SIGKILL */
 #define JSON_DEPTH	32	/* arrays and objects in one another, at most */
 
@@ -140,6 +142,8 @@ struct worker {
 	int dead;		/* takes no more requests */
 	int killed;		/* SIGKILLed (or the socket shut) */
 	gint64 retired;		/* EOF sent at (monotonic µs), or 0 */
+	gint64 err_window;	/* stderr: the window's start (reader's) */
+	unsigned err_lines, err_dropped;	/* in the window */
 	int refs;		/* the reader's and the senders' */
 };
 
@@ -1213,18 +1217,33 @@ answer(struct worker *w, const char *line, gsize len)
 static void
 stderr_lines(struct worker *w, GString *buf, int flush)
 {
+	gint64 now = g_get_monotonic_time();
 	char *nl;
 
+	if (now - w->err_window >= STDERR_WINDOW * G_USEC_PER_SEC) {
+		if (w->err_dropped)
+			log_warn("%s: worker %d: %u more lines on stderr not logged (more than %d in %ds)",
+				 w->p->sink, (int) w->pid, w->err_dropped, STDERR_LINES, STDERR_WINDOW);
+		w->err_window = now;
+		w->err_lines = w->err_dropped = 0;
+	}
 	while ((nl = memchr(buf->str, '\n', buf->len)) != NULL
 	       || (buf->len > 0 && (flush || buf->len > STDERR_LINE_MAX))) {
 		gsize n = nl ? (gsize) (nl - buf->str) : buf->len;
 		char *l = g_strndup(buf->str, MIN(n, STDERR_LINE_MAX));
 
 		g_strdelimit(l, "\r\t", ' ');
-		if (*l)
+		if (*l && ++w->err_lines > STDERR_LINES)
+			w->err_dropped++;
+		else if (*l)
 			log_warn("%s: worker %d: %s", w->p->sink, (int) w->pid, l);
 		g_free(l);
 		g_string_erase(buf, 0, nl ? (gssize) n + 1 : (gssize) n);
+	}
+	if (flush && w->err_dropped) {
+		log_warn("%s: worker %d: %u more lines on stderr not logged (more than %d in %ds)",
+			 w->p->sink, (int) w->pid, w->err_dropped, STDERR_LINES, STDERR_WINDOW);
+		w->err_dropped = 0;
 	}
 }
 

@@ -127,6 +127,10 @@ like "$ERR" 'sink:proc: worker [0-9]+: RuntimeError: a bug in the worker' "an ex
 like "$V" '^verdict=tempfail ' "  and on-error"
 run stderr
 like "$ERR" 'sink:proc: worker [0-9]+: a line on stderr' "a worker's stderr line is logged with the sink's name"
+run flood
+is "$(grep -c 'sink:proc: worker [0-9]*: flood line' <<<"$ERR")" 100 "a flood on stderr: 100 lines logged"
+like "$ERR" 'sink:proc: worker [0-9]+: 900 more lines on stderr not logged \(more than 100 in 10s\)' "  and the rest counted"
+like "$V" '^verdict=accept ' "  the message is served"
 
 # the early hooks, with what sinkd -t plays of the SMTP dialogue
 run hello -C 192.0.2.66

@@ -147,6 +147,11 @@ def eom(ctx):
             ctx.note(k, v)
         ctx.note("pid", str(os.getpid()))
         return "continue"
+    if subj == "flood":
+        for i in range(1000):
+            print("flood line %d" % i, file=sys.stderr)
+        sys.stderr.flush()
+        return "continue"
     if subj == "stderr":
         print("a line on stderr", file=sys.stderr, flush=True)
         return "continue"
