@@ -1069,7 +1069,9 @@ worker_start(struct sproc *p, const char *sink, const struct pool_cfg *pc,
 			    g_get_monotonic_time() + timeout * G_USEC_PER_SEC, &line, why);
 	g_free(hello);
 	if (rc < 0 && *why == NULL)
-		*why = g_strdup_printf("cannot send the hello: %s", g_strerror(errno));
+		*why = errno == EPIPE ? g_strdup(p->argv ? "the worker ended before its hello"
+						 : "the service closed the connection before its hello")
+			: g_strdup_printf("cannot send the hello: %s", g_strerror(errno));
 	else if (rc == 0)
 		*why = g_strdup(p->argv ? "the worker ended before its hello"
 				: "the service closed the connection before its hello");

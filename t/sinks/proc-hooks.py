@@ -81,15 +81,17 @@ def eom(ctx):
     if subj == "pass":
         return "continue"
     if subj.startswith("raw:"):
-        # an answer as written after "raw:" (TOKEN: the request's), then
-        # the end of this worker
+        # an answer as written after "raw:" (TOKEN: the request's); this
+        # worker then answers nothing more, and ends with its input
         sys.stdout.write(subj[4:].replace("TOKEN", str(ctx.token)) + "\n")
         sys.stdout.flush()
+        sys.stdin.read()
         os._exit(0)
     if subj.startswith("deep"):
         n = int(subj.split()[1])
         sys.stdout.write('{"token":%d,"x":%s%s}\n' % (ctx.token, "[" * n, "]" * n))
         sys.stdout.flush()
+        sys.stdin.read()
         os._exit(0)
     if subj == "replace":
         ctx.part_replace(0, "the worker's new text\n", type="text/plain; charset=utf-8")
