@@ -15,7 +15,8 @@
 # naming it, a worker is replaced after max-requests, and a worker's
 # limits seen from outside in /proc/PID/limits; a daemon that dropped
 # root starts workers as their user through its spawner; a service that
-# goes away costs on-error until it is back; SIGHUP gives new workers.
+# goes away costs on-error until it is back; one worker with concurrency
+# answers two messages out of order; SIGHUP gives new workers.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 source lib/sinkd.sh
@@ -491,9 +492,39 @@ svc_start() {
 	chmod 666 "$W/svc2.sock"
 }
 svc_start
-sk_conf "chain = sink:nob, sink:svc, protocol" "[sink:nob]" "command = $W/sk2/conf/proc-hooks.py" \
+# and a worker that serves requests at once, in threads, answering the
+# fast one before the slow one (concurrency)
+cat >"$W/sk2/conf/conc.py" <<'PY'
+#!/usr/bin/python3
+import json, os, sys, threading, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sinkd_sink
+sink = sinkd_sink.Sink("conc")
+@sink.hook("eom")
+def eom(ctx):
+    s = ctx.header("Subject") or ""
+    print("start %s" % s, file=sys.stderr, flush=True)
+    if s.startswith("slow"):
+        time.sleep(2)
+    ctx.note("subject", s)
+    print("answer %s token %d" % (s, ctx.token), file=sys.stderr, flush=True)
+lock = threading.Lock()
+def send(obj):
+    with lock:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+for line in sys.stdin:
+    req = json.loads(line)
+    if req.get("type") == "hello":
+        send(sink.hello())
+    else:
+        threading.Thread(target=lambda r=req: send(sink.serve(r))).start()
+PY
+chmod 755 "$W/sk2/conf/conc.py"
+sk_conf "chain = sink:nob, sink:svc, sink:conc, protocol" "[sink:nob]" "command = $W/sk2/conf/proc-hooks.py" \
 	"user = nobody" "message-dir = $W/sk2/msgdir" "nofile-limit = 48" "max-requests = 0" \
-	"[sink:svc]" "socket = unix:$W/svc2.sock"
+	"[sink:svc]" "socket = unix:$W/svc2.sock" \
+	"[sink:conc]" "command = $W/sk2/conf/conc.py" "workers-max = 1" "concurrency = 4"
 mkdir -p "$W/msgs/limits"
 printf 'From: a@example.net\nSubject: limits\n\nx\n' >"$W/msgs/limits/m.eml"
 printf 'From: a@example.net\nSubject: all\n\nx\n' >"$W/msgs/plain/m.eml"
@@ -515,6 +546,20 @@ like "$(sk_log)" "sink:svc: .*unix:$W/svc2\\.sock: " "  logged"
 svc_start
 like "$(send plain)" 'accept(ed)?=1' "daemon: the service back: sinkd connects again"
 is "$(grep -c 'sink\.svc\.by=service' "$W/sk2/sinkd.log")" 3 "  and it serves the message"
+mkdir -p "$W/msgs/slow-1" "$W/msgs/fast-1"
+printf 'From: a@example.net\nSubject: slow-1\n\nx\n' >"$W/msgs/slow-1/m.eml"
+printf 'From: a@example.net\nSubject: fast-1\n\nx\n' >"$W/msgs/fast-1/m.eml"
+send slow-1 >"$W/slow1.out" &
+SLOW=$!
+for i in $(seq 1 50); do grep -q 'sink:conc: worker [0-9]*: start slow-1' "$W/sk2/sinkd.log" && break; sleep 0.1; done
+like "$(send fast-1)" 'accept(ed)?=1' "concurrency = 4: a message is served while the one worker still holds another"
+wait $SLOW
+like "$(cat "$W/slow1.out")" 'accept(ed)?=1' "  and the other is served too"
+is "$(grep -o 'sink:conc: worker [0-9]*: answer [a-z]*-1' "$W/sk2/sinkd.log" | sed 's/.*answer //' | tr '\n' ' ')" "fast-1 slow-1 " \
+	"  the answers came out of order"
+like "$(sk_log)" 'sink\.conc\.subject=fast-1' "  each to its own request (fast-1)"
+like "$(sk_log)" 'sink\.conc\.subject=slow-1' "  (slow-1)"
+is "$(grep -c 'sink:conc: worker [0-9]* started' "$W/sk2/sinkd.log")" 1 "  one worker served both"
 old=$wpid
 sk_reload
 ok $? "daemon: SIGHUP reloads"
