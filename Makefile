@@ -211,7 +211,7 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 	-Wno-missing-field-initializers -std=gnu11 \
 	-D_GNU_SOURCE -MMD -MP -Iinclude -DSINKD_VERSION='"$(VERSION)"' \
-	-DSINKD_SYSCONFDIR='"$(SYSCONFDIR)"' -DFUZZ_TOP='"$(CURDIR)"' \
+	-DSINKD_SYSCONFDIR='"$(SYSCONFDIR)"' -DFUZZ_TOP='"$(CURDIR)"' -DSINKD_FUZZ \
 	$(DEPS_CFLAGS) $(CPPFLAGS)
 FUZZ_OBJS = $(patsubst %.c,fuzz/obj/%.o,$(CORE_SRCS) $(HANDLER_SRCS) fuzz/fuzz.c)
 

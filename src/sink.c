@@ -66,8 +66,10 @@ static const struct sink_provider *const providers[] = {
 #ifdef SINKD_WITH_LUA
 	&sink_lua,
 #endif
+#ifndef SINKD_FUZZ	/* a fuzzed configuration starts no program */
 	&sink_proc_command,
 	&sink_proc_socket,
+#endif
 	NULL,
 };
 
