@@ -16,7 +16,9 @@
 # limits seen from outside in /proc/PID/limits; a daemon that dropped
 # root starts workers as their user through its spawner; a service that
 # goes away costs on-error until it is back; one worker with concurrency
-# answers two messages out of order; SIGHUP gives new workers.
+# answers two messages out of order; SIGHUP gives new workers; 16
+# connections at once, where exactly the messages whose worker failed
+# get on-error.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 source lib/sinkd.sh
@@ -474,6 +476,26 @@ sk_stop
 for i in $(seq 1 50); do [ -e "/proc/$wpid" ] || break; sleep 0.1; done
 ok "$([ ! -e "/proc/$wpid" ] && echo 0 || echo 1)" "daemon: sinkd stopped, its workers are gone"
 [ -e "/proc/$wpid" ] && diag "$(cat /proc/$wpid/status | head -5)"
+ok "$(sk_log_clean && echo 0 || echo 1)" "daemon: no sanitizer report"
+
+# many at once: 16 connections of 12 messages each, 2 of every 12 make
+# their worker die or answer garbage; exactly those 32 get on-error
+sk_init "$W/sk3" "unix:$W/sk3/sinkd.sock"
+chown postfix "$W/sk3"
+install -m 755 "$HOOKS" "$W/sk3/conf/proc-hooks.py"
+install -m 644 ../etc/sinks/sinkd_sink.py "$W/sk3/conf/sinkd_sink.py"
+sk_conf "chain = sink:many, protocol" "[sink:many]" "command = $W/sk3/conf/proc-hooks.py" \
+	"workers-max = 4" "queue-timeout = 30s" "max-requests = 50" "timeout = 30s"
+mkdir -p "$W/msgs/many"
+for i in $(seq 1 10); do printf 'From: a@example.net\nSubject: pass\n\nx %d\n' "$i" >"$W/msgs/many/m$i.eml"; done
+printf 'From: a@example.net\nSubject: garbage\n\nx\n' >"$W/msgs/many/mg.eml"
+printf 'From: a@example.net\nSubject: die\n\nx\n' >"$W/msgs/many/md.eml"
+sk_start || bail_out "sinkd did not start: $(sk_log)"
+"$ML" -c 16 -m 12 "$SK_SOCKET" "$W/msgs/many" >"$W/many.out" 2>>"$W/ml.err"
+is "$(grep -E '^(messages|accept|tempfail|errors)=' "$W/many.out" | tr '\n' ' ')" "messages=192 errors=0 accept=160 tempfail=32 " \
+	"daemon, 16 connections at once, 4 workers: the 32 messages whose worker failed get on-error, the 160 others pass"
+is "$(grep -c 'sink:many: worker [0-9]*: .*killed, 1 request lost' "$W/sk3/sinkd.log")" 32 "  each failure cost one request"
+sk_stop
 ok "$(sk_log_clean && echo 0 || echo 1)" "daemon: no sanitizer report"
 
 # a daemon that dropped root (to postfix) starts workers as user nobody
