@@ -2380,6 +2380,13 @@ proc_init(const struct sinkd_api *api, struct sinkd_ctx *c, void **state)
 	pc->maxline = conf_num(c->g, "max-line");
 	g_free(pc->msgdir);
 	pc->msgdir = g_strdup(api->config(c, "message-dir") ? api->config(c, "message-dir") : "");
+	if (*pc->msgdir && !g_file_test(pc->msgdir, G_FILE_TEST_IS_DIR)) {
+		char *l = g_strdup_printf("message-dir %s: not a directory", pc->msgdir);
+
+		api->log(c, SINKD_LOG_ERROR, l);
+		g_free(l);
+		return -1;
+	}
 	if (pc->maxline < 4096)
 		pc->maxline = 4096;
 	g_free(pc->user);

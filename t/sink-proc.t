@@ -302,6 +302,8 @@ conf "$HOOKS" "user = root"
 like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sinkd\.conf:5: command: user root: workers never run as root' "user root is refused"
 conf "$HOOKS" "workers-min = 5" "workers-max = 2"
 like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'workers-min is more than workers-max' "workers-min above workers-max"
+conf "$HOOKS" "message-dir = $W/no-such-dir"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "sink:proc: message-dir $W/no-such-dir: not a directory" "a message-dir that is not there"
 conf "$HOOKS" "workers-max = 0"
 like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'workers-max = 0: at least 1' "workers-max 0"
 
