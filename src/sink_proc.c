@@ -140,7 +140,8 @@ struct worker {
 	unsigned inflight;
 	unsigned long served;
 	int dead;		/* takes no more requests */
-	int killed;		/* SIGKILLed (or the socket shut) */
+	gint64 killed;		/* SIGKILLed (or the socket shut) at
+				 * (monotonic µs), or 0 */
 	gint64 retired;		/* EOF sent at (monotonic µs), or 0 */
 	gint64 err_window;	/* stderr: the window's start (reader's) */
 	unsigned err_lines, err_dropped;	/* in the window */
@@ -1162,7 +1163,7 @@ worker_kill(struct worker *w, const char *why)
 		} else if (w->out >= 0) {
 			shutdown(w->out, SHUT_RDWR);
 		}
-		w->killed = 1;
+		w->killed = g_get_monotonic_time();
 	}
 	w->dead = 1;
 	fail_pending(w);
@@ -1300,7 +1301,10 @@ reader(gpointer data)
 		if (w->retired && !w->killed
 		    && g_get_monotonic_time() - w->retired > RETIRE_GRACE * G_USEC_PER_SEC)
 			worker_kill(w, "did not end after its input was closed");
-		if (w->killed && w->pid <= 0)
+		/* a connection ends when shut; a process group whose output
+		 * some process outside it still holds, a while after SIGKILL */
+		if (w->killed && (w->pid <= 0
+				  || g_get_monotonic_time() - w->killed > RETIRE_GRACE * G_USEC_PER_SEC))
 			eof = 1;
 		g_mutex_unlock(&p->lock);
 	}
@@ -1323,7 +1327,7 @@ reader(gpointer data)
 		log_warn("%s: worker %d ended while it held no request: %s", p->sink,
 			 w->pid > 0 ? (int) w->pid : (int) w->id,
 			 w->pid > 0 ? (end ? end : "ended") : "the service closed the connection");
-		w->killed = 1;
+		w->killed = g_get_monotonic_time();
 	} else if (!w->killed && !w->retired) {
 		worker_kill(w, w->pid > 0 ? (end ? end : "ended") : "closed the connection");
 	}
@@ -1408,6 +1412,10 @@ acquire(struct sproc *p, struct sinkd_ctx *x, long long timeout,
 				sink_api.log(x, SINKD_LOG_ERROR, why);
 				g_free(why);
 				g_cond_broadcast(&p->cond);
+				/* below workers-min, a worker that is there
+				 * still serves */
+				if ((w = pick(p)) != NULL)
+					break;
 				return ACQ_FAIL;
 			}
 			w->id = p->serial;
