@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/pidfd.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -1259,16 +1260,24 @@ reader(gpointer data)
 	struct sproc *p = w->p;
 	GString *buf = g_string_new(NULL), *ebuf = g_string_new(NULL);
 	char chunk[65536], *end = NULL;
-	int errfd = w->err, eof = 0;
+	int errfd = w->err, eof = 0, exited = 0;
+	/* the process's end, even while another holds its output */
+	int pidfd = w->pid > 0 && !w->remote ? pidfd_open(w->pid, 0) : -1;
 
 	while (!eof) {
-		struct pollfd pfd[2] = {{.fd = w->out, .events = POLLIN},
-					{.fd = errfd, .events = POLLIN}};
+		struct pollfd pfd[3] = {{.fd = w->out, .events = POLLIN},
+					{.fd = errfd, .events = POLLIN},
+					{.fd = exited ? -1 : pidfd, .events = POLLIN}};
 		char *nl;
 		ssize_t n;
 
-		if (poll(pfd, errfd >= 0 ? 2 : 1, 500) < 0 && errno != EINTR)
+		if (poll(pfd, 3, exited ? 0 : 500) < 0 && errno != EINTR)
 			break;
+		/* it ended: what it wrote is read, then it is done */
+		if (exited && !pfd[0].revents && !pfd[1].revents)
+			eof = 1;
+		if (pfd[2].revents)
+			exited = 1;
 		if (errfd >= 0 && pfd[1].revents) {
 			if ((n = read(errfd, chunk, sizeof(chunk))) > 0) {
 				g_string_append_len(ebuf, chunk, n);
@@ -1308,6 +1317,8 @@ reader(gpointer data)
 			eof = 1;
 		g_mutex_unlock(&p->lock);
 	}
+	if (pidfd >= 0)
+		close(pidfd);
 	if (w->pid > 0) {
 		/* what it said on stderr before it ended */
 		while (errfd >= 0) {

@@ -210,6 +210,11 @@ like "$V" '^verdict=tempfail ' "  on-error"
 run "sleep 6"
 like "$ERR" 'no answer to eom within 2s; killed' "a slow worker: killed at the sink's timeout"
 like "$V" '^verdict=tempfail ' "  on-error"
+conf "$HOOKS" "timeout = 30s"
+run orphan
+like "$ERR" 'sink:proc: worker [0-9]+: exit status 3; killed, 1 request lost' \
+	"a worker that dies while a process of another session holds its output: its end is seen at once, not at the timeout"
+like "$V" '^verdict=tempfail ' "  on-error"
 conf "$HOOKS" "timeout = 2s" "on-error = accept"
 run die
 like "$V" '^verdict=accept ' "on-error = accept: the message passes"

@@ -134,6 +134,11 @@ def eom(ctx):
         sys.stdout.write("[" + "1," * 10000 + "1]\n")
         sys.stdout.flush()
         return "continue"
+    if subj == "orphan":
+        # a process of its own session keeps this worker's output open
+        import subprocess
+        subprocess.Popen(["setsid", "sleep", "6"], stdout=sys.stdout)
+        os._exit(3)
     if subj == "die":
         print("dying now", file=sys.stderr, flush=True)
         os._exit(3)
