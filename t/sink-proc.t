@@ -415,9 +415,9 @@ chown postfix "$W/sk"
 install -m 755 "$HOOKS" "$W/sk/conf/proc-hooks.py"
 install -m 644 ../etc/sinks/sinkd_sink.py "$W/sk/conf/sinkd_sink.py"
 sk_conf "chain = sink:proc, protocol" "[sink:proc]" "command = $W/sk/conf/proc-hooks.py" \
-	"timeout = 3s" "workers-max = 1" "queue-timeout = 1s" "max-requests = 12" "nofile-limit = 40"
+	"timeout = 6s" "workers-max = 1" "queue-timeout = 1s" "max-requests = 12" "nofile-limit = 40"
 mkdir -p "$W/msgs"
-for s in die garbage "sleep 2" "sleep 6" pid plain; do
+for s in die garbage "sleep 5" "sleep 20" pid plain; do
 	mkdir -p "$W/msgs/${s// /-}"
 	printf 'From: a@example.net\nSubject: %s\n\nx\n' "$s" >"$W/msgs/${s// /-}/m.eml"
 done
@@ -435,7 +435,7 @@ is "$(started)" 2 "  by a new worker"
 like "$(send garbage)" 'tempfail=1' "daemon: garbage: on-error for its message"
 like "$(send plain)" 'accept(ed)?=1' "  the next message is served"
 is "$(started)" 3 "  by a new worker"
-like "$(send sleep-6)" 'tempfail=1' "daemon: a worker past the timeout: on-error"
+like "$(send sleep-20)" 'tempfail=1' "daemon: a worker past the timeout: on-error"
 like "$(send plain)" 'accept(ed)?=1' "  the next message is served"
 is "$(started)" 4 "  by a new worker"
 
@@ -450,12 +450,12 @@ PY
 like "$(sk_log)" 'sink:proc: .*unknown command XYZZY' "daemon: unknown gets the command"
 like "$(cat "$W/seq.out")" 'last=y 500 5\.5\.1 not here either' "  and its refusal is the MTA's reply"
 
-# a full pool: one worker, busy for 2s; another message waits 1s, then
+# a full pool: one worker, busy for 5s; another message waits 1s, then
 # gets a tempfail
-send sleep-2 >"$W/slow.out" &
+send sleep-5 >"$W/slow.out" &
 SLOW=$!
 for i in $(seq 1 50); do
-	grep -q 'sink:proc: worker [0-9]*: sleeping 2' "$W/sk/sinkd.log" && break
+	grep -q 'sink:proc: worker [0-9]*: sleeping 5' "$W/sk/sinkd.log" && break
 	sleep 0.1
 done
 like "$(send plain)" '(tempfail|unsent)=1' "daemon: every worker busy: tempfail (at the first hook: connect)"
@@ -534,7 +534,7 @@ def eom(ctx):
     s = ctx.header("Subject") or ""
     print("start %s" % s, file=sys.stderr, flush=True)
     if s.startswith("slow"):
-        time.sleep(2)
+        time.sleep(4)
     ctx.note("subject", s)
     print("answer %s token %d" % (s, ctx.token), file=sys.stderr, flush=True)
 lock = threading.Lock()
