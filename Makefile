@@ -21,7 +21,7 @@ ALL_CFLAGS = $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP -Iinclude \
 	$(DEPS_CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 
-CORE_SRCS = src/sink.c src/sinkapi.c src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c src/mime.c \
+CORE_SRCS = src/sink.c src/sinkapi.c src/sink_proc.c src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c src/mime.c \
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
 	src/event.c src/event_webhook.c src/journal.c
@@ -136,6 +136,9 @@ SYSTEMDUNITDIR ?= /etc/systemd/system
 DOCDIR ?= $(PREFIX)/share/doc/sinkd
 LIBDIR ?= $(PREFIX)/lib
 SINKD_USER ?= sinkd
+# co-process sinks shipped as examples, and the Python helper they import
+# (programs, not configuration: sinkd-sink-protocol(7))
+SINKSDIR ?= $(PREFIX)/lib/sinkd/sinks
 CONFFILES = sinkd.conf domains/default.conf lists/example.com.lists \
 	disclaimer.txt disclaimer.html
 
@@ -152,8 +155,10 @@ install: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
 	install -m 644 include/sinkd/sink.h $(DESTDIR)$(PREFIX)/include/sinkd/sink.h
 	install -m 644 man/sinkd-sink.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 man/sinkd-lua.5 man/sinkd-events.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -d $(DESTDIR)$(PREFIX)/share/man/man7
-	install -m 644 man/sinkd-sinks.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(SINKSDIR)
+	install -m 644 man/sinkd-sinks.7 man/sinkd-sink-protocol.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -m 755 etc/sinks/dlp.py $(DESTDIR)$(SINKSDIR)/dlp.py
+	install -m 644 etc/sinks/sinkd_sink.py $(DESTDIR)$(SINKSDIR)/sinkd_sink.py
 	@for f in $(CONFFILES); do \
 		if [ -e $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f ]; then \
 			echo "kept $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f (the shipped one: $(DOCDIR)/etc/$$f)"; \
@@ -245,7 +250,7 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) \
 	-Wno-missing-field-initializers -std=gnu11 \
 	-D_GNU_SOURCE -MMD -MP -Iinclude -DSINKD_VERSION='"$(VERSION)"' \
-	-DSINKD_SYSCONFDIR='"$(SYSCONFDIR)"' -DFUZZ_TOP='"$(CURDIR)"' \
+	-DSINKD_SYSCONFDIR='"$(SYSCONFDIR)"' -DFUZZ_TOP='"$(CURDIR)"' -DSINKD_FUZZ \
 	$(FUZZ_LUA) $(DEPS_CFLAGS) $(CPPFLAGS)
 FUZZ_OBJS = $(patsubst %.c,fuzz/obj/%.o,$(CORE_SRCS) $(HANDLER_SRCS) fuzz/fuzz.c)
 

@@ -39,6 +39,7 @@
 #include "policy.h"
 #include "privs.h"
 #include "sink.h"
+#include "sink_proc.h"
 
 #ifndef SINKD_VERSION
 #define SINKD_VERSION "0.1"
@@ -433,6 +434,7 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 		daemonize(pid_fd, sock_fd);
 	else
 		write_pids(pid_fd, sock_fd);
+	sink_proc_spawner_start(s->conf_path);
 	privs_drop(uid, gid, conf_bool(&s->main, "allow-root"));
 	log_set_debug(conf_bool(&s->main, "debug"));
 	snapshot_install(s);

@@ -41,7 +41,7 @@ struct sink_set {
 	int configured;		/* the configure hook ran */
 };
 
-static const char *const provider_keys[] = {"module", "script", NULL};
+static const char *const provider_keys[] = {"module", "script", "command", "socket", NULL};
 
 /* The keys sinkd gives every sink, before the sink's own; documented in
  * sinkd-policy(5), THE SINK:NAME HANDLER. */
@@ -50,9 +50,13 @@ enum { DIR_OUTBOUND, DIR_INBOUND, DIR_BOTH };	/* as direction_values */
 
 static const struct conf_key sink_base_keys[] = {
 	{"module", CONF_PATH, "", .flags = CONF_NODOMAIN,
-	 .doc = "the sink's shared object (sinkd-sink(3)); exactly one of module and script"},
+	 .doc = "the sink's shared object (sinkd-sink(3)); exactly one of module, script, command and socket"},
 	{"script", CONF_PATH, "", .flags = CONF_NODOMAIN,
-	 .doc = "the sink's Lua script (sinkd-lua(5)); exactly one of module and script"},
+	 .doc = "the sink's Lua script (sinkd-lua(5)); exactly one of module, script, command and socket"},
+	{"command", CONF_STRING, "", .flags = CONF_NODOMAIN,
+	 .doc = "a worker program and its arguments, run without a shell (sinkd-sink-protocol(7))"},
+	{"socket", CONF_STRING, "", .flags = CONF_NODOMAIN,
+	 .doc = "unix:PATH of a sink run as a service (sinkd-sink-protocol(7))"},
 	{"evaluate", CONF_BOOL, "no", .merge = MERGE_FALSE,
 	 .doc = "log the refusals and edits the sink asks for instead of making them"},
 	{"timeout", CONF_TIME, "30s", 1, 3600, .merge = MERGE_MIN,
@@ -67,6 +71,10 @@ static const struct sink_provider *const providers[] = {
 	&sink_native,
 #ifdef SINKD_WITH_LUA
 	&sink_lua,
+#endif
+#ifndef SINKD_FUZZ	/* a fuzzed configuration starts no program */
+	&sink_proc_command,
+	&sink_proc_socket,
 #endif
 	NULL,
 };
@@ -136,7 +144,7 @@ struct watch {
 	char qid[64];
 	long long timeout;
 	int logged;
-	int stoppable;		/* a script: its limits stop it */
+	const char *stop;	/* how the provider stops it; NULL: it cannot */
 	GList link;		/* in watches; data: the struct watch */
 };
 
@@ -173,8 +181,7 @@ watchdog(gpointer unused)
 			if (w->deadline <= now) {
 				log_warn("%s: %s: %s hook still running past its timeout of %llds; the message gets on-error (%s)",
 					 w->qid, w->sink, w->hook, w->timeout,
-					 w->stoppable ? "the script is stopped at its next instruction check"
-					 : "a native hook cannot be stopped");
+					 w->stop ? w->stop : "a native hook cannot be stopped");
 				w->logged = 1;
 			} else if (w->deadline < next) {
 				next = w->deadline;
@@ -201,7 +208,7 @@ watch_start(struct watch *w, const struct sink *k, const char *hook,
 	g_strlcpy(w->qid, qid, sizeof(w->qid));
 	w->timeout = timeout;
 	w->logged = 0;
-	w->stoppable = k->prov != &sink_native;
+	w->stop = k->prov->stop;
 	w->link.data = w;
 	w->link.prev = w->link.next = NULL;
 	g_mutex_lock(&watch_lock);
@@ -800,6 +807,33 @@ sink_free(struct sink *k)
 	g_free(k);
 }
 
+/* sink_arg_unsafe - why the value of a provider's key cannot be used
+ * (a file, or a command's program, that others could change), or NULL */
+static char *
+sink_arg_unsafe(const struct sink_provider *prov, const char *val, uid_t user)
+{
+	GError *err = NULL;
+	char **argv = NULL, *why;
+
+	switch (prov->arg) {
+	case SINK_ARG_FILE:
+		return conf_file_unsafe(val, 0, user);
+	case SINK_ARG_ADDRESS:
+		return NULL;
+	case SINK_ARG_COMMAND:
+		break;
+	}
+	if (!g_shell_parse_argv(val, NULL, &argv, &err)) {
+		why = g_strdup(err->message);
+		g_error_free(err);
+		return why;
+	}
+	why = *argv[0] != '/' ? g_strdup_printf("%s: not an absolute path", argv[0])
+		: conf_file_unsafe(argv[0], 0, user);
+	g_strfreev(argv);
+	return why;
+}
+
 /* sink_name_ok - NAME of sink:NAME: letters, digits, '-', '_', '.' */
 static int
 sink_name_ok(const char *name)
@@ -838,7 +872,7 @@ sink_open(const struct snapshot *s, const struct conf_file *f,
 		pkey = provider_keys[i];
 	}
 	if (nset != 1) {
-		conf_errorf(e, "%s:%d: [%s]: needs exactly one of module and script",
+		conf_errorf(e, "%s:%d: [%s]: needs exactly one of module, script, command and socket",
 			    path, gline, gname);
 		g_free(val);
 		return NULL;
@@ -848,8 +882,8 @@ sink_open(const struct snapshot *s, const struct conf_file *f,
 		if (!strcmp(providers[j]->key, pkey))
 			prov = providers[j];
 	g_strstrip(val);
-	file = *val == '/' || !strcmp(s->conf_dir, ".") ? g_strdup(val)
-		: g_build_filename(s->conf_dir, val, NULL);
+	file = *val == '/' || !strcmp(s->conf_dir, ".") || (prov && prov->arg != SINK_ARG_FILE)
+		? g_strdup(val) : g_build_filename(s->conf_dir, val, NULL);
 	k = g_new0(struct sink, 1);
 	k->name = g_strdup(gname);
 	k->strings = g_ptr_array_new_with_free_func(g_free);
@@ -862,10 +896,12 @@ sink_open(const struct snapshot *s, const struct conf_file *f,
 		goto fail;
 	}
 	k->prov = prov;
-	if ((why = conf_file_unsafe(file, 0, e->user)) != NULL) {
+	if ((why = sink_arg_unsafe(prov, file, e->user)) != NULL) {
 		conf_errorf(e, "%s: %s: %s", where, pkey, why);
 		goto fail;
 	}
+	if (prov->group)
+		prov->group(f, gname, e->user);
 	if ((k->ss = prov->open(file, &sink_api, &k->handle, &why)) == NULL) {
 		conf_errorf(e, "%s: %s: %s", where, pkey, why ? why : "cannot be opened");
 		goto fail;

@@ -22,6 +22,8 @@
 #ifndef SINKD_SINK_INTERNAL_H
 #define SINKD_SINK_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "sinkd/sink.h"
 #include "conf.h"
 
@@ -30,18 +32,34 @@ struct conf_file;
 struct conn;
 struct msg;
 
-/* a provider turns a sink group's module or script into a sink */
+/* what a provider's key names */
+enum sink_arg {
+	SINK_ARG_FILE,		/* a file, from sinkd.conf's directory */
+	SINK_ARG_COMMAND,	/* a program (absolute) and its arguments */
+	SINK_ARG_ADDRESS,	/* an address, as written */
+};
+
+/* a provider turns a sink group's module, script, command or socket
+ * into a sink */
 struct sink_provider {
-	const char *key;	/* "module" or "script" */
+	const char *key;	/* "module", "script", "command", "socket" */
+	enum sink_arg arg;	/* what the key's value is */
+	const char *stop;	/* how an overrunning hook is stopped, for
+				 * the watchdog's line; NULL: it cannot be */
 	/* open path; NULL with *why set ("FILE:LINE: what is
 	 * wrong" where the provider knows a line) on failure */
 	const struct sinkd_sink *(*open)(const char *path,
 					 const struct sinkd_api *api,
 					 void **handle, char **why);
 	void (*close)(void *handle);	/* after shutdown */
+	/* optional, just before open: the group (in f) open is for, and
+	 * sinkd's user ((uid_t) -1: not known) */
+	void (*group)(const struct conf_file *f, const char *group, uid_t sinkd_user);
 };
 extern const struct sink_provider sink_native;	/* src/sink.c */
 extern const struct sink_provider sink_lua;	/* src/sink_lua.c */
+extern const struct sink_provider sink_proc_command;	/* src/sink_proc.c */
+extern const struct sink_provider sink_proc_socket;	/* src/sink_proc.c */
 
 /* the API sinkd gives every sink (src/sinkapi.c) */
 extern const struct sinkd_api sink_api;

@@ -34,6 +34,7 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./etc/opt/sinkd/sinkd/sinks/internal-names.example
 644 ./lib/systemd/system/sinkd.service
 644 ./opt/sinkd/include/sinkd/sink.h
+644 ./opt/sinkd/lib/sinkd/sinks/sinkd_sink.py
 644 ./opt/sinkd/share/doc/sinkd/etc/disclaimer.html
 644 ./opt/sinkd/share/doc/sinkd/etc/disclaimer.txt
 644 ./opt/sinkd/share/doc/sinkd/etc/domains/default.conf
@@ -50,13 +51,15 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/man/man5/sinkd-lua.5
 644 ./opt/sinkd/share/man/man5/sinkd-policy.5
 644 ./opt/sinkd/share/man/man5/sinkd.conf.5
+644 ./opt/sinkd/share/man/man7/sinkd-sink-protocol.7
 644 ./opt/sinkd/share/man/man7/sinkd-sinks.7
 644 ./opt/sinkd/share/man/man8/sinkd-quarantine.8
 644 ./opt/sinkd/share/man/man8/sinkd.8
 755 ./opt/sinkd/lib/sinkd/sinks/attachhash.so
+755 ./opt/sinkd/lib/sinkd/sinks/dlp.py
 755 ./opt/sinkd/sbin/sinkd
 755 ./opt/sinkd/sbin/sinkd-quarantine" \
-	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit, the shipped sinks"
+	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit, the shipped sinks, the example co-process sink and its helper"
 is "$(find "$D/etc/opt/sinkd/sinkd/domains" -name '*.conf' -printf '%f\n')" "default.conf" \
 	"only default.conf is a live policy; example.com's is in domains.example"
 
@@ -98,6 +101,12 @@ is "$out" "" "  without a warning"
 sed "s|^module = .*|module = $W/attachhash.so|" "$W/sinks.conf" >"$W/sinks2.conf"
 out=$("$D$P/sbin/sinkd" -n -c "$W/sinks2.conf" 2>&1)
 ok $? "  and the sinkd installed loads it" || diag "$out"
+
+# the installed example sink answers sinkd's hello, with its helper
+printf '[sinkd]\nchain = protocol, sink:dlp\n[sink:dlp]\ncommand = %s\n' \
+	"$D$P/lib/sinkd/sinks/dlp.py" >"$W/dlp.conf"
+out=$("$D$P/sbin/sinkd" -n -c "$W/dlp.conf" 2>&1)
+is "$out" "configuration OK" "the installed dlp.py is a co-process sink sinkd -n accepts"
 
 # what is left to do is said
 like "$(cat "$W/make.out")" "adduser --system --group --no-create-home --home /nonexistent sinkd" \

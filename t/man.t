@@ -363,4 +363,32 @@ if command -v groff > /dev/null && command -v man > /dev/null; then
 	is "$(MANWIDTH=80 man -l "$SINKS7" 2>/dev/null | grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')" "" \
 		"sinkd-sinks.7 as rendered: no punctuation standing apart"
 fi
+# sinkd-sink-protocol(7) and the pool keys of co-process sinks: each key
+# of pool_keys[] in src/sink_proc.c (sinkd -d shows no worker's keys) has
+# an entry in sinkd-policy(5)'s CO-PROCESS SINKS with its default, and
+# every entry there is one of them; the page formats without a warning.
+PROTO7=$MANDIR/sinkd-sink-protocol.7
+[ -f "$PROTO7" ] || bail_out "no $PROTO7"
+pool_keys=$(awk '/^static const struct sinkd_key pool_keys\[\]/ { on = 1; next }
+	on && /^};/ { on = 0 }
+	on && /^[ \t]*\{"[a-z-]+", SINKD_KEY_/ {
+		split($0, f, "\"")
+		print f[2] "\t" f[4]
+	}' "$TOP/src/sink_proc.c")
+[ -n "$pool_keys" ] || bail_out "no pool_keys in src/sink_proc.c"
+pool_entries=$(entries <(section "$POLICY5" "CO-PROCESS SINKS"))
+while IFS=$'\t' read -r key def; do
+	mdef=$(printf '%s\n' "$pool_entries" | awk -F'\t' -v k="$key" '$1 == k { print $2 }')
+	is "$mdef" "$def" "[sink:NAME] (command, socket) $key is documented in sinkd-policy.5 with its default"
+done <<<"$pool_keys"
+extra=$(documented <(section "$POLICY5" "CO-PROCESS SINKS") | while read -r k; do
+	printf '%s\n' "$pool_keys" | awk -F'\t' -v k="$k" '$1 == k { f = 1 } END { exit !f }' || echo "$k"
+done)
+is "$extra" "" "every key CO-PROCESS SINKS documents is one sinkd gives co-process sinks"
+if command -v groff > /dev/null && command -v man > /dev/null; then
+	is "$(LC_ALL=C.UTF-8 groff -man -ww -z "$PROTO7" 2>&1)" "" "groff -man -ww: no warnings for sinkd-sink-protocol.7"
+	is "$(MANWIDTH=80 man --warnings -l "$PROTO7" 2>&1 > /dev/null)" "" "man --warnings: no warnings for sinkd-sink-protocol.7"
+	is "$(MANWIDTH=80 man -l "$PROTO7" 2>/dev/null | grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')" "" \
+		"sinkd-sink-protocol.7 as rendered: no punctuation standing apart"
+fi
 done_testing

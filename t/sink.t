@@ -163,7 +163,7 @@ like "$got" "sinkd.conf:13: module: key \"size\": default \"big\": " \
 	"  nor a default that is not of its key's type"
 like "$got" "sinkd.conf:2: chain: sink:nogroup: no group \[sink:nogroup\]" \
 	"a chain entry without its group is an error"
-like "$got" "sinkd.conf:15: \[sink:both\]: needs exactly one of module and script" \
+like "$got" "sinkd.conf:15: \[sink:both\]: needs exactly one of module, script, command and socket" \
 	"module and script together are an error"
 like "$got" "sinkd.conf:21: level: not a number" "a sink's own key is checked with file:line"
 like "$got" "sinkd.conf:22: no-such-key: unknown key in \[sink:p\]" "an undeclared key is an error"
