@@ -251,8 +251,8 @@ event_set_load(struct snapshot *s, const struct conf_file *f, struct conf_errors
 	return set;
 }
 
-/* event_set_registry - reg's handlers, then the targets' (g_free);
- * reg is g_free()d when it is not builtin (owned: a previous result) */
+/* event_set_registry - reg's handlers, then the targets' (g_free); reg
+ * stays the caller's */
 const struct handler **
 event_set_registry(const struct event_set *set, const struct handler **reg)
 {
