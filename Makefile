@@ -24,7 +24,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 CORE_SRCS = src/sink.c src/sinkapi.c src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c src/mime.c \
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
-	src/event.c src/event_webhook.c src/journal.c
+	src/event.c src/event_webhook.c src/event_redis.c src/event_postgres.c src/journal.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c milters/rewrite.c milters/textrw.c
