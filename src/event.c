@@ -371,13 +371,29 @@ event_due(const struct snapshot *s, const struct msg *m, int *body)
 	return g_string_free(o, FALSE);
 }
 
+/* add_text - a string value: mail data made valid UTF-8 (a byte that
+ * is not becomes U+FFFD), so that the event is always JSON */
+static void
+add_text(JsonBuilder *b, const char *value)
+{
+	char *v;
+
+	if (g_utf8_validate(value, -1, NULL)) {
+		json_builder_add_string_value(b, value);
+		return;
+	}
+	v = g_utf8_make_valid(value, -1);
+	json_builder_add_string_value(b, v);
+	g_free(v);
+}
+
 /* add_str - member name: value, or null */
 static void
 add_str(JsonBuilder *b, const char *name, const char *value)
 {
 	json_builder_set_member_name(b, name);
 	if (value)
-		json_builder_add_string_value(b, value);
+		add_text(b, value);
 	else
 		json_builder_add_null_value(b);
 }
@@ -409,7 +425,7 @@ add_headers(JsonBuilder *b, const struct msg *m)
 				if (*p != '\r' && *p != '\n')
 					g_string_append_c(v, *p == '\t' && p > h->value
 							  && (p[-1] == '\n') ? ' ' : *p);
-			json_builder_add_string_value(b, g_strchug(v->str));
+			add_text(b, g_strchug(v->str));
 			g_string_free(v, TRUE);
 		}
 		json_builder_end_array(b);
@@ -430,7 +446,7 @@ add_facts(JsonBuilder *b, const struct msg *m)
 		keys = g_list_sort(keys, (GCompareFunc) strcmp);
 		for (l = keys; l; l = l->next) {
 			json_builder_set_member_name(b, l->data);
-			json_builder_add_string_value(b, g_hash_table_lookup(m->facts, l->data));
+			add_text(b, g_hash_table_lookup(m->facts, l->data));
 		}
 		g_list_free(keys);
 	}
@@ -482,14 +498,14 @@ build(struct msg *m, int verdict, const char *sha256, const char *body)
 	json_builder_set_member_name(b, "recipients");
 	json_builder_begin_array(b);
 	for (i = 0; i < m->rcpts->len; i++)
-		json_builder_add_string_value(b, ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr);
+		add_text(b, ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr);
 	json_builder_end_array(b);
 	add_str(b, "direction", m->outbound ? "outbound" : "inbound");
 	json_builder_set_member_name(b, "policy");
 	json_builder_begin_array(b);
 	doms = g_strsplit(p ? p->domain : "default", ",", -1);
 	for (i = 0; doms[i]; i++)
-		json_builder_add_string_value(b, doms[i]);
+		add_text(b, doms[i]);
 	g_strfreev(doms);
 	json_builder_end_array(b);
 	add_str(b, "verdict", verdict == VERDICT_QUARANTINE ? "quarantine" : "accept");
@@ -803,6 +819,53 @@ shipper_add(GArray *v, const char *name, const struct event_type *type, void *ha
 	sh.retry_max = retry_max;
 	sh.index = v->len;
 	g_array_append_val(v, sh);
+}
+
+/* shipped - whether the shipper has a target called name */
+static int
+shipped(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < ship.n; i++)
+		if (!strcmp(ship.v[i].name, name))
+			return 1;
+	return 0;
+}
+
+/*
+ * event_reload - after a reload to s: a warning for each target s has
+ * that the shipper lacks (it starts at the next restart) and each the
+ * shipper has that s lacks (its events already in the journal are still
+ * delivered; new messages are not due to it)
+ */
+void
+event_reload(const struct snapshot *s)
+{
+	GHashTable *now = g_hash_table_new(g_str_hash, g_str_equal);
+	unsigned i;
+	int wants;
+
+	for (i = 0; s->events && i < s->events->n; i++)
+		g_hash_table_add(now, s->events->v[i]->name);
+	for (i = 0; i < s->nchain; i++)
+		if (sink_has_accepted(s->chain[i], &wants))
+			g_hash_table_add(now, (gpointer) s->chain[i]->name);
+	for (i = 0; i < ship.n; i++)
+		if (!g_hash_table_contains(now, ship.v[i].name))
+			log_warn("%s: no longer a target: it still gets the events it was due; a restart ends it",
+				 ship.v[i].name);
+	{
+		GHashTableIter it;
+		gpointer k;
+
+		g_hash_table_iter_init(&it, now);
+		while (g_hash_table_iter_next(&it, &k, NULL))
+			if (!shipped(k))
+				log_warn("%s: a new target: its events wait in the journal until a restart starts their delivery",
+					 (char *) k);
+	}
+	g_hash_table_destroy(now);
 }
 
 /*

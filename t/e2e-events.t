@@ -81,7 +81,7 @@ PY
 send() { pf_swaks --from someone@outside.example --data "$W/$1" --to "$2"; }
 # events FIELD: one line per recorded request: a field of its event
 events() {
-	python3 - "$WH_DIR/requests.jsonl" "$1" <<'PY'
+	PYTHONIOENCODING=utf-8 python3 - "$WH_DIR/requests.jsonl" "$1" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
@@ -124,16 +124,23 @@ is "$(events check | sort -u)" ok "  each a JSON event whose key is its queue id
 is "$(events subject | sort | paste -sd' ')" "first1 first2 first3 first4 first5" "  one per message, by subject"
 is "$(events rcpt | grep -c quiet.example)" 0 "  none for the domain whose policy has the target off"
 
+# a Subject with a byte that is not UTF-8 (Latin-1): the event is still
+# JSON, the byte replaced
+printf 'From: someone@outside.example\r\nTo: a@example.org\r\nSubject: caf\xe9\r\n\r\nHello.\r\n' >"$W/latin1"
+like "$(smtp_reply "$(send latin1 a@example.org)" .)" '^250 ' "a message with an 8-bit Subject is accepted"
+wh_wait_keys 6 || diag "$(sk_log | tail -20)"
+is "$(events subject | tail -1)" "caf�" "  its event arrives, the byte that is not UTF-8 replaced by U+FFFD"
+
 # the receiver down while mail flows
 wh_stop
 is "$(accepted 3 down a@example.org)" 3 "receiver down: 3 messages accepted"
-pf_wait_delivered a@example.org 8 || diag "not delivered"
-is "$(pf_delivered_count a@example.org)" 8 "  and delivered"
+pf_wait_delivered a@example.org 9 || diag "not delivered"
+is "$(pf_delivered_count a@example.org)" 9 "  and delivered"
 for i in $(seq 1 50); do grep -q 'event:hook: event .* not delivered' "$SK_DIR/sinkd.log" && break; sleep 0.1; done
 like "$(grep 'event:hook: event' "$SK_DIR/sinkd.log" | tail -1)" 'not delivered: .*again in' "  the failed delivery is logged, with the next try"
 wh_start "$W/hook" "$WH_PORT" || bail_out "webhook receiver did not start again"
-wh_wait_keys 8 || diag "$(sk_log | tail -20)"
-is "$(wh_keys)" 8 "the receiver back: the 3 events arrive"
+wh_wait_keys 9 || diag "$(sk_log | tail -20)"
+is "$(wh_keys)" 9 "the receiver back: the 3 events arrive"
 is "$(wh_dups)" 0 "  each key once"
 is "$(events subject | grep -c '^down')" 3 "  the events of the messages sent while it was down"
 
@@ -144,24 +151,24 @@ for i in $(seq 1 50); do grep -q 'HTTP status 500' "$SK_DIR/sinkd.log" && break;
 like "$(grep 'event:hook: event' "$SK_DIR/sinkd.log" | tail -1)" 'HTTP status 500' "  the 500 is logged"
 sk_kill
 sk_start || bail_out "sinkd did not start again"
-like "$(grep 'journal .*: .* bytes, last event' "$SK_DIR/sinkd.log" | tail -1)" 'last event 12;' "after kill -9, the journal is replayed: 12 events"
+like "$(grep 'journal .*: .* bytes, last event' "$SK_DIR/sinkd.log" | tail -1)" 'last event 13;' "after kill -9, the journal is replayed: 13 events"
 wh_mode ok
-wh_wait_keys 11 || diag "$(sk_log | tail -20)"
-is "$(wh_keys)" 11 "  the 3 undelivered events arrive after the restart"
+wh_wait_keys 12 || diag "$(sk_log | tail -20)"
+is "$(wh_keys)" 12 "  the 3 undelivered events arrive after the restart"
 is "$(wh_dups)" 0 "  none twice"
 is "$(events subject | grep -c '^kill')" 3 "  the events of the messages sent before the kill"
 
 # the sink's accepted hook: every event (the quiet domain's too), with
 # the message's copy
-for i in $(seq 1 100); do [ "$(wc -l <"$W/ev/events.log" 2>/dev/null)" -ge 12 ] && break; sleep 0.1; done
+for i in $(seq 1 100); do [ "$(wc -l <"$W/ev/events.log" 2>/dev/null)" -ge 13 ] && break; sleep 0.1; done
 is "$(cut -f1 "$W/ev/events.log" | python3 -c '
 import json, sys
-print(len(set(json.loads(l)["key"] for l in sys.stdin)))')" 12 "the sink's accepted hook got the 12 events"
+print(len(set(json.loads(l)["key"] for l in sys.stdin)))')" 13 "the sink's accepted hook got the 13 events"
 is "$(cut -f2 "$W/ev/events.log" | awk '$1 <= 0' | wc -l)" 0 "  each with the message's copy"
 is "$(cut -f1 "$W/ev/events.log" | grep -c quiet.example)" 1 "  the quiet domain's too (enabled is the webhook's key)"
 like "$(grep 'sink:ev: event taken' "$SK_DIR/sinkd.log" | head -1)" '^[^ ]* sinkd\[[0-9]*\]: [0-9A-F]*: sink:ev: event taken' "  its log lines go to sinkd's log, with the queue id"
-for i in $(seq 1 100); do [ "$(grep -c 'sink:lev: lev ' "$SK_DIR/sinkd.log")" -ge 12 ] && break; sleep 0.1; done
-is "$(grep -o 'sink:lev: lev [^ ]*' "$SK_DIR/sinkd.log" | sort -u | wc -l)" 12 "a Lua sink's accepted hook got the 12 events"
+for i in $(seq 1 100); do [ "$(grep -c 'sink:lev: lev ' "$SK_DIR/sinkd.log")" -ge 13 ] && break; sleep 0.1; done
+is "$(grep -o 'sink:lev: lev [^ ]*' "$SK_DIR/sinkd.log" | sort -u | wc -l)" 13 "a Lua sink's accepted hook got the 13 events"
 is "$(grep 'sink:lev: lev ' "$SK_DIR/sinkd.log" | grep -vc ' body=yes')" 0 "  each with the message's copy (accepted_body = true)"
 like "$(grep 'sink:lev: lev .*subject=first3' "$SK_DIR/sinkd.log")" 'to=a@example.org subject=first3 ' "  as a table: recipients, headers"
 like "$(grep 'sink:lev: event 1 ' "$SK_DIR/sinkd.log" | head -1)" 'accepted hook returned retry' "  its retry is logged, and the event comes again"
@@ -211,6 +218,9 @@ for i in $(seq 1 100); do events subject | grep -q '^drop4' && break; sleep 0.1;
 got=$(events subject | grep '^drop' | cut -c1-5 | sort | paste -sd' ')
 like "$got" 'drop4$' "  the newest event arrives ($got)"
 unlike "$got" 'drop1' "  the oldest was dropped"
+sk_conf '[event:later]' 'type = webhook' "url = $WH_URL"
+sk_reload || diag "no reload"
+like "$(grep 'event:later' "$SK_DIR/sinkd.log")" 'event:later: a new target: .*until a restart' "a target added by a reload: a warning that it starts at the next restart"
 sk_stop
 like "$(grep 'journal: .* events written' "$SK_DIR/sinkd.log" | tail -1)" ' [1-9][0-9]* dropped \(full\)' "  the drop is counted"
 is "$(wh_dups)" 0 "no key reached the receiver twice"
