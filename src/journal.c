@@ -286,13 +286,26 @@ cursor_read(struct journal *j, const char *name)
 }
 
 /* seg_open_new - a new last segment starting at j->next; 0 or -1 with
- * errno; under the lock, with no sync running */
+ * errno; under the lock, with no sync running.  A last segment that
+ * holds no record yet (replayed empty: sinkd stopped with nothing new)
+ * already has the name: appending goes on in it, as a second entry of
+ * the same file would be removed under the writer by collect(). */
 static int
 seg_open_new(struct journal *j)
 {
-	struct seg *s = g_new0(struct seg, 1);
+	struct seg *s, *tail = g_queue_peek_tail(&j->segs);
 	int fd;
 
+	if (tail && tail->first == j->next && tail->last < tail->first) {
+		if ((fd = open(tail->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+			return -1;
+		if (j->fd >= 0)
+			close(j->fd);
+		j->fd = fd;
+		j->durable_off = tail->size;
+		return 0;
+	}
+	s = g_new0(struct seg, 1);
 	s->first = j->next;
 	s->last = s->first - 1;
 	s->path = seg_path(j, s->first);

@@ -230,6 +230,45 @@ test_full(const char *dir_t, const char *dir_d)
 	g_free(why);
 }
 
+/* test_restart_idle - stopped with everything delivered (the last
+ * segment empty), started, stopped and started again: numbering goes
+ * on, and what is appended then can be read */
+static void
+test_restart_idle(const char *dir)
+{
+	char *names[] = {"a", NULL};
+	struct journal_rec r = {0};
+	char *why = NULL;
+	guint64 seq = 0, first;
+	int i;
+
+	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+	ok(J != NULL && journal_append(J, "one", 3, NULL, &first) == 0, "idle restarts: an event");
+	ok(journal_next(J, 0, &r, g_get_monotonic_time()) == 1 && r.seq == first, "  read");
+	journal_rec_clear(&r);
+	journal_done(J, 0, first, 1);
+	journal_close(J);
+	for (i = 0; i < 2; i++) {
+		J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+		ok(J != NULL, "  opened again with nothing new (%d)", i + 1);
+		journal_close(J);
+	}
+	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+	ok(J != NULL && journal_append(J, "two", 3, NULL, &seq) == 0 && seq == first + 1,
+	   "  numbering goes on after the idle restarts");
+	ok(journal_next(J, 0, &r, g_get_monotonic_time()) == 1 && r.seq == seq
+	   && !strcmp(r.data, "two"), "  and the new event can be read");
+	journal_rec_clear(&r);
+	journal_done(J, 0, seq, 1);
+	ok(count_files(dir, ".seg") == 1, "  one segment left once it is delivered");
+	journal_close(J);
+	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+	ok(J != NULL && journal_append(J, "three", 5, NULL, &seq) == 0 && seq == first + 2,
+	   "  and numbering goes on after that");
+	journal_close(J);
+	g_free(why);
+}
+
 int
 main(void)
 {
@@ -237,12 +276,14 @@ main(void)
 	char *d1 = g_build_filename(tmp, "j1", NULL);
 	char *d2 = g_build_filename(tmp, "j2", NULL);
 	char *d3 = g_build_filename(tmp, "j3", NULL);
+	char *d4 = g_build_filename(tmp, "j4", NULL);
 	char *cmd;
 
 	log_open("sinkd", 1, 0);
 	test_group_commit(d1);
 	test_replay(d1);
 	test_full(d2, d3);
+	test_restart_idle(d4);
 	cmd = g_strdup_printf("rm -rf '%s'", tmp);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmp);
@@ -250,6 +291,7 @@ main(void)
 	g_free(d1);
 	g_free(d2);
 	g_free(d3);
+	g_free(d4);
 	g_free(tmp);
 	return tap_done();
 }
