@@ -303,19 +303,12 @@ redis_refused(struct redis *r, const redisReply *rep, const char *what, char **w
 }
 
 /*
- * redis_connect - connect, AUTH and SELECT as configured; EVENT_DONE
- * (r->c is ready), or what the delivery comes to, with *why
+ * redis_connect - connect within the timeout; EVENT_DONE (r->c is
+ * ready), or EVENT_RETRY with *why
  */
 static enum event_result
 redis_connect(struct redis *r, char **why)
 {
-	enum event_result res = EVENT_DONE;
-	redisReply *rep;
-	char db[24];
-	const char *argv[3];
-	size_t len[3];
-	int n, i;
-
 	if (r->path)
 		r->c = redisConnectUnixWithTimeout(r->path, r->timeout);
 	else
@@ -330,34 +323,83 @@ redis_connect(struct redis *r, char **why)
 		redis_drop(r);
 		return EVENT_RETRY;
 	}
+	return EVENT_DONE;
+}
+
+/*
+ * redis_hello - AUTH and SELECT as configured, queued on a new
+ * connection ahead of the first command (one round trip); the number
+ * of replies to read
+ */
+static int
+redis_hello(struct redis *r)
+{
+	const char *argv[3];
+	size_t len[3];
+	char db[24];
+	int n = 0, i, replies = 0;
+
 	if (r->password) {
-		n = 0;
 		argv[n++] = "AUTH";
 		if (*r->user)
 			argv[n++] = r->user;
 		argv[n++] = r->password;
 		for (i = 0; i < n; i++)
 			len[i] = strlen(argv[i]);
-		if ((rep = redis_command(r, n, argv, len, why)) == NULL)
-			return EVENT_RETRY;
-		if (rep->type == REDIS_REPLY_ERROR)
-			res = redis_refused(r, rep, "AUTH", why);
-		freeReplyObject(rep);
+		redisAppendCommandArgv(r->c, n, argv, len);
+		replies++;
 	}
-	if (res == EVENT_DONE && r->db) {
+	if (r->db) {
 		g_snprintf(db, sizeof(db), "%lld", r->db);
 		argv[0] = "SELECT";
 		argv[1] = db;
 		len[0] = 6;
 		len[1] = strlen(db);
-		if ((rep = redis_command(r, 2, argv, len, why)) == NULL)
-			return EVENT_RETRY;
-		if (rep->type == REDIS_REPLY_ERROR)
-			res = redis_refused(r, rep, "SELECT", why);
-		freeReplyObject(rep);
+		redisAppendCommandArgv(r->c, 2, argv, len);
+		replies++;
 	}
-	if (res != EVENT_DONE)
+	return replies;
+}
+
+/*
+ * redis_replies - the replies to hello commands, then the command's
+ * (*rep, freeReplyObject()); EVENT_DONE, or what the delivery comes to
+ * with *why (the connection dropped)
+ */
+static enum event_result
+redis_replies(struct redis *r, int hello, redisReply **rep, char **why)
+{
+	enum event_result res = EVENT_DONE;
+	void *p;
+	int i;
+
+	*rep = NULL;
+	for (i = 0; i <= hello; i++) {
+		if (redisGetReply(r->c, &p) != REDIS_OK || p == NULL) {
+			if (*why == NULL)
+				*why = g_strdup_printf("%s: %s", r->address,
+						       r->c->err ? r->c->errstr : "no answer");
+			redis_drop(r);
+			if (*rep)
+				freeReplyObject(*rep);
+			*rep = NULL;
+			return res == EVENT_DONE ? EVENT_RETRY : res;
+		}
+		if (i < hello) {
+			redisReply *h = p;
+
+			if (h->type == REDIS_REPLY_ERROR && res == EVENT_DONE)
+				res = redis_refused(r, h, i == 0 && r->password ? "AUTH" : "SELECT", why);
+			freeReplyObject(h);
+		} else {
+			*rep = p;
+		}
+	}
+	if (res != EVENT_DONE) {
+		freeReplyObject(*rep);
+		*rep = NULL;
 		redis_drop(r);
+	}
 	return res;
 }
 
@@ -383,10 +425,13 @@ redis_deliver(void *handle, const struct event *ev, char **why)
 	size_t len[24];
 	char *seen, size[24];
 	redisReply *rep;
-	int n = 0, i;
+	int n = 0, i, hello = 0;
 
-	if (r->c == NULL && (res = redis_connect(r, why)) != EVENT_DONE)
-		return res;
+	if (r->c == NULL) {
+		if ((res = redis_connect(r, why)) != EVENT_DONE)
+			return res;
+		hello = redis_hello(r);
+	}
 	seen = g_strconcat(r->seen, ev->key, NULL);
 	g_snprintf(size, sizeof(size), "%" G_GINT64_FORMAT,
 		   json_object_has_member(ev->obj, "size")
@@ -414,8 +459,12 @@ redis_deliver(void *handle, const struct event *ev, char **why)
 	argv[n++] = size;
 	for (i = 0; i < n; i++)
 		len[i] = argv[i] == ev->json ? ev->len : strlen(argv[i]);
-	rep = redis_command(r, n, argv, len, why);
-	if (rep && rep->type == REDIS_REPLY_ERROR && g_str_has_prefix(rep->str, "NOSCRIPT")) {
+	redisAppendCommandArgv(r->c, n, argv, len);
+	if ((res = redis_replies(r, hello, &rep, why)) != EVENT_DONE) {
+		g_free(seen);
+		return res;
+	}
+	if (rep->type == REDIS_REPLY_ERROR && g_str_has_prefix(rep->str, "NOSCRIPT")) {
 		/* first time on this server: the script itself */
 		freeReplyObject(rep);
 		argv[0] = "EVAL";
