@@ -144,6 +144,8 @@ install: src/sinkd $(TOOLS)
 	install -d $(DESTDIR)$(DOCDIR)/etc/domains $(DESTDIR)$(DOCDIR)/etc/lists
 	for f in $(CONFFILES) postfix-main.cf sendmail.mc; do \
 		install -m 644 etc/$$f $(DESTDIR)$(DOCDIR)/etc/$$f || exit 1; done
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 755 etc/consumers/traffic.py $(DESTDIR)$(DOCDIR)/examples/traffic.py
 	@if [ -n "$(SYSTEMDUNITDIR)" ]; then \
 		u=$(DESTDIR)$(SYSTEMDUNITDIR)/sinkd.service; \
 		install -d $(DESTDIR)$(SYSTEMDUNITDIR) || exit 1; \
