@@ -19,6 +19,7 @@
 #     try once it runs again, and the stream has the event once;
 #   - a wrong password: refused for good, logged with the server's reason;
 #   - the password never appears in sinkd -P's output nor in the log;
+#   - maxlen: a second target's stream trimmed (MAXLEN ~) to about it;
 #   - sinkd -n: every bad key at its file and line;
 #   - the log holds no sanitizer report.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +28,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/postfix.sh"
 . "$TOP/t/lib/sinkd.sh"
 . "$TOP/t/lib/redis.sh"
+PY=python3
 
 command -v redis-server >/dev/null || bail_out "no redis-server (./bootstrap test installs it)"
 e2e_workdir e2e-events-redis
@@ -34,6 +36,8 @@ trap '_e2e_cleanup; rd_kill' EXIT
 PASS=s3cret-$RANDOM$RANDOM
 STREAM=test:events
 mkdir -p "$W/pf" "$W/sk"
+# small stream nodes, so that MAXLEN ~ trims after a few entries
+RD_OPTS="--stream-node-max-entries 2"
 rd_start "$W/redis" "$PASS" || bail_out "no redis-server"
 pf_setup "$W/pf" "$(pf_free_port)" "unix:$W/sk/sinkd.sock" >/dev/null || bail_out "pf_setup"
 pf_start || bail_out "pf_start"
@@ -44,7 +48,9 @@ chown root:postfix "$W/sk/conf/redis.pw"
 chmod 640 "$W/sk/conf/redis.pw"
 sk_conf "state-dir = $W/sk/state" \
 	'[event:rs]' 'type = redis' "address = unix:$RD_SOCK" "stream = $STREAM" \
-	'password-file = redis.pw' 'timeout = 2s' 'retry-max = 1s'
+	'password-file = redis.pw' 'timeout = 2s' 'retry-max = 1s' \
+	'[event:trim]' 'type = redis' "address = unix:$RD_SOCK" 'stream = test:trim' 'maxlen = 2' \
+	'password-file = redis.pw' 'retry-max = 1s'
 sk_start || bail_out "sinkd did not start"
 
 msg() {
@@ -213,6 +219,13 @@ exit 1" "  a password file others can read"
 chmod 640 "$W/sk/conf/redis.pw"
 is "$("$SINKD" -n -c "$W/bad.conf" 2>&1; echo "exit $?")" "configuration OK
 exit 0" "  and the same, readable by root and sinkd's group only, is fine"
+
+# maxlen: the other target's stream kept short
+n=$(rd_cli XLEN test:trim)
+ok "$([ "$n" -ge 2 ] && [ "$n" -le 4 ]; echo $?)" "maxlen = 2: the stream of 12 events keeps about 2 ($n)"
+is "$(rd_cli --json XREVRANGE test:trim + - COUNT 1 | $PY -c 'import json, sys; f = json.load(sys.stdin)[0][1]; print(dict(zip(f[0::2], f[1::2]))["key"])')" \
+	"$(rd_cli --json XREVRANGE "$STREAM" + - COUNT 1 | $PY -c 'import json, sys; f = json.load(sys.stdin)[0][1]; print(dict(zip(f[0::2], f[1::2]))["key"])')" \
+	"  the newest among them"
 
 ok "$(sk_log_clean; echo $?)" "no sanitizer report in sinkd's log"
 done_testing

@@ -11,6 +11,7 @@
 #                             socket is gone until rd_start
 #   rd_kill                   stop it without saving (SIGTERM; the EXIT trap)
 #   rd_cli ARGS...            run a command on it (redis-cli), raw output
+#   RD_OPTS                   more redis-server options, for every start
 #
 # The server never saves on its own (--save '', --appendonly no) and
 # never touches the machine's own instance or files.
@@ -30,7 +31,7 @@ rd_start() {
 	redis-server --port 0 --unixsocket "$RD_SOCK" --unixsocketperm 777 \
 		--dir "$RD_DIR" --dbfilename dump.rdb --save '' --appendonly no \
 		--daemonize no --logfile "$RD_DIR/redis.log" \
-		${RD_PASS:+--requirepass "$RD_PASS"} </dev/null >/dev/null 2>&1 &
+		${RD_PASS:+--requirepass "$RD_PASS"} ${RD_OPTS:-} </dev/null >/dev/null 2>&1 &
 	RD_PID=$!
 	for i in $(seq 1 100); do
 		[ "$(rd_cli PING 2>/dev/null)" = PONG ] && return 0
