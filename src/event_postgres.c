@@ -23,8 +23,8 @@
  * delivered twice is a row once.  The table's name, checked at load, is
  * the only name in the SQL.
  *
- * Connecting and each statement run without blocking and are bounded by
- * timeout (libpq's asynchronous calls and poll()).  A connection that
+ * A delivery, connecting included, runs without blocking past timeout
+ * (libpq's asynchronous calls and poll() against one deadline).  A connection that
  * cannot be made, is lost or times out is tried again later on a new
  * one, as are errors the server says are for now (SQLSTATE classes 08,
  * 40, 53, 57, 58; 55P03); a missing table (42P01) is made again at the
@@ -51,7 +51,7 @@ static const struct conf_key pg_keys[] = {
 	{"table", CONF_STRING, "sinkd_events", .flags = CONF_NODOMAIN | CONF_RESTART,
 	 .doc = "the table of events: NAME or SCHEMA.NAME"},
 	{"timeout", CONF_TIME, "10s", 1, 3600, .flags = CONF_NODOMAIN | CONF_RESTART,
-	 .doc = "how long connecting, and each statement, may take"},
+	 .doc = "how long one delivery may take, connecting included"},
 	{NULL},
 };
 
@@ -66,6 +66,7 @@ struct pg {
 	char *create;		/* CREATE TABLE IF NOT EXISTS ... */
 	char *insert;		/* INSERT ... ON CONFLICT DO NOTHING */
 	gint64 timeout;		/* microseconds */
+	gint64 deadline;	/* the delivery's end (monotonic) */
 	PGconn *c;		/* NULL until the first delivery, and after
 				 * a failure */
 	int ready;		/* the table is there */
@@ -265,7 +266,7 @@ pg_error(struct pg *r, const char *what, const char *msg, char **why)
 }
 
 /*
- * pg_connect - connect within the timeout; EVENT_DONE (r->c is ready),
+ * pg_connect - connect before the delivery's deadline; EVENT_DONE (r->c is ready),
  * or EVENT_RETRY with *why
  */
 static enum event_result
@@ -275,7 +276,7 @@ pg_connect(struct pg *r, char **why)
 		"dbname", "fallback_application_name", "client_encoding", NULL,
 	};
 	const char *val[] = {r->conninfo, "sinkd", "UTF8", NULL};
-	gint64 deadline = g_get_monotonic_time() + r->timeout;
+	gint64 deadline = r->deadline;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int w;
 
@@ -327,7 +328,7 @@ pg_result_of(struct pg *r, const PGresult *res)
 }
 
 /*
- * pg_exec - run sql with the n parameters v within the timeout;
+ * pg_exec - run sql with the n parameters v before the deadline;
  * EVENT_DONE, with the result's first value in *first (g_free) when
  * first is not NULL and there is one, or what the delivery comes to,
  * with *why
@@ -336,7 +337,7 @@ static enum event_result
 pg_exec(struct pg *r, const char *what, const char *sql, int n, const char *const *v,
 	char **first, char **why)
 {
-	gint64 deadline = g_get_monotonic_time() + r->timeout;
+	gint64 deadline = r->deadline;
 	enum event_result rc = EVENT_DONE;
 	PGresult *res;
 	int w, f;
@@ -425,6 +426,7 @@ pg_deliver(void *handle, const struct event *ev, char **why)
 	char seq[24];
 	const char *v[2] = {ev->json, seq};
 
+	r->deadline = g_get_monotonic_time() + r->timeout;
 	if ((rc = pg_ready(r, why)) != EVENT_DONE)
 		return rc;
 	g_snprintf(seq, sizeof(seq), "%" G_GUINT64_FORMAT, ev->seq);

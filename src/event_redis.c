@@ -14,10 +14,11 @@
  * stream once.
  *
  * The connection is made at the first delivery (AUTH with password or
- * password-file, SELECT db), bounded by timeout, which also bounds each
- * command; it is kept until it fails.  No answer (refused, reset, timed
- * out) is tried again later, on a new connection; an error reply of the
- * server is a refusal (WRONGTYPE, NOAUTH, WRONGPASS, NOPERM: logged and
+ * password-file, SELECT db, sent with the first command) and kept until
+ * it fails; a delivery, connecting included, is bounded by timeout (the
+ * connection's timeout set to what is left before each command).  No
+ * answer (refused, reset, timed out) is tried again later, on a new
+ * connection; an error reply of the server is a refusal (WRONGTYPE, NOAUTH, WRONGPASS, NOPERM: logged and
  * skipped) unless it says the server is busy for now (LOADING, BUSY,
  * TRYAGAIN, MASTERDOWN, READONLY, OOM, CLUSTERDOWN), which is tried
  * again.
@@ -54,7 +55,7 @@ static const struct conf_key redis_keys[] = {
 	{"password-file", CONF_PATH, "", .flags = CONF_NODOMAIN | CONF_RESTART,
 	 .doc = "a file holding the password (its first line), readable by root and sinkd only"},
 	{"timeout", CONF_TIME, "5s", 1, 3600, .flags = CONF_NODOMAIN | CONF_RESTART,
-	 .doc = "how long connecting, and each command, may take"},
+	 .doc = "how long one delivery may take, connecting included"},
 	{NULL},
 };
 
@@ -93,6 +94,7 @@ struct redis {
 	char *user;
 	char *password;		/* or NULL */
 	struct timeval timeout;
+	gint64 deadline;	/* the delivery's end (monotonic) */
 	char sha[41];		/* the script's SHA-1 */
 	redisContext *c;	/* NULL until the first delivery, and after
 				 * a failure */
@@ -318,11 +320,6 @@ redis_connect(struct redis *r, char **why)
 		redis_drop(r);
 		return EVENT_RETRY;
 	}
-	if (redisSetTimeout(r->c, r->timeout) != REDIS_OK) {
-		*why = g_strdup_printf("%s: cannot set a timeout: %s", r->address, r->c->errstr);
-		redis_drop(r);
-		return EVENT_RETRY;
-	}
 	return EVENT_DONE;
 }
 
@@ -403,6 +400,30 @@ redis_replies(struct redis *r, int hello, redisReply **rep, char **why)
 	return res;
 }
 
+/* redis_time_left - the connection's timeout set to what is left of
+ * the delivery's; 0, or -1 with *why (the connection dropped) when
+ * nothing is */
+static int
+redis_time_left(struct redis *r, char **why)
+{
+	gint64 left = r->deadline - g_get_monotonic_time();
+	struct timeval tv;
+
+	if (left <= 0) {
+		*why = g_strdup_printf("%s: timed out", r->address);
+		redis_drop(r);
+		return -1;
+	}
+	tv.tv_sec = (time_t) (left / G_USEC_PER_SEC);
+	tv.tv_usec = (suseconds_t) (left % G_USEC_PER_SEC);
+	if (redisSetTimeout(r->c, tv) != REDIS_OK) {
+		*why = g_strdup_printf("%s: cannot set a timeout: %s", r->address, r->c->errstr);
+		redis_drop(r);
+		return -1;
+	}
+	return 0;
+}
+
 /* member - a string member of the event, or "" */
 static const char *
 member(JsonObject *o, const char *name)
@@ -427,11 +448,14 @@ redis_deliver(void *handle, const struct event *ev, char **why)
 	redisReply *rep;
 	int n = 0, i, hello = 0;
 
+	r->deadline = g_get_monotonic_time() + r->timeout.tv_sec * G_USEC_PER_SEC;
 	if (r->c == NULL) {
 		if ((res = redis_connect(r, why)) != EVENT_DONE)
 			return res;
 		hello = redis_hello(r);
 	}
+	if (redis_time_left(r, why) < 0)
+		return EVENT_RETRY;
 	seen = g_strconcat(r->seen, ev->key, NULL);
 	g_snprintf(size, sizeof(size), "%" G_GINT64_FORMAT,
 		   json_object_has_member(ev->obj, "size")
@@ -467,6 +491,10 @@ redis_deliver(void *handle, const struct event *ev, char **why)
 	if (rep->type == REDIS_REPLY_ERROR && g_str_has_prefix(rep->str, "NOSCRIPT")) {
 		/* first time on this server: the script itself */
 		freeReplyObject(rep);
+		if (redis_time_left(r, why) < 0) {
+			g_free(seen);
+			return EVENT_RETRY;
+		}
 		argv[0] = "EVAL";
 		argv[1] = redis_script;
 		len[0] = 4;
