@@ -153,13 +153,16 @@ target_keys(const struct event_type *type)
 	return v;
 }
 
-/* target_inbound - a target acts on inbound mail as its keys say: every
- * key is compared and combined, in the chain or not */
+/* target_inbound - what a target's group asks of inbound mail (it is
+ * never chained): a domain whose target takes outbound mail only wants
+ * no inbound event, so that combined with another domain that has the
+ * target off it does not make one due */
 static void
 target_inbound(struct conf_group *g, int chained)
 {
-	(void) g;
 	(void) chained;
+	if (!strcmp(conf_str(g, "direction"), "outbound"))
+		conf_set(g, "enabled", "no");
 }
 
 /* name_ok - NAME of event:NAME: letters, digits, '-', '_', '.' */
@@ -467,7 +470,7 @@ iso_now(void)
 }
 
 /*
- * event_build - the event of m (see event.h) with verdict v (VERDICT_*),
+ * build - the event of m (see event.h) with verdict v (VERDICT_*),
  * the message's hash and, when not NULL, its body copy's path
  */
 static JsonNode *
@@ -523,17 +526,6 @@ build(struct msg *m, int verdict, const char *sha256, const char *body)
 	g_free(key);
 	g_free(now);
 	return root;
-}
-
-/* event_build - the event of m, for tests and sinkd -t (no body) */
-JsonObject *
-event_build(struct msg *m, int verdict, const char *sha256)
-{
-	JsonNode *n = build(m, verdict, sha256, NULL);
-	JsonObject *o = json_object_ref(json_node_get_object(n));
-
-	json_node_unref(n);
-	return o;
 }
 
 /* msg_sha256 - the message's SHA-256 as received (g_free), or NULL */
@@ -908,8 +900,11 @@ event_start(const struct snapshot *s)
 	ship.n = v->len;
 	g_array_free(v, FALSE);
 	v = NULL;
-	if (ship.n == 0)
+	if (ship.n == 0) {
+		g_free(ship.v);
+		ship.v = NULL;
 		return 0;
+	}
 	names = g_new0(char *, ship.n + 1);
 	bodies = g_new0(int, ship.n);
 	for (i = 0; i < ship.n; i++) {

@@ -287,22 +287,30 @@ cursor_read(struct journal *j, const char *name)
 
 /* seg_open_new - a new last segment starting at j->next; 0 or -1 with
  * errno; under the lock, with no sync running.  A last segment that
- * holds no record yet (replayed empty: sinkd stopped with nothing new)
- * already has the name: appending goes on in it, as a second entry of
- * the same file would be removed under the writer by collect(). */
+ * holds no record has that name already: it is emptied (of what a
+ * failed write may have left) and taken again. */
 static int
 seg_open_new(struct journal *j)
 {
-	struct seg *s, *tail = g_queue_peek_tail(&j->segs);
+	struct seg *s, *tail = j->segs.tail ? j->segs.tail->data : NULL;
 	int fd;
 
-	if (tail && tail->first == j->next && tail->last < tail->first) {
-		if ((fd = open(tail->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+	if (tail && tail->first == j->next) {
+		fd = open(tail->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd < 0 || ftruncate(fd, 0) < 0) {
+			int saved = errno;
+
+			if (fd >= 0)
+				close(fd);
+			errno = saved;
 			return -1;
+		}
+		j->st.bytes -= tail->size;
+		tail->size = 0;
 		if (j->fd >= 0)
 			close(j->fd);
 		j->fd = fd;
-		j->durable_off = tail->size;
+		j->durable_off = 0;
 		return 0;
 	}
 	s = g_new0(struct seg, 1);
@@ -735,8 +743,8 @@ sync_lead(struct journal *j, struct seg *last)
 /*
  * journal_append - a record of data (and the body copy at body, or
  * NULL) on disk; 0 with *seq set, or -1 with errno: ENOSPC when it does
- * not fit (the body copy is then removed), else the write or the sync
- * failed
+ * not fit, else the write or the sync failed.  A body copy no record
+ * came to name is removed.
  */
 int
 journal_append(struct journal *j, const void *data, gsize len,
@@ -749,7 +757,7 @@ journal_append(struct journal *j, const void *data, gsize len,
 	struct seg *last;
 	struct stat bst;
 	gsize bsize = 0;
-	int err = 0;
+	int err = 0, kept = 0;
 
 	if (body && stat(body, &bst) == 0)
 		bsize = (gsize) bst.st_size;
@@ -804,6 +812,7 @@ journal_append(struct journal *j, const void *data, gsize len,
 		g_queue_push_tail(&j->body_q, b);
 		j->st.bytes += bsize;
 		j->bodies_dirty = 1;
+		kept = 1;
 	}
 	/*
 	 * Group commit: wait when a sync running started after this record
@@ -833,7 +842,7 @@ journal_append(struct journal *j, const void *data, gsize len,
 out:
 	g_mutex_unlock(&j->lock);
 	g_free(rec);
-	if (err == ENOSPC && body)
+	if (body && !kept)	/* no record names it */
 		unlink(body);
 	errno = err;
 	return err ? -1 : 0;
