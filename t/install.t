@@ -38,7 +38,6 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/doc/sinkd/etc/postfix-main.cf
 644 ./opt/sinkd/share/doc/sinkd/etc/sendmail.mc
 644 ./opt/sinkd/share/doc/sinkd/etc/sinkd.conf
-755 ./opt/sinkd/share/doc/sinkd/examples/traffic.py
 644 ./opt/sinkd/share/man/man3/sinkd-sink.3
 644 ./opt/sinkd/share/man/man5/sinkd-events.5
 644 ./opt/sinkd/share/man/man5/sinkd-lua.5
@@ -47,7 +46,8 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/man/man8/sinkd-quarantine.8
 644 ./opt/sinkd/share/man/man8/sinkd.8
 755 ./opt/sinkd/sbin/sinkd
-755 ./opt/sinkd/sbin/sinkd-quarantine" \
+755 ./opt/sinkd/sbin/sinkd-quarantine
+755 ./opt/sinkd/share/doc/sinkd/examples/traffic.py" \
 	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the example consumer, the unit"
 is "$(find "$D/etc/opt/sinkd/sinkd/domains" -name '*.conf' -printf '%f\n')" "default.conf" \
 	"only default.conf is a live policy; example.com's is in domains.example"
