@@ -266,8 +266,8 @@ pg_error(struct pg *r, const char *what, const char *msg, char **why)
 }
 
 /*
- * pg_connect - connect before the delivery's deadline; EVENT_DONE (r->c is ready),
- * or EVENT_RETRY with *why
+ * pg_connect - connect before the delivery's deadline; EVENT_DONE (r->c
+ * is ready), or EVENT_RETRY with *why
  */
 static enum event_result
 pg_connect(struct pg *r, char **why)

@@ -18,10 +18,10 @@
  * it fails; a delivery, connecting included, is bounded by timeout (the
  * connection's timeout set to what is left before each command).  No
  * answer (refused, reset, timed out) is tried again later, on a new
- * connection; an error reply of the server is a refusal (WRONGTYPE, NOAUTH, WRONGPASS, NOPERM: logged and
- * skipped) unless it says the server is busy for now (LOADING, BUSY,
- * TRYAGAIN, MASTERDOWN, READONLY, OOM, CLUSTERDOWN), which is tried
- * again.
+ * connection; an error reply of the server is a refusal (WRONGTYPE,
+ * NOAUTH, WRONGPASS, NOPERM: logged and skipped) unless it says the
+ * server is busy for now (LOADING, BUSY, TRYAGAIN, MASTERDOWN, READONLY,
+ * OOM, CLUSTERDOWN), which is tried again.
  */
 #include <sys/time.h>
 #include <errno.h>
@@ -305,7 +305,8 @@ redis_refused(struct redis *r, const redisReply *rep, const char *what, char **w
 }
 
 /*
- * redis_connect - connect within the timeout; EVENT_DONE (r->c is
+ * redis_connect - connect within the timeout (the first step of a
+ * delivery); EVENT_DONE (r->c is
  * ready), or EVENT_RETRY with *why
  */
 static enum event_result
