@@ -306,8 +306,7 @@ redis_refused(struct redis *r, const redisReply *rep, const char *what, char **w
 
 /*
  * redis_connect - connect within the timeout (the first step of a
- * delivery); EVENT_DONE (r->c is
- * ready), or EVENT_RETRY with *why
+ * delivery); EVENT_DONE (r->c is ready), or EVENT_RETRY with *why
  */
 static enum event_result
 redis_connect(struct redis *r, char **why)
