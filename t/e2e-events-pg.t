@@ -14,6 +14,7 @@
 #     a row, each key once;
 #   - sinkd killed with SIGKILL with events not yet delivered: replayed
 #     after the restart, none lost, none twice;
+#   - an 8-bit Subject: the column holds it as UTF-8;
 #   - the connection's server process stalled (SIGSTOP) past the
 #     timeout: the delivery gives up, is tried again on a new connection,
 #     and the event is a row once;
@@ -134,8 +135,12 @@ is "$(bad_rows)" "" "  each with the columns of its event"
 sk_stop
 sed -i 's/^timeout = 2s$/timeout = 1s/' "$W/sk/conf/sinkd.conf"
 sk_start || bail_out "sinkd did not start again"
-is "$(accepted 1 warm a@example.org)" 1 "a message on a new connection"
+# (a Subject in raw UTF-8, and one byte that is not UTF-8)
+printf 'From: someone@outside.example\r\nTo: a@example.org\r\nSubject: Gr\303\274\303\237e \377\r\n\r\nHello.\r\n' >"$W/warm"
+like "$(smtp_reply "$(send warm a@example.org)" .)" '^250 ' "a message on a new connection, with an 8-bit Subject"
 wait_rows 12 || diag "$(sk_log | tail -20)"
+is "$(pg_sql "SELECT subject FROM mail.events WHERE subject LIKE 'Gr%'")" "Grüße �" \
+	"  its subject column as received, UTF-8 (the stray byte U+FFFD)"
 backend=$(pg_sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'sinkd'")
 like "$backend" '^[0-9]+$' "  sinkd's connection has a server process ($backend)"
 kill -STOP "$backend"
