@@ -110,6 +110,9 @@ is "$(entries | python3 -c 'import json, sys; print(" ".join(sorted(json.loads(j
 k=$(entries | sed -n 1p | python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["key"])')
 like "$(rd_cli TTL "$STREAM:seen:$k")" '^[1-9][0-9]*$' "  each key marked as seen, with a time to live"
 
+ok "$(sk_reload; echo $?)" "a reload (as sinkd's user) reads the password file again and checks out"
+unlike "$(grep -i 'reload' "$SK_DIR/sinkd.log" | tail -3)" 'error|failed|refused' "  without an error"
+
 # the server down while mail flows
 rd_stop
 is "$(accepted 3 down a@example.org)" 3 "Redis down: 3 messages accepted"
