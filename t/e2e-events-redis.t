@@ -19,7 +19,8 @@
 #     try once it runs again, and the stream has the event once;
 #   - a wrong password: refused for good, logged with the server's reason;
 #   - the password never appears in sinkd -P's output nor in the log;
-#   - maxlen: a second target's stream trimmed (MAXLEN ~) to about it;
+#   - maxlen: a second target's stream (over TCP) trimmed (MAXLEN ~) to
+#     about it;
 #   - sinkd -n: every bad key at its file and line;
 #   - the log holds no sanitizer report.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,6 +39,7 @@ STREAM=test:events
 mkdir -p "$W/pf" "$W/sk"
 # small stream nodes, so that MAXLEN ~ trims after a few entries
 RD_OPTS="--stream-node-max-entries 2"
+RD_PORT=$(pf_free_port)
 rd_start "$W/redis" "$PASS" || bail_out "no redis-server"
 pf_setup "$W/pf" "$(pf_free_port)" "unix:$W/sk/sinkd.sock" >/dev/null || bail_out "pf_setup"
 pf_start || bail_out "pf_start"
@@ -49,7 +51,7 @@ chmod 640 "$W/sk/conf/redis.pw"
 sk_conf "state-dir = $W/sk/state" \
 	'[event:rs]' 'type = redis' "address = unix:$RD_SOCK" "stream = $STREAM" \
 	'password-file = redis.pw' 'timeout = 2s' 'retry-max = 1s' \
-	'[event:trim]' 'type = redis' "address = unix:$RD_SOCK" 'stream = test:trim' 'maxlen = 2' \
+	'[event:trim]' 'type = redis' "address = 127.0.0.1:$RD_PORT" 'stream = test:trim' 'maxlen = 2' \
 	'password-file = redis.pw' 'retry-max = 1s'
 sk_start || bail_out "sinkd did not start"
 

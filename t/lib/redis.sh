@@ -4,7 +4,7 @@
 #
 #   rd_start DIR [PASSWORD]   start redis-server with its data and its
 #                             socket (RD_SOCK, mode 0777) in DIR, no TCP
-#                             port, AUTH with PASSWORD when given; wait
+#                             port unless RD_PORT, AUTH with PASSWORD when given; wait
 #                             until it answers.  Again after rd_stop: the
 #                             same DIR, the same data (rd_stop saves it)
 #   rd_stop                   save the data (SHUTDOWN SAVE) and stop: the
@@ -12,6 +12,7 @@
 #   rd_kill                   stop it without saving (SIGTERM; the EXIT trap)
 #   rd_cli ARGS...            run a command on it (redis-cli), raw output
 #   RD_OPTS                   more redis-server options, for every start
+#   RD_PORT                   set: it listens on 127.0.0.1:RD_PORT too
 #
 # The server never saves on its own (--save '', --appendonly no) and
 # never touches the machine's own instance or files.
@@ -28,7 +29,7 @@ rd_start() {
 	RD_SOCK=$RD_DIR/redis.sock
 	mkdir -p "$RD_DIR"
 	chmod 755 "$RD_DIR"
-	redis-server --port 0 --unixsocket "$RD_SOCK" --unixsocketperm 777 \
+	redis-server --port "${RD_PORT:-0}" --bind 127.0.0.1 --unixsocket "$RD_SOCK" --unixsocketperm 777 \
 		--dir "$RD_DIR" --dbfilename dump.rdb --save '' --appendonly no \
 		--daemonize no --logfile "$RD_DIR/redis.log" \
 		${RD_PASS:+--requirepass "$RD_PASS"} ${RD_OPTS:-} </dev/null >/dev/null 2>&1 &
