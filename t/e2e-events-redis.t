@@ -17,7 +17,8 @@
 #   - the server stalled past the timeout (SIGSTOP): the delivery gives
 #     up and is tried again on a new connection, the server runs every
 #     try once it runs again, and the stream has the event once;
-#   - a wrong password: refused for good, logged with the server's reason;
+#   - a wrong password, a stream key holding a string: refused for good,
+#     logged with the server's reason;
 #   - the password never appears in sinkd -P's output nor in the log;
 #   - maxlen: a second target's stream (over TCP) trimmed (MAXLEN ~) to
 #     about it;
@@ -231,6 +232,18 @@ ok "$([ "$n" -ge 2 ] && [ "$n" -le 4 ]; echo $?)" "maxlen = 2: the stream of 12 
 is "$(rd_cli --json XREVRANGE test:trim + - COUNT 1 | $PY -c 'import json, sys; f = json.load(sys.stdin)[0][1]; print(dict(zip(f[0::2], f[1::2]))["key"])')" \
 	"$(rd_cli --json XREVRANGE "$STREAM" + - COUNT 1 | $PY -c 'import json, sys; f = json.load(sys.stdin)[0][1]; print(dict(zip(f[0::2], f[1::2]))["key"])')" \
 	"  the newest among them"
+
+# the stream's key holding something else: refused for good
+rd_cli DEL test:trim >/dev/null
+rd_cli SET test:trim "not a stream" >/dev/null
+sk_start || bail_out "sinkd did not start again"
+is "$(accepted 1 wrongtype a@example.org)" 1 "a stream key that holds a string: the message is accepted"
+for i in $(seq 1 100); do grep -q 'event:trim: event 14 refused' "$SK_DIR/sinkd.log" && break; sleep 0.1; done
+like "$(grep 'event:trim: event 14' "$SK_DIR/sinkd.log")" 'refused for good: 127.0.0.1:[0-9]+: XADD: WRONGTYPE' \
+	"  the event is refused for good, with the server's reason"
+wait_xlen 13 || diag "$(sk_log | tail -20)"
+is "$(xlen)" 13 "  the other target has it"
+sk_stop
 
 ok "$(sk_log_clean; echo $?)" "no sanitizer report in sinkd's log"
 done_testing
