@@ -14,7 +14,9 @@
 #   - run again: nothing changes;
 #   - the group set back to the start of the stream (every entry read
 #     again): nothing changes (the keys it counted are in its seen table);
-#   - more mail, run again: only the new messages are added.
+#   - more mail, run again: only the new messages are added;
+#   - run as a service (no --once): a new message is counted as it
+#     comes; SIGTERM stops it.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/mail.sh"
@@ -29,7 +31,7 @@ command -v redis-server >/dev/null || bail_out "no redis-server (./bootstrap tes
 [ -x "$PG_BIN/initdb" ] || bail_out "no $PG_BIN/initdb (./bootstrap test installs postgresql-15)"
 $PY -c 'import redis, psycopg2' 2>/dev/null || bail_out "no python3-redis or python3-psycopg2 (./bootstrap test installs them)"
 e2e_workdir e2e-consumer
-trap '_e2e_cleanup; rd_kill; pg_kill' EXIT
+trap '_e2e_cleanup; [ -n "${CPID:-}" ] && kill "$CPID" 2>/dev/null; rd_kill; pg_kill' EXIT
 PASS=rd-$RANDOM$RANDOM
 mkdir -p "$W/pf" "$W/sk"
 rd_start "$W/redis" "$PASS" || bail_out "no redis-server"
@@ -128,6 +130,21 @@ ok "$(consume; echo $?)" "one more message, run again"
 is "$(pg_sql "SELECT count(*) FROM stats.traffic_seen")" 7 "  it counted the new event"
 is "$(pg_sql "SELECT sum(messages) FROM stats.traffic")" 8 "  and only it (7 messages, one of them for two domains)"
 is "$(table)" "$(expected)" "  as the events say"
+
+# as a service: it waits for more, counts it as it comes, stops on SIGTERM
+PGPASSFILE=$W/consumer.pgpass $PY "$CONSUMER" --consumer test \
+	--redis "unix://$RD_SOCK" --redis-password-file "$W/consumer.redis.pw" \
+	--pg "host=$PG_SOCKDIR dbname=postgres user=postgres" --table stats.traffic 2>>"$W/consumer.log" &
+CPID=$!
+send b2 300 b@example.net
+for i in $(seq 1 300); do [ "$(pg_sql "SELECT count(*) FROM stats.traffic_seen")" -ge 8 ] && break; sleep 0.1; done
+is "$(pg_sql "SELECT count(*) FROM stats.traffic_seen")" 8 "the consumer running: a new message is counted as it comes"
+is "$(table)" "$(expected)" "  as the events say"
+kill -TERM "$CPID"
+for i in $(seq 1 150); do kill -0 "$CPID" 2>/dev/null || break; sleep 0.1; done
+ok "$(! kill -0 "$CPID" 2>/dev/null; echo $?)" "  SIGTERM stops it"
+wait "$CPID"
+is "$?" 0 "  with status 0"
 
 ok "$(sk_log_clean; echo $?)" "no sanitizer report in sinkd's log"
 done_testing
