@@ -144,7 +144,9 @@ kill -TERM "$CPID"
 for i in $(seq 1 150); do kill -0 "$CPID" 2>/dev/null || break; sleep 0.1; done
 ok "$(! kill -0 "$CPID" 2>/dev/null; echo $?)" "  SIGTERM stops it"
 wait "$CPID"
-is "$?" 0 "  with status 0"
+rc=$?
+CPID=
+is "$rc" 0 "  with status 0"
 
 ok "$(sk_log_clean; echo $?)" "no sanitizer report in sinkd's log"
 done_testing
