@@ -697,6 +697,7 @@ deliver(struct shipper *sh, const struct journal_rec *r, const char *json)
 	guint tries = 0;
 	int done = 0;
 	const char *qid = "?";
+	char *own = NULL;
 
 	if (!json_parser_load_from_data(p, json, -1, &err)
 	    || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
@@ -711,6 +712,13 @@ deliver(struct shipper *sh, const struct journal_rec *r, const char *json)
 	ev.key = json_object_get_string_member_with_default(ev.obj, "key", "");
 	qid = json_object_get_string_member_with_default(ev.obj, "queue_id", "?");
 	ev.body = sh->wants_body ? r->body : NULL;
+	/* a target that does not want the message is not told where it is */
+	if (!sh->wants_body && json_object_has_member(ev.obj, "body")) {
+		json_object_remove_member(ev.obj, "body");
+		own = json_to_string(json_parser_get_root(p), FALSE);
+		ev.json = own;
+		ev.len = strlen(own);
+	}
 	for (;;) {
 		char *why = NULL;
 		enum event_result res;
@@ -758,6 +766,7 @@ deliver(struct shipper *sh, const struct journal_rec *r, const char *json)
 		wait = MIN(wait * 2, sh->retry_max);
 	}
 	g_object_unref(p);
+	g_free(own);
 	return done;
 }
 

@@ -38,8 +38,8 @@
  * U+FFFD.
  *	size		the message's size in bytes, as received
  *	sha256		the message's SHA-256, hex, as received
- *	body		present only when some target due wants bodies:
- *			the path of a read-only copy of the message as
+ *	body		present only for a target that wants bodies: the
+ *			path of a read-only copy of the message as
  *			received (CRLF line ends), kept until every such
  *			target has delivered the event
  *

@@ -916,12 +916,16 @@ journal_next(struct journal *j, unsigned t, struct journal_rec *rec, gint64 unti
 		g_mutex_unlock(&j->lock);
 		rc = rec_read(r->fd, r->off, size, rec, &bad);
 		g_mutex_lock(&j->lock);
-		if (rc < 0 || bad) {
+		if (rc < 0 || (bad && j->segs.tail && ((struct seg *) j->segs.tail->data)->first
+					== r->seg_first)) {
 			log_error("journal segment %016" G_GINT64_MODIFIER "x: %s at %zu",
 				  r->seg_first, rc < 0 ? g_strerror(errno) : bad, r->off);
 			g_mutex_unlock(&j->lock);
 			return -1;
 		}
+		if (bad)	/* a segment that changed under sinkd: its rest is lost */
+			log_error("journal segment %016" G_GINT64_MODIFIER "x: %s at %zu: %s skips the rest of it",
+				  r->seg_first, bad, r->off, r->name);
 		if (rc == 0) {
 			/* this segment is read through: the next one */
 			close(r->fd);

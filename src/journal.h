@@ -16,9 +16,10 @@
  * numbering goes on when it is empty.
  *
  * journal_append() writes a record with one write(2) and returns once it
- * is on disk: concurrent writers share one fdatasync(2) (group commit:
- * the first writer to find no sync running syncs everything written so
- * far; the others wait on a condition for the sync that covers theirs).
+ * is on disk: concurrent writers share fdatasync(2) calls (group commit:
+ * a writer whose record no running sync covers starts one, which covers
+ * everything written so far; the others wait on a condition for the sync
+ * that covers theirs; up to two syncs overlap).
  * A sync that fails fails every record it covered (the caller tempfails
  * the message), and the next record goes to a new segment.  Readers
  * (journal_next()) see only records that are on disk.
@@ -32,6 +33,9 @@
  * Collection: journal_done() with persist set writes a target's cursor
  * (write, fdatasync, rename) and removes the segments every target is
  * past and the body copies every target that wants bodies is past.
+ * A damaged record met while reading ends its reader's reading of that
+ * segment (logged), or, in the last segment, is reported (-1) until it
+ * reads again.
  *
  * Replay: journal_open() scans every segment, checking each record's
  * CRC; a torn record at the end of a segment (a crash during a write)

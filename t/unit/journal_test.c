@@ -4,7 +4,8 @@
  * cursors kept across a close, body copies removed when the targets that
  * want them are past them, a failed sync failing its append and the next
  * one going to a new segment, a torn record cut off at replay with numbering
- * going on after it, and both settings of a full journal
+ * going on after it, a damaged record skipped with the rest of its
+ * segment, and both settings of a full journal
  */
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -254,6 +255,36 @@ test_restarts(const char *dir)
 }
 
 static void
+test_corrupt(const char *dir)
+{
+	char *names[] = {"a", NULL}, *why = NULL, rec[1000], *seg;
+	struct journal_rec r = {0};
+	guint64 seq, last = 0;
+	int i, n = 0, fd;
+
+	memset(rec, 'y', sizeof(rec));
+	J = journal_open(dir, 64 << 10, 0, names, NULL, &why);
+	for (i = 0; i < 20; i++)
+		(void) journal_append(J, rec, sizeof(rec), NULL, &seq);
+	/* a byte of the second record of the first segment changed */
+	seg = g_build_filename(dir, "0000000000000001.seg", NULL);
+	fd = open(seg, O_WRONLY);
+	ok(fd >= 0 && pwrite(fd, "z", 1, 24 + 1000 + 24 + 500) == 1, "a record of an old segment is damaged");
+	close(fd);
+	while (journal_next(J, 0, &r, g_get_monotonic_time()) == 1) {
+		n++;
+		last = r.seq;
+		journal_done(J, 0, r.seq, 0);
+		journal_rec_clear(&r);
+	}
+	ok(n > 1 && n < 20, "  the target skips the rest of that segment (%d of 20 read)", n);
+	is_int((long long) last, 20, "  and reads on in the next ones");
+	journal_close(J);
+	g_free(seg);
+	g_free(why);
+}
+
+static void
 test_full(const char *dir_t, const char *dir_d)
 {
 	char *names[] = {"a", NULL}, *why = NULL, rec[1000];
@@ -310,6 +341,7 @@ main(void)
 	char *d3 = g_build_filename(tmp, "j3", NULL);
 	char *d4 = g_build_filename(tmp, "j4", NULL);
 	char *d5 = g_build_filename(tmp, "j5", NULL);
+	char *d6 = g_build_filename(tmp, "j6", NULL);
 	char *cmd;
 
 	log_open("sinkd", 1, 0);
@@ -318,6 +350,7 @@ main(void)
 	test_full(d2, d3);
 	test_sync_fails(d4);
 	test_restarts(d5);
+	test_corrupt(d6);
 	cmd = g_strdup_printf("rm -rf '%s'", tmp);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmp);
@@ -327,6 +360,7 @@ main(void)
 	g_free(d3);
 	g_free(d4);
 	g_free(d5);
+	g_free(d6);
 	g_free(tmp);
 	return tap_done();
 }
