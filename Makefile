@@ -24,7 +24,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 CORE_SRCS = src/sink.c src/sinkapi.c src/sink_proc.c src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c src/mime.c \
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
-	src/event.c src/event_webhook.c src/journal.c
+	src/event.c src/event_webhook.c src/event_redis.c src/event_postgres.c src/journal.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c milters/rewrite.c milters/textrw.c
@@ -182,6 +182,8 @@ install: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
 	install -d $(DESTDIR)$(DOCDIR)/etc/domains $(DESTDIR)$(DOCDIR)/etc/lists
 	for f in $(CONFFILES) postfix-main.cf sendmail.mc; do \
 		install -m 644 etc/$$f $(DESTDIR)$(DOCDIR)/etc/$$f || exit 1; done
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 755 etc/consumers/traffic.py $(DESTDIR)$(DOCDIR)/examples/traffic.py
 	@if [ -n "$(SYSTEMDUNITDIR)" ]; then \
 		u=$(DESTDIR)$(SYSTEMDUNITDIR)/sinkd.service; \
 		install -d $(DESTDIR)$(SYSTEMDUNITDIR) || exit 1; \

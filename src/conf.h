@@ -91,6 +91,8 @@ enum conf_merge {
 
 #define CONF_RESTART	(1u << 0)	/* a change needs a restart */
 #define CONF_NODOMAIN	(1u << 1)	/* not in per-domain files */
+#define CONF_SECRET	(1u << 2)	/* a credential: sinkd -P shows where it
+					 * is set, never its value */
 
 struct conf_key {
 	const char *name;

@@ -929,8 +929,10 @@ static void
 print_value(FILE *out, const struct conf_key *k, const struct conf_value *v,
 	    const struct conf_value *def)
 {
-	char *origin = conf_value_origin(v), *val = conf_value_escape(v->raw);
-	char *was = NULL;
+	char *origin = conf_value_origin(v), *was = NULL, *val;
+
+	/* a credential is never printed, only where it is set */
+	val = k->flags & CONF_SECRET ? g_strdup("(secret, not shown)") : conf_value_escape(v->raw);
 
 	if (def && v->file != def->file && def->file && v->added_to == NULL
 	    && (k->type == CONF_LIST || k->type == CONF_CIDRS)

@@ -58,8 +58,9 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 755 ./opt/sinkd/lib/sinkd/sinks/attachhash.so
 755 ./opt/sinkd/lib/sinkd/sinks/dlp.py
 755 ./opt/sinkd/sbin/sinkd
-755 ./opt/sinkd/sbin/sinkd-quarantine" \
-	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit, the shipped sinks, the example co-process sink and its helper"
+755 ./opt/sinkd/sbin/sinkd-quarantine
+755 ./opt/sinkd/share/doc/sinkd/examples/traffic.py" \
+	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit, the shipped sinks, the example co-process sink and its helper, the example consumer"
 is "$(find "$D/etc/opt/sinkd/sinkd/domains" -name '*.conf' -printf '%f\n')" "default.conf" \
 	"only default.conf is a live policy; example.com's is in domains.example"
 
