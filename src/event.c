@@ -57,11 +57,12 @@ const struct conf_key event_target_keys[] = {
  * sinkd -d, and the group must set it. */
 static const struct conf_key event_type_key = {
 	"type", CONF_STRING, "", .flags = CONF_NODOMAIN | CONF_RESTART,
-	.doc = "the target's type: webhook",
+	.doc = "the target's type: webhook or archive",
 };
 
 const struct event_type *const event_types[] = {
 	&event_webhook,
+	&event_archive,
 	NULL,
 };
 

@@ -47,8 +47,8 @@ conf '[event:hook]' 'url = https://events.example.com/in' \
 	'[event:ftp]' 'type = webhook' 'url = ftp://example.com/' 'timeout = 2h' \
 	'[event:none]' 'type = webhook' \
 	'[event:b@d]' 'type = webhook'
-is "$(check)" "sinkd.conf:6: [event:hook]: no type (one of webhook)
-sinkd.conf:9: type: unknown target type \"carrier-pigeon\" (known: webhook)
+is "$(check)" "sinkd.conf:6: [event:hook]: no type (one of webhook, archive)
+sinkd.conf:9: type: unknown target type \"carrier-pigeon\" (known: webhook, archive)
 sinkd.conf:12: url: \"ftp://example.com/\": not an http:// or https:// URL
 sinkd.conf:13: timeout: out of range (1 to 3600)
 sinkd.conf:15: type: a webhook needs a url (url = https://...)
