@@ -138,7 +138,7 @@ install: src/sinkd $(TOOLS)
 	install -d $(DESTDIR)$(PREFIX)/include/sinkd $(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 644 include/sinkd/sink.h $(DESTDIR)$(PREFIX)/include/sinkd/sink.h
 	install -m 644 man/sinkd-sink.3 $(DESTDIR)$(PREFIX)/share/man/man3/
-	install -m 644 man/sinkd-lua.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 man/sinkd-lua.5 man/sinkd-events.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	@for f in $(CONFFILES); do \
 		if [ -e $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f ]; then \
 			echo "kept $(DESTDIR)$(SYSCONFDIR)/sinkd/$$f (the shipped one: $(DOCDIR)/etc/$$f)"; \

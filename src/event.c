@@ -804,6 +804,53 @@ shipper_add(GArray *v, const char *name, const struct event_type *type, void *ha
 	g_array_append_val(v, sh);
 }
 
+/* shipped - whether the shipper has a target called name */
+static int
+shipped(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < ship.n; i++)
+		if (!strcmp(ship.v[i].name, name))
+			return 1;
+	return 0;
+}
+
+/*
+ * event_reload - after a reload to s: a warning for each target s has
+ * that the shipper lacks (it starts at the next restart) and each the
+ * shipper has that s lacks (its events already in the journal are still
+ * delivered; new messages are not due to it)
+ */
+void
+event_reload(const struct snapshot *s)
+{
+	GHashTable *now = g_hash_table_new(g_str_hash, g_str_equal);
+	unsigned i;
+	int wants;
+
+	for (i = 0; s->events && i < s->events->n; i++)
+		g_hash_table_add(now, s->events->v[i]->name);
+	for (i = 0; i < s->nchain; i++)
+		if (sink_has_accepted(s->chain[i], &wants))
+			g_hash_table_add(now, (gpointer) s->chain[i]->name);
+	for (i = 0; i < ship.n; i++)
+		if (!g_hash_table_contains(now, ship.v[i].name))
+			log_warn("%s: no longer a target: it still gets the events it was due; a restart ends it",
+				 ship.v[i].name);
+	{
+		GHashTableIter it;
+		gpointer k;
+
+		g_hash_table_iter_init(&it, now);
+		while (g_hash_table_iter_next(&it, &k, NULL))
+			if (!shipped(k))
+				log_warn("%s: a new target: its events wait in the journal until a restart starts their delivery",
+					 (char *) k);
+	}
+	g_hash_table_destroy(now);
+}
+
 /*
  * event_start - the journal (replayed) and a thread per target of s:
  * its [event:NAME] groups, and the sinks of its chain with an accepted

@@ -179,6 +179,7 @@ char *event_due(const struct snapshot *s, const struct msg *m, int *body);
 int event_any(const struct snapshot *s);
 int event_start(const struct snapshot *s);
 int event_accepted(struct msg *m, int verdict);
+void event_reload(const struct snapshot *s);
 void event_stop(void);
 
 #endif

@@ -762,7 +762,8 @@ journal_append(struct journal *j, const void *data, gsize len,
 	memcpy(rec + 12, &v32, 4);
 	v64 = GUINT64_TO_LE(my);
 	memcpy(rec + 16, &v64, 8);
-	memcpy(rec + JOURNAL_HDR, body, blen);
+	if (blen)
+		memcpy(rec + JOURNAL_HDR, body, blen);
 	memcpy(rec + JOURNAL_HDR + blen, data, len);
 	crc = crc32(0, rec + 8, reclen - 8);
 	v32 = GUINT32_TO_LE(crc);

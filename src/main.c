@@ -210,6 +210,7 @@ reloader(gpointer unused)
 		old = snapshot_current();
 		restart_changes(old, new);
 		snapshot_unref(old);
+		event_reload(new);
 		log_set_debug(conf_bool(&new->main, "debug"));
 		snapshot_install(new);
 		handler_configure(new, 0);
@@ -234,9 +235,9 @@ daemon_dirs(const struct snapshot *s, int start, GPtrArray *need[2], GPtrArray *
 	handler_dirs(s, need[0], need[1]);
 	for (i = 1; i < need[1]->len; i++)	/* handlers' strings are theirs */
 		g_ptr_array_index(need[1], i) = g_strdup(g_ptr_array_index(need[1], i));
-	if (event_any(s)) {	/* the journal of after-accept events */
-		g_ptr_array_add(need[0], (gpointer) "state-dir");
-		g_ptr_array_add(need[1], g_strdup(conf_str(&s->main, "state-dir")));
+	/* the journal of after-accept events: its own directory (the
+	 * state directory itself may be root's: systemd's StateDirectory) */
+	if (event_any(s)) {
 		g_ptr_array_add(need[0], (gpointer) "state-dir");
 		g_ptr_array_add(need[1], g_build_filename(conf_str(&s->main, "state-dir"),
 							  "journal", NULL));

@@ -211,6 +211,9 @@ for i in $(seq 1 100); do events subject | grep -q '^drop4' && break; sleep 0.1;
 got=$(events subject | grep '^drop' | cut -c1-5 | sort | paste -sd' ')
 like "$got" 'drop4$' "  the newest event arrives ($got)"
 unlike "$got" 'drop1' "  the oldest was dropped"
+sk_conf '[event:later]' 'type = webhook' "url = $WH_URL"
+sk_reload || diag "no reload"
+like "$(grep 'event:later' "$SK_DIR/sinkd.log")" 'event:later: a new target: .*until a restart' "a target added by a reload: a warning that it starts at the next restart"
 sk_stop
 like "$(grep 'journal: .* events written' "$SK_DIR/sinkd.log" | tail -1)" ' [1-9][0-9]* dropped \(full\)' "  the drop is counted"
 is "$(wh_dups)" 0 "no key reached the receiver twice"

@@ -39,6 +39,7 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/doc/sinkd/etc/sendmail.mc
 644 ./opt/sinkd/share/doc/sinkd/etc/sinkd.conf
 644 ./opt/sinkd/share/man/man3/sinkd-sink.3
+644 ./opt/sinkd/share/man/man5/sinkd-events.5
 644 ./opt/sinkd/share/man/man5/sinkd-lua.5
 644 ./opt/sinkd/share/man/man5/sinkd-policy.5
 644 ./opt/sinkd/share/man/man5/sinkd.conf.5

@@ -121,7 +121,7 @@ test_group_commit(const char *dir)
 static void
 test_replay(const char *dir)
 {
-	char *names[] = {"a", "b", NULL}, *why = NULL, *seg, *body;
+	char *names[] = {"a", "b", NULL}, *why = NULL, *seg, *body, *orphan;
 	int bodies[] = {0, 1}, fd, err = 0;
 	struct journal_rec r = {0};
 	struct stat st;
@@ -161,8 +161,10 @@ test_replay(const char *dir)
 	fd = open(seg, O_WRONLY | O_APPEND);
 	ok(fd >= 0 && write(fd, "SKJ1 half a record", 18) == 18, "a torn record is appended");
 	close(fd);
-	fd = open(g_build_filename(bodies_dir, "m.orphan", NULL), O_WRONLY | O_CREAT, 0400);
+	orphan = g_build_filename(bodies_dir, "m.orphan", NULL);
+	fd = open(orphan, O_WRONLY | O_CREAT, 0400);
 	close(fd);
+	g_free(orphan);
 	J = journal_open(dir, 64 << 20, 0, names, bodies, &why);
 	ok(J != NULL, "  the journal still opens");
 	stat(seg, &st);
