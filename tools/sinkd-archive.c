@@ -12,9 +12,9 @@
  * sinkd.conf is read with sinkd's own loader, so that the target
  * [event:NAME] (NAME: -t, or the only archive there is) and its store
  * mean what they mean to the daemon.  The store is astore.c's.  Run as
- * root, the tool reads the store as sinkd's user (the file of export -o
- * is opened first), so that it never leaves a file sinkd cannot write
- * (SQLite's -wal and -shm files).
+ * root on a SQLite store, the tool becomes the database file's owner
+ * (after opening the file of export -o), so that it never leaves a file
+ * sinkd cannot write (SQLite's -wal and -shm).
  *
  * list and search print one line per message: key, time, direction,
  * sender, recipients, subject, tab-separated, control characters as
@@ -22,10 +22,10 @@
  *
  * Exit status: 0 done, 1 failed (the reason on stderr), 64 usage.
  */
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +49,6 @@ struct aconf {
 	char *store;		/* its store key */
 	int group_read;
 	int timeout;
-	char *user;		/* sinkd's user */
 };
 
 /* help - the synopsis on f */
@@ -137,7 +136,6 @@ load_conf(const char *path, const char *name, struct aconf *a)
 		a->store = g_strdup(conf_str(g, "store"));
 		a->group_read = conf_bool(g, "group-read");
 		a->timeout = (int) conf_num(g, "timeout");
-		a->user = g_strdup(conf_str(&s->main, "user"));
 		rc = 0;
 	}
 	snapshot_unref(s);
@@ -145,20 +143,25 @@ load_conf(const char *path, const char *name, struct aconf *a)
 	return rc;
 }
 
-/* become_sinkd - as root, sinkd's user from now on; 0, or -1 (printed) */
+/* become_owner - as root, the owner of the SQLite file f from now on,
+ * so that the -wal and -shm files SQLite makes are its too; 0, or -1
+ * (printed) */
 static int
-become_sinkd(const struct aconf *a)
+become_owner(const char *f)
 {
-	struct passwd *pw;
+	struct stat st;
 
 	if (geteuid() != 0)
 		return 0;
-	if ((pw = getpwnam(a->user)) == NULL) {
-		fprintf(stderr, PROG ": user %s: not found\n", a->user);
+	if (stat(f, &st) < 0) {
+		fprintf(stderr, PROG ": %s: %s\n", f,
+			errno == ENOENT ? "nothing archived yet" : g_strerror(errno));
 		return -1;
 	}
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-		fprintf(stderr, PROG ": cannot become %s: %s\n", a->user, g_strerror(errno));
+	if (st.st_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
+		fprintf(stderr, PROG ": cannot become the owner of %s: %s\n", f, g_strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -200,17 +203,16 @@ date_ok(const char *s)
 	return t != NULL;
 }
 
-/* cmd_search - list (argc 1) or search with its options */
+/* parse_search - search's options into q (list has none); 0, or -1:
+ * usage */
 static int
-cmd_search(struct astore *st, int argc, char **argv)
+parse_search(int argc, char **argv, struct astore_query *q)
 {
-	struct astore_query q = {0};
 	static const char *const opts[] = {"--sender", "--recipient", "--since", "--until",
 					   "--subject", "--message-id"};
-	const char **slot[] = {&q.sender, &q.recipient, &q.since, &q.until, &q.subject,
-			       &q.message_id};
-	char *why = NULL;
-	unsigned n = 0, k;
+	const char **slot[] = {&q->sender, &q->recipient, &q->since, &q->until, &q->subject,
+			       &q->message_id};
+	unsigned k;
 	int i;
 
 	for (i = 1; i < argc; i++) {
@@ -227,14 +229,24 @@ cmd_search(struct astore *st, int argc, char **argv)
 				break;
 		}
 		if (val == NULL || strcmp(argv[0], "search"))
-			return usage();
+			return -1;
 		*slot[k] = val;
 	}
-	if ((q.since && !date_ok(q.since)) || (q.until && !date_ok(q.until))) {
+	if ((q->since && !date_ok(q->since)) || (q->until && !date_ok(q->until))) {
 		fprintf(stderr, PROG ": a date is YYYY-MM-DD or an RFC 3339 time\n");
-		return EXIT_USAGE;
+		return -1;
 	}
-	if (astore_search(st, &q, print_rec, &n, &why) < 0) {
+	return 0;
+}
+
+/* cmd_search - list or search: a line per message answering q */
+static int
+cmd_search(struct astore *st, const struct astore_query *q)
+{
+	char *why = NULL;
+	unsigned n = 0;
+
+	if (astore_search(st, q, print_rec, &n, &why) < 0) {
 		fprintf(stderr, PROG ": %s\n", why);
 		g_free(why);
 		return 1;
@@ -333,6 +345,7 @@ main(int argc, char **argv)
 	const char *path = SINKD_SYSCONFDIR "/sinkd/sinkd.conf", *name = NULL, *file = NULL;
 	struct aconf a = {0};
 	struct astore *st = NULL;
+	struct astore_query q = {0};
 	char *abs = NULL, **cmd;
 	int c, rc = 1, ncmd, crlf = 0, out = -1;
 
@@ -356,7 +369,7 @@ main(int argc, char **argv)
 	if (ncmd < 1)
 		return usage();
 	if (!strcmp(cmd[0], "list") || !strcmp(cmd[0], "search")) {
-		if (!strcmp(cmd[0], "list") && ncmd != 1)
+		if (parse_search(ncmd, cmd, &q) < 0)
 			return usage();
 	} else if (!strcmp(cmd[0], "show") || !strcmp(cmd[0], "export")) {
 		if (parse_get(ncmd, cmd, &file, &crlf) < 0)
@@ -373,19 +386,14 @@ main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s: %s\n", file, g_strerror(errno));
 		goto out;
 	}
-	if (become_sinkd(&a) < 0)
-		goto out;
 	if ((st = astore_open(a.store, a.group_read, a.timeout)) == NULL) {
 		fprintf(stderr, PROG ": %s: store \"%s\" is not usable\n", a.target, a.store);
 		goto out;
 	}
-	if (astore_kind(st) == ASTORE_SQLITE && access(a.store + strlen("sqlite:"), F_OK) < 0) {
-		fprintf(stderr, PROG ": %s: %s\n", a.store + strlen("sqlite:"),
-			errno == ENOENT ? "nothing archived yet" : g_strerror(errno));
+	if (astore_kind(st) == ASTORE_SQLITE && become_owner(a.store + strlen("sqlite:")) < 0)
 		goto out;
-	}
 	if (!strcmp(cmd[0], "list") || !strcmp(cmd[0], "search"))
-		rc = cmd_search(st, ncmd, cmd);
+		rc = cmd_search(st, &q);
 	else
 		rc = cmd_get(st, ncmd, cmd, out, crlf);
 	if (out >= 0 && close(out) < 0) {
@@ -400,6 +408,5 @@ out:
 	g_free(abs);
 	g_free(a.target);
 	g_free(a.store);
-	g_free(a.user);
 	return rc;
 }
