@@ -1143,9 +1143,13 @@ static void
 pg_fail(struct astore *a, PGresult *r, char **why)
 {
 	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(a->pg);
-	char *s = g_strdup(m && *m ? m : "PostgreSQL error");
+	char *s = g_strdup(m && *m ? m : "PostgreSQL error"), *p;
 
-	*why = g_strdup_printf("postgres: %s", g_strchomp(s));
+	/* libpq's messages run over lines: one line for the log */
+	for (p = s; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	*why = g_strdup_printf("postgres: %s", g_strstrip(s));
 	g_free(s);
 	if (PQstatus(a->pg) != CONNECTION_OK) {
 		PQfinish(a->pg);
