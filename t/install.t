@@ -43,9 +43,11 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/man/man5/sinkd-lua.5
 644 ./opt/sinkd/share/man/man5/sinkd-policy.5
 644 ./opt/sinkd/share/man/man5/sinkd.conf.5
+644 ./opt/sinkd/share/man/man8/sinkd-archive.8
 644 ./opt/sinkd/share/man/man8/sinkd-quarantine.8
 644 ./opt/sinkd/share/man/man8/sinkd.8
 755 ./opt/sinkd/sbin/sinkd
+755 ./opt/sinkd/sbin/sinkd-archive
 755 ./opt/sinkd/sbin/sinkd-quarantine" \
 	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit"
 is "$(find "$D/etc/opt/sinkd/sinkd/domains" -name '*.conf' -printf '%f\n')" "default.conf" \
