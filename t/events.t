@@ -86,7 +86,7 @@ like "$(check)" 'domains/x.example.conf:1: \[event:nowhere\]: unknown group' "a 
 rm "$W/domains/x.example.conf"
 
 dump=$("$SINKD" -d)
-like "$(printf '%s\n' "$dump" | sed -n '/^\[event:webhook\]$/,$p' | grep -o '^[a-z-]* =' | paste -sd' ')" \
+like "$(printf '%s\n' "$dump" | sed -n '/^\[event:webhook\]$/,/^\[event:[a-z]*\]$/p' | grep -o '^[a-z-]* =' | paste -sd' ')" \
 	'^type = enabled = direction = retry-max = url = timeout =$' "sinkd -d lists a webhook target's keys"
 like "$(printf '%s\n' "$dump" | grep -E '^(state-dir|journal-size|journal-full) =' | paste -sd' ')" \
 	'^state-dir = /var/lib/sinkd journal-size = 1g journal-full = tempfail$' "  and the journal's keys of [sinkd]"
