@@ -448,17 +448,19 @@ sync_dir(const char *path)
 	return rc;
 }
 
-/* make_dir - path a directory (not a link), made with mode and made
- * durable in parent when new; 0 or -1 (*why) */
+/* make_dir - path a directory (not a link, unless follow: the root the
+ * administrator named), made with mode and made durable in parent when
+ * new; 0 or -1 (*why) */
 static int
-make_dir(const char *parent, const char *path, mode_t mode, char **why)
+make_dir(const char *parent, const char *path, mode_t mode, int follow, char **why)
 {
 	struct stat st;
 
 	if (mkdir(path, mode) == 0) {
 		if (sync_dir(parent) == 0)
 			return 0;
-	} else if (errno == EEXIST && lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+	} else if (errno == EEXIST && (follow ? stat(path, &st) : lstat(path, &st)) == 0
+		   && S_ISDIR(st.st_mode)) {
 		return 0;
 	} else if (errno == EEXIST) {
 		errno = ENOTDIR;
@@ -654,7 +656,7 @@ static enum astore_result
 md_put(struct astore *a, JsonObject *ev, const char *data, gsize len, char **why)
 {
 	static const char *const subs[] = {"tmp", "new", "cur"};
-	char *name = md_name(a, ev), **boxes = NULL, **files = NULL, **todo = NULL;
+	char *name = md_name(a, ev), **boxes = NULL, **files = NULL, **todo = NULL, *up;
 	GString *lf = NULL;
 	enum astore_result res = ASTORE_RETRY;
 	guint i, k, n;
@@ -667,7 +669,10 @@ md_put(struct astore *a, JsonObject *ev, const char *data, gsize len, char **why
 	n = g_strv_length(boxes);
 	files = g_new0(char *, n + 1);
 	todo = g_new0(char *, n + 1);
-	if (make_dir("/", a->where, a->dmode, why) < 0)
+	up = g_path_get_dirname(a->where);
+	k = make_dir(up, a->where, a->dmode, 1, why) < 0;
+	g_free(up);
+	if (k)
 		goto out;
 	for (i = 0, k = 0; i < n; i++) {
 		char *dom = g_path_get_dirname(boxes[i]);
@@ -675,13 +680,13 @@ md_put(struct astore *a, JsonObject *ev, const char *data, gsize len, char **why
 		char *mpath = g_build_filename(a->where, boxes[i], NULL);
 		char *found;
 		unsigned s;
-		int bad = make_dir(a->where, dpath, a->dmode, why) < 0
-			|| make_dir(dpath, mpath, a->dmode, why) < 0;
+		int bad = make_dir(a->where, dpath, a->dmode, 0, why) < 0
+			|| make_dir(dpath, mpath, a->dmode, 0, why) < 0;
 
 		for (s = 0; !bad && s < G_N_ELEMENTS(subs); s++) {
 			char *sp = g_build_filename(mpath, subs[s], NULL);
 
-			bad = make_dir(mpath, sp, a->dmode, why) < 0;
+			bad = make_dir(mpath, sp, a->dmode, 0, why) < 0;
 			g_free(sp);
 		}
 		files[i] = g_build_filename(boxes[i], "new", name, NULL);

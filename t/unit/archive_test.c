@@ -248,6 +248,7 @@ test_maildir(void)
 		      "Message-ID: <q4.1@one.test>\nDate: Thu, 03 Dec 2026 07:00:00 +0000\n\n"
 		      "line one\na bare\rCR and a bare\nLF\n.\n");
 	ok(got && n == strlen(lf) && !memcmp(got, lf, n), "  the message, each CRLF as LF, nothing else changed");
+	g_free(box);
 	g_free(got);
 	p = path("md", "two.test/_hidden/new", names);
 	ok(g_file_test(p, G_FILE_TEST_IS_REGULAR), "  the same name in every mailbox");
@@ -339,6 +340,38 @@ test_maildir(void)
 	g_clear_pointer(&why, g_free);
 	astore_close(a);
 	g_free(spec);
+
+	/* a domain's directory that is a link: refused, nothing written */
+	spec = g_strconcat("maildir:", Dir, "/mdl", NULL);
+	p = path("mdl", NULL, NULL);
+	g_mkdir(p, 0700);
+	g_free(p);
+	p = path("elsewhere", NULL, NULL);
+	g_mkdir(p, 0700);
+	names = path("mdl", "two.test", NULL);
+	rc = symlink(p, names);
+	g_free(names);
+	a = astore_open(spec, 0, 5);
+	is_int(astore_put(a, in, body, &why), ASTORE_RETRY, "a mailbox's directory that is a link: refused");
+	g_clear_pointer(&why, g_free);
+	got = files_in(p);
+	is_str(got, "", "  nothing written where it points");
+	g_free(got);
+	g_free(p);
+	astore_close(a);
+	g_free(spec);
+	/* a root that is a link is the administrator's choice */
+	p = path("mdl2", NULL, NULL);
+	names = path("elsewhere", NULL, NULL);
+	rc = symlink(names, p);
+	spec = g_strconcat("maildir:", p, NULL);
+	a = astore_open(spec, 0, 5);
+	is_int(astore_put(a, in, body, &why), ASTORE_DONE, "a root that is a link is followed");
+	g_clear_pointer(&why, g_free);
+	astore_close(a);
+	g_free(spec);
+	g_free(p);
+	g_free(names);
 
 	/* group-read */
 	spec = g_strconcat("maildir:", Dir, "/mdg", NULL);
