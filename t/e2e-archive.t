@@ -20,6 +20,8 @@
 #     sinkd received it, byte for byte (its SHA-256 is the key's, and it
 #     is what the client sent); from the Maildir, the same
 #     with LF line ends (export --crlf gives the SQL bytes back);
+#   - every event delivered again (cursors put back): nothing stored
+#     twice;
 #   - the PostgreSQL store being down is logged and its rows come once
 #     it is up, each once;
 #   - the log holds no sanitizer report.
@@ -128,6 +130,24 @@ is "$(sa -t md list | cut -f6 | sort | paste -sd,)" "archive in1,archive in2,arc
 like "$(grep 'event:pg: event' "$SK_DIR/sinkd.log" | head -1)" 'not delivered: postgres: .*again in' \
 	"postgres down: the failed delivery is logged"
 
+# every event again: sinkd stopped, the Maildir's and SQLite's cursors
+# put back to the start (the records are still there: PostgreSQL's
+# target has not had them), sinkd started
+sk_stop
+J=$SK_DIR/state/journal
+is "$(cat "$J/event:md.cursor" "$J/event:db.cursor" | paste -sd' ')" "3 3" \
+	"the Maildir's and SQLite's targets are done with the 3 events"
+echo 0 >"$J/event:md.cursor"
+echo 0 >"$J/event:db.cursor"
+idx=$(wc -l <"$W/arch/md/.index")
+sk_start || bail_out "sinkd did not start again"
+wait_for "3 3" bash -c "cat '$J/event:md.cursor' '$J/event:db.cursor' | paste -sd' '"
+is "$(cat "$J/event:md.cursor" "$J/event:db.cursor" | paste -sd' ')" "3 3" "  delivered again after a restart"
+is "$(md_files)" "one.test/bob one.test/bob one.test/dave two.test/_hidden two.test/carol" \
+	"  the Maildir: nothing stored twice"
+is "$(wc -l <"$W/arch/md/.index")" "$idx" "  nor indexed twice"
+is "$(sa -t db list | wc -l)" 3 "  SQLite: no row twice"
+
 # PostgreSQL comes up
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$W/pg/log" -w -t 60 \
 	-o "-c listen_addresses='' -c unix_socket_directories='$W/pg' -p $PGPORT -c fsync=off" \
@@ -167,5 +187,7 @@ ok $(sa -t md show "${key%%.*}" | cmp -s - "$f"; echo $?) "show by queue id (mai
 sk_stop
 like "$(grep 'event:pg: .* events delivered' "$SK_DIR/sinkd.log" | tail -1)" ': 3 events delivered, 0 refused' \
 	"sinkd counted 3 postgres deliveries, none refused"
+like "$(grep 'event:md: .* events delivered' "$SK_DIR/sinkd.log" | tail -1)" ': 3 events delivered, 0 refused' \
+	"  and, after the restart, 3 to the Maildir again (each found stored)"
 ok $(sk_log_clean; echo $?) "the log holds no sanitizer report"
 done_testing
