@@ -545,15 +545,17 @@ md_find(const char *dir, const char *name)
 }
 
 /* md_mailboxes - the mailboxes of ev, "DOMAIN/LOCAL" each once: each
- * recipient's for inbound mail, the sender's for outbound (g_strfreev) */
+ * recipient's for inbound mail (those want(rcpt, ctx) says yes to, when
+ * want is not NULL), the sender's for outbound (g_strfreev) */
 static char **
-md_mailboxes(JsonObject *ev)
+md_mailboxes(JsonObject *ev, astore_want_fn want, void *ctx)
 {
 	GPtrArray *v = g_ptr_array_new();
 	char **rcpts = NULL, **p;
 	const char *one[2] = {ev_str(ev, "sender", ""), NULL};
+	int in = strcmp(ev_str(ev, "direction", ""), "outbound") != 0;
 
-	if (strcmp(ev_str(ev, "direction", ""), "outbound")) {
+	if (in) {
 		rcpts = ev_recipients(ev);
 		p = rcpts;
 	} else {
@@ -563,6 +565,8 @@ md_mailboxes(JsonObject *ev)
 		char *dom, *loc, *mb;
 		guint i;
 
+		if (in && want && !want(*p, ctx))
+			continue;
 		astore_mailbox(*p, &dom, &loc);
 		mb = g_build_filename(dom, loc, NULL);
 		g_free(dom);
@@ -653,7 +657,8 @@ out:
 
 /* md_put - ev's message in each of its mailboxes (see the head) */
 static enum astore_result
-md_put(struct astore *a, JsonObject *ev, const char *data, gsize len, char **why)
+md_put(struct astore *a, JsonObject *ev, const char *data, gsize len, astore_want_fn want,
+       void *ctx, char **why)
 {
 	static const char *const subs[] = {"tmp", "new", "cur"};
 	char *name = md_name(a, ev), **boxes = NULL, **files = NULL, **todo = NULL, *up;
@@ -665,8 +670,12 @@ md_put(struct astore *a, JsonObject *ev, const char *data, gsize len, char **why
 		*why = g_strdup_printf("event time \"%s\" is not RFC 3339", ev_str(ev, "time", ""));
 		return ASTORE_FAIL;
 	}
-	boxes = md_mailboxes(ev);
+	boxes = md_mailboxes(ev, want, ctx);
 	n = g_strv_length(boxes);
+	if (n == 0) {		/* no recipient's domain wants it now */
+		res = ASTORE_DONE;
+		goto out;
+	}
 	files = g_new0(char *, n + 1);
 	todo = g_new0(char *, n + 1);
 	up = g_path_get_dirname(a->where);
@@ -1416,10 +1425,13 @@ sql_get(struct astore *a, const char *key, GBytes **msg, char **full, char **why
 
 /*
  * astore_put - the message of ev, as received in the file body, stored
- * (see the head of the file); ASTORE_DONE also when it was stored before
+ * (see the head of the file); ASTORE_DONE also when it was stored before.
+ * want (NULL: all) chooses the inbound recipients whose Maildir gets a
+ * copy; a SQL row has them all.
  */
 enum astore_result
-astore_put(struct astore *a, JsonObject *ev, const char *body, char **why)
+astore_put(struct astore *a, JsonObject *ev, const char *body, astore_want_fn want,
+	   void *ctx, char **why)
 {
 	GMappedFile *mf;
 	GError *err = NULL;
@@ -1444,7 +1456,7 @@ astore_put(struct astore *a, JsonObject *ev, const char *body, char **why)
 	data = len ? g_mapped_file_get_contents(mf) : "";
 	switch (a->kind) {
 	case ASTORE_MAILDIR:
-		res = md_put(a, ev, data, len, why);
+		res = md_put(a, ev, data, len, want, ctx, why);
 		break;
 	case ASTORE_SQLITE:
 		res = lite_put(a, ev, data, len, why);

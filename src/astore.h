@@ -19,9 +19,9 @@
  * (the Maildir convention).  The event's key makes a second put of the
  * same message a no-op: a row's primary key, a Maildir file's name.
  *
- * Inbound mail is stored in each recipient's mailbox, outbound mail in
- * the sender's; astore_mailbox() makes an address a safe pair of path
- * components.
+ * Inbound mail is stored in each recipient's mailbox (each recipient
+ * want() says yes to, when it is given), outbound mail in the sender's;
+ * astore_mailbox() makes an address a safe pair of path components.
  *
  * Nothing is opened, created or connected by astore_open(): the first
  * put or search does it, on the thread and as the user that calls it.
@@ -83,8 +83,9 @@ struct astore *astore_open(const char *spec, int group_read, int timeout);
 void astore_close(struct astore *a);
 enum astore_kind astore_kind(const struct astore *a);
 
+typedef int (*astore_want_fn)(const char *rcpt, void *ctx);
 enum astore_result astore_put(struct astore *a, JsonObject *ev, const char *body,
-			      char **why);
+			      astore_want_fn want, void *ctx, char **why);
 int astore_search(struct astore *a, const struct astore_query *q,
 		  void (*each)(const struct astore_rec *r, void *ctx), void *ctx,
 		  char **why);

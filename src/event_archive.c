@@ -9,11 +9,20 @@
  * user, never by sinkd -n or a reload.  A store that is busy or down is
  * tried again (EVENT_RETRY); an event whose message copy cannot be read
  * is refused (EVENT_FAIL).  sinkd-archive(8) reads what it stored.
+ *
+ * Inbound mail for several domains is due when any of them wants it;
+ * a Maildir then gets a copy only in the mailboxes of recipients whose
+ * own domain's policy (the current snapshot's) has the target enabled
+ * for inbound mail: a domain with enabled = no has none of its mail
+ * archived, even when it shares a message with one that archives.
  */
+#include <string.h>
 #include <glib.h>
 
 #include "astore.h"
 #include "event.h"
+#include "handler.h"
+#include "policy.h"
 
 /* documented in sinkd-events(5), THE ARCHIVE TARGET */
 static const struct conf_key archive_keys[] = {
@@ -26,10 +35,16 @@ static const struct conf_key archive_keys[] = {
 	{NULL},
 };
 
-/* archive_target_open - check store; the handle (a struct astore) */
+struct archive_target {
+	struct astore *store;
+	char *name;		/* "event:NAME", its handler's in a snapshot */
+};
+
+/* archive_target_open - check store; the handle */
 static void *
 archive_target_open(const struct conf_group *g, struct conf_errors *e)
 {
+	struct archive_target *t;
 	const char *spec = conf_str(g, "store");
 	char *why = NULL;
 
@@ -43,14 +58,55 @@ archive_target_open(const struct conf_group *g, struct conf_errors *e)
 		g_free(why);
 		return NULL;
 	}
-	return astore_open(spec, conf_bool(g, "group-read"), (int) conf_num(g, "timeout"));
+	t = g_new0(struct archive_target, 1);
+	t->store = astore_open(spec, conf_bool(g, "group-read"), (int) conf_num(g, "timeout"));
+	t->name = g_strdup(g->name);
+	return t;
+}
+
+struct want_ctx {
+	const struct snapshot *s;
+	const struct handler *h;	/* the target's in s */
+};
+
+/* rcpt_wanted - whether rcpt's domain has the target on for inbound mail */
+static int
+rcpt_wanted(const char *rcpt, void *data)
+{
+	struct want_ctx *w = data;
+	const char *at = strrchr(rcpt, '@');
+	char *dom = g_ascii_strdown(at ? at + 1 : "", -1);
+	const struct conf_group *g;
+	const char *dir;
+	gsize n = strlen(dom);
+
+	if (n && dom[n - 1] == '>')
+		dom[n - 1] = 0;
+	g = policy_group_of(policy_for_domain(w->s, dom), w->h);
+	g_free(dom);
+	if (g == NULL)
+		return 1;
+	dir = conf_str(g, "direction");
+	return conf_bool(g, "enabled") && (!strcmp(dir, "both") || !strcmp(dir, "inbound"));
 }
 
 /* archive_target_deliver - ev's message into the store */
 static enum event_result
 archive_target_deliver(void *handle, const struct event *ev, char **why)
 {
-	switch (astore_put(handle, ev->obj, ev->body, why)) {
+	struct archive_target *t = handle;
+	struct want_ctx w = {snapshot_current(), NULL};
+	enum astore_result r;
+	unsigned i;
+
+	for (i = 0; w.s && i < w.s->nregistry; i++)
+		if (!strcmp(w.s->registry[i]->name, t->name))
+			w.h = w.s->registry[i];
+	/* a target a reload removed: every recipient, as when it was due */
+	r = astore_put(t->store, ev->obj, ev->body, w.h ? rcpt_wanted : NULL, &w, why);
+	if (w.s)
+		snapshot_unref((struct snapshot *) w.s);
+	switch (r) {
 	case ASTORE_DONE:
 		return EVENT_DONE;
 	case ASTORE_FAIL:
@@ -64,7 +120,13 @@ archive_target_deliver(void *handle, const struct event *ev, char **why)
 static void
 archive_target_close(void *handle)
 {
-	astore_close(handle);
+	struct archive_target *t = handle;
+
+	if (t == NULL)
+		return;
+	astore_close(t->store);
+	g_free(t->name);
+	g_free(t);
 }
 
 const struct event_type event_archive = {

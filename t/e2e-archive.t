@@ -8,11 +8,12 @@
 # mail flows and started afterwards).  Mail inbound for two domains (one
 # message for both), outbound (a client in internal-hosts, through
 # XCLIENT), and inbound for a domain whose policy sets enabled = no for
-# every archive.  Checked:
+# every archive, alone and with another domain.  Checked:
 #   - Postfix delivers everything, the PostgreSQL store down or not;
 #   - the Maildir store holds exactly the expected files: a copy in each
 #     inbound recipient's mailbox, the outbound message in the sender's,
-#     nothing for the quiet domain, nothing in tmp/;
+#     nothing for the quiet domain (not even its recipient of a message
+#     another domain archives), nothing in tmp/;
 #   - SQLite and PostgreSQL (once it is up) hold a row per message, none
 #     for the quiet domain; sinkd-archive search --sender and --recipient
 #     find them in every store;
@@ -97,10 +98,11 @@ sa() { "$ARCHIVE" -c "$SK_DIR/conf/sinkd.conf" "$@"; }
 is "$(send in1 alice@outside.test bob@one.test carol@two.test)" 250 "inbound for two domains: accepted"
 is "$(send in2 alice@outside.test bob@one.test .hidden@two.test)" 250 "  another, to a hidden-looking local part"
 is "$(send quiet alice@outside.test x@quiet.test)" 250 "  inbound for the domain with the archives off"
+is "$(send mixed alice@outside.test x@quiet.test bob@one.test)" 250 "  inbound for it and another domain"
 is "$(send out1 dave@one.test x@far.test -- --xclient-addr 10.255.0.1 --xclient-name pc.one.test)" 250 \
 	"outbound (an internal client): accepted"
-pf_wait_delivered bob@one.test 2 && pf_wait_delivered carol@two.test 1 &&
-	pf_wait_delivered x@quiet.test 1 && pf_wait_delivered x@far.test 1
+pf_wait_delivered bob@one.test 3 && pf_wait_delivered carol@two.test 1 &&
+	pf_wait_delivered x@quiet.test 2 && pf_wait_delivered x@far.test 1
 ok $? "Postfix delivered every message, the PostgreSQL store down"
 like "$(grep 'out1' -m1 "$SK_DIR/sinkd.log"; grep -m1 'direction=outbound' "$SK_DIR/sinkd.log")" 'direction=outbound' \
 	"  the XCLIENT message is outbound to sinkd"
@@ -113,19 +115,19 @@ wait_for() {
 	return 1
 }
 md_files() { (cd "$W/arch/md" 2>/dev/null && find . -path '*/new/*' -type f | cut -d/ -f2,3 | sort | paste -sd' '); }
-wait_for "one.test/bob one.test/bob one.test/dave two.test/_hidden two.test/carol" md_files
-is "$(md_files)" "one.test/bob one.test/bob one.test/dave two.test/_hidden two.test/carol" \
+wait_for "one.test/bob one.test/bob one.test/bob one.test/dave two.test/_hidden two.test/carol" md_files
+is "$(md_files)" "one.test/bob one.test/bob one.test/bob one.test/dave two.test/_hidden two.test/carol" \
 	"maildir: a copy per inbound recipient's mailbox, the outbound one in the sender's"
 is "$(cd "$W/arch/md" && find . -path '*/tmp/*' -type f | wc -l)" 0 "  nothing left in tmp/"
-is "$(find "$W/arch/md" -path '*quiet*' | wc -l)" 0 "  nothing for the quiet domain"
+is "$(find "$W/arch/md" -path '*quiet*' | wc -l)" 0 "  nothing for the quiet domain, not even its share of a message"
 is "$(find "$W/arch/md" -path '*far.test*' | wc -l)" 0 "  nor for the outbound message's recipient"
 is "$(find "$W/arch/md" -mindepth 1 -not -user postfix | wc -l)" 0 "  all of it sinkd's user's"
 is "$(find "$W/arch/md" -mindepth 1 -type f -perm /077 | wc -l)" 0 "  files 0600"
 is "$(find "$W/arch/md" -mindepth 1 -type d -perm /077 | wc -l)" 0 "  directories 0700"
-wait_for 3 bash -c "\"$ARCHIVE\" -c \"$SK_DIR/conf/sinkd.conf\" -t db list | wc -l"
-is "$(sa -t db list | cut -f6 | sort | paste -sd,)" "archive in1,archive in2,archive out1" \
-	"sqlite: a row per message, none for the quiet domain"
-is "$(sa -t md list | cut -f6 | sort | paste -sd,)" "archive in1,archive in2,archive out1" \
+wait_for 4 bash -c "\"$ARCHIVE\" -c \"$SK_DIR/conf/sinkd.conf\" -t db list | wc -l"
+is "$(sa -t db list | cut -f6 | sort | paste -sd,)" "archive in1,archive in2,archive mixed,archive out1" \
+	"sqlite: a row per message, none for the quiet domain's own"
+is "$(sa -t md list | cut -f6 | sort | paste -sd,)" "archive in1,archive in2,archive mixed,archive out1" \
 	"maildir: listed, each message once"
 like "$(grep 'event:pg: event' "$SK_DIR/sinkd.log" | head -1)" 'not delivered: postgres: .*again in' \
 	"postgres down: the failed delivery is logged"
@@ -135,25 +137,25 @@ like "$(grep 'event:pg: event' "$SK_DIR/sinkd.log" | head -1)" 'not delivered: p
 # target has not had them), sinkd started
 sk_stop
 J=$SK_DIR/state/journal
-is "$(cat "$J/event:md.cursor" "$J/event:db.cursor" | paste -sd' ')" "3 3" \
-	"the Maildir's and SQLite's targets are done with the 3 events"
+is "$(cat "$J/event:md.cursor" "$J/event:db.cursor" | paste -sd' ')" "4 4" \
+	"the Maildir's and SQLite's targets are done with the 4 events"
 echo 0 >"$J/event:md.cursor"
 echo 0 >"$J/event:db.cursor"
 idx=$(wc -l <"$W/arch/md/.index")
 sk_start || bail_out "sinkd did not start again"
-wait_for "3 3" bash -c "cat '$J/event:md.cursor' '$J/event:db.cursor' | paste -sd' '"
-is "$(cat "$J/event:md.cursor" "$J/event:db.cursor" | paste -sd' ')" "3 3" "  delivered again after a restart"
-is "$(md_files)" "one.test/bob one.test/bob one.test/dave two.test/_hidden two.test/carol" \
+wait_for "4 4" bash -c "cat '$J/event:md.cursor' '$J/event:db.cursor' | paste -sd' '"
+is "$(cat "$J/event:md.cursor" "$J/event:db.cursor" | paste -sd' ')" "4 4" "  delivered again after a restart"
+is "$(md_files)" "one.test/bob one.test/bob one.test/bob one.test/dave two.test/_hidden two.test/carol" \
 	"  the Maildir: nothing stored twice"
 is "$(wc -l <"$W/arch/md/.index")" "$idx" "  nor indexed twice"
-is "$(sa -t db list | wc -l)" 3 "  SQLite: no row twice"
+is "$(sa -t db list | wc -l)" 4 "  SQLite: no row twice"
 
 # PostgreSQL comes up
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$W/pg/log" -w -t 60 \
 	-o "-c listen_addresses='' -c unix_socket_directories='$W/pg' -p $PGPORT -c fsync=off" \
 	start >/dev/null 2>&1 || bail_out "the test's PostgreSQL did not start: $(tail -3 "$W/pg/log")"
-wait_for 3 bash -c "\"$ARCHIVE\" -c \"$SK_DIR/conf/sinkd.conf\" -t pg list | wc -l"
-is "$(sa -t pg list | cut -f6 | sort | paste -sd,)" "archive in1,archive in2,archive out1" \
+wait_for 4 bash -c "\"$ARCHIVE\" -c \"$SK_DIR/conf/sinkd.conf\" -t pg list | wc -l"
+is "$(sa -t pg list | cut -f6 | sort | paste -sd,)" "archive in1,archive in2,archive mixed,archive out1" \
 	"postgres up: its rows come, each once"
 
 for t in md db pg; do
@@ -163,7 +165,7 @@ for t in md db pg; do
 done
 
 # each message, from each store
-for name in in1 in2 out1; do
+for name in in1 in2 mixed out1; do
 	key=$(sa -t db search --subject "archive $name" | cut -f1)
 	sa -t db export -o "$W/out/$name.db" "$key"
 	sa -t pg export -o "$W/out/$name.pg" "$key"
@@ -185,9 +187,9 @@ key=$(sa -t db search --subject "archive in1" | cut -f1)
 ok $(sa -t md show "${key%%.*}" | cmp -s - "$f"; echo $?) "show by queue id (maildir): the file as stored"
 
 sk_stop
-like "$(grep 'event:pg: .* events delivered' "$SK_DIR/sinkd.log" | tail -1)" ': 3 events delivered, 0 refused' \
-	"sinkd counted 3 postgres deliveries, none refused"
-like "$(grep 'event:md: .* events delivered' "$SK_DIR/sinkd.log" | tail -1)" ': 3 events delivered, 0 refused' \
-	"  and, after the restart, 3 to the Maildir again (each found stored)"
+like "$(grep 'event:pg: .* events delivered' "$SK_DIR/sinkd.log" | tail -1)" ': 4 events delivered, 0 refused' \
+	"sinkd counted 4 postgres deliveries, none refused"
+like "$(grep 'event:md: .* events delivered' "$SK_DIR/sinkd.log" | tail -1)" ': 4 events delivered, 0 refused' \
+	"  and, after the restart, 4 to the Maildir again (each found stored)"
 ok $(sk_log_clean; echo $?) "the log holds no sanitizer report"
 done_testing
