@@ -47,7 +47,7 @@ endif
 TEST_TOOLS = t/unit/mimewarn bench/milterload
 # sinks the tests load: built against the public header alone
 TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so \
-	t/sinks/events.so
+	t/sinks/events.so t/sinks/abi10.so
 
 .PHONY: all check sanitize run install clean distclean tests
 

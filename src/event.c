@@ -152,13 +152,16 @@ target_keys(const struct event_type *type)
 	return v;
 }
 
-/* target_inbound - a target acts on inbound mail as its keys say: every
- * key is compared and combined, in the chain or not */
+/* target_inbound - what a target's group asks of inbound mail (it is
+ * never chained): a domain whose target takes outbound mail only wants
+ * no inbound event, so that combined with another domain that has the
+ * target off it does not make one due */
 static void
 target_inbound(struct conf_group *g, int chained)
 {
-	(void) g;
 	(void) chained;
+	if (!strcmp(conf_str(g, "direction"), "outbound"))
+		conf_set(g, "enabled", "no");
 }
 
 /* name_ok - NAME of event:NAME: letters, digits, '-', '_', '.' */
@@ -370,13 +373,29 @@ event_due(const struct snapshot *s, const struct msg *m, int *body)
 	return g_string_free(o, FALSE);
 }
 
+/* add_text - a string value: mail data made valid UTF-8 (a byte that
+ * is not becomes U+FFFD), so that the event is always JSON */
+static void
+add_text(JsonBuilder *b, const char *value)
+{
+	char *v;
+
+	if (g_utf8_validate(value, -1, NULL)) {
+		json_builder_add_string_value(b, value);
+		return;
+	}
+	v = g_utf8_make_valid(value, -1);
+	json_builder_add_string_value(b, v);
+	g_free(v);
+}
+
 /* add_str - member name: value, or null */
 static void
 add_str(JsonBuilder *b, const char *name, const char *value)
 {
 	json_builder_set_member_name(b, name);
 	if (value)
-		json_builder_add_string_value(b, value);
+		add_text(b, value);
 	else
 		json_builder_add_null_value(b);
 }
@@ -408,7 +427,7 @@ add_headers(JsonBuilder *b, const struct msg *m)
 				if (*p != '\r' && *p != '\n')
 					g_string_append_c(v, *p == '\t' && p > h->value
 							  && (p[-1] == '\n') ? ' ' : *p);
-			json_builder_add_string_value(b, g_strchug(v->str));
+			add_text(b, g_strchug(v->str));
 			g_string_free(v, TRUE);
 		}
 		json_builder_end_array(b);
@@ -429,7 +448,7 @@ add_facts(JsonBuilder *b, const struct msg *m)
 		keys = g_list_sort(keys, (GCompareFunc) strcmp);
 		for (l = keys; l; l = l->next) {
 			json_builder_set_member_name(b, l->data);
-			json_builder_add_string_value(b, g_hash_table_lookup(m->facts, l->data));
+			add_text(b, g_hash_table_lookup(m->facts, l->data));
 		}
 		g_list_free(keys);
 	}
@@ -450,7 +469,7 @@ iso_now(void)
 }
 
 /*
- * event_build - the event of m (see event.h) with verdict v (VERDICT_*),
+ * build - the event of m (see event.h) with verdict v (VERDICT_*),
  * the message's hash and, when not NULL, its body copy's path
  */
 static JsonNode *
@@ -481,14 +500,14 @@ build(struct msg *m, int verdict, const char *sha256, const char *body)
 	json_builder_set_member_name(b, "recipients");
 	json_builder_begin_array(b);
 	for (i = 0; i < m->rcpts->len; i++)
-		json_builder_add_string_value(b, ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr);
+		add_text(b, ((struct rcpt *) g_ptr_array_index(m->rcpts, i))->addr);
 	json_builder_end_array(b);
 	add_str(b, "direction", m->outbound ? "outbound" : "inbound");
 	json_builder_set_member_name(b, "policy");
 	json_builder_begin_array(b);
 	doms = g_strsplit(p ? p->domain : "default", ",", -1);
 	for (i = 0; doms[i]; i++)
-		json_builder_add_string_value(b, doms[i]);
+		add_text(b, doms[i]);
 	g_strfreev(doms);
 	json_builder_end_array(b);
 	add_str(b, "verdict", verdict == VERDICT_QUARANTINE ? "quarantine" : "accept");
@@ -506,17 +525,6 @@ build(struct msg *m, int verdict, const char *sha256, const char *body)
 	g_free(key);
 	g_free(now);
 	return root;
-}
-
-/* event_build - the event of m, for tests and sinkd -t (no body) */
-JsonObject *
-event_build(struct msg *m, int verdict, const char *sha256)
-{
-	JsonNode *n = build(m, verdict, sha256, NULL);
-	JsonObject *o = json_object_ref(json_node_get_object(n));
-
-	json_node_unref(n);
-	return o;
 }
 
 /* msg_sha256 - the message's SHA-256 as received (g_free), or NULL */
@@ -891,8 +899,11 @@ event_start(const struct snapshot *s)
 	ship.n = v->len;
 	g_array_free(v, FALSE);
 	v = NULL;
-	if (ship.n == 0)
+	if (ship.n == 0) {
+		g_free(ship.v);
+		ship.v = NULL;
 		return 0;
+	}
 	names = g_new0(char *, ship.n + 1);
 	bodies = g_new0(int, ship.n);
 	for (i = 0; i < ship.n; i++) {

@@ -32,7 +32,10 @@
  *	headers		{ "from": [...], "to", "cc", "subject", "message-id",
  *			"date" }: each selected field present in the
  *			message, its values as received (unfolded, leading
- *			white space removed), in order
+ *			white space removed, not decoded), in order
+ *
+ * Every string is valid UTF-8: a byte of mail data that is not becomes
+ * U+FFFD.
  *	size		the message's size in bytes, as received
  *	sha256		the message's SHA-256, hex, as received
  *	body		present only when some target due wants bodies:
@@ -49,7 +52,7 @@
  * type = one of the event types below; every such group is a target (no
  * list names them: a group is there or it is not).  Besides the type's
  * own keys (event_type.keys, sinkd-wide: CONF_NODOMAIN), every target
- * has event_target_keys: type, retry-max (process-wide), and the
+ * has the key type and event_target_keys: retry-max (process-wide), and the
  * per-domain keys enabled and direction, which domain policy files may
  * set in their own [event:NAME] groups exactly like a handler's keys.
  * At end of message the policy in effect (the sender domain's for
@@ -172,7 +175,6 @@ void event_set_check(const struct snapshot *s, struct conf_errors *e);
 void event_set_free(struct event_set *set);
 void event_dump_keys(void (*dump)(const struct conf_key *k, int handler));
 
-JsonObject *event_build(struct msg *m, int verdict, const char *sha256);
 char *event_due(const struct snapshot *s, const struct msg *m, int *body);
 
 /* The shipper: started once with the first snapshot, stopped at exit. */

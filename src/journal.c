@@ -286,13 +286,34 @@ cursor_read(struct journal *j, const char *name)
 }
 
 /* seg_open_new - a new last segment starting at j->next; 0 or -1 with
- * errno; under the lock, with no sync running */
+ * errno; under the lock, with no sync running.  A last segment that
+ * holds no record has that name already: it is emptied (of what a
+ * failed write may have left) and taken again. */
 static int
 seg_open_new(struct journal *j)
 {
-	struct seg *s = g_new0(struct seg, 1);
+	struct seg *s, *tail = j->segs.tail ? j->segs.tail->data : NULL;
 	int fd;
 
+	if (tail && tail->first == j->next) {
+		fd = open(tail->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd < 0 || ftruncate(fd, 0) < 0) {
+			int saved = errno;
+
+			if (fd >= 0)
+				close(fd);
+			errno = saved;
+			return -1;
+		}
+		j->st.bytes -= tail->size;
+		tail->size = 0;
+		if (j->fd >= 0)
+			close(j->fd);
+		j->fd = fd;
+		j->durable_off = 0;
+		return 0;
+	}
+	s = g_new0(struct seg, 1);
 	s->first = j->next;
 	s->last = s->first - 1;
 	s->path = seg_path(j, s->first);

@@ -12,7 +12,10 @@
 #   - N messages give N webhook deliveries with distinct keys, each the
 #     event of its message (queue id and SHA-256 in the key, recipients,
 #     subject, JSON body); a domain whose policy sets enabled = no for the
-#     target gives it no event;
+#     target gives it no event; a Subject that is not UTF-8 still gives a
+#     JSON event;
+#   - the receiver answering 400: the event is given up (logged); 429:
+#     tried again until it is taken;
 #   - the receiver down while mail flows: the mail is still accepted and
 #     delivered, and the events come once it is back, each key once;
 #   - the receiver failing (500) and sinkd killed with SIGKILL: after a
@@ -64,6 +67,7 @@ sk_conf "state-dir = $W/sk/state" \
 	"log = $W/ev/events.log" "result = $W/ev/result" \
 	'[sink:lev]' 'script = lev.lua'
 printf '[event:hook]\nenabled = no\n' >"$W/sk/conf/domains/quiet.example.conf"
+printf '[event:hook]\ndirection = outbound\n' >"$W/sk/conf/domains/out.example.conf"
 sk_start || bail_out "sinkd did not start"
 
 # msg FILE TO SUBJECT [SUBJECT-REPEAT]: a message (a long subject, folded,
@@ -81,7 +85,7 @@ PY
 send() { pf_swaks --from someone@outside.example --data "$W/$1" --to "$2"; }
 # events FIELD: one line per recorded request: a field of its event
 events() {
-	python3 - "$WH_DIR/requests.jsonl" "$1" <<'PY'
+	PYTHONIOENCODING=utf-8 python3 - "$WH_DIR/requests.jsonl" "$1" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
@@ -115,27 +119,57 @@ accepted() {
 # a domain whose policy has the target off, then N messages
 msg quiet x@quiet.example quiet
 like "$(smtp_reply "$(send quiet x@quiet.example)" .)" '^250 ' "a message for a domain with the target off is accepted"
+# inbound for two domains: one with the target off, one wanting only
+# outbound events of it: none due; with a domain that has it on: due
+msg quietout x@quiet.example quietout
+like "$(smtp_reply "$(send quietout x@quiet.example,y@out.example)" .)" '^250 ' "  one for it and a domain whose target takes outbound mail only"
+msg quietdef x@quiet.example quietdef
+like "$(smtp_reply "$(send quietdef x@quiet.example,z@example.org)" .)" '^250 ' "  one for it and a domain with the target on"
 is "$(accepted 5 first a@example.org)" 5 "5 messages accepted"
 pf_wait_delivered a@example.org 5 || diag "not delivered"
-wh_wait_keys 5 || diag "$(sk_log | tail -20)"
-is "$(wh_keys)" 5 "5 webhook deliveries with distinct idempotency keys"
+wh_wait_keys 6 || diag "$(sk_log | tail -20)"
+is "$(wh_keys)" 6 "6 webhook deliveries with distinct idempotency keys"
 is "$(wh_dups)" 0 "  no key twice"
 is "$(events check | sort -u)" ok "  each a JSON event whose key is its queue id and SHA-256"
-is "$(events subject | sort | paste -sd' ')" "first1 first2 first3 first4 first5" "  one per message, by subject"
-is "$(events rcpt | grep -c quiet.example)" 0 "  none for the domain whose policy has the target off"
+is "$(events subject | sort | paste -sd' ')" "first1 first2 first3 first4 first5 quietdef" "  one per message, by subject"
+is "$(events rcpt | grep -c 'quiet.example$')" 0 "  none for the domain whose policy has the target off"
+is "$(events rcpt | grep -c out.example)" 0 "  none for it with a domain whose target takes outbound mail only"
+is "$(events rcpt | grep -c 'quiet.example,z@example.org')" 1 "  one for it with a domain that has the target on"
+
+# a Subject with a byte that is not UTF-8 (Latin-1): the event is still
+# JSON, the byte replaced
+printf 'From: someone@outside.example\r\nTo: a@example.org\r\nSubject: caf\xe9\r\n\r\nHello.\r\n' >"$W/latin1"
+like "$(smtp_reply "$(send latin1 a@example.org)" .)" '^250 ' "a message with an 8-bit Subject is accepted"
+wh_wait_keys 7 || diag "$(sk_log | tail -20)"
+is "$(events subject | tail -1)" "caf�" "  its event arrives, the byte that is not UTF-8 replaced by U+FFFD"
 
 # the receiver down while mail flows
 wh_stop
 is "$(accepted 3 down a@example.org)" 3 "receiver down: 3 messages accepted"
-pf_wait_delivered a@example.org 8 || diag "not delivered"
-is "$(pf_delivered_count a@example.org)" 8 "  and delivered"
+pf_wait_delivered a@example.org 9 || diag "not delivered"
+is "$(pf_delivered_count a@example.org)" 9 "  and delivered"
 for i in $(seq 1 50); do grep -q 'event:hook: event .* not delivered' "$SK_DIR/sinkd.log" && break; sleep 0.1; done
 like "$(grep 'event:hook: event' "$SK_DIR/sinkd.log" | tail -1)" 'not delivered: .*again in' "  the failed delivery is logged, with the next try"
 wh_start "$W/hook" "$WH_PORT" || bail_out "webhook receiver did not start again"
-wh_wait_keys 8 || diag "$(sk_log | tail -20)"
-is "$(wh_keys)" 8 "the receiver back: the 3 events arrive"
+wh_wait_keys 10 || diag "$(sk_log | tail -20)"
+is "$(wh_keys)" 10 "the receiver back: the 3 events arrive"
 is "$(wh_dups)" 0 "  each key once"
 is "$(events subject | grep -c '^down')" 3 "  the events of the messages sent while it was down"
+
+# the receiver refusing one (400: given up, logged) and busy with the next
+# (429: tried again)
+wh_mode refuse
+is "$(accepted 1 refused a@example.org)" 1 "receiver refusing (400): the message is accepted"
+for i in $(seq 1 100); do grep -q 'refused for good' "$SK_DIR/sinkd.log" && break; sleep 0.1; done
+like "$(grep 'refused for good' "$SK_DIR/sinkd.log")" 'error: [0-9A-F]+: event:hook: event [0-9]+ refused for good: .*HTTP status 400 \(skipped; 1 in all\)' "  the event is given up, logged"
+wh_mode busy
+is "$(accepted 1 busy a@example.org)" 1 "receiver busy (429): the message is accepted"
+for i in $(seq 1 100); do grep -q 'HTTP status 429' "$SK_DIR/sinkd.log" && break; sleep 0.1; done
+like "$(grep 'HTTP status 429' "$SK_DIR/sinkd.log" | head -1)" 'not delivered: .*HTTP status 429 \(try 1; again in' "  the 429 is tried again"
+wh_mode ok
+wh_wait_keys 11 || diag "$(sk_log | tail -20)"
+is "$(events subject | grep -c '^busy\|^refused')" 1 "  and arrives once the receiver takes it; the refused one never does"
+is "$(events subject | grep -c '^busy')" 1 "  (the busy one)"
 
 # the receiver failing, and sinkd killed with events not yet delivered
 wh_mode fail
@@ -144,24 +178,24 @@ for i in $(seq 1 50); do grep -q 'HTTP status 500' "$SK_DIR/sinkd.log" && break;
 like "$(grep 'event:hook: event' "$SK_DIR/sinkd.log" | tail -1)" 'HTTP status 500' "  the 500 is logged"
 sk_kill
 sk_start || bail_out "sinkd did not start again"
-like "$(grep 'journal .*: .* bytes, last event' "$SK_DIR/sinkd.log" | tail -1)" 'last event 12;' "after kill -9, the journal is replayed: 12 events"
+like "$(grep 'journal .*: .* bytes, last event' "$SK_DIR/sinkd.log" | tail -1)" 'last event 17;' "after kill -9, the journal is replayed: 17 events"
 wh_mode ok
-wh_wait_keys 11 || diag "$(sk_log | tail -20)"
-is "$(wh_keys)" 11 "  the 3 undelivered events arrive after the restart"
+wh_wait_keys 14 || diag "$(sk_log | tail -20)"
+is "$(wh_keys)" 14 "  the 3 undelivered events arrive after the restart"
 is "$(wh_dups)" 0 "  none twice"
 is "$(events subject | grep -c '^kill')" 3 "  the events of the messages sent before the kill"
 
 # the sink's accepted hook: every event (the quiet domain's too), with
 # the message's copy
-for i in $(seq 1 100); do [ "$(wc -l <"$W/ev/events.log" 2>/dev/null)" -ge 12 ] && break; sleep 0.1; done
+for i in $(seq 1 100); do [ "$(wc -l <"$W/ev/events.log" 2>/dev/null)" -ge 17 ] && break; sleep 0.1; done
 is "$(cut -f1 "$W/ev/events.log" | python3 -c '
 import json, sys
-print(len(set(json.loads(l)["key"] for l in sys.stdin)))')" 12 "the sink's accepted hook got the 12 events"
+print(len(set(json.loads(l)["key"] for l in sys.stdin)))')" 17 "the sink's accepted hook got the 17 events"
 is "$(cut -f2 "$W/ev/events.log" | awk '$1 <= 0' | wc -l)" 0 "  each with the message's copy"
-is "$(cut -f1 "$W/ev/events.log" | grep -c quiet.example)" 1 "  the quiet domain's too (enabled is the webhook's key)"
+is "$(cut -f1 "$W/ev/events.log" | grep -c quiet.example)" 3 "  the quiet domain's too (enabled is the webhook's key)"
 like "$(grep 'sink:ev: event taken' "$SK_DIR/sinkd.log" | head -1)" '^[^ ]* sinkd\[[0-9]*\]: [0-9A-F]*: sink:ev: event taken' "  its log lines go to sinkd's log, with the queue id"
-for i in $(seq 1 100); do [ "$(grep -c 'sink:lev: lev ' "$SK_DIR/sinkd.log")" -ge 12 ] && break; sleep 0.1; done
-is "$(grep -o 'sink:lev: lev [^ ]*' "$SK_DIR/sinkd.log" | sort -u | wc -l)" 12 "a Lua sink's accepted hook got the 12 events"
+for i in $(seq 1 100); do [ "$(grep -c 'sink:lev: lev ' "$SK_DIR/sinkd.log")" -ge 17 ] && break; sleep 0.1; done
+is "$(grep -o 'sink:lev: lev [^ ]*' "$SK_DIR/sinkd.log" | sort -u | wc -l)" 17 "a Lua sink's accepted hook got the 17 events"
 is "$(grep 'sink:lev: lev ' "$SK_DIR/sinkd.log" | grep -vc ' body=yes')" 0 "  each with the message's copy (accepted_body = true)"
 like "$(grep 'sink:lev: lev .*subject=first3' "$SK_DIR/sinkd.log")" 'to=a@example.org subject=first3 ' "  as a table: recipients, headers"
 like "$(grep 'sink:lev: event 1 ' "$SK_DIR/sinkd.log" | head -1)" 'accepted hook returned retry' "  its retry is logged, and the event comes again"
@@ -204,7 +238,7 @@ for i in 1 2 3 4; do
 	[[ "$(smtp_reply "$(send drop$i b@example.org)" .)" == 250* ]] && good=$((good + 1))
 done
 is "$good" 4 "journal-full = drop-oldest: 4 messages accepted"
-like "$(grep 'journal full' "$SK_DIR/sinkd.log" | tail -1)" 'journal full .*dropped events' "  the drop is logged"
+like "$(grep 'dropped events' "$SK_DIR/sinkd.log" | tail -1)" 'warning: journal full \(65536 bytes\): dropped events [0-9]+ to [0-9]+' "  the drop is logged"
 n=$(wh_keys)
 wh_start "$W/hook" "$WH_PORT" || bail_out "webhook receiver did not start again"
 for i in $(seq 1 100); do events subject | grep -q '^drop4' && break; sleep 0.1; done

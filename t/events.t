@@ -2,7 +2,7 @@
 # events.t - after-accept events: the journal (t/unit/journal_test) and
 # the configuration of targets through sinkd -n, -d and -P
 #
-# Checked: the journal's unit test (group commit, replay, cursors, body
+# Checked: the journal's unit test (group commit, a failed sync, replay, cursors, body
 # copies, both journal-full settings); [event:NAME] groups with every
 # error at its file and line (no type, an unknown type, a bad URL, a
 # value out of range, a target in the chain, a process-wide key in a

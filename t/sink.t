@@ -4,7 +4,8 @@
 # The test sinks of t/sinks/ (built by make tests against include/ only):
 # probe does what its keys ask at every hook and notes what sinkd's calls
 # answered (sink.probe.KEY on the verdict line); mark notes mark=set at
-# end of message; badabi is built for another ABI; badkeys declares keys
+# end of message; badabi is built for another ABI; abi10 as a module
+# built for ABI 1.0 is (a shorter struct sinkd_sink); badkeys declares keys
 # sinkd must refuse.  Checked: configuration errors with file:line, each
 # hook's verdicts and replies, per-recipient refusals, what the reading
 # calls see, the calls that must be refused (CR/LF in replies and header
@@ -15,7 +16,7 @@ cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 SINKD=${SINKD:-$PWD/../src/sinkd}
 SINKS=$PWD/sinks
-for s in probe mark badabi badkeys; do
+for s in probe mark badabi badkeys abi10; do
 	[ -f "$SINKS/$s.so" ] || bail_out "no $SINKS/$s.so: run make tests"
 done
 W=$(workdir sink)
@@ -382,5 +383,15 @@ added=$(diff <(sed 's/^Subject: changed by probe$/Subject: original/' "$W/out") 
 is "$(grep -c '^>' <<<"$added")" 0 "  no byte of the original is missing"
 is "$(grep '^<' <<<"$added" | sed 's/^< //' | grep -v '^$')" "$(grep -v '^$' "$W/exp.txt")" \
 	"  and what was added is the disclaimer, beside the change"
+
+# a module built for ABI 1.0 (its struct ends at abort): it loads and
+# runs, and sinkd reads nothing past what 1.0 has (no accepted hook: with
+# an event target configured, sinkd looks for one)
+conf "protocol, sink:old" '[sink:old]' "module = $SINKS/abi10.so" \
+	'[event:hook]' 'type = webhook' 'url = http://127.0.0.1:9/'
+is "$(check)" "configuration OK
+exit 0" "a sink built for ABI 1.0 loads beside an event target"
+t "$W/plain.eml"
+is "$(note sink.old.old)" seen "  and its end-of-message hook runs"
 
 done_testing

@@ -2,10 +2,12 @@
  * journal_test - the journal of after-accept events (src/journal.c):
  * concurrent appends (group commit) all durable and read back in order,
  * cursors kept across a close, body copies removed when the targets that
- * want them are past them, a torn record cut off at replay with numbering
+ * want them are past them, a failed sync failing its append and the next
+ * one going to a new segment, a torn record cut off at replay with numbering
  * going on after it, and both settings of a full journal
  */
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,6 +24,22 @@
 #define EACH	50
 
 static struct journal *J;
+static volatile int fail_syncs;	/* fdatasync() fails while set */
+
+/*
+ * fdatasync - the C library's, unless fail_syncs is set: then EIO, as a
+ * disk that lost the pages says (this definition in the executable
+ * takes the place of the C library's for the journal too)
+ */
+int
+fdatasync(int fd)
+{
+	if (fail_syncs) {
+		errno = EIO;
+		return -1;
+	}
+	return (int) syscall(SYS_fdatasync, fd);
+}
 
 /* writer - EACH appends of "t:i"; the count that failed */
 static gpointer
@@ -183,6 +201,59 @@ test_replay(const char *dir)
 }
 
 static void
+test_sync_fails(const char *dir)
+{
+	char *names[] = {"a", NULL}, *why = NULL;
+	struct journal_stats st;
+	struct journal_rec r = {0};
+	guint64 seq = 0, first;
+	int rc, segs;
+
+	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+	ok(journal_append(J, "one", 3, NULL, &first) == 0, "an append before the disk fails");
+	segs = count_files(dir, ".seg");
+	fail_syncs = 1;
+	rc = journal_append(J, "two", 3, NULL, &seq);
+	is_int(rc == -1 ? errno : 0, EIO, "a sync that fails fails the append (EIO: the message is tempfailed)");
+	fail_syncs = 0;
+	journal_stats(J, &st);
+	is_int((long long) st.failed, 1, "  counted");
+	ok(journal_append(J, "three", 5, NULL, &seq) == 0 && seq == first + 2,
+	   "  the next append, with the disk back, succeeds");
+	is_int(count_files(dir, ".seg"), segs + 1, "  in a segment of its own");
+	while (journal_next(J, 0, &r, g_get_monotonic_time()) == 1 && strcmp(r.data, "three"))
+		journal_rec_clear(&r);
+	ok(r.data && !strcmp(r.data, "three"), "  and is read");
+	journal_rec_clear(&r);
+	journal_close(J);
+	g_free(why);
+}
+
+static void
+test_restarts(const char *dir)
+{
+	char *names[] = {"a", NULL}, *why = NULL;
+	struct journal_rec r = {0};
+	guint64 seq = 0;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+		journal_close(J);
+	}
+	is_int(count_files(dir, ".seg"), 1, "restarts without an event leave one segment");
+	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+	ok(journal_append(J, "kept", 4, NULL, &seq) == 0 && seq == 1, "  an append after them");
+	journal_close(J);
+	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
+	is_int(journal_next(J, 0, &r, g_get_monotonic_time()), 1, "  is there after the next restart");
+	ok(r.data && !strcmp(r.data, "kept"), "  as written");
+	journal_rec_clear(&r);
+	journal_close(J);
+	g_free(why);
+}
+
+static void
 test_full(const char *dir_t, const char *dir_d)
 {
 	char *names[] = {"a", NULL}, *why = NULL, rec[1000];
@@ -237,12 +308,16 @@ main(void)
 	char *d1 = g_build_filename(tmp, "j1", NULL);
 	char *d2 = g_build_filename(tmp, "j2", NULL);
 	char *d3 = g_build_filename(tmp, "j3", NULL);
+	char *d4 = g_build_filename(tmp, "j4", NULL);
+	char *d5 = g_build_filename(tmp, "j5", NULL);
 	char *cmd;
 
 	log_open("sinkd", 1, 0);
 	test_group_commit(d1);
 	test_replay(d1);
 	test_full(d2, d3);
+	test_sync_fails(d4);
+	test_restarts(d5);
 	cmd = g_strdup_printf("rm -rf '%s'", tmp);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmp);
@@ -250,6 +325,8 @@ main(void)
 	g_free(d1);
 	g_free(d2);
 	g_free(d3);
+	g_free(d4);
+	g_free(d5);
 	g_free(tmp);
 	return tap_done();
 }
