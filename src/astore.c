@@ -1177,18 +1177,25 @@ pg_fail(struct astore *a, PGresult *r, char **why)
 static int
 pg_ready(struct astore *a, char **why)
 {
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	char *ct, *st;
-	const char *vals[4], *p1[1];
+	/* a server gone silent: TCP gives up on unacknowledged data after
+	 * timeout, so that no call blocks much longer than that */
+	const char *keys[] = {"dbname", "connect_timeout", "application_name",
+			      "tcp_user_timeout", "keepalives_idle", "keepalives_interval",
+			      "keepalives_count", NULL};
+	char *ct, *ut, *st;
+	const char *vals[8], *p1[1];
 	PGresult *r;
 
 	if (a->pg && a->ready && PQstatus(a->pg) == CONNECTION_OK)
 		return 0;
 	if (a->pg == NULL) {
 		ct = g_strdup_printf("%d", a->timeout);
-		vals[0] = a->where, vals[1] = ct, vals[2] = "sinkd", vals[3] = NULL;
+		ut = g_strdup_printf("%d", a->timeout * 1000);
+		vals[0] = a->where, vals[1] = ct, vals[2] = "sinkd", vals[3] = ut;
+		vals[4] = ct, vals[5] = "1", vals[6] = ct, vals[7] = NULL;
 		a->pg = PQconnectdbParams(keys, vals, 1);
 		g_free(ct);
+		g_free(ut);
 		if (PQstatus(a->pg) != CONNECTION_OK) {
 			pg_fail(a, NULL, why);
 			return -1;
