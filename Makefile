@@ -25,7 +25,7 @@ CORE_SRCS = src/sink.c src/sinkapi.c src/cidr.c src/chain.c src/conf.c src/edits
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
 	src/event.c src/event_webhook.c src/journal.c \
-	src/event_archive.c src/astore.c
+	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c milters/rewrite.c milters/textrw.c
