@@ -743,8 +743,8 @@ sync_lead(struct journal *j, struct seg *last)
 /*
  * journal_append - a record of data (and the body copy at body, or
  * NULL) on disk; 0 with *seq set, or -1 with errno: ENOSPC when it does
- * not fit (the body copy is then removed), else the write or the sync
- * failed
+ * not fit, else the write or the sync failed.  A body copy no record
+ * came to name is removed.
  */
 int
 journal_append(struct journal *j, const void *data, gsize len,
@@ -757,7 +757,7 @@ journal_append(struct journal *j, const void *data, gsize len,
 	struct seg *last;
 	struct stat bst;
 	gsize bsize = 0;
-	int err = 0;
+	int err = 0, kept = 0;
 
 	if (body && stat(body, &bst) == 0)
 		bsize = (gsize) bst.st_size;
@@ -812,6 +812,7 @@ journal_append(struct journal *j, const void *data, gsize len,
 		g_queue_push_tail(&j->body_q, b);
 		j->st.bytes += bsize;
 		j->bodies_dirty = 1;
+		kept = 1;
 	}
 	/*
 	 * Group commit: wait when a sync running started after this record
@@ -841,7 +842,7 @@ journal_append(struct journal *j, const void *data, gsize len,
 out:
 	g_mutex_unlock(&j->lock);
 	g_free(rec);
-	if (err == ENOSPC && body)
+	if (body && !kept)	/* no record names it */
 		unlink(body);
 	errno = err;
 	return err ? -1 : 0;

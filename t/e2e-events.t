@@ -24,6 +24,8 @@
 #   - journal full: journal-full = tempfail refuses the message (451) and
 #     logs it, and accepts again once events are delivered; drop-oldest
 #     accepts every message, drops the oldest events and logs it;
+#   - outbound mail takes its sender domain's setting (direction =
+#     outbound);
 #   - the log holds no sanitizer report.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
@@ -250,6 +252,17 @@ sk_reload || diag "no reload"
 like "$(grep 'event:later' "$SK_DIR/sinkd.log")" 'event:later: a new target: .*until a restart' "a target added by a reload: a warning that it starts at the next restart"
 sk_stop
 like "$(grep 'journal: .* events written' "$SK_DIR/sinkd.log" | tail -1)" ' [1-9][0-9]* dropped \(full\)' "  the drop is counted"
+
+# outbound mail (the client made internal): the sender domain's policy,
+# whose target takes outbound mail only, makes it due
+sed -i '/^\[event:later\]$/,$d; s|^internal-hosts = .*|internal-hosts = 127.0.0.0/8|' "$W/sk/conf/sinkd.conf"
+sk_start || bail_out "sinkd did not start again"
+msg outgoing far@elsewhere.example outgoing
+pf_swaks --from someone@out.example --data "$W/outgoing" --to far@elsewhere.example >/dev/null
+for i in $(seq 1 100); do events subject | grep -q '^outgoing' && break; sleep 0.1; done
+like "$(events direction | tail -1) $(events subject | tail -1)" '^outbound outgoing$' \
+	"an outbound message of a domain whose target takes outbound mail only: its event, direction outbound"
+sk_stop
 is "$(wh_dups)" 0 "no key reached the receiver twice"
 
 ok "$(sk_log_clean; echo $?)" "no sanitizer report in sinkd's log"
