@@ -119,6 +119,9 @@ is "$(sa -t md search --since 2026-12-04 | wc -l)" "0" "search --since (maildir)
 f=$(ls "$W/u/md/one.test/dave/new/")
 sa -t md show 4OuT2 > "$W/shown"
 ok $(cmp -s "$W/shown" "$W/u/md/one.test/dave/new/$f"; echo $?) "show (maildir): the file as stored, byte for byte"
+sa -t md export --crlf -o "$W/crlf" 4OuT2 2>"$W/err"
+like "$(cat "$W/err")" 'warning: with CRLF line ends it is not the message as received' \
+	"export --crlf of a message that had a bare LF: a warning, its SHA-256 differs"
 for t in db pg; do
 	is "$(sa -t $t list | cut -f1 | cut -c1-5 | tr '\n' ' ')" "5SqL1 5SqL2 " "list ($t): both rows, oldest first"
 	is "$(sa -t $t search --message-id '<5SqL2@one.test>' | cut -f1 | cut -c1-5)" "5SqL2" "search --message-id ($t)"

@@ -170,7 +170,7 @@ for name in in1 in2 mixed out1; do
 	sa -t db export -o "$W/out/$name.db" "$key"
 	sa -t pg export -o "$W/out/$name.pg" "$key"
 	sa -t md export -o "$W/out/$name.md" "$key"
-	sa -t md export --crlf -o "$W/out/$name.crlf" "$key"
+	sa -t md export --crlf -o "$W/out/$name.crlf" "$key" 2>"$W/out/$name.err"
 	is "$(sha256sum <"$W/out/$name.db" | cut -d' ' -f1)" "${key#*.}" \
 		"$name: sqlite holds the message as received (its SHA-256 is the key's)"
 	python3 -c '
@@ -181,6 +181,7 @@ sys.exit(0 if got == sent + b"\r\n" else 1)' "$W/out/$name.db" "$W/out/$name"
 	ok $(cmp -s "$W/out/$name.db" "$W/out/$name.pg"; echo $?) "  postgres: the same bytes"
 	ok $(tr -d '\r' <"$W/out/$name.db" | cmp -s - "$W/out/$name.md"; echo $?) "  maildir: the same with LF line ends"
 	ok $(cmp -s "$W/out/$name.db" "$W/out/$name.crlf"; echo $?) "  maildir, export --crlf: the same bytes"
+	is "$(cat "$W/out/$name.err")" "" "  and no warning"
 done
 f=$(find "$W/arch/md/two.test/carol/new" -type f)
 key=$(sa -t db search --subject "archive in1" | cut -f1)

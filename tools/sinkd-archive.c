@@ -295,9 +295,17 @@ cmd_get(struct astore *st, int argc, char **argv, int out, int crlf)
 	}
 	if (crlf) {
 		GBytes *c = crlf_copy(msg);
+		const char *sha = strchr(full, '.');
+		char *got;
 
 		g_bytes_unref(msg);
 		msg = c;
+		/* the key ends with the SHA-256 of the message as received */
+		got = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, msg);
+		if (sha && strcmp(sha + 1, got))
+			fprintf(stderr, PROG ": %s: warning: with CRLF line ends it is not the message "
+				"as received (that had a bare LF or CR): its SHA-256 differs\n", full);
+		g_free(got);
 	}
 	d = g_bytes_get_data(msg, &n);
 	rc = 0;
