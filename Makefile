@@ -24,7 +24,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 CORE_SRCS = src/sink.c src/sinkapi.c src/sink_proc.c src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c src/mime.c \
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
-	src/event.c src/event_webhook.c src/event_redis.c src/event_postgres.c src/journal.c
+	src/event.c src/event_webhook.c src/event_redis.c src/event_postgres.c src/journal.c \
+	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c milters/rewrite.c milters/textrw.c
@@ -36,9 +37,9 @@ DEPS_CFLAGS += $(LUA_CFLAGS) -DSINKD_WITH_LUA
 DEPS_LIBS += $(LUA_LIBS)
 endif
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
-TOOLS = tools/sinkd-quarantine
+TOOLS = tools/sinkd-quarantine tools/sinkd-archive
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test t/unit/journal_test \
-	t/unit/quarantine_test t/unit/textrw_test
+	t/unit/quarantine_test t/unit/textrw_test t/unit/archive_test
 ifeq ($(WITH_LUA),yes)
 UNIT_TESTS += t/unit/sinklua_test
 BENCH_TOOLS = bench/luapar
@@ -69,6 +70,9 @@ src/sinkd: src/main.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ src/main.o $(CORE_OBJS) $(DEPS_LIBS)
 
 tools/sinkd-quarantine: tools/sinkd-quarantine.o tools/reinject.o $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+tools/sinkd-archive: tools/sinkd-archive.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
 
 # clamd_test defines its own scan_set(): not linked with the handlers
@@ -149,7 +153,9 @@ install: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
 		$(DESTDIR)$(DOCDIR)
 	install -m 755 src/sinkd $(DESTDIR)$(PREFIX)/sbin/sinkd
 	install -m 755 tools/sinkd-quarantine $(DESTDIR)$(PREFIX)/sbin/sinkd-quarantine
+	install -m 755 tools/sinkd-archive $(DESTDIR)$(PREFIX)/sbin/sinkd-archive
 	install -m 644 man/sinkd.8 man/sinkd-quarantine.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 man/sinkd-archive.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/sinkd.conf.5 man/sinkd-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -d $(DESTDIR)$(PREFIX)/include/sinkd $(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 644 include/sinkd/sink.h $(DESTDIR)$(PREFIX)/include/sinkd/sink.h

@@ -57,13 +57,14 @@ const struct conf_key event_target_keys[] = {
  * sinkd -d, and the group must set it. */
 static const struct conf_key event_type_key = {
 	"type", CONF_STRING, "", .flags = CONF_NODOMAIN | CONF_RESTART,
-	.doc = "the target's type: webhook, redis or postgres",
+	.doc = "the target's type: webhook, redis, postgres or archive",
 };
 
 const struct event_type *const event_types[] = {
 	&event_webhook,
 	&event_redis,
 	&event_postgres,
+	&event_archive,
 	NULL,
 };
 

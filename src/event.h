@@ -146,6 +146,7 @@ extern const struct event_type *const event_types[];
 extern const struct event_type event_webhook;	/* event_webhook.c */
 extern const struct event_type event_redis;	/* event_redis.c */
 extern const struct event_type event_postgres;	/* event_postgres.c */
+extern const struct event_type event_archive;	/* event_archive.c */
 /* a chained sink's accepted hook (sink.c): not a type of "type =";
  * its handle is the sink's name, "sink:NAME" (g_free()d by close) */
 extern const struct event_type event_sink;

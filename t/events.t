@@ -47,8 +47,8 @@ conf '[event:hook]' 'url = https://events.example.com/in' \
 	'[event:ftp]' 'type = webhook' 'url = ftp://example.com/' 'timeout = 2h' \
 	'[event:none]' 'type = webhook' \
 	'[event:b@d]' 'type = webhook'
-is "$(check)" "sinkd.conf:6: [event:hook]: no type (one of webhook, redis, postgres)
-sinkd.conf:9: type: unknown target type \"carrier-pigeon\" (known: webhook, redis, postgres)
+is "$(check)" "sinkd.conf:6: [event:hook]: no type (one of webhook, redis, postgres, archive)
+sinkd.conf:9: type: unknown target type \"carrier-pigeon\" (known: webhook, redis, postgres, archive)
 sinkd.conf:12: url: \"ftp://example.com/\": not an http:// or https:// URL
 sinkd.conf:13: timeout: out of range (1 to 3600)
 sinkd.conf:15: type: a webhook needs a url (url = https://...)
@@ -86,7 +86,7 @@ like "$(check)" 'domains/x.example.conf:1: \[event:nowhere\]: unknown group' "a 
 rm "$W/domains/x.example.conf"
 
 dump=$("$SINKD" -d)
-like "$(printf '%s\n' "$dump" | sed -n '/^\[event:webhook\]$/,/^$/p' | grep -o '^[a-z-]* =' | paste -sd' ')" \
+like "$(printf '%s\n' "$dump" | sed -n '/^\[event:webhook\]$/,/^\[event:[a-z]*\]$/p' | grep -o '^[a-z-]* =' | paste -sd' ')" \
 	'^type = enabled = direction = retry-max = url = timeout =$' "sinkd -d lists a webhook target's keys"
 like "$(printf '%s\n' "$dump" | grep -E '^(state-dir|journal-size|journal-full) =' | paste -sd' ')" \
 	'^state-dir = /var/lib/sinkd journal-size = 1g journal-full = tempfail$' "  and the journal's keys of [sinkd]"

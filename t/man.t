@@ -29,12 +29,13 @@ CONF5=$MANDIR/sinkd.conf.5
 POLICY5=$MANDIR/sinkd-policy.5
 SINKD8=$MANDIR/sinkd.8
 QUAR8=$MANDIR/sinkd-quarantine.8
+ARCH8=$MANDIR/sinkd-archive.8
 LOAD1=$MANDIR/milterload.1
 SINK3=$MANDIR/sinkd-sink.3
 EVENTS5=$MANDIR/sinkd-events.5
 
 [ -x "$SINKD" ] || bail_out "no $SINKD: run make first"
-for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3" "$EVENTS5"; do
+for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$ARCH8" "$LOAD1" "$SINK3" "$EVENTS5"; do
 	[ -f "$page" ] || bail_out "no $page"
 done
 
@@ -247,9 +248,21 @@ missing=$("$SINKD" --help | sed -n 's/^ *-\(.\), --\([a-z-]*\).*/\1 \2/p' |
 	done)
 is "$missing" "" "sinkd(8) documents every option of sinkd --help"
 
+# sinkd-archive(8) names every option and command of sinkd-archive -h
+ARCHIVE=${ARCHIVE:-$TOP/tools/sinkd-archive}
+if [ -x "$ARCHIVE" ]; then
+	missing=$("$ARCHIVE" -h | grep -oE -- '(^| |\[)-[-a-z]+|(list|search|show|export)( |$)' |
+		tr -d ' [' | sort -u | while read -r w; do
+			grep -q -- "$(printf '%s' "$w" | sed 's/-/\\\\-/g')\\b" "$ARCH8" || echo "$w"
+		done)
+	is "$missing" "" "sinkd-archive(8) documents every option and command of sinkd-archive -h"
+else
+	ok 1 "tools/sinkd-archive is built (make tests)"
+fi
+
 # groff formats each page without a warning
 if command -v groff > /dev/null; then
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3" "$EVENTS5"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$ARCH8" "$LOAD1" "$SINK3" "$EVENTS5"; do
 		warnings=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1)
 		is "$warnings" "" "groff -man -ww: no warnings for ${page##*/}"
 	done
@@ -257,14 +270,14 @@ else
 	ok 1 "groff is installed (./bootstrap test installs groff-base)"
 fi
 if command -v man > /dev/null; then
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3" "$EVENTS5"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$ARCH8" "$LOAD1" "$SINK3" "$EVENTS5"; do
 		warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 > /dev/null)
 		is "$warnings" "" "man --warnings: no warnings for ${page##*/}"
 	done
 	# what a quoted argument that starts with punctuation leaves as it
 	# is rendered: "with , not per domain", "( x", a line that starts
 	# with a comma
-	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$LOAD1" "$SINK3" "$EVENTS5"; do
+	for page in "$SINKD8" "$CONF5" "$POLICY5" "$QUAR8" "$ARCH8" "$LOAD1" "$SINK3" "$EVENTS5"; do
 		stray=$(MANWIDTH=80 man -l "$page" 2>/dev/null |
 			grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')
 		is "$stray" "" "${page##*/} as rendered: no punctuation standing apart"

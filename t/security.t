@@ -6,8 +6,8 @@
 # sinkd's user, or that lies in such a directory, and a key others may
 # read, are refused with file: what is wrong, by sinkd -n and at start; so
 # is a signature database its group or others may write (whoever owns
-# it); a loose quarantine directory is made 0700 and sinkd's; sinkd and
-# sinkd-quarantine call no shell.
+# it); a loose quarantine directory is made 0700 and sinkd's; sinkd,
+# sinkd-quarantine and sinkd-archive call no shell.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/mail.sh"
@@ -184,7 +184,7 @@ like "$(cat "$W/start.log")" "q/\.key: owned by uid $uid \(nobody\), not root or
 	"and says which file and why"
 
 # no shell anywhere: no system(3), popen(3) or exec*p(3) in the binaries
-for b in "$SINKD" "$TOP/tools/sinkd-quarantine"; do
+for b in "$SINKD" "$TOP/tools/sinkd-quarantine" "$TOP/tools/sinkd-archive"; do
 	calls=$(nm -D --undefined-only "$b" | awk '{print $NF}' | sed 's/@.*//' \
 		| grep -xE 'system|popen|execl|execlp|execvp|execvpe|posix_spawnp' | tr '\n' ' ')
 	is "$calls" "" "${b##*/} calls no shell and searches no PATH (system, popen, exec*p)"
