@@ -704,6 +704,19 @@ key_name_ok(const char *name)
 	return 1;
 }
 
+/* main_key - whether name is one of the provider's keys that are read
+ * from sinkd.conf alone */
+static int
+main_key(const struct sink_provider *prov, const char *name)
+{
+	const struct sinkd_key *mk;
+
+	for (mk = prov ? prov->main_keys : NULL; mk && mk->name; mk++)
+		if (!strcmp(mk->name, name))
+			return 1;
+	return 0;
+}
+
 /* sink_direction_default - a sink that declares direction gives only its
  * default for sinkd's key: the one of k's table set to def; -1 if def is
  * no direction */
@@ -781,6 +794,8 @@ sink_keys(struct sink *k, const char *where, const char *pkey,
 		ck->merge = m;
 		ck->min = t == CONF_INT ? LLONG_MIN / 2 : 0;
 		ck->max = t == CONF_INT ? LLONG_MAX / 2 : 1LL << 50;
+		if (main_key(k->prov, ck->name))
+			ck->flags |= CONF_NODOMAIN;
 		if ((why = conf_key_default_check(ck, basedir)) != NULL) {
 			conf_errorf(e, "%s: %s: key \"%s\": default \"%s\": %s",
 				    where, pkey, ck->name, ck->def, why);

@@ -55,6 +55,9 @@ struct sink_provider {
 	/* optional, just before open: the group (in f) open is for, and
 	 * sinkd's user ((uid_t) -1: not known) */
 	void (*group)(const struct conf_file *f, const char *group, uid_t sinkd_user);
+	/* optional: keys of the provider's own (among those the sink
+	 * declares) read once from sinkd.conf, never per domain */
+	const struct sinkd_key *main_keys;
 };
 extern const struct sink_provider sink_native;	/* src/sink.c */
 extern const struct sink_provider sink_lua;	/* src/sink_lua.c */

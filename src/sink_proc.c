@@ -2631,6 +2631,7 @@ const struct sink_provider sink_proc_command = {
 	.open = command_open,
 	.close = sproc_close,
 	.group = sproc_group,
+	.main_keys = pool_keys,
 };
 
 const struct sink_provider sink_proc_socket = {
@@ -2639,4 +2640,5 @@ const struct sink_provider sink_proc_socket = {
 	.stop = "the connection is closed",
 	.open = socket_open,
 	.close = sproc_close,
+	.main_keys = pool_keys,
 };

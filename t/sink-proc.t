@@ -355,14 +355,17 @@ like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "$W/sinkd\\.conf:5: socket: unix:$
 printf '[sinkd]\nchain = protocol, sink:svc\n[sink:svc]\nsocket = tcp:1.2.3.4:5\n' >"$W/sinkd.conf"
 like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'socket: "tcp:1\.2\.3\.4:5": not unix:/PATH' "a socket that is not unix:"
 
-# command and socket are sinkd.conf's alone; the pool keys and the
-# worker's own may be set per domain
+# command, socket and the pool keys are sinkd.conf's alone; the
+# worker's own keys may be set per domain
 mkdir -p "$W/domains"
 conf "$HOOKS"
 sed -i "s|^\[sinkd\]\$|[sinkd]\ndomains-dir = $W/domains|" "$W/sinkd.conf"
 printf '[sink:proc]\ncommand = /bin/true\nword = per-domain\n' >"$W/domains/example.net.conf"
 like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "$W/domains/example\\.net\\.conf:2: command: cannot be set per domain" \
 	"command in a domain's policy file is an error"
+printf '[sink:proc]\nword = per-domain\nworkers-max = 8\n' >"$W/domains/example.net.conf"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "$W/domains/example\\.net\\.conf:3: workers-max: cannot be set per domain" \
+	"  so is a pool key"
 printf '[sink:proc]\nword = per-domain\n' >"$W/domains/example.net.conf"
 run hello
 like "$V" 'sink\.proc\.word=per-domain ' "a worker's key set in the sender domain's policy file reaches it (outbound)"
