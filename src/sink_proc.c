@@ -15,6 +15,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/pidfd.h>
@@ -2347,20 +2348,35 @@ proc_abort(void *state, struct sinkd_ctx *c, int closing)
 	}
 }
 
+/* cfg_error - an error line about key k of the default policy, led by
+ * where k was set ("sinkd.conf:12: workers-max = 0: at least 1") */
+static void G_GNUC_PRINTF(4, 5)
+cfg_error(const struct sinkd_api *api, struct sinkd_ctx *c, const char *k,
+	  const char *fmt, ...)
+{
+	char *where = conf_value_origin(conf_get(c->g, k)), *what, *l;
+	va_list ap;
+
+	va_start(ap, fmt);
+	what = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	l = g_strdup_printf("%s: %s", where, what);
+	api->log(c, SINKD_LOG_ERROR, l);
+	g_free(l);
+	g_free(what);
+	g_free(where);
+}
+
 /* cfg_num - key k of the default policy as a number, or -1 after a
  * log line when it is below min */
 static long long
 cfg_num(const struct sinkd_api *api, struct sinkd_ctx *c, const char *k,
 	long long min)
 {
-	const struct conf_group *g = c->g;
-	long long v = conf_num(g, k);
+	long long v = conf_num(c->g, k);
 
 	if (v < min) {
-		char *l = g_strdup_printf("%s = %lld: at least %lld", k, v, min);
-
-		api->log(c, SINKD_LOG_ERROR, l);
-		g_free(l);
+		cfg_error(api, c, k, "%s = %lld: at least %lld", k, v, min);
 		return -1;
 	}
 	return v;
@@ -2386,11 +2402,12 @@ proc_init(const struct sinkd_api *api, struct sinkd_ctx *c, void **state)
 	    || (pc->nofile = cfg_num(api, c, "nofile-limit", 0)) < 0)
 		return -1;
 	if (pc->wmin > pc->wmax) {
-		api->log(c, SINKD_LOG_ERROR, "workers-min is more than workers-max");
+		cfg_error(api, c, "workers-min", "workers-min is more than workers-max (%lld)",
+			  pc->wmax);
 		return -1;
 	}
 	if (pc->nofile > 0 && pc->nofile < 8) {
-		api->log(c, SINKD_LOG_ERROR, "nofile-limit: at least 8 (or 0)");
+		cfg_error(api, c, "nofile-limit", "nofile-limit: at least 8 (or 0)");
 		return -1;
 	}
 	pc->queue_us = q * G_USEC_PER_SEC;
@@ -2400,10 +2417,7 @@ proc_init(const struct sinkd_api *api, struct sinkd_ctx *c, void **state)
 	g_free(pc->msgdir);
 	pc->msgdir = g_strdup(api->config(c, "message-dir") ? api->config(c, "message-dir") : "");
 	if (*pc->msgdir && !g_file_test(pc->msgdir, G_FILE_TEST_IS_DIR)) {
-		char *l = g_strdup_printf("message-dir %s: not a directory", pc->msgdir);
-
-		api->log(c, SINKD_LOG_ERROR, l);
-		g_free(l);
+		cfg_error(api, c, "message-dir", "message-dir %s: not a directory", pc->msgdir);
 		return -1;
 	}
 	if (pc->maxline < 4096)

@@ -306,11 +306,11 @@ like "$out" 'sinkd\.conf:5: command: user no-such-user-here: no such user' "an u
 conf "$HOOKS" "user = root"
 like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sinkd\.conf:5: command: user root: workers never run as root' "user root is refused"
 conf "$HOOKS" "workers-min = 5" "workers-max = 2"
-like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'workers-min is more than workers-max' "workers-min above workers-max"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sinkd\.conf:6: workers-min is more than workers-max \(2\)' "workers-min above workers-max, with file and line"
 conf "$HOOKS" "message-dir = $W/no-such-dir"
-like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "sink:proc: message-dir $W/no-such-dir: not a directory" "a message-dir that is not there"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "sink:proc: [^ ]*sinkd\\.conf:6: message-dir $W/no-such-dir: not a directory" "a message-dir that is not there"
 conf "$HOOKS" "workers-max = 0"
-like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'workers-max = 0: at least 1' "workers-max 0"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sinkd\.conf:6: workers-max = 0: at least 1' "workers-max 0"
 
 # nerr PYTHON: sinkd -n's errors with a worker running PYTHON
 nerr() {
