@@ -1550,12 +1550,38 @@ static const char *const fact_names[] = {
 	"dry-run", NULL,
 };
 
+/* req_config - "config" of the request: the worker's own keys in the
+ * policy in effect */
+static void
+req_config(JsonBuilder *b, struct sproc *p, struct sinkd_ctx *x)
+{
+	unsigned i, j;
+
+	json_builder_set_member_name(b, "config");
+	json_builder_begin_object(b);
+	for (i = NPOOL; i < p->nkeys; i++) {
+		const struct sinkd_key *k = &p->keys[i];
+		const char *v;
+
+		if (k->type != SINKD_KEY_LIST) {
+			member_str(b, k->name, sink_api.config(x, k->name));
+			continue;
+		}
+		json_builder_set_member_name(b, k->name);
+		json_builder_begin_array(b);
+		for (j = 0; (v = sink_api.config_list(x, k->name, j)) != NULL; j++)
+			json_builder_add_string_value(b, v);
+		json_builder_end_array(b);
+	}
+	json_builder_end_object(b);
+}
+
 /* req_facts - "facts", "macros", "config" and "kv" of the request */
 static void
 req_facts(JsonBuilder *b, struct sproc *p, struct sinkd_ctx *x)
 {
 	struct msg *m = x->conn ? x->conn->msg : NULL;
-	unsigned i, j;
+	unsigned i;
 
 	json_builder_set_member_name(b, "facts");
 	json_builder_begin_object(b);
@@ -1578,23 +1604,7 @@ req_facts(JsonBuilder *b, struct sproc *p, struct sinkd_ctx *x)
 		g_free(k);
 	}
 	json_builder_end_object(b);
-	json_builder_set_member_name(b, "config");
-	json_builder_begin_object(b);
-	for (i = NPOOL; i < p->nkeys; i++) {
-		const struct sinkd_key *k = &p->keys[i];
-		const char *v;
-
-		if (k->type != SINKD_KEY_LIST) {
-			member_str(b, k->name, sink_api.config(x, k->name));
-			continue;
-		}
-		json_builder_set_member_name(b, k->name);
-		json_builder_begin_array(b);
-		for (j = 0; (v = sink_api.config_list(x, k->name, j)) != NULL; j++)
-			json_builder_add_string_value(b, v);
-		json_builder_end_array(b);
-	}
-	json_builder_end_object(b);
+	req_config(b, p, x);
 	member_table(b, "kv", m ? m->kv : NULL);
 }
 
@@ -2221,6 +2231,8 @@ run(struct sproc *p, struct sinkd_ctx *x, enum sproc_hook h, const char *arg,
 struct accepted_req {
 	const char *event;	/* one line of JSON */
 	const char *body;	/* the message's copy, or NULL */
+	struct sproc *p;
+	struct sinkd_ctx *c;	/* config() answers in it */
 };
 
 /* accepted_line - {"type": "accepted", "token", "event", "body"} */
@@ -2228,8 +2240,19 @@ static char *
 accepted_line(void *arg, gint64 token)
 {
 	struct accepted_req *q = arg;
-	char *tok = g_strdup_printf("%" G_GINT64_FORMAT, token), *body = NULL, *line;
+	char *tok = g_strdup_printf("%" G_GINT64_FORMAT, token), *body = NULL, *line, *cfg;
+	JsonBuilder *b = json_builder_new();
+	JsonNode *root;
 
+	/* the sink's keys, as in a hook's request: {"config": {...}} */
+	json_builder_begin_object(b);
+	req_config(b, q->p, q->c);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	cfg = json_to_string(root, FALSE);
+	json_node_unref(root);
+	g_object_unref(b);
+	cfg[strlen(cfg) - 1] = 0;	/* {"config":{...}} less its last brace */
 	if (q->body) {
 		JsonNode *n = json_node_init_string(json_node_alloc(), q->body);
 
@@ -2238,7 +2261,8 @@ accepted_line(void *arg, gint64 token)
 	}
 	/* the event is JSON already (sinkd's own, one line): as it is */
 	line = g_strconcat("{\"type\":\"accepted\",\"token\":", tok, ",\"event\":", q->event,
-			   body ? ",\"body\":" : "", body ? body : "", "}\n", NULL);
+			   body ? ",\"body\":" : "", body ? body : "", ",", cfg + 1, "}\n", NULL);
+	g_free(cfg);
 	g_free(tok);
 	g_free(body);
 	return line;
@@ -2254,7 +2278,7 @@ proc_accepted(void *state, struct sinkd_ctx *c, const char *event,
 	      const char *body)
 {
 	struct sproc *p = state;
-	struct accepted_req q = {.event = event, .body = body};
+	struct accepted_req q = {.event = event, .body = body, .p = state, .c = c};
 	long long timeout = c->g ? conf_num(c->g, "timeout") : 30;
 	JsonNode *answer = NULL;
 	enum sinkd_event_result r = SINKD_EVENT_RETRY;

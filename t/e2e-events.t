@@ -1,6 +1,6 @@
 #!/bin/bash
 # e2e-events.t - after-accept events through a real Postfix: the journal,
-# the webhook target, a native sink's accepted hook
+# the webhook target, a native, a Lua and a co-process sink's accepted hook
 #
 # Real SMTP into a private Postfix whose milter is the real sinkd with an
 # [event:hook] webhook target (a receiver of the test's own, t/lib/
@@ -43,7 +43,7 @@ wh_start "$W/hook" || bail_out "no webhook receiver"
 pf_setup "$W/pf" "$(pf_free_port)" "unix:$W/sk/sinkd.sock" >/dev/null || bail_out "pf_setup"
 pf_start || bail_out "pf_start"
 sk_init "$W/sk" "unix:$W/sk/sinkd.sock"
-sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, sink:ev, sink:lev/' "$W/sk/conf/sinkd.conf"
+sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, sink:ev, sink:lev, sink:pev/' "$W/sk/conf/sinkd.conf"
 cat >"$W/sk/conf/lev.lua" <<'LUA'
 -- lev.lua: logs each event it gets; asks to have the first again later
 local first = true
@@ -63,11 +63,32 @@ return {
 }
 LUA
 chmod 644 "$W/sk/conf/lev.lua"
+# pev.py: a co-process sink (the shipped Python helper) whose accepted
+# hook writes each event's key and the size of the message's copy
+install -m 644 "$TOP/etc/sinks/sinkd_sink.py" "$W/sk/conf/"
+cat >"$W/sk/conf/pev.py" <<'PY'
+#!/usr/bin/python3
+import os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sinkd_sink
+sink = sinkd_sink.Sink("pev", keys=[
+    {"name": "log", "type": "string", "default": "", "doc": "where events go"}],
+    accepted_body=True)
+@sink.hook("accepted")
+def accepted(ctx):
+    size = os.path.getsize(ctx.body) if ctx.body else -1
+    with open(ctx.config("log"), "a") as f:
+        f.write("%s\t%d\n" % (ctx.event["key"], size))
+    return "done"
+sink.run()
+PY
+chmod 755 "$W/sk/conf/pev.py"
 sk_conf "state-dir = $W/sk/state" \
 	'[event:hook]' 'type = webhook' "url = $WH_URL" 'timeout = 5s' 'retry-max = 1s' \
 	'[sink:ev]' "module = $(fixture "$TOP/t/sinks/events.so" "$SK_DIR/conf")" \
 	"log = $W/ev/events.log" "result = $W/ev/result" \
-	'[sink:lev]' 'script = lev.lua'
+	'[sink:lev]' 'script = lev.lua' \
+	'[sink:pev]' "command = $W/sk/conf/pev.py" "log = $W/ev/pev.log"
 printf '[event:hook]\nenabled = no\n' >"$W/sk/conf/domains/quiet.example.conf"
 printf '[event:hook]\ndirection = outbound\n' >"$W/sk/conf/domains/out.example.conf"
 sk_start || bail_out "sinkd did not start"
@@ -202,6 +223,9 @@ is "$(grep -o 'sink:lev: lev [^ ]*' "$SK_DIR/sinkd.log" | sort -u | wc -l)" 17 "
 is "$(grep 'sink:lev: lev ' "$SK_DIR/sinkd.log" | grep -vc ' body=yes')" 0 "  each with the message's copy (accepted_body = true)"
 like "$(grep 'sink:lev: lev .*subject=first3' "$SK_DIR/sinkd.log")" 'to=a@example.org subject=first3 ' "  as a table: recipients, headers"
 like "$(grep 'sink:lev: event 1 ' "$SK_DIR/sinkd.log" | head -1)" 'accepted hook returned retry' "  its retry is logged, and the event comes again"
+for i in $(seq 1 100); do [ "$(wc -l <"$W/ev/pev.log" 2>/dev/null)" -ge 17 ] && break; sleep 0.1; done
+is "$(cut -f1 "$W/ev/pev.log" | sort -u | wc -l)" 17 "a co-process sink's accepted hook got the 17 events"
+is "$(awk -F'\t' '$2 <= 0' "$W/ev/pev.log" | wc -l)" 0 "  each with the message's copy (accepted_body)"
 sk_stop
 bodies=$(find "$SK_DIR/state/journal/bodies" -type f | wc -l)
 is "$bodies" 0 "  the copies are removed once delivered"
