@@ -471,11 +471,12 @@ iso_now(void)
 }
 
 /*
- * build - the event of m (see event.h) with verdict v (VERDICT_*),
- * the message's hash and, when not NULL, its body copy's path
+ * build - the event of m (see event.h) with verdict v (VERDICT_*) and
+ * the message's hash (the shipper adds "body" for a target that wants
+ * the message)
  */
 static JsonNode *
-build(struct msg *m, int verdict, const char *sha256, const char *body)
+build(struct msg *m, int verdict, const char *sha256)
 {
 	const struct policy *p = m->policy ? m->policy : m->mail_policy;
 	struct conn *c = m->conn;
@@ -519,8 +520,6 @@ build(struct msg *m, int verdict, const char *sha256, const char *body)
 	json_builder_set_member_name(b, "size");
 	json_builder_add_int_value(b, (gint64) m->spool.len);
 	add_str(b, "sha256", sha256);
-	if (body)
-		add_str(b, "body", body);
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	g_object_unref(b);
@@ -553,12 +552,13 @@ int
 event_accepted(struct msg *m, int verdict)
 {
 	const struct snapshot *s = m->conn->snap;
-	char *due, *sha = NULL, *body = NULL, *json = NULL, *payload = NULL;
+	char *due, *sha = NULL, *json = NULL, *payload = NULL;
+	const guchar *body = NULL;
 	JsonNode *ev = NULL;
 	gsize len;
 	guint64 seq = 0;
 	gint64 t0 = g_get_monotonic_time();
-	int wants_body, err = 0, rc = -1;
+	int wants_body, rc = -1;
 
 	if (ship.j == NULL || m->conn->dry_run)
 		return 0;
@@ -568,21 +568,16 @@ event_accepted(struct msg *m, int verdict)
 		log_error("%s: event: cannot read the message: %s", m->queue_id, g_strerror(errno));
 		goto out;
 	}
-	if (wants_body) {
-		const guchar *d = spool_data(&m->spool, &len);
-
-		if (d == NULL || (body = journal_body_new(ship.j, d, len, &err)) == NULL) {
-			log_error("%s: event: cannot keep a copy of the message: %s", m->queue_id,
-				  g_strerror(d ? err : errno));
-			spool_release(&m->spool);
-			goto out;
-		}
-		spool_release(&m->spool);
+	if (wants_body && (body = spool_data(&m->spool, &len)) == NULL) {
+		log_error("%s: event: cannot read the message: %s", m->queue_id, g_strerror(errno));
+		goto out;
 	}
-	ev = build(m, verdict, sha, body);
+	ev = build(m, verdict, sha);
 	json = json_to_string(ev, FALSE);
 	payload = g_strconcat(due, "\n", json, NULL);
-	if (journal_append(ship.j, payload, strlen(payload), body, &seq) < 0) {
+	/* the message goes into the record: the sync it shares with other
+	 * messages' records makes it durable */
+	if (journal_append(ship.j, payload, strlen(payload), body, body ? len : 0, &seq) < 0) {
 		if (errno == ENOSPC)
 			log_error("%s: event: journal full (journal-size %s): message tempfailed",
 				  m->queue_id, conf_get(&s->main, "journal-size")->raw);
@@ -600,7 +595,8 @@ out:
 		json_node_unref(ev);
 	g_free(json);
 	g_free(payload);
-	g_free(body);
+	if (body)
+		spool_release(&m->spool);
 	g_free(sha);
 	g_free(due);
 	return rc;
@@ -713,9 +709,10 @@ deliver(struct shipper *sh, const struct journal_rec *r, const char *json)
 	ev.key = json_object_get_string_member_with_default(ev.obj, "key", "");
 	qid = json_object_get_string_member_with_default(ev.obj, "queue_id", "?");
 	ev.body = sh->wants_body ? r->body : NULL;
-	/* a target that does not want the message is not told where it is */
-	if (!sh->wants_body && json_object_has_member(ev.obj, "body")) {
-		json_object_remove_member(ev.obj, "body");
+	/* only a target that wants the message is told where its copy is
+	 * (the file journal_next() made of the record for this target) */
+	if (ev.body) {
+		json_object_set_string_member(ev.obj, "body", ev.body);
 		own = json_to_string(json_parser_get_root(p), FALSE);
 		ev.json = own;
 		ev.len = strlen(own);

@@ -40,8 +40,9 @@
  *	sha256		the message's SHA-256, hex, as received
  *	body		present only for a target that wants bodies: the
  *			path of a read-only copy of the message as
- *			received (CRLF line ends), kept until every such
- *			target has delivered the event
+ *			received (CRLF line ends), made for that target
+ *			from the journal's record, kept until it is done
+ *			with the event
  *
  * The message as received is the one sinkd scanned: edits sinkd made
  * (disclaimer, rewrite) are not in it.  Consumers must ignore fields

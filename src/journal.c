@@ -18,7 +18,7 @@
 
 #define JOURNAL_MAGIC	0x314a4b53u	/* "SKJ1" */
 #define JOURNAL_HDR	24
-#define JOURNAL_REC_MAX	(64u << 20)	/* a payload past this is corrupt */
+#define JOURNAL_REC_MAX	(1u << 31)	/* a record past this is corrupt */
 #define CURSOR_SUFFIX	".cursor"
 #define JOURNAL_SYNCERS	2		/* syncs running at once, at most */
 
@@ -26,13 +26,6 @@
 struct seg {
 	guint64 first;		/* its name: the first seq it holds or will */
 	guint64 last;		/* the last seq in it; first - 1: none */
-	gsize size;
-	char *path;
-};
-
-/* One body copy, in seq order. */
-struct body {
-	guint64 seq;
 	gsize size;
 	char *path;
 };
@@ -57,7 +50,6 @@ struct journal {
 	GCond synced;		/* a sync finished */
 	GCond more;		/* records became durable, or journal_wake */
 	GQueue segs;		/* struct seg *, oldest first */
-	GQueue body_q;		/* struct body * */
 	int fd;			/* the last segment, for appending */
 	guint64 next;		/* the next seq */
 	guint64 durable;	/* every seq up to here is on disk */
@@ -66,7 +58,6 @@ struct journal {
 	guint64 sync_upto;	/* the last seq the latest of them covers */
 	GArray *failed;		/* guint64 pairs: ranges of seqs whose sync
 				 * failed (rare: kept until exit) */
-	int bodies_dirty;	/* a body copy made since the last sync */
 	int woken;		/* journal_wake() */
 	unsigned nreaders;
 	struct reader *r;
@@ -144,13 +135,6 @@ seg_free(struct seg *s)
 	g_free(s);
 }
 
-static void
-body_free(struct body *b)
-{
-	g_free(b->path);
-	g_free(b);
-}
-
 /* seg_path - DIR/%016x.seg */
 static char *
 seg_path(const struct journal *j, guint64 first)
@@ -206,7 +190,9 @@ rec_read(int fd, gsize off, gsize size, struct journal_rec *r, const char **why)
 	}
 	memcpy(&r->seq, h + 16, 8);
 	r->seq = GUINT64_FROM_LE(r->seq);
-	r->body = blen ? g_strndup(buf, blen) : NULL;
+	r->body = NULL;
+	r->body_len = blen;
+	r->body_data = blen ? g_memdup2(buf, blen) : NULL;
 	r->len = len - blen;
 	r->data = g_memdup2(buf + blen, r->len + 1);
 	g_free(buf);
@@ -214,11 +200,15 @@ rec_read(int fd, gsize off, gsize size, struct journal_rec *r, const char **why)
 	return 1;
 }
 
-/* journal_rec_clear - what a record holds, freed */
+/* journal_rec_clear - what a record holds, freed; its body's file
+ * (journal_next made it for the reader) removed */
 void
 journal_rec_clear(struct journal_rec *r)
 {
+	if (r->body)
+		unlink(r->body);
 	g_free(r->body);
+	g_free(r->body_data);
 	g_free(r->data);
 	memset(r, 0, sizeof(*r));
 }
@@ -335,10 +325,10 @@ seg_open_new(struct journal *j)
 	return 0;
 }
 
-/* scan_seg - replay one segment: its records counted, its bodies noted,
- * a torn tail cut off; 0 or -1 with *why */
+/* scan_seg - replay one segment: its records counted, a torn tail cut
+ * off; 0 or -1 with *why */
 static int
-scan_seg(struct journal *j, struct seg *s, GHashTable *named, char **why)
+scan_seg(struct journal *j, struct seg *s, char **why)
 {
 	struct journal_rec r = {0};
 	struct stat st;
@@ -353,19 +343,8 @@ scan_seg(struct journal *j, struct seg *s, GHashTable *named, char **why)
 		return -1;
 	}
 	while ((rc = rec_read(fd, off, (gsize) st.st_size, &r, &bad)) == 1) {
-		off += JOURNAL_HDR + r.len + (r.body ? strlen(r.body) : 0);
+		off += JOURNAL_HDR + r.len + r.body_len;
 		s->last = r.seq;
-		if (r.body) {
-			struct body *b = g_new0(struct body, 1);
-			struct stat bst;
-
-			b->seq = r.seq;
-			b->path = g_strdup(r.body);
-			b->size = stat(b->path, &bst) == 0 ? (gsize) bst.st_size : 0;
-			g_hash_table_add(named, g_path_get_basename(b->path));
-			g_queue_push_tail(&j->body_q, b);
-			j->st.bytes += b->size;
-		}
 		journal_rec_clear(&r);
 	}
 	if (rc < 0) {
@@ -400,7 +379,6 @@ static int
 replay(struct journal *j, char **why)
 {
 	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-	GHashTable *named = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	GDir *d;
 	const char *n;
 	guint i;
@@ -420,41 +398,37 @@ replay(struct journal *j, char **why)
 		s->last = s->first - 1;
 		s->path = g_build_filename(j->dir, (char *) g_ptr_array_index(names, i), NULL);
 		g_queue_push_tail(&j->segs, s);
-		rc = scan_seg(j, s, named, why);
+		rc = scan_seg(j, s, why);
 		if (s->first > j->next)
 			j->next = s->first;
 		if (s->last + 1 > j->next)
 			j->next = s->last + 1;
 	}
-	/* copies of messages whose record never made it */
+	/* the files readers made of bodies before a stop: made again from
+	 * the records when they are read again */
 	if (rc == 0 && (d = g_dir_open(j->bodies, 0, NULL)) != NULL) {
-		while ((n = g_dir_read_name(d)) != NULL)
-			if (!g_hash_table_contains(named, n)) {
-				char *p = g_build_filename(j->bodies, n, NULL);
+		while ((n = g_dir_read_name(d)) != NULL) {
+			char *p = g_build_filename(j->bodies, n, NULL);
 
-				unlink(p);
-				g_free(p);
-			}
+			unlink(p);
+			g_free(p);
+		}
 		g_dir_close(d);
 	}
-	g_hash_table_destroy(named);
 	g_ptr_array_free(names, TRUE);
 	return rc;
 }
 
-/* collect - segments every target is past, bodies every target that
- * wants bodies is past: removed (by the durable cursors); under lock */
+/* collect - segments every target is past: removed (by the durable
+ * cursors); under lock */
 static void
 collect(struct journal *j)
 {
-	guint64 all = G_MAXUINT64, bodies = G_MAXUINT64;
+	guint64 all = G_MAXUINT64;
 	unsigned t;
 
-	for (t = 0; t < j->nreaders; t++) {
+	for (t = 0; t < j->nreaders; t++)
 		all = MIN(all, j->r[t].durable);
-		if (j->r[t].wants_body)
-			bodies = MIN(bodies, j->r[t].durable);
-	}
 	if (j->nreaders == 0)
 		all = j->durable;
 	while (j->segs.length > 1) {
@@ -465,16 +439,6 @@ collect(struct journal *j)
 		unlink(s->path);
 		j->st.bytes -= s->size;
 		seg_free(g_queue_pop_head(&j->segs));
-	}
-	bodies = MIN(bodies, all);
-	while (j->body_q.length) {
-		struct body *b = g_queue_peek_head(&j->body_q);
-
-		if (b->seq > bodies)
-			break;
-		unlink(b->path);
-		j->st.bytes -= b->size;
-		body_free(g_queue_pop_head(&j->body_q));
 	}
 }
 
@@ -498,7 +462,6 @@ journal_open(const char *dir, guint64 max, int drop_oldest,
 	g_cond_init(&j->synced);
 	g_cond_init(&j->more);
 	g_queue_init(&j->segs);
-	g_queue_init(&j->body_q);
 	j->failed = g_array_new(FALSE, FALSE, sizeof(guint64));
 	if ((g_mkdir_with_parents(j->dir, 0700) < 0 || g_mkdir_with_parents(j->bodies, 0700) < 0)
 	    || (j->dirfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0
@@ -559,37 +522,12 @@ journal_close(struct journal *j)
 		close(j->bodiesfd);
 	g_array_free(j->failed, TRUE);
 	g_queue_clear_full(&j->segs, (GDestroyNotify) seg_free);
-	g_queue_clear_full(&j->body_q, (GDestroyNotify) body_free);
 	g_mutex_clear(&j->lock);
 	g_cond_clear(&j->synced);
 	g_cond_clear(&j->more);
 	g_free(j->dir);
 	g_free(j->bodies);
 	g_free(j);
-}
-
-/*
- * journal_body_new - a read-only copy of a message in bodies/, on disk
- * (its directory entry is synced with the record that names it); the
- * path (g_free), or NULL with *err set
- */
-char *
-journal_body_new(struct journal *j, const void *data, gsize len, int *err)
-{
-	char *path = g_build_filename(j->bodies, "m.XXXXXX", NULL);
-	int fd = g_mkstemp_full(path, O_WRONLY | O_CLOEXEC, 0400);
-
-	if (fd < 0 || write_all(fd, data, len) < 0 || fdatasync(fd) < 0) {
-		*err = errno;
-		if (fd >= 0) {
-			close(fd);
-			unlink(path);
-		}
-		g_free(path);
-		return NULL;
-	}
-	close(fd);
-	return path;
 }
 
 /* drop_head - the oldest segment removed to make room, cursors moved
@@ -617,15 +555,6 @@ drop_head(struct journal *j)
 	log_warn("journal full (%" G_GUINT64_FORMAT " bytes): dropped events %" G_GUINT64_FORMAT
 		 " to %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT " dropped in all)",
 		 j->max, s->first, s->last, j->st.dropped);
-	while (j->body_q.length) {
-		struct body *b = g_queue_peek_head(&j->body_q);
-
-		if (b->seq > s->last)
-			break;
-		unlink(b->path);
-		j->st.bytes -= b->size;
-		body_free(g_queue_pop_head(&j->body_q));
-	}
 	seg_free(s);
 	return 0;
 }
@@ -687,17 +616,14 @@ sync_lead(struct journal *j, struct seg *last)
 {
 	guint64 upto = j->next - 1, seg = last->first;
 	gsize off = last->size;
-	int fd = j->fd, dirty = j->bodies_dirty, rc, err;
+	int fd = j->fd, rc, err;
 	gint64 t0;
 
 	j->syncing++;
 	j->sync_upto = upto;
-	j->bodies_dirty = 0;
 	g_mutex_unlock(&j->lock);
 	t0 = g_get_monotonic_time();
 	rc = fdatasync(fd);
-	if (rc == 0 && dirty)
-		rc = dir_sync(j->bodiesfd);
 	err = rc < 0 ? errno : 0;
 	log_debug("journal: sync to event %" G_GUINT64_FORMAT ": %.3f ms", upto,
 		  (g_get_monotonic_time() - t0) / 1000.0);
@@ -741,34 +667,37 @@ sync_lead(struct journal *j, struct seg *last)
 }
 
 /*
- * journal_append - a record of data (and the body copy at body, or
- * NULL) on disk; 0 with *seq set, or -1 with errno: ENOSPC when it does
- * not fit, else the write or the sync failed.  A body copy no record
- * came to name is removed.
+ * journal_append - a record of data, and of the message body (blen
+ * bytes; none: NULL, 0), on disk; 0 with *seq set, or -1 with errno:
+ * ENOSPC when it does not fit (or passes JOURNAL_REC_MAX), else the
+ * write or the sync failed.  The body goes into the record itself, so
+ * that the sync the record shares with others makes it durable too: no
+ * file, and no sync, of its own.
  */
 int
 journal_append(struct journal *j, const void *data, gsize len,
-	       const char *body, guint64 *seq)
+	       const void *body, gsize blen, guint64 *seq)
 {
-	gsize blen = body ? strlen(body) : 0, reclen = JOURNAL_HDR + blen + len;
-	guchar *rec = g_malloc(reclen);
+	gsize reclen = JOURNAL_HDR + blen + len;
+	guchar *rec;
 	guint32 v32, crc;
 	guint64 v64, my;
 	struct seg *last;
-	struct stat bst;
-	gsize bsize = 0;
-	int err = 0, kept = 0;
+	int err = 0;
 
-	if (body && stat(body, &bst) == 0)
-		bsize = (gsize) bst.st_size;
+	if (blen + len > JOURNAL_REC_MAX) {
+		errno = ENOSPC;
+		return -1;
+	}
+	rec = g_malloc(reclen);
 	g_mutex_lock(&j->lock);
 	/* records are written while a sync runs; a new segment or room
 	 * waits for it */
-	if (rotate_due(j) || j->st.bytes + reclen + bsize > j->max) {
+	if (rotate_due(j) || j->st.bytes + reclen > j->max) {
 		while (j->syncing)
 			g_cond_wait(&j->synced, &j->lock);
 		if ((rotate_due(j) && (err = rotate(j)) != 0)
-		    || (err = make_room(j, reclen + bsize)) != 0) {
+		    || (err = make_room(j, reclen)) != 0) {
 			if (err == ENOSPC)
 				j->st.refused++;
 			goto out;
@@ -803,17 +732,6 @@ journal_append(struct journal *j, const void *data, gsize len,
 	last->last = my;
 	last->size += reclen;
 	j->st.bytes += reclen;
-	if (body) {
-		struct body *b = g_new0(struct body, 1);
-
-		b->seq = my;
-		b->size = bsize;
-		b->path = g_strdup(body);
-		g_queue_push_tail(&j->body_q, b);
-		j->st.bytes += bsize;
-		j->bodies_dirty = 1;
-		kept = 1;
-	}
 	/*
 	 * Group commit: wait when a sync running started after this record
 	 * was written (it covers it), else start one at once, which covers
@@ -842,8 +760,6 @@ journal_append(struct journal *j, const void *data, gsize len,
 out:
 	g_mutex_unlock(&j->lock);
 	g_free(rec);
-	if (body && !kept)	/* no record names it */
-		unlink(body);
 	errno = err;
 	return err ? -1 : 0;
 }
@@ -878,6 +794,41 @@ reader_seek(struct journal *j, struct reader *r)
 }
 
 /*
+ * body_file - for a reader that wants bodies, the record's body as a
+ * read-only file of its own in bodies/ (rec->body; journal_rec_clear()
+ * removes it); no sync: after a crash the record makes it again.  The
+ * bytes are freed either way.  0, or -1 after logging.
+ */
+static int
+body_file(struct journal *j, unsigned t, struct journal_rec *rec)
+{
+	char *path;
+	int fd;
+
+	if (rec->body_data == NULL || !j->r[t].wants_body) {
+		g_clear_pointer(&rec->body_data, g_free);
+		return 0;
+	}
+	path = g_strdup_printf("%s/%016" G_GINT64_MODIFIER "x.%u", j->bodies, rec->seq, t);
+	unlink(path);	/* the same record read again (a retry) */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	if (fd < 0 || write_all(fd, rec->body_data, rec->body_len) < 0) {
+		log_error("journal %s: %s: %s", j->dir, path, g_strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		g_free(path);
+		journal_rec_clear(rec);
+		return -1;
+	}
+	close(fd);
+	g_clear_pointer(&rec->body_data, g_free);
+	rec->body = path;
+	return 0;
+}
+
+/*
  * journal_next - the first durable record after target t's cursor into
  * *rec: 1; 0 when there is none before monotonic time until (or
  * journal_wake()); -1 after logging a read error
@@ -887,7 +838,7 @@ journal_next(struct journal *j, unsigned t, struct journal_rec *rec, gint64 unti
 {
 	struct reader *r = &j->r[t];
 	const char *bad;
-	gsize size;
+	gsize size, at;
 	int rc;
 
 	g_mutex_lock(&j->lock);
@@ -942,12 +893,17 @@ journal_next(struct journal *j, unsigned t, struct journal_rec *rec, gint64 unti
 				r->cursor = ((struct seg *) l->data)->first - 1;
 			continue;
 		}
-		r->off += JOURNAL_HDR + rec->len + (rec->body ? strlen(rec->body) : 0);
+		at = r->off;
+		r->off += JOURNAL_HDR + rec->len + rec->body_len;
 		if (rec->seq <= r->cursor) {
 			journal_rec_clear(rec);
 			continue;
 		}
 		g_mutex_unlock(&j->lock);
+		if (body_file(j, t, rec) < 0) {
+			r->off = at;	/* read again next time */
+			return -1;
+		}
 		return 1;
 	}
 }

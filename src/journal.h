@@ -4,12 +4,13 @@
  *
  * The journal is a directory (state-dir/journal, mode 0700, sinkd's
  * user's) of segment files named by the sequence number of their first
- * record (%016x.seg), a bodies/ directory of message copies, and one
+ * record (%016x.seg), a bodies/ directory of message copies made for
+ * readers, and one
  * cursor file per target (NAME.cursor: the sequence number of the last
  * record the target is done with).
  *
  * A record is [magic, crc, len, bodylen, seq] (little-endian, 24 bytes),
- * the body copy's path (bodylen bytes, none without a body), then the
+ * the message's body (bodylen bytes, none without one), then the
  * payload (len - bodylen bytes, opaque here: event.c's JSON).  The CRC-32
  * covers everything after itself.  Sequence numbers start at 1 and never
  * repeat: the last segment is never removed, and its name says where
@@ -24,7 +25,7 @@
  * the message), and the next record goes to a new segment.  Readers
  * (journal_next()) see only records that are on disk.
  *
- * Bounds: the segments and body copies together may take max bytes.  A
+ * Bounds: the segments may take max bytes.  A
  * record that does not fit is refused (ENOSPC: the caller tempfails)
  * or, with drop_oldest, the oldest segments are removed, every cursor
  * still in them moved past them, and what was dropped logged and
@@ -32,15 +33,17 @@
  *
  * Collection: journal_done() with persist set writes a target's cursor
  * (write, fdatasync, rename) and removes the segments every target is
- * past and the body copies every target that wants bodies is past.
+ * past.  journal_next() hands a reader that wants bodies the record's
+ * body as a file of its own in bodies/ (not synced: the record makes it
+ * again), which journal_rec_clear() removes.
  * A damaged record met while reading ends its reader's reading of that
  * segment (logged), or, in the last segment, is reported (-1) until it
  * reads again.
  *
  * Replay: journal_open() scans every segment, checking each record's
  * CRC; a torn record at the end of a segment (a crash during a write)
- * and what follows it is cut off and logged.  Body copies no record
- * names are removed.  Cursors then say what each target still has to
+ * and what follows it is cut off and logged.  Body files of readers
+ * from before are removed.  Cursors then say what each target still has to
  * get.
  *
  * Threading: every function may be called from any thread; a target's
@@ -57,7 +60,10 @@ struct journal;
 /* One record, as journal_next() hands it out; journal_rec_clear() */
 struct journal_rec {
 	guint64 seq;
-	char *body;		/* body copy's path, or NULL */
+	char *body;		/* the body's file, for a reader that wants
+				 * bodies and a record that has one; or NULL */
+	char *body_data;	/* the body's bytes, while being read */
+	gsize body_len;
 	char *data;		/* payload, NUL-terminated */
 	gsize len;
 };
@@ -78,10 +84,8 @@ struct journal *journal_open(const char *dir, guint64 max, int drop_oldest,
 			     char *const *targets, const int *wants_body,
 			     char **why);
 void journal_close(struct journal *j);
-char *journal_body_new(struct journal *j, const void *data, gsize len,
-		       int *err);
 int journal_append(struct journal *j, const void *data, gsize len,
-		   const char *body, guint64 *seq);
+		   const void *body, gsize blen, guint64 *seq);
 int journal_next(struct journal *j, unsigned t, struct journal_rec *r,
 		 gint64 until);
 void journal_done(struct journal *j, unsigned t, guint64 seq, int persist);

@@ -1,8 +1,8 @@
 /*
  * journal_test - the journal of after-accept events (src/journal.c):
  * concurrent appends (group commit) all durable and read back in order,
- * cursors kept across a close, body copies removed when the targets that
- * want them are past them, a failed sync failing its append and the next
+ * cursors kept across a close, a body in its record handed as a file only
+ * to a target that wants bodies, a failed sync failing its append and the next
  * one going to a new segment, a torn record cut off at replay with numbering
  * going on after it, a damaged record skipped with the rest of its
  * segment, and both settings of a full journal
@@ -52,7 +52,7 @@ writer(gpointer data)
 		char *p = g_strdup_printf("%d:%d", t, i);
 		guint64 seq;
 
-		if (journal_append(J, p, strlen(p), NULL, &seq) < 0 || seq == 0)
+		if (journal_append(J, p, strlen(p), NULL, 0, &seq) < 0 || seq == 0)
 			bad++;
 		g_free(p);
 	}
@@ -140,8 +140,9 @@ test_group_commit(const char *dir)
 static void
 test_replay(const char *dir)
 {
-	char *names[] = {"a", "b", NULL}, *why = NULL, *seg, *body, *orphan;
-	int bodies[] = {0, 1}, fd, err = 0;
+	char *names[] = {"a", "b", NULL}, *why = NULL, *seg, *body, *orphan, *text;
+	int bodies[] = {0, 1}, fd;
+	gsize tlen;
 	struct journal_rec r = {0};
 	struct stat st;
 	guint64 seq = 0;
@@ -152,24 +153,30 @@ test_replay(const char *dir)
 	ok(J != NULL, "the journal opens again");
 	is_int((long long) journal_cursor(J, 0), THREADS * EACH, "  a's cursor was kept");
 	is_int((long long) journal_cursor(J, 1), 0, "  b's too: it read nothing");
-	body = journal_body_new(J, "From: x\r\n\r\nhello\r\n", 18, &err);
-	ok(body != NULL && access(body, R_OK) == 0, "a body copy is made");
-	ok(journal_append(J, "with body", 9, body, &seq) == 0 && seq == THREADS * EACH + 1,
-	   "  and a record naming it is numbered on (501)");
-	ok(stat(body, &st) == 0 && (st.st_mode & 0777) == 0400, "  the copy is read-only (0400)");
+	ok(journal_append(J, "with body", 9, "From: x\r\n\r\nhello\r\n", 18, &seq) == 0
+	   && seq == THREADS * EACH + 1, "a record with a body is numbered on (501)");
 	is_int(journal_next(J, 0, &r, g_get_monotonic_time()), 1, "  target a reads it");
-	ok(r.body && !strcmp(r.body, body) && !strcmp(r.data, "with body"), "  with its body path");
+	ok(r.body == NULL && !strcmp(r.data, "with body"), "  without a body file: a wants none");
 	journal_done(J, 0, r.seq, 1);
 	journal_rec_clear(&r);
-	ok(access(body, F_OK) == 0, "  the copy stays while b, which wants bodies, is not past it");
-	/* b reads through */
+	/* b reads through; the record with a body comes with a file */
+	body = NULL;
 	while (journal_next(J, 1, &r, g_get_monotonic_time()) == 1) {
 		seq = r.seq;
+		if (r.body) {
+			g_free(body);
+			body = g_strdup(r.body);
+			ok(r.seq == THREADS * EACH + 1, "target b gets the body of the record that has one");
+			ok(g_file_get_contents(r.body, &text, &tlen, NULL) && tlen == 18
+			   && !memcmp(text, "From: x\r\n\r\nhello\r\n", 18), "  as a file holding it");
+			g_free(text);
+			ok(stat(r.body, &st) == 0 && (st.st_mode & 0777) == 0400, "  read-only (0400)");
+		}
 		journal_rec_clear(&r);
 	}
+	ok(body && access(body, F_OK) < 0, "  the file is removed with the record read");
 	is_int((long long) seq, THREADS * EACH + 1, "target b reads to the end");
 	journal_done(J, 1, seq, 1);
-	ok(access(body, F_OK) < 0, "  then the copy is removed");
 	is_int(count_files(dir, ".seg"), 1, "  and every segment but the last");
 	journal_close(J);
 
@@ -188,8 +195,8 @@ test_replay(const char *dir)
 	ok(J != NULL, "  the journal still opens");
 	stat(seg, &st);
 	is_int((long long) st.st_size, (long long) before, "  the torn record is cut off");
-	is_int(count_files(bodies_dir, ""), 0, "  a copy no record names is removed");
-	ok(journal_append(J, "after", 5, NULL, &seq) == 0 && seq == THREADS * EACH + 2,
+	is_int(count_files(bodies_dir, ""), 0, "  a body file left from before is removed");
+	ok(journal_append(J, "after", 5, NULL, 0, &seq) == 0 && seq == THREADS * EACH + 2,
 	   "  numbering goes on after the last sound record (502)");
 	is_int(journal_next(J, 0, &r, g_get_monotonic_time()), 1, "  target a gets it");
 	ok(r.seq == seq && !strcmp(r.data, "after"), "  and only it");
@@ -211,15 +218,15 @@ test_sync_fails(const char *dir)
 	int rc, segs;
 
 	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
-	ok(journal_append(J, "one", 3, NULL, &first) == 0, "an append before the disk fails");
+	ok(journal_append(J, "one", 3, NULL, 0, &first) == 0, "an append before the disk fails");
 	segs = count_files(dir, ".seg");
 	fail_syncs = 1;
-	rc = journal_append(J, "two", 3, NULL, &seq);
+	rc = journal_append(J, "two", 3, NULL, 0, &seq);
 	is_int(rc == -1 ? errno : 0, EIO, "a sync that fails fails the append (EIO: the message is tempfailed)");
 	fail_syncs = 0;
 	journal_stats(J, &st);
 	is_int((long long) st.failed, 1, "  counted");
-	ok(journal_append(J, "three", 5, NULL, &seq) == 0 && seq == first + 2,
+	ok(journal_append(J, "three", 5, NULL, 0, &seq) == 0 && seq == first + 2,
 	   "  the next append, with the disk back, succeeds");
 	is_int(count_files(dir, ".seg"), segs + 1, "  in a segment of its own");
 	while (journal_next(J, 0, &r, g_get_monotonic_time()) == 1 && strcmp(r.data, "three"))
@@ -244,7 +251,7 @@ test_restarts(const char *dir)
 	}
 	is_int(count_files(dir, ".seg"), 1, "restarts without an event leave one segment");
 	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
-	ok(journal_append(J, "kept", 4, NULL, &seq) == 0 && seq == 1, "  an append after them");
+	ok(journal_append(J, "kept", 4, NULL, 0, &seq) == 0 && seq == 1, "  an append after them");
 	journal_close(J);
 	J = journal_open(dir, 64 << 20, 0, names, NULL, &why);
 	is_int(journal_next(J, 0, &r, g_get_monotonic_time()), 1, "  is there after the next restart");
@@ -265,7 +272,7 @@ test_corrupt(const char *dir)
 	memset(rec, 'y', sizeof(rec));
 	J = journal_open(dir, 64 << 10, 0, names, NULL, &why);
 	for (i = 0; i < 20; i++)
-		(void) journal_append(J, rec, sizeof(rec), NULL, &seq);
+		(void) journal_append(J, rec, sizeof(rec), NULL, 0, &seq);
 	/* a byte of the second record of the first segment changed */
 	seg = g_build_filename(dir, "0000000000000001.seg", NULL);
 	fd = open(seg, O_WRONLY);
@@ -296,7 +303,7 @@ test_full(const char *dir_t, const char *dir_d)
 	memset(rec, 'x', sizeof(rec));
 	J = journal_open(dir_t, 64 << 10, 0, names, NULL, &why);
 	for (i = 0; i < 100; i++) {
-		if (journal_append(J, rec, sizeof(rec), NULL, &seq) == 0)
+		if (journal_append(J, rec, sizeof(rec), NULL, 0, &seq) == 0)
 			okn++;
 		else if (errno == ENOSPC)
 			enospc++;
@@ -312,12 +319,12 @@ test_full(const char *dir_t, const char *dir_d)
 		journal_rec_clear(&r);
 	}
 	journal_done(J, 0, journal_cursor(J, 0), 1);
-	ok(journal_append(J, rec, sizeof(rec), NULL, &seq) == 0, "  once the target is past them, appends succeed again");
+	ok(journal_append(J, rec, sizeof(rec), NULL, 0, &seq) == 0, "  once the target is past them, appends succeed again");
 	journal_close(J);
 
 	J = journal_open(dir_d, 64 << 10, 1, names, NULL, &why);
 	for (i = 0, okn = 0; i < 200; i++)
-		if (journal_append(J, rec, sizeof(rec), NULL, &seq) == 0)
+		if (journal_append(J, rec, sizeof(rec), NULL, 0, &seq) == 0)
 			okn++;
 	is_int(okn, 200, "journal-full = drop-oldest: every append succeeds");
 	journal_stats(J, &st);
