@@ -413,6 +413,7 @@ awk -v so="$SO" '
 	/^chain = / { next }
 	/^#chain = .*sink:/ { sub(/^#/, "") }
 	/^# Sinks sinkd ships/ { on = 1 }
+	on && /^$/ { on = 0 }	# the block ends at the first empty line
 	on && /^#(\[|[a-z])/ { sub(/^#/, "") }
 	on && /^module = / { $0 = "module = " so }
 	{ print }' "$TOP/etc/sinkd.conf" >"$W/etc/sinkd.conf"

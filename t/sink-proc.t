@@ -24,10 +24,18 @@ source lib/tap.sh
 source lib/sinkd.sh
 SINKD=${SINKD:-$PWD/../src/sinkd}
 ML=$PWD/../bench/milterload
-HOOKS=$PWD/sinks/proc-hooks.py
 W=$(workdir sink-proc)
 trap 'sk_stop; [ -n "$KEEP" ] || rm -rf "$W"' EXIT
 mkdir -p "$W/spool"
+# the workers run as other users too (nobody): they get the test worker
+# and the helper from the work directory, not from the checkout, which
+# may lie under a home only its owner may enter
+# (in a directory of their own: $W itself is made 0711 below, and Python
+# finds no module in a directory it cannot list)
+install -d -m 755 "$W/bin"
+install -m 755 sinks/proc-hooks.py "$W/bin/proc-hooks.py"
+install -m 644 ../etc/sinks/sinkd_sink.py "$W/bin/sinkd_sink.py"
+HOOKS=$W/bin/proc-hooks.py
 
 # conf COMMAND [LINES...]: $W/sinkd.conf with sink:proc running COMMAND
 conf() {
@@ -149,7 +157,7 @@ like "$V" 'seen=mail:s@example\.net:;rcpt:c@example\.org;' "  and only the other
 cat >"$W/ab.py" <<PY
 #!/usr/bin/python3
 import sys
-sys.path.insert(0, "$PWD/../etc/sinks")
+sys.path.insert(0, "$W/bin")
 import sinkd_sink
 sink = sinkd_sink.Sink("ab")
 @sink.hook("mail")
@@ -284,7 +292,7 @@ cat >"$W/notroot.py" <<PY
 import os, sys
 if os.getuid() == 0:
     sys.exit("started as root")
-sys.path.insert(0, "$PWD/../etc/sinks")
+sys.path.insert(0, "$W/bin")
 import sinkd_sink
 sinkd_sink.Sink("notroot").run()
 PY
@@ -394,7 +402,7 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
-python3 "$W/svc.py" "$W/svc.sock" "$PWD/../etc/sinks" >"$W/svc.out" 2>&1 &
+python3 "$W/svc.py" "$W/svc.sock" "$W/bin" >"$W/svc.out" 2>&1 &
 SVC=$!
 trap 'kill $SVC 2>/dev/null; sk_stop; [ -n "$KEEP" ] || rm -rf "$W"' EXIT
 for i in $(seq 1 50); do [ -S "$W/svc.sock" ] && break; sleep 0.1; done
@@ -518,7 +526,7 @@ install -d -m 711 -o postfix "$W/sk2/msgdir"
 # and a service on a socket, which goes away and comes back
 svc_start() {
 	rm -f "$W/svc2.sock"
-	python3 "$W/svc.py" "$W/svc2.sock" "$PWD/../etc/sinks" >>"$W/svc2.out" 2>&1 &
+	python3 "$W/svc.py" "$W/svc2.sock" "$W/bin" >>"$W/svc2.out" 2>&1 &
 	SVC=$!
 	for i in $(seq 1 50); do [ -S "$W/svc2.sock" ] && break; sleep 0.1; done
 	chmod 666 "$W/svc2.sock"
