@@ -492,30 +492,36 @@ report(struct conn *c, struct msg *m, enum verdict v, const GString *deferred,
 	int refused = v == VERDICT_REJECT || v == VERDICT_TEMPFAIL;
 	char *text = quote(c->reply.text), *env = m ? envelope(m) : g_strdup("");
 	char *what = m ? changed(m) : NULL, *pol = NULL;
+	GString *o = g_string_new(NULL);
 
 	if (m)
 		pol = policy_describe(m->policy ? m->policy : m->mail_policy, m->outbound);
 
+	/* one write: lines other threads log (a co-process worker's
+	 * standard error) cannot land inside it */
 	if (refused)
-		fprintf(fp, "verdict=%s code=%s xcode=%s handler=%s text=%s",
-			verdict_name(v), c->reply.code, c->reply.xcode,
-			c->decided_by, text);
+		g_string_append_printf(o, "verdict=%s code=%s xcode=%s handler=%s text=%s",
+				       verdict_name(v), c->reply.code, c->reply.xcode,
+				       c->decided_by, text);
 	else if (v == VERDICT_CONTINUE)
-		fprintf(fp, "verdict=accept");
+		g_string_append(o, "verdict=accept");
 	else
-		fprintf(fp, "verdict=%s handler=%s", verdict_name(v), c->decided_by);
-	fprintf(fp, " edits=%u", m ? edits_count(&m->edits) : 0);
+		g_string_append_printf(o, "verdict=%s handler=%s", verdict_name(v), c->decided_by);
+	g_string_append_printf(o, " edits=%u", m ? edits_count(&m->edits) : 0);
 	if (m && m->rcpts_rejected)
-		fprintf(fp, " rcpts-rejected=%u", m->rcpts_rejected);
-	fprintf(fp, "%s %s", deferred->str, env);
+		g_string_append_printf(o, " rcpts-rejected=%u", m->rcpts_rejected);
+	g_string_append_printf(o, "%s %s", deferred->str, env);
 	if (m) {
-		fprintf(fp, " %s changed=%s", pol, what);
+		g_string_append_printf(o, " %s changed=%s", pol, what);
 		if (m->released)
-			fprintf(fp, " released=%s", m->released);
+			g_string_append_printf(o, " released=%s", m->released);
 		if (m->notes)
-			fputs(m->notes->str, fp);
+			g_string_append(o, m->notes->str);
 	}
-	fputc('\n', fp);
+	g_string_append_c(o, '\n');
+	fwrite(o->str, 1, o->len, fp);
+	fflush(fp);
+	g_string_free(o, TRUE);
 	g_free(text);
 	g_free(env);
 	g_free(what);
