@@ -132,7 +132,7 @@ struct watch {
 	char qid[64];
 	long long timeout;
 	int logged;
-	int stoppable;		/* a script: its limits stop it */
+	const char *stop;	/* how the provider stops it; NULL: it cannot */
 	GList link;		/* in watches; data: the struct watch */
 };
 
@@ -169,8 +169,7 @@ watchdog(gpointer unused)
 			if (w->deadline <= now) {
 				log_warn("%s: %s: %s hook still running past its timeout of %llds; the message gets on-error (%s)",
 					 w->qid, w->sink, w->hook, w->timeout,
-					 w->stoppable ? "the script is stopped at its next instruction check"
-					 : "a native hook cannot be stopped");
+					 w->stop ? w->stop : "a native hook cannot be stopped");
 				w->logged = 1;
 			} else if (w->deadline < next) {
 				next = w->deadline;
@@ -197,7 +196,7 @@ watch_start(struct watch *w, const struct sink *k, const char *hook,
 	g_strlcpy(w->qid, qid, sizeof(w->qid));
 	w->timeout = timeout;
 	w->logged = 0;
-	w->stoppable = k->prov != &sink_native;
+	w->stop = k->prov->stop;
 	w->link.data = w;
 	w->link.prev = w->link.next = NULL;
 	g_mutex_lock(&watch_lock);

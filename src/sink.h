@@ -33,6 +33,8 @@ struct msg;
 /* a provider turns a sink group's module or script into a sink */
 struct sink_provider {
 	const char *key;	/* "module" or "script" */
+	const char *stop;	/* how an overrunning hook is stopped, for
+				 * the watchdog's line; NULL: it cannot be */
 	/* open path; NULL with *why set ("FILE:LINE: what is
 	 * wrong" where the provider knows a line) on failure */
 	const struct sinkd_sink *(*open)(const char *path,

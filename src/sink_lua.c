@@ -1384,6 +1384,7 @@ slua_close(void *handle)
 
 const struct sink_provider sink_lua = {
 	.key = "script",
+	.stop = "the script is stopped at its next instruction check",
 	.open = slua_open,
 	.close = slua_close,
 };
