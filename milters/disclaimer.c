@@ -54,7 +54,6 @@ static const char *const signed_values[] = {"wrap", "attach", "resign", "strip",
 static const char *const fallback_values[] = {"wrap", "attach", "strip", "skip", "reject", NULL};
 static const char *const digest_values[] = {"sha256", "sha384", "sha512", NULL};
 static const char *const encrypted_values[] = {"skip", "wrap", "reject", NULL};
-static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
 
 static const struct conf_key disclaimer_keys[] = {
 	{"text-file", CONF_PATH, "", .merge = MERGE_AGREE,
@@ -948,8 +947,7 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 	(void) e;
 	if (c->text == NULL && c->html == NULL)
 		return VERDICT_CONTINUE;
-	if ((c->direction == 0 && !m->outbound) || (c->direction == 1 && m->outbound)
-	    || *m->sender == 0)
+	if (!direction_applies(c->direction, m->outbound) || *m->sender == 0)
 		return VERDICT_CONTINUE;
 	if ((msg = mime_message(m)) == NULL)
 		return VERDICT_ERROR;

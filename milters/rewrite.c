@@ -64,7 +64,6 @@
 #define MAX_DEPTH 64
 
 static const char *const banned_values[] = {"reject", "notice", NULL};
-static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
 
 /*
  * check_extension - a banned-extensions entry: ".exe" (or "exe", made
@@ -1012,7 +1011,7 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 	enum verdict v = VERDICT_CONTINUE;
 	const char *problem;
 
-	if ((c->direction == 0 && !m->outbound) || (c->direction == 1 && m->outbound)) {
+	if (!direction_applies(c->direction, m->outbound)) {
 		/* the subject tag is for inbound mail whatever direction says */
 		if (*c->tag && !m->outbound)
 			subject_tag(m, e, c);

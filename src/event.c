@@ -39,7 +39,6 @@
 #define EVENT_PERSIST_US	G_USEC_PER_SEC	/* cursor writes while busy */
 #define EVENT_RETRY_MIN		1		/* seconds, first back-off */
 
-static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
 
 /* Keys of every [event:NAME] group, before its type's own; documented in
  * sinkd-events(5), KEYS OF EVERY TARGET. */
@@ -329,12 +328,10 @@ static int
 due_target(const struct policy *p, const struct event_target *t, const struct msg *m)
 {
 	const struct conf_group *g = policy_group_of(p, &t->h);
-	const char *dir;
 
 	if (g == NULL || !conf_bool(g, "enabled"))
 		return 0;
-	dir = conf_str(g, "direction");
-	return !strcmp(dir, "both") || !strcmp(dir, m->outbound ? "outbound" : "inbound");
+	return direction_applies((int) conf_num(g, "direction"), m->outbound);
 }
 
 /*

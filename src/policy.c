@@ -72,6 +72,16 @@ const struct conf_key sinkd_main_keys[] = {
 	{NULL},
 };
 
+const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
+
+/* direction_applies - whether a key direction (enum direction) takes in
+ * mail that is outbound or not */
+int
+direction_applies(int direction, int outbound)
+{
+	return direction == DIRECTION_BOTH || (direction == DIRECTION_OUTBOUND) == (outbound != 0);
+}
+
 /* Keys every handler group has. */
 const struct conf_key sinkd_common_keys[] = {
 	{"on-error", CONF_ENUM, "tempfail", .values = on_error_values,

@@ -89,6 +89,12 @@ struct snapshot {
 extern const struct conf_key sinkd_main_keys[];
 extern const struct conf_key sinkd_common_keys[];
 
+/* The values of a handler's direction key (disclaimer, rewrite, every
+ * sink), in the order of enum direction. */
+extern const char *const direction_values[];
+enum direction { DIRECTION_OUTBOUND, DIRECTION_INBOUND, DIRECTION_BOTH };
+int direction_applies(int direction, int outbound);
+
 struct snapshot *snapshot_load(const char *path,
 			       const struct handler *const *registry,
 			       struct conf_errors *e);

@@ -45,9 +45,6 @@ static const char *const provider_keys[] = {"module", "script", "command", "sock
 
 /* The keys sinkd gives every sink, before the sink's own; documented in
  * sinkd-policy(5), THE SINK:NAME HANDLER. */
-static const char *const direction_values[] = {"outbound", "inbound", "both", NULL};
-enum { DIR_OUTBOUND, DIR_INBOUND, DIR_BOTH };	/* as direction_values */
-
 static const struct conf_key sink_base_keys[] = {
 	{"module", CONF_PATH, "", .flags = CONF_NODOMAIN,
 	 .doc = "the sink's shared object (sinkd-sink(3)); exactly one of module, script, command and socket"},
@@ -482,8 +479,7 @@ sink_run(const struct sink_cfg *cfg, enum sink_step st, struct conn *c,
 
 	/* from MAIL FROM on, the message's direction is known */
 	if (m && st >= SINK_STEP_MAIL && st != SINK_STEP_UNKNOWN
-	    && cfg->direction != DIR_BOTH
-	    && (cfg->direction == DIR_OUTBOUND) != (m->outbound != 0))
+	    && !direction_applies(cfg->direction, m->outbound))
 		return VERDICT_CONTINUE;
 
 	/* the hook's header and envelope edits join the message's only if
