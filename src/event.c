@@ -991,8 +991,8 @@ event_stop(void)
 	journal_stats(ship.j, &st);
 	log_info("journal: %" G_GUINT64_FORMAT " events written, %" G_GUINT64_FORMAT
 		 " refused (full), %" G_GUINT64_FORMAT " dropped (full), %" G_GUINT64_FORMAT
-		 " failed; %" G_GUINT64_FORMAT " syncs", st.appended, st.refused, st.dropped,
-		 st.failed, st.syncs);
+		 " failed, %" G_GUINT64_FORMAT " lost (damaged); %" G_GUINT64_FORMAT " syncs",
+		 st.appended, st.refused, st.dropped, st.failed, st.lost, st.syncs);
 	journal_close(ship.j);
 	ship.j = NULL;
 	g_free(ship.v);

@@ -55,6 +55,7 @@ struct journal {
 	guint64 durable;	/* every seq up to here is on disk */
 	gsize durable_off;	/* the last segment's bytes on disk */
 	int syncing;		/* syncs running */
+	int broken;		/* a failed sync is cutting off the segment */
 	guint64 sync_upto;	/* the last seq the latest of them covers */
 	GArray *failed;		/* guint64 pairs: ranges of seqs whose sync
 				 * failed (rare: kept until exit) */
@@ -607,6 +608,36 @@ rotate(struct journal *j)
 }
 
 /*
+ * cut_tail - the last segment, last, cut at off (what a failed write or
+ * sync left after it removed, where ftruncate can) and closed: the next
+ * record starts a segment of its own.  Under lock; no record is written,
+ * and no sync uses the segment's fd, meanwhile.  0 when it was cut; -1
+ * when it was only closed, or another thread is at it.
+ */
+static int
+cut_tail(struct journal *j, struct seg *last, gsize off)
+{
+	int rc = -1;
+
+	if (j->broken)
+		return -1;
+	j->broken = 1;
+	while (j->syncing)
+		g_cond_wait(&j->synced, &j->lock);
+	if (j->segs.tail->data == last) {
+		if (off <= last->size && ftruncate(j->fd, (off_t) off) == 0) {
+			j->st.bytes -= last->size - off;
+			last->size = off;
+			rc = 0;
+		}
+		(void) seg_open_new(j);
+	}
+	j->broken = 0;
+	g_cond_broadcast(&j->synced);
+	return rc;
+}
+
+/*
  * sync_lead - one sync of the segment last (the tail), covering every
  * record written so far; under lock, released during the sync.  0, or
  * the errno of a failed sync, which fails every record of the segment.
@@ -645,9 +676,10 @@ sync_lead(struct journal *j, struct seg *last)
 		 * Every record written to this segment so far fails, those
 		 * after upto too: the pages may be gone (and a sync running
 		 * beside this one may not hear of it), and the next record
-		 * starts a segment of its own.
-		 * XXX readers may still see them: a message tempfailed here
-		 * may yet give an event.
+		 * starts a segment of its own.  Readers skip them (their
+		 * messages were tempfailed, so they give no event), and
+		 * they are cut off the segment where it is still the last
+		 * one, so that a restart does not find them either.
 		 */
 		upto = j->next - 1;
 		log_error("journal %s: %s", last->path, g_strerror(err));
@@ -657,8 +689,12 @@ sync_lead(struct journal *j, struct seg *last)
 			j->st.failed += upto - j->st.last;
 			j->st.last = upto;
 		}
-		if (((struct seg *) j->segs.tail->data)->first == seg)
-			(void) seg_open_new(j);
+		if (((struct seg *) j->segs.tail->data)->first == seg) {
+			guint64 keep = j->durable;
+
+			if (cut_tail(j, last, j->durable_off) == 0)
+				last->last = MIN(last->last, keep);
+		}
 		j->durable = MAX(j->durable, upto);
 	}
 	g_cond_broadcast(&j->more);
@@ -691,6 +727,8 @@ journal_append(struct journal *j, const void *data, gsize len,
 	}
 	rec = g_malloc(reclen);
 	g_mutex_lock(&j->lock);
+	while (j->broken)
+		g_cond_wait(&j->synced, &j->lock);
 	/* records are written while a sync runs; a new segment or room
 	 * waits for it */
 	if (rotate_due(j) || j->st.bytes + reclen > j->max) {
@@ -721,11 +759,8 @@ journal_append(struct journal *j, const void *data, gsize len,
 	last = g_queue_peek_tail(&j->segs);
 	if (write_all(j->fd, rec, reclen) < 0) {
 		err = errno;
-		/* a part may be there: what follows goes to a new segment */
-		while (j->syncing)
-			g_cond_wait(&j->synced, &j->lock);
 		j->st.failed++;
-		(void) seg_open_new(j);
+		cut_tail(j, last, last->size);
 		goto out;
 	}
 	j->next++;
@@ -867,16 +902,36 @@ journal_next(struct journal *j, unsigned t, struct journal_rec *rec, gint64 unti
 		g_mutex_unlock(&j->lock);
 		rc = rec_read(r->fd, r->off, size, rec, &bad);
 		g_mutex_lock(&j->lock);
-		if (rc < 0 || (bad && j->segs.tail && ((struct seg *) j->segs.tail->data)->first
-					== r->seg_first)) {
+		if (rc < 0) {
 			log_error("journal segment %016" G_GINT64_MODIFIER "x: %s at %zu",
-				  r->seg_first, rc < 0 ? g_strerror(errno) : bad, r->off);
+				  r->seg_first, g_strerror(errno), r->off);
 			g_mutex_unlock(&j->lock);
 			return -1;
 		}
-		if (bad)	/* a segment that changed under sinkd: its rest is lost */
-			log_error("journal segment %016" G_GINT64_MODIFIER "x: %s at %zu: %s skips the rest of it",
-				  r->seg_first, bad, r->off, r->name);
+		if (bad && ((struct seg *) j->segs.tail->data)->first == r->seg_first) {
+			/* damage where records are still written: they go
+			 * to a new segment, so that this one can be skipped */
+			while (j->broken)
+				g_cond_wait(&j->synced, &j->lock);
+			if (((struct seg *) j->segs.tail->data)->first == r->seg_first)
+				(void) cut_tail(j, j->segs.tail->data, G_MAXSIZE);
+			if (((struct seg *) j->segs.tail->data)->first == r->seg_first) {
+				log_error("journal segment %016" G_GINT64_MODIFIER "x: %s at %zu",
+					  r->seg_first, bad, r->off);
+				g_mutex_unlock(&j->lock);
+				return -1;
+			}
+		}
+		if (bad) {	/* a segment that changed under sinkd: its rest is lost */
+			for (l = j->segs.head; l; l = l->next)
+				if (((struct seg *) l->data)->first == r->seg_first)
+					break;
+			j->st.lost += l ? ((struct seg *) l->data)->last - r->cursor : 0;
+			log_error("journal segment %016" G_GINT64_MODIFIER "x: %s at %zu: %s skips the rest of it"
+				  " (events %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT ")",
+				  r->seg_first, bad, r->off, r->name, r->cursor + 1,
+				  l ? ((struct seg *) l->data)->last : r->cursor);
+		}
 		if (rc == 0) {
 			/* this segment is read through: the next one */
 			close(r->fd);
@@ -895,7 +950,7 @@ journal_next(struct journal *j, unsigned t, struct journal_rec *rec, gint64 unti
 		}
 		at = r->off;
 		r->off += JOURNAL_HDR + rec->len + rec->body_len;
-		if (rec->seq <= r->cursor) {
+		if (rec->seq <= r->cursor || sync_failed(j, rec->seq)) {
 			journal_rec_clear(rec);
 			continue;
 		}

@@ -74,6 +74,8 @@ struct journal_stats {
 	guint64 refused;	/* appends refused: full (tempfail) */
 	guint64 dropped;	/* records dropped to make room */
 	guint64 failed;		/* appends whose write or sync failed */
+	guint64 lost;		/* records skipped as damaged on disk
+				 * (counted once per target) */
 	guint64 syncs;		/* fdatasync(2) calls for appends: fewer
 				 * than appended when writers shared them */
 	guint64 bytes;		/* segments and bodies, now */
