@@ -374,49 +374,31 @@ astore_record_matches(const struct astore_rec *r, const struct astore_query *q)
 /* the interface                                                        */
 
 /*
- * astore_put - the message of ev, as received in the file body, stored
+ * astore_put - the message of ev, as received (len bytes of data), stored
  * (see the head of the file); ASTORE_DONE also when it was stored before.
  * want (NULL: all) chooses the inbound recipients whose Maildir gets a
  * copy; a SQL row has them all.
  */
 enum astore_result
-astore_put(struct astore *a, JsonObject *ev, const char *body, astore_want_fn want,
-	   void *ctx, char **why)
+astore_put(struct astore *a, JsonObject *ev, const char *data, gsize len,
+	   astore_want_fn want, void *ctx, char **why)
 {
-	GMappedFile *mf;
-	GError *err = NULL;
-	const char *data;
-	gsize len;
-	enum astore_result res;
-
 	if (*astore_ev_str(ev, "key", "") == 0) {
 		*why = g_strdup("the event has no key");
 		return ASTORE_FAIL;
 	}
-	if (body == NULL) {
+	if (data == NULL) {
 		*why = g_strdup("no copy of the message");
 		return ASTORE_FAIL;
 	}
-	if ((mf = g_mapped_file_new(body, FALSE, &err)) == NULL) {
-		*why = g_strdup_printf("the message's copy: %s", err->message);
-		g_error_free(err);
-		return ASTORE_FAIL;
-	}
-	len = g_mapped_file_get_length(mf);
-	data = len ? g_mapped_file_get_contents(mf) : "";
 	switch (a->kind) {
 	case ASTORE_MAILDIR:
-		res = astore_md_put(a, ev, data, len, want, ctx, why);
-		break;
+		return astore_md_put(a, ev, data, len, want, ctx, why);
 	case ASTORE_SQLITE:
-		res = astore_lite_put(a, ev, data, len, why);
-		break;
+		return astore_lite_put(a, ev, data, len, why);
 	default:
-		res = astore_pg_put(a, ev, data, len, why);
-		break;
+		return astore_pg_put(a, ev, data, len, why);
 	}
-	g_mapped_file_unref(mf);
-	return res;
 }
 
 /* astore_search - each record answering q to each(r, ctx), oldest

@@ -14,7 +14,7 @@
  *				connection string or URI)
  *
  * astore_put() stores one accepted message: the event (event.h) says
- * what it is, the body copy is the message as received (CRLF).  SQL
+ * what it is, the data is the message as received (CRLF).  SQL
  * stores keep those bytes; a Maildir keeps them with CRLF turned into LF
  * (the Maildir convention).  The event's key makes a second put of the
  * same message a no-op: a row's primary key, a Maildir file's name.
@@ -84,8 +84,8 @@ void astore_close(struct astore *a);
 enum astore_kind astore_kind(const struct astore *a);
 
 typedef int (*astore_want_fn)(const char *rcpt, void *ctx);
-enum astore_result astore_put(struct astore *a, JsonObject *ev, const char *body,
-			      astore_want_fn want, void *ctx, char **why);
+enum astore_result astore_put(struct astore *a, JsonObject *ev, const char *data,
+			      gsize len, astore_want_fn want, void *ctx, char **why);
 int astore_search(struct astore *a, const struct astore_query *q,
 		  void (*each)(const struct astore_rec *r, void *ctx), void *ctx,
 		  char **why);

@@ -354,7 +354,7 @@ event_due(const struct snapshot *s, const struct msg *m, int *body)
 		if (!due_target(p, t, m))
 			continue;
 		g_string_append_printf(o, "%s%s", o->len ? "," : "", t->name);
-		if (t->type->flags & EVENT_WANTS_BODY)
+		if (t->type->flags & (EVENT_WANTS_BODY | EVENT_WANTS_DATA))
 			*body = 1;
 	}
 	for (i = 0; i < s->nchain; i++) {
@@ -705,7 +705,11 @@ deliver(struct shipper *sh, const struct journal_rec *r, const char *json)
 	ev.obj = json_node_get_object(json_parser_get_root(p));
 	ev.key = json_object_get_string_member_with_default(ev.obj, "key", "");
 	qid = json_object_get_string_member_with_default(ev.obj, "queue_id", "?");
-	ev.body = sh->wants_body ? r->body : NULL;
+	ev.body = sh->wants_body == JOURNAL_BODY_FILE ? r->body : NULL;
+	if (sh->wants_body == JOURNAL_BODY_DATA) {
+		ev.body_data = r->body_data;
+		ev.body_len = r->body_len;
+	}
 	/* only a target that wants the message is told where its copy is
 	 * (the file journal_next() made of the record for this target) */
 	if (ev.body) {
@@ -887,13 +891,16 @@ event_start(const struct snapshot *s)
 
 		if (h == NULL)
 			break;
-		shipper_add(v, t->name, t->type, h, !!(t->type->flags & EVENT_WANTS_BODY),
+		shipper_add(v, t->name, t->type, h,
+			    t->type->flags & EVENT_WANTS_DATA ? JOURNAL_BODY_DATA
+			    : t->type->flags & EVENT_WANTS_BODY ? JOURNAL_BODY_FILE : JOURNAL_BODY_NONE,
 			    conf_num(g, "retry-max"));
 	}
 	for (i = 0; e.msgs->len == 0 && i < s->nchain; i++)
 		if (sink_has_accepted(s->chain[i], &wants))
 			shipper_add(v, s->chain[i]->name, &event_sink,
-				    g_strdup(s->chain[i]->name), wants, 300);
+				    g_strdup(s->chain[i]->name),
+				    wants ? JOURNAL_BODY_FILE : JOURNAL_BODY_NONE, 300);
 	if (e.msgs->len) {
 		log_error("%s", (char *) g_ptr_array_index(e.msgs, 0));
 		conf_errors_free(&e);

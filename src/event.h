@@ -38,11 +38,11 @@
  * U+FFFD.
  *	size		the message's size in bytes, as received
  *	sha256		the message's SHA-256, hex, as received
- *	body		present only for a target that wants bodies: the
- *			path of a read-only copy of the message as
- *			received (CRLF line ends), made for that target
- *			from the journal's record, kept until it is done
- *			with the event
+ *	body		present only for a target that wants bodies as
+ *			files: the path of a read-only copy of the
+ *			message as received (CRLF line ends), made for
+ *			that target from the journal's record, kept until
+ *			it is done with the event
  *
  * The message as received is the one sinkd scanned: edits sinkd made
  * (disclaimer, rewrite) are not in it.  Consumers must ignore fields
@@ -125,11 +125,16 @@ struct event {
 	const char *json;	/* the same as compact JSON, one line */
 	gsize len;		/* strlen(json) */
 	const char *body;	/* the message's read-only copy, or NULL
-				 * (the type does not want bodies) */
+				 * (the type does not want it as a file) */
+	const char *body_data;	/* the message's bytes, or NULL (the type
+				 * does not want them in memory) */
+	gsize body_len;
 };
 
 /* event_type.flags */
-#define EVENT_WANTS_BODY	(1u << 0)	/* keep a copy of the message */
+#define EVENT_WANTS_BODY	(1u << 0)	/* the message, as a file */
+#define EVENT_WANTS_DATA	(1u << 1)	/* the message, in memory:
+						 * no file made for it */
 
 struct event_type {
 	const char *name;	/* the value of "type =" */

@@ -7,8 +7,9 @@
  * and direction every target has, per domain.  The store is touched
  * first by the first delivery, on the shipper's thread and as sinkd's
  * user, never by sinkd -n or a reload.  A store that is busy or down is
- * tried again (EVENT_RETRY); an event whose message copy cannot be read
- * is refused (EVENT_FAIL).  sinkd-archive(8) reads what it stored.
+ * tried again (EVENT_RETRY); an event without the message is refused
+ * (EVENT_FAIL).  The message comes from the journal's record in memory
+ * (EVENT_WANTS_DATA): no file is made for it.  sinkd-archive(8) reads what it stored.
  *
  * Inbound mail for several domains is due when any of them wants it;
  * a Maildir then gets a copy only in the mailboxes of recipients whose
@@ -103,7 +104,8 @@ archive_target_deliver(void *handle, const struct event *ev, char **why)
 		if (!strcmp(w.s->registry[i]->name, t->name))
 			w.h = w.s->registry[i];
 	/* a target a reload removed: every recipient, as when it was due */
-	r = astore_put(t->store, ev->obj, ev->body, w.h ? rcpt_wanted : NULL, &w, why);
+	r = astore_put(t->store, ev->obj, ev->body_data, ev->body_len,
+		       w.h ? rcpt_wanted : NULL, &w, why);
 	if (w.s)
 		snapshot_unref((struct snapshot *) w.s);
 	switch (r) {
@@ -132,7 +134,7 @@ archive_target_close(void *handle)
 const struct event_type event_archive = {
 	.name = "archive",
 	.keys = archive_keys,
-	.flags = EVENT_WANTS_BODY,
+	.flags = EVENT_WANTS_DATA,
 	.open = archive_target_open,
 	.deliver = archive_target_deliver,
 	.close = archive_target_close,

@@ -829,10 +829,12 @@ reader_seek(struct journal *j, struct reader *r)
 }
 
 /*
- * body_file - for a reader that wants bodies, the record's body as a
- * read-only file of its own in bodies/ (rec->body; journal_rec_clear()
- * removes it); no sync: after a crash the record makes it again.  The
- * bytes are freed either way.  0, or -1 after logging.
+ * body_file - for a reader that wants bodies as files, the record's
+ * body as a read-only file of its own in bodies/ (rec->body;
+ * journal_rec_clear() removes it); no sync: after a crash the record
+ * makes it again.  The bytes are freed then, and for a reader that wants
+ * no body; one that wants them in memory keeps them.  0, or -1 after
+ * logging.
  */
 static int
 body_file(struct journal *j, unsigned t, struct journal_rec *rec)
@@ -840,7 +842,9 @@ body_file(struct journal *j, unsigned t, struct journal_rec *rec)
 	char *path;
 	int fd;
 
-	if (rec->body_data == NULL || !j->r[t].wants_body) {
+	if (j->r[t].wants_body == JOURNAL_BODY_DATA)
+		return 0;
+	if (rec->body_data == NULL || j->r[t].wants_body != JOURNAL_BODY_FILE) {
 		g_clear_pointer(&rec->body_data, g_free);
 		return 0;
 	}

@@ -33,12 +33,13 @@
  *
  * Collection: journal_done() with persist set writes a target's cursor
  * (write, fdatasync, rename) and removes the segments every target is
- * past.  journal_next() hands a reader that wants bodies the record's
- * body as a file of its own in bodies/ (not synced: the record makes it
- * again), which journal_rec_clear() removes.
+ * past.  journal_next() hands a reader that wants bodies as files
+ * (JOURNAL_BODY_FILE) the record's body as a file of its own in bodies/
+ * (not synced: the record makes it again), which journal_rec_clear()
+ * removes; one that wants them in memory (JOURNAL_BODY_DATA) the bytes.
  * A damaged record met while reading ends its reader's reading of that
- * segment (logged), or, in the last segment, is reported (-1) until it
- * reads again.
+ * segment (logged and counted); where the segment is the one being
+ * written, a new one is started first, so that the reader goes on.
  *
  * Replay: journal_open() scans every segment, checking each record's
  * CRC; a torn record at the end of a segment (a crash during a write)
@@ -57,12 +58,18 @@
 
 struct journal;
 
+/* What a reader wants of the bodies (journal_open's wants_body) */
+#define JOURNAL_BODY_NONE	0
+#define JOURNAL_BODY_FILE	1	/* a file of its own, rec.body */
+#define JOURNAL_BODY_DATA	2	/* the bytes, rec.body_data */
+
 /* One record, as journal_next() hands it out; journal_rec_clear() */
 struct journal_rec {
 	guint64 seq;
-	char *body;		/* the body's file, for a reader that wants
-				 * bodies and a record that has one; or NULL */
-	char *body_data;	/* the body's bytes, while being read */
+	char *body;		/* the body's file, for a JOURNAL_BODY_FILE
+				 * reader and a record that has one; or NULL */
+	char *body_data;	/* the body's bytes, for a JOURNAL_BODY_DATA
+				 * reader (else NULL once handed out) */
 	gsize body_len;
 	char *data;		/* payload, NUL-terminated */
 	gsize len;

@@ -150,15 +150,19 @@ test_names(void)
 	g_free(l);
 }
 
-/* body_file - the message as sinkd's copy holds it (g_free) */
+/* body_file - the message as sinkd's journal hands it over (g_free);
+ * also written to DIR/body.eml, for t/archive.t to compare exports with */
 static char *
 body_file(void)
 {
 	char *p = g_build_filename(Dir, "body.eml", NULL);
 
 	g_file_set_contents(p, message, sizeof(message) - 1, NULL);
-	return p;
+	g_free(p);
+	return g_memdup2(message, sizeof(message));
 }
+
+#define BODY_LEN	(sizeof(message) - 1)
 
 struct count {
 	unsigned n;
@@ -225,7 +229,7 @@ test_maildir(void)
 	int rc;
 
 	ok(a != NULL && astore_kind(a) == ASTORE_MAILDIR, "a maildir store");
-	rc = astore_put(a, in, body, NULL, NULL, &why);
+	rc = astore_put(a, in, body, BODY_LEN, NULL, NULL, &why);
 	is_int(rc, ASTORE_DONE, "an inbound message stored");
 	if (why)
 		printf("# %s\n", why);
@@ -271,7 +275,7 @@ test_maildir(void)
 	ok(g_file_test(p, G_FILE_TEST_IS_REGULAR), "  the same name in every mailbox");
 	g_free(p);
 
-	rc = astore_put(a, in, body, NULL, NULL, &why);
+	rc = astore_put(a, in, body, BODY_LEN, NULL, NULL, &why);
 	is_int(rc, ASTORE_DONE, "the same event again: done");
 	g_clear_pointer(&why, g_free);
 	got = files_in(p = path("md", "one.test/bob/new", NULL));
@@ -286,7 +290,7 @@ test_maildir(void)
 	rc = rename(p, got);
 	g_free(p);
 	g_free(got);
-	astore_put(a, in, body, NULL, NULL, &why);
+	astore_put(a, in, body, BODY_LEN, NULL, NULL, &why);
 	g_clear_pointer(&why, g_free);
 	got = files_in(p = path("md", "two.test/carol/new", NULL));
 	is_str(got, "", "  nor when a reader moved it to cur/");
@@ -301,7 +305,7 @@ test_maildir(void)
 
 	out = event("4OuT2", "2026-12-03T07:00:02Z", "outbound", "Dave@One.Test",
 		    "[\"x@far.test\",\"y@far.test\"]", "Hello");
-	is_int(astore_put(a, out, body, NULL, NULL, &why), ASTORE_DONE, "an outbound message stored");
+	is_int(astore_put(a, out, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "an outbound message stored");
 	g_clear_pointer(&why, g_free);
 	got = files_in(p = path("md", "one.test", NULL));
 	is_str(got, "bob dave", "  in the sender's mailbox, none of the recipients'");
@@ -337,11 +341,11 @@ test_maildir(void)
 	g_free(names);
 
 	/* an event without its copy, or with no usable time */
-	is_int(astore_put(a, in, NULL, NULL, NULL, &why), ASTORE_FAIL, "no copy of the message: refused");
+	is_int(astore_put(a, in, NULL, 0, NULL, NULL, &why), ASTORE_FAIL, "no copy of the message: refused");
 	g_clear_pointer(&why, g_free);
 	json_object_set_string_member(out, "time", "yesterday");
 	json_object_set_string_member(out, "key", "other.key");
-	is_int(astore_put(a, out, body, NULL, NULL, &why), ASTORE_FAIL, "  nor a time that is not RFC 3339");
+	is_int(astore_put(a, out, body, BODY_LEN, NULL, NULL, &why), ASTORE_FAIL, "  nor a time that is not RFC 3339");
 	g_clear_pointer(&why, g_free);
 	astore_close(a);
 
@@ -352,7 +356,7 @@ test_maildir(void)
 	spec = g_strconcat("maildir:", p, "/md", NULL);
 	g_free(p);
 	a = astore_open(spec, 0, 5);
-	is_int(astore_put(a, in, body, NULL, NULL, &why), ASTORE_RETRY, "a root that cannot be made: tried again");
+	is_int(astore_put(a, in, body, BODY_LEN, NULL, NULL, &why), ASTORE_RETRY, "a root that cannot be made: tried again");
 	ok(why && strstr(why, "blocked"), "  saying where: %s", why ? why : "");
 	g_clear_pointer(&why, g_free);
 	astore_close(a);
@@ -369,7 +373,7 @@ test_maildir(void)
 	rc = symlink(p, names);
 	g_free(names);
 	a = astore_open(spec, 0, 5);
-	is_int(astore_put(a, in, body, NULL, NULL, &why), ASTORE_RETRY, "a mailbox's directory that is a link: refused");
+	is_int(astore_put(a, in, body, BODY_LEN, NULL, NULL, &why), ASTORE_RETRY, "a mailbox's directory that is a link: refused");
 	g_clear_pointer(&why, g_free);
 	got = files_in(p);
 	is_str(got, "", "  nothing written where it points");
@@ -383,7 +387,7 @@ test_maildir(void)
 	rc = symlink(names, p);
 	spec = g_strconcat("maildir:", p, NULL);
 	a = astore_open(spec, 0, 5);
-	is_int(astore_put(a, in, body, NULL, NULL, &why), ASTORE_DONE, "a root that is a link is followed");
+	is_int(astore_put(a, in, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "a root that is a link is followed");
 	g_clear_pointer(&why, g_free);
 	astore_close(a);
 	g_free(spec);
@@ -396,7 +400,7 @@ test_maildir(void)
 	{
 		int asked = 0;
 
-		is_int(astore_put(a, in, body, not_two, &asked, &why), ASTORE_DONE,
+		is_int(astore_put(a, in, body, BODY_LEN, not_two, &asked, &why), ASTORE_DONE,
 		       "want(): stored for the recipients it says yes to");
 		is_int(asked, 5, "  asked once per recipient");
 	}
@@ -408,7 +412,7 @@ test_maildir(void)
 	json_object_unref(out);
 	out = event("4OuT3", "2026-12-03T07:00:03Z", "outbound", "dave@one.test",
 		    "[\"x@far.test\"]", "Hello");
-	is_int(astore_put(a, out, body, no_one, NULL, &why), ASTORE_DONE,
+	is_int(astore_put(a, out, body, BODY_LEN, no_one, NULL, &why), ASTORE_DONE,
 	       "  outbound mail is the sender's: want() is not asked");
 	g_clear_pointer(&why, g_free);
 	got = files_in(p = path("mdw", "one.test", NULL));
@@ -416,7 +420,7 @@ test_maildir(void)
 	g_free(got);
 	g_free(p);
 	json_object_set_string_member(in, "key", "4NoNe.x");
-	is_int(astore_put(a, in, body, no_one, NULL, &why), ASTORE_DONE, "  no recipient wanted: done");
+	is_int(astore_put(a, in, body, BODY_LEN, no_one, NULL, &why), ASTORE_DONE, "  no recipient wanted: done");
 	g_clear_pointer(&why, g_free);
 	p = path("mdw", ".index", NULL);
 	g_file_get_contents(p, &got, &n, NULL);
@@ -429,7 +433,7 @@ test_maildir(void)
 	/* group-read */
 	spec = g_strconcat("maildir:", Dir, "/mdg", NULL);
 	a = astore_open(spec, 1, 5);
-	astore_put(a, in, body, NULL, NULL, &why);
+	astore_put(a, in, body, BODY_LEN, NULL, NULL, &why);
 	g_clear_pointer(&why, g_free);
 	is_int(mode_of(p = path("mdg", "two.test/carol", NULL)), 0750, "group-read: mailboxes 0750");
 	g_free(p);
@@ -460,14 +464,14 @@ test_sql(const char *spec, const char *what)
 	int rc;
 
 	ok(a != NULL, "%s: a store", what);
-	rc = astore_put(a, e1, body, NULL, NULL, &why);
+	rc = astore_put(a, e1, body, BODY_LEN, NULL, NULL, &why);
 	is_int(rc, ASTORE_DONE, "  a message stored");
 	if (why)
 		printf("# %s\n", why);
 	g_clear_pointer(&why, g_free);
-	is_int(astore_put(a, e1, body, NULL, NULL, &why), ASTORE_DONE, "  the same key again: done");
+	is_int(astore_put(a, e1, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "  the same key again: done");
 	g_clear_pointer(&why, g_free);
-	is_int(astore_put(a, e2, body, NULL, NULL, &why), ASTORE_DONE, "  another");
+	is_int(astore_put(a, e2, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "  another");
 	g_clear_pointer(&why, g_free);
 	is_int(found(a, &q), 2, "  one row per key");
 	q = (struct astore_query) {.sender = "Alice@Elsewhere.test"};
