@@ -181,7 +181,7 @@ astore_close(struct astore *a)
 	if (a == NULL)
 		return;
 	if (a->db)
-		sqlite3_close(a->db);
+		sqlite3_close(a->db);	/* rolls back what was not synced */
 	if (a->pg)
 		PQfinish(a->pg);
 	g_free(a->where);
@@ -399,6 +399,18 @@ astore_put(struct astore *a, JsonObject *ev, const char *data, gsize len,
 	default:
 		return astore_pg_put(a, ev, data, len, why);
 	}
+}
+
+/*
+ * astore_sync - what astore_put() stored since the last sync on disk:
+ * ASTORE_DONE, or ASTORE_RETRY (*why) when it is not, and must be put
+ * again.  A Maildir and PostgreSQL make each put durable before it
+ * returns; SQLite puts share a transaction, committed here.
+ */
+enum astore_result
+astore_sync(struct astore *a, char **why)
+{
+	return a->kind == ASTORE_SQLITE ? astore_lite_sync(a, why) : ASTORE_DONE;
 }
 
 /* astore_search - each record answering q to each(r, ctx), oldest

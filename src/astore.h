@@ -14,7 +14,9 @@
  *				connection string or URI)
  *
  * astore_put() stores one accepted message: the event (event.h) says
- * what it is, the data is the message as received (CRLF).  SQL
+ * what it is, the data is the message as received (CRLF); it is durable
+ * once astore_sync() says so (SQLite puts share a transaction until
+ * then; the other stores sync each put).  SQL
  * stores keep those bytes; a Maildir keeps them with CRLF turned into LF
  * (the Maildir convention).  The event's key makes a second put of the
  * same message a no-op: a row's primary key, a Maildir file's name.
@@ -86,6 +88,7 @@ enum astore_kind astore_kind(const struct astore *a);
 typedef int (*astore_want_fn)(const char *rcpt, void *ctx);
 enum astore_result astore_put(struct astore *a, JsonObject *ev, const char *data,
 			      gsize len, astore_want_fn want, void *ctx, char **why);
+enum astore_result astore_sync(struct astore *a, char **why);
 int astore_search(struct astore *a, const struct astore_query *q,
 		  void (*each)(const struct astore_rec *r, void *ctx), void *ctx,
 		  char **why);

@@ -22,6 +22,8 @@ struct astore {
 	sqlite3 *db;		/* opened at first use */
 	PGconn *pg;		/* connected at first use */
 	int ready;		/* the table is there */
+	int in_txn;		/* SQLite: puts since astore_sync() are in
+				 * a transaction not yet committed */
 };
 
 /* the event's fields (astore.c) */
@@ -34,6 +36,8 @@ void astore_rec_from_event(struct astore_rec *r, JsonObject *ev);
 char *astore_day_bound(const char *t, int until);
 char *astore_msgid_norm(const char *id);
 int astore_record_matches(const struct astore_rec *r, const struct astore_query *q);
+
+enum astore_result astore_lite_sync(struct astore *a, char **why);
 
 /* the Maildir store (astore_maildir.c) */
 enum astore_result astore_md_put(struct astore *a, JsonObject *ev, const char *data,

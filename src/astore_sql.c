@@ -240,7 +240,11 @@ lite_ready(struct astore *a, int create, char **why)
 	return 0;
 }
 
-/* astore_lite_put - the row of ev */
+/*
+ * astore_lite_put - the row of ev, in the transaction that
+ * astore_lite_sync() commits (begun here when none is open), so that
+ * many rows share one sync of the WAL
+ */
 enum astore_result
 astore_lite_put(struct astore *a, JsonObject *ev, const char *data, gsize len, char **why)
 {
@@ -250,6 +254,13 @@ astore_lite_put(struct astore *a, JsonObject *ev, const char *data, gsize len, c
 
 	if (lite_ready(a, 1, why) < 0)
 		return ASTORE_RETRY;
+	if (!a->in_txn) {
+		if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+			*why = g_strdup_printf("%s: %s", a->where, sqlite3_errmsg(a->db));
+			return ASTORE_RETRY;
+		}
+		a->in_txn = 1;
+	}
 	if (sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO " ASTORE_TABLE " (" COLUMNS
 			       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st,
 			       NULL) != SQLITE_OK) {
@@ -272,6 +283,30 @@ astore_lite_put(struct astore *a, JsonObject *ev, const char *data, gsize len, c
 	sqlite3_finalize(st);
 	g_strfreev(v);
 	return rc == SQLITE_DONE ? ASTORE_DONE : ASTORE_RETRY;
+}
+
+/*
+ * astore_lite_sync - the rows put since the last sync committed (on
+ * disk: the WAL synced); ASTORE_DONE, or ASTORE_RETRY (*why) when they
+ * are not (SQLite rolled the transaction back after an error, or the
+ * commit failed): the caller puts them again
+ */
+enum astore_result
+astore_lite_sync(struct astore *a, char **why)
+{
+	if (!a->in_txn)
+		return ASTORE_DONE;
+	a->in_txn = 0;
+	if (sqlite3_get_autocommit(a->db)) {
+		*why = g_strdup_printf("%s: the transaction was rolled back", a->where);
+		return ASTORE_RETRY;
+	}
+	if (sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		*why = g_strdup_printf("%s: %s", a->where, sqlite3_errmsg(a->db));
+		(void) sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+		return ASTORE_RETRY;
+	}
+	return ASTORE_DONE;
 }
 
 /* lite_query - sql with params (text) run, each row to row(); 0 or

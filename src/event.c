@@ -90,6 +90,8 @@ struct shipper {
 	gint64 retry_max;	/* seconds */
 	GThread *thread;
 	guint64 done;		/* the last record it is done with */
+	guint64 synced;		/* ...and the target has durably (sync) */
+	unsigned pending;	/* records done since the last sync */
 	int dirty;		/* done is not on disk yet */
 	gint64 persisted;	/* when it last was (monotonic) */
 	guint64 delivered, failed, retries;
@@ -667,19 +669,46 @@ stopping(void)
 	return s;
 }
 
-/* shipper_persist - sh's cursor on disk, when it moved */
-static void
+/*
+ * shipper_persist - what sh delivered made durable in the target (its
+ * type's sync), then sh's cursor on disk, when it moved.  0; or -1 when
+ * the sync failed: sh reads again from the last durable event, and the
+ * caller waits before it goes on.
+ */
+static int
 shipper_persist(struct shipper *sh)
 {
+	char *why = NULL;
+
+	if (sh->type->sync && sh->pending) {
+		if (sh->type->sync(sh->handle, &why) != EVENT_DONE) {
+			log_warn("%s: events %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+				 " not stored: %s (delivered again)", sh->name, sh->synced + 1,
+				 sh->done, why ? why : "no reason given");
+			g_free(why);
+			sh->retries++;
+			sh->pending = 0;
+			sh->done = sh->synced;
+			journal_rewind(ship.j, sh->index, sh->synced);
+			if (sh->dirty)
+				journal_done(ship.j, sh->index, sh->done, 1);
+			sh->dirty = 0;
+			return -1;
+		}
+		sh->pending = 0;
+	}
+	sh->synced = sh->done;
 	if (sh->dirty)
 		journal_done(ship.j, sh->index, sh->done, 1);
 	sh->dirty = 0;
 	sh->persisted = g_get_monotonic_time();
+	return 0;
 }
 
 /*
  * deliver - one record to sh until it is done with it; 1 when done (or
- * failed for good), 0 when sinkd stops first
+ * failed for good), 0 when sinkd stops first, -1 when the target lost
+ * what it had taken since its last sync (sh reads again from there)
  */
 static int
 deliver(struct shipper *sh, const struct journal_rec *r, const char *json)
@@ -758,8 +787,11 @@ deliver(struct shipper *sh, const struct journal_rec *r, const char *json)
 		if (done)
 			break;
 		/* what was done is on disk before a wait: a kill then
-		 * repeats none of it */
-		shipper_persist(sh);
+		 * repeats none of it (a failed sync: back to the reading) */
+		if (shipper_persist(sh) < 0) {
+			done = -1;
+			break;
+		}
 		if (ship_wait(wait))
 			break;
 		wait = MIN(wait * 2, sh->retry_max);
@@ -775,31 +807,44 @@ shipper_run(gpointer data)
 {
 	struct shipper *sh = data;
 
+	gint64 wait = EVENT_RETRY_MIN;
+	int rc;
+
 	sh->persisted = g_get_monotonic_time();
-	sh->done = journal_cursor(ship.j, sh->index);
+	sh->done = sh->synced = journal_cursor(ship.j, sh->index);
 	while (!stopping()) {
 		struct journal_rec r = {0};
 		const char *json;
-		int rc = journal_next(ship.j, sh->index, &r,
-				      g_get_monotonic_time() + G_USEC_PER_SEC);
 
+		rc = journal_next(ship.j, sh->index, &r, g_get_monotonic_time() + G_USEC_PER_SEC);
 		if (rc <= 0) {
-			/* caught up (or cannot read): the cursor on disk */
-			shipper_persist(sh);
-			if (rc < 0)
-				ship_wait(EVENT_RETRY_MIN);
+			/* caught up (or cannot read): stored, and the
+			 * cursor on disk */
+			if (shipper_persist(sh) < 0 || rc < 0) {
+				ship_wait(wait);
+				wait = MIN(wait * 2, sh->retry_max);
+			}
 			continue;
 		}
-		if (!rec_due(sh, r.data, &json) || deliver(sh, &r, json)) {
+		rc = rec_due(sh, r.data, &json) ? deliver(sh, &r, json) : 2;
+		if (rc > 0) {
 			sh->done = r.seq;
 			sh->dirty = 1;
-			/* busy: on disk once a second */
-			if (g_get_monotonic_time() - sh->persisted >= EVENT_PERSIST_US)
-				shipper_persist(sh);
-			else
+			sh->pending += rc == 1 && sh->type->sync;
+			/* busy: on disk once a second, or every EVENT_BATCH */
+			if (g_get_monotonic_time() - sh->persisted >= EVENT_PERSIST_US
+			    || sh->pending >= EVENT_BATCH) {
+				if (shipper_persist(sh) < 0)
+					rc = -1;
+			} else
 				journal_done(ship.j, sh->index, sh->done, 0);
 		}
 		journal_rec_clear(&r);
+		if (rc < 0) {
+			ship_wait(wait);
+			wait = MIN(wait * 2, sh->retry_max);
+		} else if (rc > 0)
+			wait = EVENT_RETRY_MIN;
 	}
 	shipper_persist(sh);
 	return NULL;

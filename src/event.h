@@ -93,6 +93,16 @@
  *		after a back-off, doubling from 1s up to retry-max) or
  *		EVENT_FAIL (permanent: logged, counted and skipped); *why
  *		(g_free()d by the caller) says what went wrong for the log
+ *	sync	optional: makes durable in the target every event
+ *		deliver said EVENT_DONE to since the last sync, so that a
+ *		type may batch (one SQLite transaction for many events);
+ *		EVENT_DONE, or EVENT_RETRY (*why) when they are not: the
+ *		shipper then reads them from the journal again and
+ *		delivers them again, after a back-off.  The shipper calls
+ *		it before it writes the cursor (at most once a second
+ *		while busy, when it has caught up, before a retry's wait,
+ *		at stop) and after EVENT_BATCH events, so the cursor on
+ *		disk never passes what the target has durably.
  *	close	once, when sinkd stops (after the last deliver)
  *
  * Events of one target are delivered in journal order, one at a time.
@@ -144,8 +154,11 @@ struct event_type {
 	void *(*open)(const struct conf_group *g, struct conf_errors *e);
 	enum event_result (*deliver)(void *handle, const struct event *ev,
 				     char **why);
+	enum event_result (*sync)(void *handle, char **why);
 	void (*close)(void *handle);
 };
+
+#define EVENT_BATCH	256	/* events delivered between syncs, at most */
 
 /* The registry (event.c) and the types sinkd is built with. */
 extern const struct event_type *const event_types[];

@@ -118,6 +118,15 @@ archive_target_deliver(void *handle, const struct event *ev, char **why)
 	}
 }
 
+/* archive_target_sync - what was put since the last sync, durable */
+static enum event_result
+archive_target_sync(void *handle, char **why)
+{
+	struct archive_target *t = handle;
+
+	return astore_sync(t->store, why) == ASTORE_DONE ? EVENT_DONE : EVENT_RETRY;
+}
+
 /* archive_target_close - the store, and its connection */
 static void
 archive_target_close(void *handle)
@@ -137,5 +146,6 @@ const struct event_type event_archive = {
 	.flags = EVENT_WANTS_DATA,
 	.open = archive_target_open,
 	.deliver = archive_target_deliver,
+	.sync = archive_target_sync,
 	.close = archive_target_close,
 };

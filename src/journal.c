@@ -1000,6 +1000,21 @@ journal_cursor(struct journal *j, unsigned t)
 	return c;
 }
 
+/* journal_rewind - target t reads again from the record after seq (not
+ * before its cursor on disk, which stays) */
+void
+journal_rewind(struct journal *j, unsigned t, guint64 seq)
+{
+	struct reader *r = &j->r[t];
+
+	g_mutex_lock(&j->lock);
+	r->cursor = MAX(seq, r->durable);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	g_mutex_unlock(&j->lock);
+}
+
 /* journal_wake - every journal_next() returns, now and from now on */
 void
 journal_wake(struct journal *j)

@@ -99,6 +99,7 @@ int journal_next(struct journal *j, unsigned t, struct journal_rec *r,
 		 gint64 until);
 void journal_done(struct journal *j, unsigned t, guint64 seq, int persist);
 guint64 journal_cursor(struct journal *j, unsigned t);
+void journal_rewind(struct journal *j, unsigned t, guint64 seq);
 void journal_wake(struct journal *j);
 void journal_rec_clear(struct journal_rec *r);
 void journal_stats(struct journal *j, struct journal_stats *st);

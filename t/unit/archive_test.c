@@ -506,7 +506,38 @@ test_sql(const char *spec, const char *what)
 	is_int(astore_get(a, "5SqL", &msg, &full, &why), -2, "  a start two keys share: ambiguous");
 	is_int(astore_get(a, "5sql1", &msg, &full, &why), -1, "  a key is not found in another case");
 	g_clear_pointer(&why, g_free);
+	is_int(astore_sync(a, &why), ASTORE_DONE, "  synced");
 	astore_close(a);
+	json_object_unref(e1);
+	json_object_unref(e2);
+	g_free(body);
+}
+
+/*
+ * test_lite_sync - SQLite puts are durable, and seen by others, only
+ * once synced: what was put and not synced when the store went (sinkd
+ * killed) is not there, so that the shipper puts it again
+ */
+static void
+test_lite_sync(const char *spec)
+{
+	struct astore *a = astore_open(spec, 0, 5), *b = astore_open(spec, 0, 5);
+	char *why = NULL, *body = body_file();
+	JsonObject *e1 = event("6SyN1", "2026-12-03T01:00:00Z", "inbound", "a@x.test", "[\"b@one.test\"]", "one");
+	JsonObject *e2 = event("6SyN2", "2026-12-03T01:00:01Z", "inbound", "a@x.test", "[\"b@one.test\"]", "two");
+	struct astore_query q = {0};
+
+	is_int(astore_put(a, e1, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "sqlite: a put before a sync");
+	is_int(found(a, &q), 1, "  is seen by its own store");
+	is_int(found(b, &q), 0, "  not by another reader (not committed)");
+	is_int(astore_sync(a, &why), ASTORE_DONE, "  synced");
+	is_int(found(b, &q), 1, "  then seen by the other reader");
+	is_int(astore_put(a, e2, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "a second put");
+	astore_close(a);
+	is_int(found(b, &q), 1, "  gone with its store before a sync: not stored");
+	is_int(astore_sync(b, &why), ASTORE_DONE, "  a sync with nothing put is done");
+	astore_close(b);
+	g_free(why);
 	json_object_unref(e1);
 	json_object_unref(e2);
 	g_free(body);
@@ -530,6 +561,9 @@ main(int argc, char **argv)
 	test_sql(spec, "sqlite");
 	is_int(mode_of(p = path("db", "archive.sqlite", NULL)), 0600, "  the SQLite file is 0600");
 	g_free(p);
+	g_free(spec);
+	spec = g_strconcat("sqlite:", Dir, "/db/sync.sqlite", NULL);
+	test_lite_sync(spec);
 	g_free(spec);
 	if (pg && *pg) {
 		spec = g_strconcat("postgres:", pg, NULL);
