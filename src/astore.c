@@ -182,6 +182,8 @@ astore_close(struct astore *a)
 		return;
 	if (a->db)
 		sqlite3_close(a->db);	/* rolls back what was not synced */
+	if (a->md_pending)	/* left in tmp/: put again from the journal */
+		g_hash_table_destroy(a->md_pending);
 	if (a->pg)
 		PQfinish(a->pg);
 	g_free(a->where);
@@ -404,13 +406,22 @@ astore_put(struct astore *a, JsonObject *ev, const char *data, gsize len,
 /*
  * astore_sync - what astore_put() stored since the last sync on disk:
  * ASTORE_DONE, or ASTORE_RETRY (*why) when it is not, and must be put
- * again.  A Maildir and PostgreSQL make each put durable before it
- * returns; SQLite puts share a transaction, committed here.
+ * again.  SQLite puts share a transaction, committed here; a Maildir's
+ * copies wait in tmp/ and are synced and moved to new/ here (one sync of
+ * the index and of each new/ for many messages); PostgreSQL makes each
+ * put durable before it returns.
  */
 enum astore_result
 astore_sync(struct astore *a, char **why)
 {
-	return a->kind == ASTORE_SQLITE ? astore_lite_sync(a, why) : ASTORE_DONE;
+	switch (a->kind) {
+	case ASTORE_SQLITE:
+		return astore_lite_sync(a, why);
+	case ASTORE_MAILDIR:
+		return astore_md_sync(a, why);
+	default:
+		return ASTORE_DONE;
+	}
 }
 
 /* astore_search - each record answering q to each(r, ctx), oldest

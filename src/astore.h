@@ -16,7 +16,7 @@
  * astore_put() stores one accepted message: the event (event.h) says
  * what it is, the data is the message as received (CRLF); it is durable
  * once astore_sync() says so (SQLite puts share a transaction until
- * then; the other stores sync each put).  SQL
+ * then, a Maildir's copies wait in tmp/; PostgreSQL syncs each put).  SQL
  * stores keep those bytes; a Maildir keeps them with CRLF turned into LF
  * (the Maildir convention).  The event's key makes a second put of the
  * same message a no-op: a row's primary key, a Maildir file's name.

@@ -24,6 +24,9 @@ struct astore {
 	int ready;		/* the table is there */
 	int in_txn;		/* SQLite: puts since astore_sync() are in
 				 * a transaction not yet committed */
+	GHashTable *md_pending;	/* Maildir: tmp/ path -> new/ path of
+				 * copies written since astore_sync() */
+	int md_index_dirty;	/* Maildir: index lines not yet synced */
 };
 
 /* the event's fields (astore.c) */
@@ -38,6 +41,7 @@ char *astore_msgid_norm(const char *id);
 int astore_record_matches(const struct astore_rec *r, const struct astore_query *q);
 
 enum astore_result astore_lite_sync(struct astore *a, char **why);
+enum astore_result astore_md_sync(struct astore *a, char **why);
 
 /* the Maildir store (astore_maildir.c) */
 enum astore_result astore_md_put(struct astore *a, JsonObject *ev, const char *data,

@@ -1,16 +1,20 @@
 /*
  * astore_maildir - the archive's Maildir store (see astore.h)
  *
- * Maildir: a message is written to tmp/, fsync'd, renamed into new/ and
- * new/ fsync'd; a directory made on the way is fsync'd in its parent.
+ * Maildir: a message is written to tmp/; astore_md_sync() then fsyncs
+ * it, renames it into new/ and fsyncs new/ (once for all the copies
+ * since the last sync, as it fsyncs the index once); a directory made
+ * on the way is fsync'd in its parent at once.  Copies not yet synced
+ * when the store goes stay in tmp/ (a Maildir reader ignores them) and
+ * are written again when the event is put again.
  * Its file name is TIME.MUSECKHASH.HOST: TIME and USEC the event's time
  * (end of message), HASH the first 16 hex digits of the SHA-256 of the
  * event's key, HOST this host's name ('/' written \057, ':' \072).  The
  * same event always makes the same name, so a put that finds it in new/
  * (or, moved there by a reader, in cur/ with ":2,..." after it) stores
- * nothing.  The index line is appended (and fsync'd) before the files
- * are written, so that a crash between the two leaves an index line
- * whose files the next put of the same event writes; a key indexed
+ * nothing.  The index line is appended (and synced) before the files
+ * are moved to new/, so that a crash between the two leaves an index
+ * line whose files the next put of the same event writes; a key indexed
  * twice is listed once.
  *
  * Diagnostics: functions say what went wrong in *why (g_free).
@@ -206,10 +210,11 @@ md_index(struct astore *a, JsonObject *ev, char **files, char **why)
 	line = json_to_string(n, FALSE);
 	all = g_strconcat(line, "\n", NULL);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, a->fmode);
-	if (fd < 0 || write_all(fd, all, strlen(all)) < 0 || fsync(fd) < 0)
+	if (fd < 0 || write_all(fd, all, strlen(all)) < 0)
 		*why = g_strdup_printf("%s: %s", path, g_strerror(errno));
 	else
 		rc = 0;
+	a->md_index_dirty = 1;
 	if (fd >= 0)
 		close(fd);
 	json_node_unref(n);
@@ -219,36 +224,99 @@ md_index(struct astore *a, JsonObject *ev, char **files, char **why)
 	return rc;
 }
 
-/* md_write - data as dir/new/name, through dir/tmp; 0 or -1 (*why) */
+/* md_write - data as dir/tmp/name, moved to dir/new/ by
+ * astore_md_sync(); 0 or -1 (*why) */
 static int
 md_write(struct astore *a, const char *dir, const char *name, const GString *data,
 	 char **why)
 {
 	char *tmp = g_build_filename(dir, "tmp", name, NULL);
-	char *nw = g_build_filename(dir, "new", name, NULL);
-	char *newdir = g_build_filename(dir, "new", NULL);
-	int fd, rc = -1;
+	int fd;
 
 	/* a tmp file of this name is a crashed try of this event's */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, a->fmode);
-	if (fd < 0 || write_all(fd, data->str, data->len) < 0 || fsync(fd) < 0) {
+	if (fd < 0 || write_all(fd, data->str, data->len) < 0 || close(fd) < 0) {
 		*why = g_strdup_printf("%s: %s", tmp, g_strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		unlink(tmp);
-		goto out;
+		g_free(tmp);
+		return -1;
 	}
-	if (close(fd) < 0 || rename(tmp, nw) < 0 || sync_dir(newdir) < 0) {
-		*why = g_strdup_printf("%s: %s", nw, g_strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
-out:
-	g_free(tmp);
-	g_free(nw);
-	g_free(newdir);
+	if (a->md_pending == NULL)
+		a->md_pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_hash_table_replace(a->md_pending, tmp, g_build_filename(dir, "new", name, NULL));
+	return 0;
+}
+
+/* sync_file - fsync(2) of path; 0 or -1 (errno) */
+static int
+sync_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc, saved;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
 	return rc;
+}
+
+/*
+ * astore_md_sync - the index and every copy written since the last sync
+ * on disk, the copies moved to new/ and each new/ synced once; DONE, or
+ * RETRY (*why): what is left is put again (a copy already in new/ is
+ * then found there)
+ */
+enum astore_result
+astore_md_sync(struct astore *a, char **why)
+{
+	GHashTable *dirs;
+	GHashTableIter it;
+	gpointer tmp, nw;
+	char *path;
+	int bad = 0;
+
+	if (a->md_index_dirty) {
+		path = g_build_filename(a->where, ASTORE_INDEX, NULL);
+		if (sync_file(path) < 0) {
+			*why = g_strdup_printf("%s: %s", path, g_strerror(errno));
+			g_free(path);
+			return ASTORE_RETRY;
+		}
+		g_free(path);
+		a->md_index_dirty = 0;
+	}
+	if (a->md_pending == NULL || g_hash_table_size(a->md_pending) == 0)
+		return ASTORE_DONE;
+	/* the data first (on ext4 the first fsync commits the others' too) */
+	g_hash_table_iter_init(&it, a->md_pending);
+	while (!bad && g_hash_table_iter_next(&it, &tmp, &nw))
+		if (sync_file(tmp) < 0) {
+			*why = g_strdup_printf("%s: %s", (char *) tmp, g_strerror(errno));
+			bad = 1;
+		}
+	dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_hash_table_iter_init(&it, a->md_pending);
+	while (!bad && g_hash_table_iter_next(&it, &tmp, &nw)) {
+		if (rename(tmp, nw) < 0) {
+			*why = g_strdup_printf("%s: %s", (char *) nw, g_strerror(errno));
+			bad = 1;
+			break;
+		}
+		g_hash_table_add(dirs, g_path_get_dirname(nw));
+	}
+	g_hash_table_iter_init(&it, dirs);
+	while (!bad && g_hash_table_iter_next(&it, &tmp, NULL))
+		if (sync_dir(tmp) < 0) {
+			*why = g_strdup_printf("%s: %s", (char *) tmp, g_strerror(errno));
+			bad = 1;
+		}
+	g_hash_table_destroy(dirs);
+	g_hash_table_remove_all(a->md_pending);
+	return bad ? ASTORE_RETRY : ASTORE_DONE;
 }
 
 /* astore_md_put - ev's message in each of its mailboxes (see the head) */

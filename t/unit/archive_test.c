@@ -164,6 +164,17 @@ body_file(void)
 
 #define BODY_LEN	(sizeof(message) - 1)
 
+/* put_sync - astore_put(), then astore_sync() when it is done: stored
+ * as the shipper stores it */
+static enum astore_result
+put_sync(struct astore *a, JsonObject *ev, const char *data, gsize len, astore_want_fn want,
+	 void *ctx, char **why)
+{
+	enum astore_result r = astore_put(a, ev, data, len, want, ctx, why);
+
+	return r == ASTORE_DONE ? astore_sync(a, why) : r;
+}
+
 struct count {
 	unsigned n;
 	char *keys;
@@ -229,7 +240,7 @@ test_maildir(void)
 	int rc;
 
 	ok(a != NULL && astore_kind(a) == ASTORE_MAILDIR, "a maildir store");
-	rc = astore_put(a, in, body, BODY_LEN, NULL, NULL, &why);
+	rc = put_sync(a, in, body, BODY_LEN, NULL, NULL, &why);
 	is_int(rc, ASTORE_DONE, "an inbound message stored");
 	if (why)
 		printf("# %s\n", why);
@@ -275,7 +286,7 @@ test_maildir(void)
 	ok(g_file_test(p, G_FILE_TEST_IS_REGULAR), "  the same name in every mailbox");
 	g_free(p);
 
-	rc = astore_put(a, in, body, BODY_LEN, NULL, NULL, &why);
+	rc = put_sync(a, in, body, BODY_LEN, NULL, NULL, &why);
 	is_int(rc, ASTORE_DONE, "the same event again: done");
 	g_clear_pointer(&why, g_free);
 	got = files_in(p = path("md", "one.test/bob/new", NULL));
@@ -290,7 +301,7 @@ test_maildir(void)
 	rc = rename(p, got);
 	g_free(p);
 	g_free(got);
-	astore_put(a, in, body, BODY_LEN, NULL, NULL, &why);
+	put_sync(a, in, body, BODY_LEN, NULL, NULL, &why);
 	g_clear_pointer(&why, g_free);
 	got = files_in(p = path("md", "two.test/carol/new", NULL));
 	is_str(got, "", "  nor when a reader moved it to cur/");
@@ -305,7 +316,7 @@ test_maildir(void)
 
 	out = event("4OuT2", "2026-12-03T07:00:02Z", "outbound", "Dave@One.Test",
 		    "[\"x@far.test\",\"y@far.test\"]", "Hello");
-	is_int(astore_put(a, out, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "an outbound message stored");
+	is_int(put_sync(a, out, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "an outbound message stored");
 	g_clear_pointer(&why, g_free);
 	got = files_in(p = path("md", "one.test", NULL));
 	is_str(got, "bob dave", "  in the sender's mailbox, none of the recipients'");
@@ -341,11 +352,11 @@ test_maildir(void)
 	g_free(names);
 
 	/* an event without its copy, or with no usable time */
-	is_int(astore_put(a, in, NULL, 0, NULL, NULL, &why), ASTORE_FAIL, "no copy of the message: refused");
+	is_int(put_sync(a, in, NULL, 0, NULL, NULL, &why), ASTORE_FAIL, "no copy of the message: refused");
 	g_clear_pointer(&why, g_free);
 	json_object_set_string_member(out, "time", "yesterday");
 	json_object_set_string_member(out, "key", "other.key");
-	is_int(astore_put(a, out, body, BODY_LEN, NULL, NULL, &why), ASTORE_FAIL, "  nor a time that is not RFC 3339");
+	is_int(put_sync(a, out, body, BODY_LEN, NULL, NULL, &why), ASTORE_FAIL, "  nor a time that is not RFC 3339");
 	g_clear_pointer(&why, g_free);
 	astore_close(a);
 
@@ -356,7 +367,7 @@ test_maildir(void)
 	spec = g_strconcat("maildir:", p, "/md", NULL);
 	g_free(p);
 	a = astore_open(spec, 0, 5);
-	is_int(astore_put(a, in, body, BODY_LEN, NULL, NULL, &why), ASTORE_RETRY, "a root that cannot be made: tried again");
+	is_int(put_sync(a, in, body, BODY_LEN, NULL, NULL, &why), ASTORE_RETRY, "a root that cannot be made: tried again");
 	ok(why && strstr(why, "blocked"), "  saying where: %s", why ? why : "");
 	g_clear_pointer(&why, g_free);
 	astore_close(a);
@@ -373,7 +384,7 @@ test_maildir(void)
 	rc = symlink(p, names);
 	g_free(names);
 	a = astore_open(spec, 0, 5);
-	is_int(astore_put(a, in, body, BODY_LEN, NULL, NULL, &why), ASTORE_RETRY, "a mailbox's directory that is a link: refused");
+	is_int(put_sync(a, in, body, BODY_LEN, NULL, NULL, &why), ASTORE_RETRY, "a mailbox's directory that is a link: refused");
 	g_clear_pointer(&why, g_free);
 	got = files_in(p);
 	is_str(got, "", "  nothing written where it points");
@@ -387,7 +398,7 @@ test_maildir(void)
 	rc = symlink(names, p);
 	spec = g_strconcat("maildir:", p, NULL);
 	a = astore_open(spec, 0, 5);
-	is_int(astore_put(a, in, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "a root that is a link is followed");
+	is_int(put_sync(a, in, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "a root that is a link is followed");
 	g_clear_pointer(&why, g_free);
 	astore_close(a);
 	g_free(spec);
@@ -400,7 +411,7 @@ test_maildir(void)
 	{
 		int asked = 0;
 
-		is_int(astore_put(a, in, body, BODY_LEN, not_two, &asked, &why), ASTORE_DONE,
+		is_int(put_sync(a, in, body, BODY_LEN, not_two, &asked, &why), ASTORE_DONE,
 		       "want(): stored for the recipients it says yes to");
 		is_int(asked, 5, "  asked once per recipient");
 	}
@@ -412,7 +423,7 @@ test_maildir(void)
 	json_object_unref(out);
 	out = event("4OuT3", "2026-12-03T07:00:03Z", "outbound", "dave@one.test",
 		    "[\"x@far.test\"]", "Hello");
-	is_int(astore_put(a, out, body, BODY_LEN, no_one, NULL, &why), ASTORE_DONE,
+	is_int(put_sync(a, out, body, BODY_LEN, no_one, NULL, &why), ASTORE_DONE,
 	       "  outbound mail is the sender's: want() is not asked");
 	g_clear_pointer(&why, g_free);
 	got = files_in(p = path("mdw", "one.test", NULL));
@@ -420,7 +431,7 @@ test_maildir(void)
 	g_free(got);
 	g_free(p);
 	json_object_set_string_member(in, "key", "4NoNe.x");
-	is_int(astore_put(a, in, body, BODY_LEN, no_one, NULL, &why), ASTORE_DONE, "  no recipient wanted: done");
+	is_int(put_sync(a, in, body, BODY_LEN, no_one, NULL, &why), ASTORE_DONE, "  no recipient wanted: done");
 	g_clear_pointer(&why, g_free);
 	p = path("mdw", ".index", NULL);
 	g_file_get_contents(p, &got, &n, NULL);
@@ -433,7 +444,7 @@ test_maildir(void)
 	/* group-read */
 	spec = g_strconcat("maildir:", Dir, "/mdg", NULL);
 	a = astore_open(spec, 1, 5);
-	astore_put(a, in, body, BODY_LEN, NULL, NULL, &why);
+	put_sync(a, in, body, BODY_LEN, NULL, NULL, &why);
 	g_clear_pointer(&why, g_free);
 	is_int(mode_of(p = path("mdg", "two.test/carol", NULL)), 0750, "group-read: mailboxes 0750");
 	g_free(p);
@@ -514,6 +525,41 @@ test_sql(const char *spec, const char *what)
 }
 
 /*
+ * test_md_sync - a Maildir copy is in tmp/ until the sync moves it to
+ * new/; one left in tmp/ when the store went is written again, and
+ * moved, by the next put of the event
+ */
+static void
+test_md_sync(void)
+{
+	char *spec = g_strconcat("maildir:", Dir, "/mdsync", NULL), *why = NULL, *body = body_file();
+	char *newd = path("mdsync", "one.test/b", "new"), *tmpd = path("mdsync", "one.test/b", "tmp"), *l;
+	JsonObject *e = event("7MdS1", "2026-12-03T02:00:00Z", "inbound", "a@x.test", "[\"b@one.test\"]", "one");
+	struct astore *a = astore_open(spec, 0, 5);
+
+	is_int(astore_put(a, e, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE, "maildir: a put before a sync");
+	is_str(l = files_in(newd), "", "  nothing in new/ yet");
+	g_free(l);
+	ok(*(l = files_in(tmpd)) != 0, "  the copy in tmp/");
+	g_free(l);
+	astore_close(a);
+	a = astore_open(spec, 0, 5);
+	is_int(put_sync(a, e, body, BODY_LEN, NULL, NULL, &why), ASTORE_DONE,
+	       "  the store gone before a sync: the event put again, and synced");
+	ok(*(l = files_in(newd)) != 0, "  the copy in new/");
+	g_free(l);
+	is_str(l = files_in(tmpd), "", "  nothing left in tmp/");
+	g_free(l);
+	astore_close(a);
+	g_free(why);
+	g_free(spec);
+	g_free(newd);
+	g_free(tmpd);
+	json_object_unref(e);
+	g_free(body);
+}
+
+/*
  * test_lite_sync - SQLite puts are durable, and seen by others, only
  * once synced: what was put and not synced when the store went (sinkd
  * killed) is not there, so that the shipper puts it again
@@ -565,6 +611,7 @@ main(int argc, char **argv)
 	spec = g_strconcat("sqlite:", Dir, "/db/sync.sqlite", NULL);
 	test_lite_sync(spec);
 	g_free(spec);
+	test_md_sync();
 	if (pg && *pg) {
 		spec = g_strconcat("postgres:", pg, NULL);
 		test_sql(spec, "postgres");
