@@ -38,7 +38,10 @@ def answer(data, peer):
     reply = data[:2] + struct.pack("!BBHHHH", 0x80 | rd, 0x80, 1, ancount, 0, 0) + data[12:end]
     if ancount:
         reply += struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(addr)
-    sock.sendto(reply, peer)
+    try:
+        sock.sendto(reply, peer)
+    except OSError:
+        pass    # the asker is gone
 
 
 def come_back(signum, frame):
@@ -53,7 +56,10 @@ signal.signal(signal.SIGUSR1, come_back)
 signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))
 open(out + "/ready", "w").close()
 while True:
-    data, peer = sock.recvfrom(4096)
+    try:
+        data, peer = sock.recvfrom(4096)
+    except OSError:
+        continue    # an earlier answer's asker was gone (ICMP)
     if len(data) < 17:
         continue
     name, end = question(data)
