@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "astore_impl.h"
+#include "resolve.h"
 
 /* The columns of a row, in this order in every statement. */
 #define COLUMNS "key, time, queue_id, direction, sender, recipients, policy, verdict, " \
@@ -366,29 +367,47 @@ pg_fail(struct astore *a, PGresult *r, char **why)
 }
 
 /* pg_ready - connected, with a statement timeout, the table there; 0 or
- * -1 (*why) */
+ * -1 (*why).  The host names of the connection string are looked up
+ * within the timeout (resolve_pg()): libpq's connect_timeout starts
+ * after its own look-up, which has none. */
 static int
 pg_ready(struct astore *a, char **why)
 {
 	/* a server gone silent: TCP gives up on unacknowledged data after
 	 * timeout, so that no call blocks much longer than that */
-	const char *keys[] = {"dbname", "connect_timeout", "application_name",
-			      "tcp_user_timeout", "keepalives_idle", "keepalives_interval",
-			      "keepalives_count", NULL};
-	char *ct, *ut, *st;
-	const char *vals[8], *p1[1];
+	const char *keys[12] = {"dbname", "connect_timeout", "application_name",
+				"tcp_user_timeout", "keepalives_idle", "keepalives_interval",
+				"keepalives_count"};
+	char *ct, *ut, *st, **addkw, **addval, *err = NULL;
+	const char *vals[12], *p1[1];
 	PGresult *r;
+	int i;
 
 	if (a->pg && a->ready && PQstatus(a->pg) == CONNECTION_OK)
 		return 0;
 	if (a->pg == NULL) {
+		if (resolve_pg(a->where, g_get_monotonic_time() + (gint64) a->timeout * G_USEC_PER_SEC,
+			       &addkw, &addval, &err) < 0) {
+			*why = g_strdup_printf("postgres: %s", err);
+			g_free(err);
+			return -1;
+		}
 		ct = g_strdup_printf("%d", a->timeout);
 		ut = g_strdup_printf("%d", a->timeout * 1000);
 		vals[0] = a->where, vals[1] = ct, vals[2] = "sinkd", vals[3] = ut;
 		vals[4] = ct, vals[5] = "1", vals[6] = ct, vals[7] = NULL;
+		/* after the connection string: they override its host (and port) */
+		for (i = 0; addkw && addkw[i] && i < 4; i++) {
+			keys[7 + i] = addkw[i];
+			vals[7 + i] = addval[i];
+		}
+		keys[7 + i] = NULL;
+		vals[7 + i] = NULL;
 		a->pg = PQconnectdbParams(keys, vals, 1);
 		g_free(ct);
 		g_free(ut);
+		g_strfreev(addkw);
+		g_strfreev(addval);
 		if (PQstatus(a->pg) != CONNECTION_OK) {
 			pg_fail(a, NULL, why);
 			return -1;

@@ -24,7 +24,10 @@
  * the only name in the SQL.
  *
  * A delivery, connecting included, runs without blocking past timeout
- * (libpq's asynchronous calls and poll() against one deadline).  A connection that
+ * (libpq's asynchronous calls and poll() against one deadline; the host
+ * names of the connection string looked up before it by resolve_pg(),
+ * for libpq's own look-up has no timeout, and given to libpq as
+ * hostaddr).  A connection that
  * cannot be made, is lost or times out is tried again later on a new
  * one, as are errors the server says are for now (SQLSTATE classes 08,
  * 40, 53, 57, 58; 55P03); a missing table (42P01) is made again at the
@@ -38,6 +41,7 @@
 #include <glib.h>
 
 #include "event.h"
+#include "resolve.h"
 
 #define PG_CONNINFO_MAX	8192	/* bytes of a conninfo file */
 #define PG_NAME_MAX	63	/* an identifier's bytes */
@@ -266,21 +270,33 @@ pg_error(struct pg *r, const char *what, const char *msg, char **why)
 }
 
 /*
- * pg_connect - connect before the delivery's deadline; EVENT_DONE (r->c
- * is ready), or EVENT_RETRY with *why
+ * pg_connect - connect before the delivery's deadline, the host names
+ * of the connection string looked up before it too (resolve_pg());
+ * EVENT_DONE (r->c is ready), or EVENT_RETRY with *why
  */
 static enum event_result
 pg_connect(struct pg *r, char **why)
 {
-	static const char *const kw[] = {
-		"dbname", "fallback_application_name", "client_encoding", NULL,
-	};
-	const char *val[] = {r->conninfo, "sinkd", "UTF8", NULL};
+	const char *kw[8] = {"dbname", "fallback_application_name", "client_encoding"};
+	const char *val[8] = {r->conninfo, "sinkd", "UTF8"};
 	gint64 deadline = r->deadline;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	int w;
+	char **addkw, **addval, *err = NULL;
+	int w, i;
 
+	if (resolve_pg(r->conninfo, deadline, &addkw, &addval, &err) < 0) {
+		*why = g_strdup_printf("connecting for %s: %s", r->table, err);
+		g_free(err);
+		return EVENT_RETRY;
+	}
+	/* after the connection string: they override its host (and port) */
+	for (i = 0; addkw && addkw[i] && i < 4; i++) {
+		kw[3 + i] = addkw[i];
+		val[3 + i] = addval[i];
+	}
 	r->c = PQconnectStartParams(kw, val, 1);
+	g_strfreev(addkw);
+	g_strfreev(addval);
 	if (r->c == NULL || PQstatus(r->c) == CONNECTION_BAD) {
 		pg_error(r, "connecting for", r->c ? PQerrorMessage(r->c) : "out of memory", why);
 		pg_drop(r);

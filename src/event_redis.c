@@ -16,7 +16,9 @@
  * The connection is made at the first delivery (AUTH with password or
  * password-file, SELECT db, sent with the first command) and kept until
  * it fails; a delivery, connecting included, is bounded by timeout (the
- * connection's timeout set to what is left before each command).  No
+ * host name looked up within it by resolve_host(), then each of its
+ * addresses tried; the connection's timeout set to what is left before
+ * each command).  No
  * answer (refused, reset, timed out) is tried again later, on a new
  * connection; an error reply of the server is a refusal (WRONGTYPE,
  * NOAUTH, WRONGPASS, NOPERM: logged and skipped) unless it says the
@@ -32,6 +34,7 @@
 #include <json-glib/json-glib.h>
 
 #include "event.h"
+#include "resolve.h"
 
 #define REDIS_PORT	6379
 #define REDIS_SECRET_MAX 4096	/* bytes of a password file */
@@ -306,15 +309,39 @@ redis_refused(struct redis *r, const redisReply *rep, const char *what, char **w
 
 /*
  * redis_connect - connect within the timeout (the first step of a
- * delivery); EVENT_DONE (r->c is ready), or EVENT_RETRY with *why
+ * delivery), the host name looked up within it too (resolve_host()), each
+ * of its addresses tried in turn; EVENT_DONE (r->c is ready), or
+ * EVENT_RETRY with *why
  */
 static enum event_result
 redis_connect(struct redis *r, char **why)
 {
-	if (r->path)
+	char **addrs;
+	struct timeval tv;
+	gint64 left = 1;
+	int i;
+
+	if (r->path) {
 		r->c = redisConnectUnixWithTimeout(r->path, r->timeout);
-	else
-		r->c = redisConnectWithTimeout(r->host, r->port, r->timeout);
+	} else {
+		if ((addrs = resolve_host(r->host, r->deadline, why)) == NULL)
+			return EVENT_RETRY;
+		for (i = 0; addrs[i]; i++) {
+			redis_drop(r);
+			if ((left = r->deadline - g_get_monotonic_time()) <= 0)
+				break;
+			tv.tv_sec = (time_t) (left / G_USEC_PER_SEC);
+			tv.tv_usec = (suseconds_t) (left % G_USEC_PER_SEC);
+			r->c = redisConnectWithTimeout(addrs[i], r->port, tv);
+			if (r->c && r->c->err == 0)
+				break;
+		}
+		g_strfreev(addrs);
+		if (r->c == NULL && left <= 0) {
+			*why = g_strdup_printf("%s: timed out", r->address);
+			return EVENT_RETRY;
+		}
+	}
 	if (r->c == NULL || r->c->err) {
 		*why = g_strdup_printf("%s: %s", r->address, r->c ? r->c->errstr : "out of memory");
 		redis_drop(r);

@@ -14,6 +14,8 @@
 #   pg_sql SQL                run SQL as postgres in database postgres;
 #                             unaligned, tuples only
 #   PG_CONNINFO               a libpq connection string for it
+#   PG_PORT                   set: it listens on 127.0.0.1:PG_PORT too
+#                             (and its socket is named for that port)
 #
 # DIR is owned by user postgres (initdb refuses root); the cluster never
 # touches the machine's own clusters or files.
@@ -32,7 +34,7 @@ pg_start() {
 	PG_DIR=$1
 	PG_PASSWORD=${2:-${PG_PASSWORD:-sinkd-test}}
 	PG_SOCKDIR=$PG_DIR/sock
-	PG_CONNINFO="host=$PG_SOCKDIR dbname=postgres user=postgres password=$PG_PASSWORD"
+	PG_CONNINFO="host=$PG_SOCKDIR ${PG_PORT:+port=$PG_PORT }dbname=postgres user=postgres password=$PG_PASSWORD"
 	[ -x "$PG_BIN/initdb" ] || { diag "no $PG_BIN/initdb (postgresql-15)"; return 1; }
 	if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
 		mkdir -p "$PG_DIR/sock"
@@ -45,7 +47,7 @@ pg_start() {
 		rm -f "$PG_DIR/pwfile"
 	fi
 	_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/pg.log" -w -t 60 \
-		-o "-k $PG_SOCKDIR -c listen_addresses='' -c fsync=off" start >/dev/null 2>&1 ||
+		-o "-k $PG_SOCKDIR -c listen_addresses='${PG_PORT:+127.0.0.1}' ${PG_PORT:+-p $PG_PORT} -c fsync=off" start >/dev/null 2>&1 ||
 		{ diag "pg_ctl start failed" "$(tail -5 "$PG_DIR/pg.log")"; return 1; }
 	PG_UP=1
 	for i in $(seq 1 100); do
@@ -56,7 +58,7 @@ pg_start() {
 	return 1
 }
 
-pg_sql() { PGPASSWORD=$PG_PASSWORD psql -X -q -h "$PG_SOCKDIR" -U postgres -d postgres -At -v ON_ERROR_STOP=1 -c "$1"; }
+pg_sql() { PGPASSWORD=$PG_PASSWORD psql -X -q -h "$PG_SOCKDIR" ${PG_PORT:+-p "$PG_PORT"} -U postgres -d postgres -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 pg_stop() {
 	[ -n "$PG_UP" ] || return 0
