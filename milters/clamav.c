@@ -48,6 +48,7 @@
 #include "../src/log.h"
 #include "../src/mime.h"
 #include "../src/policy.h"
+#include "../src/status.h"
 #include "../src/template.h"
 #include "clamav.h"
 #include "clamd.h"
@@ -447,6 +448,39 @@ fresh_check(int loaded)
 	g_mutex_unlock(&fresh_lock);
 }
 
+/* clamav_status - the scanner and its signatures, for sinkd -S */
+static void
+clamav_status(GString *out)
+{
+	struct clamav_engine_info i;
+	long long age, warn_age;
+	char a[32], *built;
+
+	g_mutex_lock(&sc_lock);
+	warn_age = sc_warn_age;
+	g_mutex_unlock(&sc_lock);
+	if (!clamav_engine_info(&i)) {
+		g_string_append_printf(out, "backend: %s\nengine: not ready\n", i.backend);
+		return;
+	}
+	built = engine_time_text(i.db_time);
+	g_string_append_printf(out, "backend: %s\nengine: ready\nclamav-version: %s\n"
+			       "database-version: %u\ndatabase-built: %s\n", i.backend,
+			       i.version, i.db_version, built);
+	g_free(built);
+	if (signatures_age(&age, &i) == 0)
+		g_string_append_printf(out, "database-age: %s%s\n", age_text(age, a, sizeof(a)),
+				       warn_age && age > warn_age ? " (over signatures-warn-age)" : "");
+	else
+		g_string_append(out, "database-age: unknown\n");
+	if (i.signatures)
+		g_string_append_printf(out, "signatures: %u\n", i.signatures);
+	else
+		g_string_append(out, "signatures: unknown\n");
+	if (*i.server)
+		g_string_append_printf(out, "clamd-server: %s\n", i.server);
+}
+
 /* engine_loaded - the embedded engine made a new engine current */
 static void
 engine_loaded(void)
@@ -591,6 +625,7 @@ clamav_configure(const struct snapshot *s, int wait)
 
 	if (snapshot_in_chain(s, &clamav_handler))
 		backend = (int) conf_num(g, "backend");
+	status_register("clamav", clamav_status);
 	if (backend == 0) {
 		struct engine_settings es = {
 			.database = (char *) conf_str(g, "database"),
