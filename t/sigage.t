@@ -61,7 +61,8 @@ t() {
 		<"$f" >"$W/out" 2>"$W/err"
 	RC=$?
 	ERR=$(cat "$W/err")
-	V=$(tail -n 1 "$W/err")
+	cat "$W/err" >>"$W/all-err"
+	V=$(grep "^verdict=" "$W/err" | tail -n 1)
 }
 
 # the warning, at load
@@ -201,5 +202,8 @@ sk_stop
 sk_log_clean
 ok $? "no sanitizer report in the daemon's log"
 cd_stop_all
+
+grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' "$W/all-err"
+is "$?" 1 "no sanitizer report from sinkd -t"
 
 done_testing
