@@ -356,6 +356,7 @@ version_wait(void)
 	g_mutex_unlock(&ver_lock);
 }
 
+/* clamav_engine_info - what the current scanner uses (clamav.h) */
 bool
 clamav_engine_info(struct clamav_engine_info *i)
 {

@@ -587,6 +587,7 @@ engine_version(void)
 	return v;
 }
 
+/* engine_db - what the current engine was loaded from (engine.h) */
 int
 engine_db(struct engine_db *db)
 {

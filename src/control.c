@@ -77,6 +77,8 @@ answering(const char *path)
 	return rc;
 }
 
+/* control_open - bind and listen at path, root:gid 0660, while still
+ * root; 0, or -1 with *why (g_free() it) */
 int
 control_open(const char *path, gid_t gid, char **why)
 {
@@ -214,6 +216,8 @@ serve(gpointer unused)
 	return NULL;
 }
 
+/* control_start - serve on a thread of its own (nothing without a
+ * socket) */
 int
 control_start(void)
 {
@@ -223,10 +227,12 @@ control_start(void)
 	return 0;
 }
 
+/* control_close - stop serving; remove the socket while it is ours */
 void
 control_close(void)
 {
 	struct stat st;
+	int i;
 
 	if (server) {
 		if (write(stop_pipe[1], "", 1) < 0)
@@ -243,7 +249,7 @@ control_close(void)
 		unlink(sock_path);
 	g_free(sock_path);
 	sock_path = NULL;
-	for (int i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++)
 		if (stop_pipe[i] >= 0) {
 			close(stop_pipe[i]);
 			stop_pipe[i] = -1;
@@ -251,6 +257,7 @@ control_close(void)
 	status_reset();
 }
 
+/* control_query - the client: one request, the answer copied to out */
 int
 control_query(const char *path, const char *request, FILE *out, char **why)
 {

@@ -22,6 +22,8 @@ static GArray *sections;	/* struct section; under lock */
 static unsigned generation;	/* under lock */
 static gint64 started, loaded;	/* real time, us; under lock */
 
+/* status_register - add a section, or give one of that name a new
+ * function */
 void
 status_register(const char *section, status_fn fn)
 {
@@ -58,6 +60,7 @@ status_reset(void)
 	g_mutex_unlock(&lock);
 }
 
+/* status_loaded - a snapshot was installed: the next generation */
 void
 status_loaded(const struct snapshot *s)
 {
@@ -116,6 +119,7 @@ files(GString *out, const struct snapshot *s)
 	g_ptr_array_free(list, TRUE);
 }
 
+/* status_render - the whole report, core lines then each section */
 void
 status_render(GString *out)
 {
