@@ -34,6 +34,12 @@
  * reload) points the handler at the embedded engine (engine.h) or at a
  * clamd pool (clamd.h) built from the [clamav] group's keys, which are
  * not per domain; only the verdict keys are.
+ *
+ * How old the signatures are is known from the engine (its database's
+ * build time) or from clamd's answer to VERSION: logged at each load,
+ * warned of over signatures-warn-age (fresh_check), and, per domain, a
+ * reason to tempfail (signatures-too-old, too_old).  clamav.h hands it
+ * to the rest of sinkd; the status report shows it (clamav_status).
  */
 #include <sys/mman.h>
 #include <errno.h>
