@@ -34,9 +34,18 @@
  * reload) points the handler at the embedded engine (engine.h) or at a
  * clamd pool (clamd.h) built from the [clamav] group's keys, which are
  * not per domain; only the verdict keys are.
+ *
+ * How old the signatures are is known from the engine (its database's
+ * build time) or from clamd's answer to VERSION: logged at each load,
+ * warned of over signatures-warn-age (fresh_check), and, per domain, a
+ * reason to tempfail (signatures-too-old, too_old).  clamav.h hands it
+ * to the rest of sinkd; the status report shows it (clamav_status).
  */
 #include <sys/mman.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib.h>
@@ -45,7 +54,9 @@
 #include "../src/log.h"
 #include "../src/mime.h"
 #include "../src/policy.h"
+#include "../src/status.h"
 #include "../src/template.h"
+#include "clamav.h"
 #include "clamd.h"
 #include "engine.h"
 #include "quarantine.h"
@@ -62,8 +73,12 @@ static const char *const limit_values[] = {"reject", "tempfail", "accept", NULL}
 static const char *const method_values[] = {"store", "hold", NULL};
 static const char *const via_values[] = {"sendmail", "smtp", NULL};
 static const char *const parts_values[] = {"all", "unseen", "none", NULL};
+static const char *const too_old_values[] = {"tempfail", "scan", NULL};
 
 enum parts { PARTS_ALL, PARTS_UNSEEN, PARTS_NONE };
+enum too_old { TOO_OLD_TEMPFAIL, TOO_OLD_SCAN };
+
+#define AGE_MAX (3650LL * 86400)	/* bound of the signatures-*-age keys */
 
 #define G CONF_NODOMAIN
 
@@ -104,6 +119,8 @@ static const struct conf_key clamav_keys[] = {
 	 .doc = "the MTA's sendmail command, for release-via = sendmail"},
 	{"release-relay", CONF_STRING, "127.0.0.1:25", .flags = G,
 	 .doc = "host:port of the SMTP server, for release-via = smtp"},
+	{"signatures-warn-age", CONF_TIME, "7d", 0, AGE_MAX, .flags = G,
+	 .doc = "warn when the signatures in use were built longer ago than this; 0: never"},
 	{"action", CONF_ENUM, "reject", .values = action_values, .merge = MERGE_ENUM,
 	 .doc = "what a virus means: reject, tempfail, quarantine, discard or tag"},
 	{"reply", CONF_REPLY, "550 5.7.1 Message contains a virus (${virus})", .merge = MERGE_DEFAULT,
@@ -130,6 +147,10 @@ static const struct conf_key clamav_keys[] = {
 	 .doc = "how long a release by sinkd-quarantine lets its message through"},
 	{"block-encrypted", CONF_BOOL, "yes", .merge = MERGE_TRUE,
 	 .doc = "an encrypted archive or document, which cannot be scanned, is a finding (Heuristics.Encrypted.*): action applies"},
+	{"signatures-max-age", CONF_TIME, "0", 0, AGE_MAX, .merge = MERGE_MIN,
+	 .doc = "signatures built longer ago than this are too old (signatures-too-old); 0: no limit"},
+	{"signatures-too-old", CONF_ENUM, "scan", .values = too_old_values, .merge = MERGE_ENUM,
+	 .doc = "signatures older than signatures-max-age: tempfail the domain's mail, or scan it anyway"},
 	{NULL},
 };
 
@@ -150,6 +171,8 @@ struct clamav_cfg {
 	uid_t user;		/* sinkd's, who may own the quarantine key */
 	unsigned scan_flags;	/* ENGINE_SCAN_*: block-encrypted */
 	unsigned long long max_scansize;	/* for signed content unwrapped */
+	enum too_old too_old;
+	long long max_age;	/* signatures-max-age; 0: no limit */
 };
 
 /* the scanner in use: the embedded engine, or a clamd pool */
@@ -190,6 +213,312 @@ pool_unref(struct pool_ref *p)
 	}
 }
 
+/*
+ * What the signatures in use are and how old: the embedded engine says
+ * (engine_db); for a clamd pool, a thread of its own asks VERSION at
+ * each configure and again after watch-interval (at most once a minute,
+ * from the mail path: fresh_check), so that no message waits for it.
+ */
+struct clamd_said {
+	int known;		/* the last VERSION was answered */
+	int failed;		/* the last one was not: said once */
+	char version[64];
+	unsigned db_version;
+	time_t db_time;
+	char server[128];
+};
+
+static struct clamd_said sc_clamd;	/* under sc_lock */
+static long long sc_warn_age;		/* signatures-warn-age; under sc_lock */
+static long long sc_watch;		/* watch-interval; under sc_lock */
+static gint64 sc_asked;			/* when VERSION was last asked
+					 * (real seconds); under sc_lock */
+static GMutex ver_lock;
+static GThread *ver_thread;		/* under ver_lock */
+static atomic_int ver_busy;
+
+#define FRESH_EVERY 60		/* seconds between checks from the mail path */
+#define FRESH_REPEAT 3600	/* seconds between warnings of the same age */
+
+static void fresh_check(int loaded);
+
+/* age_text - "12d03h" or "5h20m"; into buf */
+static const char *
+age_text(long long s, char *buf, size_t size)
+{
+	if (s >= 86400)
+		g_snprintf(buf, size, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+	else
+		g_snprintf(buf, size, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	return buf;
+}
+
+/* clamd_said_parse - "ClamAV 1.4.6/27100/Thu Dec  3 08:22:14 2026" (the
+ * date as clamd's ctime() wrote it: its local time, English names) */
+static void
+clamd_said_parse(const char *text, struct clamd_said *c)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char **f = g_strsplit(text, "/", 3);
+	char wday[4], mon[4];
+	const char *at;
+	struct tm tm;
+
+	memset(c, 0, sizeof(*c));
+	c->known = 1;
+	g_strlcpy(c->version, g_str_has_prefix(f[0], "ClamAV ") ? f[0] + 7 : f[0],
+		  sizeof(c->version));
+	memset(&tm, 0, sizeof(tm));
+	if (f[1] && f[2]) {
+		c->db_version = (unsigned) g_ascii_strtoull(f[1], NULL, 10);
+		if (sscanf(f[2], "%3s %3s %d %d:%d:%d %d", wday, mon, &tm.tm_mday, &tm.tm_hour,
+			   &tm.tm_min, &tm.tm_sec, &tm.tm_year) == 7
+		    && (at = strstr(months, mon)) != NULL && (at - months) % 3 == 0) {
+			tm.tm_mon = (int) (at - months) / 3;
+			tm.tm_year -= 1900;
+			tm.tm_isdst = -1;
+			c->db_time = mktime(&tm);
+			if (c->db_time < 0)
+				c->db_time = 0;
+		}
+	}
+	g_strfreev(f);
+}
+
+/* version_run - the VERSION thread: ask p (a reference, dropped here),
+ * note the answer if p is still the pool in use, and say what changed */
+static gpointer
+version_run(gpointer data)
+{
+	struct pool_ref *p = data;
+	struct clamd_said now = {0};
+	char text[256], server[128] = "", *built;
+	int rc, changed = 0, say_fail = 0;
+
+	rc = clamd_version(p->pool, text, sizeof(text), server, sizeof(server));
+	if (rc == 0) {
+		clamd_said_parse(text, &now);
+		g_strlcpy(now.server, server, sizeof(now.server));
+	}
+	g_mutex_lock(&sc_lock);
+	if (sc_pool == p) {
+		if (rc == 0) {
+			changed = !sc_clamd.known || sc_clamd.db_version != now.db_version
+				|| sc_clamd.db_time != now.db_time;
+			sc_clamd = now;
+		} else {
+			say_fail = !sc_clamd.failed;
+			sc_clamd.failed = 1;
+		}
+	}
+	g_mutex_unlock(&sc_lock);
+	if (changed) {
+		built = engine_time_text(now.db_time);
+		log_info("clamav: clamd %s: ClamAV %s, database version %u built %s "
+			 "(clamd does not say how many signatures)",
+			 now.server, now.version, now.db_version, built);
+		g_free(built);
+	} else if (say_fail) {
+		log_warn("clamav: clamd VERSION: %s; the signatures' age is not known", text);
+	}
+	pool_unref(p);
+	atomic_store(&ver_busy, 0);
+	if (changed)
+		fresh_check(1);
+	return NULL;
+}
+
+/* version_ask - ask p's version: on a thread of its own, or here when
+ * wait is set (sinkd -t); a question in flight already is enough */
+static void
+version_ask(struct pool_ref *p, int wait)
+{
+	g_atomic_int_inc(&p->refs);
+	if (wait) {
+		atomic_store(&ver_busy, 1);
+		version_run(p);
+		return;
+	}
+	g_mutex_lock(&ver_lock);
+	if (atomic_exchange(&ver_busy, 1)) {
+		g_mutex_unlock(&ver_lock);
+		pool_unref(p);
+		return;
+	}
+	if (ver_thread)
+		g_thread_join(ver_thread);
+	ver_thread = g_thread_new("clamd-version", version_run, p);
+	g_mutex_unlock(&ver_lock);
+}
+
+/* version_wait - the VERSION thread, if any, is done */
+static void
+version_wait(void)
+{
+	g_mutex_lock(&ver_lock);
+	if (ver_thread)
+		g_thread_join(ver_thread);
+	ver_thread = NULL;
+	g_mutex_unlock(&ver_lock);
+}
+
+/* clamav_engine_info - what the current scanner uses (clamav.h) */
+bool
+clamav_engine_info(struct clamav_engine_info *i)
+{
+	struct engine_db db;
+	int backend;
+
+	memset(i, 0, sizeof(*i));
+	g_mutex_lock(&sc_lock);
+	backend = sc_backend;
+	if (backend == 1 && sc_clamd.known) {
+		i->loaded = true;
+		g_strlcpy(i->version, sc_clamd.version, sizeof(i->version));
+		i->db_version = sc_clamd.db_version;
+		i->db_time = sc_clamd.db_time;
+		g_strlcpy(i->server, sc_clamd.server, sizeof(i->server));
+	}
+	g_mutex_unlock(&sc_lock);
+	i->backend = backend == 0 ? "embedded" : backend == 1 ? "clamd" : "none";
+	if (backend == 0 && engine_db(&db) == 0) {
+		i->loaded = true;
+		g_strlcpy(i->version, db.clamav, sizeof(i->version));
+		i->db_version = db.version;
+		i->db_time = db.built;
+		i->signatures = db.sigs;
+	}
+	return i->loaded;
+}
+
+/* signatures_age - how long ago the signatures in use were built; 0, or
+ * -1 when that is not known (no scanner yet, no .cvd, clamd silent) */
+static int
+signatures_age(long long *age, struct clamav_engine_info *i)
+{
+	if (!clamav_engine_info(i) || i->db_time == 0)
+		return -1;
+	*age = (long long) (g_get_real_time() / G_USEC_PER_SEC) - (long long) i->db_time;
+	if (*age < 0)
+		*age = 0;
+	return 0;
+}
+
+/*
+ * fresh_check - warn when the signatures in use are older than
+ * signatures-warn-age: at once after a load (loaded set), else at most
+ * every FRESH_EVERY seconds (from the mail path), when they cross it and
+ * then every FRESH_REPEAT seconds while they stay old.  For a clamd pool
+ * it also asks VERSION again once watch-interval has passed.
+ */
+static void
+fresh_check(int loaded)
+{
+	static _Atomic gint64 next;
+	static GMutex fresh_lock;
+	static int old;			/* under fresh_lock */
+	static gint64 warned;		/* under fresh_lock */
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct clamav_engine_info i;
+	struct pool_ref *p = NULL;
+	long long age, warn_age;
+	char a[32], w[32], *built;
+
+	if (!loaded && now < atomic_load(&next))
+		return;
+	atomic_store(&next, now + FRESH_EVERY);
+	g_mutex_lock(&sc_lock);
+	warn_age = sc_warn_age;
+	if (!loaded && sc_backend == 1 && sc_pool && sc_watch > 0 && now >= sc_asked + sc_watch) {
+		sc_asked = now;
+		p = sc_pool;
+		g_atomic_int_inc(&p->refs);
+	}
+	g_mutex_unlock(&sc_lock);
+	if (p) {
+		version_ask(p, 0);
+		pool_unref(p);
+	}
+	g_mutex_lock(&fresh_lock);
+	if (warn_age == 0 || signatures_age(&age, &i) < 0 || age <= warn_age) {
+		old = 0;
+	} else if (loaded || !old || now >= warned + FRESH_REPEAT) {
+		built = engine_time_text(i.db_time);
+		log_warn("clamav: signatures are %s old (database version %u built %s), "
+			 "over signatures-warn-age %s: is freshclam running?",
+			 age_text(age, a, sizeof(a)), i.db_version, built,
+			 age_text(warn_age, w, sizeof(w)));
+		g_free(built);
+		warned = now;
+		old = 1;
+	}
+	g_mutex_unlock(&fresh_lock);
+}
+
+/* clamav_status - the scanner and its signatures, for sinkd -S */
+static void
+clamav_status(GString *out)
+{
+	struct clamav_engine_info i;
+	long long age, warn_age;
+	char a[32], *built;
+
+	g_mutex_lock(&sc_lock);
+	warn_age = sc_warn_age;
+	g_mutex_unlock(&sc_lock);
+	if (!clamav_engine_info(&i)) {
+		g_string_append_printf(out, "backend: %s\nengine: not ready\n", i.backend);
+		return;
+	}
+	built = engine_time_text(i.db_time);
+	g_string_append_printf(out, "backend: %s\nengine: ready\nclamav-version: %s\n"
+			       "database-version: %u\ndatabase-built: %s\n", i.backend,
+			       i.version, i.db_version, built);
+	g_free(built);
+	if (signatures_age(&age, &i) == 0)
+		g_string_append_printf(out, "database-age: %s%s\n", age_text(age, a, sizeof(a)),
+				       warn_age && age > warn_age ? " (over signatures-warn-age)" : "");
+	else
+		g_string_append(out, "database-age: unknown\n");
+	if (i.signatures)
+		g_string_append_printf(out, "signatures: %u\n", i.signatures);
+	else
+		g_string_append(out, "signatures: unknown\n");
+	if (*i.server)
+		g_string_append_printf(out, "clamd-server: %s\n", i.server);
+}
+
+/* engine_loaded - the embedded engine made a new engine current */
+static void
+engine_loaded(void)
+{
+	fresh_check(1);
+}
+
+/*
+ * too_old - the domain tempfails while the signatures are older than its
+ * signatures-max-age (signatures-too-old = tempfail); with scan, the
+ * message is scanned and the verdict line says the signatures are old.
+ * An age that is not known (no .cvd or .cld, clamd silent) is not old.
+ */
+static int
+too_old(struct msg *m, const struct clamav_cfg *c)
+{
+	struct clamav_engine_info i;
+	long long age;
+	char a[32], w[32];
+
+	if (c->max_age == 0 || signatures_age(&age, &i) < 0 || age <= c->max_age)
+		return 0;
+	msg_note(m, "signatures-age", "%s", age_text(age, a, sizeof(a)));
+	if (c->too_old == TOO_OLD_SCAN)
+		return 0;
+	log_warn("%s: clamav: signatures too old: database version %u is %s old, "
+		 "over signatures-max-age %s; signatures-too-old=tempfail", m->queue_id,
+		 i.db_version, a, age_text(c->max_age, w, sizeof(w)));
+	return 1;
+}
+
 static void *
 clamav_load(const struct conf_group *g, struct conf_errors *e)
 {
@@ -217,6 +546,11 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 	c->user = e->user;
 	c->scan_flags = conf_bool(g, "block-encrypted") ? ENGINE_SCAN_ENCRYPTED : 0;
 	c->max_scansize = (unsigned long long) conf_num(g, "max-scansize");
+	c->too_old = (enum too_old) conf_num(g, "signatures-too-old");
+	c->max_age = conf_num(g, "signatures-max-age");
+	if (c->too_old == TOO_OLD_TEMPFAIL && c->max_age == 0)
+		conf_key_warn(e, g, "signatures-too-old",
+			      "tempfail has no effect without signatures-max-age");
 	for (i = 0; i < G_N_ELEMENTS(replies); i++) {
 		char *w = NULL;
 
@@ -298,6 +632,7 @@ clamav_configure(const struct snapshot *s, int wait)
 
 	if (snapshot_in_chain(s, &clamav_handler))
 		backend = (int) conf_num(g, "backend");
+	status_register("clamav", clamav_status);
 	if (backend == 0) {
 		struct engine_settings es = {
 			.database = (char *) conf_str(g, "database"),
@@ -311,8 +646,13 @@ clamav_configure(const struct snapshot *s, int wait)
 			.max_scantime_ms = (unsigned) conf_num(g, "max-scantime") * 1000,
 			.cache = conf_bool(g, "clean-cache"),
 			.watch = (unsigned) conf_num(g, "watch-interval"),
+			.loaded = engine_loaded,
 		};
 
+		g_mutex_lock(&sc_lock);
+		sc_warn_age = conf_num(g, "signatures-warn-age");
+		sc_backend = 0;
+		g_mutex_unlock(&sc_lock);
 		rc = engine_configure(&es, wait);
 	} else {
 		engine_stop();
@@ -330,8 +670,16 @@ clamav_configure(const struct snapshot *s, int wait)
 	old = sc_pool;
 	sc_pool = np;
 	sc_backend = backend;
+	memset(&sc_clamd, 0, sizeof(sc_clamd));
+	if (backend >= 0) {
+		sc_warn_age = conf_num(g, "signatures-warn-age");
+		sc_watch = conf_num(g, "watch-interval");
+	}
+	sc_asked = g_get_real_time() / G_USEC_PER_SEC;
 	g_mutex_unlock(&sc_lock);
 	pool_unref(old);
+	if (np)
+		version_ask(np, wait);
 	return rc;
 }
 
@@ -341,10 +689,12 @@ clamav_stop(void)
 	struct pool_ref *old;
 
 	engine_stop();
+	version_wait();
 	g_mutex_lock(&sc_lock);
 	old = sc_pool;
 	sc_pool = NULL;
 	sc_backend = -1;
+	memset(&sc_clamd, 0, sizeof(sc_clamd));
 	g_mutex_unlock(&sc_lock);
 	pool_unref(old);
 }
@@ -975,6 +1325,12 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 		log_debug("%s: clamav: not scanned (%s sender)", m->queue_id,
 			  m->auth_user ? "authenticated" : "internal");
 		return VERDICT_CONTINUE;
+	}
+	fresh_check(0);
+	if (too_old(m, c)) {
+		reply_set(&m->conn->reply, "451", "4.7.1",
+			  "Virus signatures are out of date, try again later");
+		return VERDICT_TEMPFAIL;
 	}
 	if ((data = msg_data(m, &len)) == NULL) {
 		log_error("%s: clamav: cannot read the spool: %s", m->queue_id, strerror(errno));

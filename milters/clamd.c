@@ -583,3 +583,38 @@ clamd_scan(struct clamd_pool *p, const void *data, size_t len,
 	scan_set(r, SCAN_ERROR, last);
 	r->server[0] = 0;
 }
+
+/* clamd_version - VERSION to each server in turn until one answers;
+ * servers marked down are left alone unless none is up */
+int
+clamd_version(struct clamd_pool *p, char *out, size_t size, char *server,
+	      size_t server_size)
+{
+	static const char cmd[] = "zVERSION";	/* with its NUL */
+	char why[256] = "no clamd server", reply[CLAMD_REPLY];
+	gint64 now = g_get_monotonic_time();
+	unsigned pass, i;
+	int fd;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < p->n; i++) {
+			struct clamd_server *s = &p->srv[i];
+
+			if ((atomic_load(&s->down_until) > now) != pass)
+				continue;
+			if ((fd = server_connect(p, s, why, sizeof(why))) < 0)
+				continue;
+			if (send_all(fd, cmd, sizeof(cmd), p->io_ms, why, sizeof(why)) != SEND_FAILED
+			    && read_reply(fd, p->io_ms, reply, sizeof(reply), why, sizeof(why)) == 0) {
+				close(fd);
+				printable(out, size, reply, strlen(reply));
+				if (server)
+					g_strlcpy(server, s->spec, server_size);
+				return 0;
+			}
+			close(fd);
+		}
+	}
+	g_strlcpy(out, why, size);
+	return -1;
+}

@@ -36,4 +36,11 @@ void clamd_pool_free(struct clamd_pool *p);
 void clamd_scan(struct clamd_pool *p, const void *data, size_t len,
 		struct scan_result *r);
 
+/* clamd_version - what the first server that answers says to VERSION
+ * ("ClamAV 1.4.6/27100/Thu Dec  3 08:22:14 2026", or "ClamAV 1.4.6"
+ * without a .cvd), into out; 0, or -1 with out saying why; server (if
+ * not NULL) names the server that answered */
+int clamd_version(struct clamd_pool *p, char *out, size_t size,
+		  char *server, size_t server_size);
+
 #endif

@@ -22,6 +22,7 @@ struct eng {
 	struct cl_engine *cl;
 	unsigned sigs;
 	unsigned dbversion;
+	time_t dbtime;		/* build time of that version; 0: unknown */
 	unsigned long long max_filesize;
 	char *tmpdir;		/* where libclamav writes what it extracts */
 };
@@ -180,6 +181,19 @@ settings_copy(struct engine_settings *dst, const struct engine_settings *src)
 	dst->tmpdir = g_strdup(src->tmpdir);
 }
 
+/* engine_time_text - a build time as UTC text, or "at an unknown time";
+ * g_free() it */
+char *
+engine_time_text(time_t t)
+{
+	GDateTime *d = t > 0 ? g_date_time_new_from_unix_utc((gint64) t) : NULL;
+	char *text = d ? g_date_time_format(d, "%Y-%m-%d %H:%M:%S UTC") : NULL;
+
+	if (d)
+		g_date_time_unref(d);
+	return text ? text : g_strdup("at an unknown time");
+}
+
 static void
 settings_clear(struct engine_settings *s)
 {
@@ -238,6 +252,9 @@ eng_build(const struct engine_settings *s, char **why)
 	/* libclamav's own default: $TMPDIR, else /tmp */
 	e->tmpdir = g_strdup(s->tmpdir && *s->tmpdir ? s->tmpdir : g_get_tmp_dir());
 	e->dbversion = (unsigned) cl_engine_get_num(cl, CL_ENGINE_DB_VERSION, &err);
+	e->dbtime = (time_t) cl_engine_get_num(cl, CL_ENGINE_DB_TIME, &err);
+	if (err != CL_SUCCESS || e->dbtime < 0)
+		e->dbtime = 0;
 	return e;
 }
 
@@ -330,7 +347,7 @@ static int
 load(const struct engine_settings *s, struct dbstate *d)
 {
 	gint64 t0 = g_get_monotonic_time();
-	char *why = NULL;
+	char *why = NULL, *built;
 	struct eng *e;
 
 	dbstate_take(d, s->database);
@@ -340,10 +357,15 @@ load(const struct engine_settings *s, struct dbstate *d)
 		g_free(why);
 		return -1;
 	}
-	log_info("clamav: engine ready: ClamAV %s, %u signatures from %s, loaded in %.2fs",
-		 cl_retver(), e->sigs, s->database,
+	built = engine_time_text(e->dbtime);
+	log_info("clamav: engine ready: ClamAV %s, database version %u built %s, "
+		 "%u signatures from %s, loaded in %.2fs",
+		 cl_retver(), e->dbversion, built, e->sigs, s->database,
 		 (g_get_monotonic_time() - t0) / 1e6);
+	g_free(built);
 	eng_install(e);
+	if (s->loaded)
+		s->loaded();
 	return 0;
 }
 
@@ -563,6 +585,23 @@ engine_version(void)
 			    e->dbversion, e->sigs);
 	eng_unref(e);
 	return v;
+}
+
+/* engine_db - what the current engine was loaded from (engine.h) */
+int
+engine_db(struct engine_db *db)
+{
+	struct eng *e = eng_get();
+
+	memset(db, 0, sizeof(*db));
+	if (e == NULL)
+		return -1;
+	db->version = e->dbversion;
+	db->built = e->dbtime;
+	db->sigs = e->sigs;
+	g_strlcpy(db->clamav, cl_retver(), sizeof(db->clamav));
+	eng_unref(e);
+	return 0;
 }
 
 /* engine_database_unsafe - the first file that the group or others could

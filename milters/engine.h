@@ -25,6 +25,7 @@
 #define SINKD_ENGINE_H
 
 #include <stddef.h>
+#include <time.h>
 #include <glib.h>
 
 #include "scan.h"
@@ -36,6 +37,17 @@ struct engine_settings {
 	unsigned max_recursion, max_files, max_scantime_ms;
 	int cache;		/* the clean-file cache */
 	unsigned watch;		/* seconds between database checks; 0: none */
+	void (*loaded)(void);	/* called on the loader thread after each
+				 * engine it makes current; NULL: none */
+};
+
+/* What the current engine was loaded from. */
+struct engine_db {
+	unsigned version;	/* the newest .cvd/.cld's; 0: none (plain
+				 * .hdb, .ndb, ... files) */
+	time_t built;		/* its build time; 0: unknown */
+	unsigned sigs;		/* signatures loaded */
+	char clamav[32];	/* libclamav's version */
 };
 
 /* engine_configure - (re)load with these settings: in the background, or
@@ -62,6 +74,14 @@ char *engine_fingerprint(const void *data, size_t len, int text);
 /* engine_version - "ClamAV 1.4.6/27100/12345 signatures" or "not ready";
  * g_free() it */
 char *engine_version(void);
+
+/* engine_time_text - a build time as "YYYY-MM-DD HH:MM:SS UTC", or "at
+ * an unknown time" for 0; g_free() it */
+char *engine_time_text(time_t t);
+
+/* engine_db - what the current engine was loaded from: 0, or -1 when
+ * there is no engine yet */
+int engine_db(struct engine_db *db);
 
 /* engine_database_unsafe - why the signature database cannot be trusted,
  * or NULL: it, its directory or a file in it is writable by its group or

@@ -29,6 +29,7 @@
 #include <gmime/gmime.h>
 
 #include "../milters/registry.h"
+#include "control.h"
 #include "dirs.h"
 #include "event.h"
 #include "handler.h"
@@ -40,6 +41,7 @@
 #include "privs.h"
 #include "sink.h"
 #include "sink_proc.h"
+#include "status.h"
 
 #ifndef SINKD_VERSION
 #define SINKD_VERSION "0.1"
@@ -214,6 +216,7 @@ reloader(gpointer unused)
 		event_reload(new);
 		log_set_debug(conf_bool(&new->main, "debug"));
 		snapshot_install(new);
+		status_loaded(new);
 		handler_configure(new, 0);
 		log_info("configuration reloaded");
 	}
@@ -229,6 +232,7 @@ daemon_dirs(const struct snapshot *s, int start, GPtrArray *need[2], GPtrArray *
 {
 	const char *log_path = conf_str(&s->main, "log-file");
 	const char *pid_path = conf_str(&s->main, "pid-file");
+	char *control;
 	unsigned i;
 
 	g_ptr_array_add(need[0], (gpointer) "spool-dir");
@@ -256,6 +260,11 @@ daemon_dirs(const struct snapshot *s, int start, GPtrArray *need[2], GPtrArray *
 	if (*pid_path) {
 		g_ptr_array_add(leave[0], (gpointer) "pid-file");
 		g_ptr_array_add(leave[1], g_path_get_dirname(pid_path));
+	}
+	if ((control = control_path(s)) != NULL) {
+		g_ptr_array_add(leave[0], (gpointer) "control-socket");
+		g_ptr_array_add(leave[1], g_path_get_dirname(control));
+		g_free(control);
 	}
 }
 
@@ -413,7 +422,7 @@ static int
 run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 {
 	char *pid_path = g_strdup(conf_str(&s->main, "pid-file"));
-	char *why, *lock_path = NULL;
+	char *why, *lock_path = NULL, *control;
 	int pid_fd = -1, sock_fd = -1;
 	uid_t uid;
 	gid_t gid;
@@ -430,6 +439,9 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 		sock_fd = take_lock("socket", lock_path);
 	}
 	milter_open(s, uid, gid);
+	if ((control = control_path(s)) != NULL && control_open(control, gid, &why) < 0)
+		log_fatal("%s", why);
+	g_free(control);
 	if (!foreground)
 		daemonize(pid_fd, sock_fd);
 	else
@@ -438,7 +450,9 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	privs_drop(uid, gid, conf_bool(&s->main, "allow-root"));
 	log_set_debug(conf_bool(&s->main, "debug"));
 	snapshot_install(s);
+	status_loaded(s);
 	handler_configure(s, 0);
+	control_start();
 	if (event_start(s) < 0)
 		log_fatal("cannot start the shipper of after-accept events");
 
@@ -473,6 +487,7 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	log_info("stopping on signal %d", sig);
 	s = snapshot_current();
 	milter_stop((unsigned) conf_num(&s->main, "shutdown-timeout"));
+	control_close();
 	event_stop();
 	handler_stop(s);
 	snapshot_unref(s);
@@ -485,6 +500,27 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 		log_fatal("stopped: libmilter stopped serving (exit status 1, for a restart)");
 	log_info("stopped");
 	return 0;
+}
+
+/* ask_status - sinkd -S: the running daemon's status, asked through
+ * its control socket; 0, or 1 when it cannot be asked */
+static int
+ask_status(const struct snapshot *s)
+{
+	char *path = control_path(s), *why = NULL;
+	int rc = 0;
+
+	if (path == NULL) {
+		fprintf(stderr, "sinkd: no control socket (control-socket = none, or no pid-file)\n");
+		return 1;
+	}
+	if (control_query(path, "status", stdout, &why) < 0) {
+		fprintf(stderr, "sinkd: %s\n", why);
+		rc = 1;
+	}
+	g_free(why);
+	g_free(path);
+	return rc;
 }
 
 /* offline_args_free - what option parsing allocated for -t */
@@ -501,7 +537,7 @@ int
 main(int argc, char **argv)
 {
 	gboolean check = FALSE, foreground = FALSE, version = FALSE,
-		offline = FALSE, dump = FALSE, show = FALSE;
+		offline = FALSE, dump = FALSE, show = FALSE, status = FALSE;
 	struct offline_args oa = {0};
 	char *path = NULL;
 	GOptionEntry opts[] = {
@@ -511,6 +547,7 @@ main(int argc, char **argv)
 		{"version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},
 		{"defaults", 'd', 0, G_OPTION_ARG_NONE, &dump, "print every key with its default", NULL},
 		{"policy", 'P', 0, G_OPTION_ARG_NONE, &show, "print the effective policy of DOMAIN (default: the default policy), each key with the file:line it is from", NULL},
+		{"status", 'S', 0, G_OPTION_ARG_NONE, &status, "print the running daemon's status (asked through control-socket)", NULL},
 		{"test", 't', 0, G_OPTION_ARG_NONE, &offline, "run one message from stdin through the chain", NULL},
 		{"sender", 'F', 0, G_OPTION_ARG_STRING, &oa.sender, "-t: envelope sender", "ADDR"},
 		{"rcpt", 'R', 0, G_OPTION_ARG_STRING_ARRAY, &oa.rcpts, "-t: envelope recipient (repeatable)", "ADDR"},
@@ -528,7 +565,7 @@ main(int argc, char **argv)
 	g_option_context_add_main_entries(ctx, opts, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1 + show) {
 		fprintf(stderr, "sinkd: %s\n", err ? err->message : "unexpected argument");
-		fprintf(stderr, "usage: sinkd [-fnVd] [-c file] [-P [domain]] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user] [--quarantine]]\n");
+		fprintf(stderr, "usage: sinkd [-fnVdS] [-c file] [-P [domain]] [-t -F sender -R rcpt... [-C ip[,helo]] [-A user] [--quarantine]]\n");
 		g_clear_error(&err);
 		g_option_context_free(ctx);
 		g_free(path);
@@ -544,19 +581,24 @@ main(int argc, char **argv)
 		dump_keys();
 		return 0;
 	}
+	if (status)
+		check = TRUE;	/* the configuration only read */
 	if (!check && !offline && !show)
 		signals_block(&set);
 	/* absolute: the daemon leaves its directory, and reloads read it again */
 	conf_path = g_canonicalize_filename(path ? path : SINKD_SYSCONFDIR "/sinkd/sinkd.conf", NULL);
 	g_free(path);
 	log_open("sinkd", 1, !check && !offline && !show);
-	log_set_quiet(offline);
+	log_set_quiet(offline || status);
 	g_mime_init();
-	s = load(conf_path, offline ? REPORT_ERRORS : check || show ? REPORT_STDERR : REPORT_LOG);
+	s = load(conf_path, offline || status ? REPORT_ERRORS : check || show ? REPORT_STDERR : REPORT_LOG);
 	if (s == NULL && !check && !offline && !show)
 		log_fatal("%s: not starting: the configuration has errors", conf_path);
 	if (s == NULL) {
 		rc = 1;
+	} else if (status) {
+		rc = ask_status(s);
+		snapshot_unref(s);
 	} else if (show) {
 		policy_print(stdout, s, argc > 1 ? argv[1] : "default");
 		snapshot_unref(s);

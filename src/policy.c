@@ -3,6 +3,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -63,6 +64,8 @@ const struct conf_key sinkd_main_keys[] = {
 	 .doc = "when the journal is full: tempfail the message, or drop-oldest events to make room"},
 	{"pid-file", CONF_PATH, "/run/sinkd/sinkd.pid", .flags = CONF_RESTART,
 	 .doc = "the daemon's pid, locked while it runs: a second sinkd on it (or on the same unix socket) refuses to start"},
+	{"control-socket", CONF_STRING, "", .flags = CONF_RESTART,
+	 .doc = "the unix socket sinkd -S asks (root and sinkd's group only); empty: control.sock beside pid-file; none: no socket"},
 	{"log-file", CONF_PATH, "", .flags = CONF_RESTART,
 	 .doc = "also log to this file (appended; opened again on SIGUSR1); empty: none"},
 	{"syslog-facility", CONF_ENUM, "mail", .values = log_facility_names, .flags = CONF_RESTART,
@@ -575,7 +578,7 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	struct snapshot *s = g_new0(struct snapshot, 1);
 	struct conf_file *f;
 	struct policy *base;
-	const char *bad = NULL, *why = NULL;
+	const char *bad = NULL, *why = NULL, *cs;
 	unsigned before = e->msgs->len, i;
 	GHashTableIter it;
 	gpointer v;
@@ -620,6 +623,11 @@ snapshot_load(const char *path, const struct handler *const *registry,
 	}
 	if (sock_parse(conf_str(&s->main, "socket"), &s->socket, &why) < 0)
 		conf_key_error(e, &s->main, "socket", "%s", why);
+	cs = conf_str(&s->main, "control-socket");
+	if (*cs && strcmp(cs, "none") && !g_path_is_absolute(cs))
+		conf_key_error(e, &s->main, "control-socket", "%s: not an absolute path", cs);
+	else if (strlen(cs) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+		conf_key_error(e, &s->main, "control-socket", "%s: too long for a unix socket", cs);
 	else
 		socket_reach(s, e);
 	s->internal = cidr_list_parse((char **) conf_list(&s->main, "internal-hosts"),
