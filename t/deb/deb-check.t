@@ -69,10 +69,10 @@ inroot() {
 
 # the tree as git sees it (tracked files and new ones, not what .gitignore
 # names: no build products), copied out of the checkout
-G="git -c safe.directory=$TOP -C $TOP"
-$G status --porcelain --ignored >"$W/status.before" 2>&1
+g() { git -c safe.directory="$TOP" -C "$TOP" "$@"; }
+g status --porcelain --ignored >"$W/status.before" 2>&1
 mkdir -p "$W/build/src"
-(cd "$TOP" && $G ls-files -z --cached --others --exclude-standard |
+(cd "$TOP" && g ls-files -z --cached --others --exclude-standard |
 	tar --null --ignore-failed-read -T - -cf -) | tar -C "$W/build/src" -xf -
 ok $? "a copy of the tree in the work directory"
 
@@ -82,7 +82,7 @@ ok $? "a copy of the tree in the work directory"
 ok $? "dpkg-buildpackage -us -uc -b builds it" || diag "$(tail -n 30 "$W/build.log")"
 DEB=$(ls "$W"/build/sinkd_*.deb 2>/dev/null | head -n 1)
 [ -n "$DEB" ] || bail_out "no sinkd_*.deb built"
-$G status --porcelain --ignored >"$W/status.after" 2>&1
+g status --porcelain --ignored >"$W/status.after" 2>&1
 out=$(diff "$W/status.before" "$W/status.after")
 ok $? "the checkout is left as it was (git status, ignored files too)" || diag "$out"
 
