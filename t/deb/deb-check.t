@@ -126,8 +126,8 @@ chmod 755 "$R/usr/sbin/policy-rc.d"
 
 echo "postfix postfix/main_mailer_type select No configuration" | inroot debconf-set-selections
 inroot apt-get update -q >"$W/apt.log" 2>&1 &&
-	inroot apt-get install -y -q --no-install-recommends postfix >>"$W/apt.log" 2>&1
-ok $? "Postfix installed in the root" || { diag "$(tail -n 20 "$W/apt.log")"; bail_out "no Postfix"; }
+	inroot apt-get install -y -q --no-install-recommends postfix logrotate >>"$W/apt.log" 2>&1
+ok $? "Postfix and logrotate installed in the root" || { diag "$(tail -n 20 "$W/apt.log")"; bail_out "no Postfix"; }
 
 cp "$DEB" "$R/root/"
 inroot sh -c 'cd /root && apt-get install -y -q --no-install-recommends ./sinkd_*.deb' \
@@ -179,6 +179,13 @@ ok $? "sinkd-quarantine list works on the installed configuration" || diag "$out
 # keeps, none fetched here): EICAR's text, as an .ndb body signature
 hex=$(printf 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE' | od -An -v -tx1 | tr -d ' \n')
 echo "Deb-Check-Eicar:0:*:$hex" >"$R/var/lib/clamav/deb-check.ndb"
+
+# with a log file too, as sinkd.conf's comment suggests: an administrator's
+# change to a conffile, which purge must take away as well
+sed -i 's|^#log-file = /var/log/sinkd/sinkd.log|log-file = /var/log/sinkd/sinkd.log|' \
+	"$R/etc/sinkd/sinkd.conf"
+like "$(cat "$R/etc/sinkd/sinkd.conf")" $'\nlog-file = /var/log/sinkd/sinkd.log' \
+	"log-file set in /etc/sinkd/sinkd.conf"
 
 # unitval KEY: the values of KEY= in the unit, one a line, in order
 unitval() { sed -n "s/^$1=//p" "$UNIT"; }
@@ -264,11 +271,25 @@ like "$msg" "Sent through Postfix and the installed sinkd" "it is delivered" \
 like "$msg" "This message from sender@deb-check.test may contain confidential information" \
 	"  with the disclaimer the installed sinkd added (outbound mail, etc/disclaimer.txt)"
 
+# the package's logrotate entry: the file renamed, sinkd writes a new one
+like "$(cat "$R/var/log/sinkd/sinkd.log" 2>&1)" "from=<sender@deb-check.test>" \
+	"sinkd logs the message to /var/log/sinkd/sinkd.log"
+out=$(inroot logrotate -f /etc/logrotate.d/sinkd 2>&1)
+ok $? "logrotate -f /etc/logrotate.d/sinkd" || diag "$out"
+like "$(cat "$R/var/log/sinkd/sinkd.log.1" 2>&1)" "from=<sender@deb-check.test>" \
+	"  the log is now sinkd.log.1"
+
 out=$(swaks --server 127.0.0.1 --port "$PORT" --from sender@deb-check.test \
 	--to rcpt@deb-check.test --header 'Subject: a virus' \
 	--body 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' 2>&1)
 like "$out" "550 5.7.1 Message contains a virus \\(Deb-Check-Eicar" \
 	"a virus is refused by the installed libclamav engine" || diag "$out"
+for _ in $(seq 1 25); do
+	grep -q Deb-Check-Eicar "$R/var/log/sinkd/sinkd.log" 2>/dev/null && break
+	sleep 0.2
+done
+like "$(cat "$R/var/log/sinkd/sinkd.log" 2>&1)" "Deb-Check-Eicar" \
+	"  logged to a new sinkd.log: sinkd opened it again on logrotate's SIGUSR1"
 
 # --- stop, purge, nothing left ----------------------------------------------
 
