@@ -4,8 +4,9 @@
 # installed with apt-get into a throwaway Debian 12 root (debootstrap, from
 # the mirror the machine's own apt uses), sinkd started there as its
 # systemd unit would, a message sent through a real Postfix in that root
-# configured with the main.cf lines the package documents, then purged:
-# nothing of it may be left.
+# configured with the main.cf lines the package documents, its log file
+# rotated by the package's logrotate entry, then purged: nothing of it may
+# be left.
 #
 # Slow (a debootstrap and two apt-get installs): run by make deb-check, not
 # make check.  As root; needs the Debian archive and no other network.
