@@ -169,6 +169,10 @@ is "$(sed -n 's/^ExecStart=//p' "$UNIT")" "/usr/sbin/sinkd -f -c /etc/sinkd/sink
 ok $? "  enabled"
 is "$(inroot stat -c '%a %U:%G' /var/lib/sinkd /var/lib/sinkd/quarantine 2>&1 | tr '\n' ' ')" \
 	"755 root:root 700 sinkd:sinkd " "/var/lib/sinkd is root's, its quarantine sinkd's alone"
+like "$(cat "$R/etc/sinkd/sinkd.conf")" $'\n#module = /usr/lib/sinkd/sinks/attachhash.so\n' \
+	"sinkd.conf names the installed attachhash.so"
+[ -f "$R/usr/lib/sinkd/sinks/attachhash.so" ]
+ok $? "  which is there"
 out=$(inroot sinkd -n -c /etc/sinkd/sinkd.conf 2>&1)
 ok $? "sinkd -n accepts the installed configuration" || diag "$out"
 out=$(inroot sinkd-quarantine list 2>&1)
