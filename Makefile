@@ -5,6 +5,9 @@
 #	make sanitize		build with ASan+UBSan and run the suite
 #	make run		run sinkd in the foreground on etc/sinkd.conf
 #	make install		PREFIX=/usr/local DESTDIR= (see README)
+#	make deb-check		build the Debian package from a copy of the
+#				tree, install, run and purge it in a throwaway
+#				Debian root (t/deb/; as root, needs the archive)
 
 -include config.mk
 
@@ -105,8 +108,8 @@ $(SINK_STAGE)/include/sinkd/sink.h: include/sinkd/sink.h
 	install -m 644 include/sinkd/sink.h $@
 
 etc/sinks/%.so: etc/sinks/%.c $(SINK_STAGE)/include/sinkd/sink.h
-	$(CC) $(OPT) $(WARN) -std=gnu11 -fPIC -shared -I$(SINK_STAGE)/include $(SAN_LDFLAGS) \
-		-o $@ $< -lcrypto
+	$(CC) $(OPT) $(WARN) -std=gnu11 -fPIC -shared $(CPPFLAGS) -I$(SINK_STAGE)/include \
+		$(LDFLAGS) $(SAN_LDFLAGS) -o $@ $< -lcrypto
 
 tests: src/sinkd $(TOOLS) $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS) $(SHIPPED_SINKS)
 
@@ -125,6 +128,12 @@ sanitize:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(MAKE) SANITIZE=1 check; rc=$$?; rm -f "$$supp"; exit $$rc
 	$(MAKE) clean
+
+# the Debian package (debian/), built from a copy of the tree and tried
+# installed in a Debian root of its own: slow, so not part of make check
+.PHONY: deb-check
+deb-check:
+	prove $(PROVE_FLAGS) t/deb/*.t
 
 # the benchmark (as root; see bench/run)
 .PHONY: bench bench-sink
