@@ -25,7 +25,8 @@ CORE_SRCS = src/sink.c src/sinkapi.c src/sink_proc.c src/cidr.c src/chain.c src/
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
 	src/event.c src/event_webhook.c src/event_redis.c src/event_postgres.c src/journal.c \
-	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c
+	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c \
+	src/stats.c src/metrics.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c milters/rewrite.c milters/textrw.c
@@ -76,7 +77,7 @@ tools/sinkd-archive: tools/sinkd-archive.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
 
 # clamd_test defines its own scan_set(): not linked with the handlers
-t/unit/clamd_test: t/unit/clamd_test.o t/unit/tap.o milters/clamd.o src/log.o
+t/unit/clamd_test: t/unit/clamd_test.o t/unit/tap.o milters/clamd.o src/log.o src/stats.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
 
 t/unit/%: t/unit/%.o t/unit/tap.o $(CORE_OBJS)

@@ -45,6 +45,7 @@
 #include "../src/log.h"
 #include "../src/mime.h"
 #include "../src/policy.h"
+#include "../src/stats.h"
 #include "../src/template.h"
 #include "clamd.h"
 #include "engine.h"
@@ -505,6 +506,7 @@ quarantine(struct msg *m, const struct clamav_cfg *c, const char *virus,
 		reply_set(&m->conn->reply, "451", "4.3.0", "Temporary local problem, try again later");
 		return VERDICT_TEMPFAIL;
 	}
+	stats_inc(STATS_QUARANTINED);
 	log_info("%s: clamav: quarantined as %s", m->queue_id, id);
 	msg_note(m, "quarantine", "%s/%s.eml", c->quarantine_dir, id);
 	return VERDICT_DISCARD;
@@ -957,6 +959,7 @@ clamav_release(struct msg *m, struct edits *e, const void *cfg)
 	}
 	if (!released(m, c, data, len))
 		return 0;
+	stats_inc(STATS_RELEASED);
 	log_info("%s: clamav: released from quarantine; passed unchanged", m->queue_id);
 	strip_token(m, e);
 	return 1;
@@ -1002,6 +1005,7 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 		break;
 	}
 	msg_note(m, "virus", "%s", r.name);
+	stats_virus(r.name);
 	log_info("%s: clamav: virus=\"%s\" action=%s%s%s", m->queue_id, r.name,
 		 action_values[c->action], *r.server ? " server=" : "", r.server);
 	switch (c->action) {

@@ -11,6 +11,7 @@
 
 #include "../src/conf.h"
 #include "../src/log.h"
+#include "../src/stats.h"
 #include "engine.h"
 
 #define LIMIT_PREFIX "Heuristics.Limits.Exceeded"
@@ -22,6 +23,7 @@ struct eng {
 	struct cl_engine *cl;
 	unsigned sigs;
 	unsigned dbversion;
+	long long dbtime;	/* the database's build time (Unix) */
 	unsigned long long max_filesize;
 	char *tmpdir;		/* where libclamav writes what it extracts */
 };
@@ -67,6 +69,10 @@ eng_install(struct eng *e)
 	g_mutex_lock(&lock);
 	old = cur;
 	cur = e;
+	stats_gauge_set(STATS_ENGINE_LOADED, e != NULL);
+	stats_gauge_set(STATS_ENGINE_SIGS, e ? e->sigs : 0);
+	stats_gauge_set(STATS_ENGINE_DB_VERSION, e ? e->dbversion : 0);
+	stats_gauge_set(STATS_ENGINE_DB_TIME, e ? e->dbtime : 0);
 	g_mutex_unlock(&lock);
 	eng_unref(old);
 }
@@ -238,6 +244,7 @@ eng_build(const struct engine_settings *s, char **why)
 	/* libclamav's own default: $TMPDIR, else /tmp */
 	e->tmpdir = g_strdup(s->tmpdir && *s->tmpdir ? s->tmpdir : g_get_tmp_dir());
 	e->dbversion = (unsigned) cl_engine_get_num(cl, CL_ENGINE_DB_VERSION, &err);
+	e->dbtime = cl_engine_get_num(cl, CL_ENGINE_DB_TIME, &err);
 	return e;
 }
 
@@ -408,6 +415,7 @@ engine_configure(const struct engine_settings *s, int wait)
 	settings_copy(&want, s);
 	want_gen++;
 	stopping = 0;
+	stats_gauge_set(STATS_ENGINE_WANTED, 1);
 	if (watcher == NULL)
 		watcher = g_thread_new("clamav-loader", watch, NULL);
 	g_cond_signal(&cond);
@@ -420,6 +428,7 @@ engine_stop(void)
 {
 	g_mutex_lock(&lock);
 	stopping = 1;
+	stats_gauge_set(STATS_ENGINE_WANTED, 0);
 	g_cond_signal(&cond);
 	g_mutex_unlock(&lock);
 	if (watcher) {

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <glib.h>
 #include <gmime/gmime.h>
@@ -33,6 +34,7 @@
 #include "event.h"
 #include "handler.h"
 #include "log.h"
+#include "metrics.h"
 #include "milter.h"
 #include "offline.h"
 #include "pidfile.h"
@@ -40,6 +42,7 @@
 #include "privs.h"
 #include "sink.h"
 #include "sink_proc.h"
+#include "stats.h"
 
 #ifndef SINKD_VERSION
 #define SINKD_VERSION "0.1"
@@ -200,12 +203,14 @@ reloader(gpointer unused)
 		new = load(conf_path, REPORT_LOG);
 		if (new == NULL) {
 			log_error("reload failed; keeping the running configuration");
+			stats_inc(STATS_RELOAD_FAILED);
 			continue;
 		}
 		if ((why = dirs_ready(new, 0, geteuid(), getegid())) != NULL) {
 			log_error("reload failed: %s; keeping the running configuration", why);
 			g_free(why);
 			snapshot_unref(new);
+			stats_inc(STATS_RELOAD_FAILED);
 			continue;
 		}
 		old = snapshot_current();
@@ -215,6 +220,9 @@ reloader(gpointer unused)
 		log_set_debug(conf_bool(&new->main, "debug"));
 		snapshot_install(new);
 		handler_configure(new, 0);
+		stats_configure((unsigned) conf_num(&new->main, "metrics-max-domains"));
+		stats_gauge_add(STATS_GENERATION, 1);
+		stats_inc(STATS_RELOAD_OK);
 		log_info("configuration reloaded");
 	}
 	return NULL;
@@ -430,6 +438,7 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 		sock_fd = take_lock("socket", lock_path);
 	}
 	milter_open(s, uid, gid);
+	metrics_open(s, uid, gid);
 	if (!foreground)
 		daemonize(pid_fd, sock_fd);
 	else
@@ -437,6 +446,9 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	sink_proc_spawner_start(s->conf_path);
 	privs_drop(uid, gid, conf_bool(&s->main, "allow-root"));
 	log_set_debug(conf_bool(&s->main, "debug"));
+	stats_gauge_set(STATS_START_TIME, (gint64) time(NULL));
+	stats_gauge_set(STATS_GENERATION, 1);
+	stats_configure((unsigned) conf_num(&s->main, "metrics-max-domains"));
 	snapshot_install(s);
 	handler_configure(s, 0);
 	if (event_start(s) < 0)
@@ -445,6 +457,7 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	g_thread_unref(g_thread_new("reload", reloader, NULL));
 	if (milter_start() < 0)
 		log_fatal("cannot start the milter thread");
+	metrics_start();
 	milter_log_mta_config(s);
 	log_info("sinkd %s ready on %s (uid %u)", SINKD_VERSION,
 		 conf_str(&s->main, "socket"), (unsigned) geteuid());
@@ -472,7 +485,9 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	close(sfd);
 	log_info("stopping on signal %d", sig);
 	s = snapshot_current();
+	metrics_stopping();
 	milter_stop((unsigned) conf_num(&s->main, "shutdown-timeout"));
+	metrics_stop();
 	event_stop();
 	handler_stop(s);
 	snapshot_unref(s);
