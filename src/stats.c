@@ -122,17 +122,15 @@ hash(enum fam f, const char *labels)
 /*
  * find - the series of f with these labels; made when create is set and
  * there is none (the slot taken with compare-and-swap: the loser of a
- * race frees its copy and takes the winner's); *made says whether this
- * call made it.  NULL: not there (create unset), or the table is full.
+ * race frees its copy and takes the winner's).  NULL: not there (create
+ * unset), or the table is full.
  */
 static struct series *
-find(enum fam f, const char *labels, int create, int *made)
+find(enum fam f, const char *labels, int create)
 {
 	guint i = hash(f, labels) & (SLOTS - 1), n;
 	struct series *fresh = NULL;
 
-	if (made)
-		*made = 0;
 	for (n = 0; n < SLOTS; n++, i = (i + 1) & (SLOTS - 1)) {
 		struct series *s = atomic_load_explicit(&slots[i], memory_order_acquire);
 
@@ -144,11 +142,8 @@ find(enum fam f, const char *labels, int create, int *made)
 				fresh->fam = f;
 				fresh->labels = g_strdup(labels);
 			}
-			if (atomic_compare_exchange_strong(&slots[i], &s, fresh)) {
-				if (made)
-					*made = 1;
+			if (atomic_compare_exchange_strong(&slots[i], &s, fresh))
 				return fresh;
-			}
 			/* s is now the winner's: compare it as any other */
 		}
 		if (s->fam == f && !strcmp(s->labels, labels)) {
@@ -180,7 +175,7 @@ series2(enum fam f, const char *k1, const char *v1, const char *k2, const char *
 	} else {
 		snprintf(labels, sizeof(labels), "%s=\"%s\"", k1, e1);
 	}
-	return find(f, labels, 1, NULL);
+	return find(f, labels, 1);
 }
 
 static struct series *
@@ -198,27 +193,33 @@ add(struct series *s)
 
 /*
  * capped - v, or "other" once max_labels distinct values of this kind
- * (FAM_ADMIT_*) are counted and v is not one of them
+ * (FAM_ADMIT_*) are counted and v is not one of them.  A value counted
+ * already, and any value once the cap is reached (the count never goes
+ * down), take no lock; admitting one of the first max_labels values
+ * does, so that the count is exact and a value is never both.
  */
 static const char *
 capped(enum fam kind, const char *v)
 {
+	static GMutex admit_lock;
 	atomic_uint *n = &admitted[kind - FAM_ADMIT_DOMAIN];
 	char e[2 * LABEL_MAX + 1];
-	int made;
+	const char *r = "other";
 
 	escape(e, v);
-	if (find(kind, e, 0, NULL))
+	if (find(kind, e, 0))
 		return v;
-	if (atomic_fetch_add(n, 1) >= atomic_load(&max_labels)) {
-		atomic_fetch_sub(n, 1);
-		return "other";
+	if (atomic_load(n) >= atomic_load(&max_labels))
+		return r;
+	g_mutex_lock(&admit_lock);
+	if (find(kind, e, 0))
+		r = v;
+	else if (atomic_load(n) < atomic_load(&max_labels) && find(kind, e, 1)) {
+		atomic_fetch_add(n, 1);
+		r = v;
 	}
-	if (find(kind, e, 1, &made) == NULL)
-		return "other";
-	if (!made)		/* another thread admitted it meanwhile */
-		atomic_fetch_sub(n, 1);
-	return v;
+	g_mutex_unlock(&admit_lock);
+	return r;
 }
 
 void
