@@ -5,7 +5,8 @@
 # outbound (disclaimer) messages of known outcome, then the exposition is
 # parsed whole with prometheus_client's parser (t/lib/promparse.py) and
 # each counter compared with the number sent.  Also: label caps
-# (metrics-max-domains), reloads ok and failed, /healthz 503 while the
+# (metrics-max-domains), reloads ok and failed, a message in flight,
+# /healthz 503 after SIGTERM (shutting down) and while the
 # embedded engine has no database and 200 once it has one, 404 and 405,
 # a unix socket, and metrics-listen's errors as file:line.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -191,6 +192,25 @@ chmod 000 "$W/sk/spool"
 like "$(curl -s --unix-socket "$W/sk/metrics.sock" http://localhost/healthz)" \
 	"^spool-dir $W/sk/spool: Permission denied" "/healthz: 503 naming an unwritable spool-dir"
 chmod 700 "$W/sk/spool"
+# a message in flight (t/lib/milterseq.py hold): counted as in flight on
+# an open connection; after SIGTERM, while sinkd waits for it, /healthz
+# says it is shutting down
+mkfifo "$W/go"
+$PY "$TOP/t/lib/milterseq.py" hold "unix:$W/sk/sinkd.sock" <"$W/go" >"$W/held.out" 2>"$W/held.err" &
+CLIENT=$!
+exec 4>"$W/go"
+for i in $(seq 1 100); do grep -q '^held' "$W/held.out" && break; sleep 0.1; done
+curl -s --unix-socket "$W/sk/metrics.sock" http://localhost/metrics >"$W/metrics"
+$PY "$W/promparse.py" <"$W/metrics" >"$W/samples"
+is "$(val sinkd_messages_in_flight) $(val sinkd_connections)" "1 1" "a message in flight on an open connection"
+kill -TERM "$SK_PID"
+for i in $(seq 1 50); do grep -q 'stopping on signal 15' "$SK_DIR/sinkd.log" && break; sleep 0.1; done
+H=$(curl -s -o "$W/h" -w '%{http_code}' --unix-socket "$W/sk/metrics.sock" http://localhost/healthz)
+is "$H $(cat "$W/h")" "503 shutting down" "/healthz after SIGTERM, the message still in flight: 503 shutting down"
+echo go >&4
+exec 4>&-
+wait "$CLIENT"
+like "$(cat "$W/held.out")" $'\nlast=c' "the message in flight finished, accepted"
 sk_stop
 ok $([ ! -e "$W/sk/metrics.sock" ]; echo $?) "the unix socket removed at exit"
 sk_log_clean
