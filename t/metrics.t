@@ -56,9 +56,10 @@ sk_conf "chain = protocol, clamav, rewrite, disclaimer" \
 	'[clamav]' "database = $W/db" "quarantine-dir = $W/q" \
 	'[rewrite]' 'banned-extensions = .exe' \
 	'[disclaimer]' "text-file = $(fixture "$TOP/t/disclaimer/text.tmpl" "$SK_DIR/conf")"
-for d in example.org example.com example.net; do
+for d in example.org example.net; do
 	: >"$SK_DIR/conf/domains/$d.conf"
 done
+printf '[clamav]\naction = quarantine\n' >"$SK_DIR/conf/domains/example.com.conf"
 chmod 644 "$SK_DIR"/conf/domains/*.conf
 sk_start || bail_out "sinkd did not start"
 
@@ -89,6 +90,7 @@ load "$M/banned" $N_BANNED -r b@example.org
 load "$M/clean" $N_OUT -C 10.255.0.1 -f a@example.org -r x@example.net
 # inbound to two more domains: the cap of 2 names makes the third "other"
 load "$M/clean" 1 -r c@example.com
+load "$M/virus" 1 -r c@example.com	# example.com quarantines
 load "$M/clean" 1 -r d@example.net
 
 # scrape: the exposition parsed whole; one "name{labels} value" per sample
@@ -102,18 +104,21 @@ ok $? "/metrics parses with prometheus_client's parser"
 like "$(cat "$W/headers")" 'Content-Type: text/plain; version=0.0.4' "/metrics: the 0.0.4 content type"
 val() { awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print "absent" }' "$W/samples"; }
 
-TOTAL=$((N_CLEAN + N_VIRUS + N_BANNED + N_OUT + N_OTHER))
+TOTAL=$((N_CLEAN + N_VIRUS + N_BANNED + N_OUT + N_OTHER + 1))
 is "$(val 'sinkd_messages_total{handler="none",verdict="accept"}')" \
 	"$((N_CLEAN + N_BANNED + N_OUT + N_OTHER))" "accepted messages"
 is "$(val 'sinkd_messages_total{handler="clamav",verdict="reject"}')" "$N_VIRUS" "rejected by clamav"
-is "$(val "sinkd_viruses_total{name=\"$EICAR\"}")" "$N_VIRUS" "viruses by name: $EICAR"
+is "$(val 'sinkd_messages_total{handler="clamav",verdict="discard"}')" 1 "discarded by clamav (quarantined)"
+is "$(val sinkd_quarantined_total)" 1 "one quarantine entry"
+ok $([ "$(ls "$W/q"/*.eml | wc -l)" = 1 ]; echo $?) "  and there it is"
+is "$(val "sinkd_viruses_total{name=\"$EICAR\"}")" $((N_VIRUS + 1)) "viruses by name: $EICAR"
 is "$(val 'sinkd_banned_attachments_total{action="replaced"}')" "$N_BANNED" "banned attachments replaced"
 is "$(val 'sinkd_disclaimers_total{outcome="added"}')" "$N_OUT" "disclaimers added"
 is "$(val 'sinkd_policy_messages_total{direction="inbound",domain="example.org"}')" \
 	"$((N_CLEAN + N_VIRUS + N_BANNED))" "inbound for example.org"
 is "$(val 'sinkd_policy_messages_total{direction="outbound",domain="example.org"}')" \
 	"$N_OUT" "outbound from example.org"
-is "$(val 'sinkd_policy_messages_total{direction="inbound",domain="example.com"}')" 1 \
+is "$(val 'sinkd_policy_messages_total{direction="inbound",domain="example.com"}')" 2 \
 	"a second domain by name"
 is "$(val 'sinkd_policy_messages_total{direction="inbound",domain="other"}')" 1 \
 	"past metrics-max-domains = 2: other"
@@ -132,7 +137,6 @@ is "$(val sinkd_messages_in_flight)" 0 "no message in flight"
 is "$(val sinkd_config_generation)" 1 "generation 1"
 is "$(val 'sinkd_reloads_total{result="ok"}')" 0 "no reload yet"
 is "$(val 'sinkd_clamd_servers{state="up"}')" 0 "no clamd pool"
-is "$(val sinkd_quarantined_total)" 0 "nothing quarantined"
 # every family has its HELP and TYPE lines
 for f in $(sed -n 's/^# TYPE \([^ ]*\) .*/\1/p' "$W/metrics"); do
 	grep -q "^# HELP $f " "$W/metrics" || { ok 1 "HELP for $f"; continue; }
