@@ -445,12 +445,17 @@ stats_render_prometheus(GString *out)
 void
 stats_render_text(GString *out)
 {
+	gint64 start = stats_gauge_get(STATS_START_TIME);
+	GDateTime *t = g_date_time_new_from_unix_utc(start);
+	char *when = t ? g_date_time_format(t, "%Y-%m-%dT%H:%M:%SZ") : NULL;
 	unsigned i;
 	gsize before;
 
-	g_string_append_printf(out, "sinkd counters since %lld (%lld seconds ago)\n",
-			       (long long) stats_gauge_get(STATS_START_TIME),
-			       (long long) (time(NULL) - stats_gauge_get(STATS_START_TIME)));
+	g_string_append_printf(out, "sinkd counters since %s (%lld seconds)\n",
+			       when ? when : "?", (long long) (time(NULL) - start));
+	g_free(when);
+	if (t)
+		g_date_time_unref(t);
 	for (i = 0; i < G_N_ELEMENTS(metrics); i++) {
 		g_string_append_printf(out, "\n%s:\n", metrics[i].help);
 		before = out->len;
