@@ -25,43 +25,6 @@ static struct MHD_Daemon *daemon_;
 static char *unix_path;		/* to remove at exit */
 static gint stopping;		/* metrics_stopping() was called */
 
-/* parse - metrics-listen as a sock_spec: "host:port" and "[v6]:port"
- * without a prefix are inet: (sock_parse() takes the rest) */
-static int
-parse(const char *spec, struct sock_spec *s, const char **why)
-{
-	char *full;
-	int rc;
-
-	if (!strncmp(spec, "unix:", 5) || !strncmp(spec, "local:", 6)
-	    || !strncmp(spec, "inet:", 5) || !strncmp(spec, "inet6:", 6))
-		return sock_parse(spec, s, why);
-	full = g_strconcat("inet:", spec, NULL);
-	rc = sock_parse(full, s, why);
-	g_free(full);
-	if (rc == 0 && s->port == 0) {
-		sock_free(s);
-		*why = "needs a port, as in 127.0.0.1:9193";
-		return -1;
-	}
-	return rc;
-}
-
-/* metrics_spec_check - whether spec is an address metrics-listen takes
- * ("" is none) */
-int
-metrics_spec_check(const char *spec, const char **why)
-{
-	struct sock_spec s;
-
-	if (*spec == 0)
-		return 0;
-	if (parse(spec, &s, why) < 0)
-		return -1;
-	sock_free(&s);
-	return 0;
-}
-
 /* bind_unix - a listening unix socket at path, mode 0660, uid:gid's */
 static int
 bind_unix(const char *path, unsigned uid, unsigned gid)
@@ -132,7 +95,7 @@ metrics_open(const struct snapshot *s, unsigned uid, unsigned gid)
 
 	if (*spec == 0)
 		return;
-	if (parse(spec, &ss, &why) < 0)
+	if (sock_parse_listen(spec, &ss, &why) < 0)
 		log_fatal("metrics-listen %s: %s", spec, why);
 	if (ss.family == AF_UNIX) {
 		if ((listen_fd = bind_unix(ss.path, uid, gid)) >= 0)

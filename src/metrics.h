@@ -13,15 +13,12 @@
  * loaded, no clamd server answering, a directory sinkd writes to not
  * writable).  The listener lives as long as the process: a reload keeps
  * it, and a change of metrics-listen needs a restart (CONF_RESTART).
- *
- * metrics_spec_check() is the key's check, for snapshot_load().
  */
 #ifndef SINKD_METRICS_H
 #define SINKD_METRICS_H
 
 struct snapshot;
 
-int metrics_spec_check(const char *spec, const char **why);
 void metrics_open(const struct snapshot *s, unsigned uid, unsigned gid);
 void metrics_start(void);
 void metrics_stopping(void);

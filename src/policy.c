@@ -12,7 +12,6 @@
 
 #include "handler.h"
 #include "log.h"
-#include "metrics.h"
 #include "policy.h"
 #include "sink.h"
 #include "event.h"
@@ -627,8 +626,14 @@ snapshot_load(const char *path, const struct handler *const *registry,
 		conf_key_error(e, &s->main, "socket", "%s", why);
 	else
 		socket_reach(s, e);
-	if (metrics_spec_check(conf_str(&s->main, "metrics-listen"), &why) < 0)
-		conf_key_error(e, &s->main, "metrics-listen", "%s", why);
+	if (*conf_str(&s->main, "metrics-listen")) {
+		struct sock_spec ml;
+
+		if (sock_parse_listen(conf_str(&s->main, "metrics-listen"), &ml, &why) < 0)
+			conf_key_error(e, &s->main, "metrics-listen", "%s", why);
+		else
+			sock_free(&ml);
+	}
 	s->internal = cidr_list_parse((char **) conf_list(&s->main, "internal-hosts"),
 				      &bad, &why);
 	resolve_chain(s, e);
