@@ -28,7 +28,8 @@ CORE_SRCS = src/sink.c src/sinkapi.c src/sink_proc.c src/cidr.c src/chain.c src/
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
 	src/event.c src/event_webhook.c src/event_redis.c src/event_postgres.c src/journal.c \
-	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c src/resolve.c
+	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c src/resolve.c \
+	src/stats.c src/metrics.c
 CORE_SRCS += src/status.c src/control.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
@@ -43,6 +44,7 @@ endif
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 TOOLS = tools/sinkd-quarantine tools/sinkd-archive
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test t/unit/journal_test \
+	t/unit/stats_test \
 	t/unit/quarantine_test t/unit/textrw_test t/unit/archive_test t/unit/resolve_test
 ifeq ($(WITH_LUA),yes)
 UNIT_TESTS += t/unit/sinklua_test
@@ -80,7 +82,7 @@ tools/sinkd-archive: tools/sinkd-archive.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
 
 # clamd_test defines its own scan_set(): not linked with the handlers
-t/unit/clamd_test: t/unit/clamd_test.o t/unit/tap.o milters/clamd.o src/log.o
+t/unit/clamd_test: t/unit/clamd_test.o t/unit/tap.o milters/clamd.o src/log.o src/stats.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
 
 t/unit/%: t/unit/%.o t/unit/tap.o $(CORE_OBJS)

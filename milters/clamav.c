@@ -55,6 +55,7 @@
 #include "../src/mime.h"
 #include "../src/policy.h"
 #include "../src/status.h"
+#include "../src/stats.h"
 #include "../src/template.h"
 #include "clamav.h"
 #include "clamd.h"
@@ -855,6 +856,7 @@ quarantine(struct msg *m, const struct clamav_cfg *c, const char *virus,
 		reply_set(&m->conn->reply, "451", "4.3.0", "Temporary local problem, try again later");
 		return VERDICT_TEMPFAIL;
 	}
+	stats_inc(STATS_QUARANTINED);
 	log_info("%s: clamav: quarantined as %s", m->queue_id, id);
 	msg_note(m, "quarantine", "%s/%s.eml", c->quarantine_dir, id);
 	return VERDICT_DISCARD;
@@ -1307,6 +1309,7 @@ clamav_release(struct msg *m, struct edits *e, const void *cfg)
 	}
 	if (!released(m, c, data, len))
 		return 0;
+	stats_inc(STATS_RELEASED);
 	log_info("%s: clamav: released from quarantine; passed unchanged", m->queue_id);
 	strip_token(m, e);
 	return 1;
@@ -1358,6 +1361,7 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 		break;
 	}
 	msg_note(m, "virus", "%s", r.name);
+	stats_virus(r.name);
 	log_info("%s: clamav: virus=\"%s\" action=%s%s%s", m->queue_id, r.name,
 		 action_values[c->action], *r.server ? " server=" : "", r.server);
 	switch (c->action) {

@@ -57,6 +57,7 @@
 #include <glib.h>
 
 #include "../src/log.h"
+#include "../src/stats.h"
 #include "clamd.h"
 
 #define CLAMD_CHUNK	(64 * 1024)	/* bytes per INSTREAM chunk */
@@ -203,6 +204,7 @@ clamd_pool_new(char *const *specs, unsigned connect_ms, unsigned io_ms,
 		p->srv[i].spec = g_strdup(specs[i]);
 		atomic_init(&p->srv[i].down_until, 0);
 	}
+	stats_gauge_add(STATS_CLAMD_UP, p->n);
 	return p;
 }
 
@@ -215,6 +217,8 @@ clamd_pool_free(struct clamd_pool *p)
 	if (p == NULL)
 		return;
 	for (i = 0; i < p->n; i++) {
+		stats_gauge_add(atomic_load(&p->srv[i].down_until) ? STATS_CLAMD_DOWN
+				: STATS_CLAMD_UP, -1);
 		g_free(p->srv[i].spec);
 		g_free(p->srv[i].path);
 		g_free(p->srv[i].host);
@@ -527,16 +531,22 @@ mark(const struct clamd_pool *p, struct clamd_server *s, int up,
 
 	if (up) {
 		if (atomic_load(&s->down_until) != 0
-		    && atomic_exchange(&s->down_until, 0) != 0)
+		    && atomic_exchange(&s->down_until, 0) != 0) {
+			stats_gauge_add(STATS_CLAMD_DOWN, -1);
+			stats_gauge_add(STATS_CLAMD_UP, 1);
 			log_info("clamd %s: answering again", s->spec);
+		}
 		return;
 	}
 	/* never 0, which means up */
 	was = atomic_exchange(&s->down_until,
 			      g_get_monotonic_time() + (gint64) p->retry_s * G_USEC_PER_SEC + 1);
-	if (was == 0)
+	if (was == 0) {
+		stats_gauge_add(STATS_CLAMD_UP, -1);
+		stats_gauge_add(STATS_CLAMD_DOWN, 1);
 		log_warn("clamd %s: %s; not used for %us unless all others fail",
 			 s->spec, why, p->retry_s);
+	}
 }
 
 /* clamd_scan - scan len bytes with the first server that answers */

@@ -42,6 +42,7 @@
 #include "../src/log.h"
 #include "../src/mime.h"
 #include "../src/policy.h"
+#include "../src/stats.h"
 #include "../src/template.h"
 #include "registry.h"
 #include "smime.h"
@@ -806,6 +807,7 @@ outcome(struct msg *m, struct edits *e, const char *what, const char *why)
 
 	edits_add_header(e, disclaimer_handler.name, HEADER, v);
 	msg_note(m, "disclaimer", "%s", what);
+	stats_disclaimer(what);
 	log_info("%s: disclaimer: %s", m->queue_id, v);
 	g_free(v);
 }
@@ -908,6 +910,7 @@ disc_apply(struct msg *m, const void *cfg)
 	 * and the disclaimer beside it */
 	if (has_marker(c, msg, bodies)) {
 		log_info("%s: disclaimer: already there", m->queue_id);
+		stats_disclaimer("present");
 	} else if (sc.kind != SMIME_NONE) {
 		rc = protected(m, &m->edits, c, msg, &sc);
 	} else if (!found) {
@@ -925,10 +928,14 @@ disc_apply(struct msg *m, const void *cfg)
 	} else {
 		for (i = 0; i < bodies->len && rc == 0; i++)
 			rc = add_to(m, c, g_ptr_array_index(bodies, i), 0);
-		if (rc == 0)
+		if (rc == 0) {
 			msg_note(m, "disclaimer", "added");
+			stats_disclaimer("added");
+		}
 	}
 	g_ptr_array_free(bodies, TRUE);
+	if (rc < 0)
+		stats_disclaimer("failed");
 	return rc;
 }
 
@@ -954,6 +961,7 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 	smime_scan(msg, &sc);
 	if (sc.kind != SMIME_NONE && action_for(c, &sc) == ACT_REJECT) {
 		log_info("%s: disclaimer: refused (%s)", m->queue_id, smime_kind_name(sc.kind));
+		stats_disclaimer("refused");
 		return handler_refuse(m->conn, sc.kind == SMIME_ENCRYPTED
 				      ? c->encrypted_reply : c->signed_reply);
 	}

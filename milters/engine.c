@@ -11,6 +11,7 @@
 
 #include "../src/conf.h"
 #include "../src/log.h"
+#include "../src/stats.h"
 #include "engine.h"
 
 #define LIMIT_PREFIX "Heuristics.Limits.Exceeded"
@@ -68,6 +69,10 @@ eng_install(struct eng *e)
 	g_mutex_lock(&lock);
 	old = cur;
 	cur = e;
+	stats_gauge_set(STATS_ENGINE_LOADED, e != NULL);
+	stats_gauge_set(STATS_ENGINE_SIGS, e ? e->sigs : 0);
+	stats_gauge_set(STATS_ENGINE_DB_VERSION, e ? e->dbversion : 0);
+	stats_gauge_set(STATS_ENGINE_DB_TIME, e ? e->dbtime : 0);
 	g_mutex_unlock(&lock);
 	eng_unref(old);
 }
@@ -430,6 +435,7 @@ engine_configure(const struct engine_settings *s, int wait)
 	settings_copy(&want, s);
 	want_gen++;
 	stopping = 0;
+	stats_gauge_set(STATS_ENGINE_WANTED, 1);
 	if (watcher == NULL)
 		watcher = g_thread_new("clamav-loader", watch, NULL);
 	g_cond_signal(&cond);
@@ -442,6 +448,7 @@ engine_stop(void)
 {
 	g_mutex_lock(&lock);
 	stopping = 1;
+	stats_gauge_set(STATS_ENGINE_WANTED, 0);
 	g_cond_signal(&cond);
 	g_mutex_unlock(&lock);
 	if (watcher) {

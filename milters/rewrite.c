@@ -53,6 +53,7 @@
 #include "../src/mime.h"
 #include "../src/policy.h"
 #include "../src/rx.h"
+#include "../src/stats.h"
 #include "../src/template.h"
 #include "archive.h"
 #include "registry.h"
@@ -647,6 +648,7 @@ refuse_ban(struct msg *m, const struct rewrite_cfg *c, const struct ban *b)
 	struct reply r = {.text = NULL};
 	enum verdict v;
 
+	stats_banned("refused");
 	log_info("%s: rewrite: banned attachment \"%s\" (%s); refused", m->queue_id,
 		 b->file, b->rule);
 	reply_set(&r, c->banned_reply->code, c->banned_reply->xcode, text);
@@ -1102,6 +1104,7 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 	for (i = 0; i < bans->len; i++) {
 		const struct ban *b = g_ptr_array_index(bans, i);
 
+		stats_banned("replaced");
 		if (b->carrier == NULL) {
 			replace_ban(m, b->part, c->notice, b);
 			msg_note(m, "rewrite", "replaced:%s", b->file);

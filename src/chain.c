@@ -9,6 +9,7 @@
 #include "mime.h"
 #include "policy.h"
 #include "sink.h"
+#include "stats.h"
 
 enum stage {
 	STAGE_CONNECT, STAGE_HELO, STAGE_UNKNOWN, STAGE_ENVFROM,
@@ -372,6 +373,20 @@ chain_timing(const struct msg *m)
 	return g_string_free(t, FALSE);
 }
 
+/* count_message - the message's verdict and each handler's time, for
+ * the metrics (src/stats.h) */
+static void
+count_message(const struct msg *m, enum verdict v, const struct policy *p)
+{
+	const struct snapshot *s = m->conn->snap;
+	unsigned i;
+
+	stats_message(verdict_name(v), v == VERDICT_CONTINUE ? NULL : m->conn->decided_by,
+		      m->outbound, p ? p->domain : NULL);
+	for (i = 0; i < s->nchain; i++)
+		stats_latency(s->chain[i]->name, m->handler_us[i]);
+}
+
 /* chain_log_message - the one line per message */
 void
 chain_log_message(struct msg *m, enum verdict v)
@@ -394,6 +409,7 @@ chain_log_message(struct msg *m, enum verdict v)
 		 refused ? " text=\"" : "", refused ? text : "", refused ? "\"" : "",
 		 edits_count(&m->edits), timing, pol, notes);
 	policy_debug(p, m->queue_id);
+	count_message(m, v, p);
 	g_free(notes);
 	g_free(pol);
 	g_free(text);

@@ -35,6 +35,7 @@
 #include "message.h"
 #include "policy.h"
 #include "sink.h"
+#include "stats.h"
 
 #define EVENT_PERSIST_US	G_USEC_PER_SEC	/* cursor writes while busy */
 #define EVENT_RETRY_MIN		1		/* seconds, first back-off */
@@ -577,10 +578,11 @@ event_accepted(struct msg *m, int verdict)
 	/* the message goes into the record: the sync it shares with other
 	 * messages' records makes it durable */
 	if (journal_append(ship.j, payload, strlen(payload), body, body ? len : 0, &seq) < 0) {
-		if (errno == ENOSPC)
+		if (errno == ENOSPC) {
+			stats_inc(STATS_EVENTS_REFUSED);
 			log_error("%s: event: journal full (journal-size %s): message tempfailed",
 				  m->queue_id, conf_get(&s->main, "journal-size")->raw);
-		else
+		} else
 			log_error("%s: event: journal write failed: %s: message tempfailed",
 				  m->queue_id, g_strerror(errno));
 		goto out;
@@ -588,6 +590,7 @@ event_accepted(struct msg *m, int verdict)
 	log_debug("%s: event %" G_GUINT64_FORMAT " for %s (%.3f ms)", m->queue_id, seq, due,
 		  (g_get_monotonic_time() - t0) / 1000.0);
 	msg_note(m, "event", "%" G_GUINT64_FORMAT, seq);
+	stats_inc(STATS_EVENTS_QUEUED);
 	rc = 0;
 out:
 	if (ev)

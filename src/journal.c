@@ -15,6 +15,7 @@
 
 #include "journal.h"
 #include "log.h"
+#include "stats.h"
 
 #define JOURNAL_MAGIC	0x314a4b53u	/* "SKJ1" */
 #define JOURNAL_HDR	24
@@ -553,6 +554,7 @@ drop_head(struct journal *j)
 	unlink(s->path);
 	j->st.bytes -= s->size;
 	j->st.dropped += n;
+	stats_add(STATS_EVENTS_DROPPED, n);
 	log_warn("journal full (%" G_GUINT64_FORMAT " bytes): dropped events %" G_GUINT64_FORMAT
 		 " to %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT " dropped in all)",
 		 j->max, s->first, s->last, j->st.dropped);

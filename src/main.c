@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <glib.h>
 #include <gmime/gmime.h>
@@ -34,6 +35,7 @@
 #include "event.h"
 #include "handler.h"
 #include "log.h"
+#include "metrics.h"
 #include "milter.h"
 #include "offline.h"
 #include "pidfile.h"
@@ -42,6 +44,7 @@
 #include "sink.h"
 #include "sink_proc.h"
 #include "status.h"
+#include "stats.h"
 
 #ifndef SINKD_VERSION
 #define SINKD_VERSION "0.1"
@@ -202,12 +205,14 @@ reloader(gpointer unused)
 		new = load(conf_path, REPORT_LOG);
 		if (new == NULL) {
 			log_error("reload failed; keeping the running configuration");
+			stats_inc(STATS_RELOAD_FAILED);
 			continue;
 		}
 		if ((why = dirs_ready(new, 0, geteuid(), getegid())) != NULL) {
 			log_error("reload failed: %s; keeping the running configuration", why);
 			g_free(why);
 			snapshot_unref(new);
+			stats_inc(STATS_RELOAD_FAILED);
 			continue;
 		}
 		old = snapshot_current();
@@ -218,6 +223,9 @@ reloader(gpointer unused)
 		snapshot_install(new);
 		status_loaded(new);
 		handler_configure(new, 0);
+		stats_configure((unsigned) conf_num(&new->main, "metrics-max-domains"));
+		stats_gauge_add(STATS_GENERATION, 1);
+		stats_inc(STATS_RELOAD_OK);
 		log_info("configuration reloaded");
 	}
 	return NULL;
@@ -442,6 +450,7 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	if ((control = control_path(s)) != NULL && control_open(control, gid, &why) < 0)
 		log_fatal("%s", why);
 	g_free(control);
+	metrics_open(s, uid, gid);
 	if (!foreground)
 		daemonize(pid_fd, sock_fd);
 	else
@@ -449,7 +458,11 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	sink_proc_spawner_start(s->conf_path);
 	privs_drop(uid, gid, conf_bool(&s->main, "allow-root"));
 	log_set_debug(conf_bool(&s->main, "debug"));
+	stats_gauge_set(STATS_START_TIME, (gint64) time(NULL));
+	stats_gauge_set(STATS_GENERATION, 1);
+	stats_configure((unsigned) conf_num(&s->main, "metrics-max-domains"));
 	snapshot_install(s);
+	status_register("counters", stats_render_text);
 	status_loaded(s);
 	handler_configure(s, 0);
 	control_start();
@@ -459,6 +472,7 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	g_thread_unref(g_thread_new("reload", reloader, NULL));
 	if (milter_start() < 0)
 		log_fatal("cannot start the milter thread");
+	metrics_start();
 	milter_log_mta_config(s);
 	log_info("sinkd %s ready on %s (uid %u)", SINKD_VERSION,
 		 conf_str(&s->main, "socket"), (unsigned) geteuid());
@@ -486,8 +500,10 @@ run_daemon(struct snapshot *s, int foreground, const sigset_t *set)
 	close(sfd);
 	log_info("stopping on signal %d", sig);
 	s = snapshot_current();
+	metrics_stopping();
 	milter_stop((unsigned) conf_num(&s->main, "shutdown-timeout"));
 	control_close();
+	metrics_stop();
 	event_stop();
 	handler_stop(s);
 	snapshot_unref(s);

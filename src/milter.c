@@ -51,6 +51,7 @@
 #include "log.h"
 #include "milter.h"
 #include "policy.h"
+#include "stats.h"
 
 static gint in_flight;		/* messages between MAIL FROM and their end */
 static gint connections;	/* connections between negotiation and close */
@@ -176,6 +177,7 @@ mf_msg_end(struct conn *c)
 	if (c->msg) {
 		msg_free(c->msg);
 		g_atomic_int_add(&in_flight, -1);
+		stats_gauge_add(STATS_IN_FLIGHT, -1);
 	}
 }
 
@@ -207,6 +209,7 @@ mf_attach(SMFICTX *ctx)
 	smfi_setpriv(ctx, c);
 	max = conf_num(&c->snap->main, "max-connections");
 	n = g_atomic_int_add(&connections, 1) + 1;
+	stats_gauge_add(STATS_CONNECTIONS, 1);
 	mf->over_limit = max > 0 && n > max;
 	return c;
 }
@@ -361,6 +364,7 @@ mf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 		log_warn("connection refused: %d connections, max-connections = %lld",
 			 g_atomic_int_get(&connections),
 			 conf_num(&c->snap->main, "max-connections"));
+		stats_inc(STATS_CONN_REFUSED);
 		reply_set(&c->reply, "421", "4.3.2", "Too many connections to the mail filter, try again later");
 		c->decided_by = "sinkd";
 		return mf_status(ctx, c, VERDICT_TEMPFAIL);
@@ -418,6 +422,7 @@ mf_envfrom(SMFICTX *ctx, char **argv)
 	mf_abandon(c);
 	m = msg_new(c, argv[0], smfi_getsymval(ctx, "{auth_authen}"));
 	g_atomic_int_inc(&in_flight);
+	stats_gauge_add(STATS_IN_FLIGHT, 1);
 	mf->step = MF_ENVELOPE;
 	m->mail_params = g_strdupv(argv + 1);
 	for (i = 1; argv[i]; i++)
@@ -665,6 +670,7 @@ mf_close(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	mf_abandon(c);
 	g_atomic_int_add(&connections, -1);
+	stats_gauge_add(STATS_CONNECTIONS, -1);
 	g_free(c->mta);
 	conn_free(c);
 	smfi_setpriv(ctx, NULL);

@@ -72,6 +72,10 @@ const struct conf_key sinkd_main_keys[] = {
 	 .doc = "syslog facility: mail, daemon, user, local0 to local7"},
 	{"syslog-socket", CONF_PATH, "/dev/log", .flags = CONF_RESTART,
 	 .doc = "the syslog daemon's socket; empty: no syslog"},
+	{"metrics-listen", CONF_STRING, "", .flags = CONF_RESTART,
+	 .doc = "where to serve GET /metrics and /healthz over HTTP: host:port, [v6addr]:port or unix:/path; empty: nowhere"},
+	{"metrics-max-domains", CONF_INT, "50", 1, 1000,
+	 .doc = "distinct policy domains (and virus names) the metrics count by name; past it they count as other"},
 	{NULL},
 };
 
@@ -630,6 +634,14 @@ snapshot_load(const char *path, const struct handler *const *registry,
 		conf_key_error(e, &s->main, "control-socket", "%s: too long for a unix socket", cs);
 	else
 		socket_reach(s, e);
+	if (*conf_str(&s->main, "metrics-listen")) {
+		struct sock_spec ml;
+
+		if (sock_parse_listen(conf_str(&s->main, "metrics-listen"), &ml, &why) < 0)
+			conf_key_error(e, &s->main, "metrics-listen", "%s", why);
+		else
+			sock_free(&ml);
+	}
 	s->internal = cidr_list_parse((char **) conf_list(&s->main, "internal-hosts"),
 				      &bad, &why);
 	resolve_chain(s, e);

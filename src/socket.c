@@ -106,6 +106,29 @@ sock_check(const char *spec, const char **why)
 	return 0;
 }
 
+/* sock_parse_listen - a listening address as metrics-listen spells it:
+ * sock_parse()'s, or host:port and [v6addr]:port without a prefix, which
+ * are inet: and need a port */
+int
+sock_parse_listen(const char *spec, struct sock_spec *s, const char **why)
+{
+	char *full;
+	int rc;
+
+	if (!strncmp(spec, "unix:", 5) || !strncmp(spec, "local:", 6)
+	    || !strncmp(spec, "inet:", 5) || !strncmp(spec, "inet6:", 6))
+		return sock_parse(spec, s, why);
+	full = g_strconcat("inet:", spec, NULL);
+	rc = sock_parse(full, s, why);
+	g_free(full);
+	if (rc == 0 && s->port == 0) {
+		sock_free(s);
+		*why = "needs a port, as in 127.0.0.1:9193";
+		return -1;
+	}
+	return rc;
+}
+
 void
 sock_free(struct sock_spec *s)
 {

@@ -27,6 +27,7 @@ struct sock_spec {
 
 int sock_check(const char *spec, const char **why);
 int sock_parse(const char *spec, struct sock_spec *s, const char **why);
+int sock_parse_listen(const char *spec, struct sock_spec *s, const char **why);
 void sock_free(struct sock_spec *s);
 char *sock_libmilter(const struct sock_spec *s);
 char *sock_postfix(const struct sock_spec *s);

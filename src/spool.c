@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "stats.h"
 
 void
 spool_init(struct spool *s, const char *dir, gsize mem_limit)
@@ -69,6 +70,8 @@ spool_spill(struct spool *s)
 		return -1;
 	}
 	s->fd = fd;
+	s->disk = s->mem->len;
+	stats_gauge_add(STATS_SPOOL_BYTES, (gint64) s->disk);
 	g_byte_array_free(s->mem, TRUE);
 	s->mem = NULL;
 	return 0;
@@ -87,6 +90,8 @@ spool_append(struct spool *s, const void *data, gsize len)
 	if (s->fd >= 0) {
 		if (write_all(s->fd, data, len) < 0)
 			return -1;
+		s->disk += len;
+		stats_gauge_add(STATS_SPOOL_BYTES, (gint64) len);
 	} else {
 		g_byte_array_append(s->mem, data, len);
 	}
@@ -182,6 +187,8 @@ spool_free(struct spool *s)
 		munmap(s->map, s->maplen);
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->disk)
+		stats_gauge_add(STATS_SPOOL_BYTES, -(gint64) s->disk);
 	if (s->mem)
 		g_byte_array_free(s->mem, TRUE);
 	g_free(s->dir);

@@ -23,6 +23,7 @@ struct spool {
 	GByteArray *mem;	/* while under the limit */
 	int fd;			/* -1 until spilled to a file */
 	gsize len;
+	gsize disk;		/* bytes in the file (sinkd_spool_bytes) */
 	gsize limit;
 	char *dir;
 	void *map;
