@@ -29,11 +29,11 @@ CORE_SRCS = src/sink.c src/sinkapi.c src/sink_proc.c src/cidr.c src/chain.c src/
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
 	src/event.c src/event_webhook.c src/event_redis.c src/event_postgres.c src/journal.c \
 	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c src/resolve.c \
-	src/stats.c src/metrics.c
+	src/stats.c src/metrics.c src/dkim.c
 CORE_SRCS += src/status.c src/control.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
-	milters/quarantine.c milters/rewrite.c milters/textrw.c
+	milters/quarantine.c milters/rewrite.c milters/textrw.c milters/dkim.c
 HANDLER_SRCS += milters/archive.c
 # Lua sinks (sinkd-lua(5)), when configure found lua5.4
 ifeq ($(WITH_LUA),yes)

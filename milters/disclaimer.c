@@ -38,6 +38,7 @@
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 
+#include "../src/dkim.h"
 #include "../src/handler.h"
 #include "../src/log.h"
 #include "../src/mime.h"
@@ -951,7 +952,6 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 	GMimeMessage *msg;
 	struct smime_scan sc;
 
-	(void) e;
 	if (c->text == NULL && c->html == NULL)
 		return VERDICT_CONTINUE;
 	if (!direction_applies(c->direction, m->outbound) || *m->sender == 0)
@@ -964,6 +964,12 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 		stats_disclaimer("refused");
 		return handler_refuse(m->conn, sc.kind == SMIME_ENCRYPTED
 				      ? c->encrypted_reply : c->signed_reply);
+	}
+	/* the disclaimer goes into the body: not under a DKIM signature
+	 * that verified, when the policy's dkim-signed says skip */
+	if (!dkim_may_change(m, DKIM_TOUCH_BODY, disclaimer_handler.name)) {
+		outcome(m, e, "skipped", "DKIM signed");
+		return VERDICT_CONTINUE;
 	}
 	mime_at_commit(m, disc_apply, c);
 	return VERDICT_CONTINUE;

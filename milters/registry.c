@@ -9,5 +9,6 @@ const struct handler *const sinkd_handlers[] = {
 	&disclaimer_handler,
 	&clamav_handler,
 	&rewrite_handler,
+	&dkim_handler,
 	NULL,
 };

@@ -13,6 +13,7 @@ extern const struct handler protocol_handler;
 extern const struct handler disclaimer_handler;
 extern const struct handler clamav_handler;
 extern const struct handler rewrite_handler;
+extern const struct handler dkim_handler;
 
 extern const struct handler *const sinkd_handlers[];
 

@@ -46,6 +46,7 @@
 #include <glib.h>
 #include <gmime/gmime.h>
 
+#include "../src/dkim.h"
 #include "../src/handler.h"
 #include "../src/hrule.h"
 #include "../src/log.h"
@@ -855,7 +856,8 @@ header_rules(struct msg *m, const struct edits *e, struct edits *hdr,
 			rc = -1;
 			break;
 		}
-		if (hit && !taken(m, e, hdr, "header-delete", h->name, h->nth))
+		if (hit && !taken(m, e, hdr, "header-delete", h->name, h->nth)
+		    && dkim_may_change(m, DKIM_TOUCH_HEADER(h->name), rewrite_handler.name))
 			edits_change_header(hdr, rewrite_handler.name, h->name, h->nth, NULL);
 	}
 	for (i = 0; rc == 0 && i < c->change->len; i++) {
@@ -865,7 +867,8 @@ header_rules(struct msg *m, const struct edits *e, struct edits *hdr,
 
 		for (k = 0; k < m->headers->len; k++)
 			if (!g_ascii_strcasecmp(((struct header *) g_ptr_array_index(m->headers, k))->name, r->name)
-			    && !taken(m, e, hdr, "header-change", r->name, ++n))
+			    && !taken(m, e, hdr, "header-change", r->name, ++n)
+			    && dkim_may_change(m, DKIM_TOUCH_HEADER(r->name), rewrite_handler.name))
 				edits_change_header(hdr, rewrite_handler.name, r->name, n, v);
 		g_free(v);
 	}
@@ -893,7 +896,7 @@ header_rules(struct msg *m, const struct edits *e, struct edits *hdr,
 			r = textrw_plain(h->rw, value, &out, b);
 			if (r < 0)
 				rc = -1;
-			if (r > 0) {
+			if (r > 0 && dkim_may_change(m, DKIM_TOUCH_HEADER(f->name), rewrite_handler.name)) {
 				enc = hrule_encode(out);
 				edits_change_header(hdr, rewrite_handler.name, f->name, n, enc);
 				g_free(enc);
@@ -904,8 +907,13 @@ header_rules(struct msg *m, const struct edits *e, struct edits *hdr,
 	}
 	for (i = 0; rc == 0 && i < c->add->len; i++) {
 		const struct hrule *r = g_ptr_array_index(c->add, i);
-		char *v = hrule_value(r, m);
+		char *v;
 
+		/* a field added at the end is the one a signature naming
+		 * it in h= takes first */
+		if (!dkim_may_change(m, DKIM_TOUCH_HEADER(r->name), rewrite_handler.name))
+			continue;
+		v = hrule_value(r, m);
 		edits_add_header(hdr, rewrite_handler.name, r->name, v);
 		g_free(v);
 	}
@@ -933,6 +941,9 @@ subject_tag(struct msg *m, struct edits *e, const struct rewrite_cfg *c)
 		g_free(low);
 		g_free(ltag);
 	}
+	/* a signature that covers Subject and verified: dkim-signed says */
+	if (!dkim_may_change(m, DKIM_TOUCH_SUBJECT, rewrite_handler.name))
+		return;
 	tag = hrule_encode(c->tag);
 	if (raw) {
 		v = g_strconcat(tag, " ", raw + strspn(raw, " \t"), NULL);
@@ -1077,6 +1088,13 @@ rewrite_eom(struct msg *m, struct edits *e, const void *cfg)
 					goto done;
 				}
 				blocked = 1;
+				break;
+			}
+			/* text rules change the body: not under a
+			 * signature that verified, when dkim-signed = skip
+			 * (banned parts are replaced all the same) */
+			if (!dkim_may_change(m, DKIM_TOUCH_BODY, rewrite_handler.name)) {
+				g_free(out);
 				break;
 			}
 			if (!mime_part_editable(m, o)) {

@@ -5,6 +5,7 @@
 #include <glib.h>
 
 #include "chain.h"
+#include "dkim.h"
 #include "log.h"
 #include "mime.h"
 #include "policy.h"
@@ -13,7 +14,7 @@
 
 enum stage {
 	STAGE_CONNECT, STAGE_HELO, STAGE_UNKNOWN, STAGE_ENVFROM,
-	STAGE_ENVRCPT, STAGE_DATA, STAGE_EOM,
+	STAGE_ENVRCPT, STAGE_DATA, STAGE_BEFORE_EOM, STAGE_EOM,
 };
 
 const char *
@@ -140,6 +141,8 @@ call(const struct handler *h, enum stage st, struct conn *c, struct msg *m,
 		return h->envrcpt ? h->envrcpt(m, r, cfg) : VERDICT_CONTINUE;
 	case STAGE_DATA:
 		return h->data ? h->data(m, cfg) : VERDICT_CONTINUE;
+	case STAGE_BEFORE_EOM:
+		return h->before_eom ? h->before_eom(m, &m->edits, cfg) : VERDICT_CONTINUE;
 	case STAGE_EOM:
 		return h->eom ? h->eom(m, &m->edits, cfg) : VERDICT_CONTINUE;
 	}
@@ -335,7 +338,12 @@ chain_eom(struct msg *m)
 		return no_policy(c);
 	if (release(m, p))
 		return VERDICT_CONTINUE;
-	v = run(STAGE_EOM, c, m, NULL, NULL, p);
+	/* the message as received, before any eom hook changes it */
+	v = run(STAGE_BEFORE_EOM, c, m, NULL, NULL, p);
+	if (v == VERDICT_CONTINUE)
+		v = run(STAGE_EOM, c, m, NULL, NULL, p);
+	if (v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE)
+		dkim_report(m, &m->edits);
 	if ((v == VERDICT_CONTINUE || v == VERDICT_QUARANTINE) && mime_commit(m) < 0) {
 		reply_set(&c->reply, "451", "4.3.0", "Temporary local problem, try again later");
 		c->decided_by = "sinkd";

@@ -74,6 +74,14 @@ struct handler {
 				const void *cfg);
 	enum verdict (*eom)(struct msg *m, struct edits *e, const void *cfg);
 	/*
+	 * Optional: at end of message, after the release hooks and before
+	 * any handler's eom hook, whatever the handler's place in the
+	 * chain: the message is exactly as received, nothing has changed
+	 * it yet (the dkim handler verifies here).  A refusal or failure
+	 * stops the chain as an eom hook's would.
+	 */
+	enum verdict (*before_eom)(struct msg *m, struct edits *e, const void *cfg);
+	/*
 	 * Optional: at end of message, before any handler's eom hook: 1 when
 	 * m carries a release this handler issued (a token it checks and
 	 * spends) that lets it through exactly as it is, else 0.  On 1 the

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <glib.h>
 
+#include "dkim.h"
 #include "handler.h"
 #include "log.h"
 #include "message.h"
@@ -144,6 +145,7 @@ msg_free(struct msg *m)
 	g_free(m->handler_us);
 	if (m->facts)
 		g_hash_table_destroy(m->facts);
+	dkim_state_free(m->dkim);
 	if (m->kv)
 		g_hash_table_destroy(m->kv);
 	g_strfreev(m->mail_params);
@@ -361,6 +363,20 @@ msg_set_queue_id(struct msg *m, const char *id)
 		g_free(m->queue_id);
 		m->queue_id = g_strdup(id);
 	}
+}
+
+/* msg_fact - a fact for handlers and sinks (api->get()), kept as given,
+ * that the log line leaves out (msg_note() is both) */
+void
+msg_fact(struct msg *m, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (m->facts == NULL)
+		m->facts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	va_start(ap, fmt);
+	g_hash_table_replace(m->facts, g_strdup(key), g_strdup_vprintf(fmt, ap));
+	va_end(ap);
 }
 
 /* msg_note - what a handler did, or under conn->dry_run would have done,

@@ -29,6 +29,7 @@ struct snapshot;
 struct policy;
 struct mime;
 struct sinkd_ctx;
+struct dkim_state;
 
 struct conn {
 	struct snapshot *snap;	/* pinned for the connection's life */
@@ -95,6 +96,8 @@ struct msg {
 	char **mail_params;	/* MAIL FROM's ESMTP parameters, or NULL */
 	struct edits edits;
 	struct mime *mime;	/* the MIME tree, once a handler asked */
+	struct dkim_state *dkim;	/* DKIM results of the message as
+					 * received (dkim.h), or NULL */
 	gint64 started;		/* monotonic µs */
 	gint64 *handler_us;	/* time spent, per chain position */
 };
@@ -122,6 +125,8 @@ const struct policy *msg_policy(struct msg *m);
 const char *msg_queue_id(const struct msg *m);
 void msg_set_queue_id(struct msg *m, const char *id);
 void msg_note(struct msg *m, const char *key, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+void msg_fact(struct msg *m, const char *key, const char *fmt, ...)
 	G_GNUC_PRINTF(3, 4);
 
 extern const char *const msg_variables[];
