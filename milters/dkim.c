@@ -4,7 +4,7 @@
  * At end of message, before any handler's eom hook (the before_eom
  * hook, whatever the handler's place in the chain), every DKIM-Signature
  * of the message as received is verified with libopendkim, at most
- * dkim-max-signatures of them (the topmost; the rest are "neutral").
+ * dkim-max-signatures of them (the topmost; the rest are only counted).
  * What it found goes three ways:
  *
  *   - struct msg's dkim (src/dkim.h), with the policy's dkim-signed
@@ -662,8 +662,9 @@ dkim_verify_msg(struct msg *m, GHashTable *keys, gint64 timeout, unsigned max,
 			status = dkim_body(d, (u_char *) data + off, MIN(65536, len - off));
 		dkim_eom(d, NULL);
 	}
+	/* those past dkim-max-signatures are counted (total), not listed */
 	if (dkim_getsiglist(d, &sigs, &nsigs) == DKIM_STAT_OK)
-		for (i = 0; i < nsigs; i++)
+		for (i = 0; i < nsigs && i < (int) max; i++)
 			g_ptr_array_add(st->sigs, record(&v, sigs[i]));
 	/* a signature too malformed for libopendkim to list is still one
 	 * the message has: permerror */

@@ -36,7 +36,7 @@ struct edits;
 enum dkim_result {
 	DKIM_RESULT_PASS,
 	DKIM_RESULT_FAIL,	/* the signature or the body hash does not match */
-	DKIM_RESULT_NEUTRAL,	/* not looked at (over dkim-max-signatures) */
+	DKIM_RESULT_NEUTRAL,	/* not looked at */
 	DKIM_RESULT_TEMPERROR,	/* the key could not be had in time */
 	DKIM_RESULT_PERMERROR,	/* malformed signature, no key, bad key */
 };
