@@ -111,7 +111,7 @@ int
 dkim_may_change(struct msg *m, struct dkim_touch t, const char *by)
 {
 	struct dkim_state *st = m->dkim;
-	const struct dkim_sig *s;
+	const struct dkim_sig *s = NULL;
 	char *what;
 	guint i;
 
