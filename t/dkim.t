@@ -115,8 +115,33 @@ ok $(( n < 40 )) "every signed corpus sample ($n) verified as dkimpy does"
 run corpus/mimekit/dkim/gmail.msg "${INBOUND[@]}"
 like "$VERDICT" ' dkim=pass:gmail.com( |$)' "the corpus's gmail.com signature: pass"
 
-# --- facts: what a sink reads (sinkd -t notes them on the verdict line
-# only in short; the facts are checked through a Lua sink where built) ---
+# --- facts: what a sink reads, whatever its place in the chain ---
+if grep -q '^WITH_LUA = yes' ../config.mk 2>/dev/null; then
+	cat >"$W/facts.lua" <<'LUA'
+return {
+    name = "facts",
+    eom = function(ctx)
+        local v = {}
+        for _, k in ipairs({"dkim.count", "dkim.verified", "dkim.1.result", "dkim.1.domain",
+                            "dkim.1.selector", "dkim.1.headers", "dkim.1.length",
+                            "dkim.1.algorithm", "dkim.2.result", "dkim.2.reason"}) do
+            v[#v + 1] = k .. "=" .. (ctx:get(k) or "-")
+        end
+        ctx:note("seen", table.concat(v, "/"))
+    end,
+}
+LUA
+	conf "sink:facts, dkim"
+	printf '[sink:facts]\nscript = %s\n' "$W/facts.lua" >>"$W/sinkd.conf"
+	$DK sign "$W" other example.org from,to <"$W/len.eml" >"$W/facts.eml"
+	sed -i 's/the report/THE report/' "$W/facts.eml"
+	run "$W/facts.eml" "${INBOUND[@]}"
+	like "$VERDICT" 'sink.facts.seen=dkim.count=2/dkim.verified=2/dkim.1.result=fail/dkim.1.domain=example.org/dkim.1.selector=other/dkim.1.headers=from:to/dkim.1.length=-/dkim.1.algorithm=rsa-sha256/dkim.2.result=fail/dkim.2.reason=[^ /]' \
+		"a sink placed before dkim reads its facts at end of message"
+	run "$W/len.eml" "${INBOUND[@]}"
+	like "$VERDICT" 'dkim.1.result=pass/dkim.1.domain=example.com/dkim.1.selector=sel/dkim.1.headers=from:to:subject/dkim.1.length=[0-9]+/' \
+		"  l= among them"
+fi
 
 # --- dkim-signed = skip and ignore ---
 # a subject tag under a signature whose h= names Subject
