@@ -24,6 +24,7 @@
 #include <glib.h>
 
 #include "../src/cidr.h"
+#include "../src/dkim.h"
 #include "../src/handler.h"
 #include "../src/hrule.h"
 #include "../src/log.h"
@@ -654,8 +655,12 @@ proto_eom(struct msg *m, struct edits *e, const void *cfg)
 	}
 	for (i = 0; i < c->headers->len; i++) {
 		const struct hrule *r = g_ptr_array_index(c->headers, i);
-		char *v = hrule_value(r, m);
+		char *v;
 
+		/* a field named in a passing signature's h= (dkim-signed) */
+		if (!dkim_may_change(m, DKIM_TOUCH_HEADER(r->name), protocol_handler.name))
+			continue;
+		v = hrule_value(r, m);
 		edits_add_header(e, protocol_handler.name, r->name, v);
 		g_free(v);
 	}

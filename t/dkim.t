@@ -179,6 +179,13 @@ unlike "$out" 'Subject: added' "skip: a field named in h= is not added"
 like "$out" 'the report is attached' "skip: the text rules leave a signed body alone"
 is "$($DK verify "$W/keys" <"$W/out")" pass "skip: after the header and text rules the signature verifies (dkimpy)"
 
+# the protocol handler's add-headers
+conf "protocol, dkim" "dkim-signed = skip" "[protocol]" "add-headers = X-Seen: yes, To: added@example.net"
+run "$W/good.eml" "${INBOUND[@]}"
+like "$(cat "$W/out")" 'X-Seen: yes' "skip: add-headers adds a field not in h="
+unlike "$(cat "$W/out")" 'To: added@example.net' "skip: add-headers does not add a field named in h="
+is "$($DK verify "$W/keys" <"$W/out")" pass "  and the signature still verifies (dkimpy)"
+
 # the disclaimer (outbound mail)
 conf "dkim, disclaimer" "dkim-signed = skip" "[disclaimer]" "text-file = $W/text.tmpl"
 run "$W/good.eml" "${OUTBOUND[@]}"
