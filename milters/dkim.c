@@ -204,6 +204,7 @@ keys_load(const struct conf_group *g, struct conf_errors *e)
 
 /* --- configuration --- */
 
+/* dkim_unload - a compiled [dkim] group; NULL is fine */
 static void
 dkim_unload(void *p)
 {
@@ -228,6 +229,8 @@ authserv_ok(const char *s)
 	return 1;
 }
 
+/* dkim_load - compile one policy's [dkim] group; the default policy's
+ * also reads dkim-keys-file.  NULL, errors in e, when it does not load */
 static void *
 dkim_load(const struct conf_group *g, struct conf_errors *e)
 {
@@ -368,7 +371,7 @@ prescreen(DKIM *d, DKIM_SIGINFO **sigs, int nsigs)
 	return DKIM_CBSTAT_CONTINUE;
 }
 
-static DKIM_LIB *lib;
+static DKIM_LIB *lib;	/* the process's, made by dkim_lib() */
 
 /* dkim_lib - the process's libopendkim handle, made on first use */
 static DKIM_LIB *
@@ -391,6 +394,7 @@ dkim_lib(void)
 	return lib;
 }
 
+/* dkim_stop - the libopendkim handle, at exit */
 static void
 dkim_stop(void)
 {
