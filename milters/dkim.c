@@ -624,7 +624,8 @@ body_ends_crlf(struct msg *m)
 
 /*
  * dkim_verify_msg - every DKIM-Signature of m as received, into st;
- * -1 when libopendkim cannot be used (no memory)
+ * -1 when libopendkim cannot be used (no memory) or the spool cannot be
+ * read
  */
 int
 dkim_verify_msg(struct msg *m, GHashTable *keys, gint64 timeout, unsigned max,
@@ -644,7 +645,9 @@ dkim_verify_msg(struct msg *m, GHashTable *keys, gint64 timeout, unsigned max,
 	st->body_ends_crlf = body_ends_crlf(m);
 	if (st->total == 0)
 		return 0;
-	if (l == NULL)
+	/* the spool must be readable: a body not read would fail every
+	 * signature that is good */
+	if (l == NULL || (data = msg_data(m, &len)) == NULL)
 		return -1;
 	d = dkim_verify(l, (const u_char *) msg_queue_id(m), NULL, &status);
 	if (d == NULL)
@@ -661,8 +664,7 @@ dkim_verify_msg(struct msg *m, GHashTable *keys, gint64 timeout, unsigned max,
 	}
 	status = dkim_eoh(d);
 	if (status == DKIM_STAT_OK) {
-		data = msg_data(m, &len);
-		for (off = m->body_offset; data && off < len && status == DKIM_STAT_OK; off += 65536)
+		for (off = m->body_offset; off < len && status == DKIM_STAT_OK; off += 65536)
 			status = dkim_body(d, (u_char *) data + off, MIN(65536, len - off));
 		dkim_eom(d, NULL);
 	}

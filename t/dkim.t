@@ -92,6 +92,15 @@ like "$VERDICT" ' dkim=pass:example.com( |$)' "l=: bytes after it do not count"
 run "$W/two.eml" "${INBOUND[@]}"
 like "$VERDICT" ' dkim=pass:example.org,pass:example.com( |$)' "two signatures, topmost first"
 
+# a body past body-memory-limit, read from the spool file
+{ plain big; for i in $(seq 1 4000); do printf 'line %d of a long body, to go past the limit\r\n' "$i"; done; } |
+	$DK sign "$W" sel example.com from,to,subject >"$W/big.eml"
+conf dkim
+sed -i 's/^\[dkim\]$/body-memory-limit = 64k\n[dkim]/' "$W/sinkd.conf"
+run "$W/big.eml" "${INBOUND[@]}"
+like "$VERDICT" ' dkim=pass:example.com( |$)' "a body spooled to a file verifies"
+conf dkim
+
 # the corpus's signed samples: same results as dkimpy, never a crash
 n=0
 while IFS=$'\t' read -r path _ _ _ cat _; do
