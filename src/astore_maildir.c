@@ -35,16 +35,19 @@
 /* ------------------------------------------------------------------ */
 /* Maildir                                                              */
 
-/* sync_dir - fsync a directory; 0 or -1 (errno) */
+/* sync_path - fsync(2) of path, opened with flags (O_DIRECTORY for a
+ * directory, O_NOFOLLOW for a file); 0 or -1 (errno) */
 static int
-sync_dir(const char *path)
+sync_path(const char *path, int flags)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags), rc, saved;
 
 	if (fd < 0)
 		return -1;
 	rc = fsync(fd);
+	saved = errno;
 	close(fd);
+	errno = saved;
 	return rc;
 }
 
@@ -57,7 +60,7 @@ make_dir(const char *parent, const char *path, mode_t mode, int follow, char **w
 	struct stat st;
 
 	if (mkdir(path, mode) == 0) {
-		if (sync_dir(parent) == 0)
+		if (sync_path(parent, O_DIRECTORY) == 0)
 			return 0;
 	} else if (errno == EEXIST && (follow ? stat(path, &st) : lstat(path, &st)) == 0
 		   && S_ISDIR(st.st_mode)) {
@@ -249,21 +252,6 @@ md_write(struct astore *a, const char *dir, const char *name, const GString *dat
 	return 0;
 }
 
-/* sync_file - fsync(2) of path; 0 or -1 (errno) */
-static int
-sync_file(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc, saved;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
-}
-
 /*
  * astore_md_sync - the index and every copy written since the last sync
  * on disk, the copies moved to new/ and each new/ synced once; DONE, or
@@ -281,7 +269,7 @@ astore_md_sync(struct astore *a, char **why)
 
 	if (a->md_index_dirty) {
 		path = g_build_filename(a->where, ASTORE_INDEX, NULL);
-		if (sync_file(path) < 0) {
+		if (sync_path(path, O_NOFOLLOW) < 0) {
 			*why = g_strdup_printf("%s: %s", path, g_strerror(errno));
 			g_free(path);
 			return ASTORE_RETRY;
@@ -294,7 +282,7 @@ astore_md_sync(struct astore *a, char **why)
 	/* the data first (on ext4 the first fsync commits the others' too) */
 	g_hash_table_iter_init(&it, a->md_pending);
 	while (!bad && g_hash_table_iter_next(&it, &tmp, &nw))
-		if (sync_file(tmp) < 0) {
+		if (sync_path(tmp, O_NOFOLLOW) < 0) {
 			*why = g_strdup_printf("%s: %s", (char *) tmp, g_strerror(errno));
 			bad = 1;
 		}
@@ -310,7 +298,7 @@ astore_md_sync(struct astore *a, char **why)
 	}
 	g_hash_table_iter_init(&it, dirs);
 	while (!bad && g_hash_table_iter_next(&it, &tmp, NULL))
-		if (sync_dir(tmp) < 0) {
+		if (sync_path(tmp, O_DIRECTORY) < 0) {
 			*why = g_strdup_printf("%s: %s", (char *) tmp, g_strerror(errno));
 			bad = 1;
 		}
