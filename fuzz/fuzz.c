@@ -15,6 +15,7 @@
 #include <gmime/gmime.h>
 
 #include "../milters/registry.h"
+#include "../src/handler.h"
 #include "../src/log.h"
 #include "../src/policy.h"
 #include "fuzz.h"
@@ -142,6 +143,28 @@ fuzz_load(const char *rel, struct conf_errors *e)
 	struct snapshot *s = snapshot_load(p, sinkd_handlers, e);
 
 	g_free(p);
+	return s;
+}
+
+/* fuzz_ready - fuzz_load() of rel and its handlers configured, as a
+ * target's fixed setup; exits 2 (the errors on stderr, who saying
+ * which target) when that fails */
+struct snapshot *
+fuzz_ready(const char *rel, const char *who)
+{
+	struct conf_errors e;
+	struct snapshot *s;
+	guint i;
+
+	conf_errors_init(&e);
+	s = fuzz_load(rel, &e);
+	for (i = 0; i < e.msgs->len; i++)
+		fprintf(stderr, "%s\n", (char *) g_ptr_array_index(e.msgs, i));
+	conf_errors_free(&e);
+	if (s == NULL || handler_configure(s, 1) < 0) {
+		fprintf(stderr, "%s: cannot load %s\n", who, rel);
+		exit(2);
+	}
 	return s;
 }
 

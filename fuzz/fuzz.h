@@ -25,6 +25,7 @@ void fuzz_mkdir(const char *rel);
 void fuzz_copy(const char *top_rel, const char *rel);
 void fuzz_write(const char *rel, const void *data, size_t len);
 struct snapshot *fuzz_load(const char *rel, struct conf_errors *e);
+struct snapshot *fuzz_ready(const char *rel, const char *who);
 void fuzz_check_errors(const struct conf_errors *e);
 
 #endif

@@ -61,9 +61,6 @@ release(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct conf_errors e;
-	guint i;
-
 	(void) argc;
 	(void) argv;
 	fuzz_init();
@@ -73,15 +70,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_copy("t/disclaimer/text.tmpl", "text.tmpl");
 	fuzz_copy("t/disclaimer/html.tmpl", "html.tmpl");
 	signatures();
-	conf_errors_init(&e);
-	snap = fuzz_load("sinkd.conf", &e);
-	for (i = 0; i < e.msgs->len; i++)
-		fprintf(stderr, "%s\n", (char *) g_ptr_array_index(e.msgs, i));
-	conf_errors_free(&e);
-	if (snap == NULL || handler_configure(snap, 1) < 0) {
-		fprintf(stderr, "fuzz_message: cannot load fuzz/message.conf\n");
-		exit(2);
-	}
+	snap = fuzz_ready("sinkd.conf", "fuzz_message");
 	if ((sink = fopen("/dev/null", "w")) == NULL) {
 		perror("/dev/null");
 		exit(2);
