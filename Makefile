@@ -29,7 +29,7 @@ CORE_SRCS = src/sink.c src/sinkapi.c src/sink_proc.c src/cidr.c src/chain.c src/
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
 	src/event.c src/event_webhook.c src/event_redis.c src/event_postgres.c src/journal.c \
 	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c src/resolve.c \
-	src/stats.c src/metrics.c src/dkim.c
+	src/stats.c src/metrics.c src/dkim.c src/arc.c
 CORE_SRCS += src/status.c src/control.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
@@ -46,12 +46,12 @@ TOOLS = tools/sinkd-quarantine tools/sinkd-archive
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test t/unit/journal_test \
 	t/unit/stats_test \
 	t/unit/quarantine_test t/unit/textrw_test t/unit/archive_test t/unit/resolve_test \
-	t/unit/dkim_test
+	t/unit/dkim_test t/unit/arc_test
 ifeq ($(WITH_LUA),yes)
 UNIT_TESTS += t/unit/sinklua_test
 BENCH_TOOLS = bench/luapar
 endif
-TEST_TOOLS = t/unit/mimewarn bench/milterload
+TEST_TOOLS = t/unit/mimewarn bench/milterload t/unit/arctool
 # sinks the tests load: built against the public header alone
 TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so \
 	t/sinks/events.so t/sinks/abi10.so
