@@ -406,8 +406,9 @@ field_kind(const char *name)
 	return -1;
 }
 
-/* collect - the ARC sets of headers into c; -1 with *why (g_free) when
- * their structure is broken */
+/* collect - the ARC sets of headers into c (c->n: the highest instance
+ * from 1 to 50 any ARC field has); -1 with *why (g_free, the first
+ * problem) when their structure is broken */
 static int
 collect(const GPtrArray *headers, struct chain *c, char **why)
 {
@@ -415,57 +416,65 @@ collect(const GPtrArray *headers, struct chain *c, char **why)
 	unsigned k;
 
 	memset(c, 0, sizeof *c);
+	*why = NULL;
+	for (i = 0; i < headers->len; i++)
+		if (field_kind(((const struct header *) g_ptr_array_index(headers, i))->name) >= 0)
+			fields++;
+	if (fields > ARC_MAX_FIELDS) {
+		*why = g_strdup_printf("more than %d ARC fields", ARC_MAX_FIELDS);
+		return -1;
+	}
 	for (i = 0; i < headers->len; i++) {
 		const struct header *h = g_ptr_array_index(headers, i);
 		int kind = field_kind(h->name);
+		char *bad = NULL;
 		gint64 n;
 
 		if (kind < 0)
 			continue;
-		if (++fields > ARC_MAX_FIELDS) {
-			*why = g_strdup_printf("more than %d ARC fields", ARC_MAX_FIELDS);
-			return -1;
-		}
 		if (kind == ARC_AAR) {
 			n = aar_instance(h->value);
 		} else {
-			const char *bad;
-			GHashTable *t = tags_parse(h->value, &bad);
+			const char *tbad;
+			GHashTable *t = tags_parse(h->value, &tbad);
 
 			if (t == NULL) {
-				*why = g_strdup_printf("%s: %s", kind_names[kind], bad);
-				return -1;
+				bad = g_strdup_printf("%s: %s", kind_names[kind], tbad);
+				n = 0;
+			} else {
+				n = number(g_hash_table_lookup(t, "i"), 1000);
+				if (kind == ARC_AS && !g_strcmp0(g_hash_table_lookup(t, "cv"), "fail"))
+					c->fail_seal = 1;
+				g_hash_table_destroy(t);
 			}
-			n = number(g_hash_table_lookup(t, "i"), 1000);
-			if (kind == ARC_AS && !g_strcmp0(g_hash_table_lookup(t, "cv"), "fail"))
-				c->fail_seal = 1;
-			g_hash_table_destroy(t);
 		}
-		if (n < 1) {
-			*why = g_strdup_printf("%s without a valid i=", kind_names[kind]);
-			return -1;
-		}
-		if (n > ARC_MAX_INSTANCE) {
-			*why = g_strdup_printf("%s with i= over %d", kind_names[kind], ARC_MAX_INSTANCE);
-			return -1;
-		}
-		if (c->f[n][kind]) {
-			*why = g_strdup_printf("two %s fields with i=%u", kind_names[kind], (unsigned) n);
-			return -1;
-		}
-		c->f[n][kind] = h;
-		c->n = MAX(c->n, (unsigned) n);
+		if (bad)
+			;
+		else if (n < 1)
+			bad = g_strdup_printf("%s without a valid i=", kind_names[kind]);
+		else if (n > ARC_MAX_INSTANCE)
+			bad = g_strdup_printf("%s with i= over %d", kind_names[kind], ARC_MAX_INSTANCE);
+		else if (c->f[n][kind])
+			bad = g_strdup_printf("two %s fields with i=%u", kind_names[kind], (unsigned) n);
+		else
+			c->f[n][kind] = h;
+		if (n >= 1 && n <= ARC_MAX_INSTANCE)
+			c->n = MAX(c->n, (unsigned) n);
+		if (bad && *why == NULL)
+			*why = bad;
+		else
+			g_free(bad);
 	}
-	for (k = 1; k <= c->n; k++) {
+	for (k = 1; k <= c->n && *why == NULL; k++) {
 		int kind;
 
 		for (kind = 0; kind < ARC_KINDS; kind++)
 			if (c->f[k][kind] == NULL) {
 				*why = g_strdup_printf("ARC set i=%u has no %s", k, kind_names[kind]);
-				return -1;
+				break;
 			}
 	}
-	return 0;
+	return *why ? -1 : 0;
 }
 
 /* --- keys and signatures --- */
@@ -1026,6 +1035,11 @@ arc_seal(const GPtrArray *headers, const guchar *body, gsize len,
 	alg = ed ? "ed25519-sha256" : "rsa-sha256";
 	/* a chain that passed is sealed whole; one that failed is not
 	 * vouched for: the seal covers its own set alone */
+	if (chain->cv == ARC_CV_FAIL && chain->count == 0) {
+		/* ARC fields, but no instance can be told: no set to add */
+		*why = g_strdup("ARC fields without a valid instance");
+		return -1;
+	}
 	if (cv == ARC_CV_PASS && (collect(headers, &c, &cwhy) < 0 || c.n != chain->count)) {
 		g_free(cwhy);
 		*why = g_strdup("the chain is not the one validated");
