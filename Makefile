@@ -268,6 +268,8 @@ FUZZ_TIME = 60
 FUZZ_TARGETS = fuzz/fuzz_message fuzz/fuzz_conf fuzz/fuzz_policy fuzz/fuzz_milter
 # DKIM verification over a message, and the changes it may hold back
 FUZZ_TARGETS += fuzz/fuzz_dkim
+# ARC validation and sealing over hostile ARC fields (src/arc.c)
+FUZZ_TARGETS += fuzz/fuzz_arc
 # a Lua sink's script and a message (fuzz/fuzz_sink.c), under small limits
 ifeq ($(WITH_LUA),yes)
 FUZZ_TARGETS += fuzz/fuzz_sink
