@@ -34,7 +34,7 @@ CORE_SRCS += src/status.c src/control.c
 CORE_SRCS += src/final.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
-	milters/quarantine.c milters/rewrite.c milters/textrw.c milters/dkim.c
+	milters/quarantine.c milters/rewrite.c milters/textrw.c milters/dkim.c milters/dkim_arc.c
 HANDLER_SRCS += milters/archive.c
 # Lua sinks (sinkd-lua(5)), when configure found lua5.4
 ifeq ($(WITH_LUA),yes)

@@ -527,6 +527,8 @@ dkim_load(const struct conf_group *g, struct conf_errors *e)
 	c->timeout = conf_num(g, "dkim-dns-timeout") * G_USEC_PER_SEC;
 	c->max = conf_num(g, "dkim-max-signatures");
 	c->authserv_id = g_strdup(conf_str(g, "authserv-id"));
+	if (c->signed_choice == DKIM_SIGNED_ARC && *c->authserv_id == 0)
+		conf_key_error(e, g, "dkim-signed", "arc needs authserv-id (its ARC sets carry the results under it)");
 	if (!authserv_ok(c->authserv_id))
 		conf_key_error(e, g, "authserv-id", "\"%s\" is not a single token (no white space, ';', quotes or parentheses)",
 			       c->authserv_id);
@@ -605,6 +607,40 @@ dns_txt(struct vctx *v, const char *name, u_char *buf, size_t buflen)
 	memcpy(buf, txt->str, txt->len + 1);
 	g_string_free(txt, TRUE);
 	return DKIM_CBSTAT_CONTINUE;
+}
+
+/*
+ * dkim_key_txt - the TXT value of sel._domainkey.dom (*txt, g_free):
+ * from keys (the keys file) when set, else DNS until deadline; also for
+ * ARC (milters/dkim_arc.c)
+ */
+enum arc_key
+dkim_key_txt(GHashTable *keys, gint64 deadline, const char *id, const char *sel,
+	     const char *dom, char **txt)
+{
+	char *name = g_strdup_printf("%s._domainkey.%s", sel, dom), *low;
+	struct vctx v = {NULL, deadline, 0, NULL, id};
+	u_char *buf;
+	DKIM_CBSTAT rc;
+
+	if (keys) {
+		low = g_ascii_strdown(name, -1);
+		*txt = g_strdup(g_hash_table_lookup(keys, low));
+		g_free(low);
+		g_free(name);
+		return *txt ? ARC_KEY_FOUND : ARC_KEY_NOTFOUND;
+	}
+	buf = g_malloc(TXT_MAX + 1);
+	rc = dns_txt(&v, name, buf, TXT_MAX + 1);
+	if (rc == DKIM_CBSTAT_TRYAGAIN)
+		log_info("%s: dkim: key %s: no answer in time", id, name);
+	g_free(name);
+	if (rc != DKIM_CBSTAT_CONTINUE) {
+		g_free(buf);
+		return rc == DKIM_CBSTAT_TRYAGAIN ? ARC_KEY_TEMPFAIL : ARC_KEY_NOTFOUND;
+	}
+	*txt = (char *) buf;
+	return ARC_KEY_FOUND;
 }
 
 /*
@@ -841,6 +877,8 @@ ar_value(const char *id, const struct dkim_state *st)
 		g_free(dom);
 		g_free(sel);
 	}
+	if (st->arc)
+		g_string_append_printf(v, "; arc=%s", arc_cv_name(st->arc->cv));
 	return g_string_free(v, FALSE);
 }
 
@@ -878,7 +916,7 @@ ar_id(const char *v)
  * then put ours at the top */
 static void
 auth_results(struct msg *m, struct edits *e, const char *id,
-	     const struct dkim_state *st)
+	     struct dkim_state *st)
 {
 	guint n, i;
 	const guint *pos = msg_header_positions(m, "Authentication-Results", &n);
@@ -897,7 +935,8 @@ auth_results(struct msg *m, struct edits *e, const char *id,
 	}
 	v = ar_value(id, st);
 	edits_insert_header(e, dkim_handler.name, 0, "Authentication-Results", v);
-	g_free(v);
+	g_free(st->ar);
+	st->ar = v;	/* what an ARC set sinkd seals carries */
 }
 
 /* body_ends_crlf - the body as received ends with CRLF */
@@ -931,6 +970,7 @@ dkim_verify_msg(struct msg *m, GHashTable *keys, gint64 timeout, unsigned max,
 
 	st->total = msg_header_count(m, "DKIM-Signature", G_MAXUINT);
 	st->body_ends_crlf = body_ends_crlf(m);
+	st->deadline = v.deadline;
 	if (st->total == 0)
 		return 0;
 	/* the spool must be readable: a body not read would fail every
@@ -995,6 +1035,12 @@ dkim_before_eom(struct msg *m, struct edits *e, const void *cfg)
 		dkim_state_free(st);
 		return VERDICT_ERROR;
 	}
+	if (dkim_arc_validate(m, st, def ? def->keys : NULL, st->deadline) < 0) {
+		log_warn("%s: dkim: cannot validate the ARC chain: the spool cannot be read",
+			 m->queue_id);
+		dkim_state_free(st);
+		return VERDICT_ERROR;
+	}
 	st->signed_choice = c->signed_choice;
 	dkim_state_free(m->dkim);
 	m->dkim = st;
@@ -1002,7 +1048,7 @@ dkim_before_eom(struct msg *m, struct edits *e, const void *cfg)
 	for (i = 0; i < st->sigs->len; i++)
 		if (((struct dkim_sig *) g_ptr_array_index(st->sigs, i))->result == DKIM_RESULT_TEMPERROR)
 			break;
-	if (i < st->sigs->len && c->temperror_tempfail) {
+	if ((i < st->sigs->len || (st->arc && st->arc->temperror)) && c->temperror_tempfail) {
 		log_info("%s: dkim: a key was not found in time; dkim-temperror = tempfail",
 			 m->queue_id);
 		memset(&r, 0, sizeof r);
@@ -1119,6 +1165,9 @@ dkim_after_eom(struct msg *m, struct edits *e, const void *cfg)
 	int sign = c->sign && m->outbound;
 	char *v;
 	guint i;
+
+	if (c->signed_choice == DKIM_SIGNED_ARC && !m->outbound)
+		return dkim_arc_seal(m, e, s);
 
 	if (c->signed_choice == DKIM_SIGNED_RESIGN && m->dkim) {
 		broken = dkim_broken(m);

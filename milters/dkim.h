@@ -14,6 +14,7 @@
 #ifndef SINKD_MILTERS_DKIM_H
 #define SINKD_MILTERS_DKIM_H
 
+#include "../src/arc.h"
 #include "../src/dkim.h"
 #include "../src/handler.h"
 
@@ -44,5 +45,13 @@ const char *dkim_alg_name(enum dkim_alg a);
 
 int dkim_verify_msg(struct msg *m, GHashTable *keys, gint64 timeout,
 		    unsigned max, struct dkim_state *st);
+enum arc_key dkim_key_txt(GHashTable *keys, gint64 deadline, const char *id,
+			  const char *sel, const char *dom, char **txt);
+
+/* ARC (milters/dkim_arc.c) */
+int dkim_arc_validate(struct msg *m, struct dkim_state *st, GHashTable *keys,
+		      gint64 deadline);
+enum verdict dkim_arc_seal(struct msg *m, struct edits *e,
+			   const struct dkim_signer *s);
 
 #endif

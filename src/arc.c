@@ -990,8 +990,8 @@ h_list(const GPtrArray *headers, const char *const *names)
  * first) and body, signed with s, its ARC-Authentication-Results
  * carrying ar (authserv-id and results), after the chain chain (what
  * arc_validate() said of these headers; zeroed: no chain).  0 and *out;
- * -1 and *why (g_free) when the chain may not be extended or no
- * signature could be made.
+ * -1 and *why (g_free) when the chain may not be extended; -2 and *why
+ * when no signature could be made.
  */
 int
 arc_seal(const GPtrArray *headers, const guchar *body, gsize len,
@@ -1024,12 +1024,12 @@ arc_seal(const GPtrArray *headers, const guchar *body, gsize len,
 	}
 	if (!dns_label_ok(s->domain) || !dns_label_ok(s->selector)) {
 		*why = g_strdup("bad domain or selector");
-		return -1;
+		return -2;
 	}
 	if (s->key == NULL || (EVP_PKEY_get_base_id(s->key) != EVP_PKEY_RSA
 			       && EVP_PKEY_get_base_id(s->key) != EVP_PKEY_ED25519)) {
 		*why = g_strdup("the key is neither RSA nor Ed25519");
-		return -1;
+		return -2;
 	}
 	ed = EVP_PKEY_get_base_id(s->key) == EVP_PKEY_ED25519;
 	alg = ed ? "ed25519-sha256" : "rsa-sha256";
@@ -1085,5 +1085,5 @@ fail:
 	g_free(bh);
 	g_free(h);
 	arc_set_clear(out);
-	return -1;
+	return -2;
 }

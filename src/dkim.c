@@ -5,6 +5,7 @@
 #include <string.h>
 #include <glib.h>
 
+#include "arc.h"
 #include "dkim.h"
 #include "edits.h"
 #include "log.h"
@@ -45,6 +46,10 @@ dkim_state_free(struct dkim_state *st)
 		return;
 	g_ptr_array_unref(st->sigs);
 	g_ptr_array_unref(st->skipped);
+	if (st->arc)
+		arc_result_clear(st->arc);
+	g_free(st->arc);
+	g_free(st->ar);
 	g_free(st);
 }
 

@@ -36,6 +36,7 @@
 
 struct msg;
 struct edits;
+struct arc_result;
 
 /* A signature's result, as RFC 8601 names them. */
 enum dkim_result {
@@ -94,6 +95,12 @@ struct dkim_state {
 	int body_ends_crlf;	/* the body as received ends with CRLF */
 	GPtrArray *skipped;	/* "handler what (d=... s=...)" per change
 				 * held back, each once */
+	gint64 deadline;	/* monotonic µs: the end of the message's
+				 * key look-up budget */
+	struct arc_result *arc;	/* the ARC chain as received (src/arc.h),
+				 * or NULL: no ARC field */
+	char *ar;		/* the Authentication-Results value sinkd
+				 * added, or NULL */
 };
 
 struct dkim_state *dkim_state_new(void);

@@ -35,10 +35,10 @@ msg() {
 }
 
 # sinkd_cv FILE: what sinkd says of FILE's chain ("cv=... count=N")
-sinkd_cv() { "$ARCTOOL" verify "$W/keys" <"$1" | head -n 1; }
+sinkd_cv() { "$ARCTOOL" verify "$W/keys" <"$1" | sed -n 1p; }
 sinkd_reason() { "$ARCTOOL" verify "$W/keys" <"$1" | sed -n 's/^reason=//p'; }
 # dkimpy_cv FILE: what dkimpy says ("cv=...")
-dkimpy_cv() { $AC verify "$W/keys" <"$1" | head -n 1; }
+dkimpy_cv() { $AC verify "$W/keys" <"$1" | sed -n 1p; }
 # drop NAME FILE: FILE without its first field called NAME
 drop() {
 	awk -v n="$(tr 'A-Z' 'a-z' <<<"$1")" '
