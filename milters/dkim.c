@@ -1199,6 +1199,8 @@ dkim_after_eom(struct msg *m, struct edits *e, const void *cfg)
 	if ((v = sign_msg(m, s)) == NULL)
 		return VERDICT_ERROR;
 	edits_insert_header(e, dkim_handler.name, 0, "DKIM-Signature", v);
+	log_info("%s: dkim: signed d=%s s=%s a=%s%s", m->queue_id, s->domain, s->selector,
+		 dkim_alg_name(s->alg), m->outbound && c->sign ? "" : " (resign)");
 	msg_note(m, "dkim.signed", "%s:%s:%s", s->domain, s->selector, dkim_alg_name(s->alg));
 	g_free(v);
 	return VERDICT_CONTINUE;
