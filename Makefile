@@ -36,6 +36,7 @@ HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c milters/rewrite.c milters/textrw.c milters/dkim.c milters/dkim_arc.c
 HANDLER_SRCS += milters/archive.c
+HANDLER_SRCS += milters/dkimsign.c
 # Lua sinks (sinkd-lua(5)), when configure found lua5.4
 ifeq ($(WITH_LUA),yes)
 CORE_SRCS += src/sink_lua.c src/sink_luamod.c

@@ -30,8 +30,10 @@
  * mail of a policy with dkim-signed = resign whose changes broke a
  * signature that passed (the signing domain's broken signatures are
  * then removed) get a DKIM-Signature over the message as it will leave
- * (src/final.h), relaxed/relaxed, at the top of the header.  The key is
- * read and checked when the policy is compiled (once per snapshot).
+ * (src/final.h), relaxed/relaxed, at the top of the header: RSA keys
+ * with libopendkim's dkim_sign(), Ed25519 keys with dkimsign.c (OpenSSL;
+ * libopendkim 2.11 leaks an Ed25519 key per message).  The key is read
+ * and checked when the policy is compiled (once per snapshot).
  *
  * Threading: one DKIM_LIB for the process, made on first use; each
  * message has a DKIM handle of its own, with its look-up context
@@ -51,6 +53,7 @@
 #include <dkim.h>
 
 #include "dkim.h"
+#include "dkimsign.h"
 #include "../src/final.h"
 #include "../src/log.h"
 #include "../src/policy.h"
@@ -421,7 +424,7 @@ signer_load(const struct conf_group *g, const char *asking, struct conf_errors *
 	s->oversign = (char **) g_ptr_array_free(o, FALSE);
 	if (!from)
 		conf_key_error(e, g, "dkim-sign-headers", "From must be signed (RFC 6376 5.4)");
-	else if (s->key && (s->lib = signer_lib(s)) == NULL)
+	else if (s->key && s->alg == DKIM_ALG_RSA_SHA256 && (s->lib = signer_lib(s)) == NULL)
 		conf_key_error(e, g, "dkim-sign-headers", "libopendkim does not take this list");
 	return s;
 }
@@ -1119,6 +1122,17 @@ sign_msg(struct msg *m, const struct dkim_signer *s)
 		log_warn("%s: dkim: cannot sign: the spool cannot be read", m->queue_id);
 		return NULL;
 	}
+	if (s->alg == DKIM_ALG_ED25519_SHA256) {	/* dkimsign.h says why */
+		char *why = NULL;
+
+		h = final_headers(m);
+		out = dks_sign(s, h, body, len, g_get_real_time() / G_USEC_PER_SEC, &why);
+		g_ptr_array_free(h, TRUE);
+		if (out == NULL)
+			log_warn("%s: dkim: cannot sign: %s", m->queue_id, why);
+		g_free(why);
+		return out;
+	}
 	d = dkim_sign(s->lib, (const u_char *) msg_queue_id(m), NULL, (dkim_sigkey_t) s->pem,
 		      (const u_char *) s->selector, (const u_char *) s->domain,
 		      DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, alg[s->alg], -1, &st);
@@ -1178,7 +1192,7 @@ dkim_after_eom(struct msg *m, struct edits *e, const void *cfg)
 			g_ptr_array_free(broken, TRUE);
 		return VERDICT_CONTINUE;
 	}
-	if (s == NULL || s->lib == NULL) {	/* dkim_load refuses this */
+	if (s == NULL || s->key == NULL) {	/* dkim_load refuses this */
 		log_warn("%s: dkim: no key to sign with", m->queue_id);
 		if (broken)
 			g_ptr_array_free(broken, TRUE);

@@ -37,7 +37,7 @@ struct dkim_signer {
 	char **headers;		/* the fields signed, lower case, in order */
 	char **oversign;	/* of those, the ones signed once more than
 				 * the message has them (none may be added) */
-	void *lib;		/* libopendkim's DKIM_LIB for this list */
+	void *lib;		/* libopendkim's DKIM_LIB for this list (RSA) */
 };
 
 const struct dkim_signer *dkim_signer(const struct policy *p);
