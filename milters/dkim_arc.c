@@ -171,6 +171,7 @@ dkim_arc_seal(struct msg *m, struct edits *e, const struct dkim_signer *s)
 	as.key = s->key;
 	as.domain = s->domain;
 	as.selector = s->selector;
+	as.headers = (const char *const *) s->headers;	/* dkim-sign-headers */
 	hs = final_fields(m);
 	rc = arc_seal(hs, body, len, &as, st->ar, chain, &set, &why);
 	g_ptr_array_unref(hs);

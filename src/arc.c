@@ -965,7 +965,8 @@ dns_label_ok(const char *s)
 }
 
 /* h_list - the h= of a new ARC-Message-Signature: each name of the list
- * as often as headers has it, and From once more (over-signed) */
+ * as often as headers has it, and From once more (over-signed); never an
+ * ARC field (an AMS may not sign ARC-Seal) */
 static char *
 h_list(const GPtrArray *headers, const char *const *names)
 {
@@ -973,6 +974,8 @@ h_list(const GPtrArray *headers, const char *const *names)
 	guint i, k, n;
 
 	for (; *names; names++) {
+		if (field_kind(*names) >= 0)
+			continue;
 		for (n = 0, i = 0; i < headers->len; i++)
 			if (!g_ascii_strcasecmp(((const struct header *)
 						 g_ptr_array_index(headers, i))->name, *names))

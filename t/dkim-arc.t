@@ -137,6 +137,12 @@ run "$W/ended.eml" "${INBOUND[@]}"
 like "$VERDICT" ' arc=fail:2( |$)' "  that chain then fails"
 unlike "$VERDICT" 'arc.sealed=' "  and is never extended"
 
+# the AMS signs the fields of dkim-sign-headers, never an ARC field
+printf 'dkim-sign-headers = from, subject, arc-seal\n' >>"$W/domains/example.net.conf"
+run "$W/signed.eml" "${INBOUND[@]}"
+like "$(field ARC-Message-Signature | tr -d ' \t')" ';h=from:from:subject;' "dkim-sign-headers: the AMS h=, From over-signed, ARC-Seal left out"
+like "$(arc_verify "$W/out")" '^cv=pass' "  dkimpy's arc_verify: pass"
+
 # not sealed: no change, nothing signed, outbound
 conf dkim
 run "$W/signed.eml" "${INBOUND[@]}"
