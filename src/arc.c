@@ -1017,6 +1017,12 @@ arc_seal(const GPtrArray *headers, const guchar *body, gsize len,
 		*why = g_strdup("the chain ended with cv=fail");
 		return -1;
 	}
+	if (chain->temperror) {
+		/* a failure of ours, not the chain's: sealing cv=fail would
+		 * end it for good */
+		*why = g_strdup("a key of the chain was not had in time");
+		return -1;
+	}
 	if (i > ARC_MAX_INSTANCE) {
 		*why = g_strdup_printf("the chain has %d sets already", ARC_MAX_INSTANCE);
 		return -1;

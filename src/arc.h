@@ -20,7 +20,8 @@
  * an ARC-Seal over the sets before it and the new one (over the new one
  * alone when the chain failed, as a sealer after a failed chain does).
  * It refuses to extend a chain whose top ARC-Seal already says cv=fail,
- * or one with 50 sets.
+ * one with 50 sets, or one whose keys were not had in time (a failure
+ * of the validator's, which a cv=fail would make the chain's for good).
  *
  * Algorithms: rsa-sha256 (keys of 1024 to 8192 bits) and ed25519-sha256
  * (RFC 8463); canonicalisation simple or relaxed when validating,

@@ -4,8 +4,10 @@
 # answers (t/lib/dnsns.sh; skipped, with unshare's reason, where a
 # network and mount namespace cannot be made), a chain whose key cannot
 # be had in time fails, and under dkim-temperror = tempfail the message
-# is tempfailed, within dkim-dns-timeout; when the server answers with
-# no record, the key is not found and the chain fails for that.
+# is tempfailed, within dkim-dns-timeout, and under proceed not sealed
+# (dkim-signed = arc): the failure is the look-up's; when the server
+# answers with no record, the key is not found, the chain fails for that
+# and is sealed with cv=fail.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/dnsns.sh"
@@ -21,6 +23,7 @@ trap 'dns_stop; rm -rf "$W"' EXIT
 dns_setup "$W"
 mkdir -p "$W/spool"
 $DK genkey "$W" arc relay.example || bail_out "cannot make a test key"
+$DK genkey "$W" seal example.net || bail_out "cannot make a test key"
 # sealed by relay.example, no DKIM signature: only ARC asks for a key
 printf 'Authentication-Results: mx.relay.example; dkim=none\r\nFrom: a@example.com\r\nTo: b@example.net\r\nSubject: hello\r\n\r\nHello.\r\n' |
 	$AC seal "$W" arc relay.example mx.relay.example >"$W/in.eml" || bail_out "dkimpy did not seal"
@@ -28,8 +31,12 @@ printf 'Authentication-Results: mx.relay.example; dkim=none\r\nFrom: a@example.c
 # run TEMPERROR: sinkd -t with keys from DNS; a guard far past
 # dkim-dns-timeout tells a bounded look-up from a hang
 run() {
-	printf '[sinkd]\nchain = dkim\nspool-dir = %s\n[dkim]\ndkim-dns-timeout = 2s\ndkim-temperror = %s\n' \
+	printf '[sinkd]\nchain = dkim, rewrite\nspool-dir = %s\n[dkim]\ndkim-dns-timeout = 2s\ndkim-temperror = %s\n' \
 		"$W/spool" "$1" >"$W/sinkd.conf"
+	# sealed as example.net after the subject tag
+	printf 'authserv-id = mx.example.net\ndkim-signed = arc\ndkim-domain = example.net\n' >>"$W/sinkd.conf"
+	printf 'dkim-selector = seal\ndkim-key = %s\n[rewrite]\nsubject-tag = [EXT]\n' \
+		"$W/seal.example.net.pem" >>"$W/sinkd.conf"
 	timeout 60 "$SINKD" -t -c "$W/sinkd.conf" -F a@example.com -R b@example.net \
 		-C 192.0.2.10,mx.example.org <"$W/in.eml" >"$W/out" 2>"$W/err"
 	RC=$?
@@ -43,8 +50,11 @@ grep -q '^arc._domainkey.relay.example ' "$W/dns/queries"
 ok $? "  the key was asked of the DNS server"
 run proceed
 like "$VERDICT" '^verdict=accept .*arc=fail:1' "  dkim-temperror = proceed: accepted, the chain fails"
+like "$(cat "$W/out")" 'Subject: \[EXT\] hello' "  changed (subject tag)"
+unlike "$(cat "$W/out")" 'ARC-Seal: i=2' "  but not sealed: the failure is the look-up's, not the chain's"
 
 dns_come_back
 run tempfail
 like "$VERDICT" '^verdict=accept .*arc=fail:1' "a server that answers with no record: the chain fails, no tempfail"
+like "$(cat "$W/out")" 'ARC-Seal: i=2; .*cv=fail;' "  and is sealed with cv=fail"
 done_testing

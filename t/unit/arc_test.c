@@ -344,6 +344,10 @@ test_cv_and_keys(void)
 	key_late = 1;
 	check(hs, body, &r);
 	ok(r.cv == ARC_CV_FAIL && r.temperror, "a key not had in time: fail, temperror");
+	ok(arc_seal(hs, (const guchar *) body, strlen(body), &s, AR, &r, &set, &why) == -1
+	   && strstr(why, "not had in time"), "  such a chain is not sealed (%s)", why ? why : "");
+	g_free(why);
+	why = NULL;
 	arc_result_clear(&r);
 	key_late = 0;
 	expect(hs, body, ARC_CV_PASS, 1, NULL, "the key back: pass");
