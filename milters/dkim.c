@@ -614,8 +614,9 @@ dns_txt(struct vctx *v, const char *name, u_char *buf, size_t buflen)
 
 /*
  * dkim_key_txt - the TXT value of sel._domainkey.dom (*txt, g_free):
- * from keys (the keys file) when set, else DNS until deadline; also for
- * ARC (milters/dkim_arc.c)
+ * from keys (the keys file) when set, else DNS until deadline; the one
+ * key source of DKIM verification (key_lookup) and ARC
+ * (milters/dkim_arc.c)
  */
 enum arc_key
 dkim_key_txt(GHashTable *keys, gint64 deadline, const char *id, const char *sel,
@@ -659,31 +660,21 @@ key_lookup(DKIM *d, DKIM_SIGINFO *sig, u_char *buf, size_t buflen)
 	struct vctx *v = dkim_get_user_context(d);
 	const char *sel = (const char *) dkim_sig_getselector(sig);
 	const char *dom = (const char *) dkim_sig_getdomain(sig);
-	char *name, *low;
-	const char *val;
-	DKIM_CBSTAT rc;
+	char *txt = NULL;
+	enum arc_key rc;
 
 	if (v == NULL || sel == NULL || dom == NULL)
 		return DKIM_CBSTAT_NOTFOUND;
-	name = g_strdup_printf("%s._domainkey.%s", sel, dom);
-	if (v->keys) {
-		low = g_ascii_strdown(name, -1);
-		val = g_hash_table_lookup(v->keys, low);
-		g_free(low);
-		g_free(name);
-		if (val == NULL || strlen(val) >= buflen)
-			return DKIM_CBSTAT_NOTFOUND;
-		memcpy(buf, val, strlen(val) + 1);
-		return DKIM_CBSTAT_CONTINUE;
-	}
-	rc = dns_txt(v, name, buf, buflen);
-	if (rc == DKIM_CBSTAT_TRYAGAIN) {
-		log_info("%s: dkim: key %s: no answer in time", v->id, name);
+	rc = dkim_key_txt(v->keys, v->deadline, v->id, sel, dom, &txt);
+	if (rc == ARC_KEY_TEMPFAIL)
 		g_hash_table_add(v->temp, sig);
-		rc = DKIM_CBSTAT_NOTFOUND;
+	if (rc != ARC_KEY_FOUND || strlen(txt) >= buflen) {
+		g_free(txt);
+		return DKIM_CBSTAT_NOTFOUND;
 	}
-	g_free(name);
-	return rc;
+	memcpy(buf, txt, strlen(txt) + 1);
+	g_free(txt);
+	return DKIM_CBSTAT_CONTINUE;
 }
 
 /* prescreen - only the topmost dkim-max-signatures are verified */
