@@ -46,6 +46,7 @@ key_of(void *ctx, const char *sel, const char *dom, char **txt)
 	return ARC_KEY_NOTFOUND;
 }
 
+/* header_free - one field of split() */
 static void
 header_free(struct header *h)
 {

@@ -108,6 +108,7 @@ changed(const struct msg *m)
 	return 0;
 }
 
+/* header_free - one field of final_fields() */
 static void
 header_free(struct header *h)
 {

@@ -60,6 +60,7 @@ publish(EVP_PKEY *key, const char *sel, const char *dom)
 	g_free(b64);
 }
 
+/* header_free - one field of a header list */
 static void
 header_free(struct header *h)
 {

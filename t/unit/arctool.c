@@ -63,6 +63,7 @@ keys_read(const char *path)
 	return t;
 }
 
+/* header_free - one field of split() */
 static void
 header_free(struct header *h)
 {
