@@ -98,22 +98,6 @@ write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* sync_dir - fsync() a directory, so that names made in it last */
-static int
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc, saved;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
-}
-
 /* write_temp - data in a new ".tmp-XXXXXX" file of dir, mode 0600,
  * fsync()ed, owned by uid:gid when uid is not -1; its path (g_free()), or
  * NULL with errno, leaving nothing behind */
@@ -253,7 +237,7 @@ make_key(const char *dir, uid_t uid, gid_t gid)
 	/* link(): another process that made a key first wins, and keeps it */
 	if (link(tmp, path) < 0 && errno != EEXIST)
 		goto out;
-	rc = sync_dir(dir);
+	rc = dirs_sync(dir, O_DIRECTORY);
 out:
 	saved = errno;
 	OPENSSL_cleanse(key, sizeof(key));
@@ -681,7 +665,7 @@ quarantine_token_spend(const char *dir, const char *value, const char *spender)
 		st = QTOKEN_ERROR;
 	else
 		errno = saved;
-	if (st == QTOKEN_OK && sync_dir(dir) < 0)
+	if (st == QTOKEN_OK && dirs_sync(dir, O_DIRECTORY) < 0)
 		st = QTOKEN_ERROR;
 	if (st == QTOKEN_ERROR) {
 		saved = errno;
@@ -730,7 +714,7 @@ quarantine_token_unspend(const char *dir, const char *value, const char *spender
 	if (!marker_is(path, spender))
 		errno = ENOENT;
 	else if (unlink(path) == 0)
-		rc = sync_dir(dir);
+		rc = dirs_sync(dir, O_DIRECTORY);
 	saved = errno;
 	g_free(path);
 	errno = saved;
@@ -879,7 +863,7 @@ quarantine_store(const char *dir, const struct quarantine_meta *meta,
 	}
 	eml = entry_path(dir, id, ".eml");
 	/* ID.eml must be there for good before ID.meta makes it an entry */
-	if (sync_dir(dir) < 0)
+	if (dirs_sync(dir, O_DIRECTORY) < 0)
 		goto out;
 	data = meta_data(id, now, meta, msg, len, &dlen);
 	tmp_meta = write_temp(dir, data, dlen, (uid_t) -1, 0);
@@ -892,7 +876,7 @@ quarantine_store(const char *dir, const struct quarantine_meta *meta,
 	if (rc == 0) {
 		g_free(tmp_meta);
 		tmp_meta = NULL;
-		rc = sync_dir(dir);
+		rc = dirs_sync(dir, O_DIRECTORY);
 	}
 out:
 	saved = errno;
@@ -1040,7 +1024,7 @@ quarantine_mark_released(const char *dir, const char *id, char *const *rcpts)
 	if (tmp && rc < 0)
 		unlink(tmp);
 	if (rc == 0)
-		rc = sync_dir(dir);
+		rc = dirs_sync(dir, O_DIRECTORY);
 	else
 		errno = saved;
 	saved = errno;
@@ -1068,7 +1052,7 @@ quarantine_delete(const char *dir, const char *id)
 	meta = entry_path(dir, id, ".meta");
 	eml = entry_path(dir, id, ".eml");
 	if (unlink(meta) == 0 && (unlink(eml) == 0 || errno == ENOENT))
-		rc = sync_dir(dir);
+		rc = dirs_sync(dir, O_DIRECTORY);
 	saved = errno;
 	g_free(meta);
 	g_free(eml);

@@ -29,27 +29,12 @@
 #include <json-glib/json-glib.h>
 
 #include "astore_impl.h"
+#include "dirs.h"
 
 #define HASH_HEX	16	/* of the key's SHA-256, in a file name */
 
 /* ------------------------------------------------------------------ */
 /* Maildir                                                              */
-
-/* sync_path - fsync(2) of path, opened with flags (O_DIRECTORY for a
- * directory, O_NOFOLLOW for a file); 0 or -1 (errno) */
-static int
-sync_path(const char *path, int flags)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | flags), rc, saved;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
-}
 
 /* make_dir - path a directory (not a link, unless follow: the root the
  * administrator named), made with mode and made durable in parent when
@@ -60,7 +45,7 @@ make_dir(const char *parent, const char *path, mode_t mode, int follow, char **w
 	struct stat st;
 
 	if (mkdir(path, mode) == 0) {
-		if (sync_path(parent, O_DIRECTORY) == 0)
+		if (dirs_sync(parent, O_DIRECTORY) == 0)
 			return 0;
 	} else if (errno == EEXIST && (follow ? stat(path, &st) : lstat(path, &st)) == 0
 		   && S_ISDIR(st.st_mode)) {
@@ -269,7 +254,7 @@ astore_md_sync(struct astore *a, char **why)
 
 	if (a->md_index_dirty) {
 		path = g_build_filename(a->where, ASTORE_INDEX, NULL);
-		if (sync_path(path, O_NOFOLLOW) < 0) {
+		if (dirs_sync(path, O_NOFOLLOW) < 0) {
 			*why = g_strdup_printf("%s: %s", path, g_strerror(errno));
 			g_free(path);
 			return ASTORE_RETRY;
@@ -282,7 +267,7 @@ astore_md_sync(struct astore *a, char **why)
 	/* the data first (on ext4 the first fsync commits the others' too) */
 	g_hash_table_iter_init(&it, a->md_pending);
 	while (!bad && g_hash_table_iter_next(&it, &tmp, &nw))
-		if (sync_path(tmp, O_NOFOLLOW) < 0) {
+		if (dirs_sync(tmp, O_NOFOLLOW) < 0) {
 			*why = g_strdup_printf("%s: %s", (char *) tmp, g_strerror(errno));
 			bad = 1;
 		}
@@ -298,7 +283,7 @@ astore_md_sync(struct astore *a, char **why)
 	}
 	g_hash_table_iter_init(&it, dirs);
 	while (!bad && g_hash_table_iter_next(&it, &tmp, NULL))
-		if (sync_path(tmp, O_DIRECTORY) < 0) {
+		if (dirs_sync(tmp, O_DIRECTORY) < 0) {
 			*why = g_strdup_printf("%s: %s", (char *) tmp, g_strerror(errno));
 			bad = 1;
 		}

@@ -210,3 +210,19 @@ dirs_check(GPtrArray *keys, GPtrArray *paths, const char *user, uid_t uid, gid_t
 	g_free(r);
 	return msg;
 }
+
+/* dirs_sync - fsync(2) of path, opened with flags (O_DIRECTORY for a
+ * directory, O_NOFOLLOW for a file); 0 or -1 (errno) */
+int
+dirs_sync(const char *path, int flags)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags), rc, saved;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}

@@ -17,6 +17,10 @@
  * message naming the key, the path, what stops the user (the first
  * directory that user cannot pass, with its mode and owner) and a fix;
  * the caller frees it.
+ *
+ * dirs_sync() makes what was done to a path last: fsync(2) of the path
+ * opened with the given flags (O_DIRECTORY for a directory, whose new
+ * and renamed names then last; O_NOFOLLOW for a file).
  */
 #ifndef SINKD_DIRS_H
 #define SINKD_DIRS_H
@@ -27,5 +31,6 @@
 int dirs_make(const char *dir, mode_t mode, uid_t uid, gid_t gid);
 char *dirs_check(GPtrArray *keys, GPtrArray *paths, const char *user,
 		 uid_t uid, gid_t gid);
+int dirs_sync(const char *path, int flags);
 
 #endif

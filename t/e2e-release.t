@@ -12,7 +12,8 @@
 # the bcc address), header field by header field and its body byte for
 # byte as held, apart from the MTA's own trace fields (Received and the
 # delivery's Return-Path, Delivered-To, X-Original-To) and with the release
-# field removed; the token is spent; and the same message sent again with
+# field removed; the token is spent and counted (sinkd -S:
+# sinkd_released_total); and the same message sent again with
 # its spent token is filtered as new mail (quarantined again).
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
@@ -108,6 +109,10 @@ tail -n +$((logpos + 1)) "$SK_DIR/sinkd.log" | grep -q 'clamav: released from qu
 ok $? "the log says the release let it through unchanged"
 is "$(ls -A "$W/sk/q" | grep -c '^\.used-')" 1 "the token is spent (one .used- marker)"
 is "$(ls "$W/sk/q"/*.meta | wc -l)" 1 "not held again"
+"$SINKD" -c "$CONF" -S >"$W/status" 2>&1
+grep -A1 '^Messages released from quarantine and let through:' "$W/status" | tail -n 1 >"$W/released.count"
+like "$(cat "$W/released.count")" '^ *sinkd_released_total 1$' "sinkd -S counts one release" ||
+	diag "$(cat "$W/status")"
 
 # sent again with its spent token: filtered as new mail, quarantined again
 pf_sendmail -f x@outside.example u1@corp.example u2@corp.example <"$W/released"
