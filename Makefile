@@ -29,7 +29,7 @@ CORE_SRCS = src/sink.c src/sinkapi.c src/sink_proc.c src/cidr.c src/chain.c src/
 	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
 	src/event.c src/event_webhook.c src/event_redis.c src/event_postgres.c src/journal.c \
 	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c src/resolve.c \
-	src/stats.c src/metrics.c src/dkim.c src/arc.c
+	src/stats.c src/metrics.c src/dkim.c src/dkcanon.c src/arc.c
 CORE_SRCS += src/status.c src/control.c
 CORE_SRCS += src/final.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \

@@ -6,90 +6,18 @@
 #include <openssl/evp.h>
 
 #include "dkimsign.h"
+#include "../src/dkcanon.h"
 
-#define WSP(c)	((c) == ' ' || (c) == '\t')
-
-/*
- * dks_canon_header - append field ("name:value", folds CRLF or LF
- * followed by white space) in relaxed canonical form (RFC 6376 3.4.2):
- * the name in lower case, the value unfolded, runs of white space one
- * space, none at the end or around the colon; CRLF after it
- */
-void
-dks_canon_header(GString *out, const char *field)
+/* canon_field - field ("name:value", as it will leave) in relaxed
+ * canonical form, with CRLF after it unless last */
+static void
+canon_field(GString *out, const char *field, int last)
 {
-	const char *colon = strchr(field, ':'), *p;
-	gsize start;
-	int space = 0;
+	const char *colon = strchr(field, ':');
+	char *name = g_strndup(field, colon ? (gsize) (colon - field) : strlen(field));
 
-	if (colon == NULL)
-		colon = field + strlen(field);
-	for (p = field; p < colon; p++)
-		if (!WSP(*p))
-			g_string_append_c(out, g_ascii_tolower(*p));
-	g_string_append_c(out, ':');
-	start = out->len;
-	for (p = *colon ? colon + 1 : colon; *p; p++) {
-		if (*p == '\r' || *p == '\n' || WSP(*p)) {
-			space = 1;
-			continue;
-		}
-		if (space && out->len > start)
-			g_string_append_c(out, ' ');
-		space = 0;
-		g_string_append_c(out, *p);
-	}
-	g_string_append(out, "\r\n");
-}
-
-/*
- * dks_body_hash - the base64 SHA-256 of body in relaxed canonical form
- * (RFC 6376 3.4.4): runs of white space one space, none at the end of
- * a line, no empty lines at the end, CRLF after the last line (a bare
- * LF ends a line as CRLF does); an empty body hashes as nothing
- */
-char *
-dks_body_hash(const guchar *body, gsize len)
-{
-	GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
-	GString *line = g_string_new(NULL);
-	guint8 digest[32];
-	gsize dlen = sizeof digest, i = 0, empty = 0;
-	char *b64;
-
-	while (i < len) {
-		const guchar *nl = memchr(body + i, '\n', len - i);
-		gsize end = nl ? (gsize) (nl - body) : len, j;
-		int space = 0;
-
-		g_string_truncate(line, 0);
-		for (j = i; j < end; j++) {
-			if (body[j] == '\r' && j + 1 == end && nl)
-				break;		/* the CR of CRLF */
-			if (WSP(body[j])) {
-				space = 1;
-				continue;
-			}
-			if (space)
-				g_string_append_c(line, ' ');
-			space = 0;
-			g_string_append_c(line, body[j]);
-		}
-		i = nl ? end + 1 : len;
-		if (line->len == 0) {	/* held until a line with text */
-			empty++;
-			continue;
-		}
-		for (; empty > 0; empty--)
-			g_checksum_update(sum, (const guchar *) "\r\n", 2);
-		g_checksum_update(sum, (const guchar *) line->str, line->len);
-		g_checksum_update(sum, (const guchar *) "\r\n", 2);
-	}
-	g_checksum_get_digest(sum, digest, &dlen);
-	g_checksum_free(sum);
-	g_string_free(line, TRUE);
-	b64 = g_base64_encode(digest, dlen);
-	return b64;
+	dkc_header(out, name, colon ? colon + 1 : "", 1, !last);
+	g_free(name);
 }
 
 /* instance - the nth field called name from the bottom (1: the last),
@@ -110,43 +38,6 @@ instance(GPtrArray *headers, const char *name, unsigned nth)
 	return NULL;
 }
 
-/* raw_sign - the signature of data under s's key: RSA PKCS#1 v1.5 over
- * SHA-256, or Ed25519 over SHA-256(data) (RFC 8463 section 3) */
-static char *
-raw_sign(const struct dkim_signer *s, const GString *data, char **why)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	const guchar *in = (const guchar *) data->str;
-	gsize inlen = data->len, siglen = 0, dlen = 32;
-	guint8 digest[32], *sig = NULL;
-	char *b64 = NULL;
-	int ok;
-
-	if (s->alg == DKIM_ALG_ED25519_SHA256) {
-		GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
-
-		g_checksum_update(sum, in, inlen);
-		g_checksum_get_digest(sum, digest, &dlen);
-		g_checksum_free(sum);
-		in = digest;
-		inlen = dlen;
-	}
-	ok = ctx && EVP_DigestSignInit(ctx, NULL, s->alg == DKIM_ALG_ED25519_SHA256
-				       ? NULL : EVP_sha256(), NULL, s->key) == 1
-		&& EVP_DigestSign(ctx, NULL, &siglen, in, inlen) == 1;
-	if (ok) {
-		sig = g_malloc(siglen);
-		ok = EVP_DigestSign(ctx, sig, &siglen, in, inlen) == 1;
-	}
-	if (ok)
-		b64 = g_base64_encode(sig, siglen);
-	else
-		*why = g_strdup("OpenSSL cannot sign with the key");
-	g_free(sig);
-	EVP_MD_CTX_free(ctx);
-	return b64;
-}
-
 /*
  * dks_sign - the value of a DKIM-Signature field by s over headers and
  * body, time stamp now (seconds); NULL with *why (g_free) on failure.
@@ -158,7 +49,7 @@ dks_sign(const struct dkim_signer *s, GPtrArray *headers, const guchar *body,
 	 gsize len, gint64 now, char **why)
 {
 	GString *v = g_string_new(NULL), *data = g_string_new(NULL), *h = g_string_new(NULL);
-	char *bh = dks_body_hash(body, len), *b;
+	char *bh = dkc_body_hash(body, len, 1, -1), *b;
 	char **name, **o;
 	gsize i, col;
 
@@ -174,7 +65,7 @@ dks_sign(const struct dkim_signer *s, GPtrArray *headers, const guchar *body,
 			const char *f = instance(headers, *name, k);
 
 			if (f)
-				dks_canon_header(data, f);
+				canon_field(data, f, 0);
 			g_string_append_printf(h, "%s%s", h->len ? ":" : "", *name);
 		}
 	}
@@ -195,16 +86,13 @@ dks_sign(const struct dkim_signer *s, GPtrArray *headers, const guchar *body,
 	{
 		char *field = g_strconcat("DKIM-Signature:", v->str, NULL);
 
-		dks_canon_header(data, field);
-		g_string_truncate(data, data->len - 2);	/* no CRLF after it */
+		canon_field(data, field, 1);
 		g_free(field);
 	}
-	b = raw_sign(s, data, why);
-	for (i = 0; b && b[i]; i += MIN(64, strlen(b + i))) {
-		if (i)
-			g_string_append(v, "\r\n\t ");
-		g_string_append_len(v, b + i, MIN(64, strlen(b + i)));
-	}
+	if ((b = dkc_sign(s->key, s->alg == DKIM_ALG_ED25519_SHA256, data)) == NULL)
+		*why = g_strdup("OpenSSL cannot sign with the key");
+	else
+		g_string_append(v, b);
 	g_free(bh);
 	g_string_free(h, TRUE);
 	g_string_free(data, TRUE);

@@ -7,8 +7,8 @@
  * handler signs Ed25519 here and RSA with libopendkim's dkim_sign().
  * dks_sign() takes the header fields as they will leave ("name:value",
  * folds CRLF + white space) and the body (CRLF lines), and returns the
- * field's value; dks_canon_header() and dks_body_hash() are the two
- * canonicalisations, for other code that signs (ARC).
+ * field's value.  The canonical forms and the signature itself are
+ * dkcanon's (src/dkcanon.h), which ARC shares.
  *
  * Ownership: results are the caller's (g_free, g_string_free).  No
  * state: any thread.
@@ -20,8 +20,6 @@
 
 #include "dkim.h"
 
-void dks_canon_header(GString *out, const char *field);
-char *dks_body_hash(const guchar *body, gsize len);
 char *dks_sign(const struct dkim_signer *s, GPtrArray *headers,
 	       const guchar *body, gsize len, gint64 now, char **why);
 

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "arc.h"
+#include "dkcanon.h"
 #include "message.h"
 
 #define TAGS_MAX	32	/* tags in one tag list */
@@ -20,7 +21,6 @@
 #define KEY_TXT_MAX	8192	/* the longest key record looked at */
 #define KEY_BITS_MIN	1024
 #define KEY_BITS_MAX	8192
-#define B64_FOLD	64	/* b= characters per line when sealing */
 
 const char *const arc_sign_headers[] = {
 	"from", "to", "cc", "subject", "date", "message-id", "reply-to",
@@ -265,133 +265,6 @@ b_blank(const char *v)
 	return g_strdup(v);
 }
 
-/* --- canonicalisation (RFC 6376 3.4) --- */
-
-/* canon_header - one header field in out, relaxed or simple, with the
- * CRLF after it when crlf */
-static void
-canon_header(GString *out, const char *name, const char *value, int relaxed, int crlf)
-{
-	const char *p;
-
-	if (!relaxed) {
-		g_string_append_printf(out, "%s:", name);
-		for (p = value; *p; p++) {
-			if (*p == '\r' && p[1] == '\n')
-				continue;
-			if (*p == '\n')
-				g_string_append_c(out, '\r');
-			g_string_append_c(out, *p);
-		}
-	} else {
-		gsize start = out->len;
-		int space = 0;
-
-		for (p = name; *p; p++)
-			g_string_append_c(out, g_ascii_tolower(*p));
-		while (out->len > start && (out->str[out->len - 1] == ' '
-					    || out->str[out->len - 1] == '\t'))
-			g_string_truncate(out, out->len - 1);
-		g_string_append_c(out, ':');
-		start = out->len;
-		for (p = value; *p; p++) {
-			if (*p == '\r' || *p == '\n')
-				continue;
-			if (*p == ' ' || *p == '\t') {
-				space = 1;
-				continue;
-			}
-			if (space && out->len > start)
-				g_string_append_c(out, ' ');
-			space = 0;
-			g_string_append_c(out, *p);
-		}
-	}
-	if (crlf)
-		g_string_append(out, "\r\n");
-}
-
-/* The body hash under way. */
-struct bodyhash {
-	EVP_MD_CTX *md;
-	gint64 left;		/* bytes l= still lets in; -1: all */
-};
-
-/* bh_put - n bytes of canonical body into the hash, up to l= */
-static void
-bh_put(struct bodyhash *b, const char *p, gsize n)
-{
-	if (b->left >= 0) {
-		n = MIN(n, (gsize) b->left);
-		b->left -= n;
-	}
-	if (n)
-		EVP_DigestUpdate(b->md, p, n);
-}
-
-/*
- * body_hash - the SHA-256 of the body in relaxed or simple form (empty
- * lines at the end left out; simple: an empty body is one CRLF), the
- * first limit bytes of it when limit >= 0, in base64 (g_free)
- */
-static char *
-body_hash(const guchar *body, gsize len, int relaxed, gint64 limit)
-{
-	struct bodyhash b = {EVP_MD_CTX_new(), limit};
-	const guchar *p = body, *end = body + len;
-	GString *line = g_string_new(NULL);
-	gsize empties = 0;
-	int out = 0;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	char *r = NULL;
-
-	if (b.md == NULL || !EVP_DigestInit_ex(b.md, EVP_sha256(), NULL))
-		goto done;
-	while (p < end) {
-		const guchar *nl = memchr(p, '\n', end - p), *e = nl ? nl : end;
-		gsize n = e - p, k;
-
-		if (nl && n > 0 && p[n - 1] == '\r')
-			n--;
-		g_string_truncate(line, 0);
-		if (relaxed) {
-			int space = 0;
-
-			for (k = 0; k < n; k++) {
-				if (p[k] == ' ' || p[k] == '\t') {
-					space = 1;
-					continue;
-				}
-				if (space)
-					g_string_append_c(line, ' ');
-				space = 0;
-				g_string_append_c(line, p[k]);
-			}
-		} else {
-			g_string_append_len(line, (const char *) p, n);
-		}
-		if (line->len == 0) {
-			empties++;
-		} else {
-			for (; empties; empties--)
-				bh_put(&b, "\r\n", 2);
-			bh_put(&b, line->str, line->len);
-			bh_put(&b, "\r\n", 2);
-			out = 1;
-		}
-		p = nl ? nl + 1 : end;
-	}
-	if (!out && !relaxed)
-		bh_put(&b, "\r\n", 2);
-	if (EVP_DigestFinal_ex(b.md, md, &mdlen))
-		r = g_base64_encode(md, mdlen);
-done:
-	EVP_MD_CTX_free(b.md);
-	g_string_free(line, TRUE);
-	return r;
-}
-
 /* --- the chain's structure (RFC 8617 5.2) --- */
 
 /* field_kind - which ARC field name is, or -1 */
@@ -590,15 +463,6 @@ key_get(struct vstate *v, const char *sel, const char *dom, int ed, char **why)
 	return key;
 }
 
-/* sha256 - the SHA-256 of data into md (32 bytes); 0 on failure */
-static int
-sha256(const GString *data, unsigned char *md)
-{
-	unsigned len = 0;
-
-	return EVP_Digest(data->str, data->len, md, &len, EVP_sha256(), NULL) && len == 32;
-}
-
 /* algorithm - 1 for ed25519-sha256, 0 for rsa-sha256, -1 for any other */
 static int
 algorithm(const char *a)
@@ -620,8 +484,6 @@ sig_check(struct vstate *v, GHashTable *t, const GString *data, char **why)
 	guchar *sig;
 	gsize siglen = 0;
 	EVP_PKEY *key;
-	EVP_MD_CTX *ctx;
-	unsigned char md[32];
 
 	if (ed < 0) {
 		*why = g_strdup("unknown algorithm");
@@ -637,16 +499,7 @@ sig_check(struct vstate *v, GHashTable *t, const GString *data, char **why)
 		g_free(sig);
 		return -1;
 	}
-	ctx = EVP_MD_CTX_new();
-	if (ctx && !ed)
-		ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1
-			&& EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *) data->str,
-					    data->len) == 1;
-	else if (ctx)
-		ok = sha256(data, md)
-			&& EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) == 1
-			&& EVP_DigestVerify(ctx, sig, siglen, md, sizeof md) == 1;
-	EVP_MD_CTX_free(ctx);
+	ok = dkc_verify(key, ed, sig, siglen, data);
 	g_free(sig);
 	if (!ok) {
 		*why = g_strdup("signature did not verify");
@@ -685,7 +538,7 @@ add_signed_headers(GString *out, const GPtrArray *headers, char **names, int rel
 			if (g_ascii_strcasecmp(h->name, low))
 				continue;
 			if (seen++ == taken) {
-				canon_header(out, h->name, h->value, relaxed, 1);
+				dkc_header(out, h->name, h->value, relaxed, 1);
 				break;
 			}
 		}
@@ -746,7 +599,7 @@ ams_check(struct vstate *v, const GPtrArray *headers, const struct header *f,
 			*why = g_strdup(**n ? "h= names ARC-Seal" : "an empty name in h=");
 			goto out;
 		}
-	bh = body_hash(body, len, brelaxed, l);
+	bh = dkc_body_hash(body, len, brelaxed, l);
 	if (bh == NULL || strcmp(bh, g_hash_table_lookup(t, "bh"))) {
 		*why = g_strdup("body hash did not verify");
 		goto out;
@@ -754,7 +607,7 @@ ams_check(struct vstate *v, const GPtrArray *headers, const struct header *f,
 	data = g_string_new(NULL);
 	add_signed_headers(data, headers, names, hrelaxed);
 	blank = b_blank(f->value);
-	canon_header(data, f->name, blank, hrelaxed, 0);
+	dkc_header(data, f->name, blank, hrelaxed, 0);
 	g_free(blank);
 	rc = sig_check(v, t, data, why);
 out:
@@ -780,10 +633,10 @@ seal_data(const struct chain *c, unsigned from, unsigned i, const char *aar,
 
 	for (k = from; k < i; k++)
 		for (kind = 0; kind < ARC_KINDS; kind++)
-			canon_header(data, kind_names[kind], c->f[k][kind]->value, 1, 1);
-	canon_header(data, kind_names[ARC_AAR], aar, 1, 1);
-	canon_header(data, kind_names[ARC_AMS], ams, 1, 1);
-	canon_header(data, kind_names[ARC_AS], blank, 1, 0);
+			dkc_header(data, kind_names[kind], c->f[k][kind]->value, 1, 1);
+	dkc_header(data, kind_names[ARC_AAR], aar, 1, 1);
+	dkc_header(data, kind_names[ARC_AMS], ams, 1, 1);
+	dkc_header(data, kind_names[ARC_AS], blank, 1, 0);
 	g_free(blank);
 	return data;
 }
@@ -910,48 +763,6 @@ out:
 
 /* --- sealing --- */
 
-/* sign - the signature of data with key, in base64 folded for a field
- * (g_free); NULL on failure */
-static char *
-sign(EVP_PKEY *key, int ed, const GString *data)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char md[32], *sig = NULL;
-	size_t siglen = 0;
-	char *b64 = NULL;
-	GString *folded;
-	gsize i, n;
-	int ok = 0;
-
-	if (ctx && !ed)
-		ok = EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1
-			&& EVP_DigestSign(ctx, NULL, &siglen, (const unsigned char *) data->str,
-					  data->len) == 1
-			&& (sig = g_malloc(siglen))
-			&& EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *) data->str,
-					  data->len) == 1;
-	else if (ctx)
-		ok = sha256(data, md)
-			&& EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1
-			&& EVP_DigestSign(ctx, NULL, &siglen, md, sizeof md) == 1
-			&& (sig = g_malloc(siglen))
-			&& EVP_DigestSign(ctx, sig, &siglen, md, sizeof md) == 1;
-	EVP_MD_CTX_free(ctx);
-	if (ok)
-		b64 = g_base64_encode(sig, siglen);
-	g_free(sig);
-	if (b64 == NULL)
-		return NULL;
-	folded = g_string_new(NULL);
-	for (i = 0, n = strlen(b64); i < n; i += B64_FOLD) {
-		if (i)
-			g_string_append(folded, "\r\n\t ");
-		g_string_append_len(folded, b64 + i, MIN(B64_FOLD, n - i));
-	}
-	g_free(b64);
-	return g_string_free(folded, FALSE);
-}
-
 /* dns_label_ok - s may stand in d= or s=: letters, digits, ".", "-", "_" */
 static int
 dns_label_ok(const char *s)
@@ -1055,7 +866,7 @@ arc_seal(const GPtrArray *headers, const guchar *body, gsize len,
 		return -1;
 	}
 	out->aar = g_strdup_printf("i=%u; %s", i, ar);
-	if ((bh = body_hash(body, len, 1, -1)) == NULL)
+	if ((bh = dkc_body_hash(body, len, 1, -1)) == NULL)
 		goto fail;
 	h = h_list(headers, s->headers ? s->headers : arc_sign_headers);
 	out->ams = g_strdup_printf("i=%u; a=%s; c=relaxed/relaxed; d=%s; s=%s; t=%" G_GINT64_FORMAT
@@ -1068,8 +879,8 @@ arc_seal(const GPtrArray *headers, const guchar *body, gsize len,
 		add_signed_headers(data, headers, names, 1);
 		g_strfreev(names);
 	}
-	canon_header(data, kind_names[ARC_AMS], out->ams, 1, 0);
-	sig = sign(s->key, ed, data);
+	dkc_header(data, kind_names[ARC_AMS], out->ams, 1, 0);
+	sig = dkc_sign(s->key, ed, data);
 	g_string_free(data, TRUE);
 	if (sig == NULL)
 		goto fail;
@@ -1079,7 +890,7 @@ arc_seal(const GPtrArray *headers, const guchar *body, gsize len,
 	out->as = g_strdup_printf("i=%u; a=%s; t=%" G_GINT64_FORMAT "; cv=%s;\r\n\td=%s; s=%s;\r\n\tb=",
 				  i, alg, t, arc_cv_name(cv), s->domain, s->selector);
 	data = seal_data(&c, cv == ARC_CV_PASS ? 1 : i, i, out->aar, out->ams, out->as);
-	sig = sign(s->key, ed, data);
+	sig = dkc_sign(s->key, ed, data);
 	g_string_free(data, TRUE);
 	if (sig == NULL)
 		goto fail;

@@ -2,11 +2,12 @@
  * dkim_test - dkim_may_change(): which change each signature holds back,
  *	from its result and its own h= and l=, under skip and ignore;
  *	X-Sinkd-DKIM-Skip from dkim_report(); dkim_broken() over the edit
- *	list; dks_canon_header() and dks_body_hash() (relaxed, RFC 6376)
+ *	list; dkc_header() and dkc_body_hash() (simple and relaxed, RFC 6376)
  */
 #include <string.h>
 #include <glib.h>
 
+#include "../../src/dkcanon.h"
 #include "../../src/dkim.h"
 #include "../../src/edits.h"
 #include "../../src/message.h"
@@ -168,6 +169,22 @@ test_broken(void)
 	}
 }
 
+/* b64_sha256 - base64 of the SHA-256 of s (g_free) */
+static char *
+b64_sha256(const char *s)
+{
+	GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+	guint8 d[32];
+	gsize n = sizeof d;
+	char *r;
+
+	g_checksum_update(c, (const guchar *) s, strlen(s));
+	g_checksum_get_digest(c, d, &n);
+	g_checksum_free(c);
+	r = g_base64_encode(d, n);
+	return r;
+}
+
 static void
 test_canon(void)
 {
@@ -191,19 +208,39 @@ test_canon(void)
 		{"bare\nlf\n", "bare\r\nlf\r\n"},
 		{" lead\r\n", " lead\r\n"},
 	};
+	static const struct {
+		const char *body, *hashed;
+		int relaxed;
+		gint64 limit;
+		const char *what;
+	} simple[] = {
+		{"", "\r\n", 0, -1, "simple: an empty body is one CRLF"},
+		{"a  b \r\n\r\n", "a  b \r\n", 0, -1, "simple: white space kept, empty lines at the end dropped"},
+		{"no end", "no end\r\n", 0, -1, "simple: CRLF after the last line"},
+		{"abcdef\r\n", "abc", 1, 3, "l=3: the first three bytes"},
+		{"abcdef\r\n", "", 0, 0, "l=0: nothing"},
+	};
 	unsigned i;
 
 	for (i = 0; i < G_N_ELEMENTS(hdr); i++) {
 		GString *out = g_string_new(NULL);
 		char *name = g_strescape(hdr[i].field, NULL);
 
-		dks_canon_header(out, hdr[i].field);
+		const char *colon = strchr(hdr[i].field, ':');
+		char *fname = g_strndup(hdr[i].field, colon - hdr[i].field);
+
+		dkc_header(out, fname, colon + 1, 1, 1);
 		is_str(out->str, hdr[i].want, name);
+		g_string_truncate(out, 0);
+		dkc_header(out, fname, colon + 1, 0, 0);
+		is_int(strncmp(out->str, hdr[i].field, colon - hdr[i].field), 0,
+		       "simple: the name as it is");
+		g_free(fname);
 		g_string_free(out, TRUE);
 		g_free(name);
 	}
 	for (i = 0; i < G_N_ELEMENTS(body); i++) {
-		char *got = dks_body_hash((const guchar *) body[i].body, strlen(body[i].body));
+		char *got = dkc_body_hash((const guchar *) body[i].body, strlen(body[i].body), 1, -1);
 		gchar *hex = g_compute_checksum_for_string(G_CHECKSUM_SHA256, body[i].hashed, -1);
 		guchar raw[32];
 		char *want;
@@ -215,6 +252,15 @@ test_canon(void)
 		is_str(got, want, "body hash: relaxed form as RFC 6376 3.4.4 gives it");
 		g_free(want);
 		g_free(hex);
+		g_free(got);
+	}
+	for (i = 0; i < G_N_ELEMENTS(simple); i++) {
+		char *got = dkc_body_hash((const guchar *) simple[i].body, strlen(simple[i].body),
+					  simple[i].relaxed, simple[i].limit);
+		char *want = b64_sha256(simple[i].hashed);
+
+		is_str(got, want, simple[i].what);
+		g_free(want);
 		g_free(got);
 	}
 }
