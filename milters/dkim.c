@@ -30,10 +30,12 @@
  * mail of a policy with dkim-signed = resign whose changes broke a
  * signature that passed (the signing domain's broken signatures are
  * then removed) get a DKIM-Signature over the message as it will leave
- * (src/final.h), relaxed/relaxed, at the top of the header: RSA keys
- * with libopendkim's dkim_sign(), Ed25519 keys with dkimsign.c (OpenSSL;
- * libopendkim 2.11 leaks an Ed25519 key per message).  The key is read
- * and checked when the policy is compiled (once per snapshot).
+ * (src/final.h), relaxed/relaxed, at the top of the header, made by
+ * dkimsign.c on OpenSSL with the key read, checked and decoded when the
+ * policy is compiled (once per snapshot).  libopendkim's dkim_sign()
+ * takes a key as PEM text and decodes it again for every message, which
+ * made RSA signing cost five times the private-key operation, and
+ * leaks the Ed25519 key it loads.
  *
  * Threading: one DKIM_LIB for the process, made on first use; each
  * message has a DKIM handle of its own, with its look-up context
@@ -276,12 +278,7 @@ signer_free(struct dkim_signer *s)
 {
 	if (s == NULL)
 		return;
-	if (s->lib)
-		dkim_close(s->lib);
 	EVP_PKEY_free(s->key);
-	if (s->pem)
-		OPENSSL_cleanse(s->pem, strlen(s->pem));
-	g_free(s->pem);
 	g_free(s->domain);
 	g_free(s->selector);
 	g_strfreev(s->headers);
@@ -297,7 +294,7 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-/* key_load - the private key of path into s (key, pem, alg); NULL, or
+/* key_load - the private key of path into s (key, alg); NULL, or
  * what is wrong with it (g_free) */
 static char *
 key_load(struct dkim_signer *s, const char *path, uid_t user)
@@ -317,7 +314,8 @@ key_load(struct dkim_signer *s, const char *path, uid_t user)
 	bio = BIO_new_mem_buf(text, (int) MIN(len, G_MAXINT));
 	s->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
 	BIO_free(bio);
-	s->pem = text;
+	OPENSSL_cleanse(text, len);
+	g_free(text);
 	if (s->key == NULL)
 		return g_strdup_printf("%s: not a PEM private key (or one with a passphrase)", path);
 	switch (EVP_PKEY_base_id(s->key)) {
@@ -348,26 +346,6 @@ name_ok(const char *s)
 		      || (*p == '.' && p[1] != '.' && p[1] != 0)))
 			return 0;
 	return 1;
-}
-
-/* signer_lib - a libopendkim handle that signs s's header fields */
-static DKIM_LIB *
-signer_lib(const struct dkim_signer *s)
-{
-	unsigned flags = DKIM_LIBFLAGS_FIXCRLF;
-	DKIM_LIB *l = dkim_init(NULL, NULL);
-
-	if (l == NULL)
-		return NULL;
-	if (dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK
-	    || dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, s->headers,
-			    sizeof s->headers) != DKIM_STAT_OK
-	    || (s->oversign[0] && dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS,
-					       s->oversign, sizeof s->oversign) != DKIM_STAT_OK)) {
-		dkim_close(l);
-		return NULL;
-	}
-	return l;
 }
 
 /*
@@ -426,8 +404,6 @@ signer_load(const struct conf_group *g, const char *asking, struct conf_errors *
 	s->oversign = (char **) g_ptr_array_free(o, FALSE);
 	if (!from)
 		conf_key_error(e, g, "dkim-sign-headers", "From must be signed (RFC 6376 5.4)");
-	else if (s->key && s->alg == DKIM_ALG_RSA_SHA256 && (s->lib = signer_lib(s)) == NULL)
-		conf_key_error(e, g, "dkim-sign-headers", "libopendkim does not take this list");
 	return s;
 }
 
@@ -1093,67 +1069,25 @@ sig_field(struct msg *m, const char *b)
 }
 
 /* sign_msg - a DKIM-Signature value for the message as it will leave,
- * signed by s; NULL when libopendkim cannot sign (logged) */
+ * signed by s; NULL when it cannot be made (logged) */
 static char *
 sign_msg(struct msg *m, const struct dkim_signer *s)
 {
-	static const dkim_alg_t alg[] = {
-		[DKIM_ALG_RSA_SHA256] = DKIM_SIGN_RSASHA256,
-		[DKIM_ALG_ED25519_SHA256] = DKIM_SIGN_ED25519SHA256,
-	};
-	DKIM_STAT st = DKIM_STAT_OK;
-	GPtrArray *h;
 	const guchar *body;
-	u_char *sig = NULL;
-	size_t siglen = 0;
-	char *out = NULL;
-	gsize len, off;
-	guint i;
-	DKIM *d;
+	char *out, *why = NULL;
+	GPtrArray *h;
+	gsize len;
 
 	if ((body = final_body(m, &len)) == NULL) {
 		log_warn("%s: dkim: cannot sign: the spool cannot be read", m->queue_id);
 		return NULL;
 	}
-	if (s->alg == DKIM_ALG_ED25519_SHA256) {	/* dkimsign.h says why */
-		char *why = NULL;
-
-		h = final_headers(m);
-		out = dks_sign(s, h, body, len, g_get_real_time() / G_USEC_PER_SEC, &why);
-		g_ptr_array_free(h, TRUE);
-		if (out == NULL)
-			log_warn("%s: dkim: cannot sign: %s", m->queue_id, why);
-		g_free(why);
-		return out;
-	}
-	d = dkim_sign(s->lib, (const u_char *) msg_queue_id(m), NULL, (dkim_sigkey_t) s->pem,
-		      (const u_char *) s->selector, (const u_char *) s->domain,
-		      DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, alg[s->alg], -1, &st);
-	if (d == NULL) {
-		log_warn("%s: dkim: cannot sign: %s", m->queue_id, dkim_getresultstr(st));
-		return NULL;
-	}
 	h = final_headers(m);
-	for (i = 0; i < h->len && st == DKIM_STAT_OK; i++) {
-		char *l = g_ptr_array_index(h, i);
-
-		st = dkim_header(d, (u_char *) l, strlen(l));
-	}
+	out = dks_sign(s, h, body, len, g_get_real_time() / G_USEC_PER_SEC, &why);
 	g_ptr_array_free(h, TRUE);
-	if (st == DKIM_STAT_OK)
-		st = dkim_eoh(d);
-	for (off = 0; off < len && st == DKIM_STAT_OK; off += 65536)
-		st = dkim_body(d, (u_char *) body + off, MIN(65536, len - off));
-	if (st == DKIM_STAT_OK)
-		st = dkim_eom(d, NULL);
-	if (st == DKIM_STAT_OK)
-		st = dkim_getsighdr_d(d, strlen("DKIM-Signature: "), &sig, &siglen);
-	if (st == DKIM_STAT_OK)
-		out = g_strndup((const char *) sig, siglen);
-	else
-		log_warn("%s: dkim: cannot sign: %s%s%s", m->queue_id, dkim_getresultstr(st),
-			 dkim_geterror(d) ? ": " : "", dkim_geterror(d) ? dkim_geterror(d) : "");
-	dkim_free(d);
+	if (out == NULL)
+		log_warn("%s: dkim: cannot sign: %s", m->queue_id, why);
+	g_free(why);
 	return out;
 }
 

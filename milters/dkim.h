@@ -33,11 +33,9 @@ struct dkim_signer {
 	char *selector;		/* s= */
 	enum dkim_alg alg;	/* follows the key */
 	struct evp_pkey_st *key;	/* the private key (EVP_PKEY) */
-	char *pem;		/* the key file's text, for libopendkim */
 	char **headers;		/* the fields signed, lower case, in order */
 	char **oversign;	/* of those, the ones signed once more than
 				 * the message has them (none may be added) */
-	void *lib;		/* libopendkim's DKIM_LIB for this list (RSA) */
 };
 
 const struct dkim_signer *dkim_signer(const struct policy *p);

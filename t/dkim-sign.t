@@ -94,7 +94,7 @@ like "$s" ';a=rsa-sha256;' "rsa: a=rsa-sha256"
 like "$s" ';c=relaxed/relaxed;' "rsa: c=relaxed/relaxed"
 like "$s" ';d=example.com;' "rsa: d= is the policy's domain"
 like "$s" ';s=sel;' "rsa: s= is dkim-selector"
-like "$s" ';h=From:To:Subject:Date:Message-ID:from;' "rsa: h= the default list's fields the message has, From over-signed"
+like "$s" ';h=from:from:to:subject:date:message-id;' "rsa: h= the default list's fields the message has, From over-signed"
 unlike "$s" ';l=' "rsa: the whole body is signed (no l=)"
 # a From added after signing breaks it: that is what over-signing is for
 sed '1,/^\r\?$/ s/^\(Subject: .*\)$/From: mallory@example.net\r\n\1/' "$W/out" >"$W/addfrom.eml"
@@ -123,7 +123,7 @@ domain example.com "dkim-sign = yes" "dkim-selector = other" "dkim-key = $W/othe
 run "$W/plain.eml" "${OUTBOUND[@]}"
 s=$(sig 1)
 like "$s" ';d=example.org;' "dkim-domain: d= is it"
-like "$s" ';h=From:Subject:x-list;' "dkim-sign-headers: only the fields listed; X-List over-signed though absent"
+like "$s" ';h=from:subject:x-list;' "dkim-sign-headers: only the fields listed; X-List over-signed though absent"
 is "$(verify "$W/out")" pass "dkim-domain: the signature verifies (dkimpy)"
 
 # Ed25519 is signed by sinkd's own canonicalisation (dkimsign.c): shapes
