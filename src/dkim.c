@@ -101,6 +101,34 @@ touch_name(struct dkim_touch t)
 	return "?";
 }
 
+/* holding - the first signature that holds the change t back, or NULL */
+static const struct dkim_sig *
+holding(const struct msg *m, struct dkim_touch t)
+{
+	const struct dkim_state *st = m->dkim;
+	guint i;
+
+	if (st == NULL || st->signed_choice != DKIM_SIGNED_SKIP)
+		return NULL;
+	for (i = 0; i < st->sigs->len; i++) {
+		const struct dkim_sig *s = g_ptr_array_index(st->sigs, i);
+
+		if (s->result == DKIM_RESULT_PASS && covers(st, s, t))
+			return s;
+	}
+	return NULL;
+}
+
+/* dkim_holds - whether dkim_may_change() would say no to the change t,
+ * asked without noting anything: for a handler that can choose between
+ * two ways of making a change (an append after the signed body rather
+ * than a change of it) */
+int
+dkim_holds(const struct msg *m, struct dkim_touch t)
+{
+	return holding(m, t) != NULL;
+}
+
 /*
  * dkim_may_change - whether handler by may make the change t: 1 yes; 0
  * no, the policy says skip and a signature that passed covers what it
@@ -111,18 +139,11 @@ int
 dkim_may_change(struct msg *m, struct dkim_touch t, const char *by)
 {
 	struct dkim_state *st = m->dkim;
-	const struct dkim_sig *s = NULL;
+	const struct dkim_sig *s;
 	char *what;
 	guint i;
 
-	if (st == NULL || st->signed_choice != DKIM_SIGNED_SKIP)
-		return 1;
-	for (i = 0; i < st->sigs->len; i++) {
-		s = g_ptr_array_index(st->sigs, i);
-		if (s->result == DKIM_RESULT_PASS && covers(st, s, t))
-			break;
-	}
-	if (i == st->sigs->len)
+	if ((s = holding(m, t)) == NULL)
 		return 1;
 	what = g_strdup_printf("%s %s (signed by d=%s s=%s)", by, touch_name(t),
 			       s->domain, s->selector);

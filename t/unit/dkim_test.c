@@ -1,7 +1,8 @@
 /*
  * dkim_test - dkim_may_change(): which change each signature holds back,
- *	from its result and its own h= and l=, under skip and ignore; and
- *	X-Sinkd-DKIM-Skip from dkim_report()
+ *	from its result and its own h= and l=, under skip and ignore, and
+ *	dkim_holds() (the same answer, nothing noted); X-Sinkd-DKIM-Skip
+ *	from dkim_report()
  */
 #include <string.h>
 #include <glib.h>
@@ -64,6 +65,12 @@ test_may_change(void)
 		 "from", 100, 0, DKIM_TOUCH_BODY_APPEND, 0},
 		{"skip, pass, no l=, appended", DKIM_SIGNED_SKIP, DKIM_RESULT_PASS,
 		 "from", -1, 1, DKIM_TOUCH_BODY_APPEND, 0},
+		{"skip, pass, l=0, appended", DKIM_SIGNED_SKIP, DKIM_RESULT_PASS,
+		 "from", 0, 1, DKIM_TOUCH_BODY_APPEND, 1},
+		{"skip, fail, no l=, appended", DKIM_SIGNED_SKIP, DKIM_RESULT_FAIL,
+		 "from", -1, 1, DKIM_TOUCH_BODY_APPEND, 1},
+		{"ignore, pass, no l=, appended", DKIM_SIGNED_IGNORE, DKIM_RESULT_PASS,
+		 "from", -1, 1, DKIM_TOUCH_BODY_APPEND, 1},
 		{"skip, pass, a field added that h= names", DKIM_SIGNED_SKIP, DKIM_RESULT_PASS,
 		 "from:to:x-list", -1, 1, DKIM_TOUCH_HEADER("X-List"), 0},
 		{"skip, pass, a field h= does not name", DKIM_SIGNED_SKIP, DKIM_RESULT_PASS,
@@ -78,6 +85,8 @@ test_may_change(void)
 		m.dkim->signed_choice = cases[i].choice;
 		m.dkim->body_ends_crlf = cases[i].crlf;
 		g_ptr_array_add(m.dkim->sigs, sig(cases[i].result, cases[i].h, cases[i].l));
+		is_int(dkim_holds(&m, cases[i].t), !cases[i].want, "  dkim_holds(): the same answer");
+		is_int(m.dkim->skipped->len, 0, "  dkim_holds(): nothing noted");
 		is_int(dkim_may_change(&m, cases[i].t, "test"), cases[i].want, cases[i].what);
 		is_int(m.dkim->skipped->len, !cases[i].want, "  held back: noted");
 		dkim_state_free(m.dkim);
