@@ -119,6 +119,21 @@ holding(const struct msg *m, struct dkim_touch t)
 	return NULL;
 }
 
+/* held_fact - the dkim.held fact: the changes held back so far, as
+ * X-Sinkd-DKIM-Skip will name them, for a sink whose edit was refused */
+static void
+held_fact(struct msg *m)
+{
+	GPtrArray *sk = m->dkim->skipped;
+	char *v;
+
+	g_ptr_array_add(sk, NULL);
+	v = g_strjoinv("; ", (char **) sk->pdata);
+	g_ptr_array_remove_index(sk, sk->len - 1);
+	msg_fact(m, "dkim.held", "%s", v);
+	g_free(v);
+}
+
 /* dkim_holds - whether dkim_may_change() would say no to the change t,
  * asked without noting anything: for a handler that can choose between
  * two ways of making a change (an append after the signed body rather
@@ -153,6 +168,7 @@ dkim_may_change(struct msg *m, struct dkim_touch t, const char *by)
 	if (i == st->skipped->len) {
 		log_info("%s: dkim: %s not changed: dkim-signed = skip", msg_queue_id(m), what);
 		g_ptr_array_add(st->skipped, what);
+		held_fact(m);
 	} else {
 		g_free(what);
 	}

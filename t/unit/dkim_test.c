@@ -1,8 +1,8 @@
 /*
  * dkim_test - dkim_may_change(): which change each signature holds back,
  *	from its result and its own h= and l=, under skip and ignore, and
- *	dkim_holds() (the same answer, nothing noted); X-Sinkd-DKIM-Skip
- *	from dkim_report()
+ *	dkim_holds() (the same answer, nothing noted); the dkim.held fact
+ *	and X-Sinkd-DKIM-Skip from dkim_report()
  */
 #include <string.h>
 #include <glib.h>
@@ -89,7 +89,11 @@ test_may_change(void)
 		is_int(m.dkim->skipped->len, 0, "  dkim_holds(): nothing noted");
 		is_int(dkim_may_change(&m, cases[i].t, "test"), cases[i].want, cases[i].what);
 		is_int(m.dkim->skipped->len, !cases[i].want, "  held back: noted");
+		is_int(m.facts && g_hash_table_lookup(m.facts, "dkim.held"), !cases[i].want,
+		       "  and named in the dkim.held fact");
 		dkim_state_free(m.dkim);
+		if (m.facts)
+			g_hash_table_destroy(m.facts);
 	}
 	{
 		struct msg m = {.queue_id = "TEST"};
@@ -122,6 +126,9 @@ test_report(void)
 	       "rewrite Subject (signed by d=example.com s=sel); disclaimer body (signed by d=example.com s=sel)",
 	       "  each change held back once, with its signature");
 	is_str(g_hash_table_lookup(m.facts, "dkim.skipped"), "2", "  and the dkim.skipped fact");
+	is_str(g_hash_table_lookup(m.facts, "dkim.held"),
+	       "rewrite Subject (signed by d=example.com s=sel); disclaimer body (signed by d=example.com s=sel)",
+	       "  dkim.held: the same, as the changes were held back");
 	edits_free(&e);
 	dkim_state_free(m.dkim);
 	g_hash_table_destroy(m.facts);
