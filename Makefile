@@ -31,10 +31,12 @@ CORE_SRCS = src/sink.c src/sinkapi.c src/sink_proc.c src/cidr.c src/chain.c src/
 	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c src/resolve.c \
 	src/stats.c src/metrics.c src/dkim.c
 CORE_SRCS += src/status.c src/control.c
+CORE_SRCS += src/final.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
 	milters/quarantine.c milters/rewrite.c milters/textrw.c milters/dkim.c
 HANDLER_SRCS += milters/archive.c
+HANDLER_SRCS += milters/dkimsign.c
 # Lua sinks (sinkd-lua(5)), when configure found lua5.4
 ifeq ($(WITH_LUA),yes)
 CORE_SRCS += src/sink_lua.c src/sink_luamod.c

@@ -25,6 +25,16 @@
  * libopendkim asks for keys through dkim_set_key_lookup(), so that its
  * own resolver, which has no budget, is never used.
  *
+ * Signing: after every change (the after_eom hook), when the message is
+ * to be accepted: outbound mail of a policy with dkim-sign = yes, and
+ * mail of a policy with dkim-signed = resign whose changes broke a
+ * signature that passed (the signing domain's broken signatures are
+ * then removed) get a DKIM-Signature over the message as it will leave
+ * (src/final.h), relaxed/relaxed, at the top of the header: RSA keys
+ * with libopendkim's dkim_sign(), Ed25519 keys with dkimsign.c (OpenSSL;
+ * libopendkim 2.11 leaks an Ed25519 key per message).  The key is read
+ * and checked when the policy is compiled (once per snapshot).
+ *
  * Threading: one DKIM_LIB for the process, made on first use; each
  * message has a DKIM handle of its own, with its look-up context
  * (struct vctx) as the handle's user context.
@@ -37,19 +47,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <dkim.h>
 
 #include "dkim.h"
+#include "dkimsign.h"
+#include "../src/final.h"
 #include "../src/log.h"
 #include "../src/policy.h"
 
-static const char *const signed_values[] = {"skip", "ignore", NULL};
+/* strictest first (MERGE_ENUM): skip keeps every signature good, resign
+ * and arc make good what a change broke, ignore does not */
+static const char *const signed_values[] = {"skip", "resign", "arc", "ignore", NULL};
+
+static int sign_header_check(char **entry, char **why);
+
+#define SIGN_HEADERS_DEFAULT "+from, to, cc, subject, date, message-id, reply-to, " \
+	"in-reply-to, references, mime-version, content-type, content-transfer-encoding"
 static const char *const temperror_values[] = {"tempfail", "proceed", NULL};
 
 static const struct conf_key dkim_keys[] = {
 	{"dkim-signed", CONF_ENUM, "ignore", .values = signed_values, .merge = MERGE_ENUM,
-	 .doc = "changes to mail with a DKIM signature that verified: skip those that would break it, or ignore it"},
+	 .doc = "changes to mail with a DKIM signature that verified: skip those that would break it, make them and resign or arc-seal, or ignore it"},
+	{"dkim-sign", CONF_BOOL, "no", .merge = MERGE_TRUE,
+	 .doc = "DKIM-sign outbound mail of this sender domain as it leaves, after every change"},
+	{"dkim-domain", CONF_STRING, "", .merge = MERGE_AGREE,
+	 .doc = "d= of sinkd's signatures and ARC sets; empty: the policy's own domain"},
+	{"dkim-selector", CONF_STRING, "", .merge = MERGE_AGREE,
+	 .doc = "s= of sinkd's signatures and ARC sets"},
+	{"dkim-key", CONF_PATH, "", .merge = MERGE_AGREE,
+	 .doc = "the signing key (PEM; RSA of 1024 bits or more, or Ed25519; not readable by others)"},
+	{"dkim-sign-headers", CONF_LIST, SIGN_HEADERS_DEFAULT, .merge = MERGE_AGREE,
+	 .check = sign_header_check,
+	 .doc = "header fields signed (from among them); +name: over-signed, so that none can be added"},
 	{"dkim-temperror", CONF_ENUM, "proceed", .values = temperror_values, .merge = MERGE_ENUM,
 	 .doc = "a key that cannot be had in time: tempfail the message, or proceed with the signature temperror"},
 	{"dkim-dns-timeout", CONF_TIME, "5s", 1, 60, .flags = CONF_NODOMAIN,
@@ -65,6 +97,8 @@ static const struct conf_key dkim_keys[] = {
 
 struct dkim_cfg {
 	enum dkim_signed signed_choice;
+	int sign;		/* dkim-sign: outbound mail */
+	struct dkim_signer *signer;	/* NULL: no key */
 	int temperror_tempfail;
 	gint64 timeout;		/* µs */
 	unsigned max;
@@ -202,6 +236,208 @@ keys_load(const struct conf_group *g, struct conf_errors *e)
 	return keys;
 }
 
+/* --- the signer --- */
+
+/* sign_header_check - a dkim-sign-headers entry: a field name, "+" before
+ * it to over-sign; lower case */
+static int
+sign_header_check(char **entry, char **why)
+{
+	const char *name = **entry == '+' ? *entry + 1 : *entry;
+	char *low;
+
+	if (!edits_header_name_ok(name)) {
+		*why = g_strdup_printf("\"%s\" is not a header field name", *entry);
+		return -1;
+	}
+	low = g_ascii_strdown(*entry, -1);
+	g_free(*entry);
+	*entry = low;
+	return 0;
+}
+
+/* dkim_alg_name - the a= tag of an algorithm */
+const char *
+dkim_alg_name(enum dkim_alg a)
+{
+	static const char *const names[] = {
+		[DKIM_ALG_RSA_SHA256] = "rsa-sha256",
+		[DKIM_ALG_ED25519_SHA256] = "ed25519-sha256",
+	};
+
+	return names[a];
+}
+
+/* signer_free - a signer; NULL is fine */
+static void
+signer_free(struct dkim_signer *s)
+{
+	if (s == NULL)
+		return;
+	if (s->lib)
+		dkim_close(s->lib);
+	EVP_PKEY_free(s->key);
+	if (s->pem)
+		memset(s->pem, 0, strlen(s->pem));
+	g_free(s->pem);
+	g_free(s->domain);
+	g_free(s->selector);
+	g_strfreev(s->headers);
+	g_strfreev(s->oversign);
+	g_free(s);
+}
+
+/* no_passphrase - OpenSSL's passphrase callback: never ask (a key with a
+ * passphrase does not load) */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
+/* key_load - the private key of path into s (key, pem, alg); NULL, or
+ * what is wrong with it (g_free) */
+static char *
+key_load(struct dkim_signer *s, const char *path, uid_t user)
+{
+	GError *err = NULL;
+	char *why, *text;
+	gsize len;
+	BIO *bio;
+
+	if ((why = conf_file_unsafe(path, CONF_FILE_SECRET, user)) != NULL)
+		return why;
+	if (!g_file_get_contents(path, &text, &len, &err)) {
+		why = g_strdup(err->message);
+		g_error_free(err);
+		return why;
+	}
+	bio = BIO_new_mem_buf(text, (int) MIN(len, G_MAXINT));
+	s->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+	BIO_free(bio);
+	s->pem = text;
+	if (s->key == NULL)
+		return g_strdup_printf("%s: not a PEM private key (or one with a passphrase)", path);
+	switch (EVP_PKEY_base_id(s->key)) {
+	case EVP_PKEY_RSA:
+		if (EVP_PKEY_bits(s->key) < 1024)
+			return g_strdup_printf("%s: an RSA key of %d bits; DKIM needs 1024 or more (RFC 8301)",
+					       path, EVP_PKEY_bits(s->key));
+		s->alg = DKIM_ALG_RSA_SHA256;
+		return NULL;
+	case EVP_PKEY_ED25519:
+		s->alg = DKIM_ALG_ED25519_SHA256;
+		return NULL;
+	}
+	return g_strdup_printf("%s: neither an RSA nor an Ed25519 key", path);
+}
+
+/* name_ok - a domain or selector: dot-separated labels of letters,
+ * digits, "-" and "_" */
+static int
+name_ok(const char *s)
+{
+	const char *p;
+
+	if (*s == 0 || *s == '.' || strlen(s) > 253)
+		return 0;
+	for (p = s; *p; p++)
+		if (!(g_ascii_isalnum(*p) || *p == '-' || *p == '_'
+		      || (*p == '.' && p[1] != '.' && p[1] != 0)))
+			return 0;
+	return 1;
+}
+
+/* signer_lib - a libopendkim handle that signs s's header fields */
+static DKIM_LIB *
+signer_lib(const struct dkim_signer *s)
+{
+	unsigned flags = DKIM_LIBFLAGS_FIXCRLF;
+	DKIM_LIB *l = dkim_init(NULL, NULL);
+
+	if (l == NULL)
+		return NULL;
+	if (dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK
+	    || dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, s->headers,
+			    sizeof s->headers) != DKIM_STAT_OK
+	    || (s->oversign[0] && dkim_options(l, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS,
+					       s->oversign, sizeof s->oversign) != DKIM_STAT_OK)) {
+		dkim_close(l);
+		return NULL;
+	}
+	return l;
+}
+
+/*
+ * signer_load - the signer of g, when the policy signs (asking: the key
+ * that makes it sign, for the errors); NULL with errors in e when it
+ * cannot, or when nothing signs and no key is set
+ */
+static struct dkim_signer *
+signer_load(const struct conf_group *g, const char *asking, struct conf_errors *e)
+{
+	const char *path = conf_str(g, "dkim-key"), *sel = conf_str(g, "dkim-selector");
+	const char *dom = conf_str(g, "dkim-domain");
+	char *const *list = conf_list(g, "dkim-sign-headers");
+	struct dkim_signer *s;
+	GPtrArray *h, *o;
+	char *why;
+	int from = 0;
+
+	if (asking == NULL && *path == 0)
+		return NULL;
+	if (asking && (*path == 0 || *sel == 0)) {
+		conf_key_error(e, g, asking, "%s needs dkim-selector and dkim-key",
+			       conf_str(g, asking));
+		return NULL;
+	}
+	/* the policy's own domain, where it has a single one */
+	if (*dom == 0 && strcmp(g->domain, "default") && !strchr(g->domain, ','))
+		dom = g->domain;
+	s = g_new0(struct dkim_signer, 1);
+	if (asking && *dom == 0)
+		conf_key_error(e, g, asking, "%s needs dkim-domain in a policy of no single domain",
+			       conf_str(g, asking));
+	else if (*dom && !name_ok(dom))
+		conf_key_error(e, g, "dkim-domain", "\"%s\" is not a domain name", dom);
+	if (*sel && !name_ok(sel))
+		conf_key_error(e, g, "dkim-selector", "\"%s\" is not a selector", sel);
+	if ((why = key_load(s, path, e->user)) != NULL) {
+		conf_key_error(e, g, "dkim-key", "%s", why);
+		g_free(why);
+	}
+	s->domain = g_ascii_strdown(dom, -1);
+	s->selector = g_strdup(sel);
+	h = g_ptr_array_new();
+	o = g_ptr_array_new();
+	for (; list && *list; list++) {
+		const char *n = **list == '+' ? *list + 1 : *list;
+
+		from |= !strcmp(n, "from");
+		g_ptr_array_add(h, g_strdup(n));
+		if (**list == '+')
+			g_ptr_array_add(o, g_strdup(n));
+	}
+	g_ptr_array_add(h, NULL);
+	g_ptr_array_add(o, NULL);
+	s->headers = (char **) g_ptr_array_free(h, FALSE);
+	s->oversign = (char **) g_ptr_array_free(o, FALSE);
+	if (!from)
+		conf_key_error(e, g, "dkim-sign-headers", "From must be signed (RFC 6376 5.4)");
+	else if (s->key && s->alg == DKIM_ALG_RSA_SHA256 && (s->lib = signer_lib(s)) == NULL)
+		conf_key_error(e, g, "dkim-sign-headers", "libopendkim does not take this list");
+	return s;
+}
+
+/* dkim_signer - the signer of policy p, or NULL when it has none */
+const struct dkim_signer *
+dkim_signer(const struct policy *p)
+{
+	const struct dkim_cfg *c = p ? policy_handler_cfg(p, &dkim_handler) : NULL;
+
+	return c ? c->signer : NULL;
+}
+
 /* --- configuration --- */
 
 /* dkim_unload - a compiled [dkim] group; NULL is fine */
@@ -212,6 +448,7 @@ dkim_unload(void *p)
 
 	if (c == NULL)
 		return;
+	signer_free(c->signer);
 	if (c->keys)
 		g_hash_table_destroy(c->keys);
 	g_free(c->authserv_id);
@@ -229,6 +466,56 @@ authserv_ok(const char *s)
 	return 1;
 }
 
+/* signed_choice - the dkim-signed value, by name */
+static enum dkim_signed
+signed_choice(const char *v)
+{
+	static const struct {
+		const char *name;
+		enum dkim_signed choice;
+	} map[] = {
+		{"skip", DKIM_SIGNED_SKIP}, {"resign", DKIM_SIGNED_RESIGN},
+		{"arc", DKIM_SIGNED_ARC}, {"ignore", DKIM_SIGNED_IGNORE},
+	};
+	unsigned i;
+
+	for (i = 0; i < G_N_ELEMENTS(map); i++)
+		if (!strcmp(v, map[i].name))
+			return map[i].choice;
+	return DKIM_SIGNED_IGNORE;
+}
+
+/*
+ * dkim_inbound - the group as it acts on inbound mail, for combining
+ * policies: dkim-sign asks for nothing there; the signing keys count
+ * only where dkim-signed resigns or seals, and then under the domain
+ * they sign for, so that two domains that would sign as themselves
+ * never share a transaction
+ */
+static void
+dkim_inbound(struct conf_group *g, int chained)
+{
+	static const char *const signing[] = {
+		"dkim-domain", "dkim-selector", "dkim-key", "dkim-sign-headers",
+	};
+	const char *sig = conf_str(g, "dkim-signed");
+	unsigned i;
+
+	if (!chained) {
+		for (i = 0; i < g->n; i++)
+			g->val[i].unused = 1;
+		return;
+	}
+	conf_set(g, "dkim-sign", "no");
+	if (strcmp(sig, "resign") && strcmp(sig, "arc")) {
+		for (i = 0; i < G_N_ELEMENTS(signing); i++)
+			conf_unused(g, signing[i]);
+		return;
+	}
+	if (*conf_str(g, "dkim-domain") == 0 && strcmp(g->domain, "default"))
+		conf_set(g, "dkim-domain", g->domain);
+}
+
 /* dkim_load - compile one policy's [dkim] group; the default policy's
  * also reads dkim-keys-file.  NULL, errors in e, when it does not load */
 static void *
@@ -237,8 +524,8 @@ dkim_load(const struct conf_group *g, struct conf_errors *e)
 	struct dkim_cfg *c = g_new0(struct dkim_cfg, 1);
 	unsigned before = e->msgs->len;
 
-	c->signed_choice = strcmp(conf_str(g, "dkim-signed"), "skip") == 0
-		? DKIM_SIGNED_SKIP : DKIM_SIGNED_IGNORE;
+	c->signed_choice = signed_choice(conf_str(g, "dkim-signed"));
+	c->sign = conf_num(g, "dkim-sign") != 0;
 	c->temperror_tempfail = strcmp(conf_str(g, "dkim-temperror"), "tempfail") == 0;
 	c->timeout = conf_num(g, "dkim-dns-timeout") * G_USEC_PER_SEC;
 	c->max = conf_num(g, "dkim-max-signatures");
@@ -250,6 +537,10 @@ dkim_load(const struct conf_group *g, struct conf_errors *e)
 	 * (the key may not be set per domain) */
 	if (!strcmp(g->domain, "default") && *conf_str(g, "dkim-keys-file"))
 		c->keys = keys_load(g, e);
+	/* the signing key: once per policy and snapshot */
+	c->signer = signer_load(g, c->sign ? "dkim-sign"
+				: c->signed_choice == DKIM_SIGNED_RESIGN
+				|| c->signed_choice == DKIM_SIGNED_ARC ? "dkim-signed" : NULL, e);
 	if (e->msgs->len != before) {
 		dkim_unload(c);
 		return NULL;
@@ -728,6 +1019,158 @@ dkim_before_eom(struct msg *m, struct edits *e, const void *cfg)
 	return VERDICT_CONTINUE;
 }
 
+/* --- signing --- */
+
+/* sig_field - which DKIM-Signature field as received carries b= b (white
+ * space left out of both): its nth, 0 when none does */
+static int
+sig_field(struct msg *m, const char *b)
+{
+	guint n, i;
+	const guint *pos = msg_header_positions(m, "DKIM-Signature", &n);
+	char *want = g_strdelimit(g_strdup(b), " \t\r\n", ' '), *w, *r;
+	int nth = 0;
+
+	for (w = r = want; *r; r++)
+		if (*r != ' ')
+			*w++ = *r;
+	*w = 0;
+	for (i = 0; *want && i < n && nth == 0; i++) {
+		const struct header *h = g_ptr_array_index(m->headers, pos[i]);
+		GString *v = g_string_new(";");
+		const char *p, *at;
+
+		for (p = h->value; *p; p++)
+			if (!g_ascii_isspace(*p))
+				g_string_append_c(v, *p);
+		g_string_append_c(v, ';');
+		for (at = v->str; (at = strstr(at, ";b=")) != NULL; at++)
+			if (!strncmp(at + 3, want, strlen(want)) && at[3 + strlen(want)] == ';')
+				nth = h->nth;
+		g_string_free(v, TRUE);
+	}
+	g_free(want);
+	return nth;
+}
+
+/* sign_msg - a DKIM-Signature value for the message as it will leave,
+ * signed by s; NULL when libopendkim cannot sign (logged) */
+static char *
+sign_msg(struct msg *m, const struct dkim_signer *s)
+{
+	static const dkim_alg_t alg[] = {
+		[DKIM_ALG_RSA_SHA256] = DKIM_SIGN_RSASHA256,
+		[DKIM_ALG_ED25519_SHA256] = DKIM_SIGN_ED25519SHA256,
+	};
+	DKIM_STAT st = DKIM_STAT_OK;
+	GPtrArray *h;
+	const guchar *body;
+	u_char *sig = NULL;
+	size_t siglen = 0;
+	char *out = NULL;
+	gsize len, off;
+	guint i;
+	DKIM *d;
+
+	if ((body = final_body(m, &len)) == NULL) {
+		log_warn("%s: dkim: cannot sign: the spool cannot be read", m->queue_id);
+		return NULL;
+	}
+	if (s->alg == DKIM_ALG_ED25519_SHA256) {	/* dkimsign.h says why */
+		char *why = NULL;
+
+		h = final_headers(m);
+		out = dks_sign(s, h, body, len, g_get_real_time() / G_USEC_PER_SEC, &why);
+		g_ptr_array_free(h, TRUE);
+		if (out == NULL)
+			log_warn("%s: dkim: cannot sign: %s", m->queue_id, why);
+		g_free(why);
+		return out;
+	}
+	d = dkim_sign(s->lib, (const u_char *) msg_queue_id(m), NULL, (dkim_sigkey_t) s->pem,
+		      (const u_char *) s->selector, (const u_char *) s->domain,
+		      DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, alg[s->alg], -1, &st);
+	if (d == NULL) {
+		log_warn("%s: dkim: cannot sign: %s", m->queue_id, dkim_getresultstr(st));
+		return NULL;
+	}
+	h = final_headers(m);
+	for (i = 0; i < h->len && st == DKIM_STAT_OK; i++) {
+		char *l = g_ptr_array_index(h, i);
+
+		st = dkim_header(d, (u_char *) l, strlen(l));
+	}
+	g_ptr_array_free(h, TRUE);
+	if (st == DKIM_STAT_OK)
+		st = dkim_eoh(d);
+	for (off = 0; off < len && st == DKIM_STAT_OK; off += 65536)
+		st = dkim_body(d, (u_char *) body + off, MIN(65536, len - off));
+	if (st == DKIM_STAT_OK)
+		st = dkim_eom(d, NULL);
+	if (st == DKIM_STAT_OK)
+		st = dkim_getsighdr_d(d, strlen("DKIM-Signature: "), &sig, &siglen);
+	if (st == DKIM_STAT_OK)
+		out = g_strndup((const char *) sig, siglen);
+	else
+		log_warn("%s: dkim: cannot sign: %s%s%s", m->queue_id, dkim_getresultstr(st),
+			 dkim_geterror(d) ? ": " : "", dkim_geterror(d) ? dkim_geterror(d) : "");
+	dkim_free(d);
+	return out;
+}
+
+/*
+ * dkim_after_eom - sign the message as it will leave: outbound mail
+ * under dkim-sign, and under dkim-signed = resign mail whose changes
+ * broke a signature that passed (the signing domain's broken ones are
+ * removed first; others stay as they are)
+ */
+static enum verdict
+dkim_after_eom(struct msg *m, struct edits *e, const void *cfg)
+{
+	const struct dkim_cfg *c = cfg;
+	const struct dkim_signer *s = c->signer;
+	GPtrArray *broken = NULL;
+	int sign = c->sign && m->outbound;
+	char *v;
+	guint i;
+
+	if (c->signed_choice == DKIM_SIGNED_RESIGN && m->dkim) {
+		broken = dkim_broken(m);
+		sign |= broken->len > 0;
+	}
+	if (!sign) {
+		if (broken)
+			g_ptr_array_free(broken, TRUE);
+		return VERDICT_CONTINUE;
+	}
+	if (s == NULL || s->key == NULL) {	/* dkim_load refuses this */
+		log_warn("%s: dkim: no key to sign with", m->queue_id);
+		if (broken)
+			g_ptr_array_free(broken, TRUE);
+		return VERDICT_ERROR;
+	}
+	for (i = 0; broken && i < broken->len; i++) {
+		const struct dkim_sig *b = g_ptr_array_index(broken, i);
+		int nth;
+
+		if (g_ascii_strcasecmp(b->domain, s->domain) || (nth = sig_field(m, b->b)) == 0)
+			continue;
+		log_info("%s: dkim: removed the signature of d=%s s=%s, which the changes broke",
+			 m->queue_id, b->domain, b->selector);
+		edits_change_header(e, dkim_handler.name, "DKIM-Signature", nth, NULL);
+	}
+	if (broken)
+		g_ptr_array_free(broken, TRUE);
+	if ((v = sign_msg(m, s)) == NULL)
+		return VERDICT_ERROR;
+	edits_insert_header(e, dkim_handler.name, 0, "DKIM-Signature", v);
+	log_info("%s: dkim: signed d=%s s=%s a=%s%s", m->queue_id, s->domain, s->selector,
+		 dkim_alg_name(s->alg), m->outbound && c->sign ? "" : " (resign)");
+	msg_note(m, "dkim.signed", "%s:%s:%s", s->domain, s->selector, dkim_alg_name(s->alg));
+	g_free(v);
+	return VERDICT_CONTINUE;
+}
+
 const struct handler dkim_handler = {
 	.name = "dkim",
 	.keys = dkim_keys,
@@ -735,5 +1178,7 @@ const struct handler dkim_handler = {
 	.load = dkim_load,
 	.unload = dkim_unload,
 	.before_eom = dkim_before_eom,
+	.after_eom = dkim_after_eom,
+	.inbound = dkim_inbound,
 	.stop = dkim_stop,
 };

@@ -14,7 +14,7 @@
 
 enum stage {
 	STAGE_CONNECT, STAGE_HELO, STAGE_UNKNOWN, STAGE_ENVFROM,
-	STAGE_ENVRCPT, STAGE_DATA, STAGE_BEFORE_EOM, STAGE_EOM,
+	STAGE_ENVRCPT, STAGE_DATA, STAGE_BEFORE_EOM, STAGE_EOM, STAGE_AFTER_EOM,
 };
 
 const char *
@@ -145,6 +145,8 @@ call(const struct handler *h, enum stage st, struct conn *c, struct msg *m,
 		return h->before_eom ? h->before_eom(m, &m->edits, cfg) : VERDICT_CONTINUE;
 	case STAGE_EOM:
 		return h->eom ? h->eom(m, &m->edits, cfg) : VERDICT_CONTINUE;
+	case STAGE_AFTER_EOM:
+		return h->after_eom ? h->after_eom(m, &m->edits, cfg) : VERDICT_CONTINUE;
 	}
 	return VERDICT_CONTINUE;
 }
@@ -158,7 +160,8 @@ run(enum stage st, struct conn *c, struct msg *m, struct rcpt *r,
 	enum verdict v = VERDICT_CONTINUE;
 	unsigned i;
 
-	if (m && m->accepted)
+	/* a message accepted early leaves all the same: it is signed */
+	if (m && m->accepted && st != STAGE_AFTER_EOM)
 		return VERDICT_CONTINUE;
 	for (i = 0; i < s->nchain; i++) {
 		gint64 t0 = m ? g_get_monotonic_time() : 0;
@@ -316,7 +319,8 @@ release(struct msg *m, const struct policy *p)
 
 /* chain_eom - the message is complete: size and spool checks, a release
  * that lets it through unchanged, else the handlers' end-of-message
- * hooks */
+ * hooks (before_eom, eom, the commit of body changes, and for a message
+ * to be accepted after_eom) */
 enum verdict
 chain_eom(struct msg *m)
 {
@@ -349,6 +353,9 @@ chain_eom(struct msg *m)
 		c->decided_by = "sinkd";
 		return VERDICT_TEMPFAIL;
 	}
+	/* the message as it will leave, when it does */
+	if (v == VERDICT_CONTINUE)
+		v = run(STAGE_AFTER_EOM, c, m, NULL, NULL, p);
 	return v;
 }
 

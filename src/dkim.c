@@ -194,3 +194,37 @@ dkim_report(struct msg *m, struct edits *e)
 	msg_note(m, "dkim.skipped", "%u", st->skipped->len);
 	g_string_free(v, TRUE);
 }
+
+/*
+ * dkim_broken - the signatures that passed and that the edits queued so
+ * far break (struct dkim_sig * of m->dkim, transfer container): a header
+ * field changed, deleted or added whose name a signature's h= lists, or
+ * a body replaced under a signature whose body hash covers any of it
+ */
+GPtrArray *
+dkim_broken(struct msg *m)
+{
+	struct dkim_state *st = m->dkim;
+	GPtrArray *out = g_ptr_array_new();
+	guint i, k;
+
+	for (i = 0; st && i < st->sigs->len; i++) {
+		const struct dkim_sig *s = g_ptr_array_index(st->sigs, i);
+		int broken = 0;
+
+		if (s->result != DKIM_RESULT_PASS)
+			continue;
+		if (m->edits.body && covers(st, s, DKIM_TOUCH_BODY))
+			broken = 1;
+		for (k = 0; !broken && k < m->edits.list->len; k++) {
+			const struct edit *ed = g_ptr_array_index(m->edits.list, k);
+
+			if (ed->kind <= EDIT_CHANGE_HEADER
+			    && covers(st, s, DKIM_TOUCH_HEADER(ed->name)))
+				broken = 1;
+		}
+		if (broken)
+			g_ptr_array_add(out, (gpointer) s);
+	}
+	return out;
+}

@@ -25,6 +25,11 @@
  * named in the log and in X-Sinkd-DKIM-Skip (dkim_report(), called by
  * the chain after the end-of-message hooks).
  *
+ * dkim_broken() tells, once the changes are all queued (after_eom),
+ * which signatures that passed the edit list breaks, whether or not the
+ * handler that made a change asked first: under "resign" they are why
+ * sinkd signs what leaves.
+ *
  * Ownership: m->dkim is the message's (dkim_state_free() from
  * msg_free()).  Threading: a message is one thread's at a time.
  */
@@ -80,6 +85,10 @@ struct dkim_sig {
 enum dkim_signed {
 	DKIM_SIGNED_IGNORE,	/* change anyway */
 	DKIM_SIGNED_SKIP,	/* no change that breaks a passing signature */
+	DKIM_SIGNED_RESIGN,	/* change, and sign what leaves with the
+				 * policy's key when a change broke one */
+	DKIM_SIGNED_ARC,	/* change, and seal what leaves with an ARC
+				 * set under the policy's key */
 };
 
 struct dkim_state {
@@ -99,6 +108,7 @@ const char *dkim_result_name(enum dkim_result r);
 int dkim_may_change(struct msg *m, struct dkim_touch t, const char *by);
 int dkim_holds(const struct msg *m, struct dkim_touch t);
 void dkim_report(struct msg *m, struct edits *e);
+GPtrArray *dkim_broken(struct msg *m);
 
 #define DKIM_SKIP_HEADER	"X-Sinkd-DKIM-Skip"
 

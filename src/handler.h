@@ -82,6 +82,19 @@ struct handler {
 	 */
 	enum verdict (*before_eom)(struct msg *m, struct edits *e, const void *cfg);
 	/*
+	 * Optional: at end of message, after every handler's eom hook and
+	 * mime_commit(), only when the message is to be accepted (not when
+	 * refused, discarded, quarantined or released): the message as it
+	 * will leave, which final_headers() and final_body() (src/final.h)
+	 * give, every handler's and sink's change made.  A hook may only
+	 * add header fields at the top (edits_insert_header() at index 0:
+	 * a signature over what the MTA relays); a later hook sees them.
+	 * A refusal or failure stops the chain as an eom hook's would, and
+	 * the message is then not accepted.  Runs for a message a handler
+	 * accepted early (VERDICT_ACCEPT) too: it leaves all the same.
+	 */
+	enum verdict (*after_eom)(struct msg *m, struct edits *e, const void *cfg);
+	/*
 	 * Optional: at end of message, before any handler's eom hook: 1 when
 	 * m carries a release this handler issued (a token it checks and
 	 * spends) that lets it through exactly as it is, else 0.  On 1 the

@@ -10,6 +10,7 @@
 #include <gmime/gmime.h>
 
 #include "chain.h"
+#include "final.h"
 #include "log.h"
 #include "mime.h"
 #include "offline.h"
@@ -295,23 +296,6 @@ feed_message(struct msg *m, struct spool *wire)
 	g_object_unref(all);
 }
 
-/* apply_headers - the edit list on a copy of the header fields, in order
- * (caller frees) */
-static GPtrArray *
-apply_headers(struct msg *m)
-{
-	GPtrArray *h = g_ptr_array_new_with_free_func(g_free);
-	guint i;
-
-	for (i = 0; i < m->headers->len; i++) {
-		struct header *x = g_ptr_array_index(m->headers, i);
-
-		g_ptr_array_add(h, g_strdup_printf("%s:%s", x->name, x->value));
-	}
-	edits_apply_headers(&m->edits, m->edits.list->len, h);
-	return h;
-}
-
 /* The output of sinkd -t, written as it goes: with lf_only, each CRLF
  * becomes LF, a CR at the end of one piece waiting for the next. */
 struct outw {
@@ -369,7 +353,7 @@ write_result(struct msg *m, const struct input *in, gsize from_line, int lf_only
 		return;
 	}
 	input_copy(in, 0, from_line, fp);
-	h = apply_headers(m);
+	h = final_headers(m);
 	for (i = 0; i < h->len; i++) {
 		const char *l = g_ptr_array_index(h, i);
 

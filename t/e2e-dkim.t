@@ -11,7 +11,10 @@
 # lets the tag through and still verifies; under ignore (a domain's file)
 # both changes are made and the signature no longer verifies.  Every
 # delivered message has sinkd's Authentication-Results on top, and the
-# forged one claiming sinkd's authserv-id is gone.
+# forged one claiming sinkd's authserv-id is gone.  Outbound mail (from
+# a client made internal by a reload) of a domain with dkim-sign = yes leaves
+# with the disclaimer and sinkd's DKIM-Signature over it, which dkimpy
+# verifies on the delivered message.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/mail.sh"
@@ -33,6 +36,11 @@ sk_conf '[dkim]' "dkim-keys-file = $(fixture "$W/keys/keys" "$SK_DIR/conf")" \
 	'[rewrite]' 'subject-tag = [EXT]' \
 	'[disclaimer]' "text-file = $(fixture "$TOP/t/disclaimer/text.tmpl" "$SK_DIR/conf")" 'direction = both'
 printf '[dkim]\ndkim-signed = ignore\n' >"$W/sk/conf/domains/ignore.example.conf"
+# the signing key, readable by sinkd's user (postfix) through its group
+$DK genkey "$W/keys" out example.com || bail_out "cannot make a signing key"
+install -m 0640 -o root -g postfix "$W/keys/out.example.com.pem" "$W/sk/conf/out.pem"
+printf '[dkim]\ndkim-sign = yes\ndkim-selector = out\ndkim-key = %s\n' "$W/sk/conf/out.pem" \
+	>"$W/sk/conf/domains/example.com.conf"
 sk_start || bail_out "sinkd did not start"
 
 send() { OUT=$(pf_swaks --from "$2" --to "$3" --data "@$4" --header "X-E2E-Id: $1"); }
@@ -80,6 +88,24 @@ ok $? "ignore: the disclaimer is added"
 is "$(verify "$F")" fail "ignore: the signature no longer verifies (dkimpy), as documented"
 like "$(grep -m1 -i '^Authentication-Results:' "$F")" 'dkim=pass header.d=example.com' \
 	"ignore: Authentication-Results says what was verified before the change"
+
+# dkim-sign: outbound mail, changed by the disclaimer, then signed
+printf 'From: alice@example.com\nTo: erin@example.org\nSubject: outbound report\nDate: Thu, 3 Dec 2026 10:00:00 +0000\nMessage-ID: <%s.out@example.com>\n\nHello,\nthe report is attached.\n' \
+	"$RANDOM" >"$W/out.eml"
+# the SMTP client (127.0.0.1) becomes internal: its mail is outbound,
+# and the reload loads the key again as sinkd's user
+sed -i 's/^internal-hosts = .*/internal-hosts = 127.0.0.0\/8/' "$W/sk/conf/sinkd.conf"
+sk_reload || bail_out "sinkd did not reload"
+send outbound alice@example.com erin@example.org "$W/out.eml"
+like "$(smtp_reply "$OUT" .)" '^250 ' "dkim-sign: the outbound message is accepted"
+pf_wait_delivered erin@example.org 1 || diag "$OUT"
+F=$(pf_last_message erin@example.org)
+grep -q 'is confidential' "$F"
+ok $? "dkim-sign: the disclaimer is added"
+like "$(header "$F" DKIM-Signature)" '^v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=out;' \
+	"dkim-sign: the delivered message carries sinkd's DKIM-Signature"
+is "$(verify "$F")" pass "dkim-sign: it verifies on the delivered message (dkimpy)"
+like "$(sk_log)" ': dkim: signed d=example.com s=out a=rsa-sha256' "dkim-sign: sinkd's log says what signed"
 
 sk_stop; ok $? "sinkd stops"
 sk_log_clean; ok $? "no sanitizer report or panic in sinkd's log"

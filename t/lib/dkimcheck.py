@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """dkimcheck.py - DKIM keys, signatures and verification with dkimpy
 
-    dkimcheck.py genkey DIR SELECTOR DOMAIN [BITS]
-        an RSA key in DIR/SELECTOR.DOMAIN.pem (openssl), and its public
-        key appended to DIR/keys as a dkim-keys-file line
+    dkimcheck.py genkey DIR SELECTOR DOMAIN [BITS|ed25519]
+        an RSA key (or an Ed25519 one) in DIR/SELECTOR.DOMAIN.pem
+        (openssl, mode 0600), and its public key appended to DIR/keys as
+        a dkim-keys-file line
     dkimcheck.py sign DIR SELECTOR DOMAIN HEADERS [LENGTH] <IN >OUT
         IN with a DKIM-Signature on top (relaxed/simple, h= the
         comma-separated HEADERS, l= when LENGTH is "l": the body's length)
@@ -41,14 +42,24 @@ def main():
         d, sel, dom = sys.argv[2:5]
         bits = sys.argv[5] if len(sys.argv) > 5 else '2048'
         pem = os.path.join(d, '%s.%s.pem' % (sel, dom))
-        subprocess.run(['openssl', 'genrsa', '-out', pem, bits], check=True,
-                       stderr=subprocess.DEVNULL)
-        der = subprocess.run(['openssl', 'rsa', '-in', pem, '-pubout', '-outform', 'DER'],
-                             check=True, capture_output=True).stdout
         import base64
+        if bits == 'ed25519':
+            subprocess.run(['openssl', 'genpkey', '-algorithm', 'ed25519', '-out', pem],
+                           check=True, stderr=subprocess.DEVNULL)
+            der = subprocess.run(['openssl', 'pkey', '-in', pem, '-pubout', '-outform', 'DER'],
+                                 check=True, capture_output=True).stdout
+            # RFC 8463: p= is the raw 32-byte public key
+            kind, pub = 'ed25519', der[-32:]
+        else:
+            subprocess.run(['openssl', 'genrsa', '-out', pem, bits], check=True,
+                           stderr=subprocess.DEVNULL)
+            kind, pub = 'rsa', subprocess.run(
+                ['openssl', 'rsa', '-in', pem, '-pubout', '-outform', 'DER'],
+                check=True, capture_output=True).stdout
+        os.chmod(pem, 0o600)
         with open(os.path.join(d, 'keys'), 'a') as f:
-            f.write('%s._domainkey.%s v=DKIM1; k=rsa; p=%s\n'
-                    % (sel, dom, base64.b64encode(der).decode()))
+            f.write('%s._domainkey.%s v=DKIM1; k=%s; p=%s\n'
+                    % (sel, dom, kind, base64.b64encode(pub).decode()))
     elif cmd == 'sign':
         d, sel, dom, hdrs = sys.argv[2:6]
         length = len(sys.argv) > 6 and sys.argv[6] == 'l'
