@@ -1041,8 +1041,11 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 	}
 	/* the disclaimer goes into the body: not under a DKIM signature
 	 * that verified, when the policy's dkim-signed says skip; but a
-	 * footer after a body signed with l= leaves it valid */
-	if (dkim_holds(m, DKIM_TOUCH_BODY) && appends(m, c, msg)) {
+	 * footer after a body signed with l= leaves it valid (asked only
+	 * when it makes the difference: held back, the change is named
+	 * "body" as any other) */
+	if (dkim_holds(m, DKIM_TOUCH_BODY) && !dkim_holds(m, DKIM_TOUCH_BODY_APPEND)
+	    && appends(m, c, msg)) {
 		if (!dkim_may_change(m, DKIM_TOUCH_BODY_APPEND, disclaimer_handler.name)) {
 			outcome(m, e, "skipped", "DKIM signed");
 			return VERDICT_CONTINUE;

@@ -873,6 +873,7 @@ api_text_append(struct sinkd_ctx *x, unsigned i, const char *text)
 	/* after the message's body as received, text that leaves it as it
 	 * was is an append, which a signature with l= does not cover */
 	if (dkim_held(x, dkim_holds(msg_of(x), DKIM_TOUCH_BODY)
+		      && !dkim_holds(msg_of(x), DKIM_TOUCH_BODY_APPEND)
 		      && mime_text_appends(msg_of(x), GMIME_TEXT_PART(p), n)
 		      ? DKIM_TOUCH_BODY_APPEND : DKIM_TOUCH_BODY, "append-text")) {
 		g_free(n);
