@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -66,6 +67,7 @@ static int sign_header_check(char **entry, char **why);
 
 #define SIGN_HEADERS_DEFAULT "+from, to, cc, subject, date, message-id, reply-to, " \
 	"in-reply-to, references, mime-version, content-type, content-transfer-encoding"
+
 static const char *const temperror_values[] = {"tempfail", "proceed", NULL};
 
 static const struct conf_key dkim_keys[] = {
@@ -278,7 +280,7 @@ signer_free(struct dkim_signer *s)
 		dkim_close(s->lib);
 	EVP_PKEY_free(s->key);
 	if (s->pem)
-		memset(s->pem, 0, strlen(s->pem));
+		OPENSSL_cleanse(s->pem, strlen(s->pem));
 	g_free(s->pem);
 	g_free(s->domain);
 	g_free(s->selector);

@@ -2,7 +2,8 @@
  * dkim_test - dkim_may_change(): which change each signature holds back,
  *	from its result and its own h= and l=, under skip and ignore, and
  *	dkim_holds() (the same answer, nothing noted); the dkim.held fact
- *	and X-Sinkd-DKIM-Skip from dkim_report()
+ *	and X-Sinkd-DKIM-Skip from dkim_report(); dkim_broken() over the
+ *	edit list; dks_canon_header() and dks_body_hash() (relaxed, RFC 6376)
  */
 #include <string.h>
 #include <glib.h>
@@ -10,6 +11,7 @@
 #include "../../src/dkim.h"
 #include "../../src/edits.h"
 #include "../../src/message.h"
+#include "../../milters/dkimsign.h"
 #include "tap.h"
 
 /* sig - a signature's record with its result, h= ("a:b") and l= */
@@ -135,10 +137,110 @@ test_report(void)
 	g_string_free(m.notes, TRUE);
 }
 
+static void
+test_broken(void)
+{
+	static const struct {
+		const char *what;
+		enum dkim_result result;
+		const char *h;
+		gint64 l;
+		const char *edit;	/* "+Name" added, "-Name" deleted,
+					 * "~Name" changed, "body" replaced */
+		int want;
+	} cases[] = {
+		{"a field h= names, added", DKIM_RESULT_PASS, "from:subject", -1, "+Subject", 1},
+		{"a field h= names, deleted", DKIM_RESULT_PASS, "from:date", -1, "-Date", 1},
+		{"a field h= names, changed", DKIM_RESULT_PASS, "from:subject", -1, "~Subject", 1},
+		{"a field h= does not name", DKIM_RESULT_PASS, "from:subject", -1, "+X-Seen", 0},
+		{"the body replaced", DKIM_RESULT_PASS, "from", -1, "body", 1},
+		{"the body replaced under l=0", DKIM_RESULT_PASS, "from", 0, "body", 0},
+		{"a failing signature is never broken", DKIM_RESULT_FAIL, "from:subject", -1, "~Subject", 0},
+		{"no change", DKIM_RESULT_PASS, "from:subject", -1, "", 0},
+	};
+	unsigned i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct msg m = {.queue_id = "TEST"};
+		const char *ed = cases[i].edit;
+		GPtrArray *b;
+
+		edits_init(&m.edits);
+		m.dkim = dkim_state_new();
+		m.dkim->signed_choice = DKIM_SIGNED_RESIGN;
+		g_ptr_array_add(m.dkim->sigs, sig(cases[i].result, cases[i].h, cases[i].l));
+		if (*ed == '+')
+			edits_add_header(&m.edits, "test", ed + 1, "x");
+		else if (*ed == '-' || *ed == '~')
+			edits_change_header(&m.edits, "test", ed + 1, 1, *ed == '-' ? NULL : "x");
+		else if (*ed)
+			edits_replace_body(&m.edits, "test", g_bytes_new_static("x\r\n", 3));
+		ok(dkim_may_change(&m, DKIM_TOUCH_SUBJECT, "test"), "resign: every change may go ahead");
+		b = dkim_broken(&m);
+		is_int(b->len, cases[i].want, cases[i].what);
+		g_ptr_array_free(b, TRUE);
+		dkim_state_free(m.dkim);
+		edits_free(&m.edits);
+	}
+}
+
+static void
+test_canon(void)
+{
+	static const struct {
+		const char *field, *want;
+	} hdr[] = {
+		{"Subject: hello", "subject:hello\r\n"},
+		{"SubJect :   a  \t b  ", "subject:a b\r\n"},
+		{"To: a@example.net,\r\n\t b@example.net", "to:a@example.net, b@example.net\r\n"},
+		{"X-Empty:", "x-empty:\r\n"},
+		{"X-Fold:\r\n value", "x-fold:value\r\n"},
+	};
+	static const struct {
+		const char *body, *hashed;
+	} body[] = {
+		{"", ""},
+		{"\r\n\r\n", ""},
+		{"a  b \t\r\n", "a b\r\n"},
+		{"line\r\n\r\n\r\n", "line\r\n"},
+		{"one\r\n\r\ntwo", "one\r\n\r\ntwo\r\n"},
+		{"bare\nlf\n", "bare\r\nlf\r\n"},
+		{" lead\r\n", " lead\r\n"},
+	};
+	unsigned i;
+
+	for (i = 0; i < G_N_ELEMENTS(hdr); i++) {
+		GString *out = g_string_new(NULL);
+		char *name = g_strescape(hdr[i].field, NULL);
+
+		dks_canon_header(out, hdr[i].field);
+		is_str(out->str, hdr[i].want, name);
+		g_string_free(out, TRUE);
+		g_free(name);
+	}
+	for (i = 0; i < G_N_ELEMENTS(body); i++) {
+		char *got = dks_body_hash((const guchar *) body[i].body, strlen(body[i].body));
+		gchar *hex = g_compute_checksum_for_string(G_CHECKSUM_SHA256, body[i].hashed, -1);
+		guchar raw[32];
+		char *want;
+		unsigned k;
+
+		for (k = 0; k < 32; k++)
+			raw[k] = (guchar) g_ascii_strtoull((char[]) {hex[2 * k], hex[2 * k + 1], 0}, NULL, 16);
+		want = g_base64_encode(raw, 32);
+		is_str(got, want, "body hash: relaxed form as RFC 6376 3.4.4 gives it");
+		g_free(want);
+		g_free(hex);
+		g_free(got);
+	}
+}
+
 int
 main(void)
 {
 	test_may_change();
 	test_report();
+	test_broken();
+	test_canon();
 	return tap_done();
 }
