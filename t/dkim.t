@@ -233,6 +233,13 @@ for f in lenmulti lenb64 lenqp; do
 	like "$(cat "$W/out")" 'X-Sinkd-Disclaimer: skipped \(DKIM signed\)' "  and says so"
 	is "$($DK verify "$W/keys" <"$W/out")" pass "  the signature verifies (dkimpy)"
 done
+# a body that does not end with a line break: what comes after it would
+# join its last line, which l= covers
+printf 'From: a@example.com\r\nTo: b@example.net\r\nSubject: open\r\n\r\nHello,\r\nno line break at the end' |
+	$DK sign "$W" sel example.com from,to,subject l >"$W/lenopen.eml"
+run "$W/lenopen.eml" "${OUTBOUND[@]}"
+unlike "$(cat "$W/out")" 'Disclaimer: sent by' "skip: l= and a body without a final line break: held back"
+is "$($DK verify "$W/keys" <"$W/out")" pass "  the signature verifies (dkimpy)"
 # quoted-printable that GMime writes back byte for byte (upper-case hex,
 # short lines): the footer is an append after it
 sed -n '/^From: /,$p' "$W/lenqp.eml" | sed 's/=fc=df/=FC=DF/' |
