@@ -610,9 +610,9 @@ add_to(struct msg *m, const struct disc_cfg *c, GMimeObject *o, int notice)
  * decodes and whose bytes GMime can write back, and the footer goes at
  * its end in the body's own charset and transfer encoding, with no byte
  * of the body re-encoded (mime_text_appends(): a 7bit body that the
- * footer would make quoted-printable, a base64 or quoted-printable body,
- * a charset the footer does not fit, an HTML body with </body>, are
- * not appends).  A body that already carries the disclaimer gets nothing,
+ * footer would make quoted-printable, a base64 body, quoted-printable
+ * that GMime would write otherwise, a charset the footer does not fit,
+ * an HTML body with </body>, are not appends).  A body that already carries the disclaimer gets nothing,
  * which appends nothing either.  A DKIM signature with l= over the whole
  * body stays valid under such a change (DKIM_TOUCH_BODY_APPEND).
  */
@@ -1046,10 +1046,6 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 	 * "body" as any other) */
 	if (dkim_holds(m, DKIM_TOUCH_BODY) && !dkim_holds(m, DKIM_TOUCH_BODY_APPEND)
 	    && appends(m, c, msg)) {
-		if (!dkim_may_change(m, DKIM_TOUCH_BODY_APPEND, disclaimer_handler.name)) {
-			outcome(m, e, "skipped", "DKIM signed");
-			return VERDICT_CONTINUE;
-		}
 		mime_at_commit(m, disc_append, c);
 		return VERDICT_CONTINUE;
 	}
