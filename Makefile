@@ -141,13 +141,17 @@ deb-check:
 	prove $(PROVE_FLAGS) t/deb/*.t
 
 # the benchmark (as root; see bench/run)
-.PHONY: bench bench-sink
+.PHONY: bench bench-sink bench-dkim
 bench: all
 	bench/run
 
 # the CPU a no-op native or Lua sink adds to the chain (bench/sinkcost)
 bench-sink: src/sinkd bench/milterload
 	bench/sinkcost
+
+# the CPU DKIM verification and signing add to the chain (bench/dkim)
+bench-dkim: src/sinkd bench/milterload
+	bench/dkim
 
 run: src/sinkd
 	./src/sinkd -f -c etc/sinkd.conf

@@ -21,6 +21,11 @@
  * variable is its marker; a body whose text already holds it (quote marks
  * and white space ignored) gets no second disclaimer.
  *
+ * DKIM: under dkim-signed = skip, a signature that verified holds the
+ * disclaimer back (dkim_may_change()), unless the change is an append
+ * after the body as received (appends()), which a signature with l=
+ * leaves valid.
+ *
  * Bounces (null sender) get none.  Text is handled in UTF-8 through GMime
  * (src/mime.h); the tree is written back by splicing, so parts not changed
  * stay byte-identical.
@@ -548,16 +553,17 @@ flowed_safe(const char *dis, const char *nl)
 	return out;
 }
 
-/* add_to - the disclaimer into one body part; -1 if its text is unreadable */
-static int
-add_to(struct msg *m, const struct disc_cfg *c, GMimeObject *o, int notice)
+/* with_disclaimer - the text of body part o with the disclaimer (and
+ * the notice) in it, or NULL if its text is unreadable */
+static char *
+with_disclaimer(struct msg *m, const struct disc_cfg *c, GMimeObject *o, int notice)
 {
 	char *text = mime_text_get(GMIME_TEXT_PART(o)), *dis, *new;
 	const char *nl;
 	gsize len;
 
 	if (text == NULL)
-		return -1;
+		return NULL;
 	nl = strstr(text, "\r\n") ? "\r\n" : "\n";
 	len = strlen(text);
 	if (is_type(o, "text", "html")) {
@@ -578,12 +584,61 @@ add_to(struct msg *m, const struct disc_cfg *c, GMimeObject *o, int notice)
 		new = g_strconcat(text, len && !g_str_has_suffix(text, "\n") ? nl : "",
 				  nl, dis, nl, NULL);
 	}
+	g_free(dis);
+	g_free(text);
+	return new;
+}
+
+/* add_to - the disclaimer into one body part; -1 if its text is unreadable */
+static int
+add_to(struct msg *m, const struct disc_cfg *c, GMimeObject *o, int notice)
+{
+	char *new = with_disclaimer(m, c, o, notice);
+
+	if (new == NULL)
+		return -1;
 	mime_text_set(GMIME_TEXT_PART(o), new);
 	mime_part_changed(m, o);
 	g_free(new);
-	g_free(dis);
-	g_free(text);
 	return 0;
+}
+
+/*
+ * appends - whether the disclaimer goes onto msg as bytes after its body
+ * as received, and nowhere else: the body is one text part, the whole
+ * message (not multipart, neither signed nor encrypted), whose text
+ * decodes and whose bytes GMime can write back, and the footer goes at
+ * its end in the body's own charset and transfer encoding, with no byte
+ * of the body re-encoded (mime_text_appends(): a 7bit body that the
+ * footer would make quoted-printable, a base64 body, quoted-printable
+ * that GMime would write otherwise, a charset the footer does not fit,
+ * an HTML body with </body>, are not appends).  A body that already carries the disclaimer gets nothing,
+ * which appends nothing either.  A DKIM signature with l= over the whole
+ * body stays valid under such a change (DKIM_TOUCH_BODY_APPEND).
+ */
+static int
+appends(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg)
+{
+	GMimeObject *top = g_mime_message_get_mime_part(msg);
+	struct smime_scan sc;
+	GPtrArray *bodies;
+	char *new;
+	int yes;
+
+	smime_scan(msg, &sc);
+	if (top == NULL || sc.kind != SMIME_NONE || !body_leaf(top))
+		return 0;
+	bodies = g_ptr_array_new();
+	g_ptr_array_add(bodies, top);
+	yes = has_marker(c, msg, bodies);
+	g_ptr_array_free(bodies, TRUE);
+	if (yes)
+		return 1;
+	if ((new = with_disclaimer(m, c, top, 0)) == NULL)
+		return 0;
+	yes = mime_text_appends(m, GMIME_TEXT_PART(top), new);
+	g_free(new);
+	return yes;
 }
 
 /* disclaimer_part - a new part: text/plain, or multipart/alternative with
@@ -940,6 +995,25 @@ disc_apply(struct msg *m, const void *cfg)
 	return rc;
 }
 
+/* disc_append - disc_apply() where only an append after the body as
+ * received was allowed (a DKIM signature with l=): made when it still
+ * is one on the tree as every handler left it, else skipped */
+static int
+disc_append(struct msg *m, const void *cfg)
+{
+	GMimeMessage *msg = mime_message(m);
+
+	if (msg == NULL)
+		return -1;
+	if (!appends(m, cfg, msg)) {
+		log_info("%s: disclaimer: no longer an append after the DKIM-signed body", m->queue_id);
+		outcome(m, &m->edits, "skipped", "DKIM signed");
+		return 0;
+	}
+	log_info("%s: disclaimer: appended after the DKIM-signed length (l=)", m->queue_id);
+	return disc_apply(m, cfg);
+}
+
 /* disc_eom - decide now, refusing protected mail when the domain says
  * so; the change itself is made at commit, after every other handler
  * (mime_at_commit): their rules never see or change the disclaimer's
@@ -966,7 +1040,15 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 				      ? c->encrypted_reply : c->signed_reply);
 	}
 	/* the disclaimer goes into the body: not under a DKIM signature
-	 * that verified, when the policy's dkim-signed says skip */
+	 * that verified, when the policy's dkim-signed says skip; but a
+	 * footer after a body signed with l= leaves it valid (asked only
+	 * when it makes the difference: held back, the change is named
+	 * "body" as any other) */
+	if (dkim_holds(m, DKIM_TOUCH_BODY) && !dkim_holds(m, DKIM_TOUCH_BODY_APPEND)
+	    && appends(m, c, msg)) {
+		mime_at_commit(m, disc_append, c);
+		return VERDICT_CONTINUE;
+	}
 	if (!dkim_may_change(m, DKIM_TOUCH_BODY, disclaimer_handler.name)) {
 		outcome(m, e, "skipped", "DKIM signed");
 		return VERDICT_CONTINUE;

@@ -106,6 +106,49 @@ touch_name(struct dkim_touch t)
 	return "?";
 }
 
+/* holding - the first signature that holds the change t back, or NULL */
+static const struct dkim_sig *
+holding(const struct msg *m, struct dkim_touch t)
+{
+	const struct dkim_state *st = m->dkim;
+	guint i;
+
+	if (st == NULL || st->signed_choice != DKIM_SIGNED_SKIP)
+		return NULL;
+	for (i = 0; i < st->sigs->len; i++) {
+		const struct dkim_sig *s = g_ptr_array_index(st->sigs, i);
+
+		if (s->result == DKIM_RESULT_PASS && covers(st, s, t))
+			return s;
+	}
+	return NULL;
+}
+
+/* held_fact - the dkim.held fact: the changes held back so far, as
+ * X-Sinkd-DKIM-Skip will name them, for a sink whose edit was refused */
+static void
+held_fact(struct msg *m)
+{
+	GPtrArray *sk = m->dkim->skipped;
+	char *v;
+
+	g_ptr_array_add(sk, NULL);
+	v = g_strjoinv("; ", (char **) sk->pdata);
+	g_ptr_array_remove_index(sk, sk->len - 1);
+	msg_fact(m, "dkim.held", "%s", v);
+	g_free(v);
+}
+
+/* dkim_holds - whether dkim_may_change() would say no to the change t,
+ * asked without noting anything: for a handler that can choose between
+ * two ways of making a change (an append after the signed body rather
+ * than a change of it) */
+int
+dkim_holds(const struct msg *m, struct dkim_touch t)
+{
+	return holding(m, t) != NULL;
+}
+
 /*
  * dkim_may_change - whether handler by may make the change t: 1 yes; 0
  * no, the policy says skip and a signature that passed covers what it
@@ -116,18 +159,11 @@ int
 dkim_may_change(struct msg *m, struct dkim_touch t, const char *by)
 {
 	struct dkim_state *st = m->dkim;
-	const struct dkim_sig *s = NULL;
+	const struct dkim_sig *s;
 	char *what;
 	guint i;
 
-	if (st == NULL || st->signed_choice != DKIM_SIGNED_SKIP)
-		return 1;
-	for (i = 0; i < st->sigs->len; i++) {
-		s = g_ptr_array_index(st->sigs, i);
-		if (s->result == DKIM_RESULT_PASS && covers(st, s, t))
-			break;
-	}
-	if (i == st->sigs->len)
+	if ((s = holding(m, t)) == NULL)
 		return 1;
 	what = g_strdup_printf("%s %s (signed by d=%s s=%s)", by, touch_name(t),
 			       s->domain, s->selector);
@@ -137,6 +173,7 @@ dkim_may_change(struct msg *m, struct dkim_touch t, const char *by)
 	if (i == st->skipped->len) {
 		log_info("%s: dkim: %s not changed: dkim-signed = skip", msg_queue_id(m), what);
 		g_ptr_array_add(st->skipped, what);
+		held_fact(m);
 	} else {
 		g_free(what);
 	}

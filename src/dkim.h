@@ -15,7 +15,11 @@
  * change would break a signature that verified (pass): a field named in
  * its h= tag, or body content its bh= covers (all of it, or under l= the
  * bytes up to l; only a change that appends after the body as received
- * can stay outside l).  A failing signature cannot be broken further and
+ * can stay outside l).  dkim_holds() asks the same without noting
+ * anything, for a handler that can tell an append (DKIM_TOUCH_APPEND:
+ * the disclaimer's footer on a text body, written back with the body's
+ * bytes as received before it, mime_text_appends()) from another
+ * change.  A failing signature cannot be broken further and
  * never holds a change back.  Without the dkim handler in the chain, or
  * under "ignore", every change may go ahead.  What was held back is
  * named in the log and in X-Sinkd-DKIM-Skip (dkim_report(), called by
@@ -109,6 +113,7 @@ void dkim_sig_free(struct dkim_sig *s);
 const char *dkim_result_name(enum dkim_result r);
 
 int dkim_may_change(struct msg *m, struct dkim_touch t, const char *by);
+int dkim_holds(const struct msg *m, struct dkim_touch t);
 void dkim_report(struct msg *m, struct edits *e);
 GPtrArray *dkim_broken(struct msg *m);
 

@@ -1287,6 +1287,50 @@ convert_strict(const char *utf8, gsize len, const char *cs)
 	return g_string_free(out, FALSE);
 }
 
+/*
+ * mime_text_appends - whether mime_text_set(part, utf8) on the message's
+ * own body, a leaf, would only add bytes after the body as received:
+ * the part's fields stay as they are (the same charset and transfer
+ * encoding: no 7bit part becomes quoted-printable, no charset becomes
+ * UTF-8), and its content, as body_now() writes it back, starts with
+ * every byte of the body as received.  No body is ever re-encoded under
+ * such a change.  The text is tried on a part of its own, with the
+ * same charset and encoding; part itself is not changed.
+ */
+int
+mime_text_appends(struct msg *m, GMimeTextPart *part, const char *utf8)
+{
+	struct mime *mi = m->mime;
+	GMimeTextPart *t;
+	GByteArray *now;
+	const guchar *data;
+	const char *cs;
+	gsize len, blen;
+	int same;
+
+	if (mi == NULL || mi->message == NULL || mi->container
+	    || GMIME_OBJECT(part) != g_mime_message_get_mime_part(mi->message)
+	    || !mime_part_editable(m, GMIME_OBJECT(part))
+	    || (data = msg_data(m, &len)) == NULL || len < m->body_offset)
+		return 0;
+	t = g_mime_text_part_new();
+	cs = g_mime_text_part_get_charset(part);
+	if (cs)
+		g_mime_text_part_set_charset(t, cs);
+	g_mime_part_set_content_encoding(GMIME_PART(t),
+		g_mime_part_get_content_encoding(GMIME_PART(part)));
+	mime_text_set(t, utf8);
+	same = !g_strcmp0(cs, g_mime_text_part_get_charset(t))
+		&& g_mime_part_get_content_encoding(GMIME_PART(t))
+		   == g_mime_part_get_content_encoding(GMIME_PART(part));
+	now = written(GMIME_OBJECT(t), 1);
+	blen = len - m->body_offset;
+	same = same && now->len >= blen && !memcmp(now->data, data + m->body_offset, blen);
+	g_byte_array_free(now, TRUE);
+	g_object_unref(t);
+	return same;
+}
+
 /* mime_text_set - new text for a part, in its own charset if the text
  * fits it, else in UTF-8; the transfer encoding is kept, except that a
  * 7bit part gaining 8-bit text becomes quoted-printable */

@@ -34,7 +34,9 @@
  * mime_text_get() and mime_text_set() read and write a text part's
  * decoded text in UTF-8, keeping the part's charset when the text fits it
  * (else UTF-8) and its transfer encoding (a 7bit part that gains 8-bit
- * text becomes quoted-printable).
+ * text becomes quoted-printable).  mime_text_appends() tells whether
+ * such new text for the message's own body would only add bytes after
+ * it (what a DKIM signature with l= leaves outside what it signs).
  */
 #ifndef SINKD_MIME_H
 #define SINKD_MIME_H
@@ -108,5 +110,6 @@ void mime_free(struct mime *mi);
 
 char *mime_text_get(GMimeTextPart *part);
 int mime_text_set(GMimeTextPart *part, const char *utf8);
+int mime_text_appends(struct msg *m, GMimeTextPart *part, const char *utf8);
 
 #endif

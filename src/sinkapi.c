@@ -12,12 +12,17 @@
  * tree (mime.h), written back as splices of the original bytes, so that
  * what no handler touched stays byte-identical; signed and encrypted
  * parts are never edited.  Under evaluate = yes an edit is logged and
- * noted, not made, and the call answers 0.
+ * noted, not made, and the call answers 0.  An edit that would break a
+ * DKIM signature that verified is asked of dkim_may_change(), as
+ * handlers' are: under dkim-signed = skip it is not made, the call
+ * answers -1, the dkim.held fact names it, and the log line notes
+ * sink:NAME=dkim-skip:WHAT (dkim_held()).
  */
 #include <string.h>
 #include <glib.h>
 #include <gmime/gmime.h>
 
+#include "dkim.h"
 #include "edits.h"
 #include "log.h"
 #include "message.h"
@@ -579,14 +584,32 @@ api_reply(struct sinkd_ctx *x, const char *code, const char *xcode,
 	return 0;
 }
 
+/* dkim_held - whether a DKIM signature that verified holds back the
+ * edit t (dkim_may_change(), which logs it and names it in the dkim.held
+ * fact), what being the call's name; noted for the log line as
+ * sink:NAME=dkim-skip:what */
+static int
+dkim_held(struct sinkd_ctx *x, struct dkim_touch t, const char *what)
+{
+	struct msg *m = msg_of(x);
+
+	if (dkim_may_change(m, t, x->sink->name))
+		return 0;
+	msg_note(m, x->sink->name, "dkim-skip:%s", what);
+	return 1;
+}
+
 /* api_header_add - append a header field */
 static int
 api_header_add(struct sinkd_ctx *x, const char *name, const char *value)
 {
 	if (at_eom(x) == NULL || !edits_header_name_ok(name) || !value_ok(value))
 		return -1;
-	if (!evaluated(x, "add-header", name))
-		edits_add_header(x->edits, x->sink->name, name, value);
+	if (evaluated(x, "add-header", name))
+		return 0;
+	if (dkim_held(x, DKIM_TOUCH_HEADER(name), "add-header"))
+		return -1;
+	edits_add_header(x->edits, x->sink->name, name, value);
 	return 0;
 }
 
@@ -598,8 +621,11 @@ api_header_insert(struct sinkd_ctx *x, unsigned index, const char *name,
 	if (at_eom(x) == NULL || !edits_header_name_ok(name) || !value_ok(value)
 	    || index > G_MAXINT)
 		return -1;
-	if (!evaluated(x, "insert-header", name))
-		edits_insert_header(x->edits, x->sink->name, (int) index, name, value);
+	if (evaluated(x, "insert-header", name))
+		return 0;
+	if (dkim_held(x, DKIM_TOUCH_HEADER(name), "insert-header"))
+		return -1;
+	edits_insert_header(x->edits, x->sink->name, (int) index, name, value);
 	return 0;
 }
 
@@ -616,6 +642,8 @@ api_header_change(struct sinkd_ctx *x, const char *name, unsigned n,
 		return -1;
 	if (evaluated(x, value ? "change-header" : "delete-header", name))
 		return 0;
+	if (dkim_held(x, DKIM_TOUCH_HEADER(name), value ? "change-header" : "delete-header"))
+		return -1;
 	return edits_change_header(x->edits, x->sink->name, name, (int) n, value) < 0 ? -1 : 0;
 }
 
@@ -728,6 +756,8 @@ api_part_replace(struct sinkd_ctx *x, unsigned i, const char *type,
 		return -1;
 	if (evaluated(x, "replace-part", sink_keep(x, g_strdup_printf("%u", i))))
 		return 0;
+	if (dkim_held(x, DKIM_TOUCH_BODY, "replace-part"))
+		return -1;
 	if (set_type(GMIME_OBJECT(p), type) < 0)
 		return -1;
 	if (filename)
@@ -747,6 +777,8 @@ api_part_remove(struct sinkd_ctx *x, unsigned i, const char *note)
 		return -1;
 	if (evaluated(x, "remove-part", sink_keep(x, g_strdup_printf("%u", i))))
 		return 0;
+	if (dkim_held(x, DKIM_TOUCH_BODY, "remove-part"))
+		return -1;
 	g_mime_object_remove_header(GMIME_OBJECT(p), "Content-Disposition");
 	set_type(GMIME_OBJECT(p), "text/plain; charset=utf-8");
 	set_content(p, note ? note : "", note ? strlen(note) : 0);
@@ -770,6 +802,8 @@ api_part_add(struct sinkd_ctx *x, const char *type, const char *filename,
 		return -1;
 	if (evaluated(x, "add-part", filename))
 		return 0;
+	if (dkim_held(x, DKIM_TOUCH_BODY, "add-part"))
+		return -1;
 	p = g_mime_part_new_with_type("application", "octet-stream");
 	if (set_type(GMIME_OBJECT(p), type) < 0) {
 		g_object_unref(p);
@@ -835,8 +869,17 @@ api_text_append(struct sinkd_ctx *x, unsigned i, const char *text)
 		n = html_append(t, text);
 	else
 		n = g_strconcat(t, *t && !g_str_has_suffix(t, "\n") ? "\n" : "", text, NULL);
-	rc = mime_text_set(GMIME_TEXT_PART(p), n);
 	g_free(t);
+	/* after the message's body as received, text that leaves it as it
+	 * was is an append, which a signature with l= does not cover */
+	if (dkim_held(x, dkim_holds(msg_of(x), DKIM_TOUCH_BODY)
+		      && !dkim_holds(msg_of(x), DKIM_TOUCH_BODY_APPEND)
+		      && mime_text_appends(msg_of(x), GMIME_TEXT_PART(p), n)
+		      ? DKIM_TOUCH_BODY_APPEND : DKIM_TOUCH_BODY, "append-text")) {
+		g_free(n);
+		return -1;
+	}
+	rc = mime_text_set(GMIME_TEXT_PART(p), n);
 	g_free(n);
 	if (rc < 0)
 		return -1;

@@ -202,9 +202,62 @@ unlike "$(cat "$W/out")" 'Disclaimer: sent by' "skip: no disclaimer on signed ma
 like "$(cat "$W/out")" 'X-Sinkd-Disclaimer: skipped \(DKIM signed\)' "skip: X-Sinkd-Disclaimer says why"
 like "$(cat "$W/out")" 'X-Sinkd-DKIM-Skip: disclaimer body \(signed by d=example.com s=sel\)' "skip: X-Sinkd-DKIM-Skip names the body"
 is "$($DK verify "$W/keys" <"$W/out")" pass "skip: the signature still verifies (dkimpy)"
+# l= over the whole body: a footer after it leaves the signature valid
+# when the body is one text part the footer is only appended to
 run "$W/len.eml" "${OUTBOUND[@]}"
-unlike "$(cat "$W/out")" 'Disclaimer: sent by' "skip: l= covering the body holds the disclaimer back too"
-like "$(cat "$W/out")" 'X-Sinkd-Disclaimer: skipped \(DKIM signed\)' "  and says so"
+like "$(cat "$W/out")" 'Disclaimer: sent by a@example.com' "skip: l= and a text/plain body: the disclaimer goes after the signed length"
+unlike "$(cat "$W/out")" 'X-Sinkd-DKIM-Skip|X-Sinkd-Disclaimer' "  nothing held back"
+is "$(head -c "$(wc -c <"$W/len.eml")" "$W/out" | cmp - "$W/len.eml" && echo same)" same "  every byte as received comes first"
+is "$($DK verify "$W/keys" <"$W/out")" pass "  and the signature still verifies (dkimpy)"
+# not an append: multipart (the footer goes inside the part, before the
+# closing boundary), a body the footer would re-encode
+{
+	printf 'From: a@example.com\r\nTo: b@example.net\r\nSubject: parts\r\nMIME-Version: 1.0\r\n'
+	printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\n'
+	printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nHello,\r\nsee the file.\r\n'
+	printf -- '--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="a.bin"\r\n\r\nAAAA\r\n--b1--\r\n'
+} | $DK sign "$W" sel example.com from,to,subject,content-type l >"$W/lenmulti.eml"
+{
+	printf 'From: a@example.com\r\nTo: b@example.net\r\nSubject: b64\r\nMIME-Version: 1.0\r\n'
+	printf 'Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+	printf 'Hello,\r\nthe report is attached.\r\n' | base64 | sed 's/$/\r/'
+} | $DK sign "$W" sel example.com from,to,subject,content-type l >"$W/lenb64.eml"
+{
+	printf 'From: a@example.com\r\nTo: b@example.net\r\nSubject: qp\r\nMIME-Version: 1.0\r\n'
+	printf 'Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+	printf 'Gr=fc=dfe,\r\nthe report is attached.\r\n'
+} | $DK sign "$W" sel example.com from,to,subject,content-type l >"$W/lenqp.eml"
+for f in lenmulti lenb64 lenqp; do
+	run "$W/$f.eml" "${OUTBOUND[@]}"
+	unlike "$(cat "$W/out")" 'Disclaimer: sent by' "skip: l= and $f: the disclaimer is not an append, held back"
+	like "$(cat "$W/out")" 'X-Sinkd-Disclaimer: skipped \(DKIM signed\)' "  and says so"
+	is "$($DK verify "$W/keys" <"$W/out")" pass "  the signature verifies (dkimpy)"
+done
+# a body that does not end with a line break: what comes after it would
+# join its last line, which l= covers
+printf 'From: a@example.com\r\nTo: b@example.net\r\nSubject: open\r\n\r\nHello,\r\nno line break at the end' |
+	$DK sign "$W" sel example.com from,to,subject l >"$W/lenopen.eml"
+run "$W/lenopen.eml" "${OUTBOUND[@]}"
+unlike "$(cat "$W/out")" 'Disclaimer: sent by' "skip: l= and a body without a final line break: held back"
+is "$($DK verify "$W/keys" <"$W/out")" pass "  the signature verifies (dkimpy)"
+# quoted-printable that GMime writes back byte for byte (upper-case hex,
+# short lines): the footer is an append after it
+sed -n '/^From: /,$p' "$W/lenqp.eml" | sed 's/=fc=df/=FC=DF/' |
+	$DK sign "$W" sel example.com from,to,subject,content-type l >"$W/lenqp2.eml"
+run "$W/lenqp2.eml" "${OUTBOUND[@]}"
+like "$(cat "$W/out")" 'Disclaimer: sent by a@example.com' "skip: l= and quoted-printable written back as received: the disclaimer goes after it"
+is "$($DK verify "$W/keys" <"$W/out")" pass "  the signature verifies (dkimpy)"
+# a 7bit body the footer (not ASCII) would make quoted-printable
+printf 'Hinweis: gesendet von ${sender} \342\200\223 vertraulich.\n' >"$W/text8.tmpl"
+conf "dkim, disclaimer" "dkim-signed = skip" "[disclaimer]" "text-file = $W/text8.tmpl"
+run "$W/len.eml" "${OUTBOUND[@]}"
+unlike "$(cat "$W/out")" 'Hinweis' "skip: l= and a footer the us-ascii body cannot hold: held back"
+like "$(cat "$W/out")" 'X-Sinkd-DKIM-Skip: disclaimer body \(signed by d=example.com s=sel\)' "  X-Sinkd-DKIM-Skip names the body"
+is "$($DK verify "$W/keys" <"$W/out")" pass "  the signature verifies (dkimpy)"
+conf "dkim, disclaimer" "dkim-signed = ignore" "[disclaimer]" "text-file = $W/text8.tmpl"
+run "$W/len.eml" "${OUTBOUND[@]}"
+like "$(cat "$W/out")" 'Content-Transfer-Encoding: quoted-printable' "  (ignore: the body is re-encoded, quoted-printable)"
+conf "dkim, disclaimer" "dkim-signed = skip" "[disclaimer]" "text-file = $W/text.tmpl"
 printf 'From: a@example.com\r\nTo: b@example.net\r\nSubject: x\r\n\r\nunsigned\r\n' >"$W/unsigned.eml"
 run "$W/unsigned.eml" "${OUTBOUND[@]}"
 like "$(cat "$W/out")" 'Disclaimer: sent by a@example.com' "skip: unsigned mail gets the disclaimer"

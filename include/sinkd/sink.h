@@ -327,7 +327,9 @@ struct sinkd_api {
 	 * when NULL), so that the message keeps its structure;
 	 * part_add: a new attachment at the end of the message; text_append:
 	 * text (UTF-8) after a text part's content (html: the text is
-	 * escaped and put before </body>). */
+	 * escaped and put before </body>).  Under dkim-signed = skip, a
+	 * header or body edit that would break a DKIM signature that
+	 * verified is -1 and not made (fact dkim.held). */
 	int (*part_replace)(struct sinkd_ctx *c, unsigned i, const char *type,
 			    const char *filename, const void *data, size_t len);
 	int (*part_remove)(struct sinkd_ctx *c, unsigned i, const char *note);

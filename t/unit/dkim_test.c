@@ -1,8 +1,10 @@
 /*
  * dkim_test - dkim_may_change(): which change each signature holds back,
- *	from its result and its own h= and l=, under skip and ignore;
- *	X-Sinkd-DKIM-Skip from dkim_report(); dkim_broken() over the edit
- *	list; dkc_header() and dkc_body_hash() (simple and relaxed, RFC 6376)
+ *	from its result and its own h= and l=, under skip and ignore, and
+ *	dkim_holds() (the same answer, nothing noted); the dkim.held fact
+ *	and X-Sinkd-DKIM-Skip from dkim_report(); dkim_broken() over the
+ *	edit list; dkc_header() and dkc_body_hash() (simple and relaxed,
+ *	RFC 6376)
  */
 #include <string.h>
 #include <glib.h>
@@ -67,6 +69,12 @@ test_may_change(void)
 		 "from", 100, 0, DKIM_TOUCH_BODY_APPEND, 0},
 		{"skip, pass, no l=, appended", DKIM_SIGNED_SKIP, DKIM_RESULT_PASS,
 		 "from", -1, 1, DKIM_TOUCH_BODY_APPEND, 0},
+		{"skip, pass, l=0, appended", DKIM_SIGNED_SKIP, DKIM_RESULT_PASS,
+		 "from", 0, 1, DKIM_TOUCH_BODY_APPEND, 1},
+		{"skip, fail, no l=, appended", DKIM_SIGNED_SKIP, DKIM_RESULT_FAIL,
+		 "from", -1, 1, DKIM_TOUCH_BODY_APPEND, 1},
+		{"ignore, pass, no l=, appended", DKIM_SIGNED_IGNORE, DKIM_RESULT_PASS,
+		 "from", -1, 1, DKIM_TOUCH_BODY_APPEND, 1},
 		{"skip, pass, a field added that h= names", DKIM_SIGNED_SKIP, DKIM_RESULT_PASS,
 		 "from:to:x-list", -1, 1, DKIM_TOUCH_HEADER("X-List"), 0},
 		{"skip, pass, a field h= does not name", DKIM_SIGNED_SKIP, DKIM_RESULT_PASS,
@@ -81,9 +89,15 @@ test_may_change(void)
 		m.dkim->signed_choice = cases[i].choice;
 		m.dkim->body_ends_crlf = cases[i].crlf;
 		g_ptr_array_add(m.dkim->sigs, sig(cases[i].result, cases[i].h, cases[i].l));
+		is_int(dkim_holds(&m, cases[i].t), !cases[i].want, "  dkim_holds(): the same answer");
+		is_int(m.dkim->skipped->len, 0, "  dkim_holds(): nothing noted");
 		is_int(dkim_may_change(&m, cases[i].t, "test"), cases[i].want, cases[i].what);
 		is_int(m.dkim->skipped->len, !cases[i].want, "  held back: noted");
+		is_int(m.facts && g_hash_table_lookup(m.facts, "dkim.held"), !cases[i].want,
+		       "  and named in the dkim.held fact");
 		dkim_state_free(m.dkim);
+		if (m.facts)
+			g_hash_table_destroy(m.facts);
 	}
 	{
 		struct msg m = {.queue_id = "TEST"};
@@ -116,6 +130,9 @@ test_report(void)
 	       "rewrite Subject (signed by d=example.com s=sel); disclaimer body (signed by d=example.com s=sel)",
 	       "  each change held back once, with its signature");
 	is_str(g_hash_table_lookup(m.facts, "dkim.skipped"), "2", "  and the dkim.skipped fact");
+	is_str(g_hash_table_lookup(m.facts, "dkim.held"),
+	       "rewrite Subject (signed by d=example.com s=sel); disclaimer body (signed by d=example.com s=sel)",
+	       "  dkim.held: the same, as the changes were held back");
 	edits_free(&e);
 	dkim_state_free(m.dkim);
 	g_hash_table_destroy(m.facts);
