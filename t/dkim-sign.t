@@ -132,9 +132,15 @@ printf 'From:   a@example.com  \r\nTo: b@example.net,\r\n\t c@example.net\r\nSub
 printf 'From: a@example.com\r\nSubject: empty body\r\n\r\n' >"$W/empty.eml"
 printf 'From: a@example.com\r\nSubject: no final newline\r\n\r\nlast line' >"$W/nonl.eml"
 printf 'From: a@example.com\nSubject: bare LF\n\nline one\n\nline three\n' >"$W/lf.eml"
+# a References field of 400 lines and a field of 20000 characters
+{
+	printf 'From: a@example.com\r\nSubject: long\r\nReferences:'
+	for i in $(seq 1 400); do printf ' <%d.abcdefghijkl@example.com>\r\n' "$i"; done
+	printf 'X-Long: %s\r\n\r\nbody\r\n' "$(head -c 20000 /dev/zero | tr '\0' a)"
+} >"$W/long.eml"
 for key in sel ed; do
 	domain example.com "dkim-sign = yes" "dkim-selector = $key" "dkim-key = $W/$key.example.com.pem"
-	for f in ws empty nonl lf; do
+	for f in ws empty nonl lf long; do
 		run "$W/$f.eml" "${OUTBOUND[@]}"
 		is "$(verify "$W/out")" pass "$key: $f: the signature verifies (dkimpy)"
 		[ "$f" = ws ] && like "$(sig 1)" ';h=[^;]*[Cc]c:[Cc]c[:;]' "$key: two Cc fields: both signed"

@@ -1,7 +1,9 @@
 /*
  * chain_test - verdicts through the chain: first final verdict wins, a
  *	handler's failure becomes its on-error action, accept skips the rest,
- *	a release lets the message through with no handler's edits
+ *	a release lets the message through with no handler's edits; the
+ *	after_eom stage runs only for a message to be accepted, sees every
+ *	edit, and its failure is on-error too
  *
  * Two test handlers, alpha and beta, each do what their "mode" key says
  * at every stage and count their calls.
@@ -11,6 +13,7 @@
 #include <glib.h>
 
 #include "../../src/chain.h"
+#include "../../src/final.h"
 #include "../../src/policy.h"
 #include "tap.h"
 #include "testconf.h"
@@ -18,18 +21,26 @@
 static const char *const modes[] = {"continue", "reject", "tempfail", "error",
 				    "accept", "discard", "release", NULL};
 
+static const char *const after_modes[] = {"continue", "error", NULL};
+
 static const struct conf_key test_keys[] = {
 	{"mode", CONF_ENUM, "continue", .values = modes, .merge = MERGE_ENUM,
 	 .doc = "what to answer"},
+	{"after", CONF_ENUM, "continue", .values = after_modes, .merge = MERGE_ENUM,
+	 .doc = "what to answer at after_eom"},
 	{NULL},
 };
 
 struct tcfg {
 	int mode;
+	int after;
 	int *calls;
 };
 
 static int alpha_calls, beta_calls;
+static int after_calls;		/* after_eom hooks run, either handler */
+static int after_saw;		/* ... that saw X-Test in final_headers() */
+static int after_top;		/* ... that saw X-After on top */
 
 static void *
 load_alpha(const struct conf_group *g, struct conf_errors *e)
@@ -38,6 +49,7 @@ load_alpha(const struct conf_group *g, struct conf_errors *e)
 
 	(void) e;
 	c->mode = (int) conf_num(g, "mode");
+	c->after = (int) conf_num(g, "after");
 	c->calls = &alpha_calls;
 	return c;
 }
@@ -96,13 +108,34 @@ t_eom(struct msg *m, struct edits *e, const void *cfg)
 	return answer(m->conn, cfg);
 }
 
+/* t_after - the message as it will leave: note whether an eom edit is
+ * in it, add a field at the top */
+static enum verdict
+t_after(struct msg *m, struct edits *e, const void *cfg)
+{
+	const struct tcfg *c = cfg;
+	GPtrArray *h = final_headers(m);
+	guint i;
+
+	after_calls++;
+	for (i = 0; i < h->len; i++)
+		if (!strcmp(g_ptr_array_index(h, i), "X-Test: 1"))
+			break;
+	after_saw += i < h->len;
+	/* the second hook finds the first one's field on top */
+	after_top += h->len > 0 && !strcmp(g_ptr_array_index(h, 0), "X-After: 1");
+	g_ptr_array_free(h, TRUE);
+	edits_insert_header(e, "test", 0, "X-After", "1");
+	return c->after == 1 ? VERDICT_ERROR : VERDICT_CONTINUE;
+}
+
 static const struct handler alpha = {
 	.name = "alpha", .keys = test_keys, .load = load_alpha, .unload = g_free,
-	.envfrom = t_envfrom, .eom = t_eom, .release = t_release,
+	.envfrom = t_envfrom, .eom = t_eom, .release = t_release, .after_eom = t_after,
 };
 static const struct handler beta = {
 	.name = "beta", .keys = test_keys, .load = load_beta, .unload = g_free,
-	.envfrom = t_envfrom, .eom = t_eom, .release = t_release,
+	.envfrom = t_envfrom, .eom = t_eom, .release = t_release, .after_eom = t_after,
 };
 static const struct handler *const registry[] = {&alpha, &beta, NULL};
 
@@ -131,7 +164,7 @@ run_case(const char *dir, const char *groups, struct conn **cp, enum verdict *ma
 		return VERDICT_ERROR;
 	}
 	conf_errors_free(&e);
-	alpha_calls = beta_calls = 0;
+	alpha_calls = beta_calls = after_calls = after_saw = after_top = 0;
 	c = conn_new(s);
 	snapshot_unref(s);
 	conn_set_client(c, "192.0.2.1", "client");
@@ -156,7 +189,7 @@ main(void)
 	is_int(v, VERDICT_CONTINUE, "both continue: accepted");
 	is_int(alpha_calls, 2, "alpha ran at MAIL and end of message");
 	is_int(beta_calls, 2, "beta too");
-	is_int(edits_count(&c->msg->edits), 4, "both handlers' edits are kept (MAIL and end)");
+	is_int(edits_count(&c->msg->edits), 6, "both handlers' edits are kept (MAIL, end, after_eom)");
 	ok(c->msg->released == NULL, "  no release");
 	conn_free(c);
 
@@ -207,6 +240,31 @@ main(void)
 	is_str(((struct edit *) g_ptr_array_index(c->msg->edits.list, 0))->name, "X-Released",
 	       "  that edit is the release hook's");
 	is_str(c->msg->released, "beta", "  the handler that released it is named");
+	conn_free(c);
+
+	v = run_case(dir, "", &c, &mv);
+	is_int(after_calls, 2, "after_eom: both hooks run for an accepted message");
+	is_int(after_saw, 2, "  each sees the eom edits in final_headers()");
+	is_int(after_top, 1, "  the second sees the first one's field at the top");
+	conn_free(c);
+	v = run_case(dir, "[alpha]\nmode = error\non-error = accept\n[beta]\nmode = discard\n", &c, &mv);
+	is_int(after_calls, 0, "after_eom: not for a discarded message");
+	conn_free(c);
+	v = run_case(dir, "[alpha]\nmode = accept\n", &c, &mv);
+	is_int(v, VERDICT_CONTINUE, "accepted at MAIL");
+	is_int(after_calls, 2, "  after_eom runs all the same: the message leaves");
+	conn_free(c);
+	v = run_case(dir, "[beta]\nmode = release\n", &c, &mv);
+	is_int(after_calls, 0, "after_eom: not for a released message");
+	conn_free(c);
+	v = run_case(dir, "[alpha]\nafter = error\n", &c, &mv);
+	is_int(v, VERDICT_TEMPFAIL, "after_eom failure: on-error (tempfail)");
+	is_str(c->decided_by, "alpha", "  the failing handler is named");
+	is_int(after_calls, 1, "  the rest is not run");
+	conn_free(c);
+	v = run_case(dir, "[alpha]\nafter = error\non-error = accept\n", &c, &mv);
+	is_int(v, VERDICT_CONTINUE, "after_eom failure, on-error = accept: accepted");
+	is_int(after_calls, 2, "  and the chain goes on");
 	conn_free(c);
 
 	v = run_case(dir, "[alpha]\nmode = bogus\n", &c, &mv);
