@@ -10,6 +10,7 @@
 # chains sinkd receives and validates the sets sinkd adds.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
+source lib/dryrun.sh
 SINKD=${SINKD:-$PWD/../src/sinkd}
 PY=/usr/bin/python3	# Debian's, with python3-dkim and python3-authres
 DK="$PY $PWD/lib/dkimcheck.py"
@@ -37,20 +38,6 @@ conf() {
 	} >"$W/sinkd.conf"
 	printf '[dkim]\ndkim-signed = arc\ndkim-selector = seal\ndkim-key = %s\n' \
 		"$W/seal.example.net.pem" >"$W/domains/example.net.conf"
-}
-# run FILE ARGS...: sinkd -t; OUT (the message), ERR, VERDICT, RC
-run() {
-	local in=$1
-	shift
-	"$SINKD" -t -c "$W/sinkd.conf" "$@" <"$in" >"$W/out" 2>"$W/err"
-	RC=$?
-	OUT=$(cat "$W/out")
-	ERR=$(cat "$W/err")
-	VERDICT=$(tail -n 1 "$W/err")
-}
-check() {
-	CHECK=$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)
-	RC=$?
 }
 INBOUND=(-F a@example.com -R b@example.net -C 192.0.2.10,mx.example.com)
 OUTBOUND=(-F b@example.net -R a@example.com -C 10.255.0.1,pc.example.net)

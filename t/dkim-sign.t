@@ -11,6 +11,7 @@
 # errors come from sinkd -n.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
+source lib/dryrun.sh
 SINKD=${SINKD:-$PWD/../src/sinkd}
 PY=/usr/bin/python3	# Debian's, with python3-dkim
 DK="$PY $PWD/lib/dkimcheck.py"
@@ -45,22 +46,6 @@ domain() {
 	{ printf '[dkim]\n'; printf '%s\n' "$@"; } >"$W/domains/$d.conf"
 }
 
-# run FILE ARGS...: sinkd -t; OUT (the message), ERR, VERDICT (its last
-# line), RC
-run() {
-	local in=$1
-	shift
-	"$SINKD" -t -c "$W/sinkd.conf" "$@" <"$in" >"$W/out" 2>"$W/err"
-	RC=$?
-	OUT=$(cat "$W/out")
-	ERR=$(cat "$W/err")
-	VERDICT=$(tail -n 1 "$W/err")
-}
-# check: sinkd -n; CHECK (its output), RC
-check() {
-	CHECK=$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)
-	RC=$?
-}
 INBOUND=(-F a@example.org -R b@example.net -C 192.0.2.10,mx.example.org)
 OUTBOUND=(-F a@example.com -R b@example.net -C 10.255.0.1,pc.example.com)
 verify() { $DK verify "$W/keys" <"$1"; }

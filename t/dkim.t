@@ -10,6 +10,7 @@
 # leaves under "skip" must still verify with it.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
+source lib/dryrun.sh
 SINKD=${SINKD:-$PWD/../src/sinkd}
 PY=/usr/bin/python3	# Debian's, with python3-dkim
 DK="$PY $PWD/lib/dkimcheck.py"
@@ -37,15 +38,6 @@ conf() {
 	} >"$W/sinkd.conf"
 }
 
-# run FILE ARGS...: sinkd -t; OUT, ERR (the verdict line last), RC
-run() {
-	local in=$1
-	shift
-	"$SINKD" -t -c "$W/sinkd.conf" "$@" <"$in" >"$W/out" 2>"$W/err"
-	RC=$?
-	ERR=$(cat "$W/err")
-	VERDICT=$(tail -n 1 "$W/err")
-}
 INBOUND=(-F a@example.com -R b@example.net -C 192.0.2.10,mx.example.org)
 OUTBOUND=(-F a@example.com -R b@example.net -C 10.255.0.1,pc.example.com)
 
