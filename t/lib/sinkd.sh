@@ -63,14 +63,16 @@ _sk_socket_up() {
 }
 
 sk_start() {
-	local i n
+	local i n c
 	# the log is appended to: wait for this start's line, not an earlier
 	# one (after sk_kill, the dead sinkd's socket file is still there)
 	n=$(grep -c 'ready on' "$SK_DIR/sinkd.log" 2>/dev/null)
 	"$SINKD" -f -c "$SK_DIR/conf/sinkd.conf" >>"$SK_DIR/sinkd.log" 2>&1 </dev/null &
 	SK_PID=$!
 	for i in $(seq 1 100); do
-		if [ "$(grep -c 'ready on' "$SK_DIR/sinkd.log" 2>/dev/null)" -gt "${n:-0}" ] && _sk_socket_up; then
+		# the log may not be there yet: the shell makes it as it starts
+		c=$(grep -c 'ready on' "$SK_DIR/sinkd.log" 2>/dev/null)
+		if [ "${c:-0}" -gt "${n:-0}" ] && _sk_socket_up; then
 			return 0
 		fi
 		if ! kill -0 "$SK_PID" 2>/dev/null; then
