@@ -108,21 +108,12 @@ changed(const struct msg *m)
 	return 0;
 }
 
-/* header_free - one field of final_fields() */
-static void
-header_free(struct header *h)
-{
-	g_free(h->name);
-	g_free(h->value);
-	g_free(h);
-}
-
 /* final_fields - the header as it will leave, as struct header * */
 static GPtrArray *
 final_fields(struct msg *m)
 {
 	GPtrArray *lines = final_headers(m);
-	GPtrArray *hs = g_ptr_array_new_with_free_func((GDestroyNotify) header_free);
+	GPtrArray *hs = g_ptr_array_new_with_free_func(header_free);
 	guint i;
 
 	for (i = 0; i < lines->len; i++) {

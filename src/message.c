@@ -85,7 +85,8 @@ addr_domain(const char *addr)
 	return g_ascii_strdown(at ? at + 1 : "", -1);
 }
 
-static void
+/* header_free - one struct header, as a GPtrArray's free function */
+void
 header_free(gpointer p)
 {
 	struct header *h = p;

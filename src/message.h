@@ -65,6 +65,8 @@ struct header {
 	int nth;		/* 1 for the first field of its name, ... */
 };
 
+void header_free(gpointer p);
+
 struct msg {
 	struct conn *conn;
 	char *queue_id;		/* "NOQUEUE" until the MTA says */

@@ -410,6 +410,118 @@ mime_parse(struct spool *s, int *cut, gint64 *headers_end)
 	return msg;
 }
 
+/* field_collect - GMime's parser reports every header field in order,
+ * with its raw value and offset (the message's own and its parts') */
+static void
+field_collect(GMimeParser *p, const char *name, const char *value,
+	      gint64 offset, gpointer data)
+{
+	struct mime_field *f = g_new0(struct mime_field, 1);
+	size_t len = strlen(value);
+
+	(void) p;
+	while (len && (value[len - 1] == '\n' || value[len - 1] == '\r'))
+		len--;
+	f->name = g_strdup(name);
+	f->value = g_strndup(value, len);
+	f->offset = offset;
+	g_ptr_array_add(data, f);
+}
+
+static void
+field_free(gpointer p)
+{
+	struct mime_field *f = p;
+
+	g_free(f->name);
+	g_free(f->value);
+	g_free(f);
+}
+
+/* mime_fields_collect - have p report every header field it reads into
+ * the array returned (struct mime_field), which must outlive p's parse */
+GPtrArray *
+mime_fields_collect(GMimeParser *p)
+{
+	GPtrArray *fields = g_ptr_array_new_with_free_func(field_free);
+
+	g_mime_parser_set_header_regex(p, "^", field_collect, fields);
+	return fields;
+}
+
+/* mime_field_end - where the header field starting at off ends: after
+ * its last line, continuation lines (starting with white space)
+ * included; p holds the first len bytes of the message */
+gsize
+mime_field_end(const guchar *p, gsize len, gsize off)
+{
+	const guchar *nl;
+
+	while (off < len) {
+		nl = memchr(p + off, '\n', len - off);
+		if (nl == NULL)
+			return len;
+		off = nl - p + 1;
+		if (off >= len || (p[off] != ' ' && p[off] != '\t'))
+			return off;
+	}
+	return len;
+}
+
+/*
+ * mime_header_fields - the header of the message in data as an MTA hands
+ * it to a milter: the run of fields GMime reads from the start, each
+ * right after the one before (struct header; the value as received, its
+ * line ends LF alone), and *body, where the body begins (after the empty
+ * line, if there is one).  For tools that read a message from a file.
+ */
+GPtrArray *
+mime_header_fields(const void *data, gsize len, gsize *body)
+{
+	GPtrArray *hs = g_ptr_array_new_with_free_func(header_free);
+	GMimeStream *st = g_mime_stream_mem_new_with_buffer(data, len);
+	GMimeParser *p = g_mime_parser_new_with_stream(st);
+	GPtrArray *fields = mime_fields_collect(p);
+	const guchar *d = data;
+	GMimeMessage *msg;
+	gint64 end = -1;
+	gsize off = 0;
+	guint i;
+
+	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+	if ((msg = g_mime_parser_construct_message(p, NULL)) != NULL) {
+		end = g_mime_parser_get_headers_end(p);
+		g_object_unref(msg);
+	}
+	for (i = 0; i < fields->len; i++) {
+		struct mime_field *f = g_ptr_array_index(fields, i);
+		struct header *h;
+		GString *v;
+		const char *c;
+
+		if ((end >= 0 && f->offset >= end) || (gsize) f->offset != off)
+			break;
+		h = g_new0(struct header, 1);
+		h->name = g_strdup(f->name);
+		v = g_string_sized_new(strlen(f->value));
+		for (c = f->value; *c; c++)
+			if (*c != '\r' || c[1] != '\n')
+				g_string_append_c(v, *c);
+		h->value = g_string_free(v, FALSE);
+		g_ptr_array_add(hs, h);
+		off = mime_field_end(d, len, off);
+	}
+	if (off + 2 <= len && !memcmp(d + off, "\r\n", 2))
+		off += 2;
+	else if (off < len && d[off] == '\n')
+		off++;
+	*body = off;
+	g_ptr_array_free(fields, TRUE);
+	g_object_unref(p);
+	g_object_unref(st);
+	return hs;
+}
+
 /* mime_message - the tree, parsed on first use; NULL on failure */
 GMimeMessage *
 mime_message(struct msg *m)

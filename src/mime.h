@@ -56,6 +56,19 @@ GMimeMessage *mime_message(struct msg *m);
 GMimeStream *mime_spool_stream(struct spool *s);
 GMimeMessage *mime_parse(struct spool *s, int *cut, gint64 *headers_end);
 int mime_cut(const struct msg *m);
+
+/* a header field as GMime's parser read it: name, raw value (its last
+ * line end removed) and offset in the stream parsed */
+struct mime_field {
+	char *name;
+	char *value;
+	gint64 offset;
+};
+
+GPtrArray *mime_fields_collect(GMimeParser *p);
+gsize mime_field_end(const guchar *p, gsize len, gsize off);
+GPtrArray *mime_header_fields(const void *data, gsize len, gsize *body);
+
 /* What a walk of the leaves left out, if anything. */
 enum mime_walk {
 	MIME_WALK_COMPLETE,	/* every leaf is listed */

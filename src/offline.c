@@ -160,60 +160,6 @@ has_cr(const struct input *in)
 	return 0;
 }
 
-struct raw_header {
-	char *name;
-	char *value;
-	gint64 offset;
-};
-
-/* collect_header - GMime's parser reports every header field in order,
- * with its raw value and offset (the message's own and its parts') */
-static void
-collect_header(GMimeParser *p, const char *name, const char *value,
-	       gint64 offset, gpointer data)
-{
-	struct raw_header *h = g_new0(struct raw_header, 1);
-	size_t len = strlen(value);
-
-	(void) p;
-	while (len && (value[len - 1] == '\n' || value[len - 1] == '\r'))
-		len--;
-	h->name = g_strdup(name);
-	h->value = g_strndup(value, len);
-	h->offset = offset;
-
-	g_ptr_array_add(data, h);
-}
-
-static void
-raw_header_free(gpointer p)
-{
-	struct raw_header *h = p;
-
-	g_free(h->name);
-	g_free(h->value);
-	g_free(h);
-}
-
-/* field_end - where the header field starting at off ends: after its
- * last line, continuation lines (starting with white space) included;
- * p holds the first len bytes of the message */
-static gsize
-field_end(const guchar *p, gsize len, gsize off)
-{
-	const guchar *nl;
-
-	while (off < len) {
-		nl = memchr(p + off, '\n', len - off);
-		if (nl == NULL)
-			return len;
-		off = nl - p + 1;
-		if (off >= len || (p[off] != ' ' && p[off] != '\t'))
-			return off;
-	}
-	return len;
-}
-
 /* header_bound - where GMime's header block ends at the latest: after
  * the first empty line (a field cannot go on past it), else the end */
 static gsize
@@ -251,7 +197,7 @@ feed_message(struct msg *m, struct spool *wire)
 	GMimeStream *all = mime_spool_stream(wire);
 	GMimeStream *st = g_mime_stream_substream(all, 0, bound);
 	GMimeParser *p = g_mime_parser_new_with_stream(st);
-	GPtrArray *hdrs = g_ptr_array_new_with_free_func(raw_header_free);
+	GPtrArray *hdrs;
 	GMimeMessage *msg;
 	gint64 end = -1;
 	guchar *head, buf[CHUNK];
@@ -259,7 +205,7 @@ feed_message(struct msg *m, struct spool *wire)
 	guint i;
 
 	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
-	g_mime_parser_set_header_regex(p, "^", collect_header, hdrs);
+	hdrs = mime_fields_collect(p);
 	msg = g_mime_parser_construct_message(p, NULL);
 	if (msg) {
 		end = g_mime_parser_get_headers_end(p);
@@ -272,12 +218,12 @@ feed_message(struct msg *m, struct spool *wire)
 	head = g_malloc(hlen + 1);
 	hlen = MAX(spool_read(wire, 0, head, hlen), 0);
 	for (i = 0; i < hdrs->len; i++) {
-		struct raw_header *h = g_ptr_array_index(hdrs, i);
+		struct mime_field *h = g_ptr_array_index(hdrs, i);
 
 		if ((end >= 0 && h->offset >= end) || (gsize) h->offset != body)
 			break;
 		msg_header(m, h->name, h->value);
-		body = field_end(head, hlen, body);
+		body = mime_field_end(head, hlen, body);
 	}
 	msg_end_headers(m);
 	if (body > wire->len)

@@ -60,15 +60,6 @@ publish(EVP_PKEY *key, const char *sel, const char *dom)
 	g_free(b64);
 }
 
-/* header_free - one field of a header list */
-static void
-header_free(struct header *h)
-{
-	g_free(h->name);
-	g_free(h->value);
-	g_free(h);
-}
-
 /* put - a field at position pos of hs (-1: the end) */
 static void
 put(GPtrArray *hs, int pos, const char *name, const char *value)
@@ -87,7 +78,7 @@ put(GPtrArray *hs, int pos, const char *name, const char *value)
 static GPtrArray *
 message(void)
 {
-	GPtrArray *hs = g_ptr_array_new_with_free_func((GDestroyNotify) header_free);
+	GPtrArray *hs = g_ptr_array_new_with_free_func(header_free);
 
 	put(hs, -1, "Received", "from mx.example.com by mx.example.net");
 	put(hs, -1, "From", "Alice <alice@example.com>");

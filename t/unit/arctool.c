@@ -10,8 +10,8 @@
  *		standard error); exit 1 when it may not be sealed
  *
  * KEYS has the lines of dkim-keys-file: SELECTOR._domainkey.DOMAIN and
- * the TXT value.  The header is split into fields here, as the MTA hands
- * them to a milter: a test driver, not a parser sinkd uses.
+ * the TXT value.  The header is read into fields by GMime
+ * (mime_header_fields()), as the MTA hands them to a milter.
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +20,7 @@
 
 #include "../../src/arc.h"
 #include "../../src/message.h"
+#include "../../src/mime.h"
 
 /* key_file - arc_key_fn over a GHashTable of name -> TXT */
 static enum arc_key
@@ -63,57 +64,6 @@ keys_read(const char *path)
 	return t;
 }
 
-/* header_free - one field of split() */
-static void
-header_free(struct header *h)
-{
-	g_free(h->name);
-	g_free(h->value);
-	g_free(h);
-}
-
-/* split - the header fields of msg, and where the body starts */
-static GPtrArray *
-split(const char *msg, gsize len, gsize *body)
-{
-	GPtrArray *hs = g_ptr_array_new_with_free_func((GDestroyNotify) header_free);
-	const char *p = msg, *end = msg + len;
-	struct header *cur = NULL;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', end - p), *e = nl ? nl + 1 : end;
-
-		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')) {
-			p = e;
-			break;
-		}
-		if ((*p == ' ' || *p == '\t') && cur) {
-			char *v = g_strconcat(cur->value, "\n", NULL), *line = g_strndup(p, e - p);
-
-			g_strchomp(line);
-			g_free(cur->value);
-			cur->value = g_strconcat(v, line, NULL);
-			g_free(v);
-			g_free(line);
-		} else {
-			const char *colon = memchr(p, ':', e - p);
-			char *v;
-
-			if (colon == NULL)
-				break;
-			cur = g_new0(struct header, 1);
-			cur->name = g_strndup(p, colon - p);
-			v = g_strndup(colon + 1, e - colon - 1);
-			g_strchomp(v);
-			cur->value = v;
-			g_ptr_array_add(hs, cur);
-		}
-		p = e;
-	}
-	*body = p - msg;
-	return hs;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -129,10 +79,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: arctool verify KEYS | seal KEYS PEM DOMAIN SELECTOR AR\n");
 		return 2;
 	}
+	g_mime_init();
 	g_io_channel_set_encoding(in, NULL, NULL);
 	g_io_channel_read_to_end(in, &msg, &len, NULL);
 	g_io_channel_unref(in);
-	hs = split(msg, len, &body);
+	hs = mime_header_fields(msg, len, &body);
 	keys = keys_read(argv[2]);
 	arc_validate(hs, (const guchar *) msg + body, len - body, key_file, keys, &r);
 	if (!strcmp(argv[1], "verify")) {
