@@ -26,7 +26,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 
 CORE_SRCS = src/sink.c src/sinkapi.c src/sink_proc.c src/cidr.c src/chain.c src/conf.c src/edits.c src/hrule.c src/log.c src/mime.c \
 	src/match.c src/message.c src/milter.c src/offline.c src/policy.c \
-	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/template.c \
+	src/dirs.c src/pidfile.c src/privs.c src/reply.c src/rx.c src/socket.c src/spool.c src/room.c src/template.c \
 	src/event.c src/event_webhook.c src/event_redis.c src/event_postgres.c src/journal.c \
 	src/event_archive.c src/astore.c src/astore_maildir.c src/astore_sql.c src/resolve.c \
 	src/stats.c src/metrics.c src/dkim.c src/dkcanon.c src/arc.c
