@@ -53,7 +53,7 @@ ifeq ($(WITH_LUA),yes)
 UNIT_TESTS += t/unit/sinklua_test
 BENCH_TOOLS = bench/luapar
 endif
-TEST_TOOLS = t/unit/mimewarn bench/milterload t/unit/arctool
+TEST_TOOLS = t/unit/mimewarn bench/milterload t/unit/arctool t/unit/room_test
 # sinks the tests load: built against the public header alone
 TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so \
 	t/sinks/events.so t/sinks/abi10.so

@@ -91,8 +91,8 @@ static const struct conf_key clamav_keys[] = {
 	 .doc = "signature directory the embedded engine loads (.cvd, .cld, .hdb, .ndb, .ldb, ...)"},
 	{"watch-interval", CONF_TIME, "60s", 0, 86400, .flags = G,
 	 .doc = "how often the database directory is checked for changes; 0: only on SIGHUP"},
-	{"tmpdir", CONF_PATH, "", .flags = G,
-	 .doc = "where libclamav extracts parts while scanning (put it on tmpfs); empty: $TMPDIR or /tmp"},
+	{"tmpdir", CONF_PATH, "/run/sinkd/tmp", .flags = G,
+	 .doc = "where libclamav extracts parts while scanning (tmpfs), made at start; empty: $TMPDIR or /tmp"},
 	{"max-scansize", CONF_SIZE, "400m", 1, 4LL << 30, .flags = G,
 	 .doc = "most data scanned per message, extracted parts included"},
 	{"max-filesize", CONF_SIZE, "100m", 1, 4LL << 30, .flags = G,
@@ -583,7 +583,9 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 		conf_key_error(e, g, "database", "%s", unsafe);
 		g_free(unsafe);
 	}
-	if (*conf_str(g, "tmpdir") && !g_file_test(conf_str(g, "tmpdir"), G_FILE_TEST_IS_DIR))
+	/* a missing one is made at start, as spool-dir is */
+	if (*conf_str(g, "tmpdir") && g_file_test(conf_str(g, "tmpdir"), G_FILE_TEST_EXISTS)
+	    && !g_file_test(conf_str(g, "tmpdir"), G_FILE_TEST_IS_DIR))
 		conf_key_error(e, g, "tmpdir", "%s: not a directory", conf_str(g, "tmpdir"));
 	return c;
 }
@@ -611,15 +613,21 @@ clamav_setup(const struct snapshot *s, uid_t uid, gid_t gid)
 	return 0;
 }
 
-/* clamav_dirs - the quarantine directory, when the handler runs */
+/* clamav_dirs - the quarantine directory, and libclamav's tmpdir for
+ * the embedded engine, when the handler runs */
 static void
 clamav_dirs(const struct snapshot *s, GPtrArray *keys, GPtrArray *paths)
 {
+	const struct conf_group *g = snapshot_group(s, &clamav_handler);
+
 	if (!snapshot_in_chain(s, &clamav_handler))
 		return;
 	g_ptr_array_add(keys, (gpointer) "quarantine-dir");
-	g_ptr_array_add(paths, (gpointer) conf_str(snapshot_group(s, &clamav_handler),
-						   "quarantine-dir"));
+	g_ptr_array_add(paths, (gpointer) conf_str(g, "quarantine-dir"));
+	if (conf_num(g, "backend") == 0 && *conf_str(g, "tmpdir")) {
+		g_ptr_array_add(keys, (gpointer) "tmpdir");
+		g_ptr_array_add(paths, (gpointer) conf_str(g, "tmpdir"));
+	}
 }
 
 /* clamav_configure - point at the engine or the clamd pool the
