@@ -933,7 +933,7 @@ decode(struct msg *m, GMimeDataWrapper *w, struct decoded *d, char *why, size_t 
 	}
 	fs = g_mime_stream_fs_new(fd);
 	rc = g_mime_data_wrapper_write_to_stream(w, fs) < 0 || g_mime_stream_flush(fs) < 0 ? -1 : 0;
-	room_release(&room);
+	room_release(&room);	/* errno kept */
 	if (rc < 0) {
 		g_snprintf(why, whylen, "cannot decode a part to scan it: spool-dir %s: %s",
 			   conf_str(g, "spool-dir"), g_strerror(errno));

@@ -69,6 +69,7 @@ room_reserve(struct room *r, const char *dir, unsigned long long bytes,
 void
 room_give(struct room *r, unsigned long long bytes)
 {
+	int saved = errno;	/* the caller's, from the write it made */
 	guint64 *held;
 
 	if (bytes > r->held)
@@ -80,6 +81,7 @@ room_give(struct room *r, unsigned long long bytes)
 	*held -= MIN(*held, bytes);
 	g_mutex_unlock(&lock);
 	r->held -= bytes;
+	errno = saved;
 }
 
 /* room_release - all of r's hold given back */

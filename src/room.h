@@ -21,7 +21,9 @@
  * (no room: not enough free bytes beyond what is held, or no free inode)
  * or statvfs(2)'s errno, and in why a line naming dir, the bytes free,
  * the bytes held, the bytes needed.  room_give() gives back bytes of a
- * hold (at most what it holds); room_release() all of it.  room_held()
+ * hold (at most what it holds); room_release() all of it; both leave
+ * errno as it was, so a writer can give its hold back before it reports
+ * why its write failed.  room_held()
  * is what all holds on dir's file system come to (0 on error).
  *
  * Threads: any; one mutex covers the table and the statvfs(2) of each
