@@ -54,6 +54,7 @@
 #include "../src/log.h"
 #include "../src/mime.h"
 #include "../src/policy.h"
+#include "../src/room.h"
 #include "../src/status.h"
 #include "../src/stats.h"
 #include "../src/template.h"
@@ -90,8 +91,8 @@ static const struct conf_key clamav_keys[] = {
 	 .doc = "signature directory the embedded engine loads (.cvd, .cld, .hdb, .ndb, .ldb, ...)"},
 	{"watch-interval", CONF_TIME, "60s", 0, 86400, .flags = G,
 	 .doc = "how often the database directory is checked for changes; 0: only on SIGHUP"},
-	{"tmpdir", CONF_PATH, "", .flags = G,
-	 .doc = "where libclamav extracts parts while scanning (put it on tmpfs); empty: $TMPDIR or /tmp"},
+	{"tmpdir", CONF_PATH, "/run/sinkd/tmp", .flags = G,
+	 .doc = "where libclamav extracts parts while scanning (tmpfs), made at start; empty: $TMPDIR or /tmp"},
 	{"max-scansize", CONF_SIZE, "400m", 1, 4LL << 30, .flags = G,
 	 .doc = "most data scanned per message, extracted parts included"},
 	{"max-filesize", CONF_SIZE, "100m", 1, 4LL << 30, .flags = G,
@@ -582,7 +583,9 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 		conf_key_error(e, g, "database", "%s", unsafe);
 		g_free(unsafe);
 	}
-	if (*conf_str(g, "tmpdir") && !g_file_test(conf_str(g, "tmpdir"), G_FILE_TEST_IS_DIR))
+	/* a missing one is made at start, as spool-dir is */
+	if (*conf_str(g, "tmpdir") && g_file_test(conf_str(g, "tmpdir"), G_FILE_TEST_EXISTS)
+	    && !g_file_test(conf_str(g, "tmpdir"), G_FILE_TEST_IS_DIR))
 		conf_key_error(e, g, "tmpdir", "%s: not a directory", conf_str(g, "tmpdir"));
 	return c;
 }
@@ -610,15 +613,21 @@ clamav_setup(const struct snapshot *s, uid_t uid, gid_t gid)
 	return 0;
 }
 
-/* clamav_dirs - the quarantine directory, when the handler runs */
+/* clamav_dirs - the quarantine directory, and libclamav's tmpdir for
+ * the embedded engine, when the handler runs */
 static void
 clamav_dirs(const struct snapshot *s, GPtrArray *keys, GPtrArray *paths)
 {
+	const struct conf_group *g = snapshot_group(s, &clamav_handler);
+
 	if (!snapshot_in_chain(s, &clamav_handler))
 		return;
 	g_ptr_array_add(keys, (gpointer) "quarantine-dir");
-	g_ptr_array_add(paths, (gpointer) conf_str(snapshot_group(s, &clamav_handler),
-						   "quarantine-dir"));
+	g_ptr_array_add(paths, (gpointer) conf_str(g, "quarantine-dir"));
+	if (conf_num(g, "backend") == 0 && *conf_str(g, "tmpdir")) {
+		g_ptr_array_add(keys, (gpointer) "tmpdir");
+		g_ptr_array_add(paths, (gpointer) conf_str(g, "tmpdir"));
+	}
 }
 
 /* clamav_configure - point at the engine or the clamd pool the
@@ -885,15 +894,19 @@ struct decoded {
 	void *map;
 };
 
-/* decode - w's content decoded into d; -1 (errno) when the file fails */
+/* decode - w's content decoded into d; -1 with why set when the file
+ * fails.  The file's bytes are reserved first on spool-dir's file system
+ * (room.h), for as long as they are written. */
 static int
-decode(struct msg *m, GMimeDataWrapper *w, struct decoded *d)
+decode(struct msg *m, GMimeDataWrapper *w, struct decoded *d, char *why, size_t whylen)
 {
 	const struct conf_group *g = &m->conn->snap->main;
 	GMimeStream *raw = g_mime_data_wrapper_get_stream(w), *fs;
 	gint64 encoded = raw ? g_mime_stream_length(raw) : 0;
+	struct room room = ROOM_INIT;
+	char room_why[200];
 	GByteArray *b;
-	int fd;
+	int fd, rc;
 
 	memset(d, 0, sizeof(*d));
 	d->data = (const guchar *) "";
@@ -905,10 +918,25 @@ decode(struct msg *m, GMimeDataWrapper *w, struct decoded *d)
 		d->len = b->len;
 		return 0;
 	}
-	if ((fd = spool_tmpfile(conf_str(g, "spool-dir"))) < 0)
+	/* a length GMime cannot tell: the message's, which holds the part */
+	if (room_reserve(&room, conf_str(g, "spool-dir"),
+			 encoded >= 0 ? (unsigned long long) encoded : (unsigned long long) m->size,
+			 room_why, sizeof(room_why)) < 0) {
+		g_snprintf(why, whylen, "cannot decode a part to scan it: spool-dir %s", room_why);
 		return -1;
+	}
+	if ((fd = spool_tmpfile(conf_str(g, "spool-dir"))) < 0) {
+		g_snprintf(why, whylen, "cannot decode a part to scan it: spool-dir %s: %s",
+			   conf_str(g, "spool-dir"), g_strerror(errno));
+		room_release(&room);
+		return -1;
+	}
 	fs = g_mime_stream_fs_new(fd);
-	if (g_mime_data_wrapper_write_to_stream(w, fs) < 0 || g_mime_stream_flush(fs) < 0) {
+	rc = g_mime_data_wrapper_write_to_stream(w, fs) < 0 || g_mime_stream_flush(fs) < 0 ? -1 : 0;
+	room_release(&room);	/* errno kept */
+	if (rc < 0) {
+		g_snprintf(why, whylen, "cannot decode a part to scan it: spool-dir %s: %s",
+			   conf_str(g, "spool-dir"), g_strerror(errno));
 		g_object_unref(fs);
 		return -1;
 	}
@@ -947,6 +975,7 @@ static void
 scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 	   GHashTable *seen, struct scan_result *r)
 {
+	char why[sizeof(r->name)];
 	GPtrArray *parts;
 	enum mime_walk walk;
 	unsigned i, extra = 0;
@@ -966,8 +995,8 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 
 		if (w == NULL)
 			continue;
-		if (decode(m, w, &d) < 0) {
-			scan_set(r, SCAN_ERROR, "cannot decode a part to scan it");
+		if (decode(m, w, &d, why, sizeof(why)) < 0) {
+			scan_set(r, SCAN_ERROR, why);
 			break;
 		}
 		f = engine_fingerprint(d.data, d.len, text);

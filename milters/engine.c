@@ -2,7 +2,6 @@
  * engine - the embedded libclamav engine (see engine.h)
  */
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <errno.h>
 #include <string.h>
 #include <glib.h>
@@ -11,6 +10,7 @@
 
 #include "../src/conf.h"
 #include "../src/log.h"
+#include "../src/room.h"
 #include "../src/stats.h"
 #include "engine.h"
 
@@ -462,51 +462,25 @@ engine_stop(void)
 }
 
 /*
- * tmp_reserve - room in dir for what libclamav may write while it scans
- * len bytes: twice that, and TMP_SLACK, beyond what scans in flight have
- * reserved already.  Its mail parser writes each decoded part to a file
- * there and, when the write fails (disk full), scans what reached the
- * file and says nothing: the message would pass as clean.  (Archive
- * members are written with their errors checked, and the decoded parts
- * of a message come to less than the message.)  Writers other than sinkd
- * on the same file system are not counted: give tmpdir a file system of
- * its own.  The bytes reserved, to give back with tmp_release(); 0 with
- * why set when there is no room.
+ * scan_room - room on tmpdir's file system for what libclamav may write
+ * while it scans len bytes: twice that, and TMP_SLACK (room.h counts
+ * what other scans and the spool hold on the same file system).  Its
+ * mail parser writes each decoded part to a file there and, when the
+ * write fails (disk full), scans what reached the file and says nothing:
+ * the message would pass as clean.  (Archive members are written with
+ * their errors checked, and the decoded parts of a message come to less
+ * than the message.)  The hold lasts the scan: libclamav removes its
+ * files at the end.  0, or -1 with why set.
  */
-static GMutex room_lock;
-static unsigned long long room_reserved;	/* under room_lock */
-
-static unsigned long long
-tmp_reserve(const char *dir, size_t len, char *why, size_t whylen)
+static int
+scan_room(struct room *r, const char *dir, size_t len, char *why, size_t whylen)
 {
-	unsigned long long need = 2ULL * len + TMP_SLACK, avail;
-	struct statvfs sv;
+	char room_why[sizeof(((struct scan_result *) 0)->name)];
 
-	g_mutex_lock(&room_lock);
-	if (statvfs(dir, &sv) < 0) {
-		g_snprintf(why, whylen, "tmpdir %s: %s", dir, strerror(errno));
-		need = 0;
-	} else {
-		avail = (unsigned long long) sv.f_bavail * sv.f_frsize;
-		if (avail < room_reserved + need || (sv.f_files > 0 && sv.f_favail == 0)) {
-			g_snprintf(why, whylen,
-				   "tmpdir %s: %llu bytes free, %llu held by scans in flight, %llu more needed%s",
-				   dir, avail, room_reserved, need,
-				   sv.f_files > 0 && sv.f_favail == 0 ? ", no inode free" : "");
-			need = 0;
-		}
-	}
-	room_reserved += need;
-	g_mutex_unlock(&room_lock);
-	return need;
-}
-
-static void
-tmp_release(unsigned long long n)
-{
-	g_mutex_lock(&room_lock);
-	room_reserved -= n;
-	g_mutex_unlock(&room_lock);
+	if (room_reserve(r, dir, 2ULL * len + TMP_SLACK, room_why, sizeof(room_why)) == 0)
+		return 0;
+	g_snprintf(why, whylen, "tmpdir %s", room_why);
+	return -1;
 }
 
 void
@@ -517,7 +491,7 @@ engine_scan(const void *data, size_t len, struct scan_result *r,
 	const char *virname = NULL;
 	unsigned long scanned = 0;
 	char why[sizeof(r->name)];
-	unsigned long long room;
+	struct room room = ROOM_INIT;
 	struct eng *e;
 	cl_fmap_t *map;
 	cl_error_t rc;
@@ -538,14 +512,14 @@ engine_scan(const void *data, size_t len, struct scan_result *r,
 		eng_unref(e);
 		return;
 	}
-	if ((room = tmp_reserve(e->tmpdir, len, why, sizeof(why))) == 0) {
+	if (scan_room(&room, e->tmpdir, len, why, sizeof(why)) < 0) {
 		scan_set(r, SCAN_ERROR, why);
 		eng_unref(e);
 		return;
 	}
 	if ((map = cl_fmap_open_memory(data, len)) == NULL) {
 		scan_set(r, SCAN_ERROR, "cl_fmap_open_memory failed");
-		tmp_release(room);
+		room_release(&room);
 		eng_unref(e);
 		return;
 	}
@@ -576,7 +550,7 @@ engine_scan(const void *data, size_t len, struct scan_result *r,
 		break;
 	}
 	cl_fmap_close(map);
-	tmp_release(room);
+	room_release(&room);
 	eng_unref(e);
 }
 

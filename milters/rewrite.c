@@ -53,6 +53,7 @@
 #include "../src/match.h"
 #include "../src/mime.h"
 #include "../src/policy.h"
+#include "../src/room.h"
 #include "../src/rx.h"
 #include "../src/stats.h"
 #include "../src/template.h"
@@ -484,7 +485,8 @@ member_banned(const char *path, void *ctx)
  * is an archive: the rule, with *member set (NULL: none); *res says
  * whether every member could be read.  The part is decoded in memory
  * when its encoded size is within body-memory-limit, else into an
- * unlinked file in spool-dir that libarchive reads a block at a time. */
+ * unlinked file in spool-dir that libarchive reads a block at a time,
+ * with room for it reserved there first (room.h). */
 static char *
 part_archive(struct msg *m, const struct rewrite_cfg *c, GMimeObject *o,
 	     struct archive_count *count, const char *name, char **member,
@@ -493,6 +495,8 @@ part_archive(struct msg *m, const struct rewrite_cfg *c, GMimeObject *o,
 	const struct conf_group *g = &m->conn->snap->main;
 	GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(o));
 	struct member_ctx mc = {c, NULL, NULL};
+	struct room room = ROOM_INIT;
+	char why[200];
 	GMimeStream *raw, *s;
 	gint64 encoded;
 	GByteArray *b;
@@ -510,17 +514,30 @@ part_archive(struct msg *m, const struct rewrite_cfg *c, GMimeObject *o,
 		b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
 		*res = archive_names(b->data, b->len, name, &c->archive, count,
 				     member_banned, &mc);
-	} else if ((fd = spool_tmpfile(conf_str(g, "spool-dir"))) < 0) {
-		log_warn("%s: rewrite: cannot decode a part to read it as an archive: %s",
-			 m->queue_id, g_strerror(errno));
+	} else if (room_reserve(&room, conf_str(g, "spool-dir"),
+				(unsigned long long) (encoded >= 0 ? encoded : (gint64) m->size),
+				why, sizeof(why)) < 0
+		   || (fd = spool_tmpfile(conf_str(g, "spool-dir"))) < 0) {
+		if (room.held == 0)
+			log_warn("%s: rewrite: cannot decode a part to read it as an archive: spool-dir %s",
+				 m->queue_id, why);
+		else
+			log_warn("%s: rewrite: cannot decode a part to read it as an archive: %s",
+				 m->queue_id, g_strerror(errno));
+		room_release(&room);
 		*res = ARCHIVE_RESULT_UNREADABLE;
 		return NULL;
 	} else {
+		/* the room is held while the part is written: then the
+		 * file system counts its bytes itself (room.h) */
 		s = g_mime_stream_fs_new(fd);	/* closes fd */
-		if (g_mime_data_wrapper_write_to_stream(w, s) < 0 || g_mime_stream_flush(s) < 0)
+		if (g_mime_data_wrapper_write_to_stream(w, s) < 0 || g_mime_stream_flush(s) < 0) {
+			room_release(&room);
 			*res = ARCHIVE_RESULT_UNREADABLE;
-		else
+		} else {
+			room_release(&room);
 			*res = archive_names_fd(fd, name, &c->archive, count, member_banned, &mc);
+		}
 	}
 	g_object_unref(s);
 	*member = mc.path;

@@ -276,11 +276,11 @@ daemon_dirs(const struct snapshot *s, int start, GPtrArray *need[2], GPtrArray *
 	}
 }
 
-/* make_dirs - the directories of a list made when missing: the spool and
- * the quarantine mode 0700, the socket's 0750, others 0755, uid:gid's
- * when root makes them (missing parents 0755); an existing one keeps its
- * owner and mode, except the spool, which is the user's.  NULL, or what
- * failed (caller frees). */
+/* make_dirs - the directories of a list made when missing: the spool,
+ * libclamav's tmpdir and the quarantine mode 0700, the socket's 0750,
+ * others 0755, uid:gid's when root makes them (missing parents 0755); an
+ * existing one keeps its owner and mode, except the spool, which is the
+ * user's.  NULL, or what failed (caller frees). */
 static char *
 make_dirs(GPtrArray *list[2], uid_t uid, gid_t gid)
 {
@@ -292,7 +292,7 @@ make_dirs(GPtrArray *list[2], uid_t uid, gid_t gid)
 		mode_t mode = 0755;
 
 		if (!strcmp(key, "spool-dir") || !strcmp(key, "quarantine-dir")
-		    || !strcmp(key, "state-dir"))
+		    || !strcmp(key, "state-dir") || !strcmp(key, "tmpdir"))
 			mode = 0700;
 		else if (!strcmp(key, "socket"))
 			mode = 0750;

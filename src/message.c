@@ -203,7 +203,7 @@ msg_write(struct msg *m, const void *data, gsize len)
 	if (spool_append(&m->spool, data, len) < 0) {
 		m->spool_errno = errno;
 		log_warn("%s: cannot spool message: %s", m->queue_id,
-			 g_strerror(errno));
+			 spool_why(&m->spool) ? spool_why(&m->spool) : g_strerror(errno));
 		return -1;
 	}
 	return 0;

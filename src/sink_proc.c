@@ -32,6 +32,7 @@
 #include "log.h"
 #include "message.h"
 #include "policy.h"
+#include "room.h"
 #include "sink_proc.h"
 
 #define HELLO_TIMEOUT	30	/* seconds, for the hello at open */
@@ -1680,8 +1681,9 @@ msg_file(struct sproc *p, struct sinkd_ctx *x)
 {
 	const char *dir = *p->pc.msgdir ? p->pc.msgdir : conf_str(&x->conn->snap->main, "spool-dir");
 	const char *qid = msg_queue_id(x->conn->msg);
+	struct room room = ROOM_INIT;
 	unsigned char rnd[16];
-	char hex[33], *path;
+	char hex[33], *path, why[512];
 	const char *data;
 	mode_t mode = 0400;
 	size_t len;
@@ -1697,12 +1699,21 @@ msg_file(struct sproc *p, struct sinkd_ctx *x)
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
 	path = g_strdup_printf("%s/sinkd-msg.%s", dir, hex);
+	/* room for the file on its file system, shared with the spool and
+	 * libclamav's tmpdir (room.h), held while it is written */
+	if (room_reserve(&room, dir, len, why, sizeof(why)) < 0) {
+		log_error("%s: %s: cannot write the message file: %s", qid, p->sink, why);
+		g_free(path);
+		return NULL;
+	}
 	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		log_error("%s: %s: %s: %s", qid, p->sink, path, g_strerror(errno));
+		room_release(&room);
 		g_free(path);
 		return NULL;
 	}
 	rc = write_all(fd, data, len);
+	room_release(&room);
 	if (rc == 0 && p->path)
 		mode = 0440;
 	else if (rc == 0 && p->pc.setuser && p->pc.uid != geteuid()) {

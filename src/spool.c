@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "room.h"
 #include "spool.h"
 #include "stats.h"
 
@@ -54,15 +55,51 @@ spool_tmpfile(const char *dir)
 	return fd;
 }
 
+/* spool_problem - what made a write fail, kept for spool_why(); errno
+ * is kept */
+static void
+spool_problem(struct spool *s, const char *what, const char *detail)
+{
+	int saved = errno;
+
+	g_free(s->why);
+	s->why = detail ? g_strdup_printf("%s (spool-dir %s)", what, detail)
+		: g_strdup_printf("%s (spool-dir %s)", what, s->dir);
+	errno = saved;
+}
+
+/* spool_write - len bytes to the file, with room for them reserved
+ * first on the spool's file system (room.h): the hold lasts the write,
+ * after which statvfs(2) counts the bytes itself.  0, or -1 with errno
+ * (ENOSPC when there is no room) and spool_why() set. */
+static int
+spool_write(struct spool *s, int fd, const void *data, gsize len)
+{
+	struct room r = ROOM_INIT;
+	char why[512];
+	int rc;
+
+	if (room_reserve(&r, s->dir, len, why, sizeof(why)) < 0) {
+		spool_problem(s, g_strerror(errno), why);
+		return -1;
+	}
+	if ((rc = write_all(fd, data, len)) < 0)
+		spool_problem(s, g_strerror(errno), NULL);
+	room_release(&r);
+	return rc;
+}
+
 /* spool_spill - move the memory buffer into an unlinked temp file */
 static int
 spool_spill(struct spool *s)
 {
 	int fd = spool_tmpfile(s->dir);
 
-	if (fd < 0)
+	if (fd < 0) {
+		spool_problem(s, g_strerror(errno), NULL);
 		return -1;
-	if (write_all(fd, s->mem->data, s->mem->len) < 0) {
+	}
+	if (spool_write(s, fd, s->mem->data, s->mem->len) < 0) {
 		int saved = errno;
 
 		close(fd);
@@ -88,7 +125,7 @@ spool_append(struct spool *s, const void *data, gsize len)
 	if (s->fd < 0 && s->mem->len + len > s->limit && spool_spill(s) < 0)
 		return -1;
 	if (s->fd >= 0) {
-		if (write_all(s->fd, data, len) < 0)
+		if (spool_write(s, s->fd, data, len) < 0)
 			return -1;
 		s->disk += len;
 		stats_gauge_add(STATS_SPOOL_BYTES, (gint64) len);
@@ -180,6 +217,15 @@ spool_release(struct spool *s)
 		madvise(s->map, s->maplen, MADV_DONTNEED);
 }
 
+/* spool_why - why the last write failed: the error, then the directory
+ * and, when there was no room, its free and held bytes; NULL when none
+ * failed */
+const char *
+spool_why(const struct spool *s)
+{
+	return s->why;
+}
+
 void
 spool_free(struct spool *s)
 {
@@ -192,6 +238,7 @@ spool_free(struct spool *s)
 	if (s->mem)
 		g_byte_array_free(s->mem, TRUE);
 	g_free(s->dir);
+	g_free(s->why);
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 }

@@ -12,6 +12,13 @@
  * same bounded buffer serves any other large byte string of
  * a message (a second reading, a decoded part): spool_tmpfile() makes
  * such a file for writers that need a descriptor.
+ *
+ * Every write to the file first reserves room for its bytes on the
+ * spool directory's file system (room.h), beyond what scans and other
+ * messages hold there: a full file system (the tmpfs of /run by
+ * default) fails spool_append() with ENOSPC before anything is written,
+ * and spool_why() says which directory, the bytes free, held and
+ * needed.  The caller tempfails the message.
  */
 #ifndef SINKD_SPOOL_H
 #define SINKD_SPOOL_H
@@ -28,6 +35,7 @@ struct spool {
 	char *dir;
 	void *map;
 	gsize maplen;
+	char *why;		/* why the last write failed */
 };
 
 void spool_init(struct spool *s, const char *dir, gsize mem_limit);
@@ -39,6 +47,7 @@ int spool_on_disk(const struct spool *s);
 int spool_fd(const struct spool *s);
 GByteArray *spool_memory(const struct spool *s);
 void spool_release(struct spool *s);
+const char *spool_why(const struct spool *s);
 void spool_free(struct spool *s);
 int spool_tmpfile(const char *dir);
 

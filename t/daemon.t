@@ -44,13 +44,13 @@ trap 'others_stop; _e2e_cleanup' EXIT
 mkdir -p "$R/var/lib" "$R/var/log" "$R/sk/conf/domains"
 chmod -R 755 "$R"
 av_db "$W/db" || bail_out "cannot build the test signature database"
-mkdir -p "$W/tmp" && chown postfix "$W/tmp"
 CONF=$R/sk/conf/sinkd.conf
 SOCK=$R/run/sinkd/sinkd.sock
 PIDF=$R/run/sinkd/sinkd.pid
 LOG=$R/var/log/sinkd/sinkd.log
 
-# conf [LINE...]: the default layout under R, then the lines given
+# conf [LINE...]: the default layout under R (spool-dir and tmpdir in
+# the socket's directory, as /run/sinkd), then the lines given
 conf() {
 	cat >"$CONF" <<EOF
 [sinkd]
@@ -58,14 +58,14 @@ socket = unix:$SOCK
 pid-file = $PIDF
 user = postfix
 group = postfix
-spool-dir = $R/var/spool/sinkd
+spool-dir = $R/run/sinkd/spool
 log-file = $LOG
 shutdown-timeout = 5s
 chain = protocol, clamav
 $(printf '%s\n' "$@")
 [clamav]
 database = $W/db
-tmpdir = $W/tmp
+tmpdir = $R/run/sinkd/tmp
 watch-interval = 0
 quarantine-dir = ${QDIR:-$R/var/lib/sinkd/quarantine}
 EOF
@@ -98,8 +98,8 @@ PID=$(sk_pid)
 perm() { stat -c '%a %U' "$1"; }
 is "$(perm "$R/var/lib/sinkd")" "755 root" "a parent made for quarantine-dir: 0755 root's, umask 077 or not"
 is "$(perm "$R/var/lib/sinkd/quarantine")" "700 postfix" "quarantine-dir: 0700, the user's"
-is "$(perm "$R/var/spool")" "755 root" "a parent made for spool-dir: 0755 root's"
-is "$(perm "$R/var/spool/sinkd")" "700 postfix" "spool-dir: 0700, the user's"
+is "$(perm "$R/run/sinkd/spool")" "700 postfix" "spool-dir (the default's layout): 0700, the user's"
+is "$(perm "$R/run/sinkd/tmp")" "700 postfix" "clamav's tmpdir (the default's layout), made: 0700, the user's"
 is "$(perm "$R/run/sinkd")" "750 postfix" "the socket's directory: 0750, the user's"
 is "$(perm "$R/var/log/sinkd")" "755 postfix" "log-file's directory: the user's"
 like "$(perm "$LOG")" "^6[04]0 postfix\$" "the log file: the user's (opened again after the drop), not for others"

@@ -128,7 +128,7 @@ chmod 644 "$C/domains/example.org.conf"
 
 # the signature database: its mode counts, not its owner (freshclam runs
 # as clamav)
-printf '[clamav]\ndatabase = %s\nquarantine-dir = %s\n' "$W/db" "$W/q" >>"$C/sinkd.conf"
+printf '[clamav]\ndatabase = %s\nquarantine-dir = %s\ntmpdir = %s\n' "$W/db" "$W/q" "$W/cltmp" >>"$C/sinkd.conf"
 sed -i 's/^chain = .*/chain = protocol, clamav/' "$C/sinkd.conf"
 printf 'Test.Sig:0:*:53494e4b442d534543555249545921\n' >"$W/db/test.ndb"
 chmod 755 "$W/db"

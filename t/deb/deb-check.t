@@ -222,6 +222,8 @@ done
 ok $? "sinkd listens on /run/sinkd/sinkd.sock" || diag "$(cat "$W/sinkd.log")"
 is "$(inroot stat -c '%a %U:%G' /run/sinkd /run/sinkd/sinkd.sock 2>&1 | tr '\n' ' ')" \
 	"750 sinkd:sinkd 660 sinkd:sinkd " "  the socket is the sinkd group's alone"
+is "$(inroot stat -c '%a %U:%G' /run/sinkd/spool /run/sinkd/tmp 2>&1 | tr '\n' ' ')" \
+	"700 sinkd:sinkd 700 sinkd:sinkd " "  spool-dir and the clamav tmpdir made in /run/sinkd, sinkd's alone"
 is "$(stat -c %u "/proc/$SINKD_PID" 2>&1)" "$SUID" "  sinkd runs as its user"
 
 # --- a message through Postfix -----------------------------------------------

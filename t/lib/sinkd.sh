@@ -8,7 +8,11 @@
 #                             DIR/conf/domains/<domain>.conf files yourself
 #   sk_conf LINE...           append lines to DIR/conf/sinkd.conf
 #   sk_start                  start src/sinkd -f on it and wait until the
-#                             socket answers; its log goes to DIR/sinkd.log
+#                             socket answers; its log goes to DIR/sinkd.log.
+#                             A [clamav] group without tmpdir gets
+#                             tmpdir = DIR/tmp (made by sinkd), here and at
+#                             sk_hup/sk_reload: never the machine's
+#                             /run/sinkd/tmp
 #   sk_stop                   SIGTERM, wait until gone
 #   sk_kill                   SIGKILL (no cleanup at all)
 #   sk_hup                    SIGHUP (reload)
@@ -47,6 +51,19 @@ CONF
 
 sk_conf() { printf '%s\n' "$@" >> "$SK_DIR/conf/sinkd.conf"; }
 
+# _sk_tmpdir: tmpdir = DIR/tmp in a [clamav] group that sets none, so
+# that libclamav's default (/run/sinkd/tmp) is never the machine's
+_sk_tmpdir() {
+	local f=$SK_DIR/conf/sinkd.conf
+	grep -q '^\[clamav\]' "$f" || return 0
+	awk -v dir="$SK_DIR/tmp" '
+		/^\[/ { if (in_av && !seen) print "tmpdir = " dir; in_av = ($0 == "[clamav]"); seen = 0 }
+		in_av && /^[ \t]*tmpdir[ \t]*=/ { seen = 1 }
+		{ print }
+		END { if (in_av && !seen) print "tmpdir = " dir }' "$f" >"$f.new" && cat "$f.new" >"$f"
+	rm -f "$f.new"
+}
+
 # _sk_socket_up: the socket accepts connections
 _sk_socket_up() {
 	case $SK_SOCKET in
@@ -67,6 +84,7 @@ sk_start() {
 	# the log is appended to: wait for this start's line, not an earlier
 	# one (after sk_kill, the dead sinkd's socket file is still there)
 	n=$(grep -c 'ready on' "$SK_DIR/sinkd.log" 2>/dev/null)
+	_sk_tmpdir
 	"$SINKD" -f -c "$SK_DIR/conf/sinkd.conf" >>"$SK_DIR/sinkd.log" 2>&1 </dev/null &
 	SK_PID=$!
 	for i in $(seq 1 100); do
@@ -108,7 +126,7 @@ sk_kill() {
 	_sk_wait_gone
 }
 
-sk_hup() { kill -HUP "$SK_PID"; }
+sk_hup() { _sk_tmpdir; kill -HUP "$SK_PID"; }
 
 # sk_reload: SIGHUP, and wait until the reload is logged
 sk_reload() {
