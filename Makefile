@@ -34,7 +34,8 @@ CORE_SRCS += src/status.c src/control.c
 CORE_SRCS += src/final.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
-	milters/quarantine.c milters/rewrite.c milters/textrw.c milters/dkim.c milters/dkim_arc.c
+	milters/quarantine.c milters/rewrite.c milters/textrw.c milters/dkim.c milters/dkim_arc.c \
+	milters/slots.c
 HANDLER_SRCS += milters/archive.c
 HANDLER_SRCS += milters/dkimsign.c
 # Lua sinks (sinkd-lua(5)), when configure found lua5.4
