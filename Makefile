@@ -54,7 +54,7 @@ ifeq ($(WITH_LUA),yes)
 UNIT_TESTS += t/unit/sinklua_test
 BENCH_TOOLS = bench/luapar
 endif
-TEST_TOOLS = t/unit/mimewarn bench/milterload t/unit/arctool
+TEST_TOOLS = t/unit/mimewarn bench/milterload t/unit/arctool t/unit/scanshim.so
 # sinks the tests load: built against the public header alone
 TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so \
 	t/sinks/events.so t/sinks/abi10.so
@@ -105,6 +105,12 @@ bench/luapar: bench/luapar.o $(CORE_OBJS)
 bench/milterload: bench/milterload.c
 	$(CC) -O2 -g $(WARN) -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) \
 		-o $@ bench/milterload.c -pthread
+
+# t/scan-slots.t's LD_PRELOAD stand-in for cl_scanmap_callback(): a tool
+# of the test, built without the sanitizers (it is preloaded before them)
+t/unit/scanshim.so: t/unit/scanshim.c
+	$(CC) -O2 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC -shared $(DEPS_CFLAGS) \
+		-o $@ t/unit/scanshim.c -ldl -pthread
 
 t/sinks/%.so: t/sinks/%.c include/sinkd/sink.h
 	$(CC) $(OPT) $(WARN) -std=gnu11 -fPIC -shared -I include $(SAN_LDFLAGS) -o $@ $<
