@@ -47,7 +47,7 @@ endif
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 TOOLS = tools/sinkd-quarantine tools/sinkd-archive
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test t/unit/journal_test \
-	t/unit/stats_test \
+	t/unit/stats_test t/unit/slots_test \
 	t/unit/quarantine_test t/unit/textrw_test t/unit/archive_test t/unit/resolve_test \
 	t/unit/dkim_test t/unit/arc_test
 ifeq ($(WITH_LUA),yes)
