@@ -34,7 +34,8 @@ CORE_SRCS += src/status.c src/control.c
 CORE_SRCS += src/final.c
 HANDLER_SRCS = milters/registry.c milters/protocol.c milters/disclaimer.c \
 	milters/smime.c milters/clamav.c milters/engine.c milters/clamd.c \
-	milters/quarantine.c milters/rewrite.c milters/textrw.c milters/dkim.c milters/dkim_arc.c
+	milters/quarantine.c milters/rewrite.c milters/textrw.c milters/dkim.c milters/dkim_arc.c \
+	milters/slots.c
 HANDLER_SRCS += milters/archive.c
 HANDLER_SRCS += milters/dkimsign.c
 # Lua sinks (sinkd-lua(5)), when configure found lua5.4
@@ -46,14 +47,14 @@ endif
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
 TOOLS = tools/sinkd-quarantine tools/sinkd-archive
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test t/unit/journal_test \
-	t/unit/stats_test \
+	t/unit/stats_test t/unit/slots_test \
 	t/unit/quarantine_test t/unit/textrw_test t/unit/archive_test t/unit/resolve_test \
 	t/unit/dkim_test t/unit/arc_test
 ifeq ($(WITH_LUA),yes)
 UNIT_TESTS += t/unit/sinklua_test
 BENCH_TOOLS = bench/luapar
 endif
-TEST_TOOLS = t/unit/mimewarn bench/milterload t/unit/arctool t/unit/room_test
+TEST_TOOLS = t/unit/mimewarn bench/milterload t/unit/arctool t/unit/room_test t/unit/scanshim.so
 # sinks the tests load: built against the public header alone
 TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.so \
 	t/sinks/events.so t/sinks/abi10.so
@@ -104,6 +105,12 @@ bench/luapar: bench/luapar.o $(CORE_OBJS)
 bench/milterload: bench/milterload.c
 	$(CC) -O2 -g $(WARN) -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) \
 		-o $@ bench/milterload.c -pthread
+
+# t/scan-slots.t's LD_PRELOAD stand-in for cl_scanmap_callback(): a tool
+# of the test, built without the sanitizers (it is preloaded before them)
+t/unit/scanshim.so: t/unit/scanshim.c
+	$(CC) -O2 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC -shared $(DEPS_CFLAGS) \
+		-o $@ t/unit/scanshim.c -ldl -pthread
 
 t/sinks/%.so: t/sinks/%.c include/sinkd/sink.h
 	$(CC) $(OPT) $(WARN) -std=gnu11 -fPIC -shared -I include $(SAN_LDFLAGS) -o $@ $<

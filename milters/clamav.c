@@ -64,6 +64,7 @@
 #include "quarantine.h"
 #include "registry.h"
 #include "scan.h"
+#include "slots.h"
 #include "smime.h"
 
 enum action { ACT_REJECT, ACT_TEMPFAIL, ACT_QUARANTINE, ACT_DISCARD, ACT_TAG };
@@ -103,6 +104,8 @@ static const struct conf_key clamav_keys[] = {
 	 .doc = "most parts and archive members scanned per message"},
 	{"max-scantime", CONF_TIME, "120s", 1, 3600, .flags = G,
 	 .doc = "longest time one message may be scanned"},
+	{"scan-slots", CONF_INT, "0", 0, 4096, .flags = G,
+	 .doc = "most messages the embedded engine scans at once (others wait up to half max-scantime); 0: one per CPU"},
 	{"clean-cache", CONF_BOOL, "yes", .flags = G,
 	 .doc = "libclamav's cache of parts already found clean"},
 	{"clamd", CONF_LIST, "", .flags = G,
@@ -175,6 +178,7 @@ struct clamav_cfg {
 	unsigned long long max_scansize;	/* for signed content unwrapped */
 	enum too_old too_old;
 	long long max_age;	/* signatures-max-age; 0: no limit */
+	gint64 slot_wait_us;	/* longest wait for a scan slot (slots.h) */
 };
 
 /* the scanner in use: the embedded engine, or a clamd pool */
@@ -470,6 +474,8 @@ clamav_status(GString *out)
 	g_mutex_unlock(&sc_lock);
 	if (!clamav_engine_info(&i)) {
 		g_string_append_printf(out, "backend: %s\nengine: not ready\n", i.backend);
+		if (!strcmp(i.backend, "embedded"))
+			slots_status(out);
 		return;
 	}
 	built = engine_time_text(i.db_time);
@@ -488,6 +494,8 @@ clamav_status(GString *out)
 		g_string_append(out, "signatures: unknown\n");
 	if (*i.server)
 		g_string_append_printf(out, "clamd-server: %s\n", i.server);
+	if (!strcmp(i.backend, "embedded"))
+		slots_status(out);
 }
 
 /* engine_loaded - the embedded engine made a new engine current */
@@ -550,6 +558,7 @@ clamav_load(const struct conf_group *g, struct conf_errors *e)
 	c->max_scansize = (unsigned long long) conf_num(g, "max-scansize");
 	c->too_old = (enum too_old) conf_num(g, "signatures-too-old");
 	c->max_age = conf_num(g, "signatures-max-age");
+	c->slot_wait_us = slots_wait_us(conf_num(g, "max-scantime"));
 	if (c->too_old == TOO_OLD_TEMPFAIL && c->max_age == 0)
 		conf_key_warn(e, g, "signatures-too-old",
 			      "tempfail has no effect without signatures-max-age");
@@ -663,8 +672,10 @@ clamav_configure(const struct snapshot *s, int wait)
 		sc_warn_age = conf_num(g, "signatures-warn-age");
 		sc_backend = 0;
 		g_mutex_unlock(&sc_lock);
+		slots_configure((unsigned) conf_num(g, "scan-slots"));
 		rc = engine_configure(&es, wait);
 	} else {
+		slots_unused();
 		engine_stop();
 	}
 	if (backend == 1) {
@@ -1231,6 +1242,38 @@ done:
 		g_hash_table_destroy(seen);
 }
 
+/*
+ * scan_in_slot - scan_all() in a scan slot (slots.h) when the embedded
+ * engine scans: one slot for the whole message, all its readings and
+ * parts, given back when the verdict is known; 0, or -1 when no slot
+ * came within c->slot_wait_us (logged: the message is not scanned and
+ * the caller's on-error applies).  A message that had to wait has it on
+ * its log line (clamav-wait=Nms).  clamd's servers bound their own work.
+ */
+static int
+scan_in_slot(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize len,
+	     struct scan_result *r)
+{
+	enum slots_took took;
+	gint64 waited;
+
+	if (!backend_embedded()) {
+		scan_all(m, c, data, len, r);
+		return 0;
+	}
+	took = slots_take(c->slot_wait_us, &waited);
+	if (took != SLOTS_FREE)
+		msg_log_note(m, "clamav-wait", "%lldms", (long long) (waited + 999) / 1000);
+	if (took == SLOTS_TIMEOUT) {
+		log_warn("%s: clamav: not scanned: no scan slot within %g s (scan-slots busy)",
+			 m->queue_id, c->slot_wait_us / 1e6);
+		return -1;
+	}
+	scan_all(m, c, data, len, r);
+	slots_give();
+	return 0;
+}
+
 /* release_envelope - m's envelope, for a release token; g_free() rcpts */
 static struct quarantine_envelope
 release_envelope(struct msg *m)
@@ -1368,7 +1411,8 @@ clamav_eom(struct msg *m, struct edits *e, const void *cfg)
 		log_error("%s: clamav: cannot read the spool: %s", m->queue_id, strerror(errno));
 		return VERDICT_ERROR;
 	}
-	scan_all(m, c, data, len, &r);
+	if (scan_in_slot(m, c, data, len, &r) < 0)
+		return VERDICT_ERROR;
 	switch (r.status) {
 	case SCAN_CLEAN:
 		if (c->add_headers)

@@ -413,7 +413,7 @@ chain_log_message(struct msg *m, enum verdict v)
 	const struct policy *p = m->policy ? m->policy : m->mail_policy;
 	char *pol = policy_describe(p, m->outbound), *notes = sink_log_notes(m);
 
-	log_info("%s: from=<%s> nrcpt=%u size=%zu client=%s[%s] verdict=%s handler=%s%s%s%s%s%s%s%s edits=%u time=%s %s%s",
+	log_info("%s: from=<%s> nrcpt=%u size=%zu client=%s[%s] verdict=%s handler=%s%s%s%s%s%s%s%s edits=%u time=%s %s%s%s",
 		 m->queue_id, m->sender, m->rcpts->len,
 		 m->size ? m->size : m->declared_size,
 		 c->client_name ? c->client_name : "localhost",
@@ -422,7 +422,7 @@ chain_log_message(struct msg *m, enum verdict v)
 		 refused ? " code=" : "", refused ? c->reply.code : "",
 		 refused ? " xcode=" : "", refused ? c->reply.xcode : "",
 		 refused ? " text=\"" : "", refused ? text : "", refused ? "\"" : "",
-		 edits_count(&m->edits), timing, pol, notes);
+		 edits_count(&m->edits), timing, pol, m->log_notes ? m->log_notes->str : "", notes);
 	policy_debug(p, m->queue_id);
 	count_message(m, v, p);
 	g_free(notes);

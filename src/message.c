@@ -156,6 +156,8 @@ msg_free(struct msg *m)
 	g_free(m->auth_user);
 	if (m->notes)
 		g_string_free(m->notes, TRUE);
+	if (m->log_notes)
+		g_string_free(m->log_notes, TRUE);
 	g_free(m);
 }
 
@@ -380,20 +382,13 @@ msg_fact(struct msg *m, const char *key, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* msg_note - what a handler did, or under conn->dry_run would have done,
- * beyond the verdict and the edits (quarantined where), as " key=value"
- * for sinkd -t's verdict line; in the value, white space and every byte
- * that is not printable ASCII is made '_', so that it stays one word.
- * The value as given is kept too, for sinks (api->get(), sinkd-sink(3)) */
-void
-msg_note(struct msg *m, const char *key, const char *fmt, ...)
+/* note_add - the fact key = v, and " key=value" on m's notes with v made
+ * one word in place */
+static void
+note_add(struct msg *m, const char *key, char *v)
 {
-	va_list ap;
-	char *v, *p;
+	char *p;
 
-	va_start(ap, fmt);
-	v = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
 	if (m->facts == NULL)
 		m->facts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_hash_table_replace(m->facts, g_strdup(key), g_strdup(v));
@@ -403,6 +398,42 @@ msg_note(struct msg *m, const char *key, const char *fmt, ...)
 	if (m->notes == NULL)
 		m->notes = g_string_new(NULL);
 	g_string_append_printf(m->notes, " %s=%s", key, v);
+}
+
+/* msg_note - what a handler did, or under conn->dry_run would have done,
+ * beyond the verdict and the edits (quarantined where), as " key=value"
+ * for sinkd -t's verdict line; in the value, white space and every byte
+ * that is not printable ASCII is made '_', so that it stays one word.
+ * The value as given is kept too, for sinks (api->get(), sinkd-sink(3)) */
+void
+msg_note(struct msg *m, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	char *v;
+
+	va_start(ap, fmt);
+	v = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	note_add(m, key, v);
+	g_free(v);
+}
+
+/* msg_log_note - msg_note(), and the note on the per-message log line
+ * too (chain_log_message()), after the policy: for what a handler
+ * measured that the administrator reads there (clamav-wait) */
+void
+msg_log_note(struct msg *m, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	char *v;
+
+	va_start(ap, fmt);
+	v = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	note_add(m, key, v);
+	if (m->log_notes == NULL)
+		m->log_notes = g_string_new(NULL);
+	g_string_append_printf(m->log_notes, " %s=%s", key, v);
 	g_free(v);
 }
 

@@ -93,6 +93,7 @@ struct msg {
 	const char *released;	/* the handler whose release hook let the
 				 * message through unchanged, or NULL */
 	GString *notes;		/* " key=value" per msg_note(), or NULL */
+	GString *log_notes;	/* " key=value" per msg_log_note(), or NULL */
 	GHashTable *facts;	/* key -> value per msg_note(), as given */
 	GHashTable *kv;		/* the sinks' store (sinkd-sink(3)), or NULL */
 	char **mail_params;	/* MAIL FROM's ESMTP parameters, or NULL */
@@ -129,6 +130,8 @@ void msg_set_queue_id(struct msg *m, const char *id);
 void msg_note(struct msg *m, const char *key, const char *fmt, ...)
 	G_GNUC_PRINTF(3, 4);
 void msg_fact(struct msg *m, const char *key, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+void msg_log_note(struct msg *m, const char *key, const char *fmt, ...)
 	G_GNUC_PRINTF(3, 4);
 
 extern const char *const msg_variables[];

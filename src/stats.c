@@ -27,6 +27,7 @@ enum fam {
 	FAM_VIRUSES,		/* name */
 	FAM_BANNED,		/* action */
 	FAM_DISCLAIMERS,	/* outcome */
+	FAM_SLOT_WAIT,		/* none: one series (histogram) */
 	FAM_ADMIT_DOMAIN,	/* a domain counted by name (not rendered) */
 	FAM_ADMIT_VIRUS,	/* a virus name counted by name (not rendered) */
 	NFAMS
@@ -231,10 +232,10 @@ stats_message(const char *verdict, const char *handler, int outbound,
 		    "domain", domain ? capped(FAM_ADMIT_DOMAIN, domain) : "none"));
 }
 
-void
-stats_latency(const char *handler, gint64 usec)
+/* observe - one observation of usec into the histogram series s */
+static void
+observe(struct series *s, gint64 usec)
 {
-	struct series *s = series1(FAM_LATENCY, "handler", handler);
 	double sec = usec / 1e6;
 	unsigned i;
 
@@ -247,6 +248,18 @@ stats_latency(const char *handler, gint64 usec)
 	atomic_fetch_add_explicit(&s->sum_us, (unsigned long long) (usec > 0 ? usec : 0),
 				  memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->v, 1, memory_order_relaxed);
+}
+
+void
+stats_latency(const char *handler, gint64 usec)
+{
+	observe(series1(FAM_LATENCY, "handler", handler), usec);
+}
+
+void
+stats_slot_wait(gint64 usec)
+{
+	observe(find(FAM_SLOT_WAIT, "", 1), usec);
 }
 
 void
@@ -318,6 +331,16 @@ static const struct metric {
 	 "Age of the loaded signature database, from its build time"},
 	{"sinkd_clamd_servers", "gauge", K_CLAMD, 0,
 	 "clamd servers of the pool, by state: up (answering) or down"},
+	{"sinkd_scan_slots", "gauge", K_GAUGE, STATS_SCAN_SLOTS,
+	 "Messages the embedded engine may scan at once (scan-slots)"},
+	{"sinkd_scan_slots_busy", "gauge", K_GAUGE, STATS_SCAN_SLOTS_BUSY,
+	 "Scan slots held by messages being scanned"},
+	{"sinkd_scan_slots_waiting", "gauge", K_GAUGE, STATS_SCAN_SLOTS_WAITING,
+	 "Messages waiting for a scan slot"},
+	{"sinkd_scan_slot_wait_seconds", "histogram", K_LABELLED, FAM_SLOT_WAIT,
+	 "Time each message scanned by the embedded engine waited for a scan slot"},
+	{"sinkd_scan_slot_timeouts_total", "counter", K_COUNTER, STATS_SCAN_SLOT_TIMEOUTS,
+	 "Messages that got no scan slot in time (tempfailed through on-error)"},
 	{"sinkd_events_queued_total", "counter", K_COUNTER, STATS_EVENTS_QUEUED,
 	 "After-accept events written to the journal"},
 	{"sinkd_events_refused_total", "counter", K_COUNTER, STATS_EVENTS_REFUSED,
@@ -357,24 +380,28 @@ get(_Atomic unsigned long long *p)
 	return atomic_load_explicit(p, memory_order_relaxed);
 }
 
-/* histogram - one histogram series: cumulative buckets, sum, count */
+/* histogram - one histogram series: cumulative buckets, sum, count (a
+ * series without labels has no braces but those of le) */
 static void
 histogram(GString *out, const char *name, const struct series *s)
 {
+	const char *comma = *s->labels ? "," : "";
+	char *braced = *s->labels ? g_strdup_printf("{%s}", s->labels) : g_strdup("");
 	unsigned long long cum = 0;
 	unsigned i;
 
 	for (i = 0; i < NBOUNDS; i++) {
 		cum += get((_Atomic unsigned long long *) &s->bucket[i]);
-		g_string_append_printf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", name, s->labels,
-				       bounds[i], cum);
+		g_string_append_printf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, s->labels,
+				       comma, bounds[i], cum);
 	}
-	g_string_append_printf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, s->labels,
-			       get((_Atomic unsigned long long *) &s->v));
-	g_string_append_printf(out, "%s_sum{%s} %.6f\n", name, s->labels,
+	g_string_append_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, s->labels,
+			       comma, get((_Atomic unsigned long long *) &s->v));
+	g_string_append_printf(out, "%s_sum%s %.6f\n", name, braced,
 			       get((_Atomic unsigned long long *) &s->sum_us) / 1e6);
-	g_string_append_printf(out, "%s_count{%s} %llu\n", name, s->labels,
+	g_string_append_printf(out, "%s_count%s %llu\n", name, braced,
 			       get((_Atomic unsigned long long *) &s->v));
+	g_free(braced);
 }
 
 /* samples - the samples of metric m, each "name{labels} value\n";
@@ -397,8 +424,10 @@ samples(GString *out, const struct metric *m, int text)
 			else if (!text)
 				histogram(out, m->name, s);
 			else
-				g_string_append_printf(out, "%s{%s} count=%llu mean=%.6fs\n", m->name,
-						       s->labels, n, n ? get(&s->sum_us) / 1e6 / n : 0.0);
+				g_string_append_printf(out, "%s%s%s%s count=%llu mean=%.6fs\n", m->name,
+						       *s->labels ? "{" : "", s->labels,
+						       *s->labels ? "}" : "", n,
+						       n ? get(&s->sum_us) / 1e6 / n : 0.0);
 		}
 		g_ptr_array_free(a, TRUE);
 		break;

@@ -33,6 +33,7 @@ enum stats_counter {
 	STATS_EVENTS_QUEUED,	/* after-accept events written to the journal */
 	STATS_EVENTS_REFUSED,	/* ... refused: the journal full (tempfail) */
 	STATS_EVENTS_DROPPED,	/* ... dropped to make room (journal-full) */
+	STATS_SCAN_SLOT_TIMEOUTS,	/* messages that got no scan slot in time */
 	STATS_NCOUNTERS
 };
 
@@ -50,6 +51,9 @@ enum stats_gauge {
 	STATS_ENGINE_DB_TIME,	/* its database's build time (Unix) */
 	STATS_CLAMD_UP,		/* clamd pool members answering */
 	STATS_CLAMD_DOWN,	/* ... marked down */
+	STATS_SCAN_SLOTS,	/* scan-slots in force */
+	STATS_SCAN_SLOTS_BUSY,	/* ... held by messages being scanned */
+	STATS_SCAN_SLOTS_WAITING,	/* messages waiting for one */
 	STATS_NGAUGES
 };
 
@@ -72,6 +76,10 @@ void stats_message(const char *verdict, const char *handler, int outbound,
 /* stats_latency - the time one handler took for one message, in
  * microseconds: a histogram per handler */
 void stats_latency(const char *handler, gint64 usec);
+
+/* stats_slot_wait - how long one message waited for a scan slot, in
+ * microseconds (0: one was free): a histogram */
+void stats_slot_wait(gint64 usec);
 
 /* stats_virus - a virus found, by signature name */
 void stats_virus(const char *name);

@@ -4,7 +4,8 @@
 # bench/milterload plays the MTA: clean, infected (EICAR), banned and
 # outbound (disclaimer) messages of known outcome, then the exposition is
 # parsed whole with prometheus_client's parser (t/lib/promparse.py) and
-# each counter compared with the number sent.  Also: label caps
+# each counter compared with the number sent (the scan slots' gauges and
+# their wait histogram, without labels, too).  Also: label caps
 # (metrics-max-domains), reloads ok and failed, a message in flight,
 # /healthz 503 after SIGTERM (shutting down) and while the
 # embedded engine has no database and 200 once it has one, 404 and 405,
@@ -131,6 +132,10 @@ for h in protocol clamav rewrite disclaimer; do
 		"latency histogram of $h: +Inf bucket"
 done
 is "$(val sinkd_engine_loaded)" 1 "engine loaded"
+is "$(val sinkd_scan_slots)" "$(getconf _NPROCESSORS_ONLN)" "scan slots: one per CPU by default"
+is "$(val sinkd_scan_slots_busy) $(val sinkd_scan_slots_waiting)" "0 0" "no slot busy, nobody waiting"
+is "$(val sinkd_scan_slot_wait_seconds_count)" "$TOTAL" "slot waits: one observation per message scanned"
+is "$(val sinkd_scan_slot_timeouts_total)" 0 "no slot wait timed out"
 ok $([ "$(val sinkd_engine_signatures)" -gt 2 ]; echo $?) "engine signatures counted ($(val sinkd_engine_signatures))"
 is "$(val sinkd_connections)" 0 "no connection open"
 is "$(val sinkd_messages_in_flight)" 0 "no message in flight"

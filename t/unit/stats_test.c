@@ -2,8 +2,8 @@
  * stats_test - the counters (src/stats.c): updates from many threads at
  * once all counted, the cap on label values ("other" past it, exact even
  * when threads race for the last place), label values escaped as the
- * exposition format wants, histograms cumulative, gauges, and both
- * renderings
+ * exposition format wants, histograms cumulative (with labels and
+ * without), gauges, and both renderings
  */
 #include <stdio.h>
 #include <string.h>
@@ -122,6 +122,19 @@ main(void)
 	   "HELP and TYPE lines");
 	g_free(text);
 
+	/* a histogram without labels: no empty braces */
+	stats_slot_wait(0);
+	stats_slot_wait(2 * G_USEC_PER_SEC);
+	text = render();
+	is_int(count(text, "sinkd_scan_slot_wait_seconds_bucket{le=\"0.0005\"}"), 1,
+	       "unlabelled histogram: a bucket");
+	is_int(count(text, "sinkd_scan_slot_wait_seconds_bucket{le=\"+Inf\"}"), 2,
+	       "unlabelled histogram: +Inf");
+	is_int(count(text, "sinkd_scan_slot_wait_seconds_count"), 2, "unlabelled histogram: count");
+	ok(strstr(text, "\nsinkd_scan_slot_wait_seconds_sum 2.000000\n") != NULL,
+	   "unlabelled histogram: sum");
+	g_free(text);
+
 	/* the text for a person */
 	{
 		GString *s = g_string_new(NULL);
@@ -132,6 +145,8 @@ main(void)
 		ok(strstr(s->str, "sinkd_handler_latency_seconds{handler=\"clamav\"} count=160000 mean=0.001500s\n")
 		   != NULL, "text: a histogram as its count and mean");
 		ok(strstr(s->str, "\nsinkd_quarantined_total 160000\n") != NULL, "text: a counter");
+		ok(strstr(s->str, "\nsinkd_scan_slot_wait_seconds count=2 mean=1.000000s\n") != NULL,
+		   "text: a histogram without labels");
 		ok(strstr(s->str, "# ") == NULL, "text: no exposition comments");
 		g_string_free(s, TRUE);
 	}
