@@ -887,6 +887,7 @@ struct decoded {
 	gsize len;
 	GMimeStream *mem;
 	void *map;
+	int kept;		/* in the spool, not copied */
 };
 
 /* The spool a tree was parsed from (mime_parse), and its bytes. */
@@ -935,6 +936,7 @@ in_place(GMimeDataWrapper *w, const struct source *src, struct decoded *d)
 	}
 	d->data = src->data + raw->bound_start;
 	d->len = (gsize) (raw->bound_end - raw->bound_start);
+	d->kept = 1;
 	return 1;
 }
 
@@ -1035,7 +1037,7 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 			scan(d.data, d.len, r, NULL, c->scan_flags, calls);
 			extra++;
 		}
-		kept += d.mem == NULL && d.map == NULL;
+		kept += d.kept;
 		g_free(f);
 		decoded_free(&d);
 	}
