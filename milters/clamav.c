@@ -42,6 +42,7 @@
  * to the rest of sinkd; the status report shows it (clamav_status).
  */
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -721,15 +722,17 @@ clamav_stop(void)
 }
 
 /* scan - the message through whichever scanner is current; flags for
- * the embedded engine (clamd's own configuration decides its own) */
+ * the embedded engine (clamd's own configuration decides its own); each
+ * call counted in *calls */
 static void
 scan(const void *data, size_t len, struct scan_result *r, GHashTable *seen,
-     unsigned flags)
+     unsigned flags, unsigned *calls)
 {
 	struct pool_ref *p;
 	int backend;
 
 	memset(r, 0, sizeof(*r));
+	(*calls)++;
 	g_mutex_lock(&sc_lock);
 	backend = sc_backend;
 	if ((p = sc_pool) != NULL)
@@ -895,21 +898,75 @@ static const char *const walk_limits[] = {
 	[MIME_WALK_SIZE] = "Heuristics.Limits.Exceeded.MaxScanSize",
 };
 
-/* A part's content as a mail client decodes it: in memory when its
- * encoded size is within body-memory-limit (decoding never makes it
+/* A part's content as a mail client decodes it: where it is in the
+ * spool when it has no transfer encoding to undo; else in memory when
+ * its encoded size is within body-memory-limit (decoding never makes it
  * larger), else written to an unlinked file in spool-dir and mapped. */
 struct decoded {
 	const guchar *data;
 	gsize len;
 	GMimeStream *mem;
 	void *map;
+	int kept;		/* in the spool, not copied */
 };
 
-/* decode - w's content decoded into d; -1 with why set when the file
- * fails.  The file's bytes are reserved first on spool-dir's file system
- * (room.h), for as long as they are written. */
+/* The spool a tree was parsed from (mime_parse), and its bytes. */
+struct source {
+	struct spool *spool;
+	const guchar *data;
+	gsize len;
+};
+
+/* in_place - w's content, when it needs no decoding, as it lies in the
+ * spool src its tree was parsed from: with no base64, quoted-printable
+ * or uuencoding, GMime writes the content's bytes unchanged (no charset
+ * or line-end conversion), and its stream is a substream of the spool's
+ * own (the same buffer, or a file descriptor on the same file), bounded
+ * by offsets in it; 1, or 0 when that cannot be told for sure */
 static int
-decode(struct msg *m, GMimeDataWrapper *w, struct decoded *d, char *why, size_t whylen)
+in_place(GMimeDataWrapper *w, const struct source *src, struct decoded *d)
+{
+	GMimeStream *raw = g_mime_data_wrapper_get_stream(w);
+	struct stat a, b;
+
+	if (src == NULL || src->data == NULL || raw == NULL)
+		return 0;
+	switch (g_mime_data_wrapper_get_encoding(w)) {
+	case GMIME_CONTENT_ENCODING_BASE64:
+	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+	case GMIME_CONTENT_ENCODING_UUENCODE:
+		return 0;
+	default:
+		break;
+	}
+	if (raw->bound_start < 0 || raw->bound_end < raw->bound_start
+	    || (guint64) raw->bound_end > src->len)
+		return 0;
+	if (GMIME_IS_STREAM_MEM(raw)) {
+		if (spool_memory(src->spool) == NULL
+		    || g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(raw)) != spool_memory(src->spool))
+			return 0;
+	} else if (GMIME_IS_STREAM_FS(raw)) {
+		if (spool_fd(src->spool) < 0 || fstat(spool_fd(src->spool), &a) < 0
+		    || fstat(GMIME_STREAM_FS(raw)->fd, &b) < 0
+		    || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+			return 0;
+	} else {
+		return 0;
+	}
+	d->data = src->data + raw->bound_start;
+	d->len = (gsize) (raw->bound_end - raw->bound_start);
+	d->kept = 1;
+	return 1;
+}
+
+/* decode - w's content decoded into d (in place when it can be: src may
+ * be NULL); -1 with why set when the file fails.  The file's bytes are
+ * reserved first on spool-dir's file system (room.h), for as long as
+ * they are written. */
+static int
+decode(struct msg *m, GMimeDataWrapper *w, const struct source *src, struct decoded *d,
+       char *why, size_t whylen)
 {
 	const struct conf_group *g = &m->conn->snap->main;
 	GMimeStream *raw = g_mime_data_wrapper_get_stream(w), *fs;
@@ -921,6 +978,8 @@ decode(struct msg *m, GMimeDataWrapper *w, struct decoded *d, char *why, size_t 
 
 	memset(d, 0, sizeof(*d));
 	d->data = (const guchar *) "";
+	if (in_place(w, src, d))
+		return 0;
 	if (encoded >= 0 && encoded <= conf_num(g, "body-memory-limit")) {
 		d->mem = g_mime_stream_mem_new();
 		g_mime_data_wrapper_write_to_stream(w, d->mem);
@@ -955,6 +1014,7 @@ decode(struct msg *m, GMimeDataWrapper *w, struct decoded *d, char *why, size_t 
 	if (d->len > 0) {
 		d->map = mmap(NULL, d->len, PROT_READ, MAP_SHARED, fd, 0);
 		if (d->map == MAP_FAILED) {
+			g_snprintf(why, whylen, "cannot map a decoded part: %s", g_strerror(errno));
 			d->map = NULL;
 			g_object_unref(fs);
 			return -1;
@@ -981,15 +1041,18 @@ decoded_free(struct decoded *d)
  * parser and others disagree (odd or repeated boundary parameters) hides
  * nothing that way.  Parts the walk cannot reach (too deep, too many, or
  * behind a boundary given twice, which parsers resolve differently) make
- * a limit.  r keeps the first finding that is not clean. */
+ * a limit.  r keeps the first finding that is not clean.  src: the
+ * spool msg was parsed from, whose bytes parts without a transfer
+ * encoding are summed and scanned in. */
 static void
 scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
-	   GHashTable *seen, struct scan_result *r)
+	   const struct source *src, GHashTable *seen, struct scan_result *r,
+	   unsigned *calls)
 {
 	char why[sizeof(r->name)];
 	GPtrArray *parts;
 	enum mime_walk walk;
-	unsigned i, extra = 0;
+	unsigned i, extra = 0, kept = 0;
 
 	if (msg == NULL)
 		return;
@@ -1006,23 +1069,24 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 
 		if (w == NULL)
 			continue;
-		if (decode(m, w, &d, why, sizeof(why)) < 0) {
+		if (decode(m, w, src, &d, why, sizeof(why)) < 0) {
 			scan_set(r, SCAN_ERROR, why);
 			break;
 		}
 		f = engine_fingerprint(d.data, d.len, text);
 		if (d.len > 0 && (c->parts == PARTS_ALL || seen == NULL
 				  || !g_hash_table_contains(seen, f))) {
-			scan(d.data, d.len, r, NULL, c->scan_flags);
+			scan(d.data, d.len, r, NULL, c->scan_flags, calls);
 			extra++;
 		}
+		kept += d.kept;
 		g_free(f);
 		decoded_free(&d);
 	}
 	if (r->status == SCAN_CLEAN && walk != MIME_WALK_COMPLETE)
 		scan_set(r, SCAN_LIMIT, walk_limits[walk]);
-	log_debug("%s: clamav: %u of %u parts scanned on their own", m->queue_id,
-		  extra, parts->len);
+	log_debug("%s: clamav: %u of %u parts scanned on their own (%u in place)",
+		  m->queue_id, extra, parts->len, kept);
 	g_ptr_array_free(parts, TRUE);
 }
 
@@ -1039,7 +1103,7 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 
 static void
 scan_signed(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
-	    GHashTable *seen, struct scan_result *r)
+	    GHashTable *seen, struct scan_result *r, unsigned *calls)
 {
 	struct smime_leaves sl;
 	enum mime_walk walk;
@@ -1057,13 +1121,13 @@ scan_signed(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 		/* as it is, then as mail: libclamav takes a text that starts
 		 * with Content-Type for text, and its mail parser would not
 		 * see the entity's parts */
-		scan(data, len, r, seen, c->scan_flags);
+		scan(data, len, r, seen, c->scan_flags, calls);
 		if (r->status != SCAN_CLEAN)
 			break;
 		mail = g_byte_array_sized_new(len + 32);
 		g_byte_array_append(mail, (const guint8 *) MIME_VERSION, strlen(MIME_VERSION));
 		g_byte_array_append(mail, data, len);
-		scan(mail->data, mail->len, r, seen, c->scan_flags);
+		scan(mail->data, mail->len, r, seen, c->scan_flags, calls);
 		g_byte_array_free(mail, TRUE);
 	}
 	for (i = 0; i < sl.leaves->len && r->status == SCAN_CLEAN && c->parts != PARTS_NONE; i++) {
@@ -1083,7 +1147,7 @@ scan_signed(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 		f = engine_fingerprint(b->data, b->len, text);
 		if (b->len > 0 && (c->parts == PARTS_ALL || seen == NULL
 				   || !g_hash_table_contains(seen, f))) {
-			scan(b->data, b->len, r, NULL, c->scan_flags);
+			scan(b->data, b->len, r, NULL, c->scan_flags, calls);
 			extra++;
 		}
 		g_free(f);
@@ -1184,8 +1248,10 @@ scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 {
 	GHashTable *seen = c->parts == PARTS_UNSEEN && backend_embedded()
 		? g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) : NULL;
+	struct source own_src = {&m->spool, data, len}, alt_src;
 	struct spool alt;
 	const guchar *ad;
+	unsigned calls = 0;
 	gsize al;
 	int bare;
 
@@ -1197,7 +1263,7 @@ scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 		scan_set(r, SCAN_LIMIT, "Sinkd.MIME.ParseLimit");
 		goto done;
 	}
-	scan(data, len, r, seen, c->scan_flags);
+	scan(data, len, r, seen, c->scan_flags, &calls);
 	if (r->status == SCAN_CLEAN) {
 		/* the parts as received: a handler before this one may have
 		 * changed the shared tree (a banned part replaced by its
@@ -1210,9 +1276,9 @@ scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 			GMimeMessage *tree = own ? own : mime_message(m);
 
 			if (c->parts != PARTS_NONE)
-				scan_parts(m, c, tree, seen, r);
+				scan_parts(m, c, tree, &own_src, seen, r, &calls);
 			if (r->status == SCAN_CLEAN)
-				scan_signed(m, c, tree, seen, r);
+				scan_signed(m, c, tree, seen, r, &calls);
 			g_clear_object(&own);
 		}
 	}
@@ -1223,21 +1289,23 @@ scan_all(struct msg *m, const struct clamav_cfg *c, const guchar *data, gsize le
 		if (bare < 0 || (ad = spool_data(&alt, &al)) == NULL) {
 			scan_set(r, SCAN_ERROR, "cannot spool the bare-CR reading");
 		} else {
-			scan(ad, al, r, seen, c->scan_flags);
+			scan(ad, al, r, seen, c->scan_flags, &calls);
 			spool_release(&alt);
 			if (r->status == SCAN_CLEAN) {
 				GMimeMessage *msg = parse(&alt);
 
+				alt_src = (struct source) {&alt, ad, al};
 				if (c->parts != PARTS_NONE)
-					scan_parts(m, c, msg, seen, r);
+					scan_parts(m, c, msg, &alt_src, seen, r, &calls);
 				if (r->status == SCAN_CLEAN)
-					scan_signed(m, c, msg, seen, r);
+					scan_signed(m, c, msg, seen, r, &calls);
 				g_clear_object(&msg);
 			}
 		}
 		spool_free(&alt);
 	}
 done:
+	log_debug("%s: clamav: %u scan call%s", m->queue_id, calls, calls == 1 ? "" : "s");
 	if (seen)
 		g_hash_table_destroy(seen);
 }

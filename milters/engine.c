@@ -78,7 +78,10 @@ eng_install(struct eng *e)
 }
 
 /* inspect - libclamav's file-inspection callback: note each file it
- * looks at, so that the caller can tell which parts it never saw */
+ * looks at, so that the caller can tell which parts it never saw.  The
+ * outermost file (level 0) is the buffer engine_scan was given: a whole
+ * message or reading, never a part's decoded content, and summing it
+ * would cost more than all its parts together. */
 static cl_error_t
 inspect(int fd, const char *type, const char **ancestors, size_t parent_size,
 	const char *name, size_t size, const char *buf, uint32_t level,
@@ -88,9 +91,8 @@ inspect(int fd, const char *type, const char **ancestors, size_t parent_size,
 	(void) ancestors;
 	(void) parent_size;
 	(void) name;
-	(void) level;
 	(void) attributes;
-	if (context == NULL || buf == NULL)
+	if (context == NULL || buf == NULL || level == 0)
 		return CL_CLEAN;
 	g_hash_table_add(context, engine_fingerprint(buf, size, 0));
 	/* text, whose line ends parsers may give differently (binary
@@ -104,9 +106,11 @@ inspect(int fd, const char *type, const char **ancestors, size_t parent_size,
 /*
  * engine_fingerprint - "[t]LEN:SHA256".  Text is summed as a mail client
  * would see it whatever its line ends: without CRs and without trailing
- * newlines, the runs between CRs fed to the digest in place.  OpenSSL's
- * SHA-256 (which uses the CPU's SHA instructions where there are some):
- * these sums cover every byte libclamav inspects and every decoded part.
+ * newlines, the runs between CRs gathered in a buffer and fed to the
+ * digest a buffer at a time (a digest update per line of CRLF text costs
+ * more than the sum itself).  OpenSSL's SHA-256 (which uses the CPU's SHA
+ * instructions where there are some): these sums cover every inner file
+ * libclamav inspects and every decoded part.
  */
 static gpointer
 sha256_fetch(gpointer unused)
@@ -122,10 +126,10 @@ engine_fingerprint(const void *data, size_t len, int text)
 	static const char hex[] = "0123456789abcdef";
 	/* an empty part's bytes may be a NULL pointer: no arithmetic on it */
 	const unsigned char *p = data, *end = len ? p + len : p, *cr;
-	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned char md[EVP_MAX_MD_SIZE], run[8192];
 	char sum[2 * EVP_MAX_MD_SIZE + 1];
 	unsigned int mdlen = 0, i;
-	size_t n = 0;
+	size_t n = 0, fill = 0, k;
 	const EVP_MD *sha256 = g_once(&once, sha256_fetch, NULL);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
@@ -134,12 +138,26 @@ engine_fingerprint(const void *data, size_t len, int text)
 			end--;
 	if (sha256 == NULL || ctx == NULL || !EVP_DigestInit_ex(ctx, sha256, NULL))
 		g_error("engine_fingerprint: OpenSSL cannot make a SHA-256 context");
-	while (p < end) {
-		cr = text ? memchr(p, '\r', end - p) : NULL;
-		EVP_DigestUpdate(ctx, p, (cr ? cr : end) - p);
-		n += (cr ? cr : end) - p;
-		p = cr ? cr + 1 : end;
+	if (!text && p < end) {
+		EVP_DigestUpdate(ctx, p, end - p);
+		n = end - p;
 	}
+	while (text && p < end) {
+		cr = memchr(p, '\r', end - p);
+		k = MIN((size_t) ((cr ? cr : end) - p), sizeof(run) - fill);
+		memcpy(run + fill, p, k);
+		fill += k;
+		n += k;
+		p += k;
+		if (p == cr)
+			p++;
+		if (fill == sizeof(run)) {
+			EVP_DigestUpdate(ctx, run, fill);
+			fill = 0;
+		}
+	}
+	if (fill)
+		EVP_DigestUpdate(ctx, run, fill);
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	for (i = 0; i < mdlen; i++) {

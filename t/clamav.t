@@ -119,6 +119,45 @@ done <corpus/MANIFEST.tsv
 is "$bad" 0 "scan-parts = unseen: every other clean message passes byte-identical ($passed)"
 is "$caught" 2 "scan-parts = unseen: both bypass samples caught"
 
+# scan calls (the debug log counts them): mail as clients send it costs
+# one, libclamav's inspection of its parts matching GMime's decoding of
+# them; EICAR attached with each transfer encoding is found; a part
+# libclamav's MIME parser does not see is scanned on its own and found
+# whatever its encoding, a 7bit one where it lies in the spool (in
+# memory, or in the spool file past body-memory-limit).  With debug, the
+# verdict is not the last line.
+av_eicar "$W/eicar.com"
+MAIN="debug = yes"
+conf
+python3 lib/avmsg.py ordinary "$W/ordinary"
+t "$W/ordinary"
+like "$(grep -m 1 '^verdict=' "$W/err")" '^verdict=accept ' "ordinary multipart message: clean"
+grep -q 'clamav: 1 scan call$' "$W/err"
+ok $? "ordinary multipart message: one scan call"
+grep -q 'clamav: 0 of 3 parts scanned on their own (1 in place)$' "$W/err"
+ok $? "ordinary multipart message: no part scanned again, its 7bit part not copied"
+for cte in 7bit quoted-printable base64; do
+	python3 lib/avmsg.py ordinary "$W/ordinary-$cte" "$W/eicar.com" $cte
+	t "$W/ordinary-$cte"
+	like "$(grep -m 1 '^verdict=' "$W/err")" '^verdict=reject code=550 .*virus \(eicar\.com\.UNOFFICIAL\)' "EICAR attached $cte: found"
+	python3 lib/avmsg.py hidden "$W/eicar.com" $cte "$W/hidden-$cte"
+	t "$W/hidden-$cte"
+	like "$(grep -m 1 '^verdict=' "$W/err")" '^verdict=reject code=550 .*virus \(eicar\.com\.UNOFFICIAL\)' "EICAR attached $cte where libclamav's parser misses it: found"
+	grep -q 'clamav: 1 of 1 parts scanned on their own' "$W/err" && grep -q 'clamav: 2 scan calls$' "$W/err"
+	ok $? "EICAR attached $cte where libclamav's parser misses it: the part scanned on its own"
+done
+grep -q 'clamav: 1 of 1 parts scanned on their own (0 in place)$' "$W/err"
+ok $? "a base64 part is decoded, not taken in place"
+MAIN="debug = yes
+body-memory-limit = 1k"
+conf
+t "$W/hidden-7bit"
+like "$(grep -m 1 '^verdict=' "$W/err")" '^verdict=reject code=550 .*virus \(eicar\.com\.UNOFFICIAL\)' "the same from a spool file: found"
+grep -q 'clamav: 1 of 1 parts scanned on their own (1 in place)$' "$W/err"
+ok $? "the same from a spool file: the 7bit part scanned where it lies"
+MAIN=
+conf
+
 # every container format of clamav-testfiles, as an attachment
 n=0
 for f in $TESTFILES/*; do
