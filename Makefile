@@ -148,7 +148,7 @@ deb-check:
 	prove $(PROVE_FLAGS) t/deb/*.t
 
 # the benchmark (as root; see bench/run)
-.PHONY: bench bench-sink bench-dkim
+.PHONY: bench bench-sink bench-dkim bench-fulldb
 bench: all
 	bench/run
 
@@ -159,6 +159,11 @@ bench-sink: src/sinkd bench/milterload
 # the CPU DKIM verification and signing add to the chain (bench/dkim)
 bench-dkim: src/sinkd bench/milterload
 	bench/dkim
+
+# sinkd and clamd with a signature database of production size: load,
+# reload, memory, scan cost (bench/fulldb; the database from bench/gen-db)
+bench-fulldb: src/sinkd bench/milterload
+	bench/fulldb
 
 run: src/sinkd
 	./src/sinkd -f -c etc/sinkd.conf
