@@ -141,7 +141,7 @@ deb-check:
 	prove $(PROVE_FLAGS) t/deb/*.t
 
 # the benchmark (as root; see bench/run)
-.PHONY: bench bench-sink bench-dkim
+.PHONY: bench bench-sink bench-dkim bench-postfix
 bench: all
 	bench/run
 
@@ -152,6 +152,10 @@ bench-sink: src/sinkd bench/milterload
 # the CPU DKIM verification and signing add to the chain (bench/dkim)
 bench-dkim: src/sinkd bench/milterload
 	bench/dkim
+
+# sinkd and its peers through a real Postfix, as root (bench/postfix)
+bench-postfix: src/sinkd
+	bench/postfix
 
 run: src/sinkd
 	./src/sinkd -f -c etc/sinkd.conf
