@@ -148,7 +148,7 @@ deb-check:
 	prove $(PROVE_FLAGS) t/deb/*.t
 
 # the benchmark (as root; see bench/run)
-.PHONY: bench bench-sink bench-dkim bench-fulldb
+.PHONY: bench bench-sink bench-dkim bench-fulldb bench-postfix
 bench: all
 	bench/run
 
@@ -164,6 +164,10 @@ bench-dkim: src/sinkd bench/milterload
 # reload, memory, scan cost (bench/fulldb; the database from bench/gen-db)
 bench-fulldb: src/sinkd bench/milterload
 	bench/fulldb
+
+# sinkd and its peers through a real Postfix, as root (bench/postfix)
+bench-postfix: src/sinkd
+	bench/postfix
 
 run: src/sinkd
 	./src/sinkd -f -c etc/sinkd.conf
