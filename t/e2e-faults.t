@@ -521,8 +521,11 @@ is "$(df --output=used "$SPOOL" | tail -n 1 | tr -d ' ')" 0 "  and its file syst
 alive && [ "$SK_PID" = "$PID" ]
 ok $? "sinkd is still running, the same process"
 # the only warning expected: the message the MTA abandoned, if it is named
+# (and, on a machine whose own Postfix runs smtpd chrooted, the start's
+# advice about that Postfix: it is not the one this test runs)
 grep -E 'warning:|error:|fatal:|panic:' "$SK_DIR/sinkd.log" |
-	grep -vE 'warning: DROPTEST: from=<a@example\.org> abandoned after [0-9]+ bytes' >"$W/drop.errors"
+	grep -vE 'warning: DROPTEST: from=<a@example\.org> abandoned after [0-9]+ bytes' |
+	grep -vE "warning: Postfix's .* run chrooted in " >"$W/drop.errors"
 is "$(wc -l <"$W/drop.errors")" 0 "sinkd logged no warning or error beyond the abandoned message"
 [ -s "$W/drop.errors" ] && diag "$(head "$W/drop.errors")"
 send after a@example.org after@example.net "$W/big.eml"
