@@ -1062,8 +1062,6 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 	for (i = 0; i < parts->len && r->status == SCAN_CLEAN; i++) {
 		GMimeObject *part = g_ptr_array_index(parts, i);
 		GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part));
-		GMimeContentType *ct = g_mime_object_get_content_type(part);
-		int text = ct && !g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct), "text");
 		struct decoded d;
 		char *f;
 
@@ -1073,7 +1071,7 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 			scan_set(r, SCAN_ERROR, why);
 			break;
 		}
-		f = engine_fingerprint(d.data, d.len, text);
+		f = engine_fingerprint(d.data, d.len);
 		if (d.len > 0 && (c->parts == PARTS_ALL || seen == NULL
 				  || !g_hash_table_contains(seen, f))) {
 			scan(d.data, d.len, r, NULL, c->scan_flags, calls);
@@ -1133,8 +1131,6 @@ scan_signed(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 	for (i = 0; i < sl.leaves->len && r->status == SCAN_CLEAN && c->parts != PARTS_NONE; i++) {
 		GMimeObject *part = g_ptr_array_index(sl.leaves, i);
 		GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part));
-		GMimeContentType *ct = g_mime_object_get_content_type(part);
-		int text = ct && !g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct), "text");
 		GMimeStream *mem;
 		GByteArray *b;
 		char *f;
@@ -1144,7 +1140,7 @@ scan_signed(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 		mem = g_mime_stream_mem_new();
 		g_mime_data_wrapper_write_to_stream(w, mem);
 		b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-		f = engine_fingerprint(b->data, b->len, text);
+		f = engine_fingerprint(b->data, b->len);
 		if (b->len > 0 && (c->parts == PARTS_ALL || seen == NULL
 				   || !g_hash_table_contains(seen, f))) {
 			scan(b->data, b->len, r, NULL, c->scan_flags, calls);

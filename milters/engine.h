@@ -66,10 +66,9 @@ void engine_scan(const void *data, size_t len, struct scan_result *r,
 /* encrypted archives and documents are findings (Heuristics.Encrypted.*) */
 #define ENGINE_SCAN_ENCRYPTED	(1u << 0)
 
-/* engine_fingerprint - a string naming these bytes (size and SHA-256);
- * text: of the bytes without CR and trailing LF, so that a text part
- * matches whichever line ends a parser gave it; g_free() it */
-char *engine_fingerprint(const void *data, size_t len, int text);
+/* engine_fingerprint - a string naming these exact bytes (size and
+ * SHA-256); g_free() it */
+char *engine_fingerprint(const void *data, size_t len);
 
 /* engine_version - "ClamAV 1.4.6/27100/12345 signatures" or "not ready";
  * g_free() it */

@@ -120,8 +120,10 @@ is "$bad" 0 "scan-parts = unseen: every other clean message passes byte-identica
 is "$caught" 2 "scan-parts = unseen: both bypass samples caught"
 
 # scan calls (the debug log counts them): mail as clients send it costs
-# one, libclamav's inspection of its parts matching GMime's decoding of
-# them; EICAR attached with each transfer encoding is found; a part
+# one for the message and one for each text part, whose CRLF form a mail
+# client saves and libclamav's parser (LF lines) never sees; its base64
+# attachment libclamav decoded to the same bytes is not scanned again;
+# EICAR attached with each transfer encoding is found; a part
 # libclamav's MIME parser does not see is scanned on its own and found
 # whatever its encoding, a 7bit one where it lies in the spool (in
 # memory, or in the spool file past body-memory-limit).  With debug, the
@@ -132,10 +134,10 @@ conf
 python3 lib/avmsg.py ordinary "$W/ordinary"
 t "$W/ordinary"
 like "$(grep -m 1 '^verdict=' "$W/err")" '^verdict=accept ' "ordinary multipart message: clean"
-grep -q 'clamav: 1 scan call$' "$W/err"
-ok $? "ordinary multipart message: one scan call"
-grep -q 'clamav: 0 of 3 parts scanned on their own (1 in place)$' "$W/err"
-ok $? "ordinary multipart message: no part scanned again, its 7bit part not copied"
+grep -q 'clamav: 3 scan calls$' "$W/err"
+ok $? "ordinary multipart message: three scan calls"
+grep -q 'clamav: 2 of 3 parts scanned on their own (1 in place)$' "$W/err"
+ok $? "ordinary multipart message: its two text parts scanned again, the attachment not, its 7bit part not copied"
 for cte in 7bit quoted-printable base64; do
 	python3 lib/avmsg.py ordinary "$W/ordinary-$cte" "$W/eicar.com" $cte
 	t "$W/ordinary-$cte"
@@ -148,6 +150,29 @@ for cte in 7bit quoted-printable base64; do
 done
 grep -q 'clamav: 1 of 1 parts scanned on their own (0 in place)$' "$W/err"
 ok $? "a base64 part is decoded, not taken in place"
+
+# a script attached as 7bit text, known by the hash of its CRLF form (as
+# the message has it, and as a mail client on Windows saves it):
+# libclamav's mail parser gives its lines LF ends and never sees that
+# form, so clamscan misses it; the part scanned on its own is found
+printf 'var s = new ActiveXObject("WScript.Shell");\r\ns.Run("calc.exe");\r\n' >"$W/crlf.js"
+rm -rf "$W/dbcrlf" && cp -r "$W/db" "$W/dbcrlf"
+(cd "$W" && sigtool --md5 crlf.js) | sed 's/:[^:]*$/:Sinkd.Test.CRLFText/' >"$W/dbcrlf/crlf.hdb"
+{
+	printf 'From: sender@example.org\r\nTo: rcpt@example.net\r\nSubject: script\r\n'
+	printf 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+	printf -- '--b1\r\nContent-Type: text/plain\r\n\r\nSee the script.\r\n'
+	printf -- '--b1\r\nContent-Type: text/plain; name="crlf.js"\r\n'
+	printf 'Content-Disposition: attachment; filename="crlf.js"\r\n\r\n'
+	cat "$W/crlf.js"
+	printf -- '\r\n--b1--\r\n'
+} >"$W/crlf-text"
+like "$(clamscan --no-summary --disable-cache -d "$W/dbcrlf" "$W/crlf-text" 2>&1)" ': OK$' \
+	"a script attached as text, its CRLF form's hash a signature: libclamav alone does not find it"
+DB=$W/dbcrlf conf
+t "$W/crlf-text"
+like "$(grep -m 1 '^verdict=' "$W/err")" '^verdict=reject code=550 .*virus \(Sinkd\.Test\.CRLFText\.UNOFFICIAL\)' \
+	"  sinkd scans the text part as it is and finds it"
 MAIN="debug = yes
 body-memory-limit = 1k"
 conf
