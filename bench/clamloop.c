@@ -15,7 +15,8 @@
  * Prints key=value lines: the engine load, then for the scanning phase
  * msgs, msgs_per_s, mb_per_s, cpu_ms_per_msg (user and system time of
  * this process, from getrusage), p50_ms and p99_ms per message, the
- * verdict counts (clean, virus, limit, error) and the peak RSS.  With -v,
+ * verdict counts (clean, virus, limit, error), the RSS once the engine is
+ * loaded and the files read (loaded_rss_kb) and the peak RSS.  With -v,
  * one line per message that is not clean (first round only).
  *
  * Exit status: 0, or 2 on a usage or load error.
@@ -86,6 +87,23 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
+/* VmRSS of this process in kB, from /proc/self/status; -1 if unknown */
+static long
+vmrss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
 }
 
 static double
@@ -269,6 +287,7 @@ main(int argc, char **argv)
 	unsigned sigs = 0;
 	int opt, cache = 0;
 	unsigned long long bytes = 0;
+	long loaded_kb;
 	double t0, c0, wall, cpu;
 	struct rusage ru;
 	pthread_t *tids;
@@ -325,6 +344,7 @@ main(int argc, char **argv)
 	read_dir(argv[optind + 1]);
 	for (i = 0; i < nfiles; i++)
 		bytes += files[i].len;
+	loaded_kb = vmrss_kb();
 	total = rounds * nfiles;
 	if ((latency = calloc(total, sizeof(*latency))) == NULL ||
 	    (tids = calloc(nthreads, sizeof(*tids))) == NULL)
@@ -354,7 +374,7 @@ main(int argc, char **argv)
 	       percentile(latency, total, 0.50), percentile(latency, total, 0.99));
 	for (i = 0; i < V_COUNT; i++)
 		printf("%s=%lu\n", verdict_name[i], counts[i]);
-	printf("rss_kb=%ld\n", ru.ru_maxrss);
+	printf("loaded_rss_kb=%ld\nrss_kb=%ld\n", loaded_kb, ru.ru_maxrss);
 
 	cl_engine_free(engine);
 	for (i = 0; i < nfiles; i++) {

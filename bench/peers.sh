@@ -15,6 +15,10 @@
 #                             t/disclaimer), spool on tmpfs
 #   stop_all                  stops every process started here, removes
 #                             the tmpfs directories
+#   drop_refused SINKD CONF DIR   removes from DIR every message that
+#                             `SINKD -t -c CONF` does not accept, and
+#                             prints "name: verdict line" for each, so
+#                             that every contender does the same work
 #
 # Each start function returns once its socket accepts connections and
 # prints on standard output the process ids whose CPU time is the
@@ -183,6 +187,14 @@ start_mimedefang() {
 	_peers_note pid "$md"
 	_peers_wait "$dir/mimedefang/mimedefang.sock" "$md" mimedefang "$dir/mimedefang.log" || return 1
 	echo "$mx $md"
+}
+
+drop_refused() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	find "$3" -maxdepth 1 -type f -print0 | xargs -0 -P "$(nproc)" -n 1 sh -c '
+		v=$("$0" -t -c "$1" -R rcpt@example.com <"$2" 2>&1 >/dev/null | tail -n 1)
+		case $v in verdict=accept*) ;; *) rm -f "$2"; echo "${2##*/}: $v" ;; esac
+	' "$1" "$2"
 }
 
 # _peers_tree PID: PID and its descendants
