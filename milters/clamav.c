@@ -1035,6 +1035,54 @@ decoded_free(struct decoded *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* part_check - one part's bytes, as a mail client decodes them, against
+ * what libclamav inspected (seen; NULL: nothing known, scan): nothing
+ * when it inspected these very bytes; a raw scan (ENGINE_SCAN_RAW: hash
+ * and body signatures on the bytes as they are) when it inspected the
+ * same text with other line ends, as its mail parser writes LF lines
+ * where the part has CRLF, the form a client on Windows saves: a hash
+ * signature of that form matches nothing else, and what parsing the
+ * text finds was found in libclamav's form; otherwise a full scan.
+ * text: the part is text/ by its Content-Type.  Returns 1 when it made
+ * a scan call, counting a raw one in *raw. */
+static int
+part_check(const struct clamav_cfg *c, const void *data, size_t len, int text,
+	   GHashTable *seen, struct scan_result *r, unsigned *calls, unsigned *raw)
+{
+	unsigned flags = c->scan_flags;
+	char *f;
+	int known;
+
+	if (len == 0)
+		return 0;
+	if (seen != NULL) {
+		f = engine_fingerprint(data, len, 0);
+		known = g_hash_table_contains(seen, f);
+		g_free(f);
+		if (known)
+			return 0;
+		if (text) {
+			f = engine_fingerprint(data, len, 1);
+			if (g_hash_table_contains(seen, f)) {
+				flags |= ENGINE_SCAN_RAW;
+				(*raw)++;
+			}
+			g_free(f);
+		}
+	}
+	scan(data, len, r, NULL, flags, calls);
+	return 1;
+}
+
+/* is_text - a part whose Content-Type is text/ */
+static int
+is_text(GMimeObject *part)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(part);
+
+	return ct && !g_ascii_strcasecmp(g_mime_content_type_get_media_type(ct), "text");
+}
+
 /* scan_parts - each part of msg as GMime decodes it (what a recipient's
  * mail client opens), scanned on its own unless libclamav already
  * inspected the same bytes: a message built so that libclamav's MIME
@@ -1052,7 +1100,7 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 	char why[sizeof(r->name)];
 	GPtrArray *parts;
 	enum mime_walk walk;
-	unsigned i, extra = 0, kept = 0;
+	unsigned i, extra = 0, kept = 0, raw = 0;
 
 	if (msg == NULL)
 		return;
@@ -1063,7 +1111,6 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 		GMimeObject *part = g_ptr_array_index(parts, i);
 		GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part));
 		struct decoded d;
-		char *f;
 
 		if (w == NULL)
 			continue;
@@ -1071,20 +1118,14 @@ scan_parts(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 			scan_set(r, SCAN_ERROR, why);
 			break;
 		}
-		f = engine_fingerprint(d.data, d.len);
-		if (d.len > 0 && (c->parts == PARTS_ALL || seen == NULL
-				  || !g_hash_table_contains(seen, f))) {
-			scan(d.data, d.len, r, NULL, c->scan_flags, calls);
-			extra++;
-		}
+		extra += part_check(c, d.data, d.len, is_text(part), seen, r, calls, &raw);
 		kept += d.kept;
-		g_free(f);
 		decoded_free(&d);
 	}
 	if (r->status == SCAN_CLEAN && walk != MIME_WALK_COMPLETE)
 		scan_set(r, SCAN_LIMIT, walk_limits[walk]);
-	log_debug("%s: clamav: %u of %u parts scanned on their own (%u in place)",
-		  m->queue_id, extra, parts->len, kept);
+	log_debug("%s: clamav: %u of %u parts scanned on their own (%u in place, %u raw)",
+		  m->queue_id, extra, parts->len, kept, raw);
 	g_ptr_array_free(parts, TRUE);
 }
 
@@ -1105,7 +1146,7 @@ scan_signed(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 {
 	struct smime_leaves sl;
 	enum mime_walk walk;
-	unsigned i, extra = 0;
+	unsigned i, extra = 0, raw = 0;
 
 	if (msg == NULL)
 		return;
@@ -1133,20 +1174,13 @@ scan_signed(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 		GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part));
 		GMimeStream *mem;
 		GByteArray *b;
-		char *f;
 
 		if (w == NULL || !g_hash_table_contains(sl.carriers, part))
 			continue;
 		mem = g_mime_stream_mem_new();
 		g_mime_data_wrapper_write_to_stream(w, mem);
 		b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-		f = engine_fingerprint(b->data, b->len);
-		if (b->len > 0 && (c->parts == PARTS_ALL || seen == NULL
-				   || !g_hash_table_contains(seen, f))) {
-			scan(b->data, b->len, r, NULL, c->scan_flags, calls);
-			extra++;
-		}
-		g_free(f);
+		extra += part_check(c, b->data, b->len, is_text(part), seen, r, calls, &raw);
 		g_object_unref(mem);
 	}
 	/* an ambiguous boundary is scan-parts' business (scan_parts) */
@@ -1154,7 +1188,7 @@ scan_signed(struct msg *m, const struct clamav_cfg *c, GMimeMessage *msg,
 		scan_set(r, SCAN_LIMIT, walk_limits[walk]);
 	if (sl.contents->len)
 		log_debug("%s: clamav: %u signed contents unwrapped and scanned, %u of their parts "
-			  "on their own", m->queue_id, sl.contents->len, extra);
+			  "on their own (%u raw)", m->queue_id, sl.contents->len, extra, raw);
 	smime_leaves_clear(&sl);
 }
 

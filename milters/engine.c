@@ -88,25 +88,29 @@ inspect(int fd, const char *type, const char **ancestors, size_t parent_size,
 	uint32_t attributes, void *context)
 {
 	(void) fd;
-	(void) type;
 	(void) ancestors;
 	(void) parent_size;
 	(void) name;
 	(void) attributes;
 	if (context == NULL || buf == NULL || level == 0)
 		return CL_CLEAN;
-	g_hash_table_add(context, engine_fingerprint(buf, size));
+	g_hash_table_add(context, engine_fingerprint(buf, size, 0));
+	/* text, whose line ends libclamav's mail parser changes (binary
+	 * parts, the bulk of the bytes, need only the one sum) */
+	if (type && (g_str_has_prefix(type, "CL_TYPE_TEXT") || g_str_has_prefix(type, "CL_TYPE_HTML")
+		     || !strcmp(type, "CL_TYPE_MAIL")))
+		g_hash_table_add(context, engine_fingerprint(buf, size, 1));
 	return CL_CLEAN;
 }
 
 /*
- * engine_fingerprint - "LEN:SHA256" of the bytes exactly as they are.
- * Text is not summed line-end-blind: libclamav's MIME parser gives a text
- * part with LF line ends, a mail client on Windows saves it with CRLF,
- * and a hash signature matches only the bytes it was made from, so each
- * form is a file of its own that has to be scanned.  OpenSSL's SHA-256
- * (which uses the CPU's SHA instructions where there are some): these
- * sums cover every inner file libclamav inspects and every decoded part.
+ * engine_fingerprint - "[t]LEN:SHA256" of the bytes exactly, or with text,
+ * of the text whatever its line ends: without CRs and without trailing
+ * newlines, the runs between CRs gathered in a buffer and fed to the
+ * digest a buffer at a time (a digest update per line of CRLF text costs
+ * more than the sum itself).  OpenSSL's SHA-256 (which uses the CPU's SHA
+ * instructions where there are some): these sums cover every inner file
+ * libclamav inspects and every decoded part.
  */
 static gpointer
 sha256_fetch(gpointer unused)
@@ -116,21 +120,44 @@ sha256_fetch(gpointer unused)
 }
 
 char *
-engine_fingerprint(const void *data, size_t len)
+engine_fingerprint(const void *data, size_t len, int text)
 {
 	static GOnce once = G_ONCE_INIT;
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
+	/* an empty part's bytes may be a NULL pointer: no arithmetic on it */
+	const unsigned char *p = data, *end = len ? p + len : p, *cr;
+	unsigned char md[EVP_MAX_MD_SIZE], run[8192];
 	char sum[2 * EVP_MAX_MD_SIZE + 1];
 	unsigned int mdlen = 0, i;
+	size_t n = 0, fill = 0, k;
 	const EVP_MD *sha256 = g_once(&once, sha256_fetch, NULL);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
+	if (text)
+		while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
+			end--;
 	if (sha256 == NULL || ctx == NULL || !EVP_DigestInit_ex(ctx, sha256, NULL))
 		g_error("engine_fingerprint: OpenSSL cannot make a SHA-256 context");
-	/* an empty part's bytes may be a NULL pointer */
-	if (len > 0)
-		EVP_DigestUpdate(ctx, data, len);
+	if (!text && p < end) {
+		EVP_DigestUpdate(ctx, p, end - p);
+		n = end - p;
+	}
+	while (text && p < end) {
+		cr = memchr(p, '\r', end - p);
+		k = MIN((size_t) ((cr ? cr : end) - p), sizeof(run) - fill);
+		memcpy(run + fill, p, k);
+		fill += k;
+		n += k;
+		p += k;
+		if (p == cr)
+			p++;
+		if (fill == sizeof(run)) {
+			EVP_DigestUpdate(ctx, run, fill);
+			fill = 0;
+		}
+	}
+	if (fill)
+		EVP_DigestUpdate(ctx, run, fill);
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	for (i = 0; i < mdlen; i++) {
@@ -138,7 +165,7 @@ engine_fingerprint(const void *data, size_t len)
 		sum[2 * i + 1] = hex[md[i] & 15];
 	}
 	sum[2 * i] = 0;
-	return g_strdup_printf("%zu:%s", len, sum);
+	return g_strdup_printf("%s%zu:%s", text ? "t" : "", n, sum);
 }
 
 /* cl_message - libclamav's own messages, into sinkd's log */
@@ -514,7 +541,9 @@ engine_scan(const void *data, size_t len, struct scan_result *r,
 		eng_unref(e);
 		return;
 	}
-	o.parse = ~0u;
+	/* raw: the bytes as they are, for hash and body signatures; nothing
+	 * taken apart or normalised */
+	o.parse = flags & ENGINE_SCAN_RAW ? 0 : ~0u;
 	o.general = CL_SCAN_GENERAL_HEURISTICS;
 	o.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
 	if (flags & ENGINE_SCAN_ENCRYPTED)

@@ -59,16 +59,21 @@ void engine_stop(void);
 /* engine_scan - scan len bytes as one file (a message: libclamav's mail
  * parser takes it apart); when seen is not NULL, every file libclamav
  * inspected (the message, each part it decoded, each archive member) is
- * added to it by engine_fingerprint(); flags: ENGINE_SCAN_* */
+ * added to it by engine_fingerprint(), text a second time line-end-blind;
+ * flags: ENGINE_SCAN_* */
 void engine_scan(const void *data, size_t len, struct scan_result *r,
 		 GHashTable *seen, unsigned flags);
 
 /* encrypted archives and documents are findings (Heuristics.Encrypted.*) */
 #define ENGINE_SCAN_ENCRYPTED	(1u << 0)
 
-/* engine_fingerprint - a string naming these exact bytes (size and
- * SHA-256); g_free() it */
-char *engine_fingerprint(const void *data, size_t len);
+/* the bytes as they are, unparsed: nothing decoded or normalised */
+#define ENGINE_SCAN_RAW		(1u << 1)
+
+/* engine_fingerprint - a string naming these bytes (size and SHA-256);
+ * text: of the bytes without CR and trailing LF, the same text whatever
+ * its line ends; g_free() it */
+char *engine_fingerprint(const void *data, size_t len, int text);
 
 /* engine_version - "ClamAV 1.4.6/27100/12345 signatures" or "not ready";
  * g_free() it */

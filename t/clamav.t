@@ -120,9 +120,10 @@ is "$bad" 0 "scan-parts = unseen: every other clean message passes byte-identica
 is "$caught" 2 "scan-parts = unseen: both bypass samples caught"
 
 # scan calls (the debug log counts them): mail as clients send it costs
-# one for the message and one for each text part, whose CRLF form a mail
-# client saves and libclamav's parser (LF lines) never sees; its base64
-# attachment libclamav decoded to the same bytes is not scanned again;
+# one for the message and a raw one (hash and body signatures, nothing
+# parsed) for each text part, whose CRLF form a mail client saves and
+# libclamav's parser (LF lines) never sees; its base64 attachment,
+# which libclamav decoded to the same bytes, is not scanned again;
 # EICAR attached with each transfer encoding is found; a part
 # libclamav's MIME parser does not see is scanned on its own and found
 # whatever its encoding, a 7bit one where it lies in the spool (in
@@ -136,8 +137,8 @@ t "$W/ordinary"
 like "$(grep -m 1 '^verdict=' "$W/err")" '^verdict=accept ' "ordinary multipart message: clean"
 grep -q 'clamav: 3 scan calls$' "$W/err"
 ok $? "ordinary multipart message: three scan calls"
-grep -q 'clamav: 2 of 3 parts scanned on their own (1 in place)$' "$W/err"
-ok $? "ordinary multipart message: its two text parts scanned again, the attachment not, its 7bit part not copied"
+grep -q 'clamav: 2 of 3 parts scanned on their own (1 in place, 2 raw)$' "$W/err"
+ok $? "ordinary multipart message: its two text parts scanned again as they are, unparsed, the attachment not, its 7bit part not copied"
 for cte in 7bit quoted-printable base64; do
 	python3 lib/avmsg.py ordinary "$W/ordinary-$cte" "$W/eicar.com" $cte
 	t "$W/ordinary-$cte"
@@ -148,7 +149,7 @@ for cte in 7bit quoted-printable base64; do
 	grep -q 'clamav: 1 of 1 parts scanned on their own' "$W/err" && grep -q 'clamav: 2 scan calls$' "$W/err"
 	ok $? "EICAR attached $cte where libclamav's parser misses it: the part scanned on its own"
 done
-grep -q 'clamav: 1 of 1 parts scanned on their own (0 in place)$' "$W/err"
+grep -q 'clamav: 1 of 1 parts scanned on their own (0 in place, 0 raw)$' "$W/err"
 ok $? "a base64 part is decoded, not taken in place"
 
 # a script attached as 7bit text, known by the hash of its CRLF form (as
@@ -178,7 +179,7 @@ body-memory-limit = 1k"
 conf
 t "$W/hidden-7bit"
 like "$(grep -m 1 '^verdict=' "$W/err")" '^verdict=reject code=550 .*virus \(eicar\.com\.UNOFFICIAL\)' "the same from a spool file: found"
-grep -q 'clamav: 1 of 1 parts scanned on their own (1 in place)$' "$W/err"
+grep -q 'clamav: 1 of 1 parts scanned on their own (1 in place, 0 raw)$' "$W/err"
 ok $? "the same from a spool file: the 7bit part scanned where it lies"
 MAIN=
 conf
