@@ -400,6 +400,16 @@ note_add(struct msg *m, const char *key, char *v)
 	g_string_append_printf(m->notes, " %s=%s", key, v);
 }
 
+/* note_vadd - note_add() of fmt's value; returns the value, g_free() it */
+static char *
+note_vadd(struct msg *m, const char *key, const char *fmt, va_list ap)
+{
+	char *v = g_strdup_vprintf(fmt, ap);
+
+	note_add(m, key, v);
+	return v;
+}
+
 /* msg_note - what a handler did, or under conn->dry_run would have done,
  * beyond the verdict and the edits (quarantined where), as " key=value"
  * for sinkd -t's verdict line; in the value, white space and every byte
@@ -409,13 +419,10 @@ void
 msg_note(struct msg *m, const char *key, const char *fmt, ...)
 {
 	va_list ap;
-	char *v;
 
 	va_start(ap, fmt);
-	v = g_strdup_vprintf(fmt, ap);
+	g_free(note_vadd(m, key, fmt, ap));
 	va_end(ap);
-	note_add(m, key, v);
-	g_free(v);
 }
 
 /* msg_log_note - msg_note(), and the note on the per-message log line
@@ -428,9 +435,8 @@ msg_log_note(struct msg *m, const char *key, const char *fmt, ...)
 	char *v;
 
 	va_start(ap, fmt);
-	v = g_strdup_vprintf(fmt, ap);
+	v = note_vadd(m, key, fmt, ap);
 	va_end(ap);
-	note_add(m, key, v);
 	if (m->log_notes == NULL)
 		m->log_notes = g_string_new(NULL);
 	g_string_append_printf(m->log_notes, " %s=%s", key, v);
