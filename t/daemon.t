@@ -19,7 +19,8 @@
 #  - socket errors name the path and the system's reason; a missing user
 #    is fatal;
 #  - etc/sinkd.service lets sinkd write every directory it writes to by
-#    default.
+#    default, and sinkd starts with only the unit's capabilities in the
+#    directories the unit makes (setpriv's bounding set).
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/mail.sh"
@@ -306,6 +307,30 @@ if command -v systemd-analyze >/dev/null; then
 		"systemd-analyze verify finds nothing wrong in sinkd.service"
 	[ -n "$out" ] && diag "$out"
 fi
+
+# the unit's capabilities: systemd makes /run/sinkd (RuntimeDirectory,
+# 0750) and /var/log/sinkd, ExecStartPre gives both to the user, and
+# sinkd starts as root with only the unit's CapabilityBoundingSet; it
+# must still make its socket, pid file, spool-dir, tmpdir and log file
+# there before it drops to the user
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr 'A-Z ' 'a-z,' | sed 's/cap_/+/g')
+rm -rf "$R/run/sinkd" "$R/var/log/sinkd"
+mkdir -m 0750 "$R/run/sinkd"
+mkdir -m 0755 "$R/var/log/sinkd"
+chown postfix:postfix "$R/run/sinkd" "$R/var/log/sinkd"
+conf "syslog-socket = $W/syslog.sock"
+: >"$W/caps.out"
+setpriv --bounding-set=-all,"$caps" "$SINKD" -f -c "$CONF" >>"$W/caps.out" 2>&1 </dev/null &
+CPID=$!
+OTHERS+=($CPID)
+wait_for "$W/caps.out" 'ready on'
+ok $? "with only the unit's capabilities ($caps), in its directories: sinkd starts"
+[ $? -eq 0 ] || diag "$(cat "$W/caps.out")"
+is "$(perm "$R/run/sinkd/spool"), $(perm "$R/run/sinkd/tmp"), $(stat -c %U "$LOG")" \
+	"700 postfix, 700 postfix, postfix" "  spool-dir, tmpdir and the log file made, the user's"
+serving "$SOCK"; ok $? "  and serves"
+kill -TERM "$CPID"
+wait "$CPID" 2>/dev/null
 
 sk_log_clean; ok $? "no sanitizer report"
 done_testing
