@@ -16,8 +16,8 @@
  * msgs, msgs_per_s, mb_per_s, cpu_ms_per_msg (user and system time of
  * this process, from getrusage), p50_ms and p99_ms per message, the
  * verdict counts (clean, virus, limit, error), the RSS once the engine is
- * loaded and the files read (loaded_rss_kb) and the peak RSS.  With -v,
- * one line per message that is not clean (first round only).
+ * loaded, before the files are read (loaded_rss_kb), and the peak RSS.
+ * With -v, one line per message that is not clean (first round only).
  *
  * Exit status: 0, or 2 on a usage or load error.
  */
@@ -330,6 +330,10 @@ main(int argc, char **argv)
 	cl_engine_set_num(engine, CL_ENGINE_MAX_FILES, 10000);
 	cl_engine_set_num(engine, CL_ENGINE_MAX_SCANTIME, 120 * 1000);
 	cl_engine_set_num(engine, CL_ENGINE_DISABLE_CACHE, !cache);
+	/* libclamav scans what it cannot write out as a short file and says
+	 * nothing: every message would count as clean */
+	if (tmpdir && access(tmpdir, W_OK | X_OK) < 0)
+		die("%s: %s", tmpdir, strerror(errno));
 	if (tmpdir && (rc = cl_engine_set_str(engine, CL_ENGINE_TMPDIR, tmpdir)) != CL_SUCCESS)
 		die("%s: %s", tmpdir, cl_strerror(rc));
 	if ((rc = cl_load(argv[optind], engine, &sigs, CL_DB_STDOPT)) != CL_SUCCESS)
@@ -341,10 +345,10 @@ main(int argc, char **argv)
 	printf("clamav=%s\nsignatures=%u\nload_ms=%.1f\nload_cpu_ms=%.1f\n",
 	       cl_retver(), sigs, now_ms() - t0, cpu_ms() - c0);
 
+	loaded_kb = vmrss_kb();
 	read_dir(argv[optind + 1]);
 	for (i = 0; i < nfiles; i++)
 		bytes += files[i].len;
-	loaded_kb = vmrss_kb();
 	total = rounds * nfiles;
 	if ((latency = calloc(total, sizeof(*latency))) == NULL ||
 	    (tids = calloc(nthreads, sizeof(*tids))) == NULL)
