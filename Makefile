@@ -102,7 +102,7 @@ t/unit/mimewarn: t/unit/mimewarn.o
 bench/luapar: bench/luapar.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ bench/luapar.o $(CORE_OBJS) $(DEPS_LIBS)
 
-bench/milterload: bench/milterload.c
+bench/milterload: bench/milterload.c bench/measure.h
 	$(CC) -O2 -g $(WARN) -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) \
 		-o $@ bench/milterload.c -pthread
 

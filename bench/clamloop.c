@@ -38,6 +38,8 @@
 #include <unistd.h>
 #include <clamav.h>
 
+#include "measure.h"
+
 #define LIMIT_PREFIX "Heuristics.Limits.Exceeded"
 
 enum verdict { V_CLEAN, V_VIRUS, V_LIMIT, V_ERROR, V_COUNT };
@@ -80,15 +82,6 @@ usage(void)
 	exit(2);
 }
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
-}
-
 /* VmRSS of this process in kB, from /proc/self/status; -1 if unknown */
 static long
 vmrss_kb(void)
@@ -104,16 +97,6 @@ vmrss_kb(void)
 			break;
 	fclose(f);
 	return kb;
-}
-
-static double
-cpu_ms(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-	       (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static unsigned long
@@ -254,22 +237,6 @@ worker(void *unused)
 	return NULL;
 }
 
-static int
-dbl_cmp(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-percentile(const double *sorted, size_t n, double p)
-{
-	size_t i = (size_t) (p * (double) (n - 1) + 0.5);
-
-	return sorted[i < n ? i : n - 1];
-}
-
 static void
 cl_quiet(enum cl_msg severity, const char *fullmsg, const char *msg, void *ctx)
 {
@@ -367,7 +334,7 @@ main(int argc, char **argv)
 	wall = now_ms() - t0;
 	cpu = cpu_ms() - c0;
 
-	qsort(latency, total, sizeof(*latency), dbl_cmp);
+	qsort(latency, total, sizeof(*latency), cmp_double);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("files=%zu\nrounds=%lu\nthreads=%lu\ncache=%s\n", nfiles, rounds,
 	       nthreads, cache ? "on" : "off");
@@ -375,7 +342,7 @@ main(int argc, char **argv)
 	       wall / 1e3, (double) total / (wall / 1e3),
 	       (double) bytes * (double) rounds / (1 << 20) / (wall / 1e3));
 	printf("cpu_ms_per_msg=%.3f\np50_ms=%.3f\np99_ms=%.3f\n", cpu / (double) total,
-	       percentile(latency, total, 0.50), percentile(latency, total, 0.99));
+	       pctl(latency, total, 50), pctl(latency, total, 99));
 	for (i = 0; i < V_COUNT; i++)
 		printf("%s=%lu\n", verdict_name[i], counts[i]);
 	printf("loaded_rss_kb=%ld\nrss_kb=%ld\n", loaded_kb, ru.ru_maxrss);

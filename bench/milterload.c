@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "measure.h"
+
 #define EX_OK_		0
 #define EX_FAIL		1
 #define EX_USAGE_	64
@@ -285,15 +287,6 @@ static void
 buf_str(struct buf *b, const char *s)
 {
 	buf_add(b, s, strlen(s) + 1);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /*
@@ -1358,26 +1351,6 @@ pids_kb(const struct options *o, const char *key)
 		if ((kb = proc_kb(o->pids[i], key)) > 0)
 			sum += kb;
 	return sum;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
-/* pctl - the p-th percentile, nearest rank, of sorted v */
-static double
-pctl(const double *v, size_t n, double p)
-{
-	size_t k;
-
-	if (n == 0)
-		return 0;
-	k = (size_t) (p / 100 * (double) n + 0.999999);
-	return v[k > 0 ? k - 1 : 0];
 }
 
 /* sum_stats - add every worker's counters into the first, latencies too */

@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "measure.h"
+
 #define EX_USAGE_	64
 
 struct msg {
@@ -374,39 +376,6 @@ session_main(void *arg)
 		disconnect(s);
 	}
 	return NULL;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
-/* cpu_ms - user and system time of this process so far */
-static double
-cpu_ms(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0
-		+ (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
-}
-
-/* pctl - the p-th percentile, nearest rank, of sorted v */
-static double
-pctl(const double *v, size_t n, double p)
-{
-	size_t r;
-
-	if (n == 0)
-		return 0;
-	r = (size_t) (p / 100.0 * (double) n + 0.999999);
-	if (r < 1)
-		r = 1;
-	return v[(r > n ? n : r) - 1];
 }
 
 static void
