@@ -122,25 +122,33 @@ like "$REPLY" '^250 ' "a 150 KiB message on the 2 MiB tmpfs: accepted"
 send eicar1 a@example.org eicar@example.net "$EICAR"
 like "$REPLY" '^550 5\.7\.1 .*eicar' "EICAR: rejected (the scan runs with its files on the tmpfs)"
 
-pos=$(log_lines)
-send toobig a@example.org toobig@example.net "$W/toobig.eml"
-is "$REPLY" "451 4.3.0 Temporary failure in clamav, try again later" \
-	"a 700 KiB message, whose scan needs more than the room left: 451 at end of DATA"
-line=$(log_since "$pos" | grep ': clamav: not scanned: tmpdir ')
-like "$line" "tmpdir $CLTMP: [0-9]+ bytes free, [0-9]+ held by writes in flight, [0-9]+ more needed" \
+# tempfailed NAME FILE REPLY WHAT GREP REGEX WHY: FILE sent to NAME@
+# gets REPLY, and the log line GREP finds matches REGEX; SINCE: the log
+# lines of that message
+tempfailed() {
+	local pos line
+	pos=$(log_lines)
+	send "$1" a@example.org "$1@example.net" "$2"
+	is "$REPLY" "$3" "$4"
+	SINCE=$(log_since "$pos")
+	line=$(grep "$5" <<<"$SINCE")
+	like "$line" "$6" "$7"
+	[ -n "$line" ] || diag "$SINCE"
+}
+
+tempfailed toobig "$W/toobig.eml" "451 4.3.0 Temporary failure in clamav, try again later" \
+	"a 700 KiB message, whose scan needs more than the room left: 451 at end of DATA" \
+	': clamav: not scanned: tmpdir ' \
+	"tmpdir $CLTMP: [0-9]+ bytes free, [0-9]+ held by writes in flight, [0-9]+ more needed" \
 	"  the log names the directory, the bytes free, held and needed"
-[ -n "$line" ] || diag "$(log_since "$pos")"
-log_since "$pos" | grep -q 'verdict=tempfail'
+grep -q 'verdict=tempfail' <<<"$SINCE"
 ok $? "  and its verdict line says tempfail"
 
-pos=$(log_lines)
-send huge a@example.org huge@example.net "$W/huge.eml"
-is "$REPLY" "451 4.3.0 Temporary local problem, try again later" \
-	"a 2.5 MiB message, more than the tmpfs holds: 451 at end of DATA"
-line=$(log_since "$pos" | grep ': cannot spool message: ')
-like "$line" "No space left on device \(spool-dir $SPOOL: [0-9]+ bytes free, [0-9]+ held by writes in flight, [0-9]+ more needed\)" \
+tempfailed huge "$W/huge.eml" "451 4.3.0 Temporary local problem, try again later" \
+	"a 2.5 MiB message, more than the tmpfs holds: 451 at end of DATA" \
+	': cannot spool message: ' \
+	"No space left on device \(spool-dir $SPOOL: [0-9]+ bytes free, [0-9]+ held by writes in flight, [0-9]+ more needed\)" \
 	"  the spool refused it before writing, and the log says where and how much"
-[ -n "$line" ] || diag "$(log_since "$pos")"
 
 # the holds were given back: each of these needs most of the room
 for i in 2 3 4; do
