@@ -314,23 +314,30 @@ fi
 # must still make its socket, pid file, spool-dir, tmpdir and log file
 # there before it drops to the user
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr 'A-Z ' 'a-z,' | sed 's/cap_/+/g')
-rm -rf "$R/run/sinkd" "$R/var/log/sinkd"
-mkdir -m 0750 "$R/run/sinkd"
-mkdir -m 0755 "$R/var/log/sinkd"
-chown postfix:postfix "$R/run/sinkd" "$R/var/log/sinkd"
-conf "syslog-socket = $W/syslog.sock"
-: >"$W/caps.out"
-setpriv --bounding-set=-all,"$caps" "$SINKD" -f -c "$CONF" >>"$W/caps.out" 2>&1 </dev/null &
-CPID=$!
-OTHERS+=($CPID)
-wait_for "$W/caps.out" 'ready on'
-ok $? "with only the unit's capabilities ($caps), in its directories: sinkd starts"
-[ $? -eq 0 ] || diag "$(cat "$W/caps.out")"
-is "$(perm "$R/run/sinkd/spool"), $(perm "$R/run/sinkd/tmp"), $(stat -c %U "$LOG")" \
-	"700 postfix, 700 postfix, postfix" "  spool-dir, tmpdir and the log file made, the user's"
-serving "$SOCK"; ok $? "  and serves"
-kill -TERM "$CPID"
-wait "$CPID" 2>/dev/null
+# (dropping from the bounding set takes CAP_SETPCAP, which a container
+# may not give)
+if ! why=$(setpriv --bounding-set=-all,"$caps" true 2>&1); then
+	skip 3 "setpriv cannot drop capabilities from the bounding set here: ${why:-exit status $?}"
+else
+	rm -rf "$R/run/sinkd" "$R/var/log/sinkd"
+	mkdir -m 0750 "$R/run/sinkd"
+	mkdir -m 0755 "$R/var/log/sinkd"
+	chown postfix:postfix "$R/run/sinkd" "$R/var/log/sinkd"
+	conf "syslog-socket = $W/syslog.sock"
+	: >"$W/caps.out"
+	setpriv --bounding-set=-all,"$caps" "$SINKD" -f -c "$CONF" >>"$W/caps.out" 2>&1 </dev/null &
+	CPID=$!
+	OTHERS+=($CPID)
+	wait_for "$W/caps.out" 'ready on'
+	rc=$?
+	ok $rc "with only the unit's capabilities ($caps), in its directories: sinkd starts"
+	[ $rc -eq 0 ] || diag "$(cat "$W/caps.out")"
+	is "$(perm "$R/run/sinkd/spool"), $(perm "$R/run/sinkd/tmp"), $(stat -c %U "$LOG")" \
+		"700 postfix, 700 postfix, postfix" "  spool-dir, tmpdir and the log file made, the user's"
+	serving "$SOCK"; ok $? "  and serves"
+	kill -TERM "$CPID"
+	wait "$CPID" 2>/dev/null
+fi
 
 sk_log_clean; ok $? "no sanitizer report"
 done_testing
