@@ -403,6 +403,11 @@ conf_index(struct conf_file *f, char *text, struct conf_errors *e)
 			l[--len] = 0;
 		if (*l == 0 || *l == '#') {
 			drop = 0;
+		} else if (!g_utf8_validate(l, -1, NULL)) {
+			/* GLib's globs and case folding take UTF-8 only */
+			conf_errorf(e, "%s:%d: not valid UTF-8: a configuration file is UTF-8",
+				    f->path, i + 1);
+			bad++;
 		} else if (*l == '[') {
 			if (len < 3 || l[len - 1] != ']') {
 				conf_errorf(e, "%s:%d: bad group line \"%s\": write [name]",
