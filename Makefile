@@ -45,7 +45,7 @@ DEPS_CFLAGS += $(LUA_CFLAGS) -DSINKD_WITH_LUA
 DEPS_LIBS += $(LUA_LIBS)
 endif
 CORE_OBJS = $(CORE_SRCS:.c=.o) $(HANDLER_SRCS:.c=.o)
-TOOLS = tools/sinkd-quarantine tools/sinkd-archive
+TOOLS = tools/sinkd-quarantine tools/sinkd-archive tools/sinkd-list
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test t/unit/journal_test \
 	t/unit/stats_test t/unit/slots_test \
 	t/unit/quarantine_test t/unit/textrw_test t/unit/archive_test t/unit/resolve_test \
@@ -62,12 +62,18 @@ TEST_SINKS = t/sinks/probe.so t/sinks/mark.so t/sinks/badabi.so t/sinks/badkeys.
 # one is built as a third party would: against the installed header alone
 # (staged into sink-stage/ as make install puts it), never src/ or include/
 SHIPPED_SINKS = etc/sinks/attachhash.so
+# the list service: a native sink sinkd ships, and its tool (lists/,
+# sinkd-list(8)); the module is built against the public header, with
+# code of its own and the two helpers it shares with the tools
+LIST_SINK = lists/lists.so
+LIST_SRCS = lists/store.c lists/lists.c tools/reinject.c src/template.c
+LIST_OBJS = $(LIST_SRCS:.c=.o)
 SHIPPED_LUA = sinks/display-name-spoof.lua sinks/dlp.lua sinks/internal-names.example
 SINK_STAGE = sink-stage
 
 .PHONY: all check sanitize run install clean distclean tests
 
-all: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
+all: src/sinkd $(TOOLS) $(SHIPPED_SINKS) $(LIST_SINK)
 
 config.mk: configure.ac config.mk.in
 	autoreconf -fi
@@ -84,6 +90,14 @@ tools/sinkd-quarantine: tools/sinkd-quarantine.o tools/reinject.o $(CORE_OBJS)
 
 tools/sinkd-archive: tools/sinkd-archive.o $(CORE_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+tools/sinkd-list: lists/sinkd-list.o $(LIST_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIST_LIBS)
+
+$(LIST_SINK): lists/sink.c $(LIST_SRCS) lists/lists.h lists/store.h tools/reinject.h \
+		src/template.h include/sinkd/sink.h config.mk
+	$(CC) $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC -shared -Iinclude $(DEPS_CFLAGS) \
+		$(CPPFLAGS) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ lists/sink.c $(LIST_SRCS) $(LIST_LIBS)
 
 # clamd_test defines its own scan_set(): not linked with the handlers
 t/unit/clamd_test: t/unit/clamd_test.o t/unit/tap.o milters/clamd.o src/log.o src/stats.o
@@ -123,7 +137,7 @@ etc/sinks/%.so: etc/sinks/%.c $(SINK_STAGE)/include/sinkd/sink.h
 	$(CC) $(OPT) $(WARN) -std=gnu11 -fPIC -shared $(CPPFLAGS) -I$(SINK_STAGE)/include \
 		$(LDFLAGS) $(SAN_LDFLAGS) -o $@ $< -lcrypto
 
-tests: src/sinkd $(TOOLS) $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS) $(SHIPPED_SINKS)
+tests: src/sinkd $(TOOLS) $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS) $(SHIPPED_SINKS) $(LIST_SINK)
 
 check: tests
 	prove $(PROVE_FLAGS) t/*.t
@@ -186,7 +200,7 @@ SINKSDIR ?= $(PREFIX)/lib/sinkd/sinks
 CONFFILES = sinkd.conf domains/default.conf lists/example.com.lists \
 	disclaimer.txt disclaimer.html
 
-install: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
+install: src/sinkd $(TOOLS) $(SHIPPED_SINKS) $(LIST_SINK) $(LIST_SINK)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSCONFDIR)/sinkd/domains \
 		$(DESTDIR)$(SYSCONFDIR)/sinkd/lists $(DESTDIR)$(SYSCONFDIR)/sinkd/domains.example \
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
@@ -194,6 +208,7 @@ install: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
 	install -m 755 src/sinkd $(DESTDIR)$(PREFIX)/sbin/sinkd
 	install -m 755 tools/sinkd-quarantine $(DESTDIR)$(PREFIX)/sbin/sinkd-quarantine
 	install -m 755 tools/sinkd-archive $(DESTDIR)$(PREFIX)/sbin/sinkd-archive
+	install -m 755 tools/sinkd-list $(DESTDIR)$(PREFIX)/sbin/sinkd-list
 	install -m 644 man/sinkd.8 man/sinkd-quarantine.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/sinkd-archive.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/sinkd.conf.5 man/sinkd-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
@@ -264,6 +279,7 @@ install: src/sinkd $(TOOLS) $(SHIPPED_SINKS)
 
 clean:
 	rm -f src/*.o src/*.d milters/*.o milters/*.d tools/*.o tools/*.d \
+		lists/*.o lists/*.d $(LIST_SINK) \
 		t/unit/*.o t/unit/*.d bench/*.d $(TOOLS) \
 		src/sinkd $(UNIT_TESTS) $(TEST_TOOLS) $(TEST_SINKS) $(SHIPPED_SINKS)
 	rm -rf $(SINK_STAGE)
@@ -274,7 +290,7 @@ clean:
 distclean: clean
 	rm -rf config.mk config.status config.log configure autom4te.cache aclocal.m4
 
--include $(wildcard src/*.d milters/*.d tools/*.d t/unit/*.d)
+-include $(wildcard src/*.d milters/*.d tools/*.d lists/*.d t/unit/*.d)
 
 # ---------------------------------------------------------------------------
 # Fuzzing (HACKING.md, "Fuzzing")

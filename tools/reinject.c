@@ -81,7 +81,7 @@ for_each_line(const struct reinject *r,
 {
 	const char *p = r->msg, *end = r->msg + r->len;
 
-	if (put(ctx, r->first, strlen(r->first)) < 0)
+	if (r->first && put(ctx, r->first, strlen(r->first)) < 0)
 		return -1;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t) (end - p));

@@ -29,7 +29,8 @@
 struct reinject {
 	const char *sender;	/* without brackets; "" for <> */
 	char *const *rcpts;	/* without brackets, NULL-terminated */
-	const char *first;	/* header field line to put first, no line end */
+	const char *first;	/* header field line to put first, no line end;
+				 * NULL: none */
 	const char *msg;	/* the message, CRLF line ends */
 	size_t len;
 };
