@@ -210,7 +210,7 @@ install: src/sinkd $(TOOLS) $(SHIPPED_SINKS) $(LIST_SINK) $(LIST_SINK)
 	install -m 755 tools/sinkd-archive $(DESTDIR)$(PREFIX)/sbin/sinkd-archive
 	install -m 755 tools/sinkd-list $(DESTDIR)$(PREFIX)/sbin/sinkd-list
 	install -m 644 man/sinkd.8 man/sinkd-quarantine.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 644 man/sinkd-archive.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 man/sinkd-archive.8 man/sinkd-list.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/sinkd.conf.5 man/sinkd-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -d $(DESTDIR)$(PREFIX)/include/sinkd $(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 644 include/sinkd/sink.h $(DESTDIR)$(PREFIX)/include/sinkd/sink.h
@@ -239,7 +239,7 @@ install: src/sinkd $(TOOLS) $(SHIPPED_SINKS) $(LIST_SINK) $(LIST_SINK)
 		fi; \
 		install -m 644 etc/$$f $(DESTDIR)$(DOCDIR)/etc/$$f || exit 1; done
 	install -m 644 etc/sinks/attachhash.c $(DESTDIR)$(DOCDIR)/etc/sinks/
-	install -m 755 $(SHIPPED_SINKS) $(DESTDIR)$(LIBDIR)/sinkd/sinks/
+	install -m 755 $(SHIPPED_SINKS) $(LIST_SINK) $(DESTDIR)$(LIBDIR)/sinkd/sinks/
 	install -d $(DESTDIR)$(DOCDIR)/etc/domains $(DESTDIR)$(DOCDIR)/etc/lists
 	for f in $(CONFFILES) postfix-main.cf sendmail.mc; do \
 		install -m 644 etc/$$f $(DESTDIR)$(DOCDIR)/etc/$$f || exit 1; done

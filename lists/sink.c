@@ -49,10 +49,11 @@ struct lsink {
 	char *templates;
 };
 
+/* the defaults of store and submit are sinkd-list's too (lists.h) */
 static const struct sinkd_key keys[] = {
-	{"store", SINKD_KEY_STRING, LS_DEFAULT_STORE,
+	{"store", SINKD_KEY_STRING, "sqlite:/var/lib/sinkd/lists.db",
 	 "the lists' store: sqlite:PATH or a PostgreSQL connection string", SINKD_MERGE_AGREE},
-	{"submit", SINKD_KEY_STRING, LS_DEFAULT_SUBMIT,
+	{"submit", SINKD_KEY_STRING, "127.0.0.1:25",
 	 "the SMTP server (through sinkd) replies and approved posts are sent to", SINKD_MERGE_AGREE},
 	{"templates", SINKD_KEY_PATH, "",
 	 "a directory of texts replacing the built-in ones (NAME.txt)", SINKD_MERGE_AGREE},

@@ -45,14 +45,13 @@ usage(void)
 		"                               ROLES: member, moderator, owner (default member)\n"
 		"  remove LIST ADDRESS ...      members gone\n"
 		"  members [-a] LIST            who gets the posts (-a: everyone, with roles)\n"
-		"  enable LIST ADDRESS          delivery on again, bounces forgotten\n"
 		"  held LIST                    posts waiting for a moderator\n"
 		"  pending LIST                 requests waiting for their confirmation\n"
 		"  approve LIST TOKEN           send a held post to the list\n"
 		"  reject LIST TOKEN            refuse it (the poster is told)\n"
 		"  expire                       remove expired requests and held posts\n"
 		"  flush                        send what waits in the outbox\n",
-		"policy, subject-prefix, description, dmarc, footer, bounce-score");
+		"policy, subject-prefix, description");
 	return 2;
 }
 
@@ -416,17 +415,7 @@ run(struct tool *t, int argc, char **argv)
 		rc = cmd_remove(t, list, argc - 2, argv + 2);
 	else if (!strcmp(cmd, "members") && argc == 2)
 		rc = cmd_members(t, 0, list);
-	else if (!strcmp(cmd, "enable") && argc == 3) {
-		char *a = list_arg(argv[2]);
-
-		if (a == NULL)
-			rc = 1;
-		else if (ls_member_enable(t->s, list, a, &why) < 0)
-			rc = fail(a, why);
-		else
-			printf("%s: enabled\n", a), rc = 0;
-		g_free(a);
-	} else if (!strcmp(cmd, "held") && argc == 2)
+	else if (!strcmp(cmd, "held") && argc == 2)
 		rc = cmd_tokens(t, list, 1);
 	else if (!strcmp(cmd, "pending") && argc == 2)
 		rc = cmd_tokens(t, list, 0);

@@ -50,9 +50,7 @@ struct row {
 	struct cell c[];
 };
 
-const char *const ls_settings[] = {
-	"policy", "subject-prefix", "description", "dmarc", "footer", "bounce-score", NULL
-};
+const char *const ls_settings[] = {"policy", "subject-prefix", "description", NULL};
 
 static const char *const table_sql[2] = {
 	/* SQLite */
@@ -551,28 +549,15 @@ static const char *
 setting_column(const char *key, const char *value, char **why)
 {
 	static const char *const policies[] = {"open", "members", "moderated", NULL};
-	static const char *const dmarcs[] = {"munge", "wrap", "none", NULL};
 	const char *const *vals = NULL;
 	char *all;
 	unsigned i;
 
 	if (!strcmp(key, "policy"))
 		vals = policies;
-	else if (!strcmp(key, "dmarc"))
-		vals = dmarcs;
-	else if (!strcmp(key, "bounce-score")) {
-		char *e;
-		long n = strtol(value, &e, 10);
-
-		if (*value == 0 || *e || n < 1 || n > 1000) {
-			*why = g_strdup_printf("bounce-score: %s: not a number from 1 to 1000", value);
-			return NULL;
-		}
-		return "bounce_score";
-	} else if (!strcmp(key, "subject-prefix") || !strcmp(key, "description")
-		   || !strcmp(key, "footer")) {
+	else if (!strcmp(key, "subject-prefix") || !strcmp(key, "description")) {
 		if (!g_utf8_validate(value, -1, NULL) || strlen(value) > 4096
-		    || (strcmp(key, "footer") && strpbrk(value, "\r\n"))) {
+		    || strpbrk(value, "\r\n")) {
 			*why = g_strdup_printf("%s: not one line of UTF-8 of at most 4096 bytes", key);
 			return NULL;
 		}
@@ -603,11 +588,6 @@ ls_list_set(struct lstore *s, const char *list, const char *key, const char *val
 	if (begin(s, why) < 0)
 		return -1;
 	sql = g_strdup_printf("UPDATE lists SET %s = $2 WHERE address = $1 RETURNING address", col);
-	if (!strcmp(col, "bounce_score")) {
-		g_free(sql);
-		sql = g_strdup("UPDATE lists SET bounce_score = CAST($2 AS BIGINT)"
-			       " WHERE address = $1 RETURNING address");
-	}
 	rc = changed(s, sql, p, 2, "no such list", why);
 	g_free(sql);
 	return end(s, rc, why);

@@ -54,15 +54,18 @@ is "$got" "644 ./etc/opt/sinkd/sinkd/disclaimer.html
 644 ./opt/sinkd/share/man/man7/sinkd-sink-protocol.7
 644 ./opt/sinkd/share/man/man7/sinkd-sinks.7
 644 ./opt/sinkd/share/man/man8/sinkd-archive.8
+644 ./opt/sinkd/share/man/man8/sinkd-list.8
 644 ./opt/sinkd/share/man/man8/sinkd-quarantine.8
 644 ./opt/sinkd/share/man/man8/sinkd.8
 755 ./opt/sinkd/lib/sinkd/sinks/attachhash.so
 755 ./opt/sinkd/lib/sinkd/sinks/dlp.py
+755 ./opt/sinkd/lib/sinkd/sinks/lists.so
 755 ./opt/sinkd/sbin/sinkd
 755 ./opt/sinkd/sbin/sinkd-archive
+755 ./opt/sinkd/sbin/sinkd-list
 755 ./opt/sinkd/sbin/sinkd-quarantine
 755 ./opt/sinkd/share/doc/sinkd/examples/traffic.py" \
-	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit, the shipped sinks, the example co-process sink and its helper, the example consumer, the archive tool"
+	"the tree: programs, the sink header, man pages, configuration, domains.example, MTA snippets, the unit, the shipped sinks, the example co-process sink and its helper, the example consumer, the archive tool, the list service and its tool"
 is "$(find "$D/etc/opt/sinkd/sinkd/domains" -name '*.conf' -printf '%f\n')" "default.conf" \
 	"only default.conf is a live policy; example.com's is in domains.example"
 

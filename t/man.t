@@ -376,6 +376,37 @@ if command -v groff > /dev/null && command -v man > /dev/null; then
 	is "$(MANWIDTH=80 man -l "$SINKS7" 2>/dev/null | grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')" "" \
 		"sinkd-sinks.7 as rendered: no punctuation standing apart"
 fi
+# sinkd-list(8): the list sink's keys (lists/sink.c) under THE SINK'S
+# KEYS, the same way; every command of sinkd-list's usage is documented
+LIST8=$MANDIR/sinkd-list.8
+[ -f "$LIST8" ] || bail_out "no $LIST8"
+sec=$(section "$LIST8" "THE SINK'S KEYS")
+list_entries=$(entries <(printf '%s\n' "$sec"))
+keys=$(declared "$TOP/lists/sink.c")
+[ "$(printf '%s\n' "$keys" | wc -l)" -ge 6 ]; ok $? "t/man.t reads the list sink's keys"
+while IFS=$'\037' read -r key def type merge; do
+	line=$(printf '%s\n' "$list_entries" | awk -F'\t' -v k="$key" '$1 == k' | head -1)
+	is "$line" "$key"$'\t'"$def"$'\t'"Type \\fI$type\\fR; merge \\fI$merge\\fR." \
+		"[lists] $key is documented in sinkd-list.8 with its default, type and merge"
+done < <(printf '%s\n' "$keys" | tr '\t' '\037')
+extra=$(documented <(printf '%s\n' "$sec") | while read -r k; do
+	printf '%s\n' "$keys" | cut -f1 | grep -qx -- "$k" || echo "$k"
+done)
+is "$extra" "" "every key sinkd-list.8 documents is one the list sink declares"
+if [ -x "$TOP/tools/sinkd-list" ]; then
+	missing=$("$TOP/tools/sinkd-list" -h 2>&1 | sed -n 's/^  \([a-z]*\) .*/\1/p' | while read -r w; do
+		grep -q "^\.BI\? $w\b" "$LIST8" || echo "$w"
+	done)
+	is "$missing" "" "sinkd-list(8) documents every command of sinkd-list -h"
+else
+	ok 1 "tools/sinkd-list is built (make tests)"
+fi
+if command -v groff > /dev/null && command -v man > /dev/null; then
+	is "$(LC_ALL=C.UTF-8 groff -man -ww -z "$LIST8" 2>&1)" "" "groff -man -ww: no warnings for sinkd-list.8"
+	is "$(MANWIDTH=80 man --warnings -l "$LIST8" 2>&1 > /dev/null)" "" "man --warnings: no warnings for sinkd-list.8"
+	is "$(MANWIDTH=80 man -l "$LIST8" 2>/dev/null | grep -nE '[[:alnum:]] +[,;:.]( |$)|\( |^ *[,;:.] ')" "" \
+		"sinkd-list.8 as rendered: no punctuation standing apart"
+fi
 # sinkd-sink-protocol(7) and the pool keys of co-process sinks: each key
 # of pool_keys[] in src/sink_proc.c (sinkd -d shows no worker's keys) has
 # an entry in sinkd-policy(5)'s CO-PROCESS SINKS with its default, and
