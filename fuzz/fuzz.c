@@ -17,6 +17,7 @@
 #include "../milters/registry.h"
 #include "../src/handler.h"
 #include "../src/log.h"
+#include "../src/mime.h"
 #include "../src/policy.h"
 #include "fuzz.h"
 
@@ -82,6 +83,7 @@ fuzz_init(void)
 	log_open("sinkd-fuzz", 0, 0);
 	log_set_quiet(1);
 	g_mime_init();
+	mime_footer = disclaimer_footer;
 	if ((scratch = g_dir_make_tmp("sinkd-fuzz-XXXXXX", &err)) == NULL)
 		die("scratch directory: %s", err->message);
 	atexit(cleanup);

@@ -456,6 +456,10 @@ expand(struct lsink *k, struct sinkd_ctx *c, const char *rcpt, const struct ls_l
 	api->header_add(c, "Precedence", "list");
 	api->header_add(c, LOOP_FIELD, list);
 	subject(k, c, l->prefix);
+	/* the footer where the disclaimer would put it (sink ABI 1.2) */
+	if (*l->footer && api->size >= G_STRUCT_OFFSET(struct sinkd_api, footer) + sizeof(api->footer)
+	    && api->footer(c, l->footer, NULL) < 0)
+		logf_(k, c, SINKD_LOG_INFO, "%s: the footer may not go on this post", list);
 	g_string_append_printf(work, "%spost:%s", work->len ? " " : "", list);
 	v = g_strdup_printf("%u", members->len);
 	api->note(c, "members", v);
@@ -1211,7 +1215,7 @@ out:
 
 static const struct sinkd_sink lists_sink = {
 	.abi_major = SINKD_SINK_ABI_MAJOR,
-	.abi_minor = 1,
+	.abi_minor = 2,
 	.name = "lists",
 	.keys = keys,
 	.init = ls_init,

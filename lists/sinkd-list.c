@@ -51,7 +51,7 @@ usage(void)
 		"  reject LIST TOKEN            refuse it (the poster is told)\n"
 		"  expire                       remove expired requests and held posts\n"
 		"  flush                        send what waits in the outbox\n",
-		"policy, subject-prefix, description");
+		"policy, subject-prefix, description, footer");
 	return 2;
 }
 

@@ -50,7 +50,7 @@ struct row {
 	struct cell c[];
 };
 
-const char *const ls_settings[] = {"policy", "subject-prefix", "description", NULL};
+const char *const ls_settings[] = {"policy", "subject-prefix", "description", "footer", NULL};
 
 static const char *const table_sql[2] = {
 	/* SQLite */
@@ -555,7 +555,13 @@ setting_column(const char *key, const char *value, char **why)
 
 	if (!strcmp(key, "policy"))
 		vals = policies;
-	else if (!strcmp(key, "subject-prefix") || !strcmp(key, "description")) {
+	else if (!strcmp(key, "footer")) {
+		if (!g_utf8_validate(value, -1, NULL) || strlen(value) > 4096 || strchr(value, '\r')) {
+			*why = g_strdup_printf("%s: not UTF-8 text of at most 4096 bytes", key);
+			return NULL;
+		}
+		return key;
+	} else if (!strcmp(key, "subject-prefix") || !strcmp(key, "description")) {
 		if (!g_utf8_validate(value, -1, NULL) || strlen(value) > 4096
 		    || strpbrk(value, "\r\n")) {
 			*why = g_strdup_printf("%s: not one line of UTF-8 of at most 4096 bytes", key);

@@ -54,6 +54,7 @@
 #include "smime.h"
 
 #define HEADER "X-Sinkd-Disclaimer"
+#define FOOTER_HEADER "X-Sinkd-Footer"
 
 enum action { ACT_WRAP, ACT_ATTACH, ACT_RESIGN, ACT_STRIP, ACT_SKIP, ACT_REJECT };
 
@@ -102,7 +103,13 @@ struct disc_cfg {
 	struct smime_signer *signer;	/* signed = resign */
 	const struct reply *signed_reply, *encrypted_reply;
 	char *notice;
+	/* a sink's footer (disclaimer_footer) placed as the disclaimer is:
+	 * named so in logs, notes and its own header field; signer borrowed */
+	int footer;
 };
+
+/* name - what the log lines call c's text */
+#define NAME(c) ((c)->footer ? "footer" : "disclaimer")
 
 static void
 disc_unload(void *p)
@@ -113,7 +120,8 @@ disc_unload(void *p)
 	g_free(c->html);
 	g_free(c->marker);
 	g_free(c->notice);
-	smime_signer_free(c->signer);
+	if (!c->footer)
+		smime_signer_free(c->signer);
 	g_free(c);
 }
 
@@ -334,14 +342,32 @@ expand(const char *tmpl, struct msg *m, int html, const char *nl)
 	return out;
 }
 
+/* fill - t (c's text or HTML) with nl line ends: the disclaimer's a
+ * template expanded, a footer's as the sink gave it (its text escaped
+ * where it goes into HTML) */
+static char *
+fill(const struct disc_cfg *c, const char *t, struct msg *m, int html, const char *nl)
+{
+	char *e, **lines, *out;
+
+	if (!c->footer)
+		return expand(t, m, html, nl);
+	e = html && t == c->text ? g_markup_escape_text(t, -1) : g_strdup(t);
+	lines = g_strsplit(e, "\n", -1);
+	out = g_strjoinv(nl, lines);
+	g_strfreev(lines);
+	g_free(e);
+	return out;
+}
+
 /* text_for - the plain disclaimer (and strip notice) for m, or NULL */
 static char *
 text_for(const struct disc_cfg *c, struct msg *m, const char *nl, int notice)
 {
-	char *t = c->text ? expand(c->text, m, 0, nl) : NULL;
+	char *t = c->text ? fill(c, c->text, m, 0, nl) : NULL;
 
 	if (t == NULL && c->html) {
-		char *h = expand(c->html, m, 0, "\n"), *plain = strip_tags(h), **l;
+		char *h = fill(c, c->html, m, 0, "\n"), *plain = strip_tags(h), **l;
 
 		l = g_strsplit(plain, "\n", -1);
 		t = g_strstrip(g_strjoinv(nl, l));
@@ -365,9 +391,9 @@ html_for(const struct disc_cfg *c, struct msg *m, const char *nl, int notice)
 	char *h, *n;
 
 	if (c->html)
-		h = expand(c->html, m, 1, nl);
+		h = fill(c, c->html, m, 1, nl);
 	else {
-		char *t = expand(c->text, m, 1, "\n"), **l = g_strsplit(t, "\n", -1);
+		char *t = fill(c, c->text, m, 1, "\n"), **l = g_strsplit(t, "\n", -1);
 		char *joined = g_strjoinv("<br>", l);
 
 		h = g_strconcat("<p>", joined, "</p>", NULL);
@@ -856,15 +882,24 @@ resign(struct msg *m, const struct disc_cfg *c, GMimeMessage *msg,
 }
 
 /* outcome - name a non-default outcome in a header field and the log */
+/* count - the disclaimer's outcomes are counted (metrics); a footer's not */
 static void
-outcome(struct msg *m, struct edits *e, const char *what, const char *why)
+count(const struct disc_cfg *c, const char *what)
+{
+	if (!c->footer)
+		stats_disclaimer(what);
+}
+
+static void
+outcome(struct msg *m, struct edits *e, const struct disc_cfg *c, const char *what,
+	const char *why)
 {
 	char *v = why ? g_strdup_printf("%s (%s)", what, why) : g_strdup(what);
 
-	edits_add_header(e, disclaimer_handler.name, HEADER, v);
-	msg_note(m, "disclaimer", "%s", what);
-	stats_disclaimer(what);
-	log_info("%s: disclaimer: %s", m->queue_id, v);
+	edits_add_header(e, disclaimer_handler.name, c->footer ? FOOTER_HEADER : HEADER, v);
+	msg_note(m, NAME(c), "%s", what);
+	count(c, what);
+	log_info("%s: %s: %s", m->queue_id, NAME(c), v);
 	g_free(v);
 }
 
@@ -901,45 +936,45 @@ protected(struct msg *m, struct edits *e, const struct disc_cfg *c,
 	enum action a = action_for(c, sc);
 
 	if (wanted == ACT_RESIGN && a != ACT_RESIGN)
-		log_info("%s: disclaimer: cannot re-sign%s; resign-fallback applies",
-			 m->queue_id, sc->pgp ? " PGP mail" : "");
+		log_info("%s: %s: cannot re-sign%s; resign-fallback applies",
+			 m->queue_id, NAME(c), sc->pgp ? " PGP mail" : "");
 	if (a == ACT_RESIGN) {
 		/* a failure here (signing, or a signature nested inside that
 		 * does not come off) leaves the tree half changed, after the
 		 * chance to refuse: tempfail, never a broken signature */
 		if (resign(m, c, msg, sc) < 0) {
-			log_warn("%s: disclaimer: cannot re-sign", m->queue_id);
+			log_warn("%s: %s: cannot re-sign", m->queue_id, NAME(c));
 			return -1;
 		}
-		outcome(m, e, "resigned", "signed; the sender's signature was replaced by the domain's");
+		outcome(m, e, c, "resigned", "signed; the sender's signature was replaced by the domain's");
 		return 0;
 	}
 	switch (a) {
 	case ACT_SKIP:
-		outcome(m, e, "skipped", kind);
+		outcome(m, e, c, "skipped", kind);
 		return 0;
 	case ACT_REJECT:
 		return -1;	/* refused at end of message */
 	case ACT_ATTACH:
 		attach(m, c);
-		outcome(m, e, "attached", kind);
+		outcome(m, e, c, "attached", kind);
 		return 0;
 	case ACT_STRIP:
 		if (strip(m, c, msg, sc) == 0) {
-			outcome(m, e, "stripped", kind);
+			outcome(m, e, c, "stripped", kind);
 			return 0;
 		}
 		/* inline PGP, or a signature whose content does not parse: the
 		 * tree may be half changed, so nothing of it is written; the
 		 * message is wrapped as it came */
-		log_info("%s: disclaimer: cannot strip this signature; wrapping", m->queue_id);
+		log_info("%s: %s: cannot strip this signature; wrapping", m->queue_id, NAME(c));
 		break;
 	case ACT_WRAP:
 	case ACT_RESIGN:
 		break;
 	}
 	wrap(m, c);
-	outcome(m, e, "wrapped", kind);
+	outcome(m, e, c, "wrapped", kind);
 	return 0;
 }
 
@@ -965,33 +1000,33 @@ disc_apply(struct msg *m, const void *cfg)
 	 * pass (signed or undecodable content) keeps its content as it was,
 	 * and the disclaimer beside it */
 	if (has_marker(c, msg, bodies)) {
-		log_info("%s: disclaimer: already there", m->queue_id);
-		stats_disclaimer("present");
+		log_info("%s: %s: already there", m->queue_id, NAME(c));
+		count(c, "present");
 	} else if (sc.kind != SMIME_NONE) {
 		rc = protected(m, &m->edits, c, msg, &sc);
 	} else if (!found) {
 		wrap(m, c);
-		outcome(m, &m->edits, "wrapped", "no text body");
+		outcome(m, &m->edits, c, "wrapped", "no text body");
 	} else if (!all_decode(bodies)) {
 		/* text that does not decode is never rewritten: the disclaimer
 		 * goes beside it */
 		wrap(m, c);
-		outcome(m, &m->edits, "wrapped", "undecodable text");
+		outcome(m, &m->edits, c, "wrapped", "undecodable text");
 	} else if (!all_editable(m, bodies)) {
 		/* malformed structure GMime cannot write back exactly */
 		wrap(m, c);
-		outcome(m, &m->edits, "wrapped", "malformed structure");
+		outcome(m, &m->edits, c, "wrapped", "malformed structure");
 	} else {
 		for (i = 0; i < bodies->len && rc == 0; i++)
 			rc = add_to(m, c, g_ptr_array_index(bodies, i), 0);
 		if (rc == 0) {
 			msg_note(m, "disclaimer", "added");
-			stats_disclaimer("added");
+			count(c, "added");
 		}
 	}
 	g_ptr_array_free(bodies, TRUE);
 	if (rc < 0)
-		stats_disclaimer("failed");
+		count(c, "failed");
 	return rc;
 }
 
@@ -1001,16 +1036,17 @@ disc_apply(struct msg *m, const void *cfg)
 static int
 disc_append(struct msg *m, const void *cfg)
 {
+	const struct disc_cfg *c = cfg;
 	GMimeMessage *msg = mime_message(m);
 
 	if (msg == NULL)
 		return -1;
 	if (!appends(m, cfg, msg)) {
-		log_info("%s: disclaimer: no longer an append after the DKIM-signed body", m->queue_id);
-		outcome(m, &m->edits, "skipped", "DKIM signed");
+		log_info("%s: %s: no longer an append after the DKIM-signed body", m->queue_id, NAME(c));
+		outcome(m, &m->edits, c, "skipped", "DKIM signed");
 		return 0;
 	}
-	log_info("%s: disclaimer: appended after the DKIM-signed length (l=)", m->queue_id);
+	log_info("%s: %s: appended after the DKIM-signed length (l=)", m->queue_id, NAME(c));
 	return disc_apply(m, cfg);
 }
 
@@ -1050,7 +1086,7 @@ disc_eom(struct msg *m, struct edits *e, const void *cfg)
 		return VERDICT_CONTINUE;
 	}
 	if (!dkim_may_change(m, DKIM_TOUCH_BODY, disclaimer_handler.name)) {
-		outcome(m, e, "skipped", "DKIM signed");
+		outcome(m, e, c, "skipped", "DKIM signed");
 		return VERDICT_CONTINUE;
 	}
 	mime_at_commit(m, disc_apply, c);
@@ -1095,6 +1131,63 @@ disc_inbound(struct conf_group *g, int chained)
 	if (strcmp(sig, "strip") != 0 && (strcmp(sig, "resign") != 0
 					  || strcmp(conf_str(g, "resign-fallback"), "strip") != 0))
 		conf_unused(g, "strip-notice");
+}
+
+/* footer_free - a footer's settings (the signer is the policy's) */
+static void
+footer_free(gpointer p)
+{
+	disc_unload(p);
+}
+
+/*
+ * disclaimer_footer - a sink's footer on m: text (UTF-8), and html, its
+ * HTML form (NULL: the text, escaped), put at commit where and as the
+ * disclaimer puts its own (the bodies a reader sees, once per thread),
+ * protected mail by the signed and encrypted keys of m's disclaimer
+ * policy (reject is skip here: a footer never refuses mail); 0, or -1
+ * when m's DKIM policy holds body changes back or the message does not
+ * parse
+ */
+int
+disclaimer_footer(struct msg *m, const char *text, const char *html)
+{
+	const struct policy *p = msg_policy(m);
+	const struct disc_cfg *d = p ? policy_handler_cfg(p, &disclaimer_handler) : NULL;
+	GMimeMessage *msg = mime_message(m);
+	struct disc_cfg *c;
+
+	if (msg == NULL || text == NULL)
+		return -1;
+	c = g_new0(struct disc_cfg, 1);
+	c->footer = 1;
+	c->text = g_strdup(text);
+	c->html = html ? g_strdup(html) : NULL;
+	c->marker = make_marker(text);
+	c->on_signed = d ? d->on_signed : ACT_WRAP;
+	c->on_encrypted = d ? d->on_encrypted : ACT_SKIP;
+	c->resign_fallback = d ? d->resign_fallback : ACT_WRAP;
+	if (c->on_signed == ACT_REJECT)
+		c->on_signed = ACT_SKIP;
+	if (c->on_encrypted == ACT_REJECT)
+		c->on_encrypted = ACT_SKIP;
+	if (c->resign_fallback == ACT_REJECT)
+		c->resign_fallback = ACT_SKIP;
+	c->signer = d ? d->signer : NULL;
+	if (c->on_signed == ACT_RESIGN && c->signer == NULL)
+		c->on_signed = c->resign_fallback;
+	c->notice = g_strdup(d && d->notice ? d->notice : "");
+	if (dkim_holds(m, DKIM_TOUCH_BODY) && !dkim_holds(m, DKIM_TOUCH_BODY_APPEND)
+	    && appends(m, c, msg)) {
+		mime_at_commit_free(m, disc_append, c, footer_free);
+		return 0;
+	}
+	if (!dkim_may_change(m, DKIM_TOUCH_BODY, "footer")) {
+		footer_free(c);
+		return -1;
+	}
+	mime_at_commit_free(m, disc_apply, c, footer_free);
+	return 0;
 }
 
 const struct handler disclaimer_handler = {

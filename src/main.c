@@ -37,6 +37,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "milter.h"
+#include "mime.h"
 #include "offline.h"
 #include "pidfile.h"
 #include "policy.h"
@@ -607,6 +608,7 @@ main(int argc, char **argv)
 	log_open("sinkd", 1, !check && !offline && !show);
 	log_set_quiet(offline || status);
 	g_mime_init();
+	mime_footer = disclaimer_footer;
 	s = load(conf_path, offline || status ? REPORT_ERRORS : check || show ? REPORT_STDERR : REPORT_LOG);
 	if (s == NULL && !check && !offline && !show)
 		log_fatal("%s: not starting: the configuration has errors", conf_path);

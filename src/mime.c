@@ -54,6 +54,7 @@ struct mime {
 struct late {
 	int (*fn)(struct msg *m, const void *arg);
 	const void *arg;
+	GDestroyNotify free;	/* arg's, when the message goes; or NULL */
 };
 
 /* dos - GMime's format options with CRLF line endings, as on the wire */
@@ -773,6 +774,8 @@ mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 	mi->entity = entity;
 }
 
+int (*mime_footer)(struct msg *m, const char *text, const char *html);
+
 /* mime_at_commit - fn(m, arg) runs at commit, before the tree is
  * written, after every handler: for a change no other handler's rules
  * may see (the disclaimer's text), made on the message as they left it;
@@ -781,10 +784,22 @@ void
 mime_at_commit(struct msg *m, int (*fn)(struct msg *m, const void *arg),
 	       const void *arg)
 {
-	struct late l = {fn, arg};
+	mime_at_commit_free(m, fn, (void *) arg, NULL);
+}
 
-	if (m->mime == NULL)
+/* mime_at_commit_free - mime_at_commit(), and free(arg) when the message
+ * goes (also when fn never ran) */
+void
+mime_at_commit_free(struct msg *m, int (*fn)(struct msg *m, const void *arg), void *arg,
+		    GDestroyNotify free)
+{
+	struct late l = {fn, arg, free};
+
+	if (m->mime == NULL) {
+		if (free)
+			free(arg);
 		return;
+	}
 	if (m->mime->late == NULL)
 		m->mime->late = g_array_new(FALSE, FALSE, sizeof(struct late));
 	g_array_append_val(m->mime->late, l);
@@ -832,12 +847,20 @@ mime_changed(const struct msg *m)
 void
 mime_free(struct mime *mi)
 {
+	guint i;
+
 	if (mi == NULL)
 		return;
 	g_clear_object(&mi->container);
 	g_clear_object(&mi->placeholder);
 	if (mi->entity_bytes)
 		g_bytes_unref(mi->entity_bytes);
+	for (i = 0; mi->late && i < mi->late->len; i++) {
+		const struct late *l = &g_array_index(mi->late, struct late, i);
+
+		if (l->free)
+			l->free((void *) l->arg);
+	}
 	if (mi->late)
 		g_array_free(mi->late, TRUE);
 	g_ptr_array_free(mi->changed, TRUE);

@@ -113,6 +113,11 @@ void mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 	       enum mime_entity entity);
 void mime_wrap_bytes(struct msg *m, GMimeObject *container,
 		     GMimeObject *placeholder, GBytes *entity);
+/* mime_footer - what places a sink's footer as the disclaimer places its
+ * text (set by main() to the disclaimer handler's; NULL: none) */
+extern int (*mime_footer)(struct msg *m, const char *text, const char *html);
+void mime_at_commit_free(struct msg *m, int (*fn)(struct msg *m, const void *arg), void *arg,
+			 GDestroyNotify free);
 void mime_at_commit(struct msg *m, int (*fn)(struct msg *m, const void *arg),
 		    const void *arg);
 GBytes *mime_write(GMimeObject *obj);

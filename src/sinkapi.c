@@ -947,6 +947,20 @@ api_log(struct sinkd_ctx *x, enum sinkd_log level, const char *text)
 	g_free(t);
 }
 
+/* api_footer - a footer as the disclaimer places its text, at commit */
+static int
+api_footer(struct sinkd_ctx *x, const char *text, const char *html)
+{
+	struct msg *m = at_eom(x);
+
+	if (m == NULL || text == NULL || !g_utf8_validate(text, -1, NULL)
+	    || (html && !g_utf8_validate(html, -1, NULL)))
+		return -1;
+	if (evaluated(x, "footer", NULL))
+		return 0;
+	return mime_footer ? mime_footer(m, text, html) : -1;
+}
+
 const struct sinkd_api sink_api = {
 	.size = sizeof(struct sinkd_api),
 	.abi_major = SINKD_SINK_ABI_MAJOR,
@@ -977,4 +991,5 @@ const struct sinkd_api sink_api = {
 	.text_append = api_text_append,
 	.note = api_note,
 	.log = api_log,
+	.footer = api_footer,
 };

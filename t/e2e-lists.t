@@ -14,7 +14,8 @@
 # LIST-bounces@; a post sharing its transaction deferred (452); a loop
 # refused; a non-member's post held, the moderator asked, approved (by
 # mail) and delivered to the members of that moment; another refused by
-# sinkd-list and the poster told; unsubscribe with confirmation; help
+# sinkd-list and the poster told; the footer in both alternatives of a
+# post; unsubscribe with confirmation; help
 # and info; LIST-owner@ reaching the owners; hostile commands (a huge
 # body, thousands of command lines) bounded; no sanitizer report.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -152,15 +153,42 @@ send --from mod@example.org --to "dev+approve-$HT@example.org" --body ok
 like "$(smtp_reply "$OUT" 'RCPT TO:<dev+approve-'"$HT"'@example.org>')" '^550 ' "  and the refused post's token is gone"
 is "$(pf_delivered_count alice@example.com)" 4 "  the members never get it"
 
+# --- the footer, placed as the disclaimer is ----------------------------
+$L set $LIST footer "The dev list: https://lists.example.org/dev"
+python3 - "$W/alt.eml" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("From: alice@example.com\nTo: dev@example.org\nSubject: with a footer\n"
+            "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b1\n\n"
+            "--b1\nContent-Type: text/plain; charset=utf-8\n\nPlain words.\n\n"
+            "--b1\nContent-Type: text/html; charset=utf-8\n\n"
+            "<html><body><p>HTML words.</p></body></html>\n\n--b1--\n")
+PY
+send --from alice@example.com --to $LIST --data "$W/alt.eml"
+wait_for erin@example.org 2
+F=$(pf_last_message erin@example.org)
+python3 - "$F" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"))
+parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in m.walk()
+         if not p.is_multipart()}
+plain, html = parts["text/plain"], parts["text/html"]
+ok = ("Plain words." in plain and plain.index("Plain words.") < plain.index("The dev list")
+      and html.index("HTML words.") < html.index("The dev list") < html.index("</body>"))
+sys.exit(0 if ok else 1)
+PY
+ok $? "the list's footer goes after the text of both alternatives (the disclaimer's placement)"
+is "$(grep -c 'The dev list' "$F")" 2 "  once in each"
+
 # --- unsubscribe, help, info, owner --------------------------------------
 cmd bob@example.net dev-request@example.org unsubscribe
-wait_for bob@example.net 5
+wait_for bob@example.net 6
 F=$(pf_last_message bob@example.net)
 TOK=$(token "$F")
 like "$TOK" '^[0-9a-f]{32}$' "unsubscribe by the -request address asks for a confirmation"
 is "$($L members $LIST | grep -c bob)" 1 "  bob is a member until he confirms"
 send --from bob@example.net --to "dev+confirm-$TOK@example.org" --body 'yes'
-wait_for bob@example.net 6
+wait_for bob@example.net 7
 is "$($L members $LIST | grep -c bob)" 0 "bob is gone after confirming"
 like "$(header "$(pf_last_message bob@example.net)" Subject)" "You have left" "  and told so"
 

@@ -149,7 +149,7 @@ level = 1
 module = $SINKS/probe.so
 CONF
 got=$(check)
-like "$got" "sinkd.conf:7: module: [^ ]*badabi.so: built for sink ABI 2.0; this sinkd has 1.1" \
+like "$got" "sinkd.conf:7: module: [^ ]*badabi.so: built for sink ABI 2.0; this sinkd has 1.2" \
 	"an ABI mismatch is an error at the module line"
 like "$got" "sinkd.conf:10: module: [^ ]*no-such.so: cannot open shared object file" \
 	"a missing module is an error at the module line"

@@ -54,7 +54,7 @@ extern "C" {
 #endif
 
 #define SINKD_SINK_ABI_MAJOR	1
-#define SINKD_SINK_ABI_MINOR	1
+#define SINKD_SINK_ABI_MINOR	2
 
 /* The entry point a module exports, by this name. */
 #define SINKD_SINK_ENTRY	"sinkd_sink_entry"
@@ -343,6 +343,19 @@ struct sinkd_api {
 
 	/* A log line, "QUEUEID: sink:NAME: text" (CR/LF become spaces). */
 	void (*log)(struct sinkd_ctx *c, enum sinkd_log level, const char *text);
+
+	/* --- ABI 1.2 (check api->size before calling: a sinkd of an older
+	 * minor has no such member) --------------------------------------- */
+
+	/* A footer (eom): text (UTF-8) and its HTML form (NULL: the text,
+	 * escaped) put where and as the disclaimer handler puts its own, after
+	 * every handler: into the bodies a reader sees (both alternatives),
+	 * once per thread (a body already quoting it gets none), signed and
+	 * encrypted mail by the signed and encrypted keys of the message's
+	 * disclaimer policy (where it says reject, the footer is skipped);
+	 * named in an X-Sinkd-Footer field when it cannot go inside.  -1
+	 * under dkim-signed = skip for a DKIM-signed body, as body edits. */
+	int (*footer)(struct sinkd_ctx *c, const char *text, const char *html);
 };
 
 #ifdef __cplusplus
