@@ -49,7 +49,7 @@ TOOLS = tools/sinkd-quarantine tools/sinkd-archive tools/sinkd-list
 UNIT_TESTS = t/unit/util_test t/unit/policy_test t/unit/chain_test t/unit/clamd_test t/unit/journal_test \
 	t/unit/stats_test t/unit/slots_test \
 	t/unit/quarantine_test t/unit/textrw_test t/unit/archive_test t/unit/resolve_test \
-	t/unit/dkim_test t/unit/arc_test
+	t/unit/dkim_test t/unit/arc_test t/unit/dsn_test t/unit/dmarc_test
 ifeq ($(WITH_LUA),yes)
 UNIT_TESTS += t/unit/sinklua_test
 BENCH_TOOLS = bench/luapar
@@ -98,6 +98,13 @@ $(LIST_SINK): lists/sink.c $(LIST_SRCS) lists/lists.h lists/store.h tools/reinje
 		src/template.h include/sinkd/sink.h config.mk
 	$(CC) $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC -shared -Iinclude $(DEPS_CFLAGS) \
 		$(CPPFLAGS) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ lists/sink.c $(LIST_SRCS) $(LIST_LIBS)
+
+# the list service's modules, on their own
+t/unit/dsn_test: t/unit/dsn_test.o t/unit/tap.o lists/dsn.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIST_LIBS)
+
+t/unit/dmarc_test: t/unit/dmarc_test.o t/unit/tap.o lists/dmarc.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIST_LIBS) -lpthread
 
 # clamd_test defines its own scan_set(): not linked with the handlers
 t/unit/clamd_test: t/unit/clamd_test.o t/unit/tap.o milters/clamd.o src/log.o src/stats.o
@@ -308,6 +315,8 @@ FUZZ_TARGETS = fuzz/fuzz_message fuzz/fuzz_conf fuzz/fuzz_policy fuzz/fuzz_milte
 FUZZ_TARGETS += fuzz/fuzz_dkim
 # ARC validation and sealing over hostile ARC fields (src/arc.c)
 FUZZ_TARGETS += fuzz/fuzz_arc
+# the list service's bounce parser and DMARC record parser (lists/)
+FUZZ_TARGETS += fuzz/fuzz_dsn fuzz/fuzz_dmarc
 # a Lua sink's script and a message (fuzz/fuzz_sink.c), under small limits
 ifeq ($(WITH_LUA),yes)
 FUZZ_TARGETS += fuzz/fuzz_sink
@@ -335,5 +344,9 @@ fuzz/obj/%.o: %.c config.mk
 
 $(FUZZ_TARGETS): fuzz/fuzz_%: fuzz/obj/fuzz/fuzz_%.o $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+fuzz/fuzz_dsn: fuzz/obj/lists/dsn.o
+fuzz/fuzz_dmarc: fuzz/obj/lists/dmarc.o
+fuzz/fuzz_dmarc: DEPS_LIBS += $(LIST_LIBS)
 
 -include $(wildcard fuzz/obj/*/*.d)
