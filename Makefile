@@ -66,7 +66,7 @@ SHIPPED_SINKS = etc/sinks/attachhash.so
 # sinkd-list(8)); the module is built against the public header, with
 # code of its own and the two helpers it shares with the tools
 LIST_SINK = lists/lists.so
-LIST_SRCS = lists/store.c lists/lists.c tools/reinject.c src/template.c
+LIST_SRCS = lists/store.c lists/lists.c lists/dsn.c lists/dmarc.c tools/reinject.c src/template.c
 LIST_OBJS = $(LIST_SRCS:.c=.o)
 SHIPPED_LUA = sinks/display-name-spoof.lua sinks/dlp.lua sinks/internal-names.example
 SINK_STAGE = sink-stage
@@ -97,7 +97,7 @@ tools/sinkd-list: lists/sinkd-list.o $(LIST_OBJS)
 $(LIST_SINK): lists/sink.c $(LIST_SRCS) lists/lists.h lists/store.h tools/reinject.h \
 		src/template.h include/sinkd/sink.h config.mk
 	$(CC) $(OPT) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC -shared -Iinclude $(DEPS_CFLAGS) \
-		$(CPPFLAGS) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ lists/sink.c $(LIST_SRCS) $(LIST_LIBS)
+		$(CPPFLAGS) $(LDFLAGS) $(SAN_LDFLAGS) -Wl,-z,defs -o $@ lists/sink.c $(LIST_SRCS) $(LIST_LIBS)
 
 # the list service's modules, on their own
 t/unit/dsn_test: t/unit/dsn_test.o t/unit/tap.o lists/dsn.o

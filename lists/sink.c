@@ -35,6 +35,8 @@
 #include <json-glib/json-glib.h>
 #include <sinkd/sink.h>
 
+#include "dmarc.h"
+#include "dsn.h"
 #include "lists.h"
 #include "store.h"
 
@@ -63,6 +65,11 @@ static const struct sinkd_key keys[] = {
 	 "how long a held post waits for a moderator", SINKD_MERGE_AGREE},
 	{"max-commands", SINKD_KEY_INT, "10",
 	 "command lines read from one message to LIST-request@", SINKD_MERGE_AGREE},
+	{"dns-server", SINKD_KEY_STRING, "",
+	 "the DNS server DMARC policies are asked of (addr or addr:port; empty: the system's)",
+	 SINKD_MERGE_AGREE},
+	{"dmarc-timeout", SINKD_KEY_TIME, "5s",
+	 "how long a post waits for its author's DMARC policy", SINKD_MERGE_AGREE},
 	{NULL, 0, NULL, NULL, 0},
 };
 
@@ -397,6 +404,75 @@ subject(const struct lsink *k, struct sinkd_ctx *c, const char *prefix)
 	g_free(enc);
 }
 
+/* raw_of - the first field name has, as received, or NULL */
+static const char *
+raw_of(const struct lsink *k, struct sinkd_ctx *c, const char *name)
+{
+	const char *n, *r, *d;
+	unsigned i;
+
+	for (i = 0; k->api->header(c, i, &n, &r, &d) == 0; i++)
+		if (!g_ascii_strcasecmp(n, name))
+			return r;
+	return NULL;
+}
+
+/*
+ * dmarc - a post whose author's domain publishes p=reject or quarantine
+ * (or whose policy could not be had in time) goes out From the list, the
+ * author in Reply-To (unless the post has one) and X-Original-From:
+ * Mailman's "munge", so that receivers that enforce DMARC take it
+ */
+static void
+dmarc(struct lsink *k, struct sinkd_ctx *c, const struct ls_list *l)
+{
+	const struct sinkd_api *api = k->api;
+	const char *from = api->header_get(c, "From", 1), *raw = raw_of(k, c, "From");
+	const char *addr, *name, *at, *ns = api->config(c, "dns-server");
+	InternetAddressList *al;
+	InternetAddress *a = NULL, *m;
+	enum dmarc_policy p;
+	char *why = NULL, *dom, *via, *v;
+	long t;
+
+	if (strcmp(l->dmarc, "munge") || from == NULL || raw == NULL
+	    || (al = internet_address_list_parse(NULL, from)) == NULL)
+		return;
+	if (internet_address_list_length(al) > 0)
+		a = internet_address_list_get_address(al, 0);
+	if (a == NULL || !INTERNET_ADDRESS_IS_MAILBOX(a)
+	    || (addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a))) == NULL
+	    || (at = strrchr(addr, '@')) == NULL) {
+		g_object_unref(al);
+		return;
+	}
+	dom = g_ascii_strdown(at + 1, -1);
+	t = seconds(api->config(c, "dmarc-timeout"), 5);
+	p = dmarc_policy_of(dom, ns && *ns ? ns : NULL, (unsigned) (t * 1000), &why);
+	if (p == DMARC_TEMPERROR)
+		logf_(k, c, SINKD_LOG_WARNING, "DMARC policy of %s: %s; the post is sent as if it "
+		      "had p=reject", dom, why ? why : "no answer");
+	g_free(why);
+	if (p == DMARC_REJECT || p == DMARC_QUARANTINE || p == DMARC_TEMPERROR) {
+		name = internet_address_get_name(a);
+		via = g_strdup_printf("%.*s via %s", (int) (name && *name ? strlen(name) : (size_t) (at - addr)),
+				      name && *name ? name : addr,
+				      *l->description ? l->description : l->address);
+		m = internet_address_mailbox_new(via, l->address);
+		v = internet_address_to_string(m, NULL, TRUE);
+		api->header_change(c, "From", 1, v);
+		g_free(v);
+		g_object_unref(m);
+		g_free(via);
+		if (api->header_get(c, "Reply-To", 1) == NULL)
+			api->header_add(c, "Reply-To", raw);
+		api->header_add(c, "X-Original-From", raw);
+		api->note(c, "dmarc", dmarc_policy_name(p));
+	}
+	g_free(dom);
+	g_object_unref(al);
+}
+
 /* expand - the post goes to the members, as the list's */
 static enum sinkd_verdict
 expand(struct lsink *k, struct sinkd_ctx *c, const char *rcpt, const struct ls_list *l,
@@ -456,6 +532,7 @@ expand(struct lsink *k, struct sinkd_ctx *c, const char *rcpt, const struct ls_l
 	api->header_add(c, "Precedence", "list");
 	api->header_add(c, LOOP_FIELD, list);
 	subject(k, c, l->prefix);
+	dmarc(k, c, l);
 	/* the footer where the disclaimer would put it (sink ABI 1.2) */
 	if (*l->footer && api->size >= G_STRUCT_OFFSET(struct sinkd_api, footer) + sizeof(api->footer)
 	    && api->footer(c, l->footer, NULL) < 0)
@@ -1104,6 +1181,67 @@ released(struct job *j, const char *token)
 	ls_token_clear(&t);
 }
 
+/*
+ * bounces - a delivery status notification to LIST-bounces@: each
+ * member it says failed for good (action failed, status 5.x.x) counts
+ * one failure (a day at most); at the list's bounce-score the member's
+ * delivery is suspended and the member told
+ */
+static void
+bounces(struct job *j, const char *list)
+{
+	GBytes *raw = job_raw(j);
+	struct dsn *d;
+	struct ls_list l;
+	char *why = NULL;
+	const void *data;
+	gsize len;
+	unsigned i;
+	int rc;
+
+	if (raw == NULL)
+		return;
+	data = g_bytes_get_data(raw, &len);
+	if ((d = dsn_parse(data, len, &why)) == NULL) {
+		job_log(j, SINKD_LOG_INFO, "%s: not a delivery status notification: %s", list, why);
+		g_free(why);
+		return;
+	}
+	if ((rc = ls_list_get(j->k->store, list, &l, &why)) <= 0) {
+		if (rc < 0)
+			job_store(j, why);
+		dsn_free(d);
+		ls_list_clear(&l);
+		return;
+	}
+	for (i = 0; i < d->rcpts->len && !j->failed; i++) {
+		const struct dsn_rcpt *r = d->rcpts->pdata[i];
+		char *addr = ls_addr_norm(r->original ? r->original : r->final);
+
+		if (addr && r->action == DSN_FAILED && r->status[0] == '5') {
+			rc = ls_bounce(j->k->store, list, addr, now_s() / 86400, &why);
+			if (rc < 0)
+				job_store(j, why);
+			else if (rc == 1) {
+				GPtrArray *v = g_ptr_array_new();
+				char score[32];
+
+				g_snprintf(score, sizeof(score), "%ld", l.bounce_score);
+				job_log(j, SINKD_LOG_INFO, "%s: %s bounced %s times: delivery suspended",
+					list, addr, score);
+				lt_vars(v, &l, addr);
+				lt_var(v, "score", score);
+				send_text(j, &l, "disabled", addr, v);
+				g_ptr_array_free(v, TRUE);
+			} else
+				job_log(j, SINKD_LOG_INFO, "%s: %s bounced (%s)", list, addr, r->status);
+		}
+		g_free(addr);
+	}
+	dsn_free(d);
+	ls_list_clear(&l);
+}
+
 /* work - one item of the note */
 static void
 work(struct job *j, const char *item)
@@ -1126,6 +1264,8 @@ work(struct job *j, const char *item)
 		released(j, token);
 	else if (!strcmp(kind, "hold"))
 		hold(j, list);
+	else if (!strcmp(kind, "bounces"))
+		bounces(j, list);
 	g_strfreev(f);
 }
 

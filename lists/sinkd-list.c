@@ -45,13 +45,14 @@ usage(void)
 		"                               ROLES: member, moderator, owner (default member)\n"
 		"  remove LIST ADDRESS ...      members gone\n"
 		"  members [-a] LIST            who gets the posts (-a: everyone, with roles)\n"
+		"  enable LIST ADDRESS          delivery on again, bounces forgotten\n"
 		"  held LIST                    posts waiting for a moderator\n"
 		"  pending LIST                 requests waiting for their confirmation\n"
 		"  approve LIST TOKEN           send a held post to the list\n"
 		"  reject LIST TOKEN            refuse it (the poster is told)\n"
 		"  expire                       remove expired requests and held posts\n"
 		"  flush                        send what waits in the outbox\n",
-		"policy, subject-prefix, description, footer");
+		"policy, subject-prefix, description, footer, dmarc, bounce-score");
 	return 2;
 }
 
@@ -290,7 +291,7 @@ cmd_members(struct tool *t, int all, const char *list)
 		struct ls_member *m = rows->pdata[i];
 		char *r = roles_name(m->roles);
 
-		printf("%s %s%s bounces=%ld\n", m->address, r, m->disabled ? " disabled" : "", m->score);
+		printf("%s %s%s bounces=%ld\n", m->address, r, m->disabled ? " suspended" : "", m->score);
 		g_free(r);
 	}
 	g_ptr_array_free(rows, TRUE);
@@ -415,7 +416,17 @@ run(struct tool *t, int argc, char **argv)
 		rc = cmd_remove(t, list, argc - 2, argv + 2);
 	else if (!strcmp(cmd, "members") && argc == 2)
 		rc = cmd_members(t, 0, list);
-	else if (!strcmp(cmd, "held") && argc == 2)
+	else if (!strcmp(cmd, "enable") && argc == 3) {
+		char *a = list_arg(argv[2]);
+
+		if (a == NULL)
+			rc = 1;
+		else if (ls_member_enable(t->s, list, a, &why) < 0)
+			rc = fail(a, why);
+		else
+			printf("%s: enabled\n", a), rc = 0;
+		g_free(a);
+	} else if (!strcmp(cmd, "held") && argc == 2)
 		rc = cmd_tokens(t, list, 1);
 	else if (!strcmp(cmd, "pending") && argc == 2)
 		rc = cmd_tokens(t, list, 0);

@@ -50,7 +50,9 @@ struct row {
 	struct cell c[];
 };
 
-const char *const ls_settings[] = {"policy", "subject-prefix", "description", "footer", NULL};
+const char *const ls_settings[] = {
+	"policy", "subject-prefix", "description", "footer", "dmarc", "bounce-score", NULL
+};
 
 static const char *const table_sql[2] = {
 	/* SQLite */
@@ -549,13 +551,25 @@ static const char *
 setting_column(const char *key, const char *value, char **why)
 {
 	static const char *const policies[] = {"open", "members", "moderated", NULL};
+	static const char *const dmarcs[] = {"munge", "none", NULL};
 	const char *const *vals = NULL;
 	char *all;
 	unsigned i;
 
 	if (!strcmp(key, "policy"))
 		vals = policies;
-	else if (!strcmp(key, "footer")) {
+	else if (!strcmp(key, "dmarc"))
+		vals = dmarcs;
+	else if (!strcmp(key, "bounce-score")) {
+		char *e;
+		long n = strtol(value, &e, 10);
+
+		if (*value == 0 || *e || n < 1 || n > 1000) {
+			*why = g_strdup_printf("bounce-score: %s: not a number from 1 to 1000", value);
+			return NULL;
+		}
+		return "bounce_score";
+	} else if (!strcmp(key, "footer")) {
 		if (!g_utf8_validate(value, -1, NULL) || strlen(value) > 4096 || strchr(value, '\r')) {
 			*why = g_strdup_printf("%s: not UTF-8 text of at most 4096 bytes", key);
 			return NULL;
@@ -593,7 +607,10 @@ ls_list_set(struct lstore *s, const char *list, const char *key, const char *val
 		return -1;
 	if (begin(s, why) < 0)
 		return -1;
-	sql = g_strdup_printf("UPDATE lists SET %s = $2 WHERE address = $1 RETURNING address", col);
+	sql = !strcmp(col, "bounce_score")
+		? g_strdup("UPDATE lists SET bounce_score = CAST($2 AS BIGINT) WHERE address = $1"
+			   " RETURNING address")
+		: g_strdup_printf("UPDATE lists SET %s = $2 WHERE address = $1 RETURNING address", col);
 	rc = changed(s, sql, p, 2, "no such list", why);
 	g_free(sql);
 	return end(s, rc, why);
@@ -806,9 +823,11 @@ ls_bounce(struct lstore *s, const char *list, const char *addr, long day, char *
 	}
 	/* one failure a day at most, as a member's mailbox may bounce every
 	 * post of a busy day for one cause */
-	rc = q(s, "UPDATE members SET score = score + 1, bounce_day = CAST($3 AS BIGINT)"
+	rc = q(s, "UPDATE members SET"
+	       " score = score + CASE WHEN bounce_day < CAST($3 AS BIGINT) THEN 1 ELSE 0 END,"
+	       " bounce_day = CASE WHEN bounce_day < CAST($3 AS BIGINT) THEN CAST($3 AS BIGINT)"
+	       " ELSE bounce_day END"
 	       " WHERE list = $1 AND address = $2 AND disabled = 0"
-	       " AND bounce_day < CAST($3 AS BIGINT)"
 	       " RETURNING score, (SELECT bounce_score FROM lists WHERE address = $1)",
 	       p, 3, rows, why);
 	if (rc == 0 && rows->len && num(rows->pdata[0], 0) >= num(rows->pdata[0], 1)) {

@@ -95,8 +95,9 @@ int ls_member_enable(struct lstore *s, const char *list, const char *addr, char 
 int ls_members(struct lstore *s, const char *list, unsigned roles, int active,
 	       GPtrArray **addrs, char **why);
 int ls_member_rows(struct lstore *s, const char *list, GPtrArray **rows, char **why);
-/* ls_bounce - count a failure of addr on day; 1 when it just reached the
- * list's bounce score and the member was disabled, 0 otherwise */
+/* ls_bounce - count a failure of addr on day (one a day at most); 1 when
+ * its count is at the list's bounce score and its delivery was suspended
+ * now, 0 otherwise */
 int ls_bounce(struct lstore *s, const char *list, const char *addr, long day, char **why);
 
 /* tokens: 128 random bits, hex; data may be NULL */

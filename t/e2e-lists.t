@@ -15,7 +15,8 @@
 # refused; a non-member's post held, the moderator asked, approved (by
 # mail) and delivered to the members of that moment; another refused by
 # sinkd-list and the poster told; the footer in both alternatives of a
-# post; unsubscribe with confirmation; help
+# post; a p=reject author munged (DMARC policies from a DNS server of the
+# test's); DSNs counted and a member suspended, then enabled again; unsubscribe with confirmation; help
 # and info; LIST-owner@ reaching the owners; hostile commands (a huge
 # body, thousands of command lines) bounded; no sanitizer report.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,10 +32,20 @@ pf_setup "$W/pf" "$PORT" "unix:$W/sk/sinkd.sock" >/dev/null || bail_out "pf_setu
 pf_start || bail_out "pf_start"
 sk_init "$W/sk" "unix:$W/sk/sinkd.sock"
 chown postfix "$W/store"
+# the authors' DMARC policies: a DNS server of the test's own
+printf '%s\n' '_dmarc.strict.example TXT v=DMARC1; p=reject' \
+	'_dmarc.loose.example TXT v=DMARC1; p=none' >"$W/zone"
+python3 "$TOP/t/lib/dnsanswer.py" -l "$W/queries" "$W/zone" </dev/null >"$W/dnsport" 2>"$W/dnserr" &
+DNSPID=$!
+trap 'kill $DNSPID 2>/dev/null' EXIT
+for i in $(seq 1 100); do grep -q ' ' "$W/dnsport" 2>/dev/null && break; sleep 0.1; done
+DNSPORT=$(cut -d' ' -f1 "$W/dnsport")
+[ -n "$DNSPORT" ] || bail_out "the test DNS server did not start: $(cat "$W/dnserr")"
 sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, sink:lists/' "$W/sk/conf/sinkd.conf"
 sk_conf "state-dir = $W/sk/state" \
 	'[sink:lists]' "module = $TOP/lists/lists.so" "store = sqlite:$W/store/lists.db" \
-	"submit = 127.0.0.1:$PORT" 'max-commands = 5'
+	"submit = 127.0.0.1:$PORT" 'max-commands = 5' "dns-server = 127.0.0.1:$DNSPORT" \
+	'dmarc-timeout = 3s'
 sk_start || bail_out "sinkd did not start"
 
 L="$TOP/tools/sinkd-list -c $W/sk/conf/sinkd.conf"
@@ -179,6 +190,65 @@ sys.exit(0 if ok else 1)
 PY
 ok $? "the list's footer goes after the text of both alternatives (the disclaimer's placement)"
 is "$(grep -c 'The dev list' "$F")" 2 "  once in each"
+
+# --- DMARC: a p=reject author munged ----------------------------------
+$L add $LIST rita@strict.example lou@loose.example >/dev/null
+send --from rita@strict.example --to $LIST --header 'Subject: strict' \
+	--header 'From: Rita Reject <rita@strict.example>' --body 'From a p=reject domain.'
+wait_for erin@example.org 3
+F=$(pf_last_message erin@example.org)
+is "$(header "$F" From)" 'Rita Reject via Developers <dev@example.org>' \
+	"a p=reject author's post goes out From the list"
+is "$(header "$F" Reply-To)" "Rita Reject <rita@strict.example>" "  replies go to the author"
+is "$(header "$F" X-Original-From)" "Rita Reject <rita@strict.example>" "  X-Original-From names the author"
+send --from lou@loose.example --to $LIST --header 'Subject: loose' \
+	--header 'From: Lou <lou@loose.example>' --body 'From a p=none domain.'
+wait_for erin@example.org 4
+F=$(pf_last_message erin@example.org)
+is "$(header "$F" From)" "Lou <lou@loose.example>" "a p=none author's From is left as it is"
+is "$(grep -c '^X-Original-From' "$F")" 0 "  without X-Original-From"
+like "$(cat "$W/queries")" "_dmarc.strict.example" "  (the policies came from the test's DNS server)"
+
+# --- bounces: counted, a member suspended --------------------------------
+$L set $LIST bounce-score 2
+# dsn ADDR: a delivery status notification saying ADDR failed, to -bounces@
+dsn() {
+	python3 - "$W/dsn.eml" "$1" <<'PY'
+import sys
+out, rcpt = sys.argv[1], sys.argv[2]
+open(out, "w").write(
+    "From: MAILER-DAEMON@mx.example.net\nTo: dev-bounces@example.org\n"
+    "Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+    "Content-Type: multipart/report; report-type=delivery-status; boundary=r\n\n"
+    "--r\nContent-Type: text/plain\n\nIt failed.\n\n"
+    "--r\nContent-Type: message/delivery-status\n\n"
+    "Reporting-MTA: dns; mx.example.net\n\n"
+    "Final-Recipient: rfc822; %s\nOriginal-Recipient: rfc822;%s\nAction: failed\n"
+    "Status: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 no such user\n\n--r--\n" % (rcpt, rcpt))
+PY
+	send --from '<>' --to dev-bounces@example.org --data "$W/dsn.eml"
+}
+dsn erin@example.org
+like "$(smtp_reply "$OUT" .)" '^250 ' "a DSN to LIST-bounces@ is accepted"
+sleep 1
+like "$($L members -a $LIST | grep '^erin@')" 'bounces=1$' "  and counts one failure for the member"
+dsn erin@example.org
+sleep 1
+like "$($L members -a $LIST | grep '^erin@')" 'member bounces=1$' "  a second the same day counts no more"
+$L set $LIST bounce-score 1
+dsn erin@example.org
+wait_for erin@example.org 5
+like "$(header "$(pf_last_message erin@example.org)" Subject)" "suspended" \
+	"at the bounce score the member's delivery is suspended, and the member told"
+like "$($L members -a $LIST | grep '^erin@')" 'suspended' "  sinkd-list members -a says so"
+send --from alice@example.com --to $LIST --header 'Subject: after' --body 'x'
+wait_for alice@example.com 8
+is "$(pf_delivered_count erin@example.org)" 5 "  and posts no longer reach the member"
+$L enable $LIST erin@example.org >/dev/null
+send --from alice@example.com --to $LIST --header 'Subject: again' --body 'x'
+wait_for erin@example.org 6
+is "$(header "$(pf_last_message erin@example.org)" Subject)" "[dev] again" "sinkd-list enable: posts reach the member again"
+is "$(pf_delivered_count dev-bounces@example.org)" 0 "LIST-bounces@ itself gets nothing"
 
 # --- unsubscribe, help, info, owner --------------------------------------
 cmd bob@example.net dev-request@example.org unsubscribe
