@@ -299,8 +299,21 @@ exec(struct lstore *s, const char *sql, char **why)
 			return -1;
 		}
 		return 0;
+	} else {
+		/* PQexec, not PQexecParams: several statements in one string */
+		PGresult *r = PQexec(s->pg, sql);
+
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+			char *e = g_strdup(PQresultErrorMessage(r));
+
+			*why = g_strdup_printf("PostgreSQL: %s", g_strstrip(e));
+			g_free(e);
+			PQclear(r);
+			return -1;
+		}
+		PQclear(r);
+		return 0;
 	}
-	return pg_q(s, sql, NULL, 0, NULL, why);
 }
 
 /* begin - the lock, the connection, the tables, a transaction */

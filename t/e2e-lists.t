@@ -37,7 +37,7 @@ printf '%s\n' '_dmarc.strict.example TXT v=DMARC1; p=reject' \
 	'_dmarc.loose.example TXT v=DMARC1; p=none' >"$W/zone"
 python3 "$TOP/t/lib/dnsanswer.py" -l "$W/queries" "$W/zone" </dev/null >"$W/dnsport" 2>"$W/dnserr" &
 DNSPID=$!
-trap 'kill $DNSPID 2>/dev/null' EXIT
+trap '_e2e_cleanup; kill $DNSPID 2>/dev/null' EXIT
 for i in $(seq 1 100); do grep -q ' ' "$W/dnsport" 2>/dev/null && break; sleep 0.1; done
 DNSPORT=$(cut -d' ' -f1 "$W/dnsport")
 [ -n "$DNSPORT" ] || bail_out "the test DNS server did not start: $(cat "$W/dnserr")"
