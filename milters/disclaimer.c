@@ -1020,7 +1020,7 @@ disc_apply(struct msg *m, const void *cfg)
 		for (i = 0; i < bodies->len && rc == 0; i++)
 			rc = add_to(m, c, g_ptr_array_index(bodies, i), 0);
 		if (rc == 0) {
-			msg_note(m, "disclaimer", "added");
+			msg_note(m, NAME(c), "added");
 			count(c, "added");
 		}
 	}

@@ -670,6 +670,18 @@ ctx_text_append(lua_State *L)
 	return ctx_done(L, bad ? -1 : API(x)->text_append(x->c, i, text));
 }
 
+/* ctx_footer - ctx:footer(text [, html]) */
+static int
+ctx_footer(lua_State *L)
+{
+	struct slua_ctx *x = ctx_check(L);
+	int bad = 0;
+	const char *text = ctx_str(L, 2, 0, &bad);
+	const char *html = ctx_str(L, 3, 1, &bad);
+
+	return ctx_done(L, bad ? -1 : API(x)->footer(x->c, text, html));
+}
+
 /* ctx_note - ctx:note(key, value) */
 static int
 ctx_note(lua_State *L)
@@ -745,6 +757,7 @@ static const luaL_Reg ctx_methods[] = {
 	{"part_remove", ctx_part_remove},
 	{"part_add", ctx_part_add},
 	{"text_append", ctx_text_append},
+	{"footer", ctx_footer},
 	{"note", ctx_note},
 	{"log", ctx_log},
 	{NULL, NULL},

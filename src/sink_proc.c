@@ -1960,6 +1960,16 @@ act_text_append(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.text_append(x, i, jstr(o, "text")) : 0;
 }
 
+/* act_footer - "footer": text, [html] (null: the text, escaped) */
+static int
+act_footer(struct sinkd_ctx *x, JsonObject *o, int apply)
+{
+	if (!jstr(o, "text")
+	    || (json_object_has_member(o, "html") && !jstr(o, "html") && !jnull(o, "html")))
+		return -2;
+	return apply ? sink_api.footer(x, jstr(o, "text"), jstr(o, "html")) : 0;
+}
+
 /* act_note - "note": key, value */
 static int
 act_note(struct sinkd_ctx *x, JsonObject *o, int apply)
@@ -2006,8 +2016,8 @@ static const struct {
 	{"rcpt-add", act_rcpt_add}, {"rcpt-delete", act_rcpt_delete},
 	{"sender-change", act_sender_change}, {"part-replace", act_part_replace},
 	{"part-remove", act_part_remove}, {"part-add", act_part_add},
-	{"text-append", act_text_append}, {"note", act_note},
-	{"kv-set", act_kv_set}, {"log", act_log},
+	{"text-append", act_text_append}, {"footer", act_footer},
+	{"note", act_note}, {"kv-set", act_kv_set}, {"log", act_log},
 };
 
 /* action_of - the action o names, or NULL */

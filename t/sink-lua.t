@@ -6,11 +6,12 @@
 # context; the sandbox (no io, os, require, binary chunks); each limit
 # (instructions, memory), a runtime error, CR/LF and huge replies: each
 # gives the sink's on-error, or a refused call, with the script's file
-# and line in the log; syntax errors reported by sinkd -n with file and
-# line; and in a running sinkd, a message past a limit leaves the next
-# one alone, an unknown command reaches the script, SIGHUP with a broken
-# script keeps the old generation, and a message in flight across a
-# reload finishes on the generation it began with.
+# and line in the log; ctx:footer() where the disclaimer would put its
+# text, wrapping signed mail, once per thread; syntax errors reported by
+# sinkd -n with file and line; and in a running sinkd, a message past a
+# limit leaves the next one alone, an unknown command reaches the script,
+# SIGHUP with a broken script keeps the old generation, and a message in
+# flight across a reload finishes on the generation it began with.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 source lib/sinkd.sh
@@ -32,20 +33,28 @@ conf() {
 }
 
 SANITIZER=0
-# run SUBJECT [ARGS...]: a message with this subject through sinkd -t
-# (to $RCPT, by default c@example.org);
-# sets OUT (the message written), ERR (the log), V (the verdict line)
-run() {
-	local subj=$1
+# run_file FILE [ARGS...]: the message FILE through sinkd -t (to $RCPT,
+# by default c@example.org); sets OUT (the message written), ERR (the
+# log), V (the verdict line)
+run_file() {
+	local msg=$1
 	shift
-	printf 'From: a@example.net\nTo: c@example.org\nSubject: %s\nX-Drop: x\n\nbody text\n' "$subj" \
-		| "$SINKD" -t -c "$W/sinkd.conf" -F s@example.net -R "${RCPT:-c@example.org}" "$@" \
-			>"$W/out" 2>"$W/err"
+	"$SINKD" -t -c "$W/sinkd.conf" -F s@example.net -R "${RCPT:-c@example.org}" "$@" \
+		<"$msg" >"$W/out" 2>"$W/err"
 	OUT=$(cat "$W/out")
 	grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' "$W/err" &&
 		{ SANITIZER=$((SANITIZER + 1)); diag "$(head -40 "$W/err")"; }
 	ERR=$(grep -v '^verdict=' "$W/err")
 	V=$(grep '^verdict=' "$W/err")
+}
+
+# run SUBJECT [ARGS...]: run_file on a message with this subject
+run() {
+	local subj=$1
+	shift
+	printf 'From: a@example.net\nTo: c@example.org\nSubject: %s\nX-Drop: x\n\nbody text\n' "$subj" \
+		>"$W/in.eml"
+	run_file "$W/in.eml" "$@"
 }
 
 # ---------------------------------------------------------------------------
@@ -206,6 +215,88 @@ run plain
 like "$ERR" 'warning: .*sink:lua: eom ran' "ctx:log(\"warning\", ...) logs a warning"
 like "$ERR" 'sinkd: OFFLINE: sink:lua: eom said so' "  and ctx:log(text) an info line, which sinkd -t shows"
 unlike "$ERR" 'abort closing=false' "a message that reached its end gets no abort"
+
+# ctx:footer(): where and as the disclaimer puts its text, after every
+# handler; signed mail wrapped and the outcome named; once per thread
+cat >"$W/footer.lua" <<'LUA'
+return {
+	keys = {
+		{name = "text", default = "Sent through the footer test list, by Lua"},
+		{name = "html", default = ""},
+	},
+	data = function(ctx)
+		ctx:kv_set("early", tostring(ctx:footer("too early for a footer")))
+	end,
+	eom = function(ctx)
+		local html = ctx:config("html")
+		ctx:note("early", ctx:kv_get("early"))
+		ctx:note("nul", tostring(ctx:footer("a\0b")))
+		ctx:note("htmlnul", tostring(ctx:footer("a footer", "a\0b")))
+		ctx:note("utf8", tostring(ctx:footer("bad \255 UTF-8 in a footer")))
+		ctx:note("footer", tostring(ctx:footer(ctx:config("text"), html ~= "" and html or nil)))
+	end,
+}
+LUA
+FOOT="Sent through the footer test list, by Lua"
+cat >"$W/alt.eml" <<'EOF'
+From: a@example.net
+To: c@example.org
+Subject: both forms
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="AA"
+
+--AA
+Content-Type: text/plain; charset=us-ascii
+
+Plain form.
+--AA
+Content-Type: text/html; charset=us-ascii
+
+<html><body><p>HTML form.</p></body></html>
+--AA--
+EOF
+SIGNED=corpus/thunderbird/smime/alice.dsig.SHA256.multipart.eml
+printf 'From: a@example.net\nTo: c@example.org\nSubject: plain\n\nbody text\n' >"$W/plain.eml"
+conf "$W/footer.lua"
+run_file "$W/plain.eml"
+like "$V" 'sink\.lua\.footer=true' "ctx:footer(text): true"
+like "$V" ' footer=added' "  the verdict line names the footer's outcome"
+like "$OUT" $'\n\nbody text\n\n'"$FOOT"'$' "  a text/plain body: the footer after its text and an empty line"
+like "$V" 'sink\.lua\.early=false' "ctx:footer() before end of message: false"
+like "$V" 'sink\.lua\.nul=false sink\.lua\.htmlnul=false' "ctx:footer() with a NUL in the text or the HTML: false"
+like "$V" 'sink\.lua\.utf8=false' "ctx:footer() with text that is not UTF-8: false"
+unlike "$OUT" 'a footer' "  none of them reaches the message"
+run_file "$W/alt.eml"
+like "$OUT" $'\nPlain form\\.\n\n'"$FOOT"$'\n' "multipart/alternative: the footer after the text of the plain alternative"
+like "$OUT" "<p>HTML form\\.</p><p>$FOOT</p>"$'\n</body>' "  and, escaped in a paragraph, before </body> of the HTML one"
+conf "$W/footer.lua" 'html = <p class="f">The <b>Lua</b> list</p>'
+run_file "$W/alt.eml"
+like "$OUT" $'<p>HTML form\\.</p><p class="f">The <b>Lua</b> list</p>\n</body>' \
+	"ctx:footer(text, html): the HTML form, as it is, in the HTML alternative"
+like "$OUT" $'\nPlain form\\.\n\n'"$FOOT" "  the text in the plain one"
+conf "$W/footer.lua"
+run_file "$SIGNED"
+like "$V" 'sink\.lua\.footer=true .*footer=wrapped' "S/MIME signed mail: true, and wrapped"
+is "$(grep '^X-Sinkd-Footer:' "$W/out" | tr -d '\r')" "X-Sinkd-Footer: wrapped (signed)" \
+	"  an X-Sinkd-Footer field names the outcome"
+cmp -s <(python3 lib/entity.py "$W/out" 0 | tr -d '\r') <(python3 lib/content.py "$SIGNED" | tr -d '\r')
+ok $? "  the signed entity kept byte for byte as the first part"
+like "$(python3 lib/entity.py "$W/out" 1)" "$FOOT" "  the footer in the part after it"
+for f in "$W/plain.eml" "$W/alt.eml" "$SIGNED"; do
+	run_file "$f"
+	cp "$W/out" "$W/pass1"
+
+	run_file "$W/pass1"
+	like "$V" '^verdict=accept edits=0 .* changed=no ' "${f##*/}: a second pass over the output adds no second footer"
+	cmp -s "$W/pass1" "$W/out"
+	ok $? "  and leaves it byte-identical"
+done
+conf "$W/footer.lua" "evaluate = yes"
+run_file "$W/alt.eml"
+like "$ERR" 'sink:lua: evaluate: would footer' "evaluate = yes: ctx:footer() logs what it would do"
+cmp -s "$W/alt.eml" "$W/out"
+ok $? "  and changes nothing"
+
 
 # ---------------------------------------------------------------------------
 # the sandbox

@@ -18,7 +18,10 @@
 # goes away costs on-error until it is back; one worker with concurrency
 # answers two messages out of order; SIGHUP gives new workers; 16
 # connections at once, where exactly the messages whose worker failed
-# get on-error.
+# get on-error.  A second worker (t/sinks/proc-footer.py) asks for a
+# footer: placed where the disclaimer would put its text, signed mail
+# wrapped, once per thread; a malformed one fails the hook before any
+# action is made.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 source lib/sinkd.sh
@@ -34,6 +37,7 @@ mkdir -p "$W/spool"
 # finds no module in a directory it cannot list)
 install -d -m 755 "$W/bin"
 install -m 755 sinks/proc-hooks.py "$W/bin/proc-hooks.py"
+install -m 755 sinks/proc-footer.py "$W/bin/proc-footer.py"
 install -m 644 ../etc/sinks/sinkd_sink.py "$W/bin/sinkd_sink.py"
 HOOKS=$W/bin/proc-hooks.py
 
@@ -49,19 +53,27 @@ conf() {
 }
 
 SANITIZER=0
-# run SUBJECT [ARGS...]: a message with this subject through sinkd -t;
-# sets OUT (the message written), ERR (the log), V (the verdict line)
-run() {
-	local subj=$1
+# run_file FILE [ARGS...]: the message FILE through sinkd -t; sets OUT
+# (the message written), ERR (the log), V (the verdict line)
+run_file() {
+	local msg=$1
 	shift
-	printf 'From: a@example.net\nTo: c@example.org\nSubject: %s\nX-Drop: x\nX-Enc: =?utf-8?q?caf=C3=A9?=\n\nbody text\n' "$subj" \
-		| "$SINKD" -t -c "$W/sinkd.conf" -F s@example.net -R "${RCPT:-c@example.org}" "$@" \
-			>"$W/out" 2>"$W/err"
+	"$SINKD" -t -c "$W/sinkd.conf" -F s@example.net -R "${RCPT:-c@example.org}" "$@" \
+		<"$msg" >"$W/out" 2>"$W/err"
 	OUT=$(cat "$W/out")
 	grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|panic:' "$W/err" &&
 		{ SANITIZER=$((SANITIZER + 1)); diag "$(head -40 "$W/err")"; }
 	ERR=$(grep -v '^verdict=' "$W/err")
 	V=$(grep '^verdict=' "$W/err")
+}
+
+# run SUBJECT [ARGS...]: run_file on a message with this subject
+run() {
+	local subj=$1
+	shift
+	printf 'From: a@example.net\nTo: c@example.org\nSubject: %s\nX-Drop: x\nX-Enc: =?utf-8?q?caf=C3=A9?=\n\nbody text\n' "$subj" \
+		>"$W/in.eml"
+	run_file "$W/in.eml" "$@"
 }
 
 # worker NAME PYTHON: an executable worker $W/NAME.py
@@ -182,6 +194,76 @@ conf "$HOOKS" "evaluate = yes"
 run reject
 like "$V" '^verdict=accept ' "evaluate = yes: a refusal is not made"
 like "$ERR" 'sink:proc: evaluate: eom hook would give reject' "  but logged"
+
+# the footer action: where and as the disclaimer puts its text, after
+# every handler; signed mail wrapped and the outcome named; once per thread
+FOOTER=$W/bin/proc-footer.py
+FOOT="Sent through the footer test list, by a worker"
+printf 'From: a@example.net\nTo: c@example.org\nSubject: plain\n\nbody text\n' >"$W/plain.eml"
+cat >"$W/alt.eml" <<'EOF'
+From: a@example.net
+To: c@example.org
+Subject: both forms
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="AA"
+
+--AA
+Content-Type: text/plain; charset=us-ascii
+
+Plain form.
+--AA
+Content-Type: text/html; charset=us-ascii
+
+<html><body><p>HTML form.</p></body></html>
+--AA--
+EOF
+SIGNED=corpus/thunderbird/smime/alice.dsig.SHA256.multipart.eml
+conf "$FOOTER"
+run_file "$W/plain.eml"
+like "$V" '^verdict=accept .* footer=added' "footer: the verdict line names the footer's outcome"
+like "$OUT" $'\n\nbody text\n\n'"$FOOT"'$' "  a text/plain body: the footer after its text and an empty line"
+run_file "$W/alt.eml"
+like "$OUT" $'\nPlain form\\.\n\n'"$FOOT"$'\n' "  multipart/alternative: after the text of the plain alternative"
+like "$OUT" "<p>HTML form\\.</p><p>$FOOT</p>"$'\n</body>' "  and, escaped in a paragraph, before </body> of the HTML one"
+conf "$FOOTER" 'html = <p class="f">The <b>worker</b> list</p>'
+run_file "$W/alt.eml"
+like "$OUT" $'<p>HTML form\\.</p><p class="f">The <b>worker</b> list</p>\n</body>' \
+	"footer with html: the HTML form, as it is, in the HTML alternative"
+like "$OUT" $'\nPlain form\\.\n\n'"$FOOT" "  the text in the plain one"
+conf "$FOOTER"
+run_file "$SIGNED"
+like "$V" '^verdict=accept .* footer=wrapped' "footer on S/MIME signed mail: wrapped"
+is "$(grep '^X-Sinkd-Footer:' "$W/out" | tr -d '\r')" "X-Sinkd-Footer: wrapped (signed)" \
+	"  an X-Sinkd-Footer field names the outcome"
+cmp -s <(python3 lib/entity.py "$W/out" 0 | tr -d '\r') <(python3 lib/content.py "$SIGNED" | tr -d '\r')
+ok $? "  the signed entity kept byte for byte as the first part"
+like "$(python3 lib/entity.py "$W/out" 1)" "$FOOT" "  the footer in the part after it"
+for f in "$W/plain.eml" "$W/alt.eml" "$SIGNED"; do
+	run_file "$f"
+	cp "$W/out" "$W/pass1"
+	run_file "$W/pass1"
+	like "$V" '^verdict=accept edits=0 .* changed=no' "${f##*/}: a second pass over the output adds no second footer"
+	cmp -s "$W/pass1" "$W/out"
+	ok $? "  and leaves it byte-identical"
+done
+for m in text html; do
+	conf "$FOOTER" "malformed = $m"
+	run_file "$W/plain.eml"
+	like "$ERR" "eom: actions\\[1\\] \\(footer\\): a member is missing or of the wrong type" \
+		"a footer action without its text or with an HTML form that is no string ($m): the sink's failure"
+	like "$V" '^verdict=tempfail .*handler=sink:proc' "  on-error (tempfail)"
+	unlike "$OUT" "$FOOT" "  and the good footer before it is not made either"
+done
+conf "$FOOTER" "malformed = early"
+run_file "$W/plain.eml"
+like "$ERR" 'sink:proc: data: actions\[0\] \(footer\) refused' "a footer before end of message: refused, logged"
+like "$OUT" "$FOOT"'$' "  and the one at end of message stands"
+conf "$FOOTER" "evaluate = yes"
+run_file "$W/alt.eml"
+like "$ERR" 'sink:proc: evaluate: would footer' "evaluate = yes: the footer action logs what it would do"
+cmp -s "$W/alt.eml" "$W/out"
+ok $? "  and changes nothing"
+
 
 # a sink in the shell, as sinkd-sink-protocol(7) shows it
 cat >"$W/tag.sh" <<'SH'

@@ -10,8 +10,9 @@
 # hook's verdicts and replies, per-recipient refusals, what the reading
 # calls see, the calls that must be refused (CR/LF in replies and header
 # values), evaluate mode, a hook past its timeout, envelope and body
-# edits, a signed part left alone, and a sink's header change beside the
-# disclaimer with every other byte kept.
+# edits, a signed part left alone, a footer (ABI 1.2) where the
+# disclaimer would put its text, once per thread, and a sink's header
+# change beside the disclaimer with every other byte kept.
 cd "$(dirname "$0")" || exit 1
 source lib/tap.sh
 SINKD=${SINKD:-$PWD/../src/sinkd}
@@ -90,6 +91,23 @@ Content-Transfer-Encoding: base64
 
 AAECAwQ=
 --XX--
+EOF
+cat > "$W/alt.eml" <<'EOF'
+From: a@example.com
+To: b@example.org
+Subject: both forms
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="AA"
+
+--AA
+Content-Type: text/plain; charset=us-ascii
+
+Plain form.
+--AA
+Content-Type: text/html; charset=us-ascii
+
+<html><body><p>HTML form.</p></body></html>
+--AA--
 EOF
 cat > "$W/signed.eml" <<'EOF'
 From: a@example.com
@@ -280,6 +298,11 @@ is "$(note sink.probe.header-fold)" 0 "header_add() with a fold (CRLF, blank): 0
 is "$(note sink.probe.rcpt-crlf)" -1 "rcpt_add() with CR/LF: -1"
 is "$(note sink.probe.part-range)" -1 "part_info() out of range: -1"
 is "$(note sink.probe.note-key)" -1 "note() with a space in the key: -1"
+is "$(note sink.probe.footer-utf8)/$(note sink.probe.footer-html-utf8)" -1/-1 \
+	"footer() with text or HTML that is not UTF-8: -1"
+is "$(note sink.probe.footer-null)" -1 "footer() without a text: -1"
+is "$(note sink.probe.footer-data)" -1 "footer() before end of message: -1"
+unlike "$(cat "$W/out")" 'footer' "  none of them reaches the message"
 is "$(grep -ci '^injected' "$W/out")" 0 "  nothing injected"
 
 # --- direction ------------------------------------------------------------
@@ -368,6 +391,53 @@ is "$(note sink.probe.append)" -1 "text_append() inside multipart/signed: -1"
 like "$(note sink.probe.parts)" "^0:multipart/signed:0:[0-9a-f]*[4-7]," "  part_info() flags it signed"
 cmp -s "$W/signed.eml" "$W/out"
 ok $? "  and the signed message is unchanged"
+
+# footer() (ABI 1.2): where and as the disclaimer puts its text, after
+# every handler; signed mail wrapped and the outcome named; once per thread
+FOOT="Sent through the probe list: https://lists.example.org/probe"
+conf "protocol, sink:probe" "footer = $FOOT"
+t "$W/plain.eml" $OUTB
+is "$(note sink.probe.footer)" 0 "footer(): 0"
+like "$V" " footer=added" "  the verdict line names the footer's outcome"
+is "$(sed -n '/^$/,$p' "$W/out")" "
+hello body
+
+$FOOT" "  a text/plain body: the footer after its text and an empty line"
+t "$W/alt.eml" $OUTB
+like "$(cat "$W/out")" $'\nPlain form\\.\n\nSent through the probe list: https://lists\\.example\\.org/probe\n' \
+	"  multipart/alternative: after the text of the plain alternative"
+like "$(cat "$W/out")" $'<p>HTML form\\.</p><p>Sent through the probe list: https://lists\\.example\\.org/probe</p>\n</body>' \
+	"  and, escaped in a paragraph, before </body> of the HTML one"
+is "$(grep -c 'probe list' "$W/out")" 2 "  once in each"
+conf "protocol, sink:probe" "footer = $FOOT" 'footer-html = <p class="f">The <b>probe</b> list</p>'
+t "$W/alt.eml" $OUTB
+like "$(cat "$W/out")" $'<p>HTML form\\.</p><p class="f">The <b>probe</b> list</p>\n</body>' \
+	"  its HTML form, when given, goes into the HTML alternative as it is"
+like "$(cat "$W/out")" $'\nPlain form\\.\n\nSent through the probe list' "  and the text into the plain one"
+conf "protocol, sink:probe" "footer = $FOOT"
+SIGNED=corpus/thunderbird/smime/alice.dsig.SHA256.multipart.eml
+t "$SIGNED" $OUTB
+is "$(note sink.probe.footer)" 0 "footer() on S/MIME signed mail: 0"
+is "$(grep '^X-Sinkd-Footer:' "$W/out" | tr -d '\r')" "X-Sinkd-Footer: wrapped (signed)" \
+	"  the message is wrapped (signed = wrap) and an X-Sinkd-Footer field says so"
+like "$V" " footer=wrapped" "  as the verdict line does"
+cmp -s <(python3 lib/entity.py "$W/out" 0 | tr -d '\r') <(python3 lib/content.py "$SIGNED" | tr -d '\r')
+ok $? "  its signed entity kept byte for byte as the first part"
+like "$(python3 lib/entity.py "$W/out" 1)" "$FOOT" "  the footer in the part after it"
+for f in "$W/plain.eml" "$W/alt.eml" "$SIGNED"; do
+	t "$f" $OUTB
+	cp "$W/out" "$W/pass1"
+	t "$W/pass1" $OUTB
+	like "$V" '^verdict=accept edits=0 .* changed=no ' "${f##*/}: a second pass over the output adds no second footer"
+	cmp -s "$W/pass1" "$W/out"
+	ok $? "  and leaves it byte-identical"
+done
+conf "protocol, sink:probe" "footer = $FOOT" "evaluate = yes"
+t "$W/alt.eml" $OUTB
+like "$ERR" "sink:probe: evaluate: would footer" "evaluate: footer() logs what it would do"
+like "$V" "sink:probe=evaluate:footer" "  and notes it"
+cmp -s "$W/alt.eml" "$W/out"
+ok $? "  and changes nothing"
 
 # an attachment a sink adds and the disclaimer's wrap of a message with no
 # text body: the wraps nest, neither is lost

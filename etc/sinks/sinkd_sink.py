@@ -165,6 +165,9 @@ class Ctx:
     def text_append(self, part, text):
         self._act("text-append", part=part, text=text)
 
+    def footer(self, text, html=None):
+        self._act("footer", text=text, html=html)
+
     def note(self, key, value):
         self._act("note", key=key, value=value)
 

@@ -17,17 +17,21 @@
  *	insert-header	"Name: value", inserted first
  *	replace		every attachment's new content (replaced.txt)
  *	append		text appended to every text part
+ *	footer		a footer (footer(), ABI 1.2), its text
+ *	footer-html	  and its HTML form (empty: the text, escaped)
  *	remove		remove every attachment, leaving this note
  *	attach		the content of a file attached as probe.txt
  *	add-rcpt, del-rcpt, sender	envelope edits
  *	sleep		seconds the eom hook sleeps
- *	hostile		yes: calls with CR/LF and bad arguments
+ *	hostile		yes: calls with CR/LF and bad arguments (and a
+ *			footer before end of message)
  *	report		yes: what the calls read, as notes
  *	level, tags, strict	keys of each type and merge rule, for -P
  *
  * After a reload (its reload hook), it notes reloaded=yes.
  */
 #define _POSIX_C_SOURCE 200809L	/* nanosleep */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +50,8 @@ static const struct sinkd_key keys[] = {
 	{"insert-header", SINKD_KEY_STRING, "", "Name: value to insert first", SINKD_MERGE_AGREE},
 	{"replace", SINKD_KEY_STRING, "", "new content of attachments", SINKD_MERGE_AGREE},
 	{"append", SINKD_KEY_STRING, "", "text appended to text parts", SINKD_MERGE_AGREE},
+	{"footer", SINKD_KEY_STRING, "", "a footer's text", SINKD_MERGE_AGREE},
+	{"footer-html", SINKD_KEY_STRING, "", "a footer's HTML form", SINKD_MERGE_AGREE},
 	{"remove", SINKD_KEY_STRING, "", "attachments removed, leaving this note", SINKD_MERGE_AGREE},
 	{"attach", SINKD_KEY_PATH, "", "a file attached", SINKD_MERGE_AGREE},
 	{"add-rcpt", SINKD_KEY_STRING, "", "a recipient added", SINKD_MERGE_AGREE},
@@ -185,11 +191,27 @@ probe_rcpt(void *state, struct sinkd_ctx *c, const char *addr)
 	return decide(c, step_names[3]);
 }
 
-/* probe_data - the verdict for data */
+/* footer - api->footer() where this sinkd has it (sink ABI 1.2); else -1 */
+static int
+footer(struct sinkd_ctx *c, const char *text, const char *html)
+{
+	if (api->size < offsetof(struct sinkd_api, footer) + sizeof(api->footer))
+		return -1;
+	return api->footer(c, text, html);
+}
+
+/* probe_data - under hostile, a footer too early; the verdict for data */
 static enum sinkd_verdict
 probe_data(void *state, struct sinkd_ctx *c)
 {
+	const char *v = api->config(c, "hostile");
+	char buf[32];
+
 	(void) state;
+	if (v && !strcmp(v, "yes")) {
+		snprintf(buf, sizeof(buf), "%d", footer(c, "too early for a footer", NULL));
+		api->note(c, "footer-data", buf);
+	}
 	return decide(c, step_names[4]);
 }
 
@@ -234,6 +256,12 @@ hostile(struct sinkd_ctx *c)
 	api->note(c, "part-range", buf);
 	snprintf(buf, sizeof(buf), "%d", api->note(c, "bad key", "x"));
 	api->note(c, "note-key", buf);
+	snprintf(buf, sizeof(buf), "%d", footer(c, "bad \xff UTF-8 in a footer", NULL));
+	api->note(c, "footer-utf8", buf);
+	snprintf(buf, sizeof(buf), "%d", footer(c, "a footer", "bad \xfe UTF-8 in its HTML"));
+	api->note(c, "footer-html-utf8", buf);
+	snprintf(buf, sizeof(buf), "%d", footer(c, NULL, NULL));
+	api->note(c, "footer-null", buf);
 }
 
 /* report - what the reading calls say, as notes */
@@ -331,6 +359,11 @@ edits(struct sinkd_ctx *c)
 				snprintf(buf, sizeof(buf), "%d", api->text_append(c, i, v));
 				api->note(c, "append", buf);
 			}
+	}
+	if ((v = api->config(c, "footer")) && *v) {
+		val = api->config(c, "footer-html");
+		snprintf(buf, sizeof(buf), "%d", footer(c, v, val && *val ? val : NULL));
+		api->note(c, "footer", buf);
 	}
 	if ((v = api->config(c, "remove")) && *v) {
 		for (i = 0; api->part_info(c, i, &pi) == 0; i++)

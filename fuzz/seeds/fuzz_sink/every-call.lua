@@ -49,6 +49,7 @@ return {
         ctx:rcpt_add("added@example.org"); ctx:rcpt_delete("rcpt@example.org")
         ctx:sender_change("new@example.net")
         ctx:text_append(1, "appended")
+        ctx:footer("a footer line of some length", "<p>a footer</p>")
         ctx:part_replace(2, "text/plain; charset=utf-8", "new.txt", "new content")
         ctx:part_add("application/octet-stream", "x.bin", "\0\1\2")
         ctx:part_remove(2, "removed")

@@ -13,7 +13,7 @@ local function all(ctx)
         "header", "header_get", "part_info", "parts", "part_content", "raw", "kv_get",
         "kv_set", "reply", "header_add", "header_insert", "header_change",
         "header_delete", "rcpt_add", "rcpt_delete", "sender_change", "part_replace",
-        "part_remove", "part_add", "text_append", "note", "log"}
+        "part_remove", "part_add", "text_append", "footer", "note", "log"}
     for _, name in ipairs(m) do
         local f = ctx[name]
         pcall(f); pcall(f, ctx)
