@@ -46,6 +46,9 @@ struct mime {
 	GBytes *entity_bytes;	/* given by the handler, instead of the original */
 	GArray *late;		/* struct late: mime_at_commit */
 	guint handler_edits;	/* edits the handlers made before those */
+	guint head_edits;	/* MIME_ENTITY_MESSAGE: the edits its header
+				 * takes (mime_wrap_message), when head_fixed */
+	int head_fixed;
 	int failed;
 	int cut;		/* the parse stopped early (mime_parse) */
 };
@@ -745,7 +748,8 @@ wrap_nest(struct mime *mi, GMimeObject *container, GMimeObject *placeholder,
 	int idx;
 
 	if (mi->container == NULL || mi->placeholder == NULL || mi->entity_bytes
-	    || mi->entity != MIME_ENTITY_CONTENT || entity != MIME_ENTITY_CONTENT
+	    || (mi->entity != MIME_ENTITY_CONTENT && !mi->head_fixed)
+	    || entity != MIME_ENTITY_CONTENT
 	    || placeholder == NULL || !GMIME_IS_MULTIPART(container)
 	    || (idx = g_mime_multipart_index_of(GMIME_MULTIPART(container), placeholder)) < 0)
 		return 0;
@@ -755,14 +759,23 @@ wrap_nest(struct mime *mi, GMimeObject *container, GMimeObject *placeholder,
 	return 1;
 }
 
-void
+int
 mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 	  enum mime_entity entity)
 {
 	struct mime *mi = m->mime;
 
-	if (mi == NULL || wrap_nest(mi, container, placeholder, entity))
-		return;
+	if (mi == NULL)
+		return -1;
+	if (wrap_nest(mi, container, placeholder, entity))
+		return 0;
+	if (mi->head_fixed) {
+		/* a message wrapped whole stays so: what would take its place
+		 * is made from the message before that wrap */
+		log_notice("%s: mime: a change of the message's structure is not made: "
+			   "the message is wrapped whole", m->queue_id);
+		return -1;
+	}
 	g_clear_object(&mi->container);
 	g_clear_object(&mi->placeholder);
 	if (mi->entity_bytes) {
@@ -772,6 +785,27 @@ mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 	mi->container = g_object_ref(container);
 	mi->placeholder = placeholder ? g_object_ref(placeholder) : NULL;
 	mi->entity = entity;
+	return 0;
+}
+
+/* mime_wrap_message - the message as it is now (its header as the edits
+ * so far left it, its body with every change of its leaves, made before
+ * or after) becomes the entity that placeholder, a message/rfc822 part in
+ * container, stands for; header edits made later are the new message's.
+ * -1 when the message was wrapped already (the earlier wrap would be
+ * undone) */
+int
+mime_wrap_message(struct msg *m, GMimeObject *container, GMimeObject *placeholder)
+{
+	struct mime *mi = m->mime;
+
+	if (mi == NULL || mi->container != NULL || placeholder == NULL)
+		return -1;
+	if (mime_wrap(m, container, placeholder, MIME_ENTITY_MESSAGE) < 0)
+		return -1;
+	mi->head_edits = m->edits.list->len;
+	mi->head_fixed = 1;
+	return 0;
 }
 
 int (*mime_footer)(struct msg *m, const char *text, const char *html);
@@ -811,8 +845,7 @@ void
 mime_wrap_bytes(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
 		GBytes *entity)
 {
-	mime_wrap(m, container, placeholder, MIME_ENTITY_CONTENT);
-	if (m->mime)
+	if (mime_wrap(m, container, placeholder, MIME_ENTITY_CONTENT) == 0)
 		m->mime->entity_bytes = g_bytes_ref(entity);
 }
 
@@ -1220,7 +1253,7 @@ entity_bytes(struct msg *m)
 		return e;
 	}
 	if (mi->entity == MIME_ENTITY_MESSAGE) {
-		message_head(m, mi->handler_edits, e);
+		message_head(m, mi->head_fixed ? mi->head_edits : mi->handler_edits, e);
 	} else if (top_changed(mi)) {
 		GByteArray *h = head_bytes(g_mime_message_get_mime_part(mi->message));
 

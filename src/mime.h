@@ -20,7 +20,10 @@
  *    handler's change; what no handler touched stays byte for byte.
  *    A second wrap of the content (MIME_ENTITY_CONTENT, with a
  *    placeholder) nests around the first: its placeholder stands for
- *    the first container.
+ *    the first container.  mime_wrap_message() (a sink's wrap) puts the
+ *    whole message, its header as the edits made until then left it, in
+ *    a message/rfc822 part; later header edits are the new message's,
+ *    and a later wrap that cannot nest around it is not made.
  *
  * mime_at_commit() holds a change back until every handler has run: the
  * disclaimer's, so that no other handler's rule sees or changes its text,
@@ -109,8 +112,10 @@ enum mime_walk mime_leaves_visit(GMimeObject *o, GPtrArray *out,
 GPtrArray *mime_part_names(GMimeObject *part);
 void mime_part_changed(struct msg *m, GMimeObject *leaf);
 int mime_part_editable(struct msg *m, GMimeObject *leaf);
-void mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
-	       enum mime_entity entity);
+int mime_wrap(struct msg *m, GMimeObject *container, GMimeObject *placeholder,
+	      enum mime_entity entity);
+int mime_wrap_message(struct msg *m, GMimeObject *container,
+		      GMimeObject *placeholder);
 void mime_wrap_bytes(struct msg *m, GMimeObject *container,
 		     GMimeObject *placeholder, GBytes *entity);
 /* mime_footer - what places a sink's footer as the disclaimer places its

@@ -682,6 +682,17 @@ ctx_footer(lua_State *L)
 	return ctx_done(L, bad ? -1 : API(x)->footer(x->c, text, html));
 }
 
+/* ctx_wrap - ctx:wrap([text]) */
+static int
+ctx_wrap(lua_State *L)
+{
+	struct slua_ctx *x = ctx_check(L);
+	int bad = 0;
+	const char *text = ctx_str(L, 2, 1, &bad);
+
+	return ctx_done(L, bad ? -1 : API(x)->wrap(x->c, text));
+}
+
 /* ctx_note - ctx:note(key, value) */
 static int
 ctx_note(lua_State *L)
@@ -758,6 +769,7 @@ static const luaL_Reg ctx_methods[] = {
 	{"part_add", ctx_part_add},
 	{"text_append", ctx_text_append},
 	{"footer", ctx_footer},
+	{"wrap", ctx_wrap},
 	{"note", ctx_note},
 	{"log", ctx_log},
 	{NULL, NULL},

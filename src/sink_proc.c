@@ -1970,6 +1970,15 @@ act_footer(struct sinkd_ctx *x, JsonObject *o, int apply)
 	return apply ? sink_api.footer(x, jstr(o, "text"), jstr(o, "html")) : 0;
 }
 
+/* act_wrap - "wrap": [text] (null or absent: none) */
+static int
+act_wrap(struct sinkd_ctx *x, JsonObject *o, int apply)
+{
+	if (json_object_has_member(o, "text") && !jstr(o, "text") && !jnull(o, "text"))
+		return -2;
+	return apply ? sink_api.wrap(x, jstr(o, "text")) : 0;
+}
+
 /* act_note - "note": key, value */
 static int
 act_note(struct sinkd_ctx *x, JsonObject *o, int apply)
@@ -2017,6 +2026,7 @@ static const struct {
 	{"sender-change", act_sender_change}, {"part-replace", act_part_replace},
 	{"part-remove", act_part_remove}, {"part-add", act_part_add},
 	{"text-append", act_text_append}, {"footer", act_footer},
+	{"wrap", act_wrap},
 	{"note", act_note}, {"kv-set", act_kv_set}, {"log", act_log},
 };
 

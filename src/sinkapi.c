@@ -961,6 +961,51 @@ api_footer(struct sinkd_ctx *x, const char *text, const char *html)
 	return mime_footer ? mime_footer(m, text, html) : -1;
 }
 
+/* api_wrap - the message whole as a message/rfc822 part of a new one */
+static int
+api_wrap(struct sinkd_ctx *x, const char *text)
+{
+	struct msg *m = at_eom(x);
+	GMimeMultipart *mixed;
+	GMimePart *ph;
+	GMimeContentType *ct;
+	gsize len, i;
+	const guchar *data;
+	int eight = 0, rc;
+
+	if (m == NULL || (text && !g_utf8_validate(text, -1, NULL))
+	    || mime_message(m) == NULL || mime_cut(m))
+		return -1;
+	if (evaluated(x, "wrap", NULL))
+		return 0;
+	if (dkim_held(x, DKIM_TOUCH_BODY, "wrap"))
+		return -1;
+	data = msg_data(m, &len);
+	for (i = 0; data && i < len && !eight; i++)
+		eight = data[i] > 127;
+	mixed = g_mime_multipart_new_with_subtype("mixed");
+	ph = mime_placeholder_new();
+	ct = g_mime_content_type_parse(NULL, "message/rfc822");
+	g_mime_object_set_content_type(GMIME_OBJECT(ph), ct);
+	g_object_unref(ct);
+	g_mime_part_set_content_encoding(ph, eight ? GMIME_CONTENT_ENCODING_8BIT
+					 : GMIME_CONTENT_ENCODING_7BIT);
+	g_mime_object_set_disposition(GMIME_OBJECT(ph), "inline");
+	g_mime_multipart_add(mixed, GMIME_OBJECT(ph));
+	if (text) {
+		GMimeTextPart *t = g_mime_text_part_new_with_subtype("plain");
+
+		mime_text_set(t, text);
+		g_mime_object_set_disposition(GMIME_OBJECT(t), "inline");
+		g_mime_multipart_add(mixed, GMIME_OBJECT(t));
+		g_object_unref(t);
+	}
+	rc = mime_wrap_message(m, GMIME_OBJECT(mixed), GMIME_OBJECT(ph));
+	g_object_unref(ph);
+	g_object_unref(mixed);
+	return rc;
+}
+
 const struct sinkd_api sink_api = {
 	.size = sizeof(struct sinkd_api),
 	.abi_major = SINKD_SINK_ABI_MAJOR,
@@ -992,4 +1037,5 @@ const struct sinkd_api sink_api = {
 	.note = api_note,
 	.log = api_log,
 	.footer = api_footer,
+	.wrap = api_wrap,
 };

@@ -297,6 +297,31 @@ like "$ERR" 'sink:lua: evaluate: would footer' "evaluate = yes: ctx:footer() log
 cmp -s "$W/alt.eml" "$W/out"
 ok $? "  and changes nothing"
 
+# ctx:wrap(): the message whole inside a new one, the From changed after
+# it on the new one only
+cat >"$W/wrap.lua" <<'LUA'
+return {
+	eom = function(ctx)
+		ctx:note("wrap", tostring(ctx:wrap("Sent through the Lua list.")))
+		ctx:note("again", tostring(ctx:wrap()))
+		ctx:header_change("From", 1, "The Lua list <lua@example.org>")
+	end,
+}
+LUA
+conf "$W/wrap.lua"
+run_file "$W/plain.eml"
+like "$V" 'sink\.lua\.wrap=true sink\.lua\.again=false' "ctx:wrap(text): true; a second one: false"
+got=$(python3 - "$W/out" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+inner = m.get_payload(0).get_payload(0)
+print(m["From"], "|", inner["From"], "|", " ".join(p.get_content_type() for p in m.walk()),
+      "|", m.get_payload(1).get_payload().strip())
+PY
+)
+is "$got" "The Lua list <lua@example.org> | a@example.net | multipart/mixed message/rfc822 text/plain text/plain | Sent through the Lua list." \
+	"  the new message From the list, the author's inside, the text after it"
+
 
 # ---------------------------------------------------------------------------
 # the sandbox

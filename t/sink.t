@@ -167,7 +167,7 @@ level = 1
 module = $SINKS/probe.so
 CONF
 got=$(check)
-like "$got" "sinkd.conf:7: module: [^ ]*badabi.so: built for sink ABI 2.0; this sinkd has 1.2" \
+like "$got" "sinkd.conf:7: module: [^ ]*badabi.so: built for sink ABI 2.0; this sinkd has 1.3" \
 	"an ABI mismatch is an error at the module line"
 like "$got" "sinkd.conf:10: module: [^ ]*no-such.so: cannot open shared object file" \
 	"a missing module is an error at the module line"
@@ -437,6 +437,60 @@ t "$W/alt.eml" $OUTB
 like "$ERR" "sink:probe: evaluate: would footer" "evaluate: footer() logs what it would do"
 like "$V" "sink:probe=evaluate:footer" "  and notes it"
 cmp -s "$W/alt.eml" "$W/out"
+ok $? "  and changes nothing"
+
+# wrap() (ABI 1.3): the message whole inside a new one; header edits after
+# the call are the new message's, body edits go inside
+conf "protocol, sink:probe" "wrap = Sent through the probe list." "change-header = From: The probe list <probe@example.org>"
+t "$W/plain.eml" $OUTB
+is "$(note sink.probe.wrap)" 0 "wrap(): 0"
+is "$(note sink.probe.wrap-again)" -1 "  a second wrap(): -1"
+got=$(python3 - "$W/out" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+print(m["From"], "|", " ".join(p.get_content_type() for p in m.walk()))
+PY
+)
+is "$got" "The probe list <probe@example.org> | multipart/mixed message/rfc822 text/plain text/plain" \
+	"  the new message: the list's From, the message and the text after it"
+cmp -s <(python3 lib/entity.py "$W/out" 0 | sed '1,/^\r\?$/d' | tr -d '\r') <(cat "$W/plain.eml")
+ok $? "  the wrapped message is the original, byte for byte, its From unchanged"
+like "$(python3 lib/entity.py "$W/out" 1)" "Sent through the probe list\\." "  the text in the part after it"
+is "$(grep -c '^Message-ID: <plain@example.com>' "$W/out")" 2 "  the new message keeps the other fields (and the wrapped one has them)"
+conf "protocol, sink:probe" "wrap = -" "append = Appended after the wrap." "add-header = X-Outer: yes"
+t "$W/plain.eml" $OUTB
+got=$(python3 - "$W/out" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+inner = m.get_payload(0).get_payload(0)
+print(" ".join(p.get_content_type() for p in m.walk()), "|", m["X-Outer"], inner["X-Outer"],
+      "|", inner.get_payload().strip().replace("\n", " "))
+PY
+)
+is "$got" "multipart/mixed message/rfc822 text/plain | yes None | hello body Appended after the wrap." \
+	"wrap() with no text: a body edit after it goes inside, a header edit outside"
+conf "protocol, sink:probe" "wrap = -" "attach = $W/att.txt"
+printf 'an attachment\n' >"$W/att.txt"
+t "$W/plain.eml" $OUTB
+got=$(python3 - "$W/out" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+print(" ".join("%s%s" % (p.get_content_type(), "[%s]" % p.get_filename() if p.get_filename() else "")
+               for p in m.walk()))
+PY
+)
+is "$got" "multipart/mixed multipart/mixed message/rfc822 text/plain text/plain[probe.txt]" \
+	"  a part added after the wrap goes beside the wrapped message: neither is lost"
+conf "protocol, sink:probe" "wrap = -"
+SIGNED_ALT=corpus/thunderbird/smime/alice.dsig.SHA256.multipart.eml
+t "$SIGNED_ALT" $OUTB
+is "$(note sink.probe.wrap)" 0 "wrap() of S/MIME signed mail: 0"
+cmp -s <(python3 lib/entity.py "$W/out" 0 | sed '1,/^\r\?$/d' | tr -d '\r') <(tr -d '\r' <"$SIGNED_ALT")
+ok $? "  the signed message inside byte for byte"
+conf "protocol, sink:probe" "wrap = x" "evaluate = yes"
+t "$W/plain.eml" $OUTB
+like "$ERR" "sink:probe: evaluate: would wrap" "evaluate: wrap() logs what it would do"
+cmp -s "$W/plain.eml" "$W/out"
 ok $? "  and changes nothing"
 
 # an attachment a sink adds and the disclaimer's wrap of a message with no

@@ -168,6 +168,9 @@ class Ctx:
     def footer(self, text, html=None):
         self._act("footer", text=text, html=html)
 
+    def wrap(self, text=None):
+        self._act("wrap", text=text)
+
     def note(self, key, value):
         self._act("note", key=key, value=value)
 

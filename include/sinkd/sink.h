@@ -54,7 +54,7 @@ extern "C" {
 #endif
 
 #define SINKD_SINK_ABI_MAJOR	1
-#define SINKD_SINK_ABI_MINOR	2
+#define SINKD_SINK_ABI_MINOR	3
 
 /* The entry point a module exports, by this name. */
 #define SINKD_SINK_ENTRY	"sinkd_sink_entry"
@@ -356,6 +356,20 @@ struct sinkd_api {
 	 * named in an X-Sinkd-Footer field when it cannot go inside.  -1
 	 * under dkim-signed = skip for a DKIM-signed body, as body edits. */
 	int (*footer)(struct sinkd_ctx *c, const char *text, const char *html);
+
+	/* --- ABI 1.3 ------------------------------------------------------- */
+
+	/* The message wrapped whole (eom): as it is now (its header as the
+	 * edits made so far left it; its body with every body edit, made
+	 * before or after) it becomes an inline message/rfc822 part of a new
+	 * multipart/mixed message, followed by a text/plain part holding
+	 * text (UTF-8; NULL: none).  The new message's header is the
+	 * message's own with its Content-* fields those of the new body;
+	 * header edits made after the call are the new message's only (a
+	 * list's From for DMARC, Mailman's "wrap").  -1 when the message was
+	 * wrapped already (part_add, an earlier wrap) or its MIME tree was
+	 * cut short, and under dkim-signed = skip for a DKIM-signed body. */
+	int (*wrap)(struct sinkd_ctx *c, const char *text);
 };
 
 #ifdef __cplusplus

@@ -19,6 +19,9 @@
  *	append		text appended to every text part
  *	footer		a footer (footer(), ABI 1.2), its text
  *	footer-html	  and its HTML form (empty: the text, escaped)
+ *	wrap		the message wrapped (wrap(), ABI 1.3) before the other
+ *			edits, this text after it ("-": none); a second
+ *			wrap noted as wrap-again
  *	remove		remove every attachment, leaving this note
  *	attach		the content of a file attached as probe.txt
  *	add-rcpt, del-rcpt, sender	envelope edits
@@ -52,6 +55,7 @@ static const struct sinkd_key keys[] = {
 	{"append", SINKD_KEY_STRING, "", "text appended to text parts", SINKD_MERGE_AGREE},
 	{"footer", SINKD_KEY_STRING, "", "a footer's text", SINKD_MERGE_AGREE},
 	{"footer-html", SINKD_KEY_STRING, "", "a footer's HTML form", SINKD_MERGE_AGREE},
+	{"wrap", SINKD_KEY_STRING, "", "the message wrapped, this text after it", SINKD_MERGE_AGREE},
 	{"remove", SINKD_KEY_STRING, "", "attachments removed, leaving this note", SINKD_MERGE_AGREE},
 	{"attach", SINKD_KEY_PATH, "", "a file attached", SINKD_MERGE_AGREE},
 	{"add-rcpt", SINKD_KEY_STRING, "", "a recipient added", SINKD_MERGE_AGREE},
@@ -332,6 +336,16 @@ edits(struct sinkd_ctx *c)
 	unsigned i;
 	int rc;
 
+	if ((v = api->config(c, "wrap")) && *v) {
+		if (api->size < offsetof(struct sinkd_api, wrap) + sizeof(api->wrap))
+			rc = -1;
+		else
+			rc = api->wrap(c, strcmp(v, "-") ? v : NULL);
+		snprintf(buf, sizeof(buf), "%d", rc);
+		api->note(c, "wrap", buf);
+		snprintf(buf, sizeof(buf), "%d", rc < 0 ? -1 : api->wrap(c, NULL));
+		api->note(c, "wrap-again", buf);
+	}
 	if ((v = api->config(c, "add-header")) && *v && (val = split(v, name, sizeof(name)))) {
 		snprintf(buf, sizeof(buf), "%d", api->header_add(c, name, val));
 		api->note(c, "add-header", buf);

@@ -6,6 +6,8 @@ form of its key html (empty: none, sinkd escapes the text).  Its key
 malformed adds a second footer action sinkd must refuse before making
 either: "text" (one without its text), "html" (an HTML form that is no
 string); "early" asks for a footer at data, before end of message.
+Its key wrap, when set, asks for the wrap action with that text instead,
+then changes the From of the new message.
 """
 import os
 import sys
@@ -21,6 +23,8 @@ sink = sinkd_sink.Sink("footer", keys=[
      "doc": "the footer's text"},
     {"name": "html", "type": "string", "default": "",
      "doc": "its HTML form (empty: none)"},
+    {"name": "wrap", "type": "string", "default": "",
+     "doc": "the text after the message wrapped (empty: no wrap)"},
     {"name": "malformed", "type": "string", "default": "",
      "doc": "text, html or early: a footer action sinkd refuses"},
 ])
@@ -34,6 +38,10 @@ def data(ctx):
 
 @sink.hook("eom")
 def eom(ctx):
+    if ctx.config("wrap"):
+        ctx.wrap(ctx.config("wrap"))
+        ctx.header_change("From", 1, "The worker list <worker@example.org>")
+        return
     ctx.footer(ctx.config("text"), ctx.config("html") or None)
     if ctx.config("malformed") == "text":
         ctx._act("footer", html="<p>no text</p>")
