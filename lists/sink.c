@@ -418,33 +418,32 @@ raw_of(const struct lsink *k, struct sinkd_ctx *c, const char *name)
 }
 
 /*
- * dmarc - a post whose author's domain publishes p=reject or quarantine
- * (or whose policy could not be had in time) goes out From the list, the
- * author in Reply-To (unless the post has one) and X-Original-From:
- * Mailman's "munge", so that receivers that enforce DMARC take it
+ * strict - the author of a post whose domain publishes p=reject or
+ * quarantine (or whose policy could not be had in time): the From's
+ * mailbox (a new reference) and its policy's name; NULL for any other
  */
-static void
-dmarc(struct lsink *k, struct sinkd_ctx *c, const struct ls_list *l)
+static InternetAddress *
+strict(struct lsink *k, struct sinkd_ctx *c, const char **policy)
 {
 	const struct sinkd_api *api = k->api;
-	const char *from = api->header_get(c, "From", 1), *raw = raw_of(k, c, "From");
-	const char *addr, *name, *at, *ns = api->config(c, "dns-server");
+	const char *from = api->header_get(c, "From", 1), *addr, *at;
+	const char *ns = api->config(c, "dns-server");
 	InternetAddressList *al;
-	InternetAddress *a = NULL, *m;
+	InternetAddress *a = NULL;
 	enum dmarc_policy p;
-	char *why = NULL, *dom, *via, *v;
+	char *why = NULL, *dom;
 	long t;
 
-	if (strcmp(l->dmarc, "munge") || from == NULL || raw == NULL
-	    || (al = internet_address_list_parse(NULL, from)) == NULL)
-		return;
+	if (from == NULL || (al = internet_address_list_parse(NULL, from)) == NULL)
+		return NULL;
 	if (internet_address_list_length(al) > 0)
-		a = internet_address_list_get_address(al, 0);
+		a = g_object_ref(internet_address_list_get_address(al, 0));
+	g_object_unref(al);
 	if (a == NULL || !INTERNET_ADDRESS_IS_MAILBOX(a)
 	    || (addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a))) == NULL
 	    || (at = strrchr(addr, '@')) == NULL) {
-		g_object_unref(al);
-		return;
+		g_clear_object(&a);
+		return NULL;
 	}
 	dom = g_ascii_strdown(at + 1, -1);
 	t = seconds(api->config(c, "dmarc-timeout"), 5);
@@ -453,24 +452,61 @@ dmarc(struct lsink *k, struct sinkd_ctx *c, const struct ls_list *l)
 		logf_(k, c, SINKD_LOG_WARNING, "DMARC policy of %s: %s; the post is sent as if it "
 		      "had p=reject", dom, why ? why : "no answer");
 	g_free(why);
-	if (p == DMARC_REJECT || p == DMARC_QUARANTINE || p == DMARC_TEMPERROR) {
-		name = internet_address_get_name(a);
-		via = g_strdup_printf("%.*s via %s", (int) (name && *name ? strlen(name) : (size_t) (at - addr)),
-				      name && *name ? name : addr,
-				      *l->description ? l->description : l->address);
-		m = internet_address_mailbox_new(via, l->address);
-		v = internet_address_to_string(m, NULL, TRUE);
-		api->header_change(c, "From", 1, v);
-		g_free(v);
-		g_object_unref(m);
-		g_free(via);
-		if (api->header_get(c, "Reply-To", 1) == NULL)
-			api->header_add(c, "Reply-To", raw);
-		api->header_add(c, "X-Original-From", raw);
-		api->note(c, "dmarc", dmarc_policy_name(p));
-	}
 	g_free(dom);
-	g_object_unref(al);
+	if (p != DMARC_REJECT && p != DMARC_QUARANTINE && p != DMARC_TEMPERROR) {
+		g_object_unref(a);
+		return NULL;
+	}
+	*policy = dmarc_policy_name(p);
+	return a;
+}
+
+/*
+ * dmarc - a post whose author's domain publishes p=reject or quarantine
+ * goes out From the list, so that receivers that enforce DMARC take it,
+ * the author in Reply-To (unless the post has one): "munge" (Mailman's)
+ * rewrites the post's From and names the author in X-Original-From;
+ * "wrap" sends the post as it came inside a new message From the list
+ * (sink ABI 1.3; a sinkd without it munges), the footer after it.
+ * Returns 1 when the post was wrapped (its footer is placed).
+ */
+static int
+dmarc(struct lsink *k, struct sinkd_ctx *c, const struct ls_list *l)
+{
+	const struct sinkd_api *api = k->api;
+	const char *raw = raw_of(k, c, "From"), *addr, *name, *policy = NULL;
+	InternetAddress *a, *m;
+	char *via, *v;
+	int wrapped = 0;
+
+	if (!strcmp(l->dmarc, "none") || raw == NULL || (a = strict(k, c, &policy)) == NULL)
+		return 0;
+	if (!strcmp(l->dmarc, "wrap")
+	    && api->size >= G_STRUCT_OFFSET(struct sinkd_api, wrap) + sizeof(api->wrap)) {
+		if (api->wrap(c, *l->footer ? l->footer : NULL) == 0)
+			wrapped = 1;
+		else
+			logf_(k, c, SINKD_LOG_INFO, "%s: the post cannot be wrapped; its From is "
+			      "rewritten", l->address);
+	}
+	addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+	name = internet_address_get_name(a);
+	via = g_strdup_printf("%s via %s", name && *name ? name : addr,
+			      *l->description ? l->description : l->address);
+	m = internet_address_mailbox_new(via, l->address);
+	v = internet_address_to_string(m, NULL, TRUE);
+	api->header_change(c, "From", 1, v);
+	g_free(v);
+	g_object_unref(m);
+	g_free(via);
+	if (api->header_get(c, "Reply-To", 1) == NULL)
+		api->header_add(c, "Reply-To", raw);
+	if (!wrapped)
+		api->header_add(c, "X-Original-From", raw);
+	api->note(c, "dmarc", policy);
+	api->note(c, "dmarc-action", wrapped ? "wrap" : "munge");
+	g_object_unref(a);
+	return wrapped;
 }
 
 /* expand - the post goes to the members, as the list's */
@@ -483,9 +519,12 @@ expand(struct lsink *k, struct sinkd_ctx *c, const char *rcpt, const struct ls_l
 	GPtrArray *members;
 	char *why = NULL, *id, *v, *a;
 	unsigned i, n;
+	int wrapped;
 
 	if (ls_members(k->store, list, LS_MEMBER, 1, &members, &why) < 0)
 		return store_down(k, c, why);
+	/* first: a post wrapped keeps every field of its own inside */
+	wrapped = dmarc(k, c, l);
 	api->rcpt_delete(c, rcpt);
 	for (i = 0; i < members->len; i++)
 		api->rcpt_add(c, members->pdata[i]);
@@ -532,9 +571,8 @@ expand(struct lsink *k, struct sinkd_ctx *c, const char *rcpt, const struct ls_l
 	api->header_add(c, "Precedence", "list");
 	api->header_add(c, LOOP_FIELD, list);
 	subject(k, c, l->prefix);
-	dmarc(k, c, l);
 	/* the footer where the disclaimer would put it (sink ABI 1.2) */
-	if (*l->footer && api->size >= G_STRUCT_OFFSET(struct sinkd_api, footer) + sizeof(api->footer)
+	if (!wrapped && *l->footer && api->size >= G_STRUCT_OFFSET(struct sinkd_api, footer) + sizeof(api->footer)
 	    && api->footer(c, l->footer, NULL) < 0)
 		logf_(k, c, SINKD_LOG_INFO, "%s: the footer may not go on this post", list);
 	g_string_append_printf(work, "%spost:%s", work->len ? " " : "", list);
@@ -1355,7 +1393,7 @@ out:
 
 static const struct sinkd_sink lists_sink = {
 	.abi_major = SINKD_SINK_ABI_MAJOR,
-	.abi_minor = 2,
+	.abi_minor = 3,
 	.name = "lists",
 	.keys = keys,
 	.init = ls_init,

@@ -564,7 +564,7 @@ static const char *
 setting_column(const char *key, const char *value, char **why)
 {
 	static const char *const policies[] = {"open", "members", "moderated", NULL};
-	static const char *const dmarcs[] = {"munge", "none", NULL};
+	static const char *const dmarcs[] = {"munge", "wrap", "none", NULL};
 	const char *const *vals = NULL;
 	char *all;
 	unsigned i;

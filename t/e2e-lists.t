@@ -15,8 +15,9 @@
 # refused; a non-member's post held, the moderator asked, approved (by
 # mail) and delivered to the members of that moment; another refused by
 # sinkd-list and the poster told; the footer in both alternatives of a
-# post; a p=reject author munged (DMARC policies from a DNS server of the
-# test's); DSNs counted and a member suspended, then enabled again; unsubscribe with confirmation; help
+# post; a p=reject author munged, and wrapped (DMARC policies from a DNS
+# server of the test's); DSNs counted and a member suspended, then enabled
+# again; unsubscribe with confirmation; help
 # and info; LIST-owner@ reaching the owners; hostile commands (a huge
 # body, thousands of command lines) bounded; no sanitizer report.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -221,6 +222,28 @@ F=$(pf_last_message erin@example.org)
 is "$(header "$F" From)" "Lou <lou@loose.example>" "a p=none author's From is left as it is"
 is "$(grep -c '^X-Original-From' "$F")" 0 "  without X-Original-From"
 like "$(cat "$W/queries")" "_dmarc.strict.example" "  (the policies came from the test's DNS server)"
+# the list set to wrap: the post as it came inside a new message From the list
+$L set $LIST dmarc wrap
+send --from rita@strict.example --to $LIST --header 'Subject: wrapped whole' \
+	--header 'From: Rita Reject <rita@strict.example>' --header 'Message-ID: <wrap-1@strict.example>' \
+	--body 'Wrapped, not munged.'
+F=$(newest erin@example.org 'wrapped whole')
+is "$(header "$F" From)" 'Rita Reject via Developers <dev@example.org>' \
+	"dmarc = wrap: the new message goes out From the list"
+is "$(header "$F" Reply-To)" "Rita Reject <rita@strict.example>" "  replies go to the author"
+is "$(header "$F" Subject)" "[dev] wrapped whole" "  the prefix on the new message"
+got=$(python3 - "$F" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"))
+inner = m.get_payload(0).get_payload(0)
+print(" ".join(p.get_content_type() for p in m.walk()), "|", inner["From"], "|", inner["Subject"],
+      "|", inner["List-Id"], "|", inner.get_payload().strip(), "|", m.get_payload(1).get_payload().strip(),
+      "|", m["X-Original-From"], "|", m["List-Id"])
+PY
+)
+is "$got" "multipart/mixed message/rfc822 text/plain text/plain | Rita Reject <rita@strict.example> | wrapped whole | None | Wrapped, not munged. | The dev list: https://lists.example.org/dev | None | Developers <dev.example.org>" \
+	"  the post inside as it came (its From, Subject, no list fields), the footer after it"
+$L set $LIST dmarc munge
 
 # --- bounces: counted, a member suspended --------------------------------
 $L set $LIST bounce-score 2
@@ -250,17 +273,17 @@ sleep 1
 like "$($L members -a $LIST | grep '^erin@')" 'member bounces=1$' "  a second the same day counts no more"
 $L set $LIST bounce-score 1
 dsn erin@example.org
-wait_for erin@example.org 5
-like "$(header "$(pf_last_message erin@example.org)" Subject)" "suspended" \
+F=$(newest erin@example.org 'suspended')
+like "$(header "$F" Subject)" "suspended" \
 	"at the bounce score the member's delivery is suspended, and the member told"
 like "$($L members -a $LIST | grep '^erin@')" 'suspended' "  sinkd-list members -a says so"
-send --from alice@example.com --to $LIST --header 'Subject: after' --body 'x'
-wait_for alice@example.com 8
-is "$(pf_delivered_count erin@example.org)" 5 "  and posts no longer reach the member"
+N=$(pf_delivered_count erin@example.org)
+send --from alice@example.com --to $LIST --header 'Subject: after the suspension' --body 'x'
+newest alice@example.com 'after the suspension' >/dev/null
+is "$(pf_delivered_count erin@example.org)" "$N" "  and posts no longer reach the member"
 $L enable $LIST erin@example.org >/dev/null
 send --from alice@example.com --to $LIST --header 'Subject: again' --body 'x'
-wait_for erin@example.org 6
-is "$(header "$(pf_last_message erin@example.org)" Subject)" "[dev] again" "sinkd-list enable: posts reach the member again"
+is "$(header "$(newest erin@example.org 'again')" Subject)" "[dev] again" "sinkd-list enable: posts reach the member again"
 is "$(pf_delivered_count dev-bounces@example.org)" 0 "LIST-bounces@ itself gets nothing"
 
 # --- unsubscribe, help, info, owner --------------------------------------
