@@ -49,6 +49,7 @@ struct lsink {
 	struct lstore *store;
 	char *submit;
 	char *templates;
+	gint64 expired;		/* when expired rows were last removed */
 };
 
 /* the defaults of store and submit are sinkd-list's too (lists.h) */
@@ -68,6 +69,8 @@ static const struct sinkd_key keys[] = {
 	{"dns-server", SINKD_KEY_STRING, "",
 	 "the DNS server DMARC policies are asked of (addr or addr:port; empty: the system's)",
 	 SINKD_MERGE_AGREE},
+	{"expire-interval", SINKD_KEY_TIME, "1h",
+	 "how often expired requests and held posts are removed", SINKD_MERGE_AGREE},
 	{"dmarc-timeout", SINKD_KEY_TIME, "5s",
 	 "how long a post waits for its author's DMARC policy", SINKD_MERGE_AGREE},
 	{NULL, 0, NULL, NULL, 0},
@@ -1334,6 +1337,29 @@ flush_log(void *arg, const char *line)
 	job_log(j, SINKD_LOG_INFO, "sent %s", line);
 }
 
+/* expire - expired requests and held posts removed from the store, once
+ * an expire-interval at most (whichever worker comes first) */
+static void
+expire(struct lsink *k, struct sinkd_ctx *c)
+{
+	gint64 now = now_s(), last = __atomic_load_n(&k->expired, __ATOMIC_SEQ_CST);
+	long every = seconds(k->api->config(c, "expire-interval"), 3600);
+	char *why = NULL;
+	int n;
+
+	if (now - last < every
+	    || !__atomic_compare_exchange_n(&k->expired, &last, now, 0,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return;
+	if ((n = ls_expire(k->store, now, &why)) < 0) {
+		logf_(k, c, SINKD_LOG_WARNING, "expiry: %s", why ? why : "store error");
+		g_free(why);
+		__atomic_store_n(&k->expired, last, __ATOMIC_SEQ_CST);
+	} else if (n > 0) {
+		logf_(k, c, SINKD_LOG_INFO, "%d expired requests and held posts removed", n);
+	}
+}
+
 static enum sinkd_event_result
 ls_accepted(void *state, struct sinkd_ctx *c, const char *event, const char *body)
 {
@@ -1352,6 +1378,7 @@ ls_accepted(void *state, struct sinkd_ctx *c, const char *event, const char *bod
 		g_object_unref(p);
 		return SINKD_EVENT_FAIL;
 	}
+	expire(k, c);
 	ev = json_node_get_object(json_parser_get_root(p));
 	w = work_of(ev);
 	key = json_object_has_member(ev, "key") ? json_object_get_string_member(ev, "key") : NULL;

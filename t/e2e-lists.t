@@ -46,7 +46,7 @@ sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, sink:lists/' "$W/sk/conf/sinkd.
 sk_conf "state-dir = $W/sk/state" \
 	'[sink:lists]' "module = $TOP/lists/lists.so" "store = sqlite:$W/store/lists.db" \
 	"submit = 127.0.0.1:$PORT" 'max-commands = 5' "dns-server = 127.0.0.1:$DNSPORT" \
-	'dmarc-timeout = 3s'
+	'dmarc-timeout = 3s' 'expire-interval = 1s'
 sk_start || bail_out "sinkd did not start"
 
 L="$TOP/tools/sinkd-list -c $W/sk/conf/sinkd.conf"
@@ -285,6 +285,29 @@ $L enable $LIST erin@example.org >/dev/null
 send --from alice@example.com --to $LIST --header 'Subject: again' --body 'x'
 is "$(header "$(newest erin@example.org 'again')" Subject)" "[dev] again" "sinkd-list enable: posts reach the member again"
 is "$(pf_delivered_count dev-bounces@example.org)" 0 "LIST-bounces@ itself gets nothing"
+
+# --- expiry: sinkd removes expired requests itself ------------------------
+# rows PATTERN: how many rows of the tokens table hold address PATTERN
+rows() {
+	python3 - "$W/store/lists.db" "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+if sys.argv[2] == "insert":
+    db.execute("INSERT INTO tokens VALUES (?, 'dev@example.org', 'post', 'old@example.com', 1, NULL)",
+               ("0" * 32,))
+    db.commit()
+else:
+    print(db.execute("SELECT count(*) FROM tokens WHERE address = ?", (sys.argv[2],)).fetchone()[0])
+PY
+}
+rows insert
+is "$(rows old@example.com)" 1 "a held post that expired long ago is in the store"
+unlike "$($L held $LIST)" "old@example.com" "  sinkd-list held leaves it out"
+cmd alice@example.com nobody@example.org 'any mail'
+newest nobody@example.org 'any mail' >/dev/null
+for i in $(seq 1 50); do [ "$(rows old@example.com)" = 0 ] && break; sleep 0.2; done
+is "$(rows old@example.com)" 0 "  after a message is accepted, sinkd removed it (expire-interval)"
+like "$(sk_log)" "expired requests and held posts removed" "  and logged it"
 
 # --- unsubscribe, help, info, owner --------------------------------------
 cmd bob@example.net dev-request@example.org unsubscribe
