@@ -236,6 +236,10 @@ lt_check(const char *dir, char **why)
 {
 	unsigned i;
 
+	if (dir && *dir && !g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+		*why = g_strdup_printf("%s: no such directory", dir);
+		return -1;
+	}
 	for (i = 0; lt_names[i]; i++) {
 		char *t = template_text(dir, lt_names[i], why), *subject, *e = NULL;
 		const char *body;

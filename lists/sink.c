@@ -154,8 +154,8 @@ static int
 ls_init(const struct sinkd_api *api, struct sinkd_ctx *config, void **state)
 {
 	struct lsink *k = g_new0(struct lsink, 1);
-	char *why = NULL;
-	const char *t;
+	char *why = NULL, *msg;
+	const char *t, *key = "store";
 
 	k->api = api;
 	/* the store is opened on first use: init may run as root, before
@@ -165,12 +165,16 @@ ls_init(const struct sinkd_api *api, struct sinkd_ctx *config, void **state)
 	k->submit = g_strdup(api->config(config, "submit"));
 	t = api->config(config, "templates");
 	k->templates = g_strdup(t ? t : "");
+	key = "templates";
 	if (lt_check(k->templates, &why) < 0)
 		goto fail;
 	*state = k;
 	return 0;
 fail:
-	api->log(config, SINKD_LOG_ERROR, why);
+	/* "KEY: why": sinkd gives it as the key's file:line */
+	msg = g_strdup_printf("%s: %s", key, why);
+	api->log(config, SINKD_LOG_ERROR, msg);
+	g_free(msg);
 	g_free(why);
 	ls_close(k->store);
 	g_free(k->submit);

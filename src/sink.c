@@ -813,6 +813,9 @@ sink_free(struct sink *k)
 		k->prov->close(k->handle);
 	if (k->strings)
 		g_ptr_array_free(k->strings, TRUE);
+	if (k->key_lines)
+		g_hash_table_destroy(k->key_lines);
+	g_free(k->conf_path);
 	g_free(k->keys);
 	g_free(k->name);
 	g_free(k);
@@ -926,6 +929,16 @@ sink_open(const struct snapshot *s, const struct conf_file *f,
 	}
 	if (sink_keys(k, where, pkey, s->conf_dir, e) < 0)
 		goto fail;
+	/* where each key is set, for what init says of it */
+	k->conf_path = g_strdup(path);
+	k->key_lines = g_hash_table_new(g_str_hash, g_str_equal);
+	for (i = 0; k->keys[i].name; i++) {
+		int line = conf_file_key_line(f, gname, k->keys[i].name);
+
+		if (line > 0)
+			g_hash_table_insert(k->key_lines, (gpointer) k->keys[i].name,
+					    GINT_TO_POINTER(line));
+	}
 	g_free(where);
 	g_free(file);
 	g_free(val);
@@ -1030,6 +1043,42 @@ sink_set_registry(const struct sink_set *set,
 }
 
 /*
+ * init_failed - the error of a sink whose init failed: what it logged
+ * last as an error; "KEY: what is wrong", for one of its keys, is given
+ * as file:line of that key (or the group's file and name, where the key
+ * takes its default)
+ */
+static void
+init_failed(const struct sink *k, const struct sinkd_ctx *x, const char *conf_path,
+	    struct conf_errors *e)
+{
+	const char *t = x->init_error, *colon = t ? strstr(t, ": ") : NULL;
+	unsigned i;
+
+	if (t && g_str_has_prefix(t, k->conf_path) && t[strlen(k->conf_path)] == ':') {
+		conf_errorf(e, "%s", t);	/* it says where itself */
+		return;
+	}
+	for (i = 0; colon && k->keys[i].name; i++) {
+		size_t n = strlen(k->keys[i].name);
+		int line;
+
+		if ((size_t) (colon - t) != n || strncmp(t, k->keys[i].name, n))
+			continue;
+		line = GPOINTER_TO_INT(g_hash_table_lookup(k->key_lines, k->keys[i].name));
+		if (line > 0)
+			conf_errorf(e, "%s:%d: %s", k->conf_path, line, t);
+		else
+			conf_errorf(e, "%s: [%s]: %s (its default)", k->conf_path, k->name, t);
+		return;
+	}
+	if (t)
+		conf_errorf(e, "%s: [%s]: init failed: %s", conf_path, k->name, t);
+	else
+		conf_errorf(e, "%s: %s: init failed (its log lines say why)", conf_path, k->name);
+}
+
+/*
  * sink_set_init - init of every sink of the chain, with the default
  * policy's group; -1 (an error in e) when one fails
  */
@@ -1052,14 +1101,16 @@ sink_set_init(struct sink_set *set, const struct snapshot *s,
 		}
 		x.g = policy_group_of(s->def, &k->h);
 		if (k->ss->init(&sink_api, &x, &k->state) < 0) {
-			conf_errorf(e, "%s: %s: init failed (its log lines say why)",
-				    s->conf_path, k->name);
+			init_failed(k, &x, s->conf_path, e);
 			rc = -1;
 		} else {
+			if (x.init_error)
+				log_error("%s: %s", k->name, x.init_error);
 			k->inited = 1;
 		}
 		if (x.tmp)
 			g_ptr_array_free(x.tmp, TRUE);
+		g_free(x.init_error);
 	}
 	return rc;
 }

@@ -111,6 +111,8 @@ struct sink {
 	int inited;
 	struct conf_key *keys;	/* sinkd's base keys, then the sink's own */
 	GPtrArray *strings;	/* key names and docs copied from the sink */
+	char *conf_path;	/* the file of its group */
+	GHashTable *key_lines;	/* key name -> its line there (GINT_TO_POINTER) */
 };
 
 /* a sink's compiled policy: what its hooks run with */
@@ -146,6 +148,7 @@ struct sinkd_ctx {
 	int in_msg;		/* a hook ran on the current message */
 	int eom_ran;		/* eom ran on the current message */
 	const char *qid;	/* accepted: the event's queue id */
+	char *init_error;	/* init: the last error the sink logged */
 };
 
 const char *sink_keep(struct sinkd_ctx *x, char *s);

@@ -929,6 +929,12 @@ api_log(struct sinkd_ctx *x, enum sinkd_log level, const char *text)
 	for (p = t; *p; p++)
 		if (*p == '\r' || *p == '\n')
 			*p = ' ';
+	if (x->step == SINK_STEP_INIT && level == SINKD_LOG_ERROR) {
+		/* the configuration's error, told as such (sink_set_init) */
+		g_free(x->init_error);
+		x->init_error = t;
+		return;
+	}
 	qid = x->qid ? x->qid : msg_queue_id(msg_of(x));
 	switch (level) {
 	case SINKD_LOG_DEBUG:

@@ -46,7 +46,26 @@ sed -i 's/^\[sinkd\]$/[sinkd]\nchain = protocol, sink:lists/' "$W/sk/conf/sinkd.
 sk_conf "state-dir = $W/sk/state" \
 	'[sink:lists]' "module = $TOP/lists/lists.so" "store = sqlite:$W/store/lists.db" \
 	"submit = 127.0.0.1:$PORT" 'max-commands = 5' "dns-server = 127.0.0.1:$DNSPORT" \
-	'dmarc-timeout = 3s' 'expire-interval = 1s'
+	'dmarc-timeout = 3s' 'expire-interval = 1s' "templates = $W/templates"
+# the templates: info replaced, the others built in
+mkdir -p "$W/templates"
+printf 'Subject: About ${list}\n\nThe list ${list} (${description}); its owners: ${owner}.\n' \
+	>"$W/templates/info.txt"
+
+# sinkd -n: what is wrong with the sink's keys, at their file:line
+C=$W/sk/conf/sinkd.conf
+badconf() { sed "s|^$1 = .*|$1 = $2|" "$C" >"$W/bad.conf"; "$SINKD" -n -c "$W/bad.conf" 2>&1; }
+like "$(badconf store 'bogus:x')" "^$W/bad.conf:[0-9]+: store: bogus:x: neither sqlite:PATH" \
+	"sinkd -n: a store that is none: file:line: store: what is wrong"
+line=$(grep -n '^templates = ' "$C" | cut -d: -f1)
+like "$(badconf templates "$W/none")" "^$W/bad.conf:$line: templates: $W/none: no such directory" \
+	"  a templates directory that does not exist, at its line"
+mkdir -p "$W/badtmpl" && printf 'Hello ${nosuch}\n' >"$W/badtmpl/help.txt"
+like "$(badconf templates "$W/badtmpl")" "^$W/bad.conf:$line: templates: $W/badtmpl/help.txt: no Subject: line" \
+	"  a template without its Subject: line"
+"$SINKD" -n -c "$W/bad.conf" >/dev/null 2>&1
+isnt $? 0 "  and sinkd -n fails"
+
 sk_start || bail_out "sinkd did not start"
 
 L="$TOP/tools/sinkd-list -c $W/sk/conf/sinkd.conf"
@@ -303,9 +322,13 @@ PY
 rows insert
 is "$(rows old@example.com)" 1 "a held post that expired long ago is in the store"
 unlike "$($L held $LIST)" "old@example.com" "  sinkd-list held leaves it out"
-cmd alice@example.com nobody@example.org 'any mail'
-newest nobody@example.org 'any mail' >/dev/null
-for i in $(seq 1 50); do [ "$(rows old@example.com)" = 0 ] && break; sleep 0.2; done
+# (another message's event may have removed what had expired less than
+# the interval before: a message at most every second, until it goes)
+for i in $(seq 1 10); do
+	cmd alice@example.com nobody@example.org "any mail $i"
+	newest nobody@example.org "any mail $i" >/dev/null
+	for j in $(seq 1 10); do [ "$(rows old@example.com)" = 0 ] && break 2; sleep 0.2; done
+done
 is "$(rows old@example.com)" 0 "  after a message is accepted, sinkd removed it (expire-interval)"
 like "$(sk_log)" "expired requests and held posts removed" "  and logged it"
 
@@ -325,9 +348,9 @@ wait_for frank@example.com 1
 grep -q 'unsubscribe \[ADDRESS\]' "$(pf_last_message frank@example.com)"
 ok $? "help: the command list"
 cmd frank@example.com dev+info@example.org hello
-wait_for frank@example.com 2
-grep -q 'dev@example.org: Developers' "$(pf_last_message frank@example.com)"
-ok $? "info: what the list is"
+F=$(newest frank@example.com 'About dev@example.org')
+like "$(cat "$F")" 'The list dev@example.org \(Developers\); its owners: dev-owner@example.org\.' \
+	"info: what the list is, in the admin's template (templates)"
 
 send --from frank@example.com --to dev-owner@example.org --header 'Subject: question' --body 'Hi owners.'
 wait_for owner@example.org 1

@@ -410,7 +410,7 @@ like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sinkd\.conf:5: command: user root
 conf "$HOOKS" "workers-min = 5" "workers-max = 2"
 like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sinkd\.conf:6: workers-min is more than workers-max \(2\)' "workers-min above workers-max, with file and line"
 conf "$HOOKS" "message-dir = $W/no-such-dir"
-like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "sink:proc: [^ ]*sinkd\\.conf:6: message-dir $W/no-such-dir: not a directory" "a message-dir that is not there"
+like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" "^[^ ]*sinkd\\.conf:6: message-dir $W/no-such-dir: not a directory" "a message-dir that is not there"
 conf "$HOOKS" "workers-max = 0"
 like "$("$SINKD" -n -c "$W/sinkd.conf" 2>&1)" 'sinkd\.conf:6: workers-max = 0: at least 1' "workers-max 0"
 

@@ -197,7 +197,7 @@ printf '[sink:open]\nmodule = %s\n' "$W/open.so" >> "$W/sinkd.conf"
 like "$(check)" "sinkd.conf:[0-9]+: module: .*open.so.*exit 1\$" "a module others may write is refused"
 
 conf "protocol, sink:probe" "level = -1"
-like "$(check)" "sink:probe: init failed.*exit 1\$" "a sink whose init fails stops the configuration"
+like "$(check)" "^sinkd.conf:[0-9]+: level: -1: refusing to start.*exit 1\$" "a sink whose init fails stops the configuration, its error at the key's line"
 
 # --- hooks and verdicts -------------------------------------------------
 

@@ -131,7 +131,7 @@ probe_init(const struct sinkd_api *a, struct sinkd_ctx *config, void **state)
 		return -1;
 	lvl = a->config(config, "level");
 	if (lvl && !strcmp(lvl, "-1")) {
-		a->log(config, SINKD_LOG_ERROR, "level -1: refusing to start");
+		a->log(config, SINKD_LOG_ERROR, "level: -1: refusing to start");
 		free(s);
 		return -1;
 	}
