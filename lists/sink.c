@@ -50,6 +50,9 @@ struct lsink {
 	char *submit;
 	char *templates;
 	gint64 expired;		/* when expired rows were last removed */
+	GMutex dlock;
+	GHashTable *domains;	/* the domains of the lists, as last read */
+	gint64 domains_at;	/* when (monotonic) */
 };
 
 /* the defaults of store and submit are sinkd-list's too (lists.h) */
@@ -168,6 +171,7 @@ ls_init(const struct sinkd_api *api, struct sinkd_ctx *config, void **state)
 	key = "templates";
 	if (lt_check(k->templates, &why) < 0)
 		goto fail;
+	g_mutex_init(&k->dlock);
 	*state = k;
 	return 0;
 fail:
@@ -191,6 +195,9 @@ ls_shutdown(void *state)
 	ls_close(k->store);
 	g_free(k->submit);
 	g_free(k->templates);
+	if (k->domains)
+		g_hash_table_destroy(k->domains);
+	g_mutex_clear(&k->dlock);
 	g_free(k);
 }
 
@@ -204,13 +211,64 @@ consumed(enum la_kind kind)
 	return kind != LA_NONE && kind != LA_POST && kind != LA_OWNER;
 }
 
+/* domains_read - the domains of the lists, read again when what was read
+ * is a minute old: what classify() goes by while the store is down */
+static void
+domains_read(struct lsink *k)
+{
+	gint64 now = g_get_monotonic_time();
+	GPtrArray *names;
+	GHashTable *d;
+	char *why = NULL, *at;
+	guint i;
+
+	g_mutex_lock(&k->dlock);
+	if (k->domains && now - k->domains_at < 60 * G_USEC_PER_SEC) {
+		g_mutex_unlock(&k->dlock);
+		return;
+	}
+	k->domains_at = now;	/* one reader at a time */
+	g_mutex_unlock(&k->dlock);
+	if (ls_lists(k->store, &names, &why) < 0) {
+		g_free(why);
+		return;
+	}
+	d = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (i = 0; i < names->len; i++)
+		if ((at = strrchr(names->pdata[i], '@')) != NULL)
+			g_hash_table_add(d, g_strdup(at + 1));
+	g_ptr_array_free(names, TRUE);
+	g_mutex_lock(&k->dlock);
+	if (k->domains)
+		g_hash_table_destroy(k->domains);
+	k->domains = d;
+	g_mutex_unlock(&k->dlock);
+}
+
+/* listless - addr's domain had no list when the store last said (and
+ * the store has said) */
+static int
+listless(struct lsink *k, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	int r;
+
+	g_mutex_lock(&k->dlock);
+	r = at && k->domains && !g_hash_table_contains(k->domains, at + 1);
+	g_mutex_unlock(&k->dlock);
+	return r;
+}
+
 /*
- * classify - what addr is: a list's address (*list set, g_free()d), or
- * LA_NONE; -1 when the store failed (*why)
+ * classify - what addr is to the lists of the store: a list's address
+ * (the list's, and a token, newly allocated) or LA_NONE; -1 when the
+ * store failed (*why).  While the store is down, an address in a domain
+ * that had no list a minute before is LA_NONE: mail for the rest of the
+ * server goes on.
  */
 static int
-classify(struct lsink *k, const char *addr, enum la_kind *kind, char **list, char **token,
-	 char **why)
+classify(struct lsink *k, struct sinkd_ctx *c, const char *addr, enum la_kind *kind,
+	 char **list, char **token, char **why)
 {
 	char *norm = ls_addr_norm(addr);
 	struct ls_list l;
@@ -221,11 +279,22 @@ classify(struct lsink *k, const char *addr, enum la_kind *kind, char **list, cha
 	if (norm == NULL)
 		return 0;
 	*kind = la_parse(norm, list, token);
-	g_free(norm);
-	if (*kind == LA_NONE)
+	if (*kind == LA_NONE) {
+		g_free(norm);
 		return 0;
+	}
 	rc = ls_list_get(k->store, *list, &l, why);
 	ls_list_clear(&l);
+	if (rc >= 0) {
+		domains_read(k);
+	} else if (listless(k, norm)) {
+		logf_(k, c, SINKD_LOG_WARNING, "store: %s; %s: no list in its domain, it passes",
+		      *why, norm);
+		g_free(*why);
+		*why = NULL;
+		rc = 0;
+	}
+	g_free(norm);
 	if (rc == 1)
 		return 0;
 	/* "a-request@" is no list's address when there is no list "a@":
@@ -258,7 +327,7 @@ ls_rcpt(void *state, struct sinkd_ctx *c, const char *addr)
 	enum la_kind kind;
 	enum sinkd_verdict v = SINKD_CONTINUE;
 
-	if (classify(k, addr, &kind, &list, &token, &why) < 0)
+	if (classify(k, c, addr, &kind, &list, &token, &why) < 0)
 		return store_down(k, c, why);
 	if (kind == LA_POST || kind == LA_OWNER || kind == LA_NONE) {
 		/* a post alone: its envelope and header become the list's */
@@ -684,7 +753,7 @@ ls_eom(void *state, struct sinkd_ctx *c)
 		char *list, *token, *why = NULL;
 		enum la_kind kind;
 
-		if (classify(k, addr, &kind, &list, &token, &why) < 0) {
+		if (classify(k, c, addr, &kind, &list, &token, &why) < 0) {
 			v = store_down(k, c, why);
 			break;
 		}

@@ -10,7 +10,9 @@
 # post held through A is approved through B and reaches the members
 # through B; the token is spent for both (a second approval through A is
 # refused at RCPT TO); every reply was sent once, by the host that did
-# the work; sinkd-list sees the same store; no sanitizer report.
+# the work; sinkd-list sees the same store; with PostgreSQL stopped, mail
+# for a domain with no list still goes on and a post waits (451); no
+# sanitizer report.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/t/lib/tap.sh"
 . "$TOP/t/lib/mail.sh"
@@ -98,6 +100,15 @@ b_carol=$(pf_delivered_count carol@example.com)
 is "$a_carol $b_carol" "1 3" "carol got one confirmation (A), one welcome and two posts (B)"
 is "$a_mod" 1 "the moderator was asked once"
 is "$(pg_sql "SELECT count(*) FROM outbox")" 0 "the shared outbox is empty"
+
+# the store down: list mail waits (451), the server's other mail goes on
+pg_stop
+on a
+send --from bob@example.net --to alice@example.com --header 'Subject: not for a list' --body x
+like "$(smtp_reply "$OUT" .)" '^250 ' "PostgreSQL down: mail to a domain with no list is accepted"
+like "$(cat "$A_DIR/sinkd.log")" "store: .*alice@example.com: no list in its domain, it passes" "  and the log says the store is down"
+send --from alice@example.com --to $LIST --header 'Subject: while down' --body x
+like "$(smtp_reply "$OUT" "RCPT TO:<$LIST>")" '^451 4\.3\.0 ' "  a post to the list is refused for now (451 4.3.0)"
 
 sk_stop
 sk_log_clean; ok $? "no sanitizer report (B)"
