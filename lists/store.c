@@ -22,14 +22,34 @@
 
 #define BYTEAOID 17		/* PostgreSQL's bytea type */
 
-struct lstore {
-	GMutex lock;
-	char *where;		/* as named */
-	char *path;		/* SQLite: the file; NULL: PostgreSQL */
+/* PostgreSQL connections a store opens at most: transactions of several
+ * threads run at once; SQLite's one writer at a time makes one enough */
+#define PG_CONNS 4
+
+/* A connection, held by one thread for one transaction at a time. */
+struct lconn {
 	sqlite3 *db;
 	PGconn *pg;
-	int ready;		/* tables made */
 };
+
+struct lstore {
+	GMutex lock;		/* idle, open */
+	GCond freed;
+	GPtrArray *idle;	/* struct lconn * */
+	unsigned open, max;
+	char *where;		/* as named */
+	char *path;		/* SQLite: the file; NULL: PostgreSQL */
+	int ready;		/* tables made (atomic) */
+};
+
+/* the connection of the transaction this thread is in (begin to end) */
+static GPrivate held;
+
+static struct lconn *
+cur(void)
+{
+	return g_private_get(&held);
+}
 
 /* a parameter: text, or bytes when b is set */
 struct lp {
@@ -131,7 +151,7 @@ lite_q(struct lstore *s, const char *sql, const struct lp *p, unsigned np, GPtrA
 	unsigned i;
 	int rc, n, j;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(cur()->db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	for (i = 0; i < np; i++) {
 		char name[16];
@@ -177,24 +197,24 @@ lite_q(struct lstore *s, const char *sql, const struct lp *p, unsigned np, GPtrA
 	sqlite3_finalize(st);
 	return 0;
 fail:
-	*why = g_strdup_printf("%s: %s", s->path, sqlite3_errmsg(s->db));
+	*why = g_strdup_printf("%s: %s", s->path, sqlite3_errmsg(cur()->db));
 	sqlite3_finalize(st);
 	return -1;
 }
 
 static int
-lite_open(struct lstore *s, char **why)
+lite_open(struct lstore *s, struct lconn *c, char **why)
 {
-	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+	if (sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
 			    | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		*why = g_strdup_printf("%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
-		sqlite3_close(s->db);
-		s->db = NULL;
+		*why = g_strdup_printf("%s: %s", s->path, c->db ? sqlite3_errmsg(c->db) : "cannot open");
+		sqlite3_close(c->db);
+		c->db = NULL;
 		return -1;
 	}
 	/* the tool and sinkd use the file at once */
-	sqlite3_busy_timeout(s->db, 10000);
-	sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+	sqlite3_busy_timeout(c->db, 10000);
+	sqlite3_exec(c->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
 		     NULL, NULL, NULL);
 	return 0;
 }
@@ -224,7 +244,7 @@ pg_q(struct lstore *s, const char *sql, const struct lp *p, unsigned np, GPtrArr
 		lens[i] = p[i].b ? (int) p[i].len : 0;
 		fmts[i] = p[i].b ? 1 : 0;
 	}
-	res = PQexecParams(s->pg, sql, (int) np, NULL, vals, lens, fmts, 0);
+	res = PQexecParams(cur()->pg, sql, (int) np, NULL, vals, lens, fmts, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char *e = g_strdup(PQresultErrorMessage(res));
 
@@ -259,19 +279,19 @@ pg_q(struct lstore *s, const char *sql, const struct lp *p, unsigned np, GPtrArr
 }
 
 static int
-pg_open(struct lstore *s, char **why)
+pg_open(struct lstore *s, struct lconn *c, char **why)
 {
-	s->pg = PQconnectdb(s->where);
-	if (PQstatus(s->pg) != CONNECTION_OK) {
-		char *e = g_strdup(PQerrorMessage(s->pg));
+	c->pg = PQconnectdb(s->where);
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		char *e = g_strdup(PQerrorMessage(c->pg));
 
 		*why = g_strdup_printf("PostgreSQL: %s", g_strstrip(e));
 		g_free(e);
-		PQfinish(s->pg);
-		s->pg = NULL;
+		PQfinish(c->pg);
+		c->pg = NULL;
 		return -1;
 	}
-	PQsetNoticeProcessor(s->pg, pg_quiet, NULL);
+	PQsetNoticeProcessor(c->pg, pg_quiet, NULL);
 	return 0;
 }
 
@@ -293,15 +313,15 @@ exec(struct lstore *s, const char *sql, char **why)
 	if (s->path) {
 		char *err = NULL;
 
-		if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-			*why = g_strdup_printf("%s: %s", s->path, err ? err : sqlite3_errmsg(s->db));
+		if (sqlite3_exec(cur()->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+			*why = g_strdup_printf("%s: %s", s->path, err ? err : sqlite3_errmsg(cur()->db));
 			sqlite3_free(err);
 			return -1;
 		}
 		return 0;
 	} else {
 		/* PQexec, not PQexecParams: several statements in one string */
-		PGresult *r = PQexec(s->pg, sql);
+		PGresult *r = PQexec(cur()->pg, sql);
 
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
 			char *e = g_strdup(PQresultErrorMessage(r));
@@ -316,19 +336,45 @@ exec(struct lstore *s, const char *sql, char **why)
 	}
 }
 
-/* begin - the lock, the connection, the tables, a transaction */
+/* release - the thread's connection back among the idle ones */
+static void
+release(struct lstore *s)
+{
+	struct lconn *c = cur();
+
+	g_private_set(&held, NULL);
+	g_mutex_lock(&s->lock);
+	g_ptr_array_add(s->idle, c);
+	g_cond_signal(&s->freed);
+	g_mutex_unlock(&s->lock);
+}
+
+/* begin - a connection (an idle one, a new one, or the first one freed),
+ * opened; the tables; a transaction */
 static int
 begin(struct lstore *s, char **why)
 {
+	struct lconn *c;
+
 	g_mutex_lock(&s->lock);
-	if (s->pg && PQstatus(s->pg) != CONNECTION_OK) {
-		PQfinish(s->pg);
-		s->pg = NULL;
+	while (s->idle->len == 0 && s->open >= s->max)
+		g_cond_wait(&s->freed, &s->lock);
+	if (s->idle->len > 0) {
+		c = g_ptr_array_steal_index(s->idle, s->idle->len - 1);
+	} else {
+		c = g_new0(struct lconn, 1);
+		s->open++;
 	}
-	if (s->path ? s->db == NULL && lite_open(s, why) < 0
-		    : s->pg == NULL && pg_open(s, why) < 0)
+	g_mutex_unlock(&s->lock);
+	g_private_set(&held, c);
+	if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	if (s->path ? c->db == NULL && lite_open(s, c, why) < 0
+		    : c->pg == NULL && pg_open(s, c, why) < 0)
 		goto fail;
-	if (!s->ready) {
+	if (!g_atomic_int_get(&s->ready)) {
 		/* two processes making the tables at once: PostgreSQL
 		 * serialises them with a lock of the transaction */
 		if (exec(s, s->path ? "BEGIN IMMEDIATE" : "BEGIN; SELECT pg_advisory_xact_lock(58213)",
@@ -338,13 +384,13 @@ begin(struct lstore *s, char **why)
 			exec(s, "ROLLBACK", &(char *) {NULL});
 			goto fail;
 		}
-		s->ready = 1;
+		g_atomic_int_set(&s->ready, 1);
 	}
 	if (exec(s, s->path ? "BEGIN IMMEDIATE" : "BEGIN", why) < 0)
 		goto fail;
 	return 0;
 fail:
-	g_mutex_unlock(&s->lock);
+	release(s);
 	return -1;
 }
 
@@ -361,7 +407,7 @@ end(struct lstore *s, int rc, char **why)
 		exec(s, "ROLLBACK", &e);
 		g_free(e);
 	}
-	g_mutex_unlock(&s->lock);
+	release(s);
 	return rc;
 }
 
@@ -376,6 +422,8 @@ ls_open(const char *where, char **why)
 	}
 	s = g_new0(struct lstore, 1);
 	g_mutex_init(&s->lock);
+	g_cond_init(&s->freed);
+	s->idle = g_ptr_array_new();
 	s->where = g_strdup(where);
 	if (g_str_has_prefix(where, "sqlite:"))
 		s->path = g_strdup(where + 7);
@@ -393,18 +441,28 @@ ls_open(const char *where, char **why)
 		ls_close(s);
 		return NULL;
 	}
+	s->max = s->path ? 1 : PG_CONNS;
 	return s;
 }
 
 void
 ls_close(struct lstore *s)
 {
+	guint i;
+
 	if (s == NULL)
 		return;
-	if (s->db)
-		sqlite3_close(s->db);
-	if (s->pg)
-		PQfinish(s->pg);
+	for (i = 0; i < s->idle->len; i++) {
+		struct lconn *c = s->idle->pdata[i];
+
+		if (c->db)
+			sqlite3_close(c->db);
+		if (c->pg)
+			PQfinish(c->pg);
+		g_free(c);
+	}
+	g_ptr_array_free(s->idle, TRUE);
+	g_cond_clear(&s->freed);
 	g_mutex_clear(&s->lock);
 	g_free(s->where);
 	g_free(s->path);

@@ -101,6 +101,26 @@ is "$a_carol $b_carol" "1 3" "carol got one confirmation (A), one welcome and tw
 is "$a_mod" 1 "the moderator was asked once"
 is "$(pg_sql "SELECT count(*) FROM outbox")" 0 "the shared outbox is empty"
 
+# posts at once: the sinkd's transactions run side by side on its
+# connections (a pool), each post expanded
+on a
+pids=
+for i in 1 2 3 4 5 6; do
+	pf_swaks --from carol@example.com --to $LIST --header "Subject: at once $i" --body x >"$W/at$i" &
+	pids="$pids $!"
+done
+wait $pids
+n=0
+for i in 1 2 3 4 5 6; do
+	smtp_reply "$(cat "$W/at$i")" . | grep -q '^250 ' && n=$((n + 1))
+done
+is "$n" 6 "six posts sent at once through A are accepted"
+for i in $(seq 1 150); do
+	[ "$(grep -l '^Subject: at once' "$(pf_mailbox alice@example.com)"/* 2>/dev/null | wc -l)" -ge 6 ] && break
+	sleep 0.2
+done
+is "$(grep -l '^Subject: at once' "$(pf_mailbox alice@example.com)"/* 2>/dev/null | wc -l)" 6 "  and each reaches the member once"
+
 # the store down: list mail waits (451), the server's other mail goes on
 pg_stop
 on a
