@@ -12,7 +12,7 @@ local methods = {"get", "mail_param", "rcpt_param", "rcpt", "config",
     "part_content", "raw", "kv_get", "kv_set", "reply", "header_add",
     "header_insert", "header_change", "header_delete", "rcpt_add",
     "rcpt_delete", "sender_change", "part_replace", "part_remove",
-    "part_add", "text_append", "footer", "note", "log"}
+    "part_add", "text_append", "footer", "note", "log", "wrap"}
 local huge = string.rep("h", 70000)
 local pool = {true, false, {}, -1, 0, 1, 2, 3, 4, 1000,
     math.maxinteger, math.mininteger, 0 / 0, 1 / 0, 1.5, "", "a", "Subject",
