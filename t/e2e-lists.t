@@ -64,7 +64,7 @@ mkdir -p "$W/badtmpl" && printf 'Hello ${nosuch}\n' >"$W/badtmpl/help.txt"
 like "$(badconf templates "$W/badtmpl")" "^$W/bad.conf:$line: templates: $W/badtmpl/help.txt: no Subject: line" \
 	"  a template without its Subject: line"
 "$SINKD" -n -c "$W/bad.conf" >/dev/null 2>&1
-isnt $? 0 "  and sinkd -n fails"
+is $? 1 "  and sinkd -n exits 1"
 
 sk_start || bail_out "sinkd did not start"
 
