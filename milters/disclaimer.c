@@ -104,8 +104,10 @@ struct disc_cfg {
 	const struct reply *signed_reply, *encrypted_reply;
 	char *notice;
 	/* a sink's footer (disclaimer_footer) placed as the disclaimer is:
-	 * named so in logs, notes and its own header field; signer borrowed */
+	 * named so in logs, notes and its own header field, which the edit
+	 * list credits to by (the sink); signer borrowed */
 	int footer;
+	char *by;
 };
 
 /* name - what the log lines call c's text */
@@ -120,6 +122,7 @@ disc_unload(void *p)
 	g_free(c->html);
 	g_free(c->marker);
 	g_free(c->notice);
+	g_free(c->by);
 	if (!c->footer)
 		smime_signer_free(c->signer);
 	g_free(c);
@@ -896,7 +899,8 @@ outcome(struct msg *m, struct edits *e, const struct disc_cfg *c, const char *wh
 {
 	char *v = why ? g_strdup_printf("%s (%s)", what, why) : g_strdup(what);
 
-	edits_add_header(e, disclaimer_handler.name, c->footer ? FOOTER_HEADER : HEADER, v);
+	edits_add_header(e, c->by ? c->by : disclaimer_handler.name,
+			 c->footer ? FOOTER_HEADER : HEADER, v);
 	msg_note(m, NAME(c), "%s", what);
 	count(c, what);
 	log_info("%s: %s: %s", m->queue_id, NAME(c), v);
@@ -1141,7 +1145,7 @@ footer_free(gpointer p)
 }
 
 /*
- * disclaimer_footer - a sink's footer on m: text (UTF-8), and html, its
+ * disclaimer_footer - a sink's (by) footer on m: text (UTF-8), and html, its
  * HTML form (NULL: the text, escaped), put at commit where and as the
  * disclaimer puts its own (the bodies a reader sees, once per thread),
  * protected mail by the signed and encrypted keys of m's disclaimer
@@ -1150,7 +1154,7 @@ footer_free(gpointer p)
  * parse
  */
 int
-disclaimer_footer(struct msg *m, const char *text, const char *html)
+disclaimer_footer(struct msg *m, const char *by, const char *text, const char *html)
 {
 	const struct policy *p = msg_policy(m);
 	const struct disc_cfg *d = p ? policy_handler_cfg(p, &disclaimer_handler) : NULL;
@@ -1161,6 +1165,7 @@ disclaimer_footer(struct msg *m, const char *text, const char *html)
 		return -1;
 	c = g_new0(struct disc_cfg, 1);
 	c->footer = 1;
+	c->by = by ? g_strdup(by) : NULL;
 	c->text = g_strdup(text);
 	c->html = html ? g_strdup(html) : NULL;
 	c->marker = make_marker(text);

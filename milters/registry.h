@@ -20,6 +20,6 @@ extern const struct handler *const sinkd_handlers[];
 struct msg;
 /* disclaimer_footer - a sink's footer, placed as the disclaimer's text
  * (milters/disclaimer.c); 0, or -1 when it may not go on */
-int disclaimer_footer(struct msg *m, const char *text, const char *html);
+int disclaimer_footer(struct msg *m, const char *by, const char *text, const char *html);
 
 #endif

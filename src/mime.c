@@ -808,7 +808,7 @@ mime_wrap_message(struct msg *m, GMimeObject *container, GMimeObject *placeholde
 	return 0;
 }
 
-int (*mime_footer)(struct msg *m, const char *text, const char *html);
+int (*mime_footer)(struct msg *m, const char *by, const char *text, const char *html);
 
 /* mime_at_commit - fn(m, arg) runs at commit, before the tree is
  * written, after every handler: for a change no other handler's rules

@@ -120,7 +120,8 @@ void mime_wrap_bytes(struct msg *m, GMimeObject *container,
 		     GMimeObject *placeholder, GBytes *entity);
 /* mime_footer - what places a sink's footer as the disclaimer places its
  * text (set by main() to the disclaimer handler's; NULL: none) */
-extern int (*mime_footer)(struct msg *m, const char *text, const char *html);
+extern int (*mime_footer)(struct msg *m, const char *by, const char *text,
+			  const char *html);
 void mime_at_commit_free(struct msg *m, int (*fn)(struct msg *m, const void *arg), void *arg,
 			 GDestroyNotify free);
 void mime_at_commit(struct msg *m, int (*fn)(struct msg *m, const void *arg),

@@ -964,7 +964,7 @@ api_footer(struct sinkd_ctx *x, const char *text, const char *html)
 		return -1;
 	if (evaluated(x, "footer", NULL))
 		return 0;
-	return mime_footer ? mime_footer(m, text, html) : -1;
+	return mime_footer ? mime_footer(m, x->sink->name, text, html) : -1;
 }
 
 /* api_wrap - the message whole as a message/rfc822 part of a new one */

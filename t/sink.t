@@ -421,6 +421,7 @@ is "$(note sink.probe.footer)" 0 "footer() on S/MIME signed mail: 0"
 is "$(grep '^X-Sinkd-Footer:' "$W/out" | tr -d '\r')" "X-Sinkd-Footer: wrapped (signed)" \
 	"  the message is wrapped (signed = wrap) and an X-Sinkd-Footer field says so"
 like "$V" " footer=wrapped" "  as the verdict line does"
+like "$V" "changed=sink:probe:\\+X-Sinkd-Footer," "  the field credited to the sink that asked for the footer"
 cmp -s <(python3 lib/entity.py "$W/out" 0 | tr -d '\r') <(python3 lib/content.py "$SIGNED" | tr -d '\r')
 ok $? "  its signed entity kept byte for byte as the first part"
 like "$(python3 lib/entity.py "$W/out" 1)" "$FOOT" "  the footer in the part after it"
