@@ -127,4 +127,24 @@ sm_stop
 ok $? "sm_stop"
 ok $( (exec 3<>"/dev/tcp/127.0.0.1/$P2") 2>/dev/null && echo 1 || echo 0) "port $P2 closed"
 
+# --- queue only: SM_CF_OPTIONS DeliveryMode=q, SM_NO_QUEUE_RUNS
+out=$(SM_CF_OPTIONS='DeliveryMode=q
+not an option' sm_setup "$WORK/bad" "$(sm_free_port)" "" 2>&1)
+is "$?" 2 "sm_setup refuses an SM_CF_OPTIONS line that is not Name=Value"
+line_like "$out" 'not Name=Value: "not an option"' "... and says which"
+P3=$(sm_free_port)
+SM_CF_OPTIONS='DeliveryMode=q' sm_setup "$WORK/qonly" "$P3" ""
+ok $? "sm_setup with SM_CF_OPTIONS=DeliveryMode=q"
+is "$(tail -n 1 "$SM_CF")" "O DeliveryMode=q" "the option is the .cf's last line"
+SM_NO_QUEUE_RUNS=1 sm_start
+ok $? "sm_start with SM_NO_QUEUE_RUNS"
+unlike "$(tr '\0' ' ' <"/proc/$(head -n 1 "$SM_DIR/daemon.pid")/cmdline")" ' -q' "... the daemon has no -q"
+out=$(sm_swaks --from sender@example.net --to carol@example.com --header "Subject: held")
+like "$out" '<- +250 2\.0\.0 .*accepted for delivery' "a message is accepted"
+sleep 3
+is "$(find "$SM_DIR/queue" -name 'qf*' | wc -l)/$(sm_delivered_count carol@example.com)" "1/0" \
+	"3 s later it is still queued, not delivered"
+sm_stop
+ok $? "sm_stop"
+
 done_testing

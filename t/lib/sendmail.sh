@@ -22,6 +22,16 @@
 #   sm_diag                         print the instance's evidence to stderr
 #   sm_free_port                    print a loopback port nothing listens on
 #
+# Two settings, both unset by default (the behaviour above):
+#   SM_CF_OPTIONS     read by sm_setup: options of the instance's own, one
+#                     Name=Value a line (e.g. DeliveryMode=q), written as
+#                     "O Name=Value" at the end of its sendmail.cf, after
+#                     everything m4 wrote, so that they win
+#   SM_NO_QUEUE_RUNS  read by sm_start: set (to anything), the daemon runs
+#                     no queue (no -q1s): with DeliveryMode=q in
+#                     SM_CF_OPTIONS, what Sendmail accepted stays in
+#                     DIR/queue, undelivered, for the test to read
+#
 # Every recipient in every domain is delivered by a file mailer: the message
 # (as Sendmail hands it over: Return-Path, Received and any header the filter
 # added included) ends up in DIR/mail/<recipient address, lower-cased>/<name>,
@@ -355,6 +365,20 @@ EOF
 		_sm_err "sm_setup: m4 reported errors for $dir/etc/sendmail.mc:" "$out"
 		return 1
 	fi
+	if [ -n "${SM_CF_OPTIONS:-}" ]; then
+		if ! out=$(printf '%s\n' "$SM_CF_OPTIONS" | awk '
+			/^[ \t]*$/ { next }
+			!/^[A-Za-z][A-Za-z0-9.]*=/ { bad = bad " \"" $0 "\""; next }
+			{ opts = opts "O " $0 "\n" }
+			END {
+				if (bad != "") { print "not Name=Value:" bad; exit 1 }
+				printf "\n# SM_CF_OPTIONS (t/lib/sendmail.sh)\n%s", opts
+			}'); then
+			_sm_err "sm_setup: SM_CF_OPTIONS: $out"
+			return 2
+		fi
+		printf '%s\n' "$out" >>"$dir/etc/sendmail.cf"
+	fi
 	chmod 644 "$dir/etc/sendmail.cf" "$dir/etc/sendmail.mc"
 
 	printf 'SM_DIR=%q\nSM_PORT=%q\nSM_MILTER=%q\nSM_CF=%q\nSM_BIN=%q\n' \
@@ -403,7 +427,8 @@ sm_diag() {
 
 # sm_start [DIR] [TIMEOUT=30]: start the instance, wait for its 220 greeting
 sm_start() {
-	local timeout=${2:-30} pid= end greet= ns gone=
+	local timeout=${2:-30} pid= end greet= ns gone= qrun=-q1s
+	[ -n "${SM_NO_QUEUE_RUNS:-}" ] && qrun=
 	if [ -n "${1:-}" ]; then _sm_load "$1" || return 1; fi
 	[ -n "${SM_DIR:-}" ] || { _sm_err "sm_start: no instance (run sm_setup)"; return 1; }
 	if greet=$(_sm_greeting "$SM_PORT" 2>/dev/null); then
@@ -444,7 +469,8 @@ sm_start() {
 	: >"$SM_DIR/sendmail.out"
 	# setsid: its own process group, which sm_stop kills (connection
 	# handlers and queue runners included); -bD: daemon in the foreground,
-	# so that $! is Sendmail itself.
+	# so that $! is Sendmail itself; -q1s: a queue run every second
+	# (none with SM_NO_QUEUE_RUNS).
 	if [ -n "$ns" ]; then
 		setsid unshare $ns sh -c '
 			etc=$1 host=$2 ns=$3
@@ -456,11 +482,11 @@ sm_start() {
 			fi
 			hostname "$host" && exec "$@"' sh \
 			"$SM_DIR/etc" "$SM_HOSTNAME" "$SM_NS" \
-			"$SM_BIN" -C "$SM_CF" -bD -q1s -X "$SM_DIR/traffic.log" \
+			"$SM_BIN" -C "$SM_CF" -bD $qrun -X "$SM_DIR/traffic.log" \
 			${SM_DEBUG:+-D "$SM_DIR/debug.log" "-d$SM_DEBUG"} \
 			</dev/null >>"$SM_DIR/sendmail.out" 2>&1 &
 	else
-		setsid "$SM_BIN" -C "$SM_CF" -bD -q1s -X "$SM_DIR/traffic.log" \
+		setsid "$SM_BIN" -C "$SM_CF" -bD $qrun -X "$SM_DIR/traffic.log" \
 			${SM_DEBUG:+-D "$SM_DIR/debug.log" "-d$SM_DEBUG"} \
 			</dev/null >>"$SM_DIR/sendmail.out" 2>&1 &
 	fi
