@@ -720,23 +720,12 @@ static void
 attach(struct msg *m, const struct disc_cfg *c)
 {
 	GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
-	GMimePart *ph = mime_placeholder_new();
-	GMimeContentType *ct = g_mime_content_type_parse(NULL, "message/rfc822");
+	GMimePart *ph = mime_message_placeholder_new(m);
 	GMimeObject *d = disclaimer_part(c, m, 0);
-	gsize len, i;
-	const guchar *data = msg_data(m, &len);
-	int eight = 0;
 
-	for (i = 0; data && i < len && !eight; i++)
-		eight = data[i] > 127;
-	g_mime_object_set_content_type(GMIME_OBJECT(ph), ct);
-	g_mime_part_set_content_encoding(ph, eight ? GMIME_CONTENT_ENCODING_8BIT
-					 : GMIME_CONTENT_ENCODING_7BIT);
-	g_mime_object_set_disposition(GMIME_OBJECT(ph), "inline");
 	g_mime_multipart_add(mixed, d);
 	g_mime_multipart_add(mixed, GMIME_OBJECT(ph));
 	mime_wrap(m, GMIME_OBJECT(mixed), GMIME_OBJECT(ph), MIME_ENTITY_MESSAGE);
-	g_object_unref(ct);
 	g_object_unref(d);
 	g_object_unref(ph);
 	g_object_unref(mixed);

@@ -53,6 +53,8 @@ struct mime {
 	int cut;		/* the parse stopped early (mime_parse) */
 };
 
+static int has_8bit(const char *s, gsize len);
+
 /* A change made at commit, after every handler's (mime_at_commit). */
 struct late {
 	int (*fn)(struct msg *m, const void *arg);
@@ -734,6 +736,25 @@ mime_placeholder_new(void)
 	g_mime_part_set_content_encoding(p, GMIME_CONTENT_ENCODING_7BIT);
 	g_object_unref(w);
 	g_object_unref(s);
+	return p;
+}
+
+/* mime_message_placeholder_new - a placeholder for the whole message, as
+ * an inline message/rfc822 part (8bit when the message has 8-bit bytes) */
+GMimePart *
+mime_message_placeholder_new(struct msg *m)
+{
+	GMimePart *p = mime_placeholder_new();
+	GMimeContentType *ct = g_mime_content_type_parse(NULL, "message/rfc822");
+	gsize len;
+	const guchar *data = msg_data(m, &len);
+
+	g_mime_object_set_content_type(GMIME_OBJECT(p), ct);
+	g_object_unref(ct);
+	g_mime_part_set_content_encoding(p, data && has_8bit((const char *) data, len)
+					 ? GMIME_CONTENT_ENCODING_8BIT
+					 : GMIME_CONTENT_ENCODING_7BIT);
+	g_mime_object_set_disposition(GMIME_OBJECT(p), "inline");
 	return p;
 }
 

@@ -128,6 +128,7 @@ void mime_at_commit(struct msg *m, int (*fn)(struct msg *m, const void *arg),
 		    const void *arg);
 GBytes *mime_write(GMimeObject *obj);
 GMimePart *mime_placeholder_new(void);
+GMimePart *mime_message_placeholder_new(struct msg *m);
 int mime_changed(const struct msg *m);
 int mime_commit(struct msg *m);
 void mime_free(struct mime *mi);

@@ -974,10 +974,7 @@ api_wrap(struct sinkd_ctx *x, const char *text)
 	struct msg *m = at_eom(x);
 	GMimeMultipart *mixed;
 	GMimePart *ph;
-	GMimeContentType *ct;
-	gsize len, i;
-	const guchar *data;
-	int eight = 0, rc;
+	int rc;
 
 	if (m == NULL || (text && !g_utf8_validate(text, -1, NULL))
 	    || mime_message(m) == NULL || mime_cut(m))
@@ -986,17 +983,8 @@ api_wrap(struct sinkd_ctx *x, const char *text)
 		return 0;
 	if (dkim_held(x, DKIM_TOUCH_BODY, "wrap"))
 		return -1;
-	data = msg_data(m, &len);
-	for (i = 0; data && i < len && !eight; i++)
-		eight = data[i] > 127;
 	mixed = g_mime_multipart_new_with_subtype("mixed");
-	ph = mime_placeholder_new();
-	ct = g_mime_content_type_parse(NULL, "message/rfc822");
-	g_mime_object_set_content_type(GMIME_OBJECT(ph), ct);
-	g_object_unref(ct);
-	g_mime_part_set_content_encoding(ph, eight ? GMIME_CONTENT_ENCODING_8BIT
-					 : GMIME_CONTENT_ENCODING_7BIT);
-	g_mime_object_set_disposition(GMIME_OBJECT(ph), "inline");
+	ph = mime_message_placeholder_new(m);
 	g_mime_multipart_add(mixed, GMIME_OBJECT(ph));
 	if (text) {
 		GMimeTextPart *t = g_mime_text_part_new_with_subtype("plain");
