@@ -39,7 +39,6 @@ struct lstore {
 	unsigned open, max;
 	char *where;		/* as named */
 	char *path;		/* SQLite: the file; NULL: PostgreSQL */
-	char *conninfo;		/* PostgreSQL: where, with a connect_timeout */
 	int ready;		/* tables made (atomic) */
 };
 
@@ -282,7 +281,13 @@ pg_q(struct lstore *s, const char *sql, const struct lp *p, unsigned np, GPtrArr
 static int
 pg_open(struct lstore *s, struct lconn *c, char **why)
 {
-	c->pg = PQconnectdb(s->conninfo);
+	/* a server that does not answer holds a recipient 10 s, not the
+	 * system's TCP timeout: connect_timeout first, so that the string's
+	 * own (dbname, expanded, comes later) has the last word */
+	static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+	const char *vals[] = {"10", s->where, NULL};
+
+	c->pg = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		char *e = g_strdup(PQerrorMessage(c->pg));
 
@@ -443,13 +448,6 @@ ls_open(const char *where, char **why)
 		return NULL;
 	}
 	s->max = s->path ? 1 : PG_CONNS;
-	/* a server that does not answer holds a recipient 10 s at most,
-	 * not the system's TCP timeout, unless the string says otherwise */
-	if (s->path == NULL)
-		s->conninfo = strstr(where, "connect_timeout") ? g_strdup(where)
-			: strchr(where, '=') && !strstr(where, "://")
-			? g_strconcat(where, " connect_timeout=10", NULL)
-			: g_strconcat(where, strchr(where, '?') ? "&" : "?", "connect_timeout=10", NULL);
 	return s;
 }
 
@@ -474,7 +472,6 @@ ls_close(struct lstore *s)
 	g_mutex_clear(&s->lock);
 	g_free(s->where);
 	g_free(s->path);
-	g_free(s->conninfo);
 	g_free(s);
 }
 
