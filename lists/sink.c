@@ -543,7 +543,8 @@ strict(struct lsink *k, struct sinkd_ctx *c, const char **policy)
  * the author in Reply-To (unless the post has one): "munge" (Mailman's)
  * rewrites the post's From and names the author in X-Original-From;
  * "wrap" sends the post as it came inside a new message From the list
- * (sink ABI 1.3; a sinkd without it munges), the footer after it.
+ * (sink ABI 1.3), the footer after it; a post that cannot be wrapped is
+ * munged.
  * Returns 1 when the post was wrapped (its footer is placed).
  */
 static int
@@ -557,8 +558,7 @@ dmarc(struct lsink *k, struct sinkd_ctx *c, const struct ls_list *l)
 
 	if (!strcmp(l->dmarc, "none") || raw == NULL || (a = strict(k, c, &policy)) == NULL)
 		return 0;
-	if (!strcmp(l->dmarc, "wrap")
-	    && api->size >= G_STRUCT_OFFSET(struct sinkd_api, wrap) + sizeof(api->wrap)) {
+	if (!strcmp(l->dmarc, "wrap")) {
 		if (api->wrap(c, *l->footer ? l->footer : NULL) == 0)
 			wrapped = 1;
 		else
@@ -647,9 +647,9 @@ expand(struct lsink *k, struct sinkd_ctx *c, const char *rcpt, const struct ls_l
 	api->header_add(c, "Precedence", "list");
 	api->header_add(c, LOOP_FIELD, list);
 	subject(k, c, l->prefix);
-	/* the footer where the disclaimer would put it (sink ABI 1.2) */
-	if (!wrapped && *l->footer && api->size >= G_STRUCT_OFFSET(struct sinkd_api, footer) + sizeof(api->footer)
-	    && api->footer(c, l->footer, NULL) < 0)
+	/* the footer where the disclaimer would put it (sink ABI 1.2; this
+	 * module's minor, 3, is refused by a sinkd without it) */
+	if (!wrapped && *l->footer && api->footer(c, l->footer, NULL) < 0)
 		logf_(k, c, SINKD_LOG_INFO, "%s: the footer may not go on this post", list);
 	g_string_append_printf(work, "%spost:%s", work->len ? " " : "", list);
 	v = g_strdup_printf("%u", members->len);
