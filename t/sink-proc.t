@@ -265,15 +265,7 @@ cmp -s "$W/alt.eml" "$W/out"
 ok $? "  and changes nothing"
 conf "$FOOTER" "wrap = Sent through the worker list."
 run_file "$W/plain.eml"
-got=$(python3 - "$W/out" <<'PY'
-import email, sys
-m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
-inner = m.get_payload(0).get_payload(0)
-print(m["From"], "|", inner["From"], "|", " ".join(p.get_content_type() for p in m.walk()),
-      "|", m.get_payload(1).get_payload().strip())
-PY
-)
-is "$got" "The worker list <worker@example.org> | a@example.net | multipart/mixed message/rfc822 text/plain text/plain | Sent through the worker list." \
+is "$(python3 lib/wrapped.py "$W/out")" "The worker list <worker@example.org> | a@example.net | multipart/mixed message/rfc822 text/plain text/plain | Sent through the worker list." \
 	"the wrap action, then a header change: the new message From the list, the author's inside"
 
 
