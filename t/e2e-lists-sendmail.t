@@ -59,15 +59,7 @@ done
 case $N in '' | *[!0-9]* | 0*) bail_out "E2E_LISTS_N must be a positive number, got '$N'" ;; esac
 [ "$N" -le 99999 ] || bail_out "E2E_LISTS_N: at most 99999 (member names are m%05d)"
 
-# etc_state: what the test must leave as it found it (see e2e-sendmail.t)
-etc_state() {
-	local f
-	for f in /etc/hosts /etc/nsswitch.conf; do
-		printf '%s %s mount=%s\n' "$f" "$(sha256sum <"$f" 2>/dev/null | cut -c1-64)" \
-			"$(findmnt -n -o SOURCE --mountpoint "$f" 2>/dev/null | tr '\n' ' ')"
-	done
-}
-ETC_BEFORE=$(etc_state)
+ETC_BEFORE=$(sm_etc_state)
 
 T_START=$(date +%s)
 R=$(mktemp -d /run/sinkd-e2e-lists-sm.XXXXXX) || bail_out "cannot create a directory under /run"
@@ -189,7 +181,7 @@ is "$(find "$SM_DIR/mail" -type f | wc -l)/$(find "$SM_DIR/queue" -name 'qf*' | 
 # ---------------------------------------------------------------- the end
 sm_stop
 ok $? "Sendmail stops"
-is "$(etc_state)" "$ETC_BEFORE" \
+is "$(sm_etc_state)" "$ETC_BEFORE" \
 	"the machine's /etc/hosts and /etc/nsswitch.conf are untouched and not mounted over (SM_NS=$SM_NS)"
 sk_stop
 ok $? "sinkd stops on SIGTERM"

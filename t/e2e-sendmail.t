@@ -54,16 +54,7 @@ for cmd in swaks unshare setsid; do
 done
 [ -x "$SINKD" ] || bail_out "$SINKD is not built (run make)"
 
-# etc_state: what the test must leave as it found it: the machine's
-# /etc/hosts and /etc/nsswitch.conf, their bytes and their mounts
-etc_state() {
-	local f
-	for f in /etc/hosts /etc/nsswitch.conf; do
-		printf '%s %s mount=%s\n' "$f" "$(sha256sum <"$f" 2>/dev/null | cut -c1-64)" \
-			"$(findmnt -n -o SOURCE --mountpoint "$f" 2>/dev/null | tr '\n' ' ')"
-	done
-}
-ETC_BEFORE=$(etc_state)
+ETC_BEFORE=$(sm_etc_state)
 
 T_START=$(date +%s)
 R=$(mktemp -d /run/sinkd-e2e-sm.XXXXXX) || bail_out "cannot create a directory under /run"
@@ -297,7 +288,7 @@ is "$(grep '^Xsinkd' "$SM_CF")" "Xsinkd, S=unix:$UNIX_SOCK, F=T, T=C:10s;S:30s;R
 sm_start
 require $? "Sendmail starts on port $SM_PORT_U"
 diag "Sendmail's namespaces: $SM_NS"
-is "$(etc_state)" "$ETC_BEFORE" \
+is "$(sm_etc_state)" "$ETC_BEFORE" \
 	"the machine's /etc/hosts and /etc/nsswitch.conf are untouched and not mounted over (SM_NS=$SM_NS)"
 
 # ---------------------------------------------------------------- U
@@ -496,12 +487,12 @@ SM_NO_MOUNT_NS=1 sm_start
 require $? "Sendmail starts on port $SM_PORT_I without a mount namespace"
 is "$SM_NS" "$(unshare --uts true 2>/dev/null && echo uts || echo none)" \
 	"SM_NO_MOUNT_NS=1: no mount namespace for this instance (SM_NS=$SM_NS)"
-is "$(etc_state)" "$ETC_BEFORE" \
+is "$(sm_etc_state)" "$ETC_BEFORE" \
 	"without a mount namespace the machine's /etc/hosts and /etc/nsswitch.conf are untouched and not mounted over"
 core_checks "inet"
 
 sm_stop
-is "$(etc_state)" "$ETC_BEFORE" \
+is "$(sm_etc_state)" "$ETC_BEFORE" \
 	"after both paths the machine's /etc/hosts and /etc/nsswitch.conf are as they were"
 
 # every sinkd run of this test, for sanitizer builds (make sanitize): LSan

@@ -21,6 +21,9 @@
 #   sm_last_message RCPT            print the newest message for RCPT
 #   sm_diag                         print the instance's evidence to stderr
 #   sm_free_port                    print a loopback port nothing listens on
+#   sm_etc_state                    print what an instance must leave as it
+#                                   found it: the machine's /etc/hosts and
+#                                   /etc/nsswitch.conf, bytes and mounts
 #
 # Two settings, both unset by default (the behaviour above):
 #   SM_CF_OPTIONS     read by sm_setup: options of the instance's own, one
@@ -591,6 +594,14 @@ sm_stop_all() {
 }
 
 # ------------------------------------------------------------ using it
+
+sm_etc_state() {
+	local f
+	for f in /etc/hosts /etc/nsswitch.conf; do
+		printf '%s %s mount=%s\n' "$f" "$(sha256sum <"$f" 2>/dev/null | cut -c1-64)" \
+			"$(findmnt -n -o SOURCE --mountpoint "$f" 2>/dev/null | tr '\n' ' ')"
+	done
+}
 
 sm_free_port() {
 	local p
