@@ -931,6 +931,13 @@ protected(struct msg *m, struct edits *e, const struct disc_cfg *c,
 	if (wanted == ACT_RESIGN && a != ACT_RESIGN)
 		log_info("%s: %s: cannot re-sign%s; resign-fallback applies",
 			 m->queue_id, NAME(c), sc->pgp ? " PGP mail" : "");
+	/* what would take the place of a message a sink wrapped whole is
+	 * made from the message before that wrap: wrap beside it instead */
+	if (mime_wrapped_whole(m) && (a == ACT_ATTACH || a == ACT_STRIP || a == ACT_RESIGN)) {
+		log_info("%s: %s: the message is wrapped whole; wrapping beside it",
+			 m->queue_id, NAME(c));
+		a = ACT_WRAP;
+	}
 	if (a == ACT_RESIGN) {
 		/* a failure here (signing, or a signature nested inside that
 		 * does not come off) leaves the tree half changed, after the

@@ -892,6 +892,13 @@ mime_cut(const struct msg *m)
 	return m->mime && m->mime->cut;
 }
 
+/* mime_wrapped_whole - a sink wrapped the message whole (mime_wrap_message) */
+int
+mime_wrapped_whole(const struct msg *m)
+{
+	return m->mime && m->mime->head_fixed;
+}
+
 int
 mime_changed(const struct msg *m)
 {

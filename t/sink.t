@@ -488,6 +488,25 @@ t "$SIGNED_ALT" $OUTB
 is "$(note sink.probe.wrap)" 0 "wrap() of S/MIME signed mail: 0"
 cmp -s <(python3 lib/entity.py "$W/out" 0 | sed '1,/^\r\?$/d' | tr -d '\r') <(tr -d '\r' <"$SIGNED_ALT")
 ok $? "  the signed message inside byte for byte"
+# the disclaimer after a sink's wrap, told to strip signed mail: what it
+# would make comes from the message before the wrap, so it wraps beside
+conf "protocol, sink:probe, disclaimer" "wrap = -"
+sed -i 's|^html-file = .*|&\nsigned = strip|' "$W/sinkd.conf"
+t "$SIGNED_ALT" $OUTB
+like "$V" " disclaimer=wrapped" "signed = strip after a sink's wrap: the disclaimer wraps instead"
+is "$(grep '^X-Sinkd-Disclaimer:' "$W/out" | tr -d '\r')" "X-Sinkd-Disclaimer: wrapped (signed)" \
+	"  and its field says so"
+got=$(python3 - "$W/out" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+print(" ".join(p.get_content_type() for p in m.walk()))
+PY
+)
+like "$got" "^multipart/mixed multipart/mixed message/rfc822 multipart/signed " \
+	"  around the sink's wrap, which still holds the signed message"
+cmp -s <(python3 lib/entity.py "$W/out" 0 | python3 lib/entity.py /dev/stdin 0 | sed '1,/^\r\?$/d' | tr -d '\r') \
+	<(tr -d '\r' <"$SIGNED_ALT")
+ok $? "  byte for byte"
 conf "protocol, sink:probe" "wrap = x" "evaluate = yes"
 t "$W/plain.eml" $OUTB
 like "$ERR" "sink:probe: evaluate: would wrap" "evaluate: wrap() logs what it would do"
