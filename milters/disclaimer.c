@@ -931,10 +931,11 @@ protected(struct msg *m, struct edits *e, const struct disc_cfg *c,
 	if (wanted == ACT_RESIGN && a != ACT_RESIGN)
 		log_info("%s: %s: cannot re-sign%s; resign-fallback applies",
 			 m->queue_id, NAME(c), sc->pgp ? " PGP mail" : "");
-	/* what would take the place of a message a sink wrapped whole is
-	 * made from the message before that wrap: wrap beside it instead */
-	if (mime_wrapped_whole(m) && (a == ACT_ATTACH || a == ACT_STRIP || a == ACT_RESIGN)) {
-		log_info("%s: %s: the message is wrapped whole; wrapping beside it",
+	/* attach, strip and resign make a new message from the tree as it
+	 * came, which would take the place of an earlier wrap (a sink's):
+	 * wrap around it instead */
+	if (mime_wrapped(m) && (a == ACT_ATTACH || a == ACT_STRIP || a == ACT_RESIGN)) {
+		log_info("%s: %s: the message is wrapped already; wrapping around it",
 			 m->queue_id, NAME(c));
 		a = ACT_WRAP;
 	}

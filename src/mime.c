@@ -892,11 +892,12 @@ mime_cut(const struct msg *m)
 	return m->mime && m->mime->cut;
 }
 
-/* mime_wrapped_whole - a sink wrapped the message whole (mime_wrap_message) */
+/* mime_wrapped - an earlier wrap stands (a sink's part_add or wrap, a
+ * footer's): a later one must nest around it, not take its place */
 int
-mime_wrapped_whole(const struct msg *m)
+mime_wrapped(const struct msg *m)
 {
-	return m->mime && m->mime->head_fixed;
+	return m->mime && m->mime->container;
 }
 
 int

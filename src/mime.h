@@ -130,7 +130,7 @@ GBytes *mime_write(GMimeObject *obj);
 GMimePart *mime_placeholder_new(void);
 GMimePart *mime_message_placeholder_new(struct msg *m);
 int mime_changed(const struct msg *m);
-int mime_wrapped_whole(const struct msg *m);
+int mime_wrapped(const struct msg *m);
 int mime_commit(struct msg *m);
 void mime_free(struct mime *mi);
 

@@ -507,6 +507,17 @@ like "$got" "^multipart/mixed multipart/mixed message/rfc822 multipart/signed " 
 cmp -s <(python3 lib/entity.py "$W/out" 0 | python3 lib/entity.py /dev/stdin 0 | sed '1,/^\r\?$/d' | tr -d '\r') \
 	<(tr -d '\r' <"$SIGNED_ALT")
 ok $? "  byte for byte"
+conf "protocol, sink:probe, disclaimer" "attach = $W/att.txt"
+sed -i 's|^html-file = .*|&\nsigned = strip|' "$W/sinkd.conf"
+t "$SIGNED_ALT" $OUTB
+like "$V" " disclaimer=wrapped" "signed = strip after a sink's added part: the disclaimer wraps instead"
+got=$(python3 - "$W/out" <<'PY'
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+print(" ".join(p.get_filename() or p.get_content_type() for p in m.walk()))
+PY
+)
+like "$got" "^multipart/mixed multipart/mixed multipart/signed .* probe\.txt " "  around the sink's added part, which stays"
 conf "protocol, sink:probe" "wrap = x" "evaluate = yes"
 t "$W/plain.eml" $OUTB
 like "$ERR" "sink:probe: evaluate: would wrap" "evaluate: wrap() logs what it would do"
